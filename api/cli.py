@@ -1,0 +1,123 @@
+"""The `wayfinder` command line (shared/DATA_CONTRACT.md, "Commands and outputs").
+
+Every command exits 0 on success and non-zero with a one-line reason on stderr when it cannot do
+its job. `--db` takes an SQLAlchemy URL; without it, WAYFINDER_DB, then sqlite:///wayfinder.sqlite.
+Commands of each domain live in api/commands/<domain>.py and register themselves here.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="Wayfinder: geospatial intelligence for safeguarding children who go "
+                       "missing and children at risk of sexual exploitation.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Stop with a one-line reason on stderr."""
+    typer.echo(f"wayfinder: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(code)
+
+
+def store_for(db: Optional[str]):
+    """Open the store or fail with the reason."""
+    from geo.store import StoreError, open_store
+    try:
+        return open_store(db)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def reference(
+    codepoint: List[Path] = typer.Option(..., "--codepoint", help="OS Code-Point Open CSV "
+                                         "(no header) or ONS Postcode Directory CSV; repeatable"),
+    wards: Path = typer.Option(..., "--wards", help="ward boundaries (GeoJSON, GeoPackage, shp)"),
+    lsoa: Optional[Path] = typer.Option(None, "--lsoa", help="LSOA boundaries"),
+    code_field: Optional[str] = typer.Option(None, "--code-field", help="area code property "
+                                             "(default: detected, e.g. WD13CD, LSOA11CD)"),
+    name_field: Optional[str] = typer.Option(None, "--name-field", help="area name property"),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Load the postcode gazetteer and ward/LSOA boundaries of any city."""
+    from geo.areas import BoundaryError
+    from geo.reference import load_reference
+    for p in codepoint:
+        if not p.exists():
+            fail(f"{p}: no such file")
+    store = store_for(db)
+    try:
+        report = load_reference(store, codepoint, wards, lsoa, code_field, name_field)
+    except (BoundaryError, ValueError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(str(report))
+
+
+@app.command()
+def ingest(
+    drop: Path = typer.Argument(..., help="drop folder of contract CSV/XLSX files"),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the report as one JSON object"),
+    no_geocode: bool = typer.Option(False, "--no-geocode", help="store only; geocode later with "
+                                    "`wayfinder regeocode`"),
+) -> None:
+    """Read a drop, validate it, hold bad rows with reasons, store and geocode the rest."""
+    from geo.ingest import DropError, ingest_drop
+    store = store_for(db)
+    try:
+        report = ingest_drop(store, drop, geocode=not no_geocode)
+    except DropError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+    else:
+        typer.echo(str(report))
+
+
+@app.command()
+def held(
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    run: Optional[int] = typer.Option(None, "--run", help="ingest run id (default: the latest)"),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout"),
+) -> None:
+    """List rows held by an ingest run, with file, line, field and reason."""
+    from geo.ingest import held_rows
+    rows = held_rows(store_for(db), run)
+    if as_csv:
+        rows.to_csv(sys.stdout, index=False)
+        return
+    if rows.empty:
+        typer.echo("no held rows")
+        return
+    for r in rows.itertuples(index=False):
+        typer.echo(f"run {r.run_id}  {r.file}:{r.line}  {r.field}: {r.reason}")
+    typer.echo(f"{len(rows)} held rows")
+
+
+COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
+                   "audit", "pack", "run")
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"api.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"api.commands.{name}":
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,102 @@
+"""Geocoding what the store holds: every location text of every record, once per distinct text.
+
+The resolution itself is `geo.geocode` (pure); this module collects the texts the store has not
+yet geocoded, resolves them against a gazetteer built from the store, and saves the results in
+the `geocodes` table (one row per distinct text as written). Premises without coordinates are
+placed first from their address and postcode, so that later texts naming them can match them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from geo import schema
+from geo.store import Store, utcnow
+
+#: (table, column, is a `;` list) of every location text in the drop tables.
+LOCATION_FIELDS = (
+    ("children", "placement_postcode", False),
+    ("episodes", "last_seen", False),
+    ("episodes", "found_at", False),
+    ("return_interviews", "places", True),
+    ("persons", "address", False),
+    ("intelligence", "location", False),
+)
+
+
+def build_gazetteer(store: Store):
+    """The gazetteer of what the store holds: postcodes, boundaries, premises, places."""
+    from geo.gazetteer import Gazetteer
+    return Gazetteer.build(store.frame("postcodes"), store.frame("areas"),
+                           store.frame("premises"), store.frame("places"))
+
+
+def stored_texts(store: Store) -> pd.Series:
+    """Every distinct location text in the drop tables."""
+    parts = []
+    with store.engine.connect() as conn:
+        for table, column, is_list in LOCATION_FIELDS:
+            col = schema.metadata.tables[table].c[column]
+            values = pd.Series(conn.execute(sa.select(col).distinct().where(col.is_not(None)))
+                               .scalars().all(), dtype=object)
+            if is_list:
+                values = values.str.split(";").explode().str.strip()
+            parts.append(values)
+    texts = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=object)
+    return pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
+
+
+def premises_texts(premises: pd.DataFrame) -> pd.Series:
+    """The text a premises without coordinates is placed by: its address and postcode."""
+    parts = premises[["address", "postcode"]].fillna("").astype(str)
+    return (parts["address"] + ", " + parts["postcode"]).str.strip(", ")
+
+
+def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
+    """Geocode every stored location text not yet geocoded (all of them with `refresh`, keeping
+    analysts' overrides). Returns the number of texts written."""
+    from geo.geocode import geocode
+
+    _place_premises(store)
+    gaz = build_gazetteer(store)
+    texts = stored_texts(store)
+    done = store.table("geocodes")
+    if not refresh:
+        texts = texts[~texts.isin(done["text"])]
+    else:
+        texts = texts[~texts.isin(done.loc[done["override"].astype(bool), "text"])]
+    if texts.empty:
+        return 0
+    overrides = done[done["override"].astype(bool)]
+    result = geocode(texts, gaz, overrides=overrides if len(overrides) else None)
+    result = result.assign(override=False, updated_at=utcnow())
+    with store.engine.begin() as conn:
+        if refresh:
+            for i in range(0, len(texts), 5000):
+                conn.execute(schema.geocodes.delete().where(
+                    schema.geocodes.c.text.in_(texts.iloc[i:i + 5000].tolist())))
+        store.insert_frame(conn, schema.geocodes, result)
+    return len(result)
+
+
+def _place_premises(store: Store) -> int:
+    """Give premises registered without coordinates the point of their address/postcode."""
+    from geo.gazetteer import Gazetteer
+    from geo.geocode import geocode
+
+    t = schema.premises
+    todo = store.read_sql(sa.select(t.c.id, t.c.name, t.c.address, t.c.postcode)
+                          .where(t.c.coordinates_from == "none"))
+    if todo.empty:
+        return 0
+    gaz = Gazetteer.build(store.frame("postcodes"), store.frame("areas"), None, None,
+                          curated=False)
+    found = geocode(premises_texts(todo), gaz)
+    ok = found["precision"].isin(["address", "postcode", "street"]).to_numpy()
+    rows = pd.DataFrame({"id": todo["id"].to_numpy()[ok],
+                         "easting": found["easting"].to_numpy()[ok],
+                         "northing": found["northing"].to_numpy()[ok],
+                         "coordinates_from": "geocoded"})
+    with store.engine.begin() as conn:
+        store.update_frame(conn, t, rows, ["id"])
+    return len(rows)
