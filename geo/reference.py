@@ -14,7 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo import schema
-from geo.areas import read_boundaries
+from geo.areas import locate_points, read_boundaries
 from geo.postcodes import read_postcode_file
 from geo.store import Store
 
@@ -52,6 +52,11 @@ def load_reference(store: Store, codepoint: Iterable[str | Path], wards: str | P
     if lsoa is not None:
         levels["lsoa"] = read_boundaries(lsoa, "lsoa", code_field, name_field)
 
+    areas = pd.concat(list(levels.values()), ignore_index=True)
+    located = locate_points(pcs["easting"], pcs["northing"], areas)
+    pcs["lsoa_code"] = located["lsoa_code"].to_numpy()
+    pcs["ward_code"] = pcs["ward_code"].where(pcs["ward_code"].notna(),
+                                              located["ward_code"].to_numpy())
     with store.engine.begin() as conn:
         existing = set(conn.execute(sa.select(schema.postcodes.c.postcode)).scalars())
         stale = sorted(existing & set(pcs["postcode"]))

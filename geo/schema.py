@@ -158,6 +158,7 @@ postcodes = sa.Table(
     sa.Column("easting", sa.Float, nullable=False), sa.Column("northing", sa.Float, nullable=False),
     sa.Column("quality", sa.Integer), sa.Column("country_code", sa.String(9)),
     sa.Column("district_code", sa.String(9)), sa.Column("ward_code", sa.String(9)),
+    sa.Column("lsoa_code", sa.String(9)),   # by point in polygon when LSOAs are loaded
 )
 
 areas = sa.Table(

@@ -240,7 +240,7 @@ class Store:
                 "kind": "rhi_place", "at": when, "text": rhi["places"]}))
         ev = pd.concat(parts, ignore_index=True).dropna(subset=["text"])
         geo = self.table("geocodes")[["text", "easting", "northing", "precision", "confidence",
-                                      "ward_code", "lsoa_code"]]
+                                      "method", "match_id", "ward_code", "lsoa_code"]]
         ev = ev.merge(geo, on="text", how="inner")
         ev = ev[ev["precision"] != "none"].dropna(subset=["easting", "northing"])
         return ev.sort_values("event_key").reset_index(drop=True)

@@ -240,6 +240,7 @@ def upgrade() -> None:
     sa.Column('country_code', sa.String(length=9), nullable=True),
     sa.Column('district_code', sa.String(length=9), nullable=True),
     sa.Column('ward_code', sa.String(length=9), nullable=True),
+    sa.Column('lsoa_code', sa.String(length=9), nullable=True),
     sa.PrimaryKeyConstraint('postcode')
     )
     op.create_table('premises',

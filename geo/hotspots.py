@@ -1,0 +1,265 @@
+"""Area hot spots: counts per ward / LSOA / grid cell, Getis-Ord Gi* and local Moran's I.
+
+Input frames are those of docs/FRAMES.md: ``place_events`` (event_key, person_id,
+episode_key, kind, at, easting, northing, ward_code, lsoa_code) and ``areas`` (GeoDataFrame,
+EPSG:27700, area_code, area_name, level). Every count of children counts distinct
+``person_id``; episodes count distinct ``episode_key`` (events without one count once each).
+
+Method: for every area, ``episodes`` and ``children`` from the place events of the chosen
+kinds (found-at and return-interview places by default) in the period; the analysed value is
+``children`` (or ``episodes``), or its rate per 1,000 children when a child population per
+area is given. Getis-Ord Gi* (:mod:`geo.getis_ord`, Ord & Getis 1995) on binary contiguity
+(queen by default) or distance-band weights, and Anselin's local Moran's I
+(:mod:`geo.moran_local`, Anselin 1995) on row-standardised weights, both with conditional
+permutation inference from the shared engine (:mod:`geo.permutation`; 999 permutations,
+seeded), two-sided pseudo p-values and Benjamini-Hochberg q-values over the areas.
+
+``gi_bin`` is ArcGIS's Gi_Bin (+-3/2/1 at 99/95/90 % confidence, sign of ``gi_z``). ArcGIS
+Pro derives it from the normal p-value of the Gi* z-score with its FDR correction; that is
+the default here (``gi_bin_basis="normal"``: BH q-values of the two-sided normal p-values of
+``gi_z``), because conditional permutation holds the area's own value fixed and so only
+tests its neighbourhood. ``gi_bin_basis="permutation"`` bins ``gi_q`` instead.
+``lisa_type`` is HH / LH / LL / HL where ``lisa_q < alpha``, else ``ns``.
+
+Units: coordinates and cell sizes in metres, EPSG:27700. Output geometry EPSG:27700.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import geopandas as gpd
+import shapely
+from scipy import stats
+
+from geo.getis_ord import gi_bin, gi_star
+from geo.moran_local import local_moran, lisa_types
+from geo.permutation import bh_qvalues
+from geo.weights import SpatialWeights, contiguity_weights, distance_band_weights
+
+__all__ = ["DEFAULT_KINDS", "make_grid", "count_by_area", "area_hotspots", "filter_events"]
+
+DEFAULT_KINDS = ("found_at", "rhi_place")
+BNG = "EPSG:27700"
+
+OUTPUT_COLUMNS = [
+    "area_code", "area_name", "level", "episodes", "children", "value",
+    "gi_z", "gi_p", "gi_q", "gi_bin", "lisa_i", "lisa_p", "lisa_q", "lisa_type",
+]
+
+
+def _check_crs(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        raise ValueError("areas have no CRS; expected EPSG:27700 (metres)")
+    if gdf.crs.to_epsg() != 27700:
+        gdf = gdf.to_crs(BNG)
+    return gdf
+
+
+def make_grid(extent, cell_size: float, clip: bool = True) -> gpd.GeoDataFrame:
+    """A regular square grid of ``cell_size`` metres over ``extent`` (EPSG:27700).
+
+    ``extent`` is a GeoDataFrame/GeoSeries (cells intersecting its union are kept when
+    ``clip``) or ``(minx, miny, maxx, maxy)`` in metres. The origin is snapped to a multiple
+    of ``cell_size`` so cell codes are stable: ``area_code = "G{size}_{e0}_{n0}"`` with the
+    south-west corner in whole metres. Returns ``area_code, area_name, level="grid", geometry``.
+    """
+    size = float(cell_size)
+    if size <= 0:
+        raise ValueError("cell_size must be positive metres")
+    region = None
+    if hasattr(extent, "total_bounds"):
+        extent = _check_crs(extent if hasattr(extent, "crs") else gpd.GeoSeries(extent, crs=BNG))
+        minx, miny, maxx, maxy = extent.total_bounds
+        region = shapely.union_all(np.asarray(extent.geometry.values if hasattr(extent, "geometry") else extent.values))
+    else:
+        minx, miny, maxx, maxy = map(float, extent)
+    x0, y0 = np.floor(minx / size) * size, np.floor(miny / size) * size
+    nx = max(1, int(np.ceil((maxx - x0) / size)))
+    ny = max(1, int(np.ceil((maxy - y0) / size)))
+    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
+    e0 = x0 + ix.ravel() * size
+    n0 = y0 + iy.ravel() * size
+    cells = shapely.box(e0, n0, e0 + size, n0 + size)
+    if clip and region is not None:
+        shapely.prepare(region)
+        keep = shapely.intersects(region, cells)
+        cells, e0, n0 = cells[keep], e0[keep], n0[keep]
+    tag = f"{size:g}"
+    codes = np.char.add(np.char.add(np.char.add(f"G{tag}_", e0.astype(np.int64).astype(str)), "_"),
+                        n0.astype(np.int64).astype(str))
+    return gpd.GeoDataFrame(
+        {"area_code": codes, "area_name": np.char.add(f"{tag} m cell ", codes), "level": "grid"},
+        geometry=cells, crs=BNG,
+    )
+
+
+def filter_events(place_events: pd.DataFrame, kinds=DEFAULT_KINDS, start=None, end=None) -> pd.DataFrame:
+    """Place events of ``kinds`` with ``start <= at < end`` (UTC; ``None`` = open)."""
+    ev = place_events
+    if kinds is not None and "kind" in ev:
+        ev = ev[ev["kind"].isin(list(kinds))]
+    if "at" in ev and (start is not None or end is not None):
+        at = pd.to_datetime(ev["at"], utc=True)
+        mask = pd.Series(True, index=ev.index)
+        if start is not None:
+            mask &= at >= pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else at >= pd.Timestamp(start)
+        if end is not None:
+            mask &= at < pd.Timestamp(end, tz="UTC") if pd.Timestamp(end).tzinfo is None else at < pd.Timestamp(end)
+        ev = ev[mask.to_numpy()]
+    return ev
+
+
+def assign_areas(events: pd.DataFrame, areas: gpd.GeoDataFrame, level: str | None = None) -> pd.Series:
+    """``area_code`` of every event: the frame's ``ward_code`` / ``lsoa_code`` for those
+    levels when present, otherwise point-in-polygon on ``easting``/``northing``."""
+    level = level or (str(areas["level"].iloc[0]) if "level" in areas and len(areas) else None)
+    codes = pd.Series(pd.NA, index=events.index, dtype="object")
+    col = {"ward": "ward_code", "lsoa": "lsoa_code"}.get(level or "")
+    valid = set(areas["area_code"])
+    if col and col in events:
+        c = events[col].where(events[col].isin(valid))
+        codes = c.astype("object")
+    need = codes.isna()
+    if need.any() and {"easting", "northing"} <= set(events.columns):
+        sub = events.loc[need, ["easting", "northing"]].astype(float)
+        sub = sub.dropna()
+        if len(sub):
+            pts = shapely.points(sub["easting"].to_numpy(), sub["northing"].to_numpy())
+            tree = shapely.STRtree(np.asarray(areas.geometry.values))
+            ip, ia = tree.query(pts, predicate="intersects")
+            # first polygon per point
+            first = pd.Series(ia, index=ip).groupby(level=0).first()
+            vals = np.full(len(sub), None, dtype=object)
+            vals[first.index.to_numpy()] = areas["area_code"].to_numpy()[first.to_numpy()]
+            codes.loc[sub.index] = vals
+    return codes
+
+
+def count_by_area(
+    place_events: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    kinds=DEFAULT_KINDS,
+    start=None,
+    end=None,
+    level: str | None = None,
+) -> pd.DataFrame:
+    """``area_code, episodes, children, events`` for every area (zeros included)."""
+    ev = filter_events(place_events, kinds, start, end)
+    codes = assign_areas(ev, areas, level)
+    df = pd.DataFrame({"area_code": codes.to_numpy()}, index=ev.index)
+    ep = ev["episode_key"] if "episode_key" in ev else pd.Series(pd.NA, index=ev.index)
+    key = ev["event_key"] if "event_key" in ev else pd.Series(ev.index.astype(str), index=ev.index)
+    df["episode"] = ep.astype("object").where(ep.notna(), "event:" + key.astype(str))
+    df["person"] = ev["person_id"] if "person_id" in ev else pd.NA
+    df = df.dropna(subset=["area_code"])
+    g = df.groupby("area_code")
+    out = pd.DataFrame({
+        "episodes": g["episode"].nunique(),
+        "children": g["person"].nunique(),
+        "events": g.size(),
+    })
+    out = out.reindex(areas["area_code"].to_numpy()).fillna(0).astype(np.int64)
+    out.index.name = "area_code"
+    return out.reset_index()
+
+
+def _population(population, codes: np.ndarray) -> np.ndarray | None:
+    if population is None:
+        return None
+    if isinstance(population, pd.DataFrame):
+        col = [c for c in population.columns if c != "area_code"][0]
+        population = population.set_index("area_code")[col]
+    return pd.Series(population).reindex(codes).astype(float).to_numpy()
+
+
+def area_hotspots(
+    place_events: pd.DataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    value: str = "children",
+    population=None,
+    weights: str | SpatialWeights = "queen",
+    distance_m: float | None = None,
+    permutations: int = 999,
+    seed: int = 0,
+    alpha: float = 0.05,
+    kinds=DEFAULT_KINDS,
+    start=None,
+    end=None,
+    gi_bin_basis: str = "normal",
+) -> gpd.GeoDataFrame:
+    """Hot spots of one area level (ward, LSOA or grid) as a GeoDataFrame (EPSG:27700).
+
+    Parameters
+    ----------
+    place_events : frame ``place_events`` (FRAMES.md).
+    areas : GeoDataFrame ``area_code, area_name, level, geometry`` of ONE level (a grid from
+        :func:`make_grid`, or ``areas[areas.level == "ward"]``).
+    value : ``"children"`` (distinct person_id, default) or ``"episodes"``.
+    population : optional child population per area (Series indexed by area_code, or frame
+        ``area_code, <population>``); the statistic then uses the rate per 1,000 children.
+    weights : ``"queen"``, ``"rook"``, ``"distance_band"`` (``distance_m`` metres between
+        centroids) or a prepared :class:`SpatialWeights` aligned with ``areas``.
+    permutations, seed : conditional permutations and RNG seed (both statistics).
+    alpha : significance level of ``lisa_type``.
+    kinds, start, end : which events and period (``start <= at < end``).
+    gi_bin_basis : ``"normal"`` (ArcGIS: normal p of gi_z, BH-corrected) or ``"permutation"``.
+
+    Returns
+    -------
+    GeoDataFrame with ``area_code, area_name, level, episodes, children, value, gi_z, gi_p,
+    gi_q, gi_bin, lisa_i, lisa_p, lisa_q, lisa_type`` (+ ``rate``, ``lisa_quadrant``,
+    ``gi_p_norm``), one row per area, in the order of ``areas``.
+    """
+    areas = _check_crs(areas).reset_index(drop=True)
+    if "area_name" not in areas:
+        areas = areas.assign(area_name=areas["area_code"])
+    level = str(areas["level"].iloc[0]) if "level" in areas and len(areas) else "area"
+    counts = count_by_area(place_events, areas, kinds, start, end, level)
+    out = areas[["area_code", "area_name", "geometry"]].copy()
+    out["level"] = level
+    out["episodes"] = counts["episodes"].to_numpy()
+    out["children"] = counts["children"].to_numpy()
+    if value not in ("children", "episodes"):
+        raise ValueError("value must be 'children' or 'episodes'")
+    x = out[value].to_numpy(dtype=float)
+    pop = _population(population, out["area_code"].to_numpy())
+    if pop is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(pop > 0, x / pop * 1000.0, 0.0)
+        out["population"] = pop
+        out["rate"] = rate
+        x = rate
+    out["value"] = x
+    if isinstance(weights, SpatialWeights):
+        w = weights
+    elif weights in ("queen", "rook"):
+        w = contiguity_weights(out, weights, ids=out["area_code"].to_numpy(), islands="nearest")
+    elif weights == "distance_band":
+        if not distance_m:
+            raise ValueError("distance_band weights need distance_m")
+        w = distance_band_weights(out, distance_m, ids=out["area_code"].to_numpy(), islands="nearest")
+    else:
+        raise ValueError(f"unknown weights {weights!r}")
+    if w.n != len(out):
+        raise ValueError("weights are not aligned with areas")
+    g = gi_star(x, w.transformed("b"), permutations, seed)
+    m = local_moran(x, w, permutations, seed + 1 if seed is not None else None, transform="r")
+    out["gi_z"] = g.z
+    out["gi_p"] = g.p_sim
+    out["gi_q"] = g.q_sim
+    out["gi_p_norm"] = g.p_norm
+    if gi_bin_basis == "normal":
+        out["gi_bin"] = gi_bin(g.z, bh_qvalues(g.p_norm))
+    elif gi_bin_basis == "permutation":
+        out["gi_bin"] = gi_bin(g.z, g.q_sim)
+    else:
+        raise ValueError("gi_bin_basis must be 'normal' or 'permutation'")
+    out["lisa_i"] = m.Is
+    out["lisa_p"] = m.p_sim
+    out["lisa_q"] = m.q_sim
+    out["lisa_quadrant"] = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)[m.q]
+    out["lisa_type"] = lisa_types(m.q, m.q_sim, alpha)
+    cols = OUTPUT_COLUMNS + [c for c in ("population", "rate", "gi_p_norm", "lisa_quadrant") if c in out] + ["geometry"]
+    return gpd.GeoDataFrame(out[cols], geometry="geometry", crs=BNG)
