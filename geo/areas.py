@@ -66,30 +66,42 @@ def read_boundaries(path: str | Path, level: str, code_field: str | None = None,
     return out[~out["area_code"].duplicated()].reset_index(drop=True)
 
 
-def locate_points(easting, northing, areas: gpd.GeoDataFrame) -> pd.DataFrame:
-    """`ward_code` and `lsoa_code` of points (EPSG:27700 metres) by point in polygon.
+class AreaIndex:
+    """Point in polygon against loaded areas, one STRtree per level, built once and reused."""
 
-    Vectorised with an STRtree per level; a point on a shared edge takes the first area found;
-    points that are NaN or outside every area get None.
-    """
-    e = np.asarray(easting, dtype=float)
-    n = np.asarray(northing, dtype=float)
-    out = pd.DataFrame({"ward_code": np.full(len(e), None, dtype=object),
-                        "lsoa_code": np.full(len(e), None, dtype=object)},
-                       index=getattr(easting, "index", None))
-    ok = np.isfinite(e) & np.isfinite(n)
-    if not ok.any() or areas is None or areas.empty:
-        return out
-    pts = shapely.points(e[ok], n[ok])
-    rows = np.flatnonzero(ok)
-    for level, col in (("ward", "ward_code"), ("lsoa", "lsoa_code")):
-        sub = areas[areas["level"] == level]
-        if sub.empty:
-            continue
-        tree = shapely.STRtree(sub.geometry.to_numpy())
-        qi, ti = tree.query(pts, predicate="intersects")
-        first = pd.Series(ti).groupby(qi).first()
-        values = out[col].to_numpy().copy()
-        values[rows[first.index.to_numpy()]] = sub["area_code"].to_numpy()[first.to_numpy()]
-        out[col] = values
-    return out
+    def __init__(self, areas: gpd.GeoDataFrame | None):
+        self._trees: dict[str, tuple] = {}
+        if areas is not None and not areas.empty:
+            for level in ("ward", "lsoa"):
+                sub = areas[areas["level"] == level]
+                if len(sub):
+                    self._trees[level] = (shapely.STRtree(sub.geometry.to_numpy()),
+                                          sub["area_code"].to_numpy(dtype=object))
+
+    def locate(self, easting, northing) -> pd.DataFrame:
+        """`ward_code` and `lsoa_code` of points (EPSG:27700 metres).
+
+        Vectorised; a point on a shared edge takes the first area found; points that are NaN or
+        outside every area get None. Keeps the index of `easting` when it is a Series.
+        """
+        e = np.asarray(easting, dtype=float)
+        n = np.asarray(northing, dtype=float)
+        cols = {"ward_code": np.full(len(e), None, dtype=object),
+                "lsoa_code": np.full(len(e), None, dtype=object)}
+        ok = np.isfinite(e) & np.isfinite(n)
+        if ok.any():
+            pts = shapely.points(e[ok], n[ok])
+            rows = np.flatnonzero(ok)
+            for level, col in (("ward", "ward_code"), ("lsoa", "lsoa_code")):
+                if level not in self._trees:
+                    continue
+                tree, codes = self._trees[level]
+                qi, ti = tree.query(pts, predicate="intersects")
+                first = pd.Series(ti).groupby(qi).first()
+                cols[col][rows[first.index.to_numpy()]] = codes[first.to_numpy()]
+        return pd.DataFrame(cols, index=getattr(easting, "index", None))
+
+
+def locate_points(easting, northing, areas: gpd.GeoDataFrame) -> pd.DataFrame:
+    """`ward_code` and `lsoa_code` of points (EPSG:27700 metres); see `AreaIndex.locate`."""
+    return AreaIndex(areas).locate(easting, northing)

@@ -24,13 +24,6 @@ LOCATION_FIELDS = (
 )
 
 
-def build_gazetteer(store: Store):
-    """The gazetteer of what the store holds: postcodes, boundaries, premises, places."""
-    from geo.gazetteer import Gazetteer
-    return Gazetteer.build(store.frame("postcodes"), store.frame("areas"),
-                           store.frame("premises"), store.frame("places"))
-
-
 def stored_texts(store: Store) -> pd.Series:
     """Every distinct location text in the drop tables."""
     parts = []
@@ -55,10 +48,11 @@ def premises_texts(premises: pd.DataFrame) -> pd.Series:
 def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
     """Geocode every stored location text not yet geocoded (all of them with `refresh`, keeping
     analysts' overrides). Returns the number of texts written."""
+    from geo.gazetteer import gazetteer_from_store
     from geo.geocode import geocode
 
     _place_premises(store)
-    gaz = build_gazetteer(store)
+    gaz = gazetteer_from_store(store)
     texts = stored_texts(store)
     done = store.table("geocodes")
     if not refresh:

@@ -14,9 +14,9 @@ import csv
 import io
 import json
 import re
-import sys
+
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np

@@ -1,0 +1,214 @@
+"""CLI commands of offline geocoding (issue 3): ``geocode``, ``regeocode``, ``review``.
+
+- ``wayfinder geocode IN.csv --column NAME --db URL --out OUT.csv``: geocode one column of any
+  CSV against the loaded gazetteer and the stored premises and places (contract).
+- ``wayfinder regeocode --db URL``: re-resolve every stored location text after the gazetteer
+  changed, keeping analysts' overrides.
+- ``wayfinder review --db URL``: list unresolved and low-confidence texts (CSV on stdout);
+  ``wayfinder review --db URL --text TEXT --postcode PC | --easting E --northing N |
+  --premises ID | --none [--by NAME]`` records an analyst's correction, reused for the same
+  text (ignoring case and spacing) on every later geocode, and logged in the audit trail.
+
+``register(app)`` adds the commands to the Typer app of api/cli.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
+OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
+               "match_id", "ward_code", "lsoa_code"]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"wayfinder: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(code)
+
+
+def _store(db: Optional[str]):
+    from geo.store import StoreError, open_store
+    try:
+        return open_store(db)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def _gazetteer(store):
+    from geo.gazetteer import gazetteer_from_store
+    gaz = gazetteer_from_store(store)
+    if gaz.postcodes.empty:
+        _fail("no postcodes loaded in the store: run `wayfinder reference` first")
+    return gaz
+
+
+def _overrides(store):
+    done = store.frame("geocodes")
+    if done.empty or "override" not in done:
+        return None
+    ov = done[done["override"].astype(bool)]
+    return ov if len(ov) else None
+
+
+def geocode_csv(
+    infile: Path = typer.Argument(..., help="CSV file (UTF-8, header row) holding location texts"),
+    column: str = typer.Option(..., "--column", help="name of the column to geocode (case-insensitive)"),
+    out: Path = typer.Option(..., "--out", help="CSV to write: the input plus easting, northing, latitude, "
+                             "longitude, precision, confidence, method, match_id, ward_code, lsoa_code"),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Geocode one column of any CSV against the loaded gazetteer, premises and places."""
+    import pandas as pd
+
+    from geo.geocode import geocode
+
+    if not infile.exists():
+        _fail(f"{infile}: no such file")
+    try:
+        frame = pd.read_csv(infile, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        _fail(f"{infile}: not a readable CSV ({exc})")
+    match = [c for c in frame.columns if c.strip().lower() == column.strip().lower()]
+    if not match:
+        _fail(f"{infile}: no column {column!r} (columns: {', '.join(frame.columns)})")
+    store = _store(db)
+    gaz = _gazetteer(store)
+    result = geocode(frame[match[0]], gaz, overrides=_overrides(store))
+    frame = frame.drop(columns=[c for c in OUT_COLUMNS if c in frame.columns])
+    for c in OUT_COLUMNS:
+        frame[c] = result[c].to_numpy()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc})")
+    resolved = int((result["precision"] != "none").sum())
+    typer.echo(f"geocoded {len(frame)} rows ({resolved} resolved) -> {out}", err=True)
+
+
+def regeocode(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """Re-resolve every stored location text against the current gazetteer, keeping overrides."""
+    from geo.geocoding import geocode_stored_texts
+
+    store = _store(db)
+    _gazetteer(store)
+    n = geocode_stored_texts(store, refresh=True)
+    typer.echo(f"re-geocoded {n} location texts (analysts' overrides kept)")
+
+
+def review(
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    text: Optional[str] = typer.Option(None, "--text", help="the location text to correct, as written"),
+    postcode: Optional[str] = typer.Option(None, "--postcode", help="place the text at this postcode"),
+    easting: Optional[float] = typer.Option(None, "--easting", help="place the text here (EPSG:27700 m)"),
+    northing: Optional[float] = typer.Option(None, "--northing", help="with --easting"),
+    premises: Optional[str] = typer.Option(None, "--premises", help="the text names this premises_id"),
+    none: bool = typer.Option(False, "--none", help="the text cannot be placed: never guess it"),
+    threshold: float = typer.Option(0.6, "--threshold", help="list texts with confidence below this"),
+    by: Optional[str] = typer.Option(None, "--by", help="analyst name recorded with the correction "
+                                     "(default: $USER)"),
+) -> None:
+    """List unresolved and low-confidence texts, or record an analyst's correction of one."""
+    store = _store(db)
+    if text is None:
+        if any(v is not None for v in (postcode, easting, northing, premises)) or none:
+            _fail("a correction needs --text")
+        _list_review(store, threshold)
+        return
+    given = [postcode is not None, easting is not None or northing is not None, premises is not None, none]
+    if sum(given) != 1:
+        _fail("give exactly one of --postcode, --easting/--northing, --premises, --none")
+    if (easting is None) != (northing is None):
+        _fail("--easting and --northing go together")
+    _record_override(store, text, postcode, easting, northing, premises, none,
+                     by or os.environ.get("USER") or "analyst")
+
+
+def _list_review(store, threshold: float) -> None:
+    import pandas as pd
+
+    geo = store.frame("geocodes")
+    if geo.empty:
+        typer.echo("text,precision,confidence,method,match_id")
+        return
+    ov = geo["override"].astype(bool) if "override" in geo else pd.Series(False, index=geo.index)
+    todo = geo[~ov & ((geo["precision"] == "none") | (geo["confidence"].fillna(0) < threshold))]
+    todo = todo.sort_values(["precision", "confidence", "text"])
+    todo[["text", "precision", "confidence", "method", "match_id"]].to_csv(sys.stdout, index=False)
+    typer.echo(f"{len(todo)} texts to review (unresolved or confidence < {threshold})", err=True)
+
+
+def _record_override(store, text, postcode, easting, northing, premises, none, by) -> None:
+    import numpy as np
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from geo import schema
+    from geo.gazetteer import to_wgs84
+    from geo.store import utcnow
+
+    gaz = _gazetteer(store)
+    if postcode is not None:
+        pt = gaz.postcode_points(pd.Series([postcode]))
+        if pt["easting"].isna().all():
+            _fail(f"postcode {postcode!r} is not in the loaded gazetteer")
+        e, n = float(pt["easting"].iloc[0]), float(pt["northing"].iloc[0])
+        precision, match_id = "postcode", f"postcode:{pt['postcode'].iloc[0]}"
+    elif premises is not None:
+        prem = store.frame("premises")
+        hit = prem[(prem["premises_id"].astype(str) == premises) & prem["easting"].notna()]
+        if hit.empty:
+            _fail(f"no premises {premises!r} with coordinates in the store")
+        e, n = float(hit["easting"].iloc[0]), float(hit["northing"].iloc[0])
+        precision, match_id = "premises", f"premises:{premises}"
+    elif none:
+        e = n = float("nan")
+        precision, match_id = "none", None
+    else:
+        e, n = float(easting), float(northing)
+        if not (0 <= e <= 700_000 and 0 <= n <= 1_300_000):
+            _fail("easting/northing are outside British National Grid (EPSG:27700 metres)")
+        precision, match_id = "address", None
+    where = gaz.locate(np.array([e]), np.array([n]))
+    lat, lon = to_wgs84(np.array([e]), np.array([n]))
+    nan = lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else v  # noqa: E731
+    row = {"text": text, "easting": nan(e), "northing": nan(n), "latitude": nan(float(lat[0])),
+           "longitude": nan(float(lon[0])), "precision": precision,
+           "confidence": 1.0 if precision != "none" else 0.0, "method": "override",
+           "match_id": match_id, "ward_code": where["ward_code"].iloc[0],
+           "lsoa_code": where["lsoa_code"].iloc[0], "override": True, "reviewed_by": by,
+           "updated_at": utcnow()}
+    t = schema.geocodes
+    with store.engine.begin() as conn:
+        conn.execute(t.delete().where(t.c.text == text))
+        store.insert_frame(conn, t, pd.DataFrame([row]))
+    _log(store, by, text, precision)
+    typer.echo(f"recorded: {precision}" + (f" at {e:.0f}, {n:.0f}" if precision != "none" else ""))
+
+
+def _log(store, by: str, text: str, precision: str) -> None:
+    """Audit the alteration without the text itself (it may be a child's address)."""
+    from api.audit import AuditEntry, append_entries
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    append_entries(store.engine, [AuditEntry(
+        action="alteration", user_name=by, role="analyst", route="cli:review",
+        what=f"geocode override text#{digest} precision={precision}",
+        purpose="geocoding review", result_count=1)])
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``geocode``, ``regeocode`` and ``review`` to the wayfinder app."""
+    app.command("geocode", help="Geocode one column of any CSV against the loaded gazetteer "
+                "(OUT.csv = IN.csv plus easting, northing, latitude, longitude, precision, "
+                "confidence, method, match_id, ward_code, lsoa_code).")(geocode_csv)
+    app.command("regeocode", help="Re-resolve every stored location text after the gazetteer "
+                "changed, keeping analysts' overrides.")(regeocode)
+    app.command("review", help="List unresolved and low-confidence location texts, or record an "
+                "analyst's correction (--text with --postcode, --easting/--northing, --premises "
+                "or --none).")(review)
