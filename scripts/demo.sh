@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (an SQLite file, no server needed):
+# reference data -> a generated city-scale drop -> ingest and geocode -> identity, analyses,
+# network -> meeting packs -> (optionally) the API and web page.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-demo}
+WF=.venv/bin/wayfinder
+rm -rf "$OUT"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+DB="sqlite:///$OUT/wayfinder.sqlite"
+REF=data/reference
+step() { printf '\n== %s\n' "$*"; }
+
+step "reference data: Birmingham postcodes (Code-Point Open), wards and LSOAs"
+$WF reference --db "$DB" --codepoint $REF/gazetteer/codepoint_open_2014_b.csv \
+  --wards $REF/boundaries/birmingham_wards_2013.geojson \
+  --lsoa $REF/boundaries/birmingham_lsoa_2011.geojson
+
+step "a generated city-scale drop (synthetic people on real wards, postcodes, premises)"
+$WF synth --out "$OUT/drop" --seed 7 --scale city
+
+step "ingest and geocode"
+$WF ingest "$OUT/drop" --db "$DB"
+
+step "network: identity resolution, person-place graph, co-missing groups, exports"
+$WF network --db "$DB" --out "$OUT/network"
+
+step "spatial analyses: hotspots, found-at clusters, premises of concern, trends"
+$WF analyse --db "$DB" --out "$OUT/analyses" --seed 7
+
+FROM=$(.venv/bin/python -c "import json;t=json.load(open('$OUT/drop/truth.json'));print(t.get('period',{}).get('from','2016-01-01'))")
+TO=$(.venv/bin/python -c "import json;t=json.load(open('$OUT/drop/truth.json'));print(t.get('period',{}).get('to','2016-12-31'))")
+CHILD=$(.venv/bin/python - "$DB" <<'PY'
+import sys
+from geo.store import open_store
+eps = open_store(sys.argv[1]).frame("episodes")
+print(eps["child_key"].value_counts().index[0])
+PY
+)
+step "meeting packs ($FROM to $TO)"
+$WF pack mog --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/mog.html"
+$WF pack cog --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/cog.html"
+$WF pack mase --db "$DB" --from "$FROM" --to "$TO" --child "$CHILD" --out "$OUT/packs/mase.html"
+
+step "a demo analyst account (password generated now, never built in)"
+PASSWORD=$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))")
+echo "$PASSWORD" | $WF users add demo_analyst --role analyst --db "$DB"
+echo "$PASSWORD" > "$OUT/demo_analyst.password"
+chmod 600 "$OUT/demo_analyst.password"
+
+step "done"
+cat <<TXT
+store:      $DB
+drop:       $OUT/drop (truth.json holds what was planted)
+analyses:   $OUT/analyses
+network:    $OUT/network
+packs:      $OUT/packs/{mog,cog,mase}.html
+sign in:    demo_analyst / $(cat "$OUT/demo_analyst.password")
+TXT
+if [ "${DEMO_SERVE:-1}" = "1" ]; then
+  step "serving the API and web page on http://127.0.0.1:8000 (Ctrl-C stops)"
+  exec $WF serve --db "$DB" --host 127.0.0.1 --port 8000
+fi
