@@ -3,7 +3,7 @@
 The resolution itself is `geo.geocode` (pure); this module collects the texts the store has not
 yet geocoded, resolves them against a gazetteer built from the store, and saves the results in
 the `geocodes` table (one row per distinct text as written). Premises without coordinates are
-placed first from their address and postcode, so that later texts naming them can match them.
+placed first at their postcode's centroid, so that later texts naming them can match them.
 """
 from __future__ import annotations
 
@@ -39,12 +39,6 @@ def stored_texts(store: Store) -> pd.Series:
     return pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
 
 
-def premises_texts(premises: pd.DataFrame) -> pd.Series:
-    """The text a premises without coordinates is placed by: its address and postcode."""
-    parts = premises[["address", "postcode"]].fillna("").astype(str)
-    return (parts["address"] + ", " + parts["postcode"]).str.strip(", ")
-
-
 def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
     """Geocode every stored location text not yet geocoded (all of them with `refresh`, keeping
     analysts' overrides). Returns the number of texts written."""
@@ -74,23 +68,19 @@ def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
 
 
 def _place_premises(store: Store) -> int:
-    """Give premises registered without coordinates the point of their address/postcode."""
-    from geo.gazetteer import Gazetteer
-    from geo.geocode import geocode
+    """Give premises registered without coordinates the centroid of their postcode (Code-Point
+    Open); the premises keep `coordinates_from = 'geocoded'` so the precision is known."""
+    from geo.postcodes import normalise_postcodes
 
     t = schema.premises
-    todo = store.read_sql(sa.select(t.c.id, t.c.name, t.c.address, t.c.postcode)
-                          .where(t.c.coordinates_from == "none"))
+    todo = store.read_sql(sa.select(t.c.id, t.c.postcode).where(t.c.coordinates_from == "none"))
     if todo.empty:
         return 0
-    gaz = Gazetteer.build(store.frame("postcodes"), store.frame("areas"), None, None,
-                          curated=False)
-    found = geocode(premises_texts(todo), gaz)
-    ok = found["precision"].isin(["address", "postcode", "street"]).to_numpy()
-    rows = pd.DataFrame({"id": todo["id"].to_numpy()[ok],
-                         "easting": found["easting"].to_numpy()[ok],
-                         "northing": found["northing"].to_numpy()[ok],
-                         "coordinates_from": "geocoded"})
+    pcs = store.table("postcodes").set_index("postcode")
+    key = normalise_postcodes(todo["postcode"].fillna(""))
+    rows = pd.DataFrame({"id": todo["id"], "easting": key.map(pcs["easting"]).to_numpy(),
+                         "northing": key.map(pcs["northing"]).to_numpy(),
+                         "coordinates_from": "geocoded"}).dropna(subset=["easting"])
     with store.engine.begin() as conn:
         store.update_frame(conn, t, rows, ["id"])
     return len(rows)

@@ -262,13 +262,19 @@ class _Problems:
         self.field = pd.Series("", index=index, dtype=object)
         self.reason = pd.Series("", index=index, dtype=object)
 
-    def add(self, mask: pd.Series, field_name: str, reason: pd.Series | str) -> None:
+    def add(self, mask: pd.Series, field_name: str, reason: pd.Series | str,
+            value: pd.Series | None = None, value_first: bool = False) -> None:
+        """Record `reason` for rows in `mask` that have no problem yet. With `value`, the
+        offending value (shortened) is quoted after the reason (before it with value_first)."""
         mask = mask.fillna(False).astype(bool) & (self.field == "")
         if not mask.any():
             return
         self.field[mask] = field_name
         if isinstance(reason, pd.Series):
             reason = reason.reindex(self.reason.index)[mask]
+        if value is not None:
+            quoted = value[mask].map(_short)
+            reason = quoted + " " + reason if value_first else reason + " " + quoted
         self.reason[mask] = reason
 
     @property
@@ -320,19 +326,19 @@ def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Proble
     if col.kind == "datetime":
         parsed = parse_datetimes(values)
         problems.add(~empty & parsed.isna(), col.name,
-                     "not a date-time (ISO 8601 or dd/mm/yyyy hh:mm): " + values.map(_short))
+                     "not a date-time (ISO 8601 or dd/mm/yyyy hh:mm):", values)
         return parsed
     if col.kind == "date":
         parsed = parse_dates(values)
         problems.add(~empty & parsed.isna(), col.name,
-                     "not a date (ISO 8601 or dd/mm/yyyy): " + values.map(_short))
+                     "not a date (ISO 8601 or dd/mm/yyyy):", values)
         return parsed.dt.date.where(parsed.notna(), None)
     if col.kind == "vocab":
         norm = normalise_vocab(values, col.vocab)
         from geo.model import VOCAB
         allowed = ", ".join(VOCAB[col.vocab])
         problems.add(~empty & norm.isna(), col.name,
-                     values.map(_short) + f" is not one of: {allowed}")
+                     f"is not one of: {allowed}", values, value_first=True)
         norm = norm.astype(object).where(norm.notna(), None)
         if col.vocab in ("intel_eval", "handling"):
             norm = norm.map(lambda v: v.upper() if isinstance(v, str) else v)
@@ -342,14 +348,14 @@ def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Proble
         bad = ~empty & (num.isna() | ~np.isfinite(num.fillna(0)))
         if col.kind == "int":
             bad |= ~empty & num.notna() & (num.fillna(0) % 1 != 0)
-        problems.add(bad, col.name, f"not {'an integer' if col.kind == 'int' else 'a number'}: "
-                     + values.map(_short))
+        problems.add(bad, col.name, f"not {'an integer' if col.kind == 'int' else 'a number'}:",
+                     values)
         num = num.where(~bad)
         return num.astype("Int64") if col.kind == "int" else num
     if col.kind == "ref":
         problems.add(~empty & ~values.str.match(_REF), col.name,
                      "not a typed reference (child:ID, person:ID, premises:ID, place:TEXT, "
-                     "vehicle:REG): " + values.map(_short))
+                     "vehicle:REG):", values)
     if col.kind in ("list", "refs"):
         cleaned = values.str.split(";").map(lambda parts: ";".join(p.strip() for p in parts
                                                                     if p.strip()))
@@ -360,8 +366,8 @@ def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Proble
 # ---- the job -----------------------------------------------------------------------------------
 def row_hash(frame: pd.DataFrame) -> pd.Series:
     """A content hash of each row (hex), for telling changed rows from unchanged ones."""
-    h = pd.util.hash_pandas_object(frame.astype(str), index=False)
-    return h.map(lambda v: f"{v:016x}")
+    h = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    return pd.Series([f"{v:016x}" for v in h.tolist()], index=frame.index, dtype=object)
 
 
 def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestReport:
@@ -516,8 +522,7 @@ class _Context:
         known = pd.concat([eps[["source", "episode_id"]], stored]).drop_duplicates("episode_id")
         key = frame["episode_id"].map(known.set_index("episode_id")["source"])
         problems.add(frame["episode_id"].notna() & key.isna(), "episode_id",
-                     "episode_id not found in episodes.csv or the store: " +
-                     frame["episode_id"].map(_short))
+                     "episode_id not found in episodes.csv or the store:", frame["episode_id"])
         frame["episode_key"] = key + "/" + frame["episode_id"]
         return frame
 
