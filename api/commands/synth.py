@@ -1,0 +1,50 @@
+"""CLI command ``wayfinder synth``: write a synthetic scenario drop and its truth.json.
+
+``wayfinder synth --out DIR --seed N --scale {city,region,national} [--null]`` (``sample`` is also
+accepted: the small drop committed in data/sample/). The drop follows shared/DATA_CONTRACT.md; the
+truth format is in docs/FRAMES.md. ``register(app)`` adds the command to the Typer app of api/cli.py.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+
+class ScaleName(str, Enum):
+    sample = "sample"
+    city = "city"
+    region = "region"
+    national = "national"
+
+
+def synth(
+    out: Path = typer.Option(..., "--out", help="folder to write the drop and truth.json into"),
+    seed: int = typer.Option(1, "--seed", help="random seed: the scenario is a deterministic function of it"),
+    scale: ScaleName = typer.Option(ScaleName.city, "--scale", help="sample (a few hundred rows), city (~5k "
+                                    "episodes), region (~100k), national (~1M)"),
+    null: bool = typer.Option(False, "--null", help="same volumes and distributions, no planted structure"),
+) -> None:
+    """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
+    import time
+
+    from geo.synth import generate
+
+    if out.exists() and not out.is_dir():
+        typer.echo(f"wayfinder: {out} exists and is not a folder", err=True)
+        raise typer.Exit(1)
+    t0 = time.perf_counter()
+    try:
+        truth = generate(out, seed=seed, scale=scale.value, null=null)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(1)
+    counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth["counts"].items())
+    typer.echo(f"wrote {out} ({scale.value}{', null' if null else ''}, seed {seed}) in "
+               f"{time.perf_counter() - t0:.1f} s: {counts}; {len(truth['bad_rows'])} bad rows; truth.json")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``synth`` to the wayfinder CLI."""
+    app.command("synth")(synth)
