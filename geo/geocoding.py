@@ -46,7 +46,6 @@ def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
     from geo.geocode import geocode
 
     _place_premises(store)
-    gaz = gazetteer_from_store(store)
     texts = stored_texts(store)
     done = store.table("geocodes")
     if not refresh:
@@ -55,6 +54,7 @@ def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
         texts = texts[~texts.isin(done.loc[done["override"].astype(bool), "text"])]
     if texts.empty:
         return 0
+    gaz = gazetteer_from_store(store)
     overrides = done[done["override"].astype(bool)]
     result = geocode(texts, gaz, overrides=overrides if len(overrides) else None)
     result = result.assign(override=False, updated_at=utcnow())
