@@ -112,38 +112,77 @@ def find_files(drop: Path) -> dict[str, Path]:
 
 
 def read_table(path: Path) -> RawTable:
-    """Read a CSV (UTF-8, BOM allowed, RFC 4180) or XLSX (first sheet) file as strings."""
-    rows = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
+    """Read a CSV (UTF-8, BOM allowed, RFC 4180) or XLSX (first sheet) file as strings.
+
+    CSV files whose records are one physical line each (nearly all exports) are parsed by pandas'
+    C parser; files with quoted line breaks or ragged rows fall back to the csv module, which
+    reports the physical line of every record.
+    """
+    if path.suffix.lower() == ".xlsx":
+        return _table_from_rows(path.name, _read_xlsx(path))
+    text = _decode(path)
+    fast = _fast_csv(path.name, text)
+    return fast if fast is not None else _table_from_rows(path.name, _read_csv(path.name, text))
+
+
+def _header_names(header: list[str]) -> list[str]:
+    """Header names trimmed and case-folded; duplicate or empty names get a suffix."""
+    seen: dict[str, int] = {}
+    names = []
+    for h in header:
+        h = str(h).strip().lower() or "unnamed"
+        seen[h] = seen.get(h, 0) + 1
+        names.append(h if seen[h] == 1 else f"{h}.{seen[h]}")
+    return names
+
+
+def _fast_csv(name: str, text: str) -> RawTable | None:
+    try:
+        df = pd.read_csv(io.StringIO(text), header=None, dtype=str, na_filter=False,
+                         skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error):
+        return None
+    physical = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+    if len(df) != physical:            # a quoted line break: line numbers would drift
+        return None
+    df = df.fillna("")
+    lines = np.arange(1, len(df) + 1, dtype=np.int64)
+    nonblank = (df.apply(lambda c: c.str.strip()) != "").any(axis=1).to_numpy()
+    if not nonblank.any():
+        raise DropError(f"{name}: empty file (no header row)")
+    first = int(np.flatnonzero(nonblank)[0])
+    header = df.iloc[first].tolist()
+    if not any(str(h).strip() for h in header):
+        raise DropError(f"{name}: line {first + 1}: empty header row")
+    keep = nonblank.copy()
+    keep[: first + 1] = False
+    body = df[keep]
+    body.columns = _header_names(header)
+    return RawTable(name, body.reset_index(drop=True), lines[keep], [])
+
+
+def _table_from_rows(name: str, rows: list[tuple[int, list[str]]]) -> RawTable:
     rows = [(ln, cells) for ln, cells in rows if any(c.strip() for c in cells)]
     if not rows:
-        raise DropError(f"{path.name}: empty file (no header row)")
+        raise DropError(f"{name}: empty file (no header row)")
     header_line, header = rows[0]
-    header = [h.strip().lower() for h in header]
-    if not any(header):
-        raise DropError(f"{path.name}: line {header_line}: empty header row")
+    if not any(h.strip() for h in header):
+        raise DropError(f"{name}: line {header_line}: empty header row")
     width = len(header)
     good, lines, malformed = [], [], []
     for ln, cells in rows[1:]:
-        if len(cells) == width:
-            good.append(cells)
-            lines.append(ln)
-        elif len(cells) < width and not any(c.strip() for c in cells[len(cells):]):
-            good.append(cells + [""] * (width - len(cells)))   # short row: trailing cells empty
+        if len(cells) <= width:             # a short row: its trailing cells are empty
+            good.append(cells + [""] * (width - len(cells)))
             lines.append(ln)
         else:
             malformed.append((ln, f"{len(cells)} cells where the header has {width}", cells))
-    seen: dict[str, int] = {}
-    names = []
-    for h in header:                       # duplicate or empty header names get a suffix
-        h = h or "unnamed"
-        seen[h] = seen.get(h, 0) + 1
-        names.append(h if seen[h] == 1 else f"{h}.{seen[h]}")
+    names = _header_names(header)
     frame = pd.DataFrame(good, columns=names, dtype=object) if good else \
         pd.DataFrame(columns=names, dtype=object)
-    return RawTable(path.name, frame.fillna(""), np.asarray(lines, dtype=np.int64), malformed)
+    return RawTable(name, frame.fillna(""), np.asarray(lines, dtype=np.int64), malformed)
 
 
-def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
+def _decode(path: Path) -> str:
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -154,6 +193,10 @@ def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
     if "\x00" in text:
         line = text[:text.index("\x00")].count("\n") + 1
         raise DropError(f"{path.name}: line {line}: NUL byte; this is not a CSV text file")
+    return text
+
+
+def _read_csv(name: str, text: str) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     out = []
     start = 1
@@ -162,7 +205,7 @@ def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
             out.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise DropError(f"{path.name}: line {reader.line_num}: not valid CSV ({exc})") from None
+        raise DropError(f"{name}: line {reader.line_num}: not valid CSV ({exc})") from None
     return out
 
 

@@ -25,6 +25,7 @@ from geo.model import grading_code
 
 DEFAULT_URL = "sqlite:///wayfinder.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
+INSERT_CHUNK = 100_000
 
 
 class StoreError(RuntimeError):
@@ -104,17 +105,18 @@ class Store:
         if frame.empty:
             return 0
         cols = [c for c in frame.columns if c in table.c]
-        rows = _rows(frame[cols])
-        if self.is_postgis:
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cur:
-                with cur.copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(row)
-        else:
-            marks = ", ".join("?" for _ in cols)
-            conn.exec_driver_sql(
-                f'INSERT INTO {table.name} ({", ".join(cols)}) VALUES ({marks})', rows)
+        for start in range(0, len(frame), INSERT_CHUNK):   # bounded memory for big files
+            rows = _rows(frame[cols].iloc[start:start + INSERT_CHUNK])
+            if self.is_postgis:
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur:
+                    with cur.copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            else:
+                marks = ", ".join("?" for _ in cols)
+                conn.exec_driver_sql(
+                    f'INSERT INTO {table.name} ({", ".join(cols)}) VALUES ({marks})', rows)
         return len(frame)
 
     def update_frame(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame,
