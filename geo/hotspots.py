@@ -136,6 +136,16 @@ def assign_areas(events: pd.DataFrame, areas: gpd.GeoDataFrame, level: str | Non
     return codes
 
 
+def coarse_precision(level: str | None) -> tuple[str, ...]:
+    """Geocode precisions too coarse to count in an area of ``level``.
+
+    An ``area`` match (a ward or district name, e.g. "a friend's house in Aston") places an
+    event in its ward but not in an LSOA or a grid cell: there its centroid would pile every
+    vague text onto one small area. Events with precision ``none`` never count.
+    """
+    return ("none",) if level == "ward" else ("area", "none")
+
+
 def count_by_area(
     place_events: pd.DataFrame,
     areas: gpd.GeoDataFrame,
@@ -144,8 +154,14 @@ def count_by_area(
     end=None,
     level: str | None = None,
 ) -> pd.DataFrame:
-    """``area_code, episodes, children, events`` for every area (zeros included)."""
+    """``area_code, episodes, children, events`` for every area (zeros included).
+
+    Events whose geocode precision is too coarse for ``level`` are left out
+    (:func:`coarse_precision`)."""
     ev = filter_events(place_events, kinds, start, end)
+    level = level or (str(areas["level"].iloc[0]) if "level" in areas and len(areas) else None)
+    if "precision" in ev:
+        ev = ev[~ev["precision"].astype("string").isin(list(coarse_precision(level))).fillna(False).to_numpy(bool)]
     codes = assign_areas(ev, areas, level)
     df = pd.DataFrame({"area_code": codes.to_numpy()}, index=ev.index)
     ep = ev["episode_key"] if "episode_key" in ev else pd.Series(pd.NA, index=ev.index)

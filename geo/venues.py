@@ -9,9 +9,13 @@ Evidence per premises
 ---------------------
 * **near**: place events (found_at, rhi_place) within ``radius_m`` of the premises:
   distinct children (``person_id``), distinct episodes, children in the last
-  ``recent_days``.
-* **named**: explicit mentions of the premises: place events and RHI places whose text the
-  geocoder resolved to ``premises:ID``; ``links`` with a ``premises:ID`` end (the other end is
+  ``recent_days``. Only located points count (precision postcode, address, street): not area
+  centroids (``precision`` area / none), and not points the geocoder matched to a named
+  gazetteer entity (``match_id`` ``place:...`` or ``premises:...``): a child found at a
+  shopping park or a station is evidence about that place, not about every takeaway within
+  ``radius_m`` of its reference point (and a match to this premises is counted as *named*).
+* **named**: explicit mentions of the premises: place events and RHI places the geocoder
+  matched to ``premises:ID`` (the event's ``match_id``, else the ``geocodes`` table by text); ``links`` with a ``premises:ID`` end (the other end is
   counted as a child when it is a ``child:`` / ``person:`` reference); intelligence with
   ``premises_id`` or a ``premises:ID`` subject.
 * **intel**: intelligence logs about the premises, each weighted by its 3x5x2 grading:
@@ -68,6 +72,8 @@ VENUE_COLUMNS = [
 ]
 
 SOURCE_WEIGHT = {"1": 1.0, "2": 0.6, "3": 0.3}
+#: geocode precisions too coarse to place a child near a premises (area centroids, nothing)
+COARSE_PRECISION = ("area", "none")
 INTEL_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5, "D": 0.3, "E": 0.0}
 
 
@@ -129,15 +135,23 @@ def premises_of_concern(
     n_p = len(pr)
     if n_p == 0:
         return _empty_frame(VENUE_COLUMNS)
-    pid_index = pd.Index(pr["premises_id"])
+    pid_set = set(pr["premises_id"])
     key_to_id = {}
     if "premises_key" in pr:
         key_to_id = dict(zip(pr["premises_key"].astype(str), pr["premises_id"]))
 
     def resolve(ids: pd.Series) -> pd.Series:
-        ids = ids.astype("string")
-        mapped = ids.map(lambda v: key_to_id.get(v, v) if v is not pd.NA else v) if key_to_id else ids
-        return mapped.where(mapped.isin(pid_index))
+        """premises_id or premises_key -> premises_id (object dtype; NaN when unknown).
+
+        Plain object dtype on purpose: store frames carry pandas' Arrow-backed strings, whose
+        ``isin`` fails on an all-missing column."""
+        ids = pd.Series(ids, copy=False).astype(object)
+        ids = ids.where(ids.notna(), None)
+        mapped = ids
+        if key_to_id:
+            mapped = ids.map(key_to_id)
+            mapped = mapped.where(mapped.notna(), ids)
+        return mapped.where(mapped.isin(pid_set).to_numpy(), np.nan).astype(object)
 
     ev = filter_events(place_events, kinds, start, end).reset_index(drop=True)
     ev = ev.assign(person_id=ev["person_id"].astype(str) if "person_id" in ev else ev.index.astype(str))
@@ -156,11 +170,26 @@ def premises_of_concern(
     has_xy = pr[["easting", "northing"]].notna().all(axis=1).to_numpy() if {"easting", "northing"} <= set(pr) else np.zeros(n_p, bool)
     exy = ev[["easting", "northing"]].to_numpy(float) if len(ev) else np.empty((0, 2))
     ok_e = ~np.isnan(exy).any(axis=1) if len(exy) else np.zeros(0, bool)
-    if has_xy.any() and ok_e.any():
+    # what the geocoder matched each event to: the event's own match_id, else the geocodes table
+    match = pd.Series(None, index=ev.index, dtype=object)
+    if "match_id" in ev:
+        match = ev["match_id"].astype(object).where(ev["match_id"].notna(), None)
+    if geocodes is not None and len(geocodes) and "text" in ev and "match_id" in geocodes:
+        gmap = geocodes.dropna(subset=["match_id"]).drop_duplicates("text").set_index("text")["match_id"].astype(object)
+        match = match.where(match.notna(), ev["text"].astype(object).map(gmap))
+    entity = match.astype("string").str.extract(r"^\s*(premises|place):", expand=False).notna().to_numpy()
+    coarse = np.zeros(len(ev), bool)
+    if "precision" in ev:
+        coarse = ev["precision"].astype("string").isin(list(COARSE_PRECISION)).fillna(False).to_numpy(bool)
+    # "near" evidence: located points (postcode, address, street) that no named gazetteer entity
+    # explains; area centroids are not places, and a point matched to a park, a station or another
+    # premises is evidence about that entity, not about whatever lies within radius_m of it
+    near_ok = ok_e & ~coarse & ~entity
+    if has_xy.any() and near_ok.any():
         pxy = pr.loc[has_xy, ["easting", "northing"]].to_numpy(float)
         p_pos = np.flatnonzero(has_xy)
-        e_pos = np.flatnonzero(ok_e)
-        pairs = cKDTree(pxy).sparse_distance_matrix(cKDTree(exy[ok_e]), radius_m, output_type="ndarray")
+        e_pos = np.flatnonzero(near_ok)
+        pairs = cKDTree(pxy).sparse_distance_matrix(cKDTree(exy[near_ok]), radius_m, output_type="ndarray")
         pi = p_pos[pairs["i"]]
         ej = e_pos[pairs["j"]]
         near = pd.DataFrame({
@@ -169,9 +198,8 @@ def premises_of_concern(
             "via": "near", "record": "event:" + ev.get("event_key", ev.index.to_series()).astype(str).to_numpy()[ej],
         }).drop_duplicates(["premises_id", "record"])
         rows.append(near)
-    if geocodes is not None and len(geocodes) and "text" in ev and "match_id" in geocodes:
-        gmap = geocodes.dropna(subset=["match_id"]).drop_duplicates("text").set_index("text")["match_id"]
-        gid = resolve(_premises_refs(ev["text"].map(gmap)))
+    if match.notna().any():
+        gid = resolve(_premises_refs(match))
         m = gid.notna().to_numpy()
         if m.any():
             rows.append(pd.DataFrame({
@@ -249,15 +277,17 @@ def premises_of_concern(
     ig = intel_rows.drop_duplicates(["premises_id", "intel_key"]).groupby("premises_id")
     out["intel"] = out["premises_id"].map(ig.size()).fillna(0).astype(int)
     out["intel_weight"] = out["premises_id"].map(ig["weight"].sum()).fillna(0.0).astype(float)
-    out["intel_grades"] = out["premises_id"].map(ig["grade"].agg(lambda s: ", ".join(sorted(s)))).fillna("")
+    grades = out["premises_id"].map(ig["grade"].agg(lambda s: ", ".join(sorted(s)))).astype(object)
+    out["intel_grades"] = grades.where(grades.notna(), "")
     corroboration = 1.0 + 0.5 * (out["link_mentions"] > 0) + 0.5 * (out["intel"] > 0)
     out["score"] = ((out["children"] + 0.25 * out["episodes"] + 0.5 * out["recent_children"]
                      + 0.5 * out["mentions"] + 3.0 * out["intel_weight"]) * corroboration).round(3)
 
     # ---- significance: stratified negative binomial ---------------------------------------
     density = np.zeros(n_p)
-    if has_xy.any() and ok_e.any():
-        first = ev.loc[ok_e].drop_duplicates(["person_id", "easting", "northing"])
+    dens_ok = ok_e & ~coarse
+    if has_xy.any() and dens_ok.any():
+        first = ev.loc[dens_ok].drop_duplicates(["person_id", "easting", "northing"])
         cnt = cKDTree(first[["easting", "northing"]].to_numpy(float)).query_ball_point(
             pr.loc[has_xy, ["easting", "northing"]].to_numpy(float), density_radius_m, return_length=True)
         density[has_xy] = cnt
