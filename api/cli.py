@@ -18,22 +18,7 @@ app = typer.Typer(help="Wayfinder: geospatial intelligence for safeguarding chil
                        "missing and children at risk of sexual exploitation.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Stop with a one-line reason on stderr."""
-    typer.echo(f"wayfinder: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(code)
-
-
-def store_for(db: Optional[str]):
-    """Open the store or fail with the reason."""
-    from geo.store import StoreError, open_store
-    try:
-        return open_store(db)
-    except StoreError as exc:
-        fail(str(exc))
+from api.commands import DB_HELP, fail, store_for  # noqa: E402
 
 
 @app.command()

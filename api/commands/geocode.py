@@ -21,22 +21,12 @@ from typing import Optional
 
 import typer
 
-DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
+from api.commands import DB_HELP
+from api.commands import fail as _fail
+from api.commands import store_for as _store
+
 OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
                "match_id", "ward_code", "lsoa_code"]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"wayfinder: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(code)
-
-
-def _store(db: Optional[str]):
-    from geo.store import StoreError, open_store
-    try:
-        return open_store(db)
-    except StoreError as exc:
-        _fail(str(exc))
 
 
 def _gazetteer(store):
@@ -146,7 +136,6 @@ def _list_review(store, threshold: float) -> None:
 def _record_override(store, text, postcode, easting, northing, premises, none, by) -> None:
     import numpy as np
     import pandas as pd
-    import sqlalchemy as sa
 
     from geo import schema
     from geo.gazetteer import to_wgs84

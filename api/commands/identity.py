@@ -26,20 +26,10 @@ from typing import Optional
 import pandas as pd
 import typer
 
-DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
+from api.commands import DB_HELP
+from api.commands import fail as _fail
+from api.commands import store_for as _store
 
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"wayfinder: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(code)
-
-
-def _store(db: Optional[str]):
-    from geo.store import StoreError, open_store
-    try:
-        return open_store(db)
-    except StoreError as exc:
-        _fail(str(exc))
 
 
 def _records(store) -> pd.DataFrame:

@@ -1,0 +1,27 @@
+"""Commands of the `wayfinder` CLI, one module per domain, each with `register(app)`.
+
+The helpers here are shared by every command module: one way to fail with a one-line reason and
+one way to open the store.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Stop with a one-line reason on stderr and a non-zero exit."""
+    typer.echo(f"wayfinder: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(code)
+
+
+def store_for(db: Optional[str]):
+    """Open (and migrate) the store at `db`, or fail with the reason."""
+    from geo.store import StoreError, open_store
+    try:
+        return open_store(db)
+    except StoreError as exc:
+        fail(str(exc))
