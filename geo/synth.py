@@ -4,7 +4,8 @@
 ``shared/DATA_CONTRACT.md`` (children, episodes, return_interviews, persons, premises, places, links,
 intelligence; CSV UTF-8) and ``truth.json`` (format in ``docs/FRAMES.md``), and returns the truth.
 People are fictional; places are real (Code-Point Open postcodes, ONS 2013 wards, FSA FHRS and HMRC
-premises, see ``geo.synth_reference``). Coordinates in truth are EPSG:27700 metres.
+premises, see ``geo.synth_reference``), except the few invented premises that carry planted venues.
+Coordinates in truth are EPSG:27700 metres.
 
 Calibration (``shared/DOMAIN.md``): ages 11-17; ~60 % female among missing children, 85 % in the
 CSE cohort (at risk 47 %, significant 29 %, serious 24 %); care status mix with most in-care
@@ -16,16 +17,23 @@ return interviews after every returned missing episode with outcomes 27 % engage
 
 Planted structure (recorded in truth; absent with ``null=True``, which keeps volumes and marginal
 distributions): venue hotspots (premises where several distinct children are repeatedly found or
-taken, also named in interviews and intelligence), ward hotspots (extra found-at points in 2-4
-wards; background found-at points are drawn uniformly over postcodes, i.e. in proportion to
-postcode density), co-missing groups (children of one home or school reported within two hours of
+taken, also named in interviews and intelligence) planted ONLY on invented premises
+(``truth["fictional_premises"]``: made-up trading names at real postcodes, registered like any
+other premises), so no real business ever carries planted structure; real premises appear only as
+random background found-at / interview places and are never named in intelligence. Ward hotspots:
+1-2 clusters, each a core ward and its queen-contiguous neighbours (real 2013 ward boundaries),
+with found-at points per postcode planted at CORE_X (4.4) times the background in the core and
+NEIGHBOUR_X (3.1) times in the neighbours (>= 3x and >= 2x as measured over all found-at texts), so the cluster is a hot spot for Getis-Ord Gi* (an
+isolated hot ward is diluted by its cold neighbours); background found-at points are drawn
+uniformly over postcodes, i.e. in proportion to postcode density; ``truth["ward_hotspots"]`` lists
+every hot ward and ``truth["ward_hotspot_cores"]`` the cores. Also co-missing groups (children of one home or school reported within two hours of
 each other and found together), adults of concern linked to several children, one child recorded
 by several sources with spelling variants, siblings, messy location texts, and ~1 % bad rows of
 every kind the contract rejects (file, 1-based physical line with the header as line 1, field,
 reason).
 
 Scales are generated in chunks of children (bounded memory, vectorised numpy/pandas); national
-(~1M episodes) streams chunk by chunk to disk.
+(>= 1M episodes, 340k true children in chunks of 50k) streams chunk by chunk to disk.
 """
 from __future__ import annotations
 
@@ -70,7 +78,7 @@ SCALES = {
     "sample": Scale(40, 40, 60),
     "city": Scale(1500, 1500, None),
     "region": Scale(30000, 30000, None),
-    "national": Scale(300000, 50000, None),
+    "national": Scale(340000, 50000, None),
 }
 
 START = pd.Timestamp("2016-04-01")   # one reporting year, Europe/London local time
@@ -90,6 +98,14 @@ FMT = {"police": "%d/%m/%Y %H:%M", "carefirst": "%Y-%m-%dT%H:%M:%S", "rhi_provid
        "education": "%Y-%m-%d %H:%M"}
 DOB_FMT = {"police": "%d/%m/%Y", "carefirst": "%Y-%m-%d", "rhi_provider": "%Y-%m-%d", "education": "%d/%m/%Y"}
 LETTERS = np.array(list("ABCDEFGHJKLMNOPRSTUVWXYZ"))
+# Ward hotspot clusters: planted found-at intensity (per postcode) relative to the background, in the
+# core ward and in its queen neighbours. Planted above the stated floors (3x and 2x) because found-at
+# points at curated places and planted venues (all outside the hot wards) and background sampling
+# noise dilute the rate an analyst measures from all found-at texts to about 3.5-3.9x and 2.3-3x.
+CORE_X = 4.4
+NEIGHBOUR_X = 3.1
+VENUE_TYPES = ("hotel", "bnb", "takeaway", "shop", "off_licence", "taxi_operator", "leisure", "pub", "bar",
+               "nightclub", "gambling")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -149,9 +165,11 @@ class _Ctx:
     cat: Catalogue
     seed: int
     null: bool
-    venues: np.ndarray              # premises row indices (planted)
-    hot_wards: np.ndarray           # ward row indices (planted)
-    hot_pc: np.ndarray              # postcode indices inside hot wards
+    venues: np.ndarray              # premises row indices (planted; invented premises only)
+    hot_wards: np.ndarray           # ward row indices (planted: cores and their neighbours)
+    hot_pc: np.ndarray              # postcode indices inside hot wards, ordered by ward
+    hot_cdf: np.ndarray             # cumulative planted excess weight over hot_pc
+    hot_share: float                # share of found-at points that are planted excess (0 when null)
     truth: dict = field(default_factory=dict)
     used_locations: list = field(default_factory=list)
     extra_locations: list = field(default_factory=list)
@@ -295,7 +313,7 @@ def _persons(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, base: int, p0
     """Adults of concern (planted: each linked to several children), background adults, peers, family."""
     n = len(k)
     pcs = ctx.ref.postcodes
-    n_aoc = max(2, round(n / 250))
+    n_aoc = max(2, round(n / 250), int(ctx.truth["n_venues"]))   # every planted venue has an adult of concern
     n_bg = max(2, n // 40)
     n_peer = max(4, n // 3)
     fam = np.flatnonzero((k.placement.to_numpy() == "parent") & (rng.random(n) < .3))
@@ -500,10 +518,7 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
 
     # --- found-at: background uniform over postcodes; planted venues and hot wards
     u = rng.random(m)
-    pc_pick = rng.integers(0, len(pcs), m)
-    if len(ctx.hot_pc):
-        hot = (u < .12) & (e.group.to_numpy() < 0)
-        pc_pick = np.where(hot, ctx.hot_pc[rng.integers(0, len(ctx.hot_pc), m)], pc_pick)
+    pc_pick = _pick_postcodes(ctx, rng, m)
     idx = cat.render_point(rng, pc_pick)
     place = (u >= .96) & (e.group.to_numpy() < 0)
     idx[place] = cat.render(rng, "place", rng.integers(0, len(ctx.ref.places), place.sum()))
@@ -518,8 +533,9 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
     if not null and (e.group >= 0).any():
         gk = e.group.to_numpy() * 100 + e.occ.to_numpy()
         ug, inv = np.unique(gk[e.group.to_numpy() >= 0], return_inverse=True)
-        gpc = rng.integers(0, len(pcs), len(ug))
-        gtext = cat.render_point(rng, gpc, p_none=0, p_empty=0)
+        gpc = _pick_postcodes(ctx, rng, len(ug))
+        # found together at a postcode, a ward or a place; never at a named real premises
+        gtext = cat.render_point(rng, gpc, p_premises=0, p_none=0, p_empty=0)
         idx[e.group.to_numpy() >= 0] = gtext[inv]
     still = e.returned_at.isna().to_numpy()
     idx[still] = -2
@@ -664,7 +680,9 @@ def _intel_links(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.
                           np.where(rng.random(n) < .5, "child:" + pol.child_id.reindex(k1).to_numpy().astype(object), "")])
         v = np.array([aoc_venue.get(a, -1) for a in adults])[a_rep]
         hv = v >= 0
-        loc = cat.render_point(rng, rng.integers(0, len(pcs), n))
+        # intelligence names no real premises: places are postcodes, addresses, areas or the planted
+        # (invented) venue
+        loc = cat.render_point(rng, rng.integers(0, len(pcs), n), p_premises=0)
         prem_id = np.full(n, "", dtype=object)
         if hv.any() and len(ctx.venues):
             loc[hv] = cat.render(rng, "premises", ctx.venues[v[hv]])
@@ -680,7 +698,7 @@ def _intel_links(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.
     subj_p = rng.integers(0, len(persons), nb)
     subjects = np.where(rng.random(nb) < .5, "child:" + pol.child_id.reindex(subj_child).to_numpy().astype(object),
                         "person:" + pd.Series(pid[subj_p]).astype(str).to_numpy())
-    loc = cat.render_point(rng, rng.integers(0, len(pcs), nb))
+    loc = cat.render_point(rng, rng.integers(0, len(pcs), nb), p_premises=0)
     tags = _join([INTEL_TAGS[rng.choice(6, nb, p=[.3, .2, .25, .15, .05, .05])],
                   np.where(rng.random(nb) < .2, INTEL_TAGS[rng.integers(0, 4, nb)], "")])
     text = ("Report received concerning " + pd.Series(subjects) + " near " + pd.Series(cat.texts(loc)) + ".").to_numpy()
@@ -846,13 +864,55 @@ class _Writer:
 
 
 # --------------------------------------------------------------------------------------------- generate
+def _pick_postcodes(ctx: _Ctx, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Found-at postcodes with intensity 1 (background) everywhere, CORE_X in cluster cores and
+    NEIGHBOUR_X in their neighbours.
+
+    Drawn as a mixture: background points uniform over postcodes (i.e. in proportion to postcode
+    density; ordinary Poisson noise per ward), plus the planted excess, a fixed share of the points
+    spread over the hot wards' postcodes by stratified sampling in ward order, so every hot ward
+    gets its planted excess within one point and sampling noise cannot take it below the rate.
+    """
+    out = rng.integers(0, len(ctx.ref.postcodes), n)
+    n_h = int(round(n * ctx.hot_share))
+    if n_h:
+        pos = rng.permutation(n)[:n_h]
+        u = (rng.permutation(n_h) + rng.random(n_h)) / n_h
+        out[pos] = ctx.hot_pc[np.minimum(np.searchsorted(ctx.hot_cdf, u, side="right"), len(ctx.hot_pc) - 1)]
+    return out
+
+
 def _plan(ref: Reference, cat: Catalogue, rng: np.random.Generator, null: bool, scale: str):
-    """Choose planted venues (distinct wards) and hot wards (other wards with >= 300 postcodes)."""
+    """Choose the planted ward clusters, then the planted venues.
+
+    Ward clusters (1-2; one in the sample): a core ward (>= 300 postcodes, 3-7 queen neighbours) and
+    all its queen neighbours; a second cluster neither overlaps nor touches the first. Venues: invented
+    premises only (``premises.fictional``), of the venue types, outside the hot wards where possible,
+    one per ward. Returns (venue premises rows, hot ward rows, core ward rows, n_venues).
+    """
+    wards = ref.wards
+    codes = wards.ward_code.to_numpy()
+    nbrs = dict(zip(codes, wards.neighbours))
+    n_clusters = 1 if scale == "sample" else int(rng.integers(1, 3))
+    n_nb = wards.neighbours.map(len).to_numpy()
+    cand = np.flatnonzero((wards.n_postcodes.to_numpy() >= 300) & (n_nb >= 3) & (n_nb <= 7))
+    cores, hot = [], set()
+    for i in rng.permutation(cand):
+        cluster = {codes[i], *nbrs[codes[i]]}
+        near = hot | {w for h in hot for w in nbrs[h]}
+        if cluster & near:
+            continue
+        cores.append(codes[i])
+        hot |= cluster
+        if len(cores) == n_clusters:
+            break
     prem = ref.premises
-    kinds = ["hotel", "bnb", "pub", "bar", "nightclub", "takeaway", "taxi_operator", "taxi_rank", "gambling", "off_licence"]
-    ok = np.flatnonzero(prem.premises_type.isin(kinds).to_numpy() & (cat.variant_count("premises") >= 4))
-    ok = rng.permutation(ok)
     n_venues = 4 if scale == "sample" else int(rng.integers(6, 11))
+    ok = np.flatnonzero(prem.fictional.to_numpy() & prem.premises_type.isin(VENUE_TYPES).to_numpy()
+                        & (cat.variant_count("premises") >= 4))
+    ok = rng.permutation(ok)
+    in_hot = prem.ward_code.isin(hot).to_numpy()[ok]
+    ok = np.r_[ok[~in_hot], ok[in_hot]]                       # hot wards only if nothing else is left
     seen, venues = set(), []
     for i in ok:
         w = prem.ward_code.iloc[i]
@@ -861,12 +921,11 @@ def _plan(ref: Reference, cat: Catalogue, rng: np.random.Generator, null: bool, 
             seen.add(w)
         if len(venues) == n_venues:
             break
-    wards = ref.wards
-    cand = np.flatnonzero(~wards.ward_code.isin(seen).to_numpy() & (wards.n_postcodes.to_numpy() >= 300))
-    hot = np.sort(rng.permutation(cand)[: int(rng.integers(2, 5))])
     if null:
-        return np.array([], int), np.array([], int), n_venues
-    return np.array(venues), hot, n_venues
+        return np.array([], int), np.array([], int), np.array([], int), n_venues
+    hot_rows = np.flatnonzero(np.isin(codes, sorted(hot)))
+    core_rows = np.flatnonzero(np.isin(codes, cores))
+    return np.array(venues, dtype=int), hot_rows, core_rows, n_venues
 
 
 def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool = False) -> dict:
@@ -877,7 +936,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     out_dir : folder to write (created if needed; contract files are overwritten).
     seed : the scenario is a deterministic function of (seed, scale, null).
     scale : "sample" (a few hundred rows), "city" (~5k episodes, ~1.5k children), "region"
-        (~100k episodes), "national" (~1M episodes, ~400k child records; chunked).
+        (~100k episodes), "national" (>= 1M episodes, ~520k child records; chunked).
     null : same volumes and marginal distributions, no planted structure.
 
     Truth coordinates are British National Grid (EPSG:27700) metres.
@@ -890,11 +949,16 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     ref = load_reference()
     rng = np.random.default_rng([seed, 0])
     cat = Catalogue(ref, np.random.default_rng([seed, 1]))
-    venues, hot, n_venues = _plan(ref, cat, rng, null, scale)
+    venues, hot, cores, n_venues = _plan(ref, cat, rng, null, scale)
     hot_codes = ref.wards.ward_code.to_numpy()[hot]
-    hot_pc = np.flatnonzero(ref.postcodes.ward_code.isin(hot_codes).to_numpy())
-    ctx = _Ctx(ref=ref, cat=cat, seed=seed, null=null, venues=venues, hot_wards=hot, hot_pc=hot_pc,
-               truth={"n_venues": n_venues})
+    core_codes = ref.wards.ward_code.to_numpy()[cores]
+    pc_ward = ref.postcodes.ward_code.to_numpy()
+    excess = np.where(np.isin(pc_ward, core_codes), CORE_X - 1, np.where(np.isin(pc_ward, hot_codes), NEIGHBOUR_X - 1, 0.0))
+    hot_pc = np.flatnonzero(excess > 0)
+    hot_pc = hot_pc[np.argsort(pc_ward[hot_pc], kind="stable")]
+    hot_cdf = np.cumsum(excess[hot_pc]) / max(excess.sum(), 1e-12)
+    ctx = _Ctx(ref=ref, cat=cat, seed=seed, null=null, venues=venues, hot_wards=hot, hot_pc=hot_pc, hot_cdf=hot_cdf,
+               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues})
     writer = _Writer(out)
     identities: dict[str, str] = {}
     siblings, groups, aoc_ids, bad_rows = [], [], [], []
@@ -905,8 +969,10 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     # premises and places (not chunked)
     prem = ref.premises
     keep = np.arange(len(prem))
+    fictional = np.flatnonzero(prem.fictional.to_numpy())
     if sc.premises is not None:
-        extra = np.flatnonzero(prem.premises_type.isin(["taxi_rank", "taxi_operator"]).to_numpy())
+        extra = np.flatnonzero(prem.premises_type.isin(["taxi_rank", "taxi_operator"]).to_numpy()
+                               | prem.fictional.to_numpy())
         keep = np.union1d(np.union1d(venues, extra), rng.choice(len(prem), sc.premises, replace=False))
     ptab = prem.iloc[keep].copy()
     ptab["premises_type"] = _vocab_mess(rng, ptab.premises_type.to_numpy(), .05)
@@ -1007,14 +1073,24 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                                                       locs.ward_code, locs.resolvable, locs.kind)]
     truth = {
         "seed": seed, "scale": scale, "null": null,
-        "note": "Synthetic scenario. People are fictional; premises and places are real open data chosen at "
-                "random to carry planted structure, which implies nothing about the real premises.",
+        "note": "Synthetic scenario. People are fictional. Venue hotspots are planted only on invented "
+                "premises (fictional_premises: made-up trading names at real postcodes, registered in "
+                "premises.csv like any other). Real premises and places from open data (FSA FHRS, HMRC Eat "
+                "Out to Help Out, curated landmarks) appear only as random background locations at the "
+                "same rate as anywhere else, never with planted structure and never named in intelligence; "
+                "nothing here implies anything about any real business.",
         "counts": dict(writer.rows),
         "identities": identities,
         "siblings": siblings,
         "venue_hotspots": [] if null else prem.premises_id.to_numpy()[venues].tolist(),
         "venue_children": venue_children,
+        "fictional_premises": prem.premises_id.to_numpy()[fictional].tolist(),
         "ward_hotspots": hot_codes.tolist(),
+        "ward_hotspot_cores": core_codes.tolist(),
+        "ward_hotspot_clusters": [{"core": c, "wards": sorted({c, *ref.wards.set_index("ward_code").neighbours[c]})}
+                                  for c in core_codes],
+        "ward_hotspot_rates": {"core": CORE_X, "neighbour": NEIGHBOUR_X,
+                               "basis": "found-at points per postcode relative to the background (non-hot) wards"},
         "co_missing_groups": groups,
         "adults_of_concern": aoc_ids,
         "adult_links": aoc_links,

@@ -35,13 +35,17 @@ def _pc_variants(pc: pd.Series) -> list[pd.Series]:
     return [pc, compact, compact.str.lower(), out + "  " + inw, pc.str.lower(), " " + compact + " "]
 
 
-def _premises_variants(name: pd.Series, pc: pd.Series) -> list[pd.Series]:
+def _premises_variants(name: pd.Series, pc: pd.Series, nickname: pd.Series | None = None) -> list[pd.Series]:
+    """Ways people write a premises; ``nickname`` (the invented premises' street name, e.g.
+    "the offie Fennstead") replaces the generic nickname and is also written on its own."""
     short = (name.str.replace(r"\bStreet\b", "St", regex=True).str.replace(r"\bRoad\b", "Rd", regex=True)
              .str.replace(r"\bBirmingham\b ?", "", regex=True).str.replace(r"^The ", "", regex=True).str.strip())
     nick = (name.str.replace(r"(?i).*wetherspoon.*", "the Spoons", regex=True)
             .str.replace(r"(?i)^mcdonald'?s", "maccies", regex=True))
+    own = pd.Series("", index=name.index) if nickname is None else nickname.fillna("").astype(str)
+    nick = nick.where(own == "", own)
     return [name, name.str.lower(), "outside " + name, short, short.str.lower(), nick + " " + pc,
-            name + ", " + pc, "the " + short.str.lower()]
+            name + ", " + pc, "the " + short.str.lower(), own]
 
 
 class Catalogue:
@@ -78,7 +82,7 @@ class Catalogue:
             text = [form.format(w=w, lw=w.lower()) for w in wards.ward_name]
             add("ward", np.arange(len(wards)), text, wards.easting, wards.northing, "area", wards.ward_code, j)
         pr = ref.premises
-        for j, v in enumerate(_premises_variants(pr.name, pr.pc_norm)):
+        for j, v in enumerate(_premises_variants(pr.name, pr.pc_norm, pr.get("nickname"))):
             add("premises", np.arange(len(pr)), v, pr.true_e, pr.true_n, "premises", pr.ward_code, j)
         add("none", np.arange(len(NONE_TEXTS)), NONE_TEXTS, np.nan, np.nan, "none", None, 0)
 

@@ -92,6 +92,25 @@ EXTRA_PREMISES: list[tuple[str, str, str, str]] = [
     ("Corner Stop Wines", "off_licence", "premises_licence", "B20 2BY"),
 ]
 
+# Invented premises that carry the planted venue hotspots. No real business is ever planted: the
+# trading names are built from made-up stems (checked at load time not to occur anywhere in the real
+# premises files in data/reference/premises) and placed at real Birmingham postcodes.
+FICTIONAL_STEM_A = ("Brack", "Thistle", "Pell", "Corve", "Quill", "Marl", "Fenn", "Hollin", "Wrenn", "Kestle",
+                    "Orrin", "Tamber", "Dapple", "Tarran", "Merrow", "Gorse", "Lunt", "Whin", "Yarrow", "Baskel")
+FICTIONAL_STEM_B = ("moor", "wick", "combe", "thorpe", "stead", "mere", "hythe", "garth", "worth", "bourne", "holt")
+# premises_type: (count, name templates, nickname templates, licence_type)
+FICTIONAL_TYPES: dict[str, tuple[int, tuple[str, ...], tuple[str, ...], str]] = {
+    "hotel": (5, ("{s} Lodge Hotel", "{s} House Hotel", "Hotel {s}"), ("the {s}", "{l} hotel"), "premises_licence"),
+    "bnb": (3, ("{s} Guest House", "{s} Rooms"), ("{l} gh", "the {s} rooms"), "premises_licence"),
+    "takeaway": (6, ("{s} Fried Chicken", "{s} Pizza & Kebab", "{s} Grill House"), ("{l} chicken", "{s} kebabs"),
+                 "premises_licence"),
+    "shop": (3, ("{s} Convenience Store", "{s} Mini Market"), ("{l} shop",), "premises_licence"),
+    "off_licence": (4, ("{s} Food & Wine", "{s} Wines"), ("{l} offy", "the offie {s}"), "premises_licence"),
+    "taxi_operator": (4, ("{s} Cars", "{s} Private Hire"), ("{l} cabs", "{s} taxis"), "private_hire_operator"),
+    "leisure": (3, ("{s} Snooker Club", "{s} Shisha Lounge", "{s} Pool Hall"), ("{l} snooker", "the {s} lounge"),
+                "premises_licence"),
+}
+
 STREET_STEMS = np.array([
     "Albert", "Victoria", "Church", "Park", "Grove", "Station", "Mill", "Oak", "Elm", "Ash", "Beech",
     "Cedar", "Willow", "Chester", "Warwick", "Stafford", "Windsor", "Gladstone", "Wellington",
@@ -131,8 +150,10 @@ class Reference:
 
     postcodes: postcode, easting, northing, ward_code, ward_name (Birmingham only)
     b_postcodes: postcode, easting, northing, district (all of area B, for out-of-area homes)
-    wards: ward_code, ward_name, easting, northing (centroid or point on surface), n_postcodes
-    premises: the licensing register (contract columns) plus true_e, true_n, ward_code
+    wards: ward_code, ward_name, easting, northing (centroid or point on surface), neighbours
+        (tuple of queen-contiguous ward codes), n_postcodes
+    premises: the licensing register (contract columns) plus true_e, true_n, ward_code, fictional
+        (True for the invented premises that may carry planted venues), nickname (invented only)
     places: curated named places (contract columns) plus true_e, true_n, ward_code
     streets: name, aliases, postcode, true_e, true_n, ward_code
     """
@@ -165,8 +186,15 @@ def _wards() -> pd.DataFrame:
     cen = g.geometry.centroid
     inside = cen.within(g.geometry)
     pt = cen.where(inside, g.geometry.representative_point())
-    return pd.DataFrame({"ward_code": g.WD13CD.astype(str), "ward_name": g.WD13NM.astype(str),
-                         "easting": pt.x.round().astype(int), "northing": pt.y.round().astype(int)})
+    # Queen contiguity: wards sharing a boundary or a corner (a 1 m buffer absorbs digitising slivers).
+    codes = g.WD13CD.astype(str).to_numpy()
+    grown = gpd.GeoSeries(g.geometry.buffer(1.0), crs=g.crs)
+    left, right = g.sindex.query(grown, predicate="intersects")
+    keep = left != right
+    nbrs = pd.Series(codes[right[keep]]).groupby(codes[left[keep]]).agg(lambda x: tuple(sorted(set(x))))
+    return pd.DataFrame({"ward_code": codes, "ward_name": g.WD13NM.astype(str),
+                         "easting": pt.x.round().astype(int), "northing": pt.y.round().astype(int),
+                         "neighbours": [nbrs.get(c, ()) for c in codes]})
 
 
 def _lookup(postcodes: pd.Series, cp: pd.DataFrame) -> pd.DataFrame:
@@ -179,8 +207,55 @@ def _lookup(postcodes: pd.Series, cp: pd.DataFrame) -> pd.DataFrame:
     return idx.loc[pc.to_numpy(), ["easting", "northing", "ward_code", "district"]].reset_index()
 
 
-def _register(cp: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """The licensing register from FHRS + EOTHO + fictional taxi/gambling premises (deterministic)."""
+def real_premises_text() -> str:
+    """Every cell of the real premises files (FHRS and EOTHO), lower case, one string."""
+    parts = []
+    for f in sorted((REFERENCE_DIR / "premises").glob("*.csv")):
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+        parts.append("\n".join(df.astype(str).agg(" | ".join, axis=1)))
+    return "\n".join(parts).lower()
+
+
+def _fictional_premises(bham: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Invented premises (hotels, guest houses, takeaways, shops, off licences, taxi operators,
+    leisure) at real Birmingham postcodes, one ward each where possible.
+
+    Each gets its own made-up stem ("Brackmoor"); a stem is used only if it occurs nowhere in the
+    real premises files, and the full name and nicknames are checked the same way, so no invented
+    trading name can be a real business in the bundled data.
+    """
+    real = real_premises_text()
+    pairs = [(a, b) for a in FICTIONAL_STEM_A for b in FICTIONAL_STEM_B]
+    pairs = [pairs[i] for i in rng.permutation(len(pairs)) if (pairs[i][0] + pairs[i][1]).lower() not in real]
+    used: dict[str, int] = {}
+    rows = []
+    for ptype, (count, names, nicks, licence) in FICTIONAL_TYPES.items():
+        in_type: set[str] = set()
+        for _ in range(count):
+            # distinctive stems: a first part at most twice overall and once per type
+            j = next(j for j, (a, _b) in enumerate(pairs) if used.get(a, 0) < 2 and a not in in_type)
+            a, b = pairs.pop(j)
+            stem = a + b
+            name = names[int(rng.integers(0, len(names)))].format(s=stem)
+            nick = nicks[int(rng.integers(0, len(nicks)))].format(s=stem, l=stem.lower())
+            if name.lower() in real or nick.lower() in real:      # cannot happen: the stem is not in real
+                raise ValueError(f"invented premises name {name!r} collides with a real premises")
+            used[a] = used.get(a, 0) + 1
+            in_type.add(a)
+            rows.append((name, ptype, licence, nick))
+    fp = pd.DataFrame(rows, columns=["name", "premises_type", "licence_type", "nickname"])
+    wards = bham.ward_code.unique()
+    order = rng.permutation(len(wards))
+    fp_wards = wards[order[np.arange(len(fp)) % len(wards)]]
+    by_ward = bham.groupby("ward_code").postcode.agg(list)
+    fp["postcode"] = [by_ward[w][int(rng.integers(0, len(by_ward[w])))] for w in fp_wards]
+    fp["fictional"] = True
+    return fp
+
+
+def _register(cp: pd.DataFrame, rng: np.random.Generator, fictional: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The licensing register from FHRS + EOTHO (real), fictional taxi/gambling premises and the
+    invented premises that carry planted venues (``fictional`` column True; deterministic)."""
     from pyproj import Transformer
 
     fh = pd.read_csv(REFERENCE_DIR / "premises" / "fhrs_birmingham_new_2025-11_to_2026-08.csv", dtype=str)
@@ -224,7 +299,12 @@ def _register(cp: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     extra["lon"] = np.nan
     extra["true_e"] = np.nan
     extra["true_n"] = np.nan
-    reg = pd.concat([fhrs, eotho, extra], ignore_index=True)
+    fic = fictional if fictional is not None else pd.DataFrame(columns=["name", "premises_type", "licence_type",
+                                                                       "nickname", "postcode", "fictional"])
+    fic = fic.assign(address="", lat=np.nan, lon=np.nan, true_e=np.nan, true_n=np.nan)
+    reg = pd.concat([fhrs, eotho, extra, fic], ignore_index=True)
+    reg["fictional"] = reg.fictional.astype("boolean").fillna(False).astype(bool)
+    reg["nickname"] = reg.nickname.fillna("")
     reg["pc_norm"] = normalise_postcode(reg.postcode)
     pcidx = cp.set_index("postcode")
     known = reg.pc_norm.isin(pcidx.index)
@@ -287,7 +367,7 @@ def load_reference() -> Reference:
     bham = cp[cp.district == BIRMINGHAM].merge(wards[["ward_code", "ward_name"]], on="ward_code", how="inner")
     bham = bham.sort_values("postcode").reset_index(drop=True)
     wards = wards.merge(bham.groupby("ward_code").size().rename("n_postcodes").reset_index(), on="ward_code")
-    premises = _register(cp, np.random.default_rng(0))
+    premises = _register(cp, np.random.default_rng(0), _fictional_premises(bham, np.random.default_rng(1)))
     places, streets = _places(cp)
     return Reference(postcodes=bham, b_postcodes=cp[cp.district != BIRMINGHAM].reset_index(drop=True),
                      wards=wards.sort_values("ward_code").reset_index(drop=True), premises=premises,

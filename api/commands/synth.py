@@ -23,7 +23,7 @@ def synth(
     out: Path = typer.Option(..., "--out", help="folder to write the drop and truth.json into"),
     seed: int = typer.Option(1, "--seed", help="random seed: the scenario is a deterministic function of it"),
     scale: ScaleName = typer.Option(ScaleName.city, "--scale", help="sample (a few hundred rows), city (~5k "
-                                    "episodes), region (~100k), national (~1M)"),
+                                    "episodes), region (~100k), national (>= 1M)"),
     null: bool = typer.Option(False, "--null", help="same volumes and distributions, no planted structure"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""

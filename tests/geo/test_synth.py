@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -229,6 +230,49 @@ def test_every_location_text_has_truth(city):
     assert any("in " in x for x in t) and "not known" in t
 
 
+def _real_premises_names():
+    """Every name- or address-like cell of the real premises files, normalised (letters and digits)."""
+    root = Path(__file__).resolve().parents[2] / "data" / "reference" / "premises"
+    cells = set()
+    for f in root.glob("*.csv"):
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+        for col in df.columns:
+            cells |= set(df[col].str.lower().str.replace(r"[^a-z0-9]", "", regex=True))
+    return {c for c in cells if len(c) >= 4}
+
+
+def test_planted_venues_are_invented_premises_only(city, null_city):
+    t = city.truth
+    fict = set(t["fictional_premises"])
+    assert 10 <= len(fict) <= 60
+    assert set(t["venue_hotspots"]) <= fict and set(t["venue_children"]) <= fict
+    assert set(null_city.truth["fictional_premises"]) == fict
+    prem = city.good("premises.csv").set_index("premises_id")
+    assert fict <= set(prem.index)                       # registered like any other premises
+    real = _real_premises_names()
+    real_blob = "\n".join(real)
+    for pid in fict:
+        name = prem.loc[pid, "name"]
+        norm = re.sub(r"[^a-z0-9]", "", name.lower())
+        assert norm not in real, name
+        # an invented word of the name occurs nowhere in the real premises files
+        assert any(w not in real_blob for w in re.findall(r"[a-z]{6,}", name.lower())), name
+    # planted structure and intelligence never point at a real premises
+    it = city.good("intelligence.csv")
+    assert set(it.premises_id[it.premises_id != ""]) <= set(t["venue_hotspots"])
+    ln = city.good("links.csv")
+    to_prem = ln.to_ref[ln.to_ref.str.startswith("premises:")].str[9:]
+    assert set(to_prem) <= set(t["venue_hotspots"])
+    loc = {r["text"]: r for r in t["locations"]}
+    ref = load_reference().premises.set_index("premises_id")
+    fict_pts = {(int(ref.loc[p, "true_e"]), int(ref.loc[p, "true_n"])) for p in fict}
+    for text in set(it.location) - {""}:
+        r = loc[text]
+        if r["kind"] == "premises":
+            assert (r["easting"], r["northing"]) in fict_pts, text
+    assert "invented" in t["note"] and "real" in t["note"]
+
+
 def test_venue_hotspots(city):
     t = city.truth
     prem = city.good("premises.csv").set_index("premises_id")
@@ -260,24 +304,54 @@ def test_venue_hotspots(city):
 
 
 def _ward_rates(drop):
+    """Found-at points per postcode in each ward, relative to the pooled rate of the non-hot wards."""
     loc = {r["text"]: r["ward_code"] for r in drop.truth["locations"]}
     ep = drop.good("episodes.csv")
     w = ep.found_at.map(loc).dropna()
     ref = load_reference()
     n_pc = ref.wards.set_index("ward_code").n_postcodes
     counts = w.value_counts().reindex(n_pc.index, fill_value=0)
-    return counts / n_pc / (counts.sum() / n_pc.sum())
+    cold = n_pc.index.difference(drop.truth["ward_hotspots"])
+    return counts / n_pc / (counts[cold].sum() / n_pc[cold].sum())
 
 
-def test_ward_hotspots_are_elevated(city, null_city):
-    hot = city.truth["ward_hotspots"]
-    assert 2 <= len(hot) <= 4
+def _queen_neighbours():
+    """Queen contiguity of the real 2013 wards, computed here independently of the generator."""
+    import geopandas as gpd
+    from shapely.strtree import STRtree
+
+    g = gpd.read_file(Path(__file__).resolve().parents[2] / "data" / "reference" / "boundaries"
+                      / "birmingham_wards_2013.geojson").to_crs(27700)
+    geoms = list(g.geometry)
+    tree = STRtree(geoms)
+    codes = g.WD13CD.astype(str).tolist()
+    return {codes[i]: {codes[j] for j in tree.query(geoms[i].buffer(2.0)) if j != i
+                       and geoms[i].buffer(2.0).intersects(geoms[j])} for i in range(len(codes))}
+
+
+def test_ward_hotspots_are_contiguous_clusters_at_the_stated_rates(city, null_city):
+    t = city.truth
+    hot, cores = t["ward_hotspots"], t["ward_hotspot_cores"]
+    assert 1 <= len(cores) <= 2 and set(cores) <= set(hot)
+    nb = _queen_neighbours()
+    # the hot wards are exactly the cores and their queen neighbours, each cluster contiguous
+    assert set(hot) == set(cores) | {w for c in cores for w in nb[c]}
+    assert len(hot) >= len(cores) * 3
+    for c in cores:
+        assert {c} | nb[c] == set(next(x["wards"] for x in t["ward_hotspot_clusters"] if x["core"] == c))
+    if len(cores) == 2:                                      # two clusters neither overlap nor touch
+        a, b = ({c} | nb[c] for c in cores)
+        assert not (a & b) and not any(nb[w] & b for w in a)
     rate = _ward_rates(city)
-    assert rate[hot].min() > 1.6
+    assert (rate[cores] >= 3).all(), rate[cores]
+    neighbours = sorted(set(hot) - set(cores))
+    assert (rate[neighbours] >= 2).all(), rate[neighbours]
     cold = rate.drop(hot)
-    assert rate[hot].min() > cold.quantile(.9)
+    assert cold.max() < 2 and rate[hot].min() > cold.quantile(.9)
+    # the null drop has no hot wards: every ward near the background rate
+    assert not null_city.truth["ward_hotspots"] and not null_city.truth["ward_hotspot_cores"]
     null_rate = _ward_rates(null_city)
-    assert null_rate.max() < rate[hot].min()
+    assert null_rate.max() < 1.6 and null_rate.max() < rate[cores].min()
 
 
 def test_co_missing_groups(city):
