@@ -429,7 +429,7 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestR
     report = IngestReport(str(drop), run_id, {})
     for spec in FILES:
         if spec.name in tables:
-            report.files[paths[spec.name].name] = ctx.ingest_file(spec, tables[spec.name])
+            report.files[paths[spec.name].name] = ctx.ingest_file(spec, tables.pop(spec.name))
     if geocode:
         from geo.geocoding import geocode_stored_texts
         report.geocoded = geocode_stored_texts(store)
@@ -485,7 +485,8 @@ class _Context:
             if spec.name == "episodes" and extra_children is not None and len(extra_children):
                 self._upsert(conn, schema.children, ["source", "child_id"], extra_children)
             self.store.insert_frame(conn, schema.held_rows, held_rows)
-        self.accepted[spec.name] = accepted
+        # later files only look up the keys of earlier ones
+        self.accepted[spec.name] = accepted[["source", *spec.key]]
         rep.accepted, rep.held = len(accepted), len(held_rows)
         rep.warnings = len(warnings) + int(getattr(self, "_row_warnings", 0))
         self._row_warnings = 0
