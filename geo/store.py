@@ -187,7 +187,7 @@ class Store:
     def _frame_persons(self) -> pd.DataFrame:
         df = self.table("persons").rename(columns={"person_id": "person_id_src"})
         df["person_key"] = df["source"] + "/" + df["person_id_src"]
-        df = df.join(self._geocoded(df["address"], "address")).drop(columns=["address_precision"])
+        df = df.join(self._geocoded(df["address"], "address"))
         df["person_id"] = self._person_ids(df["person_key"])
         df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
         return df.drop(columns=["id", "row_hash", "run_id"])

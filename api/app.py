@@ -1,0 +1,215 @@
+"""The Wayfinder service: ``create_app(store_url or store)``.
+
+One dependency (:func:`api.dependencies.authorize`) guards every route with the role-by-route
+matrix of :mod:`api.roles`; one middleware (:class:`AuditMiddleware`) records every request that
+reached a guarded route (allowed or denied) in the hash-chained audit trail (:mod:`api.audit`).
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Depends, FastAPI
+from fastapi.security import OAuth2PasswordBearer
+
+from api import roles
+from api.audit import AuditEntry, AuditTrail
+from api.auth import Authenticator, token_secret
+from api.dependencies import RateLimiter, authorize
+from api.errors import add_exception_handlers
+from api.layers import LayerCache
+from api.minimise import Minimiser
+from api.model import ERRORS
+from api.settings import Settings
+from api.tables import create_tables
+
+log = logging.getLogger("wayfinder.api")
+
+DESCRIPTION = """
+Geospatial intelligence for safeguarding children who go missing and children at risk of
+sexual exploitation.
+
+**Access**: `POST /auth/token` with an OAuth2 password form returns a short-lived bearer token;
+send it as `Authorization: Bearer TOKEN`. Each role sees only the routes and layers of the
+role-by-route matrix; non-analyst roles receive minimised data (pseudonyms, counts under 5 as
+"<5", points generalised to a 250 m grid, no placement locations). Person-level routes require a
+`purpose`. Every consultation, disclosure and denied request is recorded in a hash-chained audit
+trail (Data Protection Act 2018 s.62).
+
+**Layers** are OGC API - Features collections (`/collections`) and Mapbox vector tiles
+(`/collections/{id}/tiles/WebMercatorQuad/{z}/{x}/{y}`) so QGIS and web maps can add them directly.
+"""
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+@dataclass
+class Service:
+    store: object
+    settings: Settings
+    auth: Authenticator
+    audit: AuditTrail
+    minimiser: Minimiser
+    layers: LayerCache
+    limiter: RateLimiter
+    anon_limiter: RateLimiter
+    login_limiter: RateLimiter
+
+
+def _open(store_or_url):
+    from geo.store import open_store
+    if isinstance(store_or_url, str) or store_or_url is None:
+        return open_store(store_or_url)
+    return store_or_url
+
+
+def build_service(store_or_url=None, settings: Settings | None = None) -> Service:
+    settings = settings or Settings()
+    store = _open(store_or_url if store_or_url is not None else settings.db)
+    create_tables(store.engine)
+    secret = token_secret(store.engine, settings.secret)
+    minimiser = Minimiser(secret, float(settings.grid_m), settings.small_count)
+    return Service(
+        store=store, settings=settings,
+        auth=Authenticator(store.engine, secret, settings.token_minutes, settings.user_cache_seconds),
+        audit=AuditTrail(store.engine), minimiser=minimiser,
+        layers=LayerCache(store, settings, minimiser, refresh_seconds=settings.refresh_seconds,
+                          tile_cache_size=settings.tile_cache_size),
+        limiter=RateLimiter(settings.rate_per_minute),
+        anon_limiter=RateLimiter(settings.rate_per_minute and max(settings.rate_per_minute, 60)),
+        login_limiter=RateLimiter(settings.login_rate_per_minute))
+
+
+class AuditMiddleware:
+    """Records each request that matched a guarded route, after its status is known."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status: dict[str, int] = {}
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except Exception:
+            status.setdefault("code", 500)
+            raise
+        finally:
+            _record(scope, status.get("code"))
+
+
+def _what(scope, ctx, wf: Service) -> str:
+    if ctx.what:
+        return ctx.what
+    route = scope.get("route")
+    path = getattr(route, "path", scope.get("path", ""))
+    params = dict(scope.get("path_params") or {})
+    for k, v in params.items():
+        if k in ("person_ref",) and not str(v).startswith(("C-", "A-")):
+            v = wf.minimiser.pseudonym(v)
+        path = path.replace("{" + k + "}", str(v))
+    qs = scope.get("query_string", b"").decode("latin-1")
+    keep = [p for p in qs.split("&") if p and not p.startswith(("purpose=", "password="))]
+    return path + ("?" + "&".join(keep) if keep else "")
+
+
+def _record(scope, code: int | None) -> None:
+    app = scope.get("app")
+    state = scope.get("state") or {}
+    ctx = state.get("ctx") if isinstance(state, dict) else None
+    if app is None or ctx is None:
+        return
+    rule = ctx.rule
+    if rule is not None and rule.public and rule.action != "login":
+        return
+    wf: Service = app.state.wf
+    action = ctx.action or (rule.action if rule else "denied")
+    if code in (401, 403, 429) and action not in ("login",):
+        action = "denied"
+    try:
+        wf.audit.record(AuditEntry(
+            action=action, user_name=ctx.user, role=ctx.role, route=ctx.route,
+            what=_what(scope, ctx, wf)[:2000], purpose=(ctx.purpose or None),
+            result_count=ctx.result_count if code is not None and code < 400 else None,
+            status=code))
+    except Exception:  # pragma: no cover
+        log.exception("could not record audit entry")
+
+
+def include_web_page(app: FastAPI) -> None:
+    """Mount the maps engineer's page (``maps.web.router``, at /) when it exists. Its routes are
+    public (the page and its vendored assets; data comes through the guarded API) unless
+    ``maps.web.RULES`` maps a route name to a :class:`api.roles.Rule`."""
+    try:
+        from maps import web
+        router = web.router
+    except (ImportError, AttributeError):
+        return
+    extra = getattr(web, "RULES", {}) or {}
+    for r in all_routes(router):
+        name = getattr(r, "name", None)
+        if name and name not in roles.ROUTES:
+            roles.ROUTES[name] = extra.get(name, roles.PUBLIC)
+    app.include_router(router)
+
+
+def all_routes(app_or_router):
+    """Every route of an app, flattening included routers (FastAPI keeps them nested)."""
+    for r in app_or_router.routes:
+        inner = getattr(r, "original_router", None)
+        if inner is not None:
+            yield from all_routes(inner)
+        else:
+            yield r
+
+
+def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app over a store (or an SQLAlchemy URL; default ``WAYFINDER_DB``)."""
+    from api.routes import (admin, analyses, auth, collections, network, profiles, scorecards,
+                            tiles)
+    wf = build_service(store_or_url, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        wf.audit.flush()
+        wf.audit.close()
+
+    app = FastAPI(
+        title="Wayfinder", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+        dependencies=[Depends(authorize), Depends(oauth2)],
+        responses={k: ERRORS[k] for k in (400, 401, 403, 429)},
+        openapi_tags=[
+            {"name": "auth", "description": "Tokens"},
+            {"name": "OGC API - Features", "description": "Layers as collections"},
+            {"name": "tiles", "description": "Mapbox vector tiles and TileJSON"},
+            {"name": "analyses", "description": "Hotspots, trends, premises, groups"},
+            {"name": "network", "description": "Network views (Cytoscape JSON)"},
+            {"name": "children", "description": "Profiles, missing now, worrying cases"},
+            {"name": "scorecards", "description": "MOG and CSE scorecards"},
+            {"name": "admin", "description": "Audit trail and users (admin only)"},
+        ])
+    app.state.wf = wf
+    add_exception_handlers(app)
+    app.add_middleware(AuditMiddleware)
+
+    @app.get("/healthz", name="health", tags=["admin"], summary="Liveness",
+             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+    def health() -> dict:
+        return {"status": "ok"}
+
+    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, admin):
+        app.include_router(module.router)
+    include_web_page(app)
+    missing = [r.name for r in all_routes(app) if roles.rule_for(r.name) is None]
+    if missing:
+        log.warning("routes without a rule are refused to everyone: %s", missing)
+    return app

@@ -1,0 +1,53 @@
+"""``wayfinder audit verify --db URL`` and ``wayfinder audit list``."""
+from __future__ import annotations
+
+import typer
+
+
+def _engine(db):
+    from api.tables import create_tables
+    from geo.store import open_store
+    store = open_store(db)
+    create_tables(store.engine)
+    return store.engine
+
+
+def register(app: typer.Typer) -> None:
+    audit = typer.Typer(help="The hash-chained audit trail (DPA 2018 s.62)")
+
+    @audit.command("verify")
+    def verify_(db: str = typer.Option(None, "--db")) -> None:
+        """Exit 0 when the chain is intact; otherwise name the first altered or missing entry."""
+        from api.audit import verify
+        try:
+            res = verify(_engine(db))
+        except Exception as exc:
+            typer.echo(f"wayfinder audit verify: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(2)
+        if not res.ok:
+            typer.echo(f"wayfinder audit verify: {res.message}", err=True)
+            raise typer.Exit(1)
+        typer.echo(res.message)
+
+    @audit.command("list")
+    def list_(db: str = typer.Option(None, "--db"), limit: int = typer.Option(50, "--limit"),
+              action: str = typer.Option(None, "--action")) -> None:
+        """The newest entries (tab-separated: id, at, user, role, action, route, what, purpose, count, status)."""
+        from sqlalchemy import select
+        from api.tables import audit_log
+        try:
+            engine = _engine(db)
+            q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+            if action:
+                q = q.where(audit_log.c.action == action)
+            with engine.connect() as conn:
+                rows = conn.execute(q).mappings().all()
+        except Exception as exc:
+            typer.echo(f"wayfinder audit list: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(1)
+        for r in rows:
+            typer.echo("\t".join("" if r[c] is None else str(r[c]) for c in
+                                 ("id", "at", "user_name", "role", "action", "route", "what",
+                                  "purpose", "result_count", "status")))
+
+    app.add_typer(audit, name="audit")

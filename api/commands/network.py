@@ -1,0 +1,201 @@
+"""CLI commands of the network analyses: ``wayfinder network`` and ``wayfinder ego``.
+
+``register(app)`` adds them to the Typer app of ``api/cli.py``.
+
+``wayfinder network --db URL --out DIR [--seed N]`` resolves identities (``network.identity``),
+stores them (table ``identity_links``), builds the person-place graph, finds co-missing groups,
+ranks bridging persons, computes measures, writes the contract files into DIR and saves the
+results in the store (``co_missing_groups``, ``bridging_persons``, ``network_measures``,
+``places_linking_children``, ``network_components``, ``network_adult_links``) for the API.
+
+``wayfinder ego REF --depth 2 [--from DATE] [--to DATE] --db URL [--out FILE]`` writes the ego
+network of a child or person (person_id or record key ``SOURCE/ID``) as Cytoscape.js JSON
+(stdout or FILE; ``.graphml`` / ``.gexf`` by extension, ``.csv`` = i2 links).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import typer
+
+FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
+          "intelligence", "links")
+
+
+def _fail(msg: str, code: int = 1):
+    typer.echo("wayfinder: " + " ".join(str(msg).split()), err=True)
+    raise typer.Exit(code)
+
+
+def load_frames(store, resolve: bool = True) -> tuple[dict, pd.DataFrame | None]:
+    """The frames the network analyses need, with ``person_id`` set from a fresh identity
+    resolution when ``resolve`` (returned as the second value), else as the store holds it."""
+    frames = {}
+    for name in FRAMES:
+        try:
+            frames[name] = store.frame(name)
+        except Exception as exc:  # a frame the store cannot build (empty table, no geocodes)
+            if name in ("children", "episodes"):
+                raise
+            frames[name] = None
+            print(f"warning: frame {name} unavailable ({exc})", file=sys.stderr)
+    identities = None
+    if resolve:
+        from network.identity import person_id_map, records_from_frames, resolve_identities
+        records = records_from_frames(frames["children"], frames["persons"])
+        try:
+            overrides = store.table("identity_overrides")
+        except Exception:
+            overrides = None
+        identities = resolve_identities(records, overrides)
+        apply_identities(frames, person_id_map(identities))
+    return frames, identities
+
+
+def apply_identities(frames: dict, pmap: dict) -> None:
+    """Set ``person_id`` on every frame from a ``{record: person_id}`` map (in place)."""
+    ch, pe, ep = frames.get("children"), frames.get("persons"), frames.get("episodes")
+    if ch is not None and len(ch):
+        ch["person_id"] = ch["child_key"].map(pmap).fillna(ch["person_id"])
+    if pe is not None and len(pe):
+        pe["person_id"] = pe["person_key"].map(pmap).fillna(pe["person_id"])
+    if ep is not None and len(ep):
+        ep["person_id"] = ep["child_key"].map(pmap).fillna(ep["person_id"])
+        by_ep = pd.Series(ep["person_id"].to_numpy(), index=ep["episode_key"].to_numpy())
+        by_ep = by_ep[~by_ep.index.duplicated()]
+        for name in ("return_interviews", "place_events"):
+            f = frames.get(name)
+            if f is not None and len(f):
+                f["person_id"] = f["episode_key"].map(by_ep).fillna(f["person_id"])
+
+
+def save_identities(store, identities: pd.DataFrame) -> None:
+    """Replace the ``identity_links`` table with this resolution."""
+    from geo import schema
+    rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
+             "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
+             "evidence": getattr(r, "evidence", None)}
+            for r in identities.itertuples(index=False)]
+    with store.engine.begin() as conn:
+        conn.execute(schema.identity_links.delete())
+        if rows:
+            conn.execute(schema.identity_links.insert(), rows)
+
+
+def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
+                distance: float = 250.0) -> dict:
+    """The whole ``wayfinder network`` pipeline; returns counts for the summary line."""
+    from network.exports import write_all
+    from network.graph import person_place_graph
+    from network.groups import co_missing_groups, groups_to_records
+    from network.measures import bridging_persons, centrality, components, places_linking_children
+
+    frames, identities = load_frames(store, resolve=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ident = identities[["record", "kind", "person_id", "match_weight"]]
+    ident.to_csv(out_dir / "identity.csv", index=False)
+    save_identities(store, identities)
+
+    G = person_place_graph(frames["children"], frames["persons"], frames["episodes"],
+                           frames["return_interviews"], frames["place_events"],
+                           frames["premises"], frames["intelligence"], frames["links"])
+    # adults linked to each child in the graph, for the groups' shared adults
+    kind = {n: d.get("kind") for n, d in G.nodes(data=True)}
+    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
+    al = [(c, a) for u, v in G.edges() for c, a in ((u, v), (v, u))
+          if kind.get(c) == "child" and kind.get(a) == "person" and a not in unresolved]
+    adult_links = pd.DataFrame(al, columns=["person_id", "adult_id"]).drop_duplicates()
+
+    groups = co_missing_groups(frames["episodes"], frames["children"], frames["return_interviews"],
+                               frames["persons"], window=window, distance=distance, seed=seed,
+                               adult_links=adult_links)
+    records = groups_to_records(groups)
+    (out_dir / "co_missing_groups.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
+
+    bridging = bridging_persons(G)
+    bridging[["rank", "person_id", "children", "score"]].to_csv(out_dir / "bridging_persons.csv",
+                                                                index=False)
+    bridging.to_csv(out_dir / "bridging_persons_evidence.csv", index=False)
+    measures = centrality(G, seed=seed)
+    places = places_linking_children(G)
+    comps = components(G)
+    write_all(G, out_dir)
+
+    params = {"seed": seed, "window": window, "distance_m": distance}
+    store.write_result("co_missing_groups", groups, params)
+    store.write_result("bridging_persons", bridging, params)
+    store.write_result("network_measures", measures, params)
+    store.write_result("places_linking_children", places, params)
+    store.write_result("network_components", comps, params)
+    store.write_result("network_adult_links", adult_links, params)
+    return {"records": len(ident), "persons": ident["person_id"].nunique(),
+            "nodes": G.number_of_nodes(), "edges": G.number_of_edges(), "groups": len(groups),
+            "bridging": len(bridging)}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``network`` and ``ego`` to the ``wayfinder`` Typer app."""
+
+    @app.command("network")
+    def network_cmd(
+        db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL (default WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"),
+        out: Path = typer.Option(..., "--out", help="output folder"),
+        seed: int = typer.Option(0, "--seed", help="seed for Louvain and sampled betweenness"),
+        window: str = typer.Option("6h", "--window", help="co-missing time window"),
+        distance: float = typer.Option(250.0, "--distance", help="co-missing found distance, metres"),
+    ) -> None:
+        """Identity, person-place graph, co-missing groups, bridging persons, exports."""
+        from geo.store import open_store
+        try:
+            store = open_store(db)
+            summary = run_network(store, Path(out), seed=seed, window=window, distance=distance)
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            _fail(f"network failed: {type(exc).__name__}: {exc}")
+        typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
+
+    @app.command("ego")
+    def ego_cmd(
+        ref: str = typer.Argument(..., help="person_id, record key SOURCE/ID, or node id"),
+        depth: int = typer.Option(2, "--depth", min=1, max=2),
+        date_from: Optional[str] = typer.Option(None, "--from", help="first date (inclusive)"),
+        date_to: Optional[str] = typer.Option(None, "--to", help="last date (inclusive)"),
+        db: Optional[str] = typer.Option(None, "--db"),
+        out: Optional[Path] = typer.Option(None, "--out", help="FILE: .json (Cytoscape), .graphml, .gexf, .csv (i2 links)"),
+    ) -> None:
+        """The ego network of a child or person to depth 1-2, with a date filter."""
+        from geo.store import open_store
+        from network.exports import cytoscape_json, i2_frames, write_gexf, write_graphml
+        from network.graph import person_place_graph
+        from network.measures import ego_network
+        try:
+            store = open_store(db)
+            has_ids = len(store.table("identity_links")) > 0
+            frames, _ = load_frames(store, resolve=not has_ids)
+            G = person_place_graph(**{k: frames[k] for k in FRAMES})
+            sub = ego_network(G, ref, depth, start=date_from, end=date_to)
+        except KeyError as exc:
+            _fail(str(exc).strip("'\""))
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            _fail(f"ego failed: {type(exc).__name__}: {exc}")
+        if out is None:
+            typer.echo(json.dumps(cytoscape_json(sub), ensure_ascii=False))
+            return
+        suffix = out.suffix.lower()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".graphml":
+            write_graphml(sub, out)
+        elif suffix == ".gexf":
+            write_gexf(sub, out)
+        elif suffix == ".csv":
+            i2_frames(sub)[1].to_csv(out, index=False)
+        else:
+            out.write_text(json.dumps(cytoscape_json(sub), ensure_ascii=False, indent=1), encoding="utf-8")
+        typer.echo(f"ego={sub.graph['ego']} nodes={sub.number_of_nodes()} edges={sub.number_of_edges()}")

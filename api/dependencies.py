@@ -1,0 +1,195 @@
+"""FastAPI dependencies: the one access dependency (authentication, the role-by-route matrix,
+rate limits, purpose) applied to every route, and query parsing shared by routes."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+from fastapi import Query, Request
+
+from api import roles
+from api.errors import (BadRequest, Forbidden, NotAuthenticated, NotFound, PurposeRequired,
+                        RateLimited)
+from api.minimise import view_for
+
+
+@dataclass
+class Context:
+    """Who is asking, under which rule; routes fill ``what`` and ``result_count`` for the audit."""
+    user: str | None
+    role: str | None
+    route: str
+    rule: roles.Rule | None
+    view: str = "none"
+    what: str | None = None
+    purpose: str | None = None
+    result_count: int | None = None
+    action: str | None = None
+
+    @property
+    def analyst(self) -> bool:
+        return self.view == "full"
+
+
+class RateLimiter:
+    """Token bucket per key: ``rate`` requests per minute with a burst of the same size."""
+
+    def __init__(self, per_minute: int):
+        self.rate = per_minute / 60.0
+        self.burst = float(per_minute)
+        self._b: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when allowed, else seconds to wait."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._b.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._b[key] = (tokens - 1, now)
+                return 0.0
+            self._b[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def service(request: Request):
+    return request.app.state.wf
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authorize(request: Request) -> Context | None:
+    """Applied to every route: resolves the caller from the bearer token and enforces the
+    role-by-route matrix (unknown routes are refused), rate limits and the audit context."""
+    wf = request.app.state.wf
+    route = request.scope.get("route")
+    name = getattr(route, "name", None)
+    rule = roles.rule_for(name)
+    ctx = Context(user=None, role=None, route=getattr(route, "path", request.url.path), rule=rule)
+    request.state.ctx = ctx
+    if rule is not None and rule.public:
+        return ctx
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        wait = wf.anon_limiter.take(_client(request))
+        if wait:
+            raise RateLimited("too many requests: slow down", int(wait) + 1)
+        ctx.action = "denied"
+        raise NotAuthenticated("not authenticated: send Authorization: Bearer TOKEN "
+                               "(POST /auth/token to get one)")
+    try:
+        user = wf.auth.user_from_token(token.strip())
+    except NotAuthenticated:
+        ctx.action = "denied"
+        raise
+    ctx.user, ctx.role, ctx.view = user.name, user.role, view_for(user.role)
+    wait = wf.limiter.take("u:" + user.name)
+    if wait:
+        raise RateLimited(f"rate limit of {wf.settings.rate_per_minute} requests per minute "
+                          "exceeded", int(wait) + 1)
+    if rule is None or user.role not in rule.roles:
+        ctx.action = "denied"
+        raise Forbidden(f"role {user.role} may not use {ctx.route}")
+    if rule.person_level:
+        purpose = (request.query_params.get("purpose") or "").strip()
+        if len(purpose) < 5:
+            raise PurposeRequired("purpose: person-level data need a stated purpose "
+                                  "(query parameter purpose, 5-300 characters)")
+        ctx.purpose = purpose[:300]
+    return ctx
+
+
+def ctx_of(request: Request) -> Context:
+    return request.state.ctx
+
+
+def require_collection(request: Request, collection_id: str) -> str:
+    from api.layers import LAYERS
+    ctx: Context = request.state.ctx
+    if collection_id not in LAYERS:
+        raise NotFound(f"no collection {collection_id!r}: see GET /collections")
+    if not roles.collection_allowed(collection_id, ctx.role or ""):
+        ctx.action = "denied"
+        raise Forbidden(f"role {ctx.role} may not see collection {collection_id}")
+    return collection_id
+
+
+PURPOSE = Query(..., min_length=5, max_length=300,
+                description="Why these person-level data are needed (recorded in the audit "
+                            "trail), e.g. 'MASE South case review'.",
+                examples=["MASE South case review"])
+
+
+# -- query parsing -------------------------------------------------------------------------------
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    if bbox is None or bbox == "":
+        return None
+    parts = bbox.split(",")
+    if len(parts) not in (4, 6):
+        raise BadRequest("bbox must be minlon,minlat,maxlon,maxlat (WGS84)")
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise BadRequest("bbox values must be numbers") from None
+    if len(vals) == 6:
+        vals = [vals[0], vals[1], vals[3], vals[4]]
+    x0, y0, x1, y1 = vals
+    if any(v != v for v in vals) or not (-180 <= x0 <= 180 and -180 <= x1 <= 180
+                                         and -90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise BadRequest("bbox out of range: longitudes -180..180, latitudes -90..90")
+    if y0 > y1:
+        raise BadRequest("bbox: minlat must not exceed maxlat")
+    return x0, y0, x1, y1
+
+
+def _instant(text: str) -> pd.Timestamp | None:
+    if text in ("", ".."):
+        return None
+    try:
+        t = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest(f"datetime: {text!r} is not an RFC 3339 date-time or date") from None
+    if t is pd.NaT:
+        raise BadRequest(f"datetime: {text!r} is not a date-time")
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
+    """OGC datetime: an instant, ``a/b``, ``../b`` or ``a/..``; returns ns bounds (inclusive)."""
+    if value is None or value == "":
+        return None
+    if "/" in value:
+        a, _, b = value.partition("/")
+        lo, hi = _instant(a.strip()), _instant(b.strip())
+        if lo is None and hi is None:
+            raise BadRequest("datetime: at least one end of the interval must be given")
+    else:
+        lo = _instant(value.strip())
+        if lo is None:
+            raise BadRequest("datetime: give an instant or an interval a/b")
+        hi = lo
+        if len(value.strip()) <= 10:  # a date: the whole day
+            hi = lo + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    if lo is not None and hi is not None and lo > hi:
+        raise BadRequest("datetime: the interval ends before it starts")
+    return (None if lo is None else lo.value, None if hi is None else hi.value)
+
+
+def parse_date(value: str | None, name: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    try:
+        t = pd.Timestamp(dt.date.fromisoformat(value))
+    except ValueError:
+        raise BadRequest(f"{name} must be a date YYYY-MM-DD") from None
+    return t.tz_localize("UTC")

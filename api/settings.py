@@ -1,0 +1,47 @@
+"""Service settings (pydantic-settings, environment prefix ``WAYFINDER_``).
+
+Examples: ``WAYFINDER_DB=postgresql+psycopg://postgres@127.0.0.1/wayfinder``,
+``WAYFINDER_SECRET=...`` (token-signing secret; when unset, a random per-install secret
+is generated once and kept in the store), ``WAYFINDER_TOKEN_MINUTES=15``.
+"""
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB = "sqlite:///wayfinder.sqlite"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WAYFINDER_", extra="ignore")
+
+    db: str = DEFAULT_DB
+    secret: str | None = None
+    token_minutes: int = 15
+    #: OGC API items paging: default and maximum page size
+    default_limit: int = 100
+    max_limit: int = 10_000
+    #: requests per minute per user (or per client address before login); 0 disables
+    rate_per_minute: int = 600
+    #: failed logins per minute per client address before 429
+    login_rate_per_minute: int = 20
+    #: street-level grid (metres, British National Grid) to which non-analyst points are snapped
+    grid_m: int = 250
+    #: counts from 1 to this value minus one are shown as "<N" to non-analysts
+    small_count: int = 5
+    #: heat grid cell size in metres
+    heat_cell_m: int = 500
+    #: seconds a cached user lookup stays valid (disable/role changes take effect within this)
+    user_cache_seconds: float = 5.0
+    #: tiles: extent and buffer
+    tile_extent: int = 4096
+    tile_buffer: int = 64
+    #: maximum features in one vector tile (the rest are dropped and the tile flagged)
+    tile_max_features: int = 50_000
+    #: encoded tiles kept in memory per process (cleared when the store changes); 0 disables
+    tile_cache_size: int = 20_000
+    #: seconds between checks that the store has changed (layers are rebuilt when it has)
+    refresh_seconds: float = 30.0
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)

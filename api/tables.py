@@ -1,0 +1,32 @@
+"""The tables the service writes: users, the audit trail and per-install settings.
+
+They are the lead's (``geo.schema``: ``app_users``, ``audit_log``, ``settings``); this module
+names them for the API and can create just these three on a database the store has not migrated
+(``create_all(checkfirst=True)`` leaves existing tables alone). Date-times are naive UTC, as in
+the rest of the schema.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.engine import Engine
+
+from geo.schema import app_users as app_user
+from geo.schema import audit_log, metadata
+from geo.schema import settings as api_setting
+
+__all__ = ["app_user", "audit_log", "api_setting", "create_tables", "utcnow"]
+
+_created: set[int] = set()
+
+
+def create_tables(engine: Engine) -> None:
+    if id(engine) in _created:
+        return
+    metadata.create_all(engine, tables=[app_user, audit_log, api_setting], checkfirst=True)
+    _created.add(id(engine))
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now (the schema stores naive UTC)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,991 @@
+"""Meeting packs: MOG, COG and MASE as standalone HTML (works offline) and PDF.
+
+Each pack is a pure function ``(data, period, view) -> HTML string`` over the frames of
+docs/FRAMES.md and the stored analysis results (``data`` is a dict: ``children``, ``episodes``,
+``return_interviews``, ``place_events``, ``persons``, ``premises``, ``intelligence``, ``links``,
+``areas`` and results ``area_hotspots_ward``, ``found_at_clusters``, ``premises_of_concern``,
+``area_trends``, ``co_missing_groups``, ``bridging_persons``; any may be missing and the pack says
+so). :func:`load_pack_data` reads them from a store; the CLI (``wayfinder pack``) calls that, a
+pack function and :func:`write_pack`.
+
+Role minimisation (:class:`View`) applies to every pack: only analysts see names, record ids,
+exact child locations and children's-home locations; every other role sees stable pseudonyms
+(``C-``/``A-`` + keyed HMAC of the person id, the scheme of ``api/minimise.py`` so a pack and the
+API name a child alike when given the same secret), points snapped to a 250 m grid or wards, and
+counts from 1 to 4 as ``"<5"``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import html as _html
+import json
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from maps import assets, layers
+from maps.layers import esc
+
+PACK_KINDS = ("mog", "cog", "mase")
+DEFAULT_ROLE = {"mog": "mog_member", "cog": "cog_member", "mase": "mase_member"}
+RHI_HOURS = 72
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class PackError(RuntimeError):
+    """A pack cannot be produced (unknown child, no data, no browser for the PDF)."""
+
+
+# ---------------------------------------------------------------- role minimisation
+
+@dataclass(frozen=True)
+class View:
+    """What a role may see in a pack.
+
+    ``role``: analyst (full view) or any other role (minimised). ``secret``: the per-install key of
+    the pseudonyms (same scheme as api/minimise.py); without one, a pack-local key derived from the
+    period is used (stable within the pack only). ``small``: counts 1..small-1 shown as ``"<small"``.
+    ``grid_m``: British National Grid cell (metres) to which non-analyst points are snapped.
+    """
+
+    role: str = "mog_member"
+    secret: str | None = None
+    small: int = 5
+    grid_m: float = 250.0
+    names: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def full(self) -> bool:
+        return self.role == "analyst"
+
+    def pseudonym(self, person_id: object, kind: str = "child") -> str:
+        key = (self.secret or "wayfinder-pack").encode()
+        digest = hmac.new(key, str(person_id).encode(), hashlib.sha256).hexdigest()
+        return ("C-" if kind == "child" else "A-") + digest[:10].upper()
+
+    def who(self, person_id: object, kind: str = "child") -> str:
+        """How a child or adult is named: name and id for analysts, a pseudonym otherwise."""
+        if person_id is None or (isinstance(person_id, float) and math.isnan(person_id)):
+            return ""
+        if self.full:
+            name = self.names.get(str(person_id))
+            return f"{name} ({person_id})" if name else str(person_id)
+        return self.pseudonym(person_id, kind)
+
+    def count(self, n: object) -> str:
+        if n is None or (isinstance(n, float) and math.isnan(n)):
+            return ""
+        try:
+            v = int(n)
+        except (TypeError, ValueError):
+            return str(n)
+        if not self.full and 0 < v < self.small:
+            return f"<{self.small}"
+        return str(v)
+
+    def pct(self, num: float, den: float) -> str:
+        if not den:
+            return "n/a"
+        if not self.full and 0 < den < self.small:
+            return "n/a (<5)"
+        return f"{100.0 * num / den:.0f}%"
+
+    def snap(self, e, n):
+        g = self.grid_m
+        e = np.asarray(e, dtype=float)
+        n = np.asarray(n, dtype=float)
+        return np.floor(e / g) * g + g / 2, np.floor(n / g) * g + g / 2
+
+    def with_names(self, children: pd.DataFrame | None, persons: pd.DataFrame | None) -> "View":
+        """A copy that knows display names (used for analysts only)."""
+        names: dict = {}
+        for f in (persons, children):
+            if f is None or f.empty or "person_id" not in f.columns:
+                continue
+            gn = f.get("given_name", pd.Series("", index=f.index)).fillna("").astype(str)
+            fn = f.get("family_name", pd.Series("", index=f.index)).fillna("").astype(str)
+            full = (gn + " " + fn).str.strip()
+            names.update({str(p): n for p, n in zip(f["person_id"], full) if n})
+        return View(self.role, self.secret, self.small, self.grid_m, names if self.full else {})
+
+
+# ---------------------------------------------------------------- period and data
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period [start, end] of whole days, UTC."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp  # inclusive day
+
+    @classmethod
+    def parse(cls, start: str | _dt.date, end: str | _dt.date) -> "Period":
+        s = pd.Timestamp(start)
+        e = pd.Timestamp(end)
+        s = s.tz_localize("UTC") if s.tzinfo is None else s.tz_convert("UTC")
+        e = e.tz_localize("UTC") if e.tzinfo is None else e.tz_convert("UTC")
+        if e < s:
+            raise PackError(f"--to {end} is before --from {start}")
+        return cls(s.normalize(), e.normalize())
+
+    @property
+    def stop(self) -> pd.Timestamp:
+        return self.end + pd.Timedelta(days=1)
+
+    def contains(self, t: pd.Series) -> pd.Series:
+        t = _utc(t)
+        return (t >= self.start) & (t < self.stop)
+
+    def label(self) -> str:
+        return f"{self.start:%d %b %Y} to {self.end:%d %b %Y}"
+
+
+FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
+          "intelligence", "links", "areas")
+RESULTS = ("area_hotspots_ward", "area_hotspots_lsoa", "found_at_clusters", "premises_of_concern",
+           "area_trends", "co_missing_groups", "bridging_persons")
+
+
+def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable[str] = RESULTS) -> dict:
+    """Frames and analysis results from a store (``geo.store.Store``); absent ones are left out."""
+    data: dict = {}
+    for name in frames:
+        try:
+            data[name] = store.frame(name)
+        except Exception:  # noqa: BLE001 - a frame the store cannot give is reported as missing
+            pass
+    for name in results:
+        try:
+            data[name] = store.read_result(name)
+        except Exception:  # noqa: BLE001
+            pass
+    return data
+
+
+def _utc(t) -> pd.Series:
+    s = pd.to_datetime(t, errors="coerce", utc=True)
+    return s
+
+
+def _frame(data: dict, name: str) -> pd.DataFrame:
+    f = data.get(name)
+    if f is None:
+        return pd.DataFrame()
+    if isinstance(f, list):
+        return pd.DataFrame(f)
+    return f
+
+
+def _groups(data: dict) -> list[dict]:
+    g = data.get("co_missing_groups")
+    if g is None:
+        return []
+    if isinstance(g, pd.DataFrame):
+        recs = g.to_dict("records")
+    else:
+        recs = list(g)
+    out = []
+    for r in recs:
+        r = dict(r)
+        for k in ("members", "shared_places", "shared_adults"):
+            v = r.get(k)
+            if isinstance(v, np.ndarray):
+                r[k] = v.tolist()
+            elif isinstance(v, str):
+                try:
+                    r[k] = json.loads(v)
+                except ValueError:
+                    r[k] = [x for x in v.split(";") if x]
+            elif v is None:
+                r[k] = []
+        out.append(r)
+    return out
+
+
+# ---------------------------------------------------------------- figures (MOG)
+
+def period_episodes(episodes: pd.DataFrame, period: Period) -> pd.DataFrame:
+    if episodes.empty:
+        return episodes
+    return episodes[period.contains(episodes["reported_at"])].copy()
+
+
+def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Per month of return: returns, RHIs offered, held, held within 72 hours of the return, and
+    outcomes. Episodes are those of ``period`` with a return; an RHI is matched by episode_key."""
+    cols = ["month", "returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement"]
+    ep = period_episodes(episodes, period)
+    if ep.empty:
+        return pd.DataFrame(columns=cols)
+    ep = ep[_utc(ep["returned_at"]).notna()].copy()
+    ep["returned"] = _utc(ep["returned_at"])
+    r = rhis if not rhis.empty else pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome"])
+    r = r.sort_values("held_at", na_position="last").drop_duplicates("episode_key")
+    m = ep.merge(r[["episode_key", "offered_at", "held_at", "outcome"]], on="episode_key", how="left")
+    held = _utc(m["held_at"])
+    m["is_offered"] = _utc(m["offered_at"]).notna() | held.notna() | m["outcome"].isin(
+        ["engaged", "declined", "no_engagement"])
+    m["is_held"] = held.notna()
+    m["in_72h"] = held.notna() & ((held - m["returned"]) <= pd.Timedelta(hours=RHI_HOURS))
+    m["month"] = m["returned"].dt.strftime("%Y-%m")
+    out = m.groupby("month").agg(returns=("episode_key", "size"), offered=("is_offered", "sum"),
+                                 held=("is_held", "sum"), within_72h=("in_72h", "sum"),
+                                 engaged=("outcome", lambda s: int((s == "engaged").sum())),
+                                 declined=("outcome", lambda s: int((s == "declined").sum())),
+                                 no_engagement=("outcome", lambda s: int((s == "no_engagement").sum())))
+    return out.reset_index()[cols]
+
+
+def mog_scorecard(data: dict, period: Period) -> list[tuple[str, object, str]]:
+    """MOG figures for the period as (label, value, note) rows, from ``geo.scorecards.mog_scorecard``
+    (the same definitions the API serves), plus the local counts the pack adds (high risk, long
+    episodes, CSE risk)."""
+    from geo import scorecards as sc
+
+    ep_all = _frame(data, "episodes")
+    ch = _frame(data, "children")
+    rh = _frame(data, "return_interviews")
+    if rh.empty:
+        rh = pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome"])
+    if ch.empty:
+        ch = pd.DataFrame(columns=["person_id"])
+    d = sc.mog_scorecard(ep_all, ch, rh, period.start, period.stop)
+    ep = period_episodes(ep_all, period)
+    cat = d.get("by_category", {})
+
+    def pct(v):
+        return "" if v is None else f"{v:.0f}%"
+
+    rows: list[tuple[str, object, str]] = [
+        ("Episodes reported", d["episodes"], "missing, absent and away without authorisation"),
+        *[(f"  of which {c.replace('_', ' ')}", int(cat.get(c, 0)), "")
+          for c in ("missing", "absent", "away_without_authorisation")],
+        ("Children with an episode", d["children"], "distinct children"),
+        ("Children with more than one episode", d["repeat_children"], f"repeat rate {pct(d.get('repeat_rate_pct'))}"),
+        ("Children persistently missing (more than 3)", d["persistent_children"], "triggers intensive support"),
+        ("First-time missing children", d["first_time_children"], "first recorded episode in the period"),
+        ("Episodes with no return recorded", d["still_missing"], "still missing, or marker not cleared"),
+        ("High police risk episodes", int((ep.get("police_risk") == "high").sum()) if len(ep) else 0, ""),
+    ]
+    if len(ep):
+        dur = _utc(ep["returned_at"]) - _utc(ep["reported_at"])
+        rows.append(("Episodes longer than 48 hours", int((dur > pd.Timedelta(hours=48)).sum()),
+                     "looked-after child: notify the director"))
+        if "cse_risk" in ch.columns:
+            risk = ep["person_id"].map(ch.drop_duplicates("person_id").set_index("person_id")["cse_risk"])
+            rows.append(("Children at significant or serious CSE risk who went missing",
+                         ep.loc[risk.isin(["significant", "serious"]), "person_id"].nunique(), ""))
+    for pt, v in sorted(d.get("by_placement_type", {}).items(), key=lambda kv: -kv[1]):
+        rows.append((f"  episodes, placement {pt.replace('_', ' ')}", int(v), ""))
+    rows += [
+        ("Returns needing a return interview", d["returned_episodes"], ""),
+        ("RHIs offered", d["rhi_offered"], pct(d.get("rhi_offered_pct")) + " of returns"),
+        ("RHIs held", d["rhi_held"], ""),
+        ("RHIs held within 72 hours of return", d["rhi_held_within_72h"],
+         pct(d.get("rhi_held_within_72h_pct")) + " of returns"),
+        ("Children placed from out of area with an episode", d["out_of_area_children"],
+         "responsible authority is not the host"),
+    ]
+    return rows
+
+
+def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.DataFrame:
+    """Children placed here by other authorities who had an episode in the period, by authority."""
+    cols = ["responsible_authority", "children", "episodes"]
+    ep = period_episodes(_frame(data, "episodes"), period)
+    ch = _frame(data, "children")
+    if ep.empty or ch.empty or "responsible_authority" not in ch.columns:
+        return pd.DataFrame(columns=cols)
+    ra = ch.dropna(subset=["responsible_authority"]).drop_duplicates("person_id").set_index("person_id")[
+        "responsible_authority"].astype(str)
+    ra = ra[~ra.str.strip().str.lower().str.contains(host.lower()) & (ra.str.strip() != "")]
+    e = ep[ep["person_id"].isin(ra.index)].assign(responsible_authority=lambda d: d["person_id"].map(ra))
+    if e.empty:
+        return pd.DataFrame(columns=cols)
+    out = e.groupby("responsible_authority").agg(children=("person_id", "nunique"), episodes=("episode_key", "size"))
+    return out.reset_index().sort_values(["children", "episodes"], ascending=False)[cols]
+
+
+def worrying_cases(data: dict, period: Period, n: int = 6) -> pd.DataFrame:
+    """The ``n`` most worrying children as at the end of the period, with reasons: the points score
+    of ``geo.scorecards.worrying_cases`` (the one the API serves) over a window of the period's
+    length. Returns person_id, score, episodes, reasons (list), last_reported."""
+    from geo import scorecards as sc
+
+    cols = ["person_id", "score", "episodes", "reasons", "last_reported"]
+    ep = _frame(data, "episodes")
+    if ep.empty:
+        return pd.DataFrame(columns=cols)
+    ch = _frame(data, "children")
+    rh = _frame(data, "return_interviews")
+    if rh.empty:
+        rh = pd.DataFrame(columns=["episode_key", "held_at"])
+    if ch.empty:
+        ch = pd.DataFrame(columns=["person_id"])
+    days = max(1, int((period.stop - period.start).days))
+    rows = sc.worrying_cases(ep, ch, rh, now=period.stop, n=n, window_days=days)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def monthly_counts(episodes: pd.DataFrame, period: Period) -> pd.DataFrame:
+    ep = period_episodes(episodes, period)
+    if ep.empty:
+        return pd.DataFrame(columns=["month"])
+    ep = ep.assign(month=_utc(ep["reported_at"]).dt.strftime("%Y-%m"))
+    t = ep.pivot_table(index="month", columns="category", values="episode_key", aggfunc="size", fill_value=0)
+    return t.reset_index()
+
+
+# ---------------------------------------------------------------- HTML pieces
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d2327;background:#fff}
+header.pack{background:#243b53;color:#fff;padding:14px 24px}
+header.pack h1{margin:0;font-size:22px} header.pack p{margin:4px 0 0;opacity:.9}
+main{padding:8px 24px 24px;max-width:1200px}
+section{margin:18px 0;page-break-inside:avoid}
+h2{font-size:18px;border-bottom:2px solid #243b53;padding-bottom:3px}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:6px 0}
+th,td{border:1px solid #ccd;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#eef2f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.note{color:#555;font-size:12px} .warn{color:#8a1c1c}
+.badge{display:inline-block;border-radius:3px;padding:0 5px;font-size:12px;background:#eee;margin:1px}
+.map{width:100%;height:520px;border:1px solid #99a} .net{width:100%;height:480px;border:1px solid #99a}
+.marking{font-weight:bold;letter-spacing:.05em}
+footer{font-size:11px;color:#555;padding:12px 24px;border-top:1px solid #ddd}
+@media print{.map,.net{height:420px} section{page-break-inside:avoid} header.pack{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+"""
+
+
+def _table(df: pd.DataFrame, columns: Sequence[tuple[str, str]], num: Iterable[str] = (),
+           fmt: dict[str, Callable[[object], str]] | None = None, empty: str = "None in the period.") -> str:
+    if df is None or len(df) == 0:
+        return f"<p class='note'>{esc(empty)}</p>"
+    fmt = fmt or {}
+    num = set(num)
+    head = "".join(f"<th>{esc(label)}</th>" for _, label in columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for col, _ in columns:
+            v = r.get(col)
+            txt = fmt[col](v) if col in fmt else esc(_plain(v))
+            cells.append(f"<td class='num'>{txt}</td>" if col in num else f"<td>{txt}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _plain(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else (f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}")
+    if isinstance(v, pd.Timestamp):
+        return "" if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "; ".join(map(str, v))
+    return str(v)
+
+
+def svg_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str = "",
+             width: int = 760, height: int = 220) -> str:
+    """A stacked bar chart as inline SVG (prints, needs no script)."""
+    colours = ["#b2182b", "#ef8a62", "#67a9cf", "#2166ac", "#999999"]
+    n = len(labels)
+    if n == 0:
+        return "<p class='note'>No episodes in the period.</p>"
+    totals = np.zeros(n)
+    for v in series.values():
+        totals += np.asarray(v, dtype=float)
+    top = max(float(totals.max()), 1.0)
+    pad_l, pad_b, pad_t = 40, 40, 20
+    bw = (width - pad_l - 10) / n
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+             f"aria-label='{esc(title)}' style='font:11px sans-serif'>"]
+    scale = (height - pad_b - pad_t) / top
+    base = np.zeros(n)
+    for k, (name, vals) in enumerate(series.items()):
+        col = colours[k % len(colours)]
+        for i, v in enumerate(vals):
+            h = float(v) * scale
+            y = height - pad_b - base[i] * scale - h
+            parts.append(f"<rect x='{pad_l + i * bw + 1:.1f}' y='{y:.1f}' width='{max(bw - 2, 1):.1f}' "
+                         f"height='{h:.1f}' fill='{col}'><title>{esc(labels[i])} {esc(name)}: {int(v)}</title></rect>")
+        base += np.asarray(vals, dtype=float)
+    for i, lab in enumerate(labels):
+        if n <= 24 or i % max(1, n // 12) == 0:
+            parts.append(f"<text x='{pad_l + i * bw + bw / 2:.1f}' y='{height - pad_b + 14}' "
+                         f"text-anchor='middle'>{esc(lab)}</text>")
+    parts.append(f"<text x='4' y='{pad_t - 6}'>max {int(top)}</text>")
+    parts.append(f"<line x1='{pad_l}' y1='{height - pad_b}' x2='{width - 10}' y2='{height - pad_b}' stroke='#333'/>")
+    x = pad_l
+    for k, name in enumerate(series):
+        parts.append(f"<rect x='{x}' y='{height - 16}' width='10' height='10' fill='{colours[k % len(colours)]}'/>"
+                     f"<text x='{x + 14}' y='{height - 7}'>{esc(name.replace('_', ' '))}</text>")
+        x += 14 + 7 * len(name) + 16
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def map_frame(m, title: str, height: int = 520) -> str:
+    """A folium map embedded as an iframe ``srcdoc`` (self-contained, vendored JS inlined)."""
+    doc = layers.map_html(m, mode="inline")
+    return (f"<iframe class='map' title='{esc(title)}' style='height:{height}px' "
+            f"srcdoc=\"{_html.escape(doc, quote=True)}\"></iframe>")
+
+
+def page(title: str, subtitle: str, body: str, view: View, scripts: Sequence[str] = ()) -> str:
+    marking = "OFFICIAL-SENSITIVE" + ("" if view.full else " (minimised for role: " + view.role + ")")
+    made = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    js = "".join(assets.script_tag(s) for s in scripts)
+    html = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{_CSS}</style>{js}</head>"
+            f"<body><header class='pack'><div class='marking'>{esc(marking)}</div><h1>{esc(title)}</h1>"
+            f"<p>{esc(subtitle)}</p></header><main>{body}</main>"
+            f"<footer>Produced by Wayfinder {made} for role {esc(view.role)}. Intelligence is shown with its "
+            f"3x5x2 grading and is never presented as fact. {assets.ATTRIBUTION}</footer></body></html>")
+    assets.check_offline(html)
+    return html
+
+
+ANALYSIS_NOTE = ("<p class='note'>Hot spots, clusters and premises of concern are the stored results of the "
+                 "last <code>wayfinder analyse</code> run (its own period); counts of episodes in tables "
+                 "are for the analysis period.</p>")
+
+
+def _section(title: str, inner: str, sid: str = "") -> str:
+    return f"<section id='{esc(sid)}'><h2>{esc(title)}</h2>{inner}</section>"
+
+
+def _missing(data: dict, names: Sequence[str]) -> str:
+    gone = [n for n in names if data.get(n) is None]
+    if not gone:
+        return ""
+    return (f"<p class='note warn'>Not available: {esc(', '.join(gone))} (run <code>wayfinder analyse</code> / "
+            f"<code>wayfinder network</code>).</p>")
+
+
+def _case_events(events: pd.DataFrame, view: View) -> pd.DataFrame:
+    """Place events a role may see: exact for analysts, snapped to the grid otherwise, no texts."""
+    if events is None or events.empty:
+        return pd.DataFrame()
+    ev = events.dropna(subset=["easting", "northing"]).copy()
+    if not view.full:
+        ev["easting"], ev["northing"] = view.snap(ev["easting"], ev["northing"])
+        ev["text"] = ""
+    return ev
+
+
+# ---------------------------------------------------------------- network view (Cytoscape)
+
+_NODE_COLOURS = {"child": "#d6604d", "person": "#4393c3", "place": "#999999", "premises": "#f4a582",
+                 "vehicle": "#762a83"}
+
+
+def network_graph(data: dict, period: Period | None = None):
+    """The person-place graph (network.graph.person_place_graph) of the frames in ``data``."""
+    from network.graph import person_place_graph
+
+    if data.get("_graph") is not None:  # built once per data dict (several packs, one graph)
+        return data["_graph"]
+    data["_graph"] = person_place_graph(
+        children=data.get("children"), persons=data.get("persons"), episodes=data.get("episodes"),
+        return_interviews=data.get("return_interviews"), place_events=data.get("place_events"),
+        premises=data.get("premises"), intelligence=data.get("intelligence"), links=data.get("links"))
+    return data["_graph"]
+
+
+def cytoscape_elements(G, view: View, max_nodes: int = 200, centre: str | None = None) -> dict:
+    """Cytoscape.js elements of a (sub)graph with role minimisation: pseudonyms for children and
+    adults, place labels and children's homes (restricted edges) for analysts only; intelligence
+    edges marked with their grading."""
+    nodes, edges = [], []
+    if centre is not None and centre in G:
+        order = sorted(G.nodes, key=lambda x: (x != centre, G.nodes[x].get("hops", 0), str(x)))
+    else:
+        order = list(G.nodes)
+    keep = order[:max_nodes]
+    keep_set = set(keep)
+
+    def nid(n) -> str:  # node ids never carry a person id or record key to a minimised view
+        if view.full:
+            return str(n)
+        kind = G.nodes[n].get("kind")
+        if kind in ("child", "person"):
+            return view.pseudonym(n, "child" if kind == "child" else "adult")
+        return "N-" + view.pseudonym(n, "node")[2:]
+
+    for n in keep:
+        d = G.nodes[n]
+        kind = d.get("kind", "place")
+        if kind in ("child", "person"):
+            label = view.who(n, "child" if kind == "child" else "adult")
+            if view.full and d.get("label") and d.get("label") != n:
+                label = f"{d.get('label')} ({n})"
+        elif kind == "place":
+            if d.get("restricted") and not view.full:
+                continue
+            label = str(d.get("label") or n) if view.full else "place"
+        else:
+            label = str(d.get("label") or n)
+        nodes.append({"data": {"id": nid(n), "label": label, "kind": kind, "centre": n == centre,
+                               "role": d.get("role") or ""}})
+    present = {x["data"]["id"] for x in nodes}
+    for i, (u, v, k, d) in enumerate(G.edges(keys=True, data=True)):
+        if u not in keep_set or v not in keep_set or nid(u) not in present or nid(v) not in present:
+            continue
+        if d.get("restricted") and not view.full:
+            continue
+        rel = str(d.get("relation") or k)
+        grading = ", ".join(sorted(set(map(str, d.get("gradings") or []))))
+        label = rel + (f" [intelligence {grading}]" if d.get("intelligence") else "")
+        edges.append({"data": {"id": f"e{i}", "source": nid(u), "target": nid(v), "label": label,
+                               "relation": rel, "intelligence": bool(d.get("intelligence")),
+                               "count": int(d.get("count") or 1)}})
+    return {"nodes": nodes, "edges": edges}
+
+
+def network_div(elements: dict, div_id: str, caption: str = "") -> str:
+    """A Cytoscape.js view (cytoscape inlined once per page by :func:`page`)."""
+    data = json.dumps(elements).replace("</", "<\\/")
+    style = json.dumps([
+        {"selector": "node", "style": {"label": "data(label)", "font-size": 9, "width": 16, "height": 16,
+                                       "background-color": "#999"}},
+        *[{"selector": f"node[kind = '{k}']", "style": {"background-color": c}} for k, c in _NODE_COLOURS.items()],
+        {"selector": "node[?centre]", "style": {"width": 28, "height": 28, "border-width": 3, "border-color": "#000"}},
+        {"selector": "edge", "style": {"width": 1.5, "line-color": "#bbb", "curve-style": "bezier",
+                                       "label": "data(relation)", "font-size": 7, "color": "#666"}},
+        {"selector": "edge[?intelligence]", "style": {"line-style": "dashed", "line-color": "#762a83"}},
+    ])
+    n = len(elements.get("nodes", []))
+    legend = " ".join(f"<span class='badge' style='background:{c}'>{k}</span>" for k, c in _NODE_COLOURS.items())
+    return (f"<div id='{div_id}' class='net' role='img' aria-label='network view'></div>"
+            f"<p class='note'>{legend} dashed = intelligence (graded, not fact). {n} nodes. {esc(caption)}</p>"
+            f"<script>(function(){{var el={data};if(!el.nodes.length){{document.getElementById('{div_id}')"
+            f".textContent='No links recorded.';return;}}window['{div_id}']=cytoscape({{container:document."
+            f"getElementById('{div_id}'),elements:el,style:{style},layout:{{name:'cose',animate:false,"
+            f"randomize:false}}}});}})();</script>")
+
+
+# ---------------------------------------------------------------- the packs
+
+def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str | None = None) -> str:
+    """Missing Operational Group pack: scorecard, trends, ward hotspot map, the six most worrying
+    cases with reasons, RHI timeliness, children placed from out of area. Without ``view``, the
+    minimised view of the mog_member role."""
+    view = (view or View(DEFAULT_ROLE["mog"])).with_names(data.get("children"), data.get("persons"))
+    episodes = _frame(data, "episodes")
+    parts = []
+    sc = pd.DataFrame(mog_scorecard(data, period), columns=["figure", "value", "note"])
+    parts.append(_section("Scorecard", _table(sc, [("figure", "Figure"), ("value", "Value"), ("note", "Note")],
+                                              num=["value"], fmt={"value": view.count}), "scorecard"))
+    mc = monthly_counts(episodes, period)
+    series = {c: mc[c].tolist() for c in mc.columns if c != "month"}
+    trend_html = svg_bars(mc["month"].tolist() if len(mc) else [], series, "Episodes per month")
+    trends = _frame(data, "area_trends")
+    if not trends.empty and "category" in trends.columns:
+        names = _area_names(data)
+        t = trends.drop_duplicates("area_code")
+        t = t[t["category"].astype(str).str.contains("increas|emerg|new|intens", case=False, na=False)]
+        t = t.assign(area=t["area_code"].map(lambda c: names.get(c, c)))
+        trend_html += "<h3>Areas with a rising trend (Mann-Kendall)</h3>" + _table(
+            t, [("area", "Area"), ("category", "Trend"), ("mk_tau", "tau"), ("mk_p", "p")], num=["mk_tau", "mk_p"],
+            empty="No area with a significant rising trend.")
+    parts.append(_section("Trends", trend_html, "trends"))
+    hs = data.get("area_hotspots_ward")
+    if hs is not None and len(hs):
+        m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
+        hot = hs[pd.to_numeric(hs["gi_bin"], errors="coerce") > 0].sort_values("gi_z", ascending=False)
+        inner = map_frame(m, "Ward hotspot map") + "<h3>Hot spot wards</h3>" + _table(
+            hot, [("area_name", "Ward"), ("episodes", "Episodes"), ("children", "Children"), ("gi_z", "Gi* z"),
+                  ("gi_q", "q (FDR)")], num=["episodes", "children", "gi_z", "gi_q"],
+            fmt={"episodes": view.count, "children": view.count}, empty="No significant hot spot wards.")
+    else:
+        inner = _missing(data, ["area_hotspots_ward"])
+    parts.append(_section("Ward hot spots (Getis-Ord Gi*)", inner + ANALYSIS_NOTE, "hotspots"))
+    wc = worrying_cases(data, period)
+    if len(wc):
+        wc = wc.assign(child=wc["person_id"].map(lambda p: view.who(p)),
+                       why=wc["reasons"].map(lambda r: "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in r) + "</ul>"
+                                             if isinstance(r, (list, tuple, np.ndarray)) else esc(r)))
+        wc.insert(0, "rank", range(1, len(wc) + 1))
+    parts.append(_section("The six most worrying cases", _table(
+        wc, [("rank", "#"), ("child", "Child"), ("episodes", "Episodes"), ("score", "Score"), ("why", "Reasons")],
+        num=["episodes", "score"], fmt={"why": lambda v: v, "episodes": view.count}) +
+        "<p class='note'>Score: points for the red indicators (geo.scorecards.worrying_cases, the same "
+        "ranking the API serves); reasons are listed for each child.</p>", "worrying"))
+    t = rhi_timeliness(episodes, _frame(data, "return_interviews"), period)
+    if len(t):
+        tot = t[["returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement"]].sum()
+        t = pd.concat([t, pd.DataFrame([{"month": "All", **tot.to_dict()}])], ignore_index=True)
+        t["held_72h_pct"] = [view.pct(a, b) for a, b in zip(t["within_72h"], t["held"])]
+        t["offered_pct"] = [view.pct(a, b) for a, b in zip(t["offered"], t["returns"])]
+    cnt = {c: view.count for c in ("returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement")}
+    parts.append(_section("Return home interviews: timeliness", _table(
+        t, [("month", "Month of return"), ("returns", "Returns"), ("offered", "Offered"), ("offered_pct", "% offered"),
+            ("held", "Held"), ("within_72h", "Held within 72 h"), ("held_72h_pct", "% of held within 72 h"),
+            ("engaged", "Engaged"), ("declined", "Declined"), ("no_engagement", "Did not engage")],
+        num=list(cnt) + ["offered_pct", "held_72h_pct"], fmt=cnt), "rhi"))
+    ooa = out_of_area(data, period)
+    parts.append(_section("Children placed from out of area", _table(
+        ooa, [("responsible_authority", "Responsible authority"), ("children", "Children"), ("episodes", "Episodes")],
+        num=["children", "episodes"], fmt={"children": view.count, "episodes": view.count}), "out-of-area"))
+    return page("MOG pack: Missing Operational Group", period.label(), "".join(parts), view)
+
+
+def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str | None = None) -> str:
+    """CSE Operational Group pack: locations and premises of concern, adults of concern, co-missing
+    groups, network view, licensing review candidates. Without ``view``: cog_member (minimised)."""
+    view = (view or View(DEFAULT_ROLE["cog"])).with_names(data.get("children"), data.get("persons"))
+    parts = []
+    poc = concerning_premises(data)
+    groups = _groups(data)
+    ev = _frame(data, "place_events")
+    if not ev.empty and "at" in ev.columns:
+        ev = ev[period.contains(ev["at"])]
+    m = layers.hotspot_map(data.get("area_hotspots_ward"), events=ev if view.full else None,
+                           clusters=data.get("found_at_clusters"), premises=poc if len(poc) else None,
+                           groups=groups if view.full else None, boundaries=_boundaries(data),
+                           exact_points=view.full, count=view.count, tile_url=tile_url,
+                           register=data.get("premises"))
+    clusters = _frame(data, "found_at_clusters")
+    inner = map_frame(m, "Locations of concern") + _missing(data, ["area_hotspots_ward", "found_at_clusters",
+                                                                  "premises_of_concern"])
+    if len(clusters):
+        cl = pd.DataFrame(clusters.drop(columns="geometry", errors="ignore"))
+        pnames = dict(zip(poc.get("premises_id", []), poc.get("name", []))) if len(poc) else {}
+        prem = _frame(data, "premises")
+        if len(prem):
+            pnames = {**dict(zip(prem["premises_id"], prem["name"])), **pnames}
+        cl["near"] = cl.get("nearest_premises_id", pd.Series(index=cl.index, dtype=object)).map(
+            lambda p: pnames.get(p, p) if isinstance(p, str) else "")
+        inner += "<h3>Found-at clusters</h3>" + _table(
+            cl.sort_values("children", ascending=False) if "children" in cl else cl,
+            [("cluster_id", "Cluster"), ("episodes", "Episodes"), ("children", "Children"),
+             ("first_seen", "First"), ("last_seen", "Last"), ("near", "Nearest premises")],
+            num=["episodes", "children"], fmt={"episodes": view.count, "children": view.count,
+                                               "first_seen": lambda v: esc(layers._day(v)),
+                                               "last_seen": lambda v: esc(layers._day(v))})
+    parts.append(_section("Locations of concern", inner + ANALYSIS_NOTE, "locations"))
+    pcols = [("rank", "#"), ("name", "Premises"), ("premises_type", "Type"), ("score", "Score"),
+             ("children", "Children"), ("episodes", "Episodes"), ("intel", "Intelligence"), ("q_value", "q"),
+             ("explanation", "Why")]
+    cfmt = {"children": view.count, "episodes": view.count, "intel": view.count}
+    parts.append(_section("Premises of concern", _table(poc, pcols, num=["score", "children", "episodes", "intel",
+                                                                         "q_value"], fmt=cfmt,
+                                                        empty="No premises with evidence in the period "
+                                                              "(or analysis not run)."),
+                          "premises"))
+    parts.append(_section("Adults of concern", adults_table(data, view), "adults"))
+    if groups:
+        g = pd.DataFrame(groups)
+        g["who"] = g["members"].map(lambda ms: ", ".join(view.who(x) for x in ms))
+        g["size"] = g["members"].map(len)
+        g["places"] = g["shared_places"].map(lambda ps: "; ".join(map(str, ps)) if view.full else
+                                             f"{len(ps)} shared place(s)")
+        gtab = _table(g, [("group_id", "Group"), ("size", "Members"), ("who", "Children"),
+                          ("co_episodes", "Episodes together"), ("first", "First"), ("last", "Last"),
+                          ("places", "Shared places")], num=["size", "co_episodes"],
+                      fmt={"first": lambda v: esc(layers._day(v)), "last": lambda v: esc(layers._day(v))})
+        gtab += ("<p class='note'>Groups who run away together: keep a separate record and plan for each child "
+                 "(strategy meetings).</p>")
+    else:
+        gtab = _missing(data, ["co_missing_groups"]) or "<p class='note'>No co-missing groups.</p>"
+    parts.append(_section("Co-missing groups", gtab, "groups"))
+    parts.append(_section("Network view", cog_network(data, view), "network"))
+    parts.append(_section("Licensing review candidates", licensing_candidates_table(data, view), "licensing"))
+    return page("COG pack: CSE Operational Group", period.label(), "".join(parts), view,
+                scripts=["vendor/cytoscape.min.js"])
+
+
+def concerning_premises(data: dict, top: int = 30) -> pd.DataFrame:
+    """premises_of_concern with any evidence (score > 0), best first, at most ``top``."""
+    poc = _frame(data, "premises_of_concern")
+    if poc.empty:
+        return poc
+    score = pd.to_numeric(poc.get("score"), errors="coerce").fillna(0)
+    poc = poc[score > 0]
+    if "rank" in poc.columns:
+        poc = poc.sort_values("rank")
+    return poc.head(top)
+
+
+def adults_table(data: dict, view: View) -> str:
+    bp = _frame(data, "bridging_persons")
+    persons = _frame(data, "persons")
+    role = dict(zip(persons.get("person_id", []), persons.get("role", []))) if len(persons) else {}
+    if len(bp):
+        bp = bp.assign(who=bp["person_id"].map(lambda p: view.who(p, "adult")),
+                       role=bp["person_id"].map(lambda p: str(role.get(p, "") or "").replace("_", " ")))
+        cols = [("rank", "#"), ("who", "Adult"), ("role", "Recorded role"), ("children", "Children linked"),
+                ("score", "Score")]
+        if view.full and "evidence" in bp.columns:
+            cols.append(("evidence", "Evidence"))
+        if "intelligence_only" in bp.columns:
+            bp["intel_only"] = bp["intelligence_only"].map(lambda v: "intelligence only (graded, not fact)" if v else "")
+            cols.append(("intel_only", "Basis"))
+        return _table(bp, cols, num=["children", "score"], fmt={"children": view.count}) + (
+            "<p class='note'>Adults linked to several children directly or through shared places "
+            "(network.measures.bridging_persons).</p>")
+    if len(persons) and "role" in persons.columns:
+        aoc = persons[persons["role"] == "adult_of_concern"].drop_duplicates("person_id")
+        aoc = aoc.assign(who=aoc["person_id"].map(lambda p: view.who(p, "adult")))
+        return _missing(data, ["bridging_persons"]) + _table(aoc, [("who", "Adult of concern (recorded)")])
+    return _missing(data, ["bridging_persons"])
+
+
+def licensing_candidates(data: dict, q_max: float = 0.05) -> pd.DataFrame:
+    """Premises of concern significant after FDR (q <= q_max) whose licence is active: candidates for
+    a licensing review (Licensing Act 2003 / Gambling Act 2005), best first."""
+    poc = concerning_premises(data, top=10_000)
+    if poc.empty:
+        return poc
+    q = pd.to_numeric(poc.get("q_value"), errors="coerce")
+    c = poc[q <= q_max].copy()
+    prem = _frame(data, "premises")
+    if len(prem) and "premises_id" in prem.columns:
+        info = prem.drop_duplicates("premises_id").set_index("premises_id")
+        for col in ("licence_type", "status", "address", "postcode"):
+            if col in info.columns:
+                c[col] = c["premises_id"].map(info[col])
+        if "status" in c.columns:
+            c = c[c["status"].fillna("active").isin(["active", "", None]) | c["status"].isna()]
+    return c
+
+
+def licensing_candidates_table(data: dict, view: View) -> str:
+    c = licensing_candidates(data)
+    cols = [("rank", "#"), ("premises_id", "Licence"), ("name", "Premises"), ("premises_type", "Type"),
+            ("licence_type", "Licence type"), ("postcode", "Postcode"), ("children", "Children"),
+            ("q_value", "q"), ("explanation", "Evidence")]
+    return _table(c, cols, num=["children", "q_value"], fmt={"children": view.count},
+                  empty="No premises significant after false discovery rate control.") + (
+        "<p class='note'>Candidates are premises of concern with q &le; 0.05 and an active licence; a review "
+        "needs the licensing officer's own evidence.</p>")
+
+
+def cog_network(data: dict, view: View, top: int = 5, max_nodes: int = 150) -> str:
+    try:
+        G = network_graph(data)
+    except Exception as e:  # noqa: BLE001 - the pack still prints without the network
+        return f"<p class='note warn'>Network not available: {esc(e)}</p>"
+    from network.measures import ego_network
+
+    bp = _frame(data, "bridging_persons")
+    centres = [p for p in bp.get("person_id", [])[:top] if p in G] if len(bp) else []
+    if not centres and "persons" in data and len(data["persons"]):
+        p = data["persons"]
+        centres = [x for x in p.loc[p.get("role") == "adult_of_concern", "person_id"] if x in G][:top]
+    if not centres:
+        return "<p class='note'>No adults of concern in the network.</p>"
+    import networkx as nx
+
+    sub = nx.compose_all([ego_network(G, c, depth=2) for c in centres])
+    el = cytoscape_elements(sub, view, max_nodes=max_nodes)
+    return network_div(el, "cog_network", f"Ego networks (2 steps) of the top {len(centres)} adults of concern.")
+
+
+def resolve_child(data: dict, child: str) -> str:
+    """person_id of a child given as person_id, record key (SOURCE/ID) or child_id."""
+    ch = _frame(data, "children")
+    if ch.empty:
+        raise PackError("no children in the store")
+    for col in ("person_id", "child_key", "child_id"):
+        if col in ch.columns:
+            hit = ch[ch[col].astype(str) == str(child)]
+            if len(hit):
+                return str(hit["person_id"].iloc[0])
+    raise PackError(f"no child {child!r} in the store")
+
+
+def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
+              tile_url: str | None = None) -> str:
+    """MASE pack for one child: timeline, places map, ego network, RHI history. Without ``view``:
+    mase_member (minimised)."""
+    view = (view or View(DEFAULT_ROLE["mase"])).with_names(data.get("children"), data.get("persons"))
+    pid = resolve_child(data, child)
+    ch = _frame(data, "children")
+    rec = ch[ch["person_id"] == pid]
+    r0 = rec.iloc[0]
+    who = view.who(pid)
+    facts = [("Child", who), ("Sex", r0.get("sex")), ("Care status", r0.get("care_status")),
+             ("Placement type", r0.get("placement_type")), ("CSE risk", r0.get("cse_risk")),
+             ("Responsible authority", r0.get("responsible_authority")),
+             ("Records linked", len(rec) if view.full else view.count(len(rec)))]
+    if view.full:
+        facts += [("Records", ", ".join(map(str, rec["child_key"]))), ("Date of birth", layers._day(r0.get("dob"))),
+                  ("Placement postcode (restricted)", r0.get("placement_postcode"))]
+    parts = [_section("The child", _table(pd.DataFrame(facts, columns=["k", "v"]), [("k", ""), ("v", "")]), "child")]
+    ep = _frame(data, "episodes")
+    ep = ep[ep["person_id"] == pid].sort_values("reported_at") if len(ep) else ep
+    in_p = period.contains(ep["reported_at"]) if len(ep) else pd.Series(dtype=bool)
+    timeline = svg_timeline(ep, period)
+    if len(ep):
+        e = ep.copy()
+        e["hours"] = ((_utc(e["returned_at"]) - _utc(e["reported_at"])).dt.total_seconds() / 3600).round(1)
+        e["in_period"] = np.where(in_p, "yes", "")
+        e["where_found"] = e["found_text"] if view.full else e.get("found_ward", pd.Series("", index=e.index)).map(
+            _area_names(data).get)
+        cols = [("reported_at", "Reported"), ("returned_at", "Returned"), ("hours", "Hours"),
+                ("category", "Category"), ("police_risk", "Police risk"), ("missing_from", "From"),
+                ("where_found", "Found (ward)" if not view.full else "Found at"), ("in_period", "In period")]
+        if view.full:
+            cols.insert(0, ("episode_key", "Episode"))
+        timeline += _table(e, cols, num=["hours"])
+    parts.append(_section("Timeline of episodes", timeline + f"<p class='note'>{len(ep)} episodes in all, "
+                          f"{int(in_p.sum()) if len(ep) else 0} in the period.</p>", "timeline"))
+    evs = _frame(data, "place_events")
+    evs = evs[evs["person_id"] == pid] if len(evs) else evs
+    evs = _case_events(evs, view)
+    m = layers.base_map(_boundaries(data), tile_url=tile_url)
+    if len(evs):
+        if view.full:
+            layers.found_at_layer(evs, name="Places reported").add_to(m)
+            for _, r in layers.with_latlon(evs).iterrows():
+                import folium
+
+                folium.CircleMarker([r["lat"], r["lon"]], radius=6, color="#b2182b", fill=True,
+                                    popup=folium.Popup(layers.event_label(pd.DataFrame([r])).iloc[0], max_width=300)
+                                    ).add_to(m)
+        else:
+            import folium
+
+            cells = evs.groupby(["easting", "northing"]).agg(n=("kind", "size"),
+                                                            kinds=("kind", lambda s: ", ".join(sorted(set(s)))))
+            cells = layers.with_latlon(cells.reset_index())
+            for _, r in cells.iterrows():
+                folium.Circle([r["lat"], r["lon"]], radius=view.grid_m / 2, color="#b2182b", fill=True,
+                              popup=f"{esc(r['kinds'])}: {esc(view.count(r['n']))} (250 m cell)").add_to(m)
+    poc = concerning_premises(data)
+    if len(poc):
+        layers.premises_layer(poc, count=view.count, show=False, locate=data.get("premises")).add_to(m)
+    layers.finish(m)
+    note = "" if view.full else f"<p class='note'>Points snapped to {int(view.grid_m)} m cells for this role.</p>"
+    parts.append(_section("Places", map_frame(m, "Places the child was reported at") + note, "places"))
+    try:
+        from network.measures import ego_network
+
+        G = network_graph(data)
+        el = cytoscape_elements(ego_network(G, pid, depth=2), view, centre=pid)
+        net = network_div(el, "mase_network", "Ego network, 2 steps.")
+    except Exception as e:  # noqa: BLE001
+        net = f"<p class='note warn'>Network not available: {esc(e)}</p>"
+    parts.append(_section("Ego network", net, "network"))
+    rh = _frame(data, "return_interviews")
+    rh = rh[rh["person_id"] == pid].sort_values("notified_at") if len(rh) else rh
+    rcols = [("notified_at", "Notified"), ("held_at", "Held"), ("outcome", "Outcome"), ("triage", "Triage"),
+             ("issues", "Issues"), ("push_factors", "Push"), ("pull_factors", "Pull")]
+    if view.full:
+        rcols += [("places", "Places"), ("associates", "Associates")]
+    parts.append(_section("Return home interviews", _table(rh, rcols, empty="No return interviews recorded."), "rhi"))
+    return page(f"MASE pack: {who}", period.label(), "".join(parts), view, scripts=["vendor/cytoscape.min.js"])
+
+
+def svg_timeline(ep: pd.DataFrame, period: Period, width: int = 760, height: int = 70) -> str:
+    """Episodes as bars on a time axis (length = duration, red = high risk, open = not returned)."""
+    if ep is None or ep.empty:
+        return "<p class='note'>No episodes recorded.</p>"
+    rep = _utc(ep["reported_at"])
+    ret = _utc(ep["returned_at"])
+    t0 = min(rep.min(), period.start)
+    t1 = max(ret.max() if ret.notna().any() else rep.max(), period.stop)
+    span = (t1 - t0).total_seconds() or 1.0
+
+    def x(t):
+        return 10 + (width - 20) * (t - t0).total_seconds() / span
+
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' style='font:10px sans-serif'>",
+             f"<rect x='{x(period.start):.1f}' y='4' width='{x(period.stop) - x(period.start):.1f}' height='36' "
+             f"fill='#eef2f6'/>", f"<line x1='10' y1='30' x2='{width - 10}' y2='30' stroke='#333'/>"]
+    for a, b, risk in zip(rep, ret, ep.get("police_risk", pd.Series("", index=ep.index))):
+        end = b if pd.notna(b) else t1
+        col = "#b2182b" if risk == "high" else "#ef8a62" if risk == "medium" else "#67a9cf"
+        w = max(x(end) - x(a), 3)
+        fill = col if pd.notna(b) else "none"
+        parts.append(f"<rect x='{x(a):.1f}' y='18' width='{w:.1f}' height='10' fill='{fill}' stroke='{col}'>"
+                     f"<title>{a:%Y-%m-%d %H:%M} {'to ' + format(b, '%Y-%m-%d %H:%M') if pd.notna(b) else 'not returned'}"
+                     f"</title></rect>")
+    parts.append(f"<text x='10' y='{height - 14}'>{t0:%b %Y}</text><text x='{width - 10}' y='{height - 14}' "
+                 f"text-anchor='end'>{t1:%b %Y}</text><text x='{width / 2}' y='{height - 14}' text-anchor='middle'>"
+                 f"shaded: the period; red high risk, orange medium, blue low; open bar: no return</text></svg>")
+    return "".join(parts)
+
+
+def _area_names(data: dict) -> dict:
+    areas = data.get("areas")
+    if areas is not None and len(areas) and "area_code" in areas.columns:
+        return dict(zip(areas["area_code"], areas["area_name"]))
+    try:
+        b = layers.load_boundaries("ward")
+        return dict(zip(b["area_code"], b["area_name"]))
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def _boundaries(data: dict):
+    areas = data.get("areas")
+    if areas is not None and len(areas) and "level" in areas.columns:
+        w = areas[areas["level"] == "ward"]
+        if len(w):
+            return w
+    return None
+
+
+# ---------------------------------------------------------------- building and writing
+
+def build_pack(kind: str, data: dict, start: str, end: str, child: str | None = None,
+               view: View | None = None, tile_url: str | None = None) -> str:
+    """The pack ``kind`` (mog, cog, mase) for [start, end] (whole days); ``view`` defaults to the
+    meeting's member role (minimised)."""
+    period = Period.parse(start, end)
+    if kind == "mog":
+        return mog_pack(data, period, view, tile_url)
+    if kind == "cog":
+        return cog_pack(data, period, view, tile_url)
+    if kind == "mase":
+        if not child:
+            raise PackError("the MASE pack needs --child ID")
+        return mase_pack(data, period, child, view, tile_url)
+    raise PackError(f"unknown pack {kind!r}: one of {', '.join(PACK_KINDS)}")
+
+
+def write_pack(html: str, out: str | Path, pdf: bool = False, chromium: str = CHROMIUM,
+               timeout: float = 120.0) -> list[Path]:
+    """Write the HTML; with ``pdf`` print it to ``out`` with suffix .pdf through headless Chromium."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    written = [out]
+    if pdf:
+        written.append(print_pdf(out, out.with_suffix(".pdf"), chromium=chromium, timeout=timeout))
+    return written
+
+
+def print_pdf(html_path: Path, pdf_path: Path, chromium: str = CHROMIUM, timeout: float = 120.0) -> Path:
+    """``chromium --headless --print-to-pdf`` of a local HTML file, no network."""
+    exe = chromium if Path(chromium).exists() else shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        raise PackError("--pdf needs Chromium (apt-get install -y chromium)")
+    with tempfile.TemporaryDirectory(prefix="wf-pdf-") as profile:
+        cmd = [exe, *CHROMIUM_ARGS, f"--user-data-dir={profile}", "--run-all-compositor-stages-before-draw",
+               "--virtual-time-budget=8000", "--no-pdf-header-footer",
+               f"--print-to-pdf={Path(pdf_path).resolve()}", Path(html_path).resolve().as_uri()]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise PackError(f"Chromium did not print the PDF within {timeout:.0f} s") from e
+    if not Path(pdf_path).exists() or Path(pdf_path).stat().st_size == 0:
+        raise PackError(f"Chromium wrote no PDF: {(res.stderr or '').strip().splitlines()[-1:]}")
+    return Path(pdf_path)

@@ -1,0 +1,747 @@
+"""The person-place graph.
+
+Builds one ``networkx.MultiDiGraph`` from the frames of ``docs/FRAMES.md``.
+
+Nodes (attribute ``kind``)
+    ``child``     a resolved child, node id = ``person_id``
+    ``person``    a resolved adult or young person who is not among the children, node id =
+                  ``person_id``; names and descriptions that match no record become
+                  ``name:TEXT`` nodes with ``unresolved=True``
+    ``place``     geocoded locations merged by proximity within a precision class
+                  (``place:E:N:PRECISION``); texts that were never geocoded become
+                  ``place:TEXT`` nodes without coordinates
+    ``premises``  licensed premises, ``premises:ID``; a premises- or address-precision place
+                  within ``premises_radius`` metres of a premises is that premises
+    ``vehicle``   ``vehicle:REG`` (upper case, no spaces)
+
+Edges (key = relation, or ``relation/intel`` for intelligence) carry
+    ``relation``      found_at, last_seen_at, went_to, associate, found_with, seen_with,
+                      frequents, resides_at, works_at, drives_for, transported_by,
+                      mentioned_with, other
+    ``sources``       list of record keys the edge was read from (episode, RHI, link, intel)
+    ``dates``         list of ISO 8601 UTC date-times (may be empty)
+    ``first``/``last``  ISO 8601 UTC of the earliest / latest date, or None
+    ``gradings``      list of 3x5x2 codes (``2B P``) where the record carried one
+    ``intelligence``  True when every record behind the edge is intelligence: such an edge
+                      is a graded allegation, never a fact; exports mark it so
+    ``count``         number of records
+    ``restricted``    True when the edge reveals restricted data (a child's home/placement)
+
+References are resolved as DATA_CONTRACT.md says: typed ``child:ID`` / ``person:ID`` /
+``premises:ID`` / ``place:TEXT`` / ``vehicle:REG``; a bare value is tried as an id of the
+expected kind, then as a full name, then kept as an unresolved name.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "RELATIONS",
+    "RefIndex",
+    "build_ref_index",
+    "resolve_refs",
+    "merge_places",
+    "person_place_graph",
+]
+
+RELATIONS = (
+    "found_at", "last_seen_at", "went_to", "associate", "found_with", "seen_with",
+    "frequents", "resides_at", "works_at", "drives_for", "transported_by",
+    "mentioned_with", "other",
+)
+PERSON_KINDS = ("child", "person")
+_JUNK = {"", "not known", "unknown", "n/a", "na", "none", "nil", "no", "unk", "not stated",
+         "refused", "would not say", "nan"}
+
+# merge radius (metres) and class per precision: points of one class within the radius are one
+# place (single linkage). Coarse points are never merged into fine ones.
+PRECISION_CLASS = {"premises": "fine", "address": "fine", "postcode": "postcode",
+                   "street": "street", "area": "area"}
+MERGE_RADIUS = {"fine": 30.0, "postcode": 30.0, "street": 100.0, "area": 1.0}
+
+
+def _norm(text) -> str:
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    return re.sub(r"\s+", " ", str(text)).strip().lower()
+
+
+def _norm_reg(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", str(text)).upper()
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [v for v in value if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    if isinstance(value, float) and np.isnan(value):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(";") if v.strip()]
+    return [value]
+
+
+def _iso(ts) -> str | None:
+    if ts is None or ts is pd.NaT:
+        return None
+    try:
+        t = pd.Timestamp(ts)
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(t):
+        return None
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _col(frame: pd.DataFrame | None, name: str, default=None) -> pd.Series:
+    if frame is None:
+        return pd.Series(dtype=object)
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+
+
+def _empty(frame) -> bool:
+    return frame is None or len(frame) == 0
+
+
+# --------------------------------------------------------------------------- references
+@dataclass
+class RefIndex:
+    """Lookup tables that turn written references into node ids.
+
+    ``child_ids`` / ``person_ids`` map ``(source, id)`` and ``id`` to person_id; ``names`` maps a
+    normalised full name to person_id (only names that identify one person); ``kinds`` maps
+    person_id to ``child`` or ``person``.
+    """
+    child_by_src: dict = field(default_factory=dict)
+    child_by_id: dict = field(default_factory=dict)
+    person_by_src: dict = field(default_factory=dict)
+    person_by_id: dict = field(default_factory=dict)
+    _names: dict | None = None
+    kinds: dict = field(default_factory=dict)
+    premises: set = field(default_factory=set)
+    place_texts: dict = field(default_factory=dict)
+    _frames: tuple = ()
+
+    @property
+    def names(self) -> dict:
+        """Normalised full name -> person_id, built on first use (names that identify one
+        person only; a name shared by a child and a different person is dropped)."""
+        if self._names is None:
+            children, persons = self._frames or (None, None)
+            names: dict = {}
+            if not _empty(children):
+                names.update(_unique_map(_names(children), children["person_id"].astype(str).tolist()))
+            if not _empty(persons):
+                pnames = _unique_map(_names(persons), persons["person_id"].astype(str).tolist())
+                for k, v in pnames.items():
+                    if k in names and names[k] != v:
+                        names[k] = None
+                    else:
+                        names.setdefault(k, v)
+            self._names = {k: v for k, v in names.items() if v is not None and k}
+        return self._names
+
+
+def _unique_map(keys: list, values: list) -> dict:
+    """Map key -> value, dropping keys that map to more than one value (and empty keys)."""
+    df = pd.DataFrame({"k": keys, "v": values}, dtype=object).drop_duplicates()
+    df = df[df["k"].notna() & (df["k"] != "")]
+    df = df[~df["k"].duplicated(keep=False)]
+    return dict(zip(df["k"].tolist(), df["v"].tolist()))
+
+
+def _names(frame: pd.DataFrame) -> list:
+    """Normalised ``given family`` full names of a frame (vectorised)."""
+    full = (_col(frame, "given_name", "").fillna("").astype(str) + " "
+            + _col(frame, "family_name", "").fillna("").astype(str))
+    return full.str.replace(r"\s+", " ", regex=True).str.strip().str.lower().tolist()
+
+
+def build_ref_index(children: pd.DataFrame | None = None, persons: pd.DataFrame | None = None,
+                    premises: pd.DataFrame | None = None) -> RefIndex:
+    """Index the children, persons and premises frames for reference resolution."""
+    idx = RefIndex(_frames=(children, persons))
+    if not _empty(children):
+        pid = children["person_id"].astype(str).tolist()
+        src = _col(children, "source", "").fillna("").astype(str).tolist()
+        cid = children["child_id"].astype(str).tolist()
+        idx.child_by_src = dict(zip(zip(src, cid), pid))
+        idx.child_by_id = _unique_map(cid, pid)
+        idx.kinds.update(dict.fromkeys(pid, "child"))
+    if not _empty(persons):
+        pid = persons["person_id"].astype(str).tolist()
+        src = _col(persons, "source", "").fillna("").astype(str).tolist()
+        sid = persons["person_id_src"].astype(str).tolist()
+        idx.person_by_src = dict(zip(zip(src, sid), pid))
+        idx.person_by_id = _unique_map(sid, pid)
+        for p in pid:
+            idx.kinds.setdefault(p, "person")
+    if not _empty(premises):
+        idx.premises = set(premises["premises_id"].astype(str))
+    return idx
+
+
+def resolve_ref(ref, source: str | None, idx: RefIndex, expect: str = "person") -> tuple[str, str] | None:
+    """Resolve one written reference to ``(node_id, kind)``, or None for junk.
+
+    ``expect`` is the kind a bare value is tried as first (``child`` or ``person``).
+    """
+    text = str(ref).strip()
+    low = _norm(text)
+    if low in _JUNK:
+        return None
+    m = re.match(r"^\s*(child|person|premises|place|vehicle)\s*:\s*(.+)$", text, re.I)
+    src = source or ""
+    if m:
+        kind, val = m.group(1).lower(), m.group(2).strip()
+        if kind == "child":
+            p = idx.child_by_src.get((src, val)) or idx.child_by_id.get(val)
+            return (p, "child") if p else (f"child:{val}", "child")
+        if kind == "person":
+            p = idx.person_by_src.get((src, val)) or idx.person_by_id.get(val)
+            if p:
+                return p, idx.kinds.get(p, "person")
+            return f"person:{val}", "person"
+        if kind == "premises":
+            return f"premises:{val}", "premises"
+        if kind == "vehicle":
+            return f"vehicle:{_norm_reg(val)}", "vehicle"
+        ptxt = _norm(val)
+        if ptxt in _JUNK:
+            return None
+        return idx.place_texts.get(ptxt, f"place:{ptxt}"), "place"
+    order = ("child", "person") if expect == "child" else ("person", "child")
+    for kind in order:
+        if kind == "child":
+            p = idx.child_by_src.get((src, text)) or idx.child_by_id.get(text)
+        else:
+            p = idx.person_by_src.get((src, text)) or idx.person_by_id.get(text)
+        if p:
+            return p, idx.kinds.get(p, kind)
+    p = idx.names.get(low)
+    if p:
+        return p, idx.kinds.get(p, "person")
+    return f"name:{low}", "person"
+
+
+def resolve_refs(rows: pd.DataFrame, idx: RefIndex, expect: str = "person") -> pd.DataFrame:
+    """Resolve a long frame of references.
+
+    ``rows`` has columns ``ref`` and ``source``; returns it with ``node`` and ``node_kind``
+    (rows whose reference is junk are dropped). Distinct (ref, source) pairs are resolved once.
+    """
+    if len(rows) == 0:
+        return rows.assign(node=pd.Series(dtype=object), node_kind=pd.Series(dtype=object))
+    keys = rows[["ref", "source"]].astype(str).drop_duplicates()
+    res = [resolve_ref(r, s, idx, expect) for r, s in zip(keys["ref"], keys["source"])]
+    keys["node"] = [x[0] if x else None for x in res]
+    keys["node_kind"] = [x[1] if x else None for x in res]
+    out = rows.astype({"ref": str, "source": str}).merge(keys, on=["ref", "source"], how="left")
+    return out[out["node"].notna()].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- places
+def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
+                 premises_radius: float = 30.0) -> pd.Series:
+    """Assign each geocoded point to a place node id.
+
+    ``points`` has ``easting``, ``northing``, ``precision`` (BNG metres). Points of one precision
+    class (premises+address, postcode, street, area) within ``MERGE_RADIUS`` metres of each other
+    are single-linkage merged (KD-tree pairs, connected components: no all-pairs loop). Fine
+    (premises/address) places within ``premises_radius`` metres of a premises become
+    ``premises:ID``, as do fine points whose text is a premises' trading name (optionally after
+    ``outside``/``near``/``at``/``the``). Points without coordinates get None.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    out = pd.Series([None] * len(points), index=points.index, dtype=object)
+    if len(points) == 0:
+        return out
+    e = pd.to_numeric(points["easting"], errors="coerce").to_numpy(float)
+    n = pd.to_numeric(points["northing"], errors="coerce").to_numpy(float)
+    prec = _col(points, "precision", "postcode").fillna("postcode").astype(str).str.lower()
+    cls = prec.map(PRECISION_CLASS).fillna("none").to_numpy()
+    ok = np.isfinite(e) & np.isfinite(n) & (cls != "none")
+    prem_tree = prem_ids = None
+    if not _empty(premises):
+        pe = pd.to_numeric(premises["easting"], errors="coerce").to_numpy(float)
+        pn = pd.to_numeric(premises["northing"], errors="coerce").to_numpy(float)
+        pok = np.isfinite(pe) & np.isfinite(pn)
+        if pok.any():
+            prem_tree = cKDTree(np.c_[pe[pok], pn[pok]])
+            prem_ids = premises["premises_id"].astype(str).to_numpy()[pok]
+    values = np.empty(len(points), dtype=object)
+    values[:] = None
+    # a fine point whose text names a premises (``outside X``, ``the X``) is that premises,
+    # even when the register holds no coordinates for it
+    named = np.zeros(len(points), bool)
+    if not _empty(premises) and "text" in points.columns:
+        pn = premises["name"].astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
+        pmap = pd.Series(premises["premises_id"].astype(str).to_numpy(), index=pn.to_numpy())
+        pmap = pmap[~pmap.index.duplicated(keep=False)]
+        txt = (points["text"].astype("string").str.lower().str.replace(r"\s+", " ", regex=True)
+               .str.strip().str.replace(r"^(outside|near|at|the)\s+", "", regex=True))
+        hit = txt.map(pmap).to_numpy(dtype=object)
+        named = pd.notna(hit) & np.isin(cls, ["fine"])
+        values[named] = np.array(["premises:" + str(x) for x in hit[named]], dtype=object)
+    for c, radius in MERGE_RADIUS.items():
+        sel = np.flatnonzero(ok & (cls == c) & ~named)
+        if len(sel) == 0:
+            continue
+        xy = np.c_[e[sel], n[sel]]
+        # identical points first (cheap), then pairs within the radius between distinct points
+        uxy, inv = np.unique(np.round(xy, 1), axis=0, return_inverse=True)
+        inv = inv.ravel()
+        tree = cKDTree(uxy)
+        pairs = tree.query_pairs(radius, output_type="ndarray")
+        m = len(uxy)
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+        _, lab = connected_components(graph, directed=False)
+        ce = np.bincount(lab, weights=uxy[:, 0]) / np.bincount(lab)
+        cn = np.bincount(lab, weights=uxy[:, 1]) / np.bincount(lab)
+        names = np.array([f"place:{int(round(a))}:{int(round(b))}:{c}" for a, b in zip(ce, cn)],
+                         dtype=object)
+        if c == "fine" and prem_tree is not None:
+            d, j = prem_tree.query(np.c_[ce, cn], distance_upper_bound=premises_radius)
+            hit = np.isfinite(d)
+            names[hit] = np.array([f"premises:{prem_ids[k]}" for k in j[hit]], dtype=object)
+        values[sel] = names[lab[inv]]
+    out[:] = values
+    return out
+
+
+# --------------------------------------------------------------------------- graph
+class _EdgeBuffer:
+    """Collects edge records as columns, aggregated once into graph edges."""
+
+    def __init__(self):
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, u, v, relation, source, date=None, grading=None, intelligence=False,
+            restricted=False, text=None):
+        n = len(u)
+        if n == 0:
+            return
+
+        def arr(x):
+            if isinstance(x, (pd.Series, np.ndarray, list)):
+                return list(x)
+            return [x] * n
+
+        self.parts.append(pd.DataFrame({
+            "u": arr(u), "v": arr(v), "relation": arr(relation), "source": arr(source),
+            "date": arr(date), "grading": arr(grading), "intelligence": arr(intelligence),
+            "restricted": arr(restricted), "text": arr(text)}))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=["u", "v", "relation", "source", "date", "grading",
+                                         "intelligence", "restricted", "text"])
+        df = pd.concat(self.parts, ignore_index=True)
+        df = df[df["u"].notna() & df["v"].notna() & (df["u"] != df["v"])]
+        return df
+
+
+def _grading(row_eval, intel_eval, handling) -> str | None:
+    parts = []
+    for x in (row_eval, intel_eval):
+        if x is None or (isinstance(x, float) and np.isnan(x)):
+            continue
+        s = str(x).strip()
+        if s.endswith(".0"):
+            s = s[:-2]
+        parts.append(s)
+    code = "".join(parts)
+    if handling is not None and not (isinstance(handling, float) and np.isnan(handling)) and str(handling).strip():
+        code = f"{code} {str(handling).strip()}".strip()
+    return code or None
+
+
+def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFrame | None = None,
+                       episodes: pd.DataFrame | None = None,
+                       return_interviews: pd.DataFrame | None = None,
+                       place_events: pd.DataFrame | None = None,
+                       premises: pd.DataFrame | None = None,
+                       intelligence: pd.DataFrame | None = None,
+                       links: pd.DataFrame | None = None,
+                       *, include_homes: bool = True, premises_radius: float = 30.0
+                       ) -> nx.MultiDiGraph:
+    """Build the person-place graph from the frames of ``docs/FRAMES.md``.
+
+    Parameters
+    ----------
+    children, persons, episodes, return_interviews, place_events, premises, intelligence, links
+        Frames as loaded by ``geo.store``; any may be None. ``person_id`` columns carry the
+        resolved identity (``network.identity``). When ``place_events`` is None the found and
+        last-seen points are read from ``episodes``.
+    include_homes
+        Add ``resides_at`` edges from children to their home/placement postcode place
+        (``restricted=True``; children's home locations are restricted data).
+    premises_radius
+        Metres within which a premises/address-precision place is taken to be a premises.
+
+    Returns
+    -------
+    networkx.MultiDiGraph with node attribute ``kind`` (child, person, place, premises,
+    vehicle) and the edge attributes listed in the module docstring. Deterministic: nodes and
+    edges are added in sorted order.
+
+    Notes
+    -----
+    A link-analysis graph in the sense of i2 Analyst's Notebook / "entity-link-property"
+    models; intelligence edges keep their 3x5x2 grading (College of Policing, *Intelligence
+    management*, APP 2021) and ``intelligence=True`` so they are never presented as fact.
+    """
+    idx = build_ref_index(children, persons, premises)
+    G = nx.MultiDiGraph()
+    nodes: dict[str, dict] = {}
+
+    def add_node(nid, **attrs):
+        if nid is None:
+            return
+        cur = nodes.setdefault(nid, {})
+        for k, v in attrs.items():
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                continue
+            # first writer wins: children are added before persons (a child stays a child),
+            # premises from the register before premises named in references
+            cur.setdefault(k, v)
+
+    # ---- people
+    if not _empty(children):
+        recs = _records_of(children, "child_key")
+        for r in children.drop_duplicates("person_id").itertuples(index=False):
+            add_node(str(r.person_id), records=recs.get(str(r.person_id)))
+            name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
+                            if isinstance(x, str) and x)
+            add_node(str(r.person_id), kind="child", label=name or str(r.person_id),
+                     care_status=getattr(r, "care_status", None),
+                     cse_risk=getattr(r, "cse_risk", None), sex=getattr(r, "sex", None))
+    if not _empty(persons):
+        recs = _records_of(persons, "person_key")
+        for r in persons.drop_duplicates("person_id").itertuples(index=False):
+            if str(r.person_id) in nodes and "records" in nodes[str(r.person_id)]:
+                nodes[str(r.person_id)]["records"] = sorted(
+                    set(nodes[str(r.person_id)]["records"]) | set(recs.get(str(r.person_id), [])))
+            else:
+                add_node(str(r.person_id), records=recs.get(str(r.person_id)))
+            name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
+                            if isinstance(x, str) and x)
+            add_node(str(r.person_id), kind="person", label=name or str(r.person_id),
+                     role=getattr(r, "role", None), sex=getattr(r, "sex", None),
+                     dob=_date(getattr(r, "dob", None)))
+    if not _empty(premises):
+        for r in premises.drop_duplicates("premises_id").itertuples(index=False):
+            add_node(f"premises:{r.premises_id}", kind="premises", label=str(r.name),
+                     premises_type=getattr(r, "premises_type", None),
+                     postcode=getattr(r, "postcode", None),
+                     easting=_f(getattr(r, "easting", None)), northing=_f(getattr(r, "northing", None)),
+                     status=getattr(r, "status", None))
+
+    buf = _EdgeBuffer()
+
+    # ---- geocoded points -> places
+    pts = _place_points(episodes, place_events, children if include_homes else None,
+                        persons, intelligence)
+    if len(pts):
+        pts["node"] = merge_places(pts, premises, premises_radius).to_numpy()
+        pts = pts[pts["node"].notna()]
+        # place node attributes: mean coordinates, most frequent text, precision (vectorised)
+        prem = pts["node"].str.startswith("premises:")
+        for nid in pd.unique(pts.loc[prem, "node"]):
+            add_node(nid, kind="premises", label=nid.split(":", 1)[1])
+        pl = pts[~prem]
+        if len(pl):
+            agg = pl.groupby("node", sort=True).agg(easting=("easting", "mean"),
+                                                    northing=("northing", "mean"),
+                                                    precision=("precision", "first"),
+                                                    restricted=("restricted", "all"))
+            tx = pl[["node", "text"]].dropna()
+            tx = tx.assign(text=tx["text"].astype(str))
+            tc = tx.groupby(["node", "text"]).size().rename("k").reset_index()
+            label = tc.sort_values(["node", "k", "text"], ascending=[True, False, True]) \
+                .drop_duplicates("node").set_index("node")["text"]
+            texts = _agg_lists(tc.sort_values(["node", "text"]), "node", "text", 10)
+            for nid, e, n, pr, rs in agg[["easting", "northing", "precision", "restricted"]].itertuples(name=None):
+                add_node(nid, kind="place", label=label.get(nid, nid), easting=float(e),
+                         northing=float(n), precision=str(pr), texts=texts.get(nid, []),
+                         restricted=bool(rs))
+        idx.place_texts = {(_norm(t)): nid for t, nid in zip(pts["text"], pts["node"])
+                           if isinstance(t, str) and _norm(t) not in _JUNK}
+        ev = pts[pts["who"].notna()]
+        buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
+                intelligence=False, restricted=ev["restricted"], text=ev["text"])
+
+    # ---- episode found_with
+    if not _empty(episodes) and "found_with" in episodes.columns:
+        fw = episodes[["episode_key", "person_id", "source", "reported_at", "found_with"]].copy()
+        fw["ref"] = fw["found_with"].map(_as_list)
+        fw = fw.explode("ref")
+        fw = fw[fw["ref"].notna()]
+        fw = resolve_refs(fw, idx, expect="child")
+        buf.add(fw["person_id"].astype(str), fw["node"], "found_with", fw["episode_key"],
+                fw["reported_at"])
+        _note_nodes(add_node, fw)
+
+    # ---- RHI associates
+    if not _empty(return_interviews) and "associates" in return_interviews.columns:
+        ri = return_interviews[["rhi_key", "person_id", "source", "associates"]].copy()
+        ri["at"] = _col(return_interviews, "held_at")
+        ri["at"] = ri["at"].where(ri["at"].notna(), _col(return_interviews, "notified_at"))
+        ri["ref"] = ri["associates"].map(_as_list)
+        ri = ri.explode("ref")
+        ri = ri[ri["ref"].notna()]
+        ri = resolve_refs(ri, idx, expect="person")
+        buf.add(ri["person_id"].astype(str), ri["node"], "associate", ri["rhi_key"], ri["at"])
+        _note_nodes(add_node, ri)
+
+    # ---- links
+    if not _empty(links):
+        lk = links.copy()
+        lk["source"] = _col(lk, "source", "").fillna("").astype(str)
+        a = resolve_refs(lk.assign(ref=lk["from_ref"]), idx)
+        a = a[["link_key", "node", "node_kind", "ref"]].rename(columns={"node": "u", "node_kind": "uk"})
+        b = resolve_refs(lk.assign(ref=lk["to_ref"]), idx)
+        b = b[["link_key", "node", "node_kind"]].rename(columns={"node": "v", "node_kind": "vk"})
+        ab = lk.merge(a[["link_key", "u", "uk"]], on="link_key").merge(b, on="link_key")
+        for side, k in (("u", "uk"), ("v", "vk")):
+            _note_nodes(add_node, ab.rename(columns={side: "node", k: "node_kind"}))
+        rel = ab["relation"].fillna("other").astype(str).str.lower()
+        rel = rel.where(rel.isin(RELATIONS), "other")
+        sref = _col(ab, "source_ref", "").fillna("").astype(str)
+        grading = _col(ab, "grading").where(_col(ab, "grading").notna(), None)
+        is_intel = sref.str.lower().str.startswith("intel") | grading.notna().to_numpy()
+        buf.add(ab["u"], ab["v"], rel, sref.where(sref != "", ab["link_key"]),
+                _col(ab, "observed_at"), grading=grading, intelligence=is_intel)
+
+    # ---- intelligence: subjects mentioned with each other, the place, premises, vehicle
+    if not _empty(intelligence):
+        it = intelligence.copy()
+        it["source"] = _col(it, "source", "").fillna("").astype(str)
+        it["grade"] = [g if isinstance(g, str) and g.strip() else _grading(a, b, c)
+                       for g, a, b, c in zip(_col(it, "grading"), _col(it, "source_eval"),
+                                             _col(it, "intel_eval"), _col(it, "handling"))]
+        subj = it[["intel_key", "source", "subjects"]].copy()
+        subj["ref"] = subj["subjects"].map(_as_list)
+        subj = subj.explode("ref")
+        subj = subj[subj["ref"].notna()]
+        subj = resolve_refs(subj, idx, expect="person")[["intel_key", "node", "node_kind"]]
+        _note_nodes(add_node, subj)
+        # things the intel item is about besides its subjects
+        extra = []
+        if "premises_id" in it.columns:
+            p = it[it["premises_id"].notna() & (it["premises_id"].astype(str) != "")]
+            extra.append(pd.DataFrame({"intel_key": p["intel_key"],
+                                       "node": "premises:" + p["premises_id"].astype(str),
+                                       "node_kind": "premises"}))
+        if "vehicle" in it.columns:
+            v = it[it["vehicle"].notna() & (it["vehicle"].astype(str).str.strip() != "")]
+            vn = ["vehicle:" + _norm_reg(x) for x in v["vehicle"]]
+            extra.append(pd.DataFrame({"intel_key": v["intel_key"], "node": vn, "node_kind": "vehicle"}))
+            for x in vn:
+                add_node(x, kind="vehicle", label=x.split(":", 1)[1])
+        if len(pts) and "intel_key" in pts.columns:
+            ip = pts[pts["who"].isna() & pts["intel_key"].notna()]
+            extra.append(pd.DataFrame({"intel_key": ip["intel_key"], "node": ip["node"],
+                                       "node_kind": "place"}))
+        things = pd.concat([x for x in extra if len(x)] or [pd.DataFrame(columns=["intel_key", "node", "node_kind"])],
+                           ignore_index=True)
+        meta = it[["intel_key", "recorded_at", "grade"]]
+        # subject x subject (ordered pairs u<v) and subject -> thing
+        ss = subj.merge(subj, on="intel_key", suffixes=("_a", "_b"))
+        ss = ss[ss["node_a"].astype(str) < ss["node_b"].astype(str)].merge(meta, on="intel_key")
+        buf.add(ss["node_a"], ss["node_b"], "mentioned_with", ss["intel_key"], ss["recorded_at"],
+                grading=ss["grade"], intelligence=True)
+        st = subj.merge(things, on="intel_key", suffixes=("_a", "_b")).merge(meta, on="intel_key")
+        buf.add(st["node_a"], st["node_b"], "mentioned_with", st["intel_key"], st["recorded_at"],
+                grading=st["grade"], intelligence=True)
+        # an item with no person subject still ties its premises, vehicle and place together
+        tt = things.merge(things, on="intel_key", suffixes=("_a", "_b"))
+        tt = tt[tt["node_a"].astype(str) < tt["node_b"].astype(str)].merge(meta, on="intel_key")
+        buf.add(tt["node_a"], tt["node_b"], "mentioned_with", tt["intel_key"], tt["recorded_at"],
+                grading=tt["grade"], intelligence=True)
+
+    # ---- aggregate edges
+    ed = buf.frame()
+    ed["u"] = ed["u"].astype(str)
+    ed["v"] = ed["v"].astype(str)
+    for nid in pd.unique(pd.concat([ed["u"], ed["v"]])):
+        if nid not in nodes:
+            add_node(nid, kind=_kind_from_id(nid, idx), label=nid.split(":", 1)[-1],
+                     unresolved=nid.startswith(("name:", "child:", "person:")) or None)
+    G.add_nodes_from(sorted(nodes.items()))
+    if len(ed):
+        ed["iso"] = _iso_series(ed["date"])
+        ed["intelligence"] = ed["intelligence"].astype(bool)
+        ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
+        ed["relation"] = ed["relation"].astype(str)
+        ed["key"] = np.where(ed["intelligence"], ed["relation"] + "/intel", ed["relation"])
+        ed["source"] = ed["source"].astype(str)
+        ed = ed.sort_values(["u", "v", "key", "source"], kind="stable")
+        k3 = ["u", "v", "key"]
+        ed["ts"] = pd.to_datetime(ed["iso"], utc=True, format="ISO8601")
+        grp = ed.groupby(k3, sort=True)
+        agg = ed.drop_duplicates(k3)[k3 + ["relation", "intelligence"]].set_index(k3)
+        agg["restricted"] = grp["restricted"].any()
+        agg["count"] = grp.size()
+        agg["first"] = _iso_series(grp["ts"].min())
+        agg["last"] = _iso_series(grp["ts"].max())
+        agg = agg.sort_index()
+        sources = _agg_lists(ed.drop_duplicates(k3 + ["source"]), k3, "source")
+        dated = ed[ed["iso"].notna()].sort_values(k3 + ["iso"])
+        dates = _agg_lists(dated, k3, "iso")
+        gr = ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
+        gradings = _agg_lists(gr.drop_duplicates(k3 + ["grading"]), k3, "grading")
+        tx = ed[ed["text"].map(lambda x: isinstance(x, str))]
+        texts = _agg_lists(tx.drop_duplicates(k3 + ["text"]), k3, "text", 5)
+        rows = []
+        for (u, v, key), rel, intel, restr, cnt, first, last in agg.itertuples(name=None):
+            kk = (u, v, key)
+            rows.append((u, v, key, {
+                "relation": rel, "sources": sources.get(kk, []), "dates": dates.get(kk, []),
+                "first": first if isinstance(first, str) else None,
+                "last": last if isinstance(last, str) else None,
+                "gradings": gradings.get(kk, []), "intelligence": bool(intel),
+                "restricted": bool(restr), "count": int(cnt), "texts": texts.get(kk, [])}))
+        G.add_edges_from(rows)
+    return G
+
+
+def _records_of(frame: pd.DataFrame, key: str) -> dict:
+    """person_id -> sorted record keys (``SOURCE/ID``) of a children or persons frame."""
+    if key not in frame.columns:
+        return {}
+    rk = pd.DataFrame({"p": frame["person_id"].astype(str), "r": frame[key].astype(str)})
+    rk = rk.drop_duplicates().sort_values(["p", "r"])
+    return _agg_lists(rk, "p", "r")
+
+
+def _agg_lists(frame: pd.DataFrame, keys, col: str, limit: int | None = None) -> dict:
+    """``{key: [values of col in frame order]}`` per group (at most ``limit`` each); one stable
+    sort and list slicing instead of a Python call per group."""
+    if len(frame) == 0:
+        return {}
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    codes = frame.groupby(keys, sort=False).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    c = codes[order]
+    vals = frame[col].to_numpy(dtype=object)[order].tolist()
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    ends = np.r_[starts[1:], len(c)]
+    if limit is not None:
+        ends = np.minimum(ends, starts + limit)
+    kf = frame[keys].iloc[order[starts]]
+    kv = list(kf.itertuples(index=False, name=None)) if len(keys) > 1 else kf.iloc[:, 0].tolist()
+    return {k: vals[s:e] for k, s, e in zip(kv, starts.tolist(), ends.tolist())}
+
+
+def _iso_series(values: pd.Series) -> pd.Series:
+    """ISO 8601 UTC strings (``...Z``) of date-times (None where missing), vectorised."""
+    t = pd.to_datetime(values, utc=True, errors="coerce", format="mixed") if values.dtype == object \
+        else pd.to_datetime(values, utc=True, errors="coerce")
+    out = t.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
+    return out.where(t.notna(), None)
+
+
+def _date(x) -> str | None:
+    try:
+        t = pd.Timestamp(x)
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(t) else t.strftime("%Y-%m-%d")
+
+
+def _f(x):
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _kind_from_id(nid: str, idx: RefIndex) -> str:
+    if nid in idx.kinds:
+        return idx.kinds[nid]
+    head = nid.split(":", 1)[0]
+    if head in ("premises", "place", "vehicle", "child"):
+        return head
+    return "person"
+
+
+def _note_nodes(add_node, frame: pd.DataFrame) -> None:
+    for nid, kind in frame[["node", "node_kind"]].drop_duplicates().itertuples(index=False):
+        if kind in ("child", "person") and not str(nid).startswith(("name:", "child:", "person:")):
+            continue  # resolved people were added from their own frames
+        label = str(nid).split(":", 1)[-1]
+        add_node(nid, kind=kind, label=label,
+                 unresolved=True if str(nid).startswith(("name:", "child:", "person:")) else None)
+
+
+def _place_points(episodes, place_events, children, persons, intelligence) -> pd.DataFrame:
+    """Long frame of every geocoded point: who, relation, source, at, text, e, n, precision."""
+    cols = ["who", "relation", "source", "at", "text", "easting", "northing", "precision",
+            "restricted", "intel_key"]
+    parts = []
+    rel_of = {"found_at": "found_at", "last_seen": "last_seen_at", "rhi_place": "went_to"}
+    if place_events is not None and len(place_events):
+        pe = place_events
+        parts.append(pd.DataFrame({
+            "who": pe["person_id"].astype(str), "relation": pe["kind"].map(rel_of).fillna("went_to"),
+            "source": _col(pe, "event_key").where(_col(pe, "event_key").notna(), _col(pe, "episode_key")),
+            "at": pe["at"], "text": _col(pe, "text"), "easting": pe["easting"],
+            "northing": pe["northing"], "precision": _col(pe, "precision"), "restricted": False}))
+    elif episodes is not None and len(episodes):
+        ep = episodes
+        for pre, rel, at in (("found", "found_at", "returned_at"), ("last_seen", "last_seen_at", "reported_at")):
+            if f"{pre}_e" not in ep.columns:
+                continue
+            parts.append(pd.DataFrame({
+                "who": ep["person_id"].astype(str), "relation": rel, "source": ep["episode_key"],
+                "at": _col(ep, at).where(_col(ep, at).notna(), _col(ep, "reported_at")),
+                "text": _col(ep, f"{pre}_text"), "easting": ep[f"{pre}_e"],
+                "northing": ep[f"{pre}_n"], "precision": _col(ep, f"{pre}_precision"),
+                "restricted": False}))
+    if children is not None and len(children) and "placement_e" in children.columns:
+        c = children.drop_duplicates(["person_id", "placement_postcode"])
+        parts.append(pd.DataFrame({
+            "who": c["person_id"].astype(str), "relation": "resides_at", "source": c["child_key"],
+            "at": None, "text": _col(c, "placement_postcode"), "easting": c["placement_e"],
+            "northing": c["placement_n"], "precision": "postcode", "restricted": True}))
+    if persons is not None and len(persons) and "address_e" in persons.columns:
+        p = persons
+        parts.append(pd.DataFrame({
+            "who": p["person_id"].astype(str), "relation": "resides_at", "source": p["person_key"],
+            "at": None, "text": _col(p, "address"), "easting": p["address_e"],
+            # persons carry no address precision in docs/FRAMES.md: without the column an
+            # address point is taken as a postcode centroid (what the gazetteer resolves to
+            # unless an address file is loaded), never as an exact premises location
+            "northing": p["address_n"], "precision": _col(p, "address_precision", "postcode"),
+            "restricted": False}))
+    if intelligence is not None and len(intelligence) and "easting" in intelligence.columns:
+        it = intelligence
+        parts.append(pd.DataFrame({
+            "who": None, "relation": "mentioned_with", "source": it["intel_key"],
+            "at": it["recorded_at"], "text": _col(it, "location_text"), "easting": it["easting"],
+            "northing": it["northing"], "precision": _col(it, "precision"), "restricted": False,
+            "intel_key": it["intel_key"]}))
+    parts = [p.reindex(columns=cols) for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    out["easting"] = pd.to_numeric(out["easting"], errors="coerce")
+    out["northing"] = pd.to_numeric(out["northing"], errors="coerce")
+    out = out[out["easting"].notna() & out["northing"].notna()]
+    out["restricted"] = out["restricted"].fillna(False).astype(bool)
+    return out.reset_index(drop=True)

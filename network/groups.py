@@ -1,0 +1,549 @@
+"""Co-missing groups: children who go missing together.
+
+Two episodes of different children are a *co-episode* when they overlap in time and share a
+place:
+
+* ``home``        the same home/placement postcode (children.placement_postcode) and reports
+                  starting within ``window`` of each other (long overlapping episodes of children
+                  who merely live together are not joint episodes);
+* ``found``       found within ``distance`` metres **and** within ``window`` of each other
+                  (return times), at a found point of premises, address, postcode or street
+                  precision (ward/area centroids are not a shared place), the episodes
+                  overlapping in time;
+* ``found_with``  one is recorded as found with the other, and
+* ``associate``   one names the other as an associate in the return interview, the episodes
+                  overlapping in time: reports starting within ``window`` or intervals that
+                  overlap (an open or long interval counted for at most ``max_span``).
+
+Candidates are generated without forming all pairs: the home and found conditions are a
+*sort-and-sweep* over ``(key, time)`` where the key is the home postcode or the
+``distance``-sized grid cell of the found point (the 3 x 3 neighbouring cells are searched with
+``numpy.searchsorted``); the named conditions are a join on the named child. Co-episodes that
+share an episode are one *event* (connected components). Home-only events of a pair of
+children are kept only when more than chance would give (Poisson, Knox 1964; Benjamini-Hochberg
+over all pairs of housemates): housemates who each go missing a hundred times a year start
+within six hours of each other now and then.
+Children are joined by a graph weighted by the events they share; groups are its Louvain
+communities (Blondel et al. 2008, ``networkx.community.louvain_communities``, seeded) with at
+least ``min_co_episodes`` events, every member having been missing with the rest of its group
+at least ``min_co_episodes`` times.
+
+References
+----------
+Blondel, V. D., Guillaume, J.-L., Lambiotte, R., Lefebvre, E. (2008). Fast unfolding of
+communities in large networks. J. Stat. Mech. P10008.
+Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate. JRSS B 57(1).
+Knox, E. G. (1964). The detection of space-time interactions. Applied Statistics 13(1).
+Preparata, F. P., Shamos, M. I. (1985). Computational Geometry (plane sweep).
+"""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from network.graph import _col, _iso, build_ref_index, resolve_refs
+
+
+def _isin(values, allowed) -> np.ndarray:
+    """Vectorised membership on object values (pandas' Arrow-string ``isin`` builds a Python
+    scalar per allowed value, which is slow for large sets)."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(pd.Index(list(allowed), dtype=object))
+
+__all__ = ["co_episode_pairs", "co_missing_groups", "groups_to_records"]
+
+FOUND_PRECISIONS = ("premises", "address", "postcode", "street")
+PAIR_COLUMNS = ["episode_a", "episode_b", "person_a", "person_b", "reason", "place"]
+
+
+def _secs(s: pd.Series) -> np.ndarray:
+    """Date-times to int64 seconds since epoch (NaT -> INT64 min)."""
+    t = pd.to_datetime(s, utc=True, errors="coerce")
+    v = t.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view("i8")
+    nat = v == np.iinfo(np.int64).min
+    out = v // 10**9
+    out[nat] = np.iinfo(np.int64).min
+    return out
+
+
+def _spans(start: np.ndarray, end: np.ndarray, window: int, max_span: int) -> np.ndarray:
+    """Forward reach of each episode in seconds: max(window, min(duration, max_span))."""
+    missing = end == np.iinfo(np.int64).min
+    dur = np.where(missing, max_span, np.clip(end - start, 0, max_span))
+    return np.maximum(dur, window).astype(np.int64)
+
+
+class _SweepIndex:
+    """Episodes sorted once by the composite ``key * BIG + t`` (int64) for sort-and-sweep.
+
+    Each episode's candidates under a query key are one contiguous run of the sorted array,
+    found by two binary searches: O(n log n) to build, O(n log n + pairs) per query.
+    """
+
+    def __init__(self, key: np.ndarray, t: np.ndarray, max_span: int):
+        self.n = n = len(t)
+        if n == 0:
+            return
+        self.t0 = t.min()
+        self.tt = (t - self.t0).astype(np.int64)
+        self.big = np.int64(self.tt.max() + max_span + 2)
+        self.kmin, self.kmax = key.min(), key.max()
+        comp = (key - self.kmin).astype(np.int64) * self.big + self.tt
+        self.order = np.argsort(comp, kind="stable")
+        self.sorted = comp[self.order]
+
+    def pairs(self, span: np.ndarray, qkey: np.ndarray | None = None):
+        """Pairs (i, j) with key[j] == qkey[i] and t[i] <= t[j] <= t[i] + span[i]; with
+        ``qkey`` None the own key, each unordered pair once (j after i in sort order)."""
+        if self.n == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        # queries are made in sorted order: they are then (nearly) sorted themselves, and the
+        # binary searches walk memory in order
+        so = span[self.order]
+        if qkey is None:
+            lo = np.arange(1, self.n + 1)
+            hi = np.searchsorted(self.sorted, self.sorted + so, side="right")
+        else:
+            qk = qkey[self.order]
+            valid = (qk >= self.kmin) & (qk <= self.kmax)
+            q = (qk - self.kmin).astype(np.int64) * self.big + self.tt[self.order]
+            lo = np.searchsorted(self.sorted, q, side="left")
+            hi = np.searchsorted(self.sorted, q + so, side="right")
+            hi = np.where(valid, hi, lo)
+        cnt = np.maximum(hi - lo, 0)
+        total = int(cnt.sum())
+        if total == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        src = np.flatnonzero(cnt)
+        c = cnt[src]
+        start = np.cumsum(c) - c
+        jj = np.repeat(lo[src], c) + (np.arange(total) - np.repeat(start, c))
+        return self.order[np.repeat(src, c)], self.order[jj]
+
+
+def _sweep(key: np.ndarray, t: np.ndarray, span: np.ndarray,
+           qkey: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) with key[j] == qkey[i] and t[i] <= t[j] <= t[i] + span[i] (see
+    :class:`_SweepIndex`)."""
+    if len(t) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return _SweepIndex(key, t, int(span.max())).pairs(span, qkey)
+
+
+def _norm_postcode(pc: pd.Series) -> pd.Series:
+    s = pc.astype("string").str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
+    return s.where(s.str.len() >= 5)
+
+
+def co_episode_pairs(episodes: pd.DataFrame, children: pd.DataFrame | None = None,
+                     return_interviews: pd.DataFrame | None = None,
+                     persons: pd.DataFrame | None = None, *,
+                     window: str | pd.Timedelta = "6h", distance: float = 250.0,
+                     max_span: str | pd.Timedelta = "7D",
+                     reasons: tuple[str, ...] = ("home", "found", "found_with", "associate"),
+                     _index=None) -> pd.DataFrame:
+    """All co-episode pairs (see module docstring), one row per pair and reason.
+
+    Parameters
+    ----------
+    episodes : frame ``episodes`` (episode_key, person_id, reported_at, returned_at, found_e,
+        found_n, found_text, found_with, source).
+    children : frame ``children`` (person_id, placement_postcode), for the ``home`` reason and
+        to resolve ``found_with`` references.
+    return_interviews : frame ``return_interviews`` (episode_key, associates), for ``associate``.
+    window : two reports starting within this time overlap.
+    distance : metres (BNG) within which two found points are the same place.
+    max_span : longest interval counted for overlap (open episodes count this long).
+
+    Returns
+    -------
+    DataFrame ``episode_a, episode_b, person_a, person_b, reason, place`` with
+    ``episode_a < episode_b`` and ``person_a != person_b``.
+    """
+    win = int(pd.Timedelta(window).total_seconds())
+    cap = int(pd.Timedelta(max_span).total_seconds())
+    ep = episodes.reset_index(drop=True)
+    n = len(ep)
+    if n == 0:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    # integer codes for people; strings only for the rows of the pairs found
+    pcode, puniq = pd.factorize(ep["person_id"].astype(object))
+    puniq = pd.Index(np.asarray(puniq, dtype=object).astype(str))
+    t = _secs(ep["reported_at"])
+    okt = (t != np.iinfo(np.int64).min) & (pcode >= 0)
+    end = _secs(_col(ep, "returned_at"))
+    span = _spans(t, end, win, cap)
+    parts: list[pd.DataFrame] = []
+
+    def emit(i, j, reason, place):
+        keep = pcode[i] != pcode[j]
+        i, j = i[keep], j[keep]
+        if isinstance(place, np.ndarray):
+            place = place[keep]
+        if len(i):
+            parts.append(pd.DataFrame({"i": i, "j": j, "reason": reason, "place": place}))
+
+    # ---- same home/placement postcode: sweep within each postcode
+    if "home" in reasons and children is not None and len(children) and "placement_postcode" in children.columns:
+        hcode, huniq = pd.factorize(_homes(children).reindex(puniq).to_numpy(dtype=object))
+        hc = np.where(pcode >= 0, hcode[np.maximum(pcode, 0)], -1)
+        sel = np.flatnonzero((hc >= 0) & okt)
+        if len(sel):
+            codes, uniq = hc[sel], huniq
+            # housemates: reports starting within the window (long overlapping episodes of
+            # children who live together are not joint episodes)
+            a, b = _sweep(codes.astype(np.int64), t[sel], np.full(len(sel), win, np.int64))
+            labels = ("home:" + pd.Series(np.asarray(uniq, dtype=object))).to_numpy(object)
+            emit(sel[a], sel[b], "home", labels[codes[a]])
+
+    # ---- found within `distance` metres: sweep over grid cells, 3x3 neighbourhood
+    if "found" in reasons and "found_e" in ep.columns:
+        fe = pd.to_numeric(ep["found_e"], errors="coerce").to_numpy(float)
+        fn = pd.to_numeric(ep["found_n"], errors="coerce").to_numpy(float)
+        okf = end != np.iinfo(np.int64).min
+        fine = np.ones(n, bool)
+        if "found_precision" in ep.columns:
+            fine = ep["found_precision"].isin(FOUND_PRECISIONS).to_numpy()
+        sel = np.flatnonzero(np.isfinite(fe) & np.isfinite(fn) & okt & okf & fine)
+        if len(sel):
+            cx = np.floor(fe[sel] / distance).astype(np.int64)
+            cy = np.floor(fn[sel] / distance).astype(np.int64)
+            cx -= cx.min() - 1
+            cy -= cy.min() - 1
+            width = np.int64(cy.max() + 2)
+            cell = cx * width + cy
+            # found near each other in space AND time: sweep on the found (return) time
+            ts, sps = end[sel], np.full(len(sel), win, np.int64)
+            ai, bj = [], []
+            index = _SweepIndex(cell, ts, win)
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    if dx == 0 and dy == 0:
+                        a, b = index.pairs(sps)
+                    else:
+                        a, b = index.pairs(sps, qkey=(cx + dx) * width + (cy + dy))
+                    ai.append(a)
+                    bj.append(b)
+            a, b = np.concatenate(ai), np.concatenate(bj)
+            d2 = (fe[sel][a] - fe[sel][b]) ** 2 + (fn[sel][a] - fn[sel][b]) ** 2
+            keep = d2 <= distance * distance
+            a, b = sel[a[keep]], sel[b[keep]]
+            # and the episodes themselves overlap in time
+            first = np.where(t[a] <= t[b], a, b)
+            second = np.where(t[a] <= t[b], b, a)
+            keep = (t[second] - t[first]) <= span[first]
+            a, b = a[keep], b[keep]
+            text = _col(ep, "found_text").astype("string").iloc[a].reset_index(drop=True)
+            where = (pd.Series(fe[a]).round().astype("int64").astype(str) + ","
+                     + pd.Series(fn[a]).round().astype("int64").astype(str))
+            place = ("found:" + text.where(text.notna() & (text != ""), where)).to_numpy(object)
+            emit(a, b, "found", place)
+
+    # ---- named: found_with and RHI associates resolving to another child's episode
+    named = []
+    need_named = ("found_with" in reasons and "found_with" in ep.columns) or \
+        ("associate" in reasons and return_interviews is not None and len(return_interviews))
+    if need_named:
+        idx = _index if _index is not None else build_ref_index(children, persons, None)
+        if "found_with" in reasons and "found_with" in ep.columns:
+            fw = _explode_refs(ep["found_with"], pd.DataFrame({
+                "i": np.arange(n), "source": _col(ep, "source", "").fillna("").astype(str).to_numpy()}))
+            if len(fw):
+                fw = resolve_refs(fw, idx, expect="child")
+                named.append(fw.assign(reason="found_with"))
+        if "associate" in reasons and return_interviews is not None and len(return_interviews) \
+                and "associates" in return_interviews.columns:
+            ri = return_interviews[["episode_key", "associates"]].copy()
+            ri["i"] = pd.Index(ep["episode_key"].astype(object)).get_indexer(ri["episode_key"].astype(object))
+            ri = ri[ri["i"] >= 0]
+            ri["source"] = _col(ep, "source", "").fillna("").astype(str).to_numpy()[ri["i"].to_numpy()]
+            ri = _explode_refs(ri["associates"], ri[["i", "source"]])
+            if len(ri):
+                ri = resolve_refs(ri[["i", "source", "ref"]], idx, expect="child")
+                named.append(ri.assign(reason="associate"))
+    if named:
+        nm = pd.concat(named, ignore_index=True)
+        nm = nm[nm["node_kind"] == "child"][["i", "node", "reason"]]
+        nm = nm.assign(code=puniq.get_indexer(nm["node"].astype(str)))
+        nm = nm[nm["code"] >= 0]
+        # episodes of each named child: a CSR-style lookup by person code
+        by_p = np.argsort(pcode, kind="stable")
+        starts = np.searchsorted(pcode[by_p], nm["code"].to_numpy(), side="left")
+        stops = np.searchsorted(pcode[by_p], nm["code"].to_numpy(), side="right")
+        cnt = stops - starts
+        jn = pd.DataFrame({"i": np.repeat(nm["i"].to_numpy(np.int64), cnt),
+                           "reason": np.repeat(nm["reason"].to_numpy(object), cnt)})
+        off = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        jn["j"] = by_p[np.repeat(starts, cnt) + off]
+        if len(jn):
+            i = jn["i"].to_numpy(np.int64)
+            j = jn["j"].to_numpy(np.int64)
+            first, second = np.where(t[i] <= t[j], i, j), np.where(t[i] <= t[j], j, i)
+            ok = okt[i] & okt[j] & ((t[second] - t[first]) <= span[first])
+            emit(first[ok], second[ok], jn["reason"].to_numpy()[ok], jn["reason"].to_numpy()[ok])
+
+    if not parts:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    pr = pd.concat(parts, ignore_index=True)
+    i, j = pr["i"].to_numpy(), pr["j"].to_numpy()
+    ki = ep["episode_key"].take(i).astype(str).to_numpy(dtype=object)
+    kj = ep["episode_key"].take(j).astype(str).to_numpy(dtype=object)
+    swap = ki > kj
+    a = np.where(swap, j, i)
+    b = np.where(swap, i, j)
+    out = pd.DataFrame({"episode_a": np.where(swap, kj, ki).astype(object),
+                        "episode_b": np.where(swap, ki, kj).astype(object),
+                        "person_a": puniq.to_numpy()[pcode[a]], "person_b": puniq.to_numpy()[pcode[b]], "reason": pr["reason"].to_numpy(),
+                        "place": pr["place"].to_numpy()})
+    return out.drop_duplicates(["episode_a", "episode_b", "reason"]).reset_index(drop=True)
+
+
+def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = None,
+                      return_interviews: pd.DataFrame | None = None,
+                      persons: pd.DataFrame | None = None, *,
+                      window: str | pd.Timedelta = "6h", distance: float = 250.0,
+                      max_span: str | pd.Timedelta = "7D", min_co_episodes: int = 2,
+                      seed: int = 0, resolution: float = 1.0,
+                      adult_links: pd.DataFrame | None = None,
+                      pairs: pd.DataFrame | None = None,
+                      home_alpha: float = 0.01, _index=None) -> pd.DataFrame:
+    """Co-missing groups as Louvain communities of the child-child co-episode graph.
+
+    Parameters
+    ----------
+    episodes, children, return_interviews, persons, window, distance, max_span
+        As :func:`co_episode_pairs`.
+    min_co_episodes : a group needs at least this many joint missing events.
+    seed, resolution : passed to ``networkx.community.louvain_communities``.
+    adult_links : optional frame ``person_id, adult_id`` (child -> adult links from the
+        person-place graph) used to list each group's ``shared_adults`` (adults linked to at
+        least two members). Without it adults named in ``found_with`` are used.
+    pairs : precomputed :func:`co_episode_pairs` output.
+    home_alpha : false discovery rate for home-only co-events (see :func:`_chance_filter`);
+        1 keeps every home-only event.
+
+    Returns
+    -------
+    DataFrame, one row per group, best first: ``group_id, members`` (sorted person_id list),
+    ``co_episodes`` (joint missing events: connected sets of co-episodes), ``first, last``
+    (ISO 8601 UTC of the earliest report and latest report/return of those events),
+    ``shared_places`` (list, most frequent first), ``shared_adults`` (list), ``episodes``
+    (list of lists of episode keys, one list per event).
+    """
+    cols = ["group_id", "members", "co_episodes", "first", "last", "shared_places",
+            "shared_adults", "episodes"]
+    if _index is None and (children is not None or persons is not None):
+        _index = build_ref_index(children, persons, None)
+    if pairs is None:
+        pairs = co_episode_pairs(episodes, children, return_interviews, persons, window=window,
+                                 distance=distance, max_span=max_span, _index=_index)
+    if len(pairs) == 0:
+        return pd.DataFrame(columns=cols)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    # events: connected components of the episode-pair graph
+    ek, inv = np.unique(np.r_[pairs["episode_a"].to_numpy(str), pairs["episode_b"].to_numpy(str)],
+                        return_inverse=True)
+    m = len(pairs)
+    ia, ib = inv[:m], inv[m:]
+    _, ev = connected_components(coo_matrix((np.ones(m), (ia, ib)), shape=(len(ek), len(ek))),
+                                 directed=False)
+    pr = pairs.assign(event=ev[ia])
+    pairs_episodes = episodes
+    # child-child weights: number of distinct events the two share
+    pa, pb = pr["person_a"].to_numpy(object), pr["person_b"].to_numpy(object)
+    sw = pa > pb
+    cc = pd.DataFrame({"a": np.where(sw, pb, pa), "b": np.where(sw, pa, pb),
+                       "event": pr["event"].to_numpy(),
+                       "strong": (pr["reason"] != "home").to_numpy()})
+    cc = cc.groupby(["a", "b", "event"], sort=False)["strong"].any().reset_index()
+    cc = _chance_filter(cc, pairs_episodes, children, pd.Timedelta(window), home_alpha)
+    pr = pr.merge(cc[["event"]].drop_duplicates(), on="event")
+    if len(cc) == 0:
+        return pd.DataFrame(columns=cols)
+    w = cc.groupby(["a", "b"]).size().rename("weight").reset_index()
+    C = nx.Graph()
+    C.add_weighted_edges_from(w.sort_values(["a", "b"]).itertuples(index=False, name=None))
+    communities: list[set] = []
+    for comp in sorted(nx.connected_components(C), key=lambda c: sorted(c)[0]):
+        if len(comp) <= 2:
+            communities.append(set(comp))
+            continue
+        sub = C.subgraph(sorted(comp))
+        communities.extend(nx.community.louvain_communities(sub, weight="weight", seed=seed,
+                                                            resolution=resolution))
+    # a member must have gone missing with the rest of its group at least min_co_episodes
+    # times: Louvain attaches a child joined by one chance co-episode to a real group
+    comm_of = pd.Series({p: k for k, comm in enumerate(communities) for p in comm}, dtype=np.int64)
+    ca, cb = cc["a"].map(comm_of).to_numpy(), cc["b"].map(comm_of).to_numpy()
+    within = cc[ca == cb].assign(c=ca[ca == cb])
+    alive = pd.Series(True, index=comm_of.index)
+    while len(within):
+        ends = pd.concat([within[["c", "a", "event"]].rename(columns={"a": "p"}),
+                          within[["c", "b", "event"]].rename(columns={"b": "p"})])
+        n_ev = ends.groupby("p")["event"].nunique()
+        weak = n_ev.index[n_ev < min_co_episodes]
+        lonely = alive.index[alive & ~_isin(alive.index, n_ev.index)]
+        if len(weak) == 0 and len(lonely) == 0:
+            break
+        alive[weak] = False
+        alive[lonely] = False
+        within = within[alive.reindex(within["a"]).to_numpy() & alive.reindex(within["b"]).to_numpy()]
+    keep = alive[alive].index
+    pruned: dict[int, set] = {}
+    for p, k in zip(keep, comm_of[keep].to_numpy()):
+        pruned.setdefault(int(k), set()).add(p)
+    communities = [pruned[k] for k in sorted(pruned) if len(pruned[k]) >= 2]
+    member_of = {p: k for k, comm in enumerate(communities) for p in comm}
+    pr["ga"] = pr["person_a"].map(member_of)
+    pr["gb"] = pr["person_b"].map(member_of)
+    inside = pr[pr["ga"].notna() & (pr["ga"] == pr["gb"])].copy()
+    if len(inside) == 0:
+        return pd.DataFrame(columns=cols)
+    inside["g"] = inside["ga"].astype(np.int64)
+    n_events = inside.groupby("g")["event"].nunique()
+    ok = n_events[n_events >= min_co_episodes].index
+    inside = inside[inside["g"].isin(ok)]
+    if len(inside) == 0:
+        return pd.DataFrame(columns=cols)
+
+    # episodes of each event, and first / last times (vectorised over all groups)
+    ge = pd.concat([inside[["g", "event", "episode_a"]].rename(columns={"episode_a": "episode"}),
+                    inside[["g", "event", "episode_b"]].rename(columns={"episode_b": "episode"})],
+                   ignore_index=True).drop_duplicates()
+    ep = episodes.drop_duplicates("episode_key")
+    keys = ep["episode_key"].astype(str).to_numpy(dtype=object)
+    rep = pd.to_datetime(ep["reported_at"], utc=True, errors="coerce").set_axis(keys)
+    ret = pd.to_datetime(_col(ep, "returned_at"), utc=True, errors="coerce").set_axis(keys)
+    ge["rep"] = ge["episode"].map(rep)
+    ge["latest"] = ge["episode"].map(ret.where(ret.notna(), rep))
+    ge = ge.sort_values(["g", "event", "episode"])
+    ev_lists = ge.groupby(["g", "event"], sort=False)["episode"].agg(list).reset_index()
+    ev_lists = ev_lists.assign(_k=ev_lists["episode"].map(lambda x: x[0])).sort_values(["g", "_k"])
+    stats = pd.DataFrame({"co_episodes": n_events.loc[ok],
+                          "first": ge.groupby("g")["rep"].min(),
+                          "last": ge.groupby("g")["latest"].max(),
+                          "episodes": ev_lists.groupby("g")["episode"].agg(list)})
+    pl = inside.assign(place=inside["place"].astype(str)).groupby(["g", "place"]).size().rename("k").reset_index()
+    pl = pl.sort_values(["g", "k", "place"], ascending=[True, False, True]).groupby("g").head(20)
+    stats["shared_places"] = pl.groupby("g")["place"].agg(list)
+    stats["members"] = [sorted(communities[g]) for g in stats.index]
+
+    # shared adults: adults linked to at least two members
+    if adult_links is None:
+        adult_links = _adults_found_with(episodes, children, persons, _index)
+    stats["shared_adults"] = [[] for _ in range(len(stats))]
+    if adult_links is not None and len(adult_links):
+        al = adult_links[["person_id", "adult_id"]].astype(object).drop_duplicates()
+        al = al.assign(g=al["person_id"].map(member_of)).dropna(subset=["g"])
+        al = al[~_isin(al["adult_id"], member_of.keys())]
+        al = al.astype({"g": np.int64})
+        sa = al.groupby(["g", "adult_id"])["person_id"].nunique().rename("k").reset_index()
+        sa = sa[sa["k"] >= 2].sort_values(["g", "k", "adult_id"], ascending=[True, False, True])
+        got = sa.groupby("g")["adult_id"].agg(list)
+        stats["shared_adults"] = [got.get(g, []) for g in stats.index]
+    stats["first"] = stats["first"].map(_iso)
+    stats["last"] = stats["last"].map(_iso)
+    out = stats.reset_index(drop=True)
+    out["shared_places"] = [x if isinstance(x, list) else [] for x in out["shared_places"]]
+    out = out.assign(_k=out["members"].map(lambda m: m[0])).sort_values(
+        ["co_episodes", "first", "_k"], ascending=[False, True, True]).drop(columns="_k")
+    out.insert(0, "group_id", [f"G{k:04d}" for k in range(1, len(out) + 1)])
+    return out.reset_index(drop=True)[cols]
+
+
+def _homes(children: pd.DataFrame | None) -> pd.Series:
+    """person_id -> normalised home/placement postcode (the most often recorded)."""
+    if children is None or len(children) == 0 or "placement_postcode" not in children.columns:
+        return pd.Series(dtype=object)
+    pc = pd.DataFrame({"person_id": children["person_id"].astype(str).to_numpy(dtype=object),
+                       "pc": _norm_postcode(children["placement_postcode"]).to_numpy(dtype=object)})
+    pc = pc[pd.notna(pc["pc"])]
+    pc = (pc.groupby(["person_id", "pc"]).size().rename("k").reset_index()
+          .sort_values(["person_id", "k", "pc"], ascending=[True, False, True])
+          .drop_duplicates("person_id"))
+    return pd.Series(pc["pc"].to_numpy(dtype=object), index=pc["person_id"].to_numpy(dtype=object))
+
+
+def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFrame | None,
+                   window: pd.Timedelta, alpha: float) -> pd.DataFrame:
+    """Drop home-only co-events of a pair of children when that many are expected by chance.
+
+    Two children of one home with ``n_a`` and ``n_b`` episodes over a period ``T`` start within
+    ``w`` of each other by chance about ``lambda = n_a n_b 2w / T`` times (independent Poisson
+    arrivals, as in the Knox space-time test, Knox 1964); ``p = P(Poisson(lambda) >= k)``.
+    Every pair of housemates with episodes is a test, so the home-only events of a pair are kept
+    only when its p survives the Benjamini-Hochberg step-up procedure at false discovery rate
+    ``alpha`` over all housemate pairs (Benjamini & Hochberg 1995). Events with stronger
+    evidence (found together, found_with, associate) are always kept.
+    """
+    home = ~cc["strong"]
+    if not home.any() or alpha >= 1:
+        return cc
+    from scipy.special import pdtrc  # Poisson survival: P(X > k) = pdtrc(k, lambda)
+    t = pd.to_datetime(episodes["reported_at"], utc=True, errors="coerce")
+    span = (t.max() - t.min()).total_seconds()
+    span = max(span, 30 * 86400.0)
+    n_eps = episodes["person_id"].astype(str).value_counts()
+    hp = cc[home].groupby(["a", "b"]).size().rename("k").reset_index()
+    lam = hp["a"].map(n_eps).fillna(1).to_numpy(float) * hp["b"].map(n_eps).fillna(1).to_numpy(float) \
+        * 2 * window.total_seconds() / span
+    p = pdtrc(hp["k"].to_numpy() - 1, lam)
+    # tests: all pairs of children with episodes who share a home
+    homes = _homes(children)
+    homes = homes[_isin(homes.index, n_eps.index)]
+    per_home = homes.value_counts().to_numpy(np.int64)
+    m = max(int((per_home * (per_home - 1) // 2).sum()), len(hp), 1)
+    order = np.argsort(p, kind="stable")
+    ok = p[order] <= alpha * np.arange(1, len(p) + 1) / m
+    real = np.zeros(len(p), bool)
+    if ok.any():
+        real[order[: np.flatnonzero(ok).max() + 1]] = True
+    chance = hp[~real][["a", "b"]].assign(_chance=True)
+    out = cc.merge(chance, on=["a", "b"], how="left")
+    keep = out["strong"] | out["_chance"].isna()
+    return out[keep].drop(columns="_chance").reset_index(drop=True)
+
+
+def _explode_refs(refs: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
+    """Long frame ``keys + ref`` from a column of reference lists (or ``;`` strings),
+    vectorised: one row per non-empty reference."""
+    r = pd.Series(refs.to_numpy(dtype=object), index=np.arange(len(refs)))
+    r = r[r.str.len().fillna(0).to_numpy() > 0]  # most episodes name nobody
+    r = r.explode()
+    r = r[r.notna()]
+    if len(r) and r.map(type).eq(str).all() and r.str.contains(";", regex=False).any():
+        r = r.str.split(";").explode()
+    r = r.astype(str).str.strip()
+    r = r[r != ""]
+    out = keys.iloc[r.index.to_numpy()].reset_index(drop=True)
+    out["ref"] = r.to_numpy()
+    return out
+
+
+def _adults_found_with(episodes, children, persons, idx=None) -> pd.DataFrame:
+    if episodes is None or "found_with" not in episodes.columns:
+        return pd.DataFrame(columns=["person_id", "adult_id"])
+    idx = idx if idx is not None else build_ref_index(children, persons, None)
+    fw = _explode_refs(episodes["found_with"], pd.DataFrame({
+        "person_id": episodes["person_id"].astype(str).to_numpy(dtype=object),
+        "source": _col(episodes, "source", "").fillna("").astype(str).to_numpy()}))
+    if len(fw) == 0:
+        return pd.DataFrame(columns=["person_id", "adult_id"])
+    fw = resolve_refs(fw, idx, expect="child")
+    fw = fw[fw["node_kind"] == "person"]
+    return fw.rename(columns={"node": "adult_id"})[["person_id", "adult_id"]].drop_duplicates()
+
+
+def groups_to_records(groups: pd.DataFrame) -> list[dict]:
+    """The contract form of ``co_missing_groups.json``: a list of
+    ``{"group_id", "members", "co_episodes", "first", "last", "shared_places", ...}``."""
+    out = []
+    for r in groups.itertuples(index=False):
+        out.append({"group_id": r.group_id, "members": list(r.members),
+                    "co_episodes": int(r.co_episodes), "first": r.first, "last": r.last,
+                    "shared_places": list(r.shared_places),
+                    "shared_adults": list(r.shared_adults),
+                    "episodes": [list(x) for x in r.episodes]})
+    return out

@@ -1,0 +1,372 @@
+"""Measures on the person-place graph (``network.graph.person_place_graph``).
+
+One measure per function; graphs in, plain frames out; seeded where sampling is used.
+
+* :func:`centrality`              degree, betweenness (exact when small, k-sampled when large;
+                                  Brandes 2001, 2008), PageRank (Page et al. 1999), component
+* :func:`bridging_persons`        adults linked to several distinct children, directly or
+                                  through a shared place, premises or vehicle (2 steps), ranked
+                                  with the evidence
+* :func:`places_linking_children` places and premises several children were found at, last seen
+                                  at or went to
+* :func:`components`              connected components of the undirected view
+* :func:`ego_network`             the ego network of a child or person to depth 1-2, with a date
+                                  filter
+
+References
+----------
+Brandes, U. (2001). A faster algorithm for betweenness centrality. J. Math. Sociol. 25(2).
+Brandes, U., Pich, C. (2007). Centrality estimation in large networks. IJBC 17(7).
+Page, L., Brin, S., Motwani, R., Winograd, T. (1999). The PageRank citation ranking.
+Burt, R. S. (1992). Structural Holes (brokerage between otherwise unconnected actors).
+"""
+from __future__ import annotations
+
+import re
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+
+def _isin(values, allowed) -> np.ndarray:
+    """Vectorised membership on object values (pandas' Arrow-string ``isin`` builds a Python
+    scalar per allowed value, which is slow for large sets)."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(pd.Index(list(allowed), dtype=object))
+
+__all__ = ["evidence_weight", "edge_frame", "centrality", "bridging_persons", "find_node",
+           "places_linking_children", "components", "ego_network"]
+
+PLACE_KINDS = ("place", "premises", "vehicle")
+# relations by which a child is at a place (its own home is not a shared place of concern)
+CHILD_PLACE_RELATIONS = ("found_at", "last_seen_at", "went_to", "frequents", "transported_by",
+                         "mentioned_with", "seen_with", "other")
+VAGUE_PRECISIONS = ("area", "none")
+SOURCE_WEIGHT = {"1": 0.9, "2": 0.6, "3": 0.3}
+INTEL_WEIGHT = {"A": 1.0, "B": 0.85, "C": 0.6, "D": 0.3, "E": 0.0}
+
+
+def evidence_weight(intelligence: bool, gradings: list | None = None) -> float:
+    """Weight of one edge as evidence: 1 for a recorded fact; for intelligence the best of its
+    3x5x2 gradings, source evaluation (1 reliable .9, 2 untested .6, 3 not reliable .3) times
+    intelligence assessment (A 1, B .85, C .6, D .3, E 0: suspected false); ungraded .5."""
+    if not intelligence:
+        return 1.0
+    best = None
+    for g in gradings or []:
+        g = str(g).strip().upper()
+        if len(g) >= 2 and g[0] in SOURCE_WEIGHT and g[1] in INTEL_WEIGHT:
+            w = SOURCE_WEIGHT[g[0]] * INTEL_WEIGHT[g[1]]
+            best = w if best is None else max(best, w)
+    return 0.5 if best is None else best
+
+
+def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
+    """The edges of ``G`` as a frame ``u, v, key, relation, weight, intelligence, count, first,
+    last, sources, kind_u, kind_v``."""
+    rows = [(u, v, k, d.get("relation", k), evidence_weight(d.get("intelligence", False),
+                                                            d.get("gradings")),
+             bool(d.get("intelligence", False)), int(d.get("count", 1)), d.get("first"),
+             d.get("last"), d.get("sources", []))
+            for u, v, k, d in G.edges(keys=True, data=True)]
+    df = pd.DataFrame(rows, columns=["u", "v", "key", "relation", "weight", "intelligence",
+                                     "count", "first", "last", "sources"])
+    kind = nx.get_node_attributes(G, "kind")
+    df["kind_u"] = df["u"].map(kind)
+    df["kind_v"] = df["v"].map(kind)
+    return df
+
+
+def _simple(G: nx.MultiDiGraph) -> nx.Graph:
+    """Undirected simple graph; weight = records behind the edges between two nodes."""
+    H = nx.Graph()
+    H.add_nodes_from(G.nodes(data=True))
+    for u, v, d in G.edges(data=True):
+        c = int(d.get("count", 1))
+        if H.has_edge(u, v):
+            H[u][v]["weight"] += c
+        else:
+            H.add_edge(u, v, weight=c)
+    return H
+
+
+def components(G: nx.MultiDiGraph) -> pd.DataFrame:
+    """Connected components of the undirected view: ``node, kind, component, size``;
+    component 0 is the largest (ties by smallest node id)."""
+    comps = sorted((sorted(c) for c in nx.connected_components(_simple(G))),
+                   key=lambda c: (-len(c), c[0]))
+    kind = nx.get_node_attributes(G, "kind")
+    rows = [(n, kind.get(n), i, len(c)) for i, c in enumerate(comps) for n in c]
+    return pd.DataFrame(rows, columns=["node", "kind", "component", "size"])
+
+
+def centrality(G: nx.MultiDiGraph, *, exact_max_nodes: int = 2000, k: int = 256,
+               seed: int = 0, alpha: float = 0.85) -> pd.DataFrame:
+    """Degree, betweenness and PageRank of every node.
+
+    Parameters
+    ----------
+    exact_max_nodes : betweenness is exact (Brandes 2001) up to this many nodes; above, it is
+        estimated from ``k`` seeded pivot sources (Brandes & Pich 2007).
+    alpha : PageRank damping.
+
+    Returns
+    -------
+    DataFrame ``node, kind, label, degree`` (distinct neighbours), ``records`` (records behind
+    its edges), ``betweenness`` (normalised), ``betweenness_exact`` (bool), ``pagerank``,
+    ``component``, sorted by PageRank, highest first.
+    """
+    H = _simple(G)
+    n = H.number_of_nodes()
+    if n == 0:
+        return pd.DataFrame(columns=["node", "kind", "label", "degree", "records", "betweenness",
+                                     "betweenness_exact", "pagerank", "component"])
+    exact = n <= exact_max_nodes
+    bc = nx.betweenness_centrality(H, k=None if exact else min(k, n), normalized=True, seed=seed)
+    pr = nx.pagerank(H, alpha=alpha, weight="weight")
+    comp = components(G).set_index("node")["component"]
+    df = pd.DataFrame({"node": list(H.nodes())})
+    df["kind"] = df["node"].map(nx.get_node_attributes(G, "kind"))
+    df["label"] = df["node"].map(nx.get_node_attributes(G, "label"))
+    df["degree"] = df["node"].map(dict(H.degree()))
+    df["records"] = df["node"].map(dict(H.degree(weight="weight")))
+    df["betweenness"] = df["node"].map(bc)
+    df["betweenness_exact"] = exact
+    df["pagerank"] = df["node"].map(pr)
+    df["component"] = df["node"].map(comp)
+    return df.sort_values(["pagerank", "node"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _role(value) -> str:
+    return re.sub(r"[\s\-]+", "_", str(value or "").strip().lower())
+
+
+def _adults(G: nx.MultiDiGraph, include_unresolved: bool, exclude_roles) -> set:
+    """Person nodes that may be bridging adults: not unresolved names (unless asked), not of an
+    excluded role (professionals; peers, who are young people), not under 18 by date of birth
+    at the latest date in the graph."""
+    last = max((d.get("last") for _, _, d in G.edges(data=True) if d.get("last")), default=None)
+    as_of = pd.Timestamp(last) if last else None
+    out = set()
+    for n, d in G.nodes(data=True):
+        if d.get("kind") != "person":
+            continue
+        if d.get("unresolved") and not include_unresolved:
+            continue
+        if _role(d.get("role")) in exclude_roles:
+            continue
+        if as_of is not None and d.get("dob"):
+            dob = pd.Timestamp(d["dob"])
+            if dob.tzinfo is None:
+                dob = dob.tz_localize("UTC")
+            if (as_of - dob).days < 18 * 365.25:
+                continue
+        out.add(n)
+    return out
+
+
+def _paths(G: nx.MultiDiGraph, adults: set, place_decay: float) -> pd.DataFrame:
+    """Adult-child evidence paths: direct edges and adult - place - child 2-step paths.
+
+    Returns ``adult, child, via, relation, weight, intelligence, first, last`` one row per path.
+    """
+    ed = edge_frame(G)
+    kind = nx.get_node_attributes(G, "kind")
+    # undirected: each edge in both orientations
+    both = pd.concat([ed, ed.rename(columns={"u": "v", "v": "u", "kind_u": "kind_v",
+                                             "kind_v": "kind_u"})], ignore_index=True)
+    direct = both[_isin(both["u"], adults) & (both["kind_v"] == "child")]
+    direct = pd.DataFrame({"adult": direct["u"], "child": direct["v"], "via": None,
+                           "relation": direct["relation"], "weight": direct["weight"],
+                           "intelligence": direct["intelligence"], "first": direct["first"],
+                           "last": direct["last"]})
+    # a ward or area centroid is not a shared place
+    vague = {n for n, d in G.nodes(data=True) if d.get("kind") == "place"
+             and d.get("precision") in VAGUE_PRECISIONS}
+    a_x = both[_isin(both["u"], adults) & both["kind_v"].isin(PLACE_KINDS) & ~_isin(both["v"], vague)][
+        ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
+    x_c = both[both["kind_u"].isin(PLACE_KINDS) & (both["kind_v"] == "child")
+               & both["relation"].isin(CHILD_PLACE_RELATIONS) & ~_isin(both["u"], vague)][
+        ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
+    # specificity: a place many adults are tied to (a busy postcode centroid, a station) says
+    # less about any one of them
+    n_adults = a_x.groupby("v")["u"].nunique()
+    n_children = x_c.groupby("u")["v"].nunique()
+    two = a_x.merge(x_c, left_on="v", right_on="u", suffixes=("_a", "_c"))
+    spec = 1.0 / np.sqrt(two["v_a"].map(n_adults).to_numpy(float)
+                         * two["v_a"].map(n_children).to_numpy(float))
+    two = pd.DataFrame({
+        "adult": two["u_a"], "child": two["v_c"], "via": two["v_a"],
+        "relation": two["relation_a"] + "+" + two["relation_c"],
+        "weight": place_decay * two["weight_a"] * two["weight_c"] * spec,
+        "intelligence": two["intelligence_a"] | two["intelligence_c"],
+        "first": two["first_c"], "last": two["last_c"]})
+    out = pd.concat([direct, two], ignore_index=True)
+    # children are counted by resolved person_id: a reference that matched no child record
+    # (``child:ID`` node marked unresolved) is not counted
+    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
+    out = out[(out["child"].map(kind) == "child") & ~_isin(out["child"], unresolved)]
+    return out
+
+
+def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: float = 0.5,
+                     include_unresolved: bool = False,
+                     exclude_roles: tuple[str, ...] = ("professional", "peer"),
+                     evidence_items: int = 5) -> pd.DataFrame:
+    """Adults linked to several distinct children, ranked, with the evidence.
+
+    An adult (node kind ``person``) reaches a child directly (any edge: associate,
+    found_with, seen_with, transported_by, mentioned_with ...) or in two steps through a shared
+    place, premises or vehicle (adult resides at / works at / frequents / drives / is
+    mentioned with X, and the child was found at / last seen at / went to / is mentioned with
+    X). Each path has a weight: the product of its edges' :func:`evidence_weight` (so graded
+    intelligence counts for less than a recorded fact, and never as a fact), times
+    ``place_decay`` for a 2-step path, divided by sqrt(adults tied to the place x children at
+    the place): a busy place (a station, a city-centre postcode centroid many people geocode
+    to) says less about any one adult, and a place's credit grows with the square root of its
+    children, so co-location never outweighs direct evidence. The adult's score is the sum over distinct children of the best path to
+    each; a brokerage score in the spirit of Burt (1992).
+
+    Returns
+    -------
+    DataFrame ``rank, person_id, children, score, direct_children, place_children,
+    intelligence_only, first, last, evidence`` best first, adults with at least
+    ``min_children`` distinct children only. ``evidence`` is a ``;``-separated list of
+    ``child relation [via place]`` strings, strongest first; ``intelligence_only`` is True when
+    every path rests on intelligence.
+    """
+    cols = ["rank", "person_id", "children", "score", "direct_children", "place_children",
+            "intelligence_only", "first", "last", "evidence"]
+    adults = _adults(G, include_unresolved, exclude_roles)
+    if not adults:
+        return pd.DataFrame(columns=cols)
+    paths = _paths(G, adults, place_decay)
+    if len(paths) == 0:
+        return pd.DataFrame(columns=cols)
+    paths = paths.sort_values(["adult", "child", "weight", "via"], ascending=[True, True, False, True],
+                              na_position="first")
+    best = paths.drop_duplicates(["adult", "child"])
+    agg = best.groupby("adult").agg(children=("child", "nunique"), score=("weight", "sum"))
+    agg["direct_children"] = paths[paths["via"].isna()].groupby("adult")["child"].nunique()
+    agg["place_children"] = paths[paths["via"].notna()].groupby("adult")["child"].nunique()
+    agg["intelligence_only"] = paths.groupby("adult")["intelligence"].all()
+    agg["first"] = paths.groupby("adult")["first"].min()
+    agg["last"] = paths.groupby("adult")["last"].max()
+    label = nx.get_node_attributes(G, "label")
+    ev = best.sort_values(["adult", "weight", "child"], ascending=[True, False, True])
+    ev = ev.assign(txt=ev["child"].astype(str) + " " + ev["relation"].astype(str)
+                   + np.where(ev["via"].notna(), " via " + ev["via"].astype(str).map(
+                       lambda v: f"{v} ({label.get(v, v)})"), "")
+                   + np.where(ev["intelligence"], " [intelligence]", ""))
+    agg["evidence"] = ev.groupby("adult")["txt"].agg(lambda x: "; ".join(list(x)[:evidence_items]))
+    agg = agg.fillna({"direct_children": 0, "place_children": 0})
+    agg = agg[agg["children"] >= min_children].reset_index().rename(columns={"adult": "person_id"})
+    agg = agg.sort_values(["score", "children", "person_id"], ascending=[False, False, True])
+    agg.insert(0, "rank", np.arange(1, len(agg) + 1))
+    agg["score"] = agg["score"].round(4)
+    for c in ("direct_children", "place_children"):
+        agg[c] = agg[c].astype(int)
+    return agg.reset_index(drop=True)[cols]
+
+
+def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.DataFrame:
+    """Places, premises and vehicles linked to at least ``min_children`` distinct children.
+
+    Returns ``node, kind, label, children, child_ids, records, adults, intelligence,
+    easting, northing``, most children first. Children's homes (``resides_at``) do not count,
+    nor do ward/area centroids (precision ``area``).
+    """
+    cols = ["node", "kind", "label", "children", "child_ids", "records", "adults", "intelligence",
+            "easting", "northing"]
+    ed = edge_frame(G)
+    if len(ed) == 0:
+        return pd.DataFrame(columns=cols)
+    both = pd.concat([ed, ed.rename(columns={"u": "v", "v": "u", "kind_u": "kind_v",
+                                             "kind_v": "kind_u"})], ignore_index=True)
+    vague = {n for n, d in G.nodes(data=True) if d.get("kind") == "place"
+             and d.get("precision") in VAGUE_PRECISIONS}
+    at = both[both["kind_u"].isin(PLACE_KINDS) & ~_isin(both["u"], vague)]
+    kids = at[(at["kind_v"] == "child") & at["relation"].isin(CHILD_PLACE_RELATIONS)]
+    adults = at[at["kind_v"] == "person"]
+    g = kids.groupby("u").agg(children=("v", "nunique"), child_ids=("v", lambda x: sorted(set(x))),
+                              records=("count", "sum"))
+    g["adults"] = adults.groupby("u")["v"].nunique()
+    g["intelligence"] = at[at["intelligence"]].groupby("u").size()
+    g = g.fillna({"adults": 0, "intelligence": 0})
+    g = g[g["children"] >= min_children].reset_index().rename(columns={"u": "node"})
+    attrs = dict(G.nodes(data=True))
+    for c in ("kind", "label", "easting", "northing"):
+        g[c] = g["node"].map(lambda n: attrs[n].get(c))
+    g = g.astype({"adults": int, "intelligence": int})
+    return g.sort_values(["children", "records", "node"], ascending=[False, False, True]
+                         ).reset_index(drop=True)[cols]
+
+
+def _in_window(first, dates, start, end) -> bool:
+    if not dates:
+        return first is None and True
+    for d in dates:
+        t = pd.Timestamp(d)
+        if (start is None or t >= start) and (end is None or t <= end):
+            return True
+    return False
+
+
+def ego_network(G: nx.MultiDiGraph, node: str, depth: int = 2, *, start=None, end=None,
+                keep_undated: bool = True) -> nx.MultiDiGraph:
+    """The ego network of ``node`` to ``depth`` steps (1 or 2), ignoring direction.
+
+    ``node`` is a node id (person_id, ``premises:ID`` ...) or a record key (``SOURCE/ID``) held
+    in a node's ``records``. With ``start`` / ``end`` (dates or date-times, UTC) only edges with
+    a date in the window are followed; undated edges (homes, addresses) are kept when
+    ``keep_undated``. Returns a copy of the induced sub-multigraph over the reached nodes with the
+    kept edges, graph attribute ``ego`` = the centre and node attribute ``hops``.
+    """
+    if depth < 1 or depth > 3:
+        raise ValueError("depth must be 1, 2 or 3")
+    centre = find_node(G, node)
+    if centre is None:
+        raise KeyError(f"no child, person or place {node!r} in the graph")
+    start = _ts(start)
+    end = _ts(end, end_of_day=True)
+    keep = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
+            if (start is None and end is None)
+            or (d.get("dates") and _in_window(d.get("first"), d.get("dates"), start, end))
+            or (not d.get("dates") and keep_undated)]
+    F = G.edge_subgraph(keep) if keep else nx.MultiDiGraph()
+    U = nx.Graph(F.to_undirected(as_view=True)) if F.number_of_nodes() else nx.Graph()
+    U.add_node(centre)
+    hops = nx.single_source_shortest_path_length(U, centre, cutoff=depth)
+    sub = nx.MultiDiGraph()
+    sub.add_nodes_from((n, dict(G.nodes[n], hops=h)) for n, h in sorted(hops.items()))
+    sub.add_edges_from((u, v, k, dict(d)) for u, v, k, d in F.edges(keys=True, data=True)
+                       if u in hops and v in hops)
+    sub.graph["ego"] = centre
+    sub.graph["depth"] = depth
+    return sub
+
+
+def find_node(G: nx.MultiDiGraph, ref: str) -> str | None:
+    """A node id for a node id, a ``SOURCE/ID`` record key, or a typed reference."""
+    if ref in G:
+        return ref
+    for n, d in G.nodes(data=True):
+        if ref in (d.get("records") or ()):
+            return n
+    if ":" in ref:
+        kind, val = ref.split(":", 1)
+        for n, d in G.nodes(data=True):
+            if any(r.endswith("/" + val) for r in (d.get("records") or ())) and d.get("kind") == kind:
+                return n
+    return None
+
+
+def _ts(x, end_of_day=False):
+    if x is None or x == "":
+        return None
+    t = pd.Timestamp(x)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    if end_of_day and t == t.normalize() and isinstance(x, str) and len(x) <= 10:
+        t = t + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    return t

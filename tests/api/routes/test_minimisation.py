@@ -1,0 +1,107 @@
+"""Minimisation on every layer and endpoint for every non-analyst role."""
+import json
+import re
+
+import mapbox_vector_tile
+import pytest
+
+from api import roles
+from api.minimise import PERSONAL_KEYS
+
+NON_ANALYST = ["mog_member", "cog_member", "mase_member", "licensing_officer"]
+RECORD_KEY = re.compile(r"police/C\d{4}|police/E\d{5}|rhi_provider/R|Testgiven|Testfamily|Test place|ZZ\d 1AA")
+PSEUDO = re.compile(r"^[CA]-[0-9A-F]{10}$")
+
+
+def _no_personal(obj, where):
+    """No record keys, names, location texts or placement postcodes; no personal keys (the
+    premises register's own address is public register data)."""
+    allow = {"address"} if "premises" in where else set()
+    text = json.dumps(obj)
+    assert not RECORD_KEY.search(text), (where, RECORD_KEY.search(text).group(0))
+    if isinstance(obj, dict):
+        assert not (set(obj) & PERSONAL_KEYS - allow), (where, set(obj) & PERSONAL_KEYS)
+        for v in obj.values():
+            _no_personal(v, where)
+    elif isinstance(obj, list):
+        for v in obj:
+            _no_personal(v, where)
+
+
+def _counts_ok(props, where):
+    for k in ("episodes", "children", "co_episodes", "events", "mentions", "intel"):
+        v = props.get(k)
+        if isinstance(v, int):
+            assert v == 0 or v >= 5, (where, k, v)
+
+
+@pytest.mark.parametrize("role", NON_ANALYST)
+def test_layers_minimised(as_role, app, role):
+    g = app.state.wf.settings.grid_m
+    for cid, allowed in roles.COLLECTION_ROLES.items():
+        if role not in allowed:
+            continue
+        fc = as_role(role, "GET", f"/collections/{cid}/items?limit=10000").json()
+        for f in fc["features"]:
+            _no_personal(f["properties"], cid)
+            _counts_ok(f["properties"], cid)
+            if role == "licensing_officer":
+                assert "child" not in f["properties"]
+            elif "child" in f["properties"]:
+                assert PSEUDO.match(f["properties"]["child"])
+        # tiles carry the same minimised properties
+        t = as_role(role, "GET", f"/collections/{cid}/tiles/WebMercatorQuad/0/0/0")
+        assert t.status_code == 200
+        if t.content:
+            for layer in mapbox_vector_tile.decode(t.content).values():
+                for f in layer["features"]:
+                    _no_personal(f["properties"], cid + " tile")
+    # the points a non-analyst gets are grid cell centres (exact points differ)
+    exact = as_role("analyst", "GET", "/collections/found_at/items?limit=10000").json()["features"]
+    gen = as_role(role, "GET", "/collections/found_at/items?limit=10000").json()["features"]
+    assert len(exact) == len(gen) > 0
+    from pyproj import Transformer
+    tr = Transformer.from_crs(4326, 27700, always_xy=True)
+    for f in gen:
+        e, n = tr.transform(*f["geometry"]["coordinates"])
+        assert abs((e - g / 2) / g - round((e - g / 2) / g)) < 1e-3
+        assert abs((n - g / 2) / g - round((n - g / 2) / g)) < 1e-3
+    assert {tuple(f["geometry"]["coordinates"]) for f in exact} != {tuple(f["geometry"]["coordinates"]) for f in gen}
+
+
+@pytest.mark.parametrize("role", NON_ANALYST)
+def test_endpoints_minimised(as_role, app, role):
+    urls = ["/analyses/hotspots", "/analyses/trends", "/analyses/premises", "/analyses/premises/PR000",
+            "/analyses/co-missing-groups", "/scorecards/mog", "/scorecards/cse",
+            "/children/missing-now", "/children/worrying", "/network/bridging",
+            "/network/components", "/collections", "/auth/me"]
+    seen = 0
+    for url in urls:
+        r = as_role(role, "GET", url + "?purpose=minimisation+test")
+        if r.status_code == 403:
+            continue
+        assert r.status_code == 200, (role, url, r.text)
+        _no_personal(r.json(), url)
+        seen += 1
+    assert seen >= 5
+    w = as_role(role, "GET", "/children/worrying?purpose=minimisation+test")
+    if w.status_code == 200:
+        assert w.json() and all(PSEUDO.match(c["child"]) for c in w.json())
+        ref = w.json()[0]["child"]
+        p = as_role(role, "GET", f"/profiles/{ref}?purpose=minimisation+test")
+        assert p.status_code == 200
+        _no_personal(p.json(), "profile")
+        # a record key instead of the pseudonym is refused to non-analysts
+        assert as_role(role, "GET", "/profiles/police/C0000?purpose=minimisation+test").status_code == 404
+        e = as_role(role, "GET", f"/network/ego/{ref}?purpose=minimisation+test")
+        if e.status_code == 200:
+            _no_personal(e.json(), "ego")
+            for n in e.json()["elements"]["nodes"]:
+                assert n["data"]["kind"] != "child" or PSEUDO.match(n["data"]["id"])
+
+
+def test_placements_for_analysts_only(as_role):
+    assert as_role("analyst", "GET", "/collections/placements/items").json()["numberMatched"] > 0
+    for role in NON_ANALYST:
+        assert as_role(role, "GET", "/collections/placements/items").status_code == 403
+        assert as_role(role, "GET", "/collections/placements/tiles/WebMercatorQuad/0/0/0").status_code == 403

@@ -1,0 +1,187 @@
+"""Exports: GraphML and GEXF round-trip, Cytoscape.js JSON, i2 import CSVs."""
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from network.exports import (I2_ENTITY_COLUMNS, I2_LINK_COLUMNS, cytoscape_json, i2_frames,
+                             write_all)
+
+T = "2017-03-04T21:15:00Z"
+
+
+@pytest.fixture()
+def G():
+    G = nx.MultiDiGraph()
+    G.add_node("P1", kind="child", label="Amy Khan", records=["police/C1", "carefirst/K9"],
+               cse_risk="serious")
+    G.add_node("PA1", kind="person", label="Tariq Ross", role="adult_of_concern")
+    G.add_node("premises:L1", kind="premises", label="Ibis", easting=406905.4, northing=286595.0)
+    G.add_node("place:1:2:fine", kind="place", label="his flat", restricted=False,
+               texts=["his flat", "12 High St"])
+    G.add_node("vehicle:AB12CDE", kind="vehicle", label="AB12CDE")
+    G.add_edge("P1", "PA1", key="associate", relation="associate", sources=["rhi/R1"], dates=[T],
+               first=T, last=T, gradings=[], intelligence=False, restricted=False, count=1, texts=[])
+    G.add_edge("P1", "PA1", key="mentioned_with/intel", relation="mentioned_with",
+               sources=["police/I1", "police/I2"], dates=[T, "2017-04-01T00:00:00Z"], first=T,
+               last="2017-04-01T00:00:00Z", gradings=["3C C", "2B P"], intelligence=True,
+               restricted=False, count=2, texts=[])
+    G.add_edge("PA1", "vehicle:AB12CDE", key="drives_for/intel", relation="drives_for",
+               sources=["intel:I9"], dates=[], first=None, last=None, gradings=["3D C"],
+               intelligence=True, restricted=False, count=1, texts=[])
+    G.add_edge("P1", "premises:L1", key="found_at", relation="found_at", sources=["police/E1"],
+               dates=[T], first=T, last=T, gradings=[], intelligence=False, restricted=False,
+               count=1, texts=["Ibis New Street"])
+    G.add_edge("P1", "place:1:2:fine", key="went_to", relation="went_to", sources=["rhi/R1#0"],
+               dates=[T], first=T, last=T, gradings=[], intelligence=False, restricted=False,
+               count=1, texts=[])
+    return G
+
+
+def test_graphml_and_gexf_round_trip(G, tmp_path):
+    paths = write_all(G, tmp_path)
+    for name in ("graph.graphml", "graph.gexf", "cytoscape.json", "i2_entities.csv", "i2_links.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    H = nx.read_graphml(paths["graphml"], force_multigraph=True)
+    assert set(H.nodes) == set(G.nodes)
+    assert H.number_of_edges() == G.number_of_edges()
+    assert H.nodes["P1"]["kind"] == "child"
+    assert H.nodes["P1"]["records"] == "police/C1; carefirst/K9"
+    intel = [d for _, _, d in H.edges(data=True) if d["relation"] == "mentioned_with"][0]
+    assert intel["intelligence"] is True and intel["strength"] == "unconfirmed"
+    assert intel["gradings"] == "3C C; 2B P" and intel["sources"] == "police/I1; police/I2"
+    fact = [d for _, _, d in H.edges(data=True) if d["relation"] == "associate"][0]
+    assert fact["intelligence"] is False and fact["strength"] == "fact"
+    X = nx.read_gexf(paths["gexf"])
+    assert set(X.nodes) == set(G.nodes)
+    assert X.number_of_edges() == G.number_of_edges()  # multi-edges kept (unique edge ids)
+    assert X.nodes["PA1"]["label"] == "Tariq Ross"
+
+
+def test_cytoscape_json(G):
+    cy = json.loads(json.dumps(cytoscape_json(G)))
+    nodes, edges = cy["elements"]["nodes"], cy["elements"]["edges"]
+    assert {n["data"]["id"] for n in nodes} == set(G.nodes)
+    assert all({"id", "source", "target", "relation"} <= set(e["data"]) for e in edges)
+    assert len({e["data"]["id"] for e in edges}) == len(edges)
+    intel = [e for e in edges if e["data"]["intelligence"]]
+    assert len(intel) == 2 and all("intelligence" in e["classes"].split() for e in intel)
+    assert any(s["selector"] == "edge.intelligence" and s["style"]["line-style"] == "dashed"
+               for s in cy["style"])
+
+
+def test_i2_frames(G):
+    ents, links = i2_frames(G)
+    assert list(ents.columns) == I2_ENTITY_COLUMNS and list(links.columns) == I2_LINK_COLUMNS
+    e = ents.set_index("Identity")
+    assert e.loc["P1", "Entity Type"] == "Child" and e.loc["PA1", "Entity Type"] == "Person"
+    assert e.loc["premises:L1", "Entity Type"] == "Premises" and e.loc["premises:L1", "Easting"] == 406905
+    assert e.loc["vehicle:AB12CDE", "Entity Type"] == "Vehicle"
+    assert e.loc["place:1:2:fine", "Entity Type"] == "Location"
+    # every link end is an entity
+    assert set(links["From Identity"]) | set(links["To Identity"]) <= set(ents["Identity"])
+    l = links.set_index(["Link Type", "Intelligence"])
+    m = l.loc[("mentioned_with", "Yes")]
+    # best grading 2B P split into the three i2 grades; unconfirmed, never confirmed
+    assert (m["Grade 1"], m["Grade 2"], m["Grade 3"]) == ("2", "B", "P")
+    assert m["Strength"] == "Unconfirmed" and m["Source Type"] == "Intelligence"
+    assert m["Date"] == "2017-03-04" and m["Time"] == "21:15:00" and m["Date Last"] == "2017-04-01"
+    assert l.loc[("drives_for", "Yes"), "Strength"] == "Tentative"
+    assert l.loc[("associate", "No"), "Strength"] == "Confirmed"
+    assert (links.loc[links["Intelligence"] == "Yes", "Strength"] != "Confirmed").all()
+
+
+def test_empty_graph(tmp_path):
+    paths = write_all(nx.MultiDiGraph(), tmp_path)
+    assert pd.read_csv(paths["i2_entities"]).empty
+    assert json.loads(paths["cytoscape"].read_text())["elements"]["nodes"] == []
+
+
+# --------------------------------------------------------------------------- CLI contract
+@pytest.fixture(scope="module")
+def loaded_store(tmp_path_factory):
+    """A store holding the reference data and a synth sample drop, through the real CLI."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from geo import synth
+    root = Path(__file__).resolve().parents[2] / "data" / "reference"
+    tmp = tmp_path_factory.mktemp("cli")
+    truth = synth.generate(tmp / "drop", seed=3, scale="sample")
+    db = f"sqlite:///{tmp / 'w.sqlite'}"
+    runner = CliRunner()
+    r = runner.invoke(app, ["reference", "--db", db,
+                            "--codepoint", str(root / "gazetteer" / "codepoint_open_2014_b.csv"),
+                            "--wards", str(root / "boundaries" / "birmingham_wards_2013.geojson")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["ingest", str(tmp / "drop"), "--db", db])
+    assert r.exit_code == 0, r.output
+    return runner, app, db, tmp, truth
+
+
+def test_network_command_contract_outputs(loaded_store):
+    runner, app, db, tmp, truth = loaded_store
+    out = tmp / "out"
+    r = runner.invoke(app, ["network", "--db", db, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    ident = pd.read_csv(out / "identity.csv")
+    assert list(ident.columns) == ["record", "kind", "person_id", "match_weight"]
+    assert set(ident["kind"]) <= {"child", "person"}
+    assert ident["record"].str.contains("/").all()
+    groups = json.loads((out / "co_missing_groups.json").read_text())
+    assert isinstance(groups, list)
+    for g in groups:
+        assert {"group_id", "members", "co_episodes", "first", "last", "shared_places"} <= set(g)
+        assert set(g["members"]) <= set(ident["person_id"]) and g["co_episodes"] >= 2
+    b = pd.read_csv(out / "bridging_persons.csv")
+    assert list(b.columns) == ["rank", "person_id", "children", "score"]
+    assert b["rank"].tolist() == list(range(1, len(b) + 1)) and b["score"].is_monotonic_decreasing
+    assert set(b["person_id"]) <= set(ident["person_id"])
+    # planted adults of concern (true ids) are at the top
+    p2t = ident.assign(t=ident["record"].map(truth["identities"])).dropna(subset=["t"]) \
+        .groupby("person_id")["t"].first()
+    top = set(b["person_id"].head(10).map(p2t))
+    assert set(truth["adults_of_concern"]) <= top
+    H = nx.read_graphml(out / "graph.graphml", force_multigraph=True)
+    assert H.number_of_nodes() > 0
+    assert set(ident["person_id"]) & set(H.nodes)
+    nx.read_gexf(out / "graph.gexf")
+    cy = json.loads((out / "cytoscape.json").read_text())
+    assert len(cy["elements"]["nodes"]) == H.number_of_nodes()
+    ents, links = pd.read_csv(out / "i2_entities.csv"), pd.read_csv(out / "i2_links.csv")
+    assert set(links["From Identity"]) | set(links["To Identity"]) <= set(ents["Identity"])
+    assert (links.loc[links["Intelligence"] == "Yes", "Strength"] != "Confirmed").all()
+    # results stored for the API
+    from geo.store import open_store
+    store = open_store(db)
+    assert len(store.read_result("bridging_persons")) == len(b)
+    assert len(store.read_result("co_missing_groups")) == len(groups)
+    assert len(store.read_result("network_measures")) == H.number_of_nodes()
+    assert len(store.table("identity_links")) == len(ident)
+
+
+def test_ego_command(loaded_store):
+    runner, app, db, tmp, truth = loaded_store
+    r = runner.invoke(app, ["network", "--db", db, "--out", str(tmp / "ego_out")])
+    assert r.exit_code == 0, r.output
+    b = pd.read_csv(tmp / "ego_out" / "bridging_persons.csv")
+    assert not b.empty, "the sample drop plants adults of concern"
+    ref = b["person_id"].iloc[0]
+    r = runner.invoke(app, ["ego", ref, "--depth", "1", "--db", db])
+    assert r.exit_code == 0, r.output
+    cy = json.loads(r.stdout.strip().splitlines()[0])
+    ids = {n["data"]["id"] for n in cy["elements"]["nodes"]}
+    assert ref in ids and len(ids) > b["children"].iloc[0]
+    f = tmp / "ego.graphml"
+    r = runner.invoke(app, ["ego", ref, "--depth", "2", "--from", "2000-01-01", "--to", "2000-12-31",
+                            "--db", db, "--out", str(f)])
+    assert r.exit_code == 0, r.output
+    E = nx.read_graphml(f)
+    assert ref in E and all(not d.get("first") for _, _, d in E.edges(data=True))  # undated only
+    r = runner.invoke(app, ["ego", "nobody-at-all", "--db", db])
+    assert r.exit_code != 0
