@@ -88,7 +88,7 @@ def held(
 
 
 COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
-                   "audit", "pack", "run")
+                   "audit", "pack", "run", "erase")
 
 
 def _register_commands() -> None:
