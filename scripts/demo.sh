@@ -21,22 +21,15 @@ $WF reference --db "$DB" --codepoint $REF/gazetteer/codepoint_open_2014_b.csv \
 step "a generated city-scale drop (synthetic people on real wards, postcodes, premises)"
 $WF synth --out "$OUT/drop" --seed 7 --scale city
 
-step "ingest and geocode"
-$WF ingest "$OUT/drop" --db "$DB"
+step "the pipeline: ingest, geocode, identity, analyses, graph, co-missing groups"
+$WF run --db "$DB" --drop "$OUT/drop" --out "$OUT/results" --seed 7
 
-step "network: identity resolution, person-place graph, co-missing groups, exports"
-$WF network --db "$DB" --out "$OUT/network"
-
-step "spatial analyses: hotspots, found-at clusters, premises of concern, trends"
-$WF analyse --db "$DB" --out "$OUT/analyses" --seed 7
-
-FROM=$(.venv/bin/python -c "import json;t=json.load(open('$OUT/drop/truth.json'));print(t.get('period',{}).get('from','2016-01-01'))")
-TO=$(.venv/bin/python -c "import json;t=json.load(open('$OUT/drop/truth.json'));print(t.get('period',{}).get('to','2016-12-31'))")
-CHILD=$(.venv/bin/python - "$DB" <<'PY'
+read -r FROM TO CHILD < <(.venv/bin/python - "$DB" <<'PY'
 import sys
 from geo.store import open_store
 eps = open_store(sys.argv[1]).frame("episodes")
-print(eps["child_key"].value_counts().index[0])
+print(eps["reported_at"].min().date(), eps["reported_at"].max().date(),
+      eps["person_id"].value_counts().index[0])
 PY
 )
 step "meeting packs ($FROM to $TO)"
@@ -54,8 +47,7 @@ step "done"
 cat <<TXT
 store:      $DB
 drop:       $OUT/drop (truth.json holds what was planted)
-analyses:   $OUT/analyses
-network:    $OUT/network
+results:    $OUT/results (hotspots, clusters, premises of concern, trends, groups, graph exports)
 packs:      $OUT/packs/{mog,cog,mase}.html
 sign in:    demo_analyst / $(cat "$OUT/demo_analyst.password")
 TXT
