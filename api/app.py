@@ -2,10 +2,12 @@
 
 One dependency (:func:`api.dependencies.authorize`) guards every route with the role-by-route
 matrix of :mod:`api.roles`; one middleware (:class:`AuditMiddleware`) records every request that
-reached a guarded route (allowed or denied) in the hash-chained audit trail (:mod:`api.audit`).
+reached a guarded route (allowed or denied) in the hash-chained audit trail (:mod:`api.audit`),
+committing the entry before the response (or the 401/403) is sent.
 """
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -82,7 +84,10 @@ def build_service(store_or_url=None, settings: Settings | None = None) -> Servic
 
 
 class AuditMiddleware:
-    """Records each request that matched a guarded route, after its status is known."""
+    """Records each request that matched a guarded route, once its status is known and *before*
+    the response leaves: the ``http.response.start`` message is held until the audit entry is
+    committed (DPA 2018 s.62 logs must not be lossy). When the entry cannot be committed the
+    request is answered 503 and nothing of the route's response is sent."""
 
     def __init__(self, app):
         self.app = app
@@ -90,20 +95,36 @@ class AuditMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        status: dict[str, int] = {}
+        state = {"started": False, "refused": False}
 
-        async def send_status(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+        async def send_audited(message):
+            if state["refused"]:
+                return                      # the route's response is withheld
+            if message["type"] == "http.response.start" and not state["started"]:
+                state["started"] = True
+                if not await _record(scope, message["status"]):
+                    state["refused"] = True
+                    await _refuse(send)
+                    return
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, send_audited)
         except Exception:
-            status.setdefault("code", 500)
+            if not state["started"]:
+                state["started"] = True
+                await _record(scope, 500)
             raise
-        finally:
-            _record(scope, status.get("code"))
+
+
+async def _refuse(send) -> None:
+    body = json.dumps({"code": 503, "description": "the audit trail could not record this "
+                       "request, so it was not answered: try again"}).encode()
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", b"5")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _what(scope, ctx, wf: Service) -> str:
@@ -121,27 +142,38 @@ def _what(scope, ctx, wf: Service) -> str:
     return path + ("?" + "&".join(keep) if keep else "")
 
 
-def _record(scope, code: int | None) -> None:
+def _entry(scope, code: int | None) -> AuditEntry | None:
+    """The audit entry of a request, or None when it needs none (public routes, unmatched paths)."""
     app = scope.get("app")
     state = scope.get("state") or {}
     ctx = state.get("ctx") if isinstance(state, dict) else None
     if app is None or ctx is None:
-        return
+        return None
     rule = ctx.rule
     if rule is not None and rule.public and rule.action != "login":
-        return
+        return None
     wf: Service = app.state.wf
     action = ctx.action or (rule.action if rule else "denied")
     if code in (401, 403, 429) and action not in ("login",):
         action = "denied"
+    return AuditEntry(
+        action=action, user_name=ctx.user, role=ctx.role, route=ctx.route,
+        what=_what(scope, ctx, wf)[:2000], purpose=(ctx.purpose or None),
+        result_count=ctx.result_count if code is not None and code < 400 else None,
+        status=code)
+
+
+async def _record(scope, code: int | None) -> bool:
+    """Commit the request's audit entry; False when it could not be committed."""
     try:
-        wf.audit.record(AuditEntry(
-            action=action, user_name=ctx.user, role=ctx.role, route=ctx.route,
-            what=_what(scope, ctx, wf)[:2000], purpose=(ctx.purpose or None),
-            result_count=ctx.result_count if code is not None and code < 400 else None,
-            status=code))
-    except Exception:  # pragma: no cover
-        log.exception("could not record audit entry")
+        entry = _entry(scope, code)
+        if entry is None:
+            return True
+        await scope["app"].state.wf.audit.record_async(entry)
+        return True
+    except Exception:
+        log.exception("could not record audit entry: request refused")
+        return False
 
 
 def include_web_page(app: FastAPI) -> None:
@@ -180,7 +212,6 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        wf.audit.flush()
         wf.audit.close()
 
     app = FastAPI(

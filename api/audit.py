@@ -11,8 +11,13 @@ Chain: ``hash = sha256(canonical(entry) + prev_hash)`` where ``canonical`` is th
 keeps the head (last id and hash) so that removing the newest entries is detected as well.
 Ids are consecutive, so a removed entry in the middle leaves a gap and a broken link.
 
-Writes go through one background writer thread that commits in batches (group commit), so the
-request path never waits on the chain lock; :meth:`AuditTrail.flush` waits for the queue to drain.
+Durability: an entry is committed before the request it records is answered. Requests hand
+their entry to one writer thread and wait (off the event loop) until the transaction holding it
+has committed; the writer commits whatever has queued while the previous commit ran in one
+transaction (group commit), so many concurrent requests share one commit and one pass over the
+chain lock. If the entry cannot be written the request is not answered with data: the caller gets
+the error (the service answers 503). Nothing is buffered past a response, so a process that dies
+loses no entry of an answered request.
 """
 from __future__ import annotations
 
@@ -20,8 +25,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import queue
+import asyncio
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
@@ -88,28 +94,38 @@ def append_entries(engine: Engine, entries: list[AuditEntry]) -> list[int]:
     """Append ``entries`` to the chain in one transaction; returns their ids."""
     if not entries:
         return []
-    ids: list[int] = []
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        # the head row is the chain lock (row lock on PostgreSQL; SQLite serialises writers)
-        conn.execute(select(api_setting.c.value).where(api_setting.c.key == HEAD_KEY).with_for_update())
-        last = conn.execute(select(audit_log.c.id, audit_log.c.hash)
-                            .order_by(audit_log.c.id.desc()).limit(1)).first()
-        seq, prev = (int(last[0]), last[1]) if last else (0, GENESIS)
-        rows = []
-        for e in entries:
-            seq += 1
-            row = {"id": seq, "at": e.at, "user_name": e.user_name, "role": e.role,
-                   "action": e.action, "route": e.route, "what": e.what, "purpose": e.purpose,
-                   "result_count": e.result_count, "status": e.status}
-            row["prev_hash"] = prev
-            row["hash"] = prev = entry_hash(row, prev)
-            rows.append(row)
-            ids.append(seq)
-        conn.execute(audit_log.insert(), rows)
-        conn.execute(update(api_setting).where(api_setting.c.key == HEAD_KEY)
-                     .values(value=f"{seq}:{prev}"))
+        return append_in(conn, entries)
+
+
+def append_in(conn, entries: list[AuditEntry]) -> list[int]:
+    """Append ``entries`` to the chain inside the caller's transaction ``conn`` (so that a change
+    and the entry recording it commit together, e.g. an erasure); returns their ids."""
+    if not entries:
+        return []
+    ids: list[int] = []
+    # The head row is the chain lock: writing it first takes the row lock on PostgreSQL and the
+    # database write lock on SQLite (whose driver opens the transaction at the first write, so a
+    # read before it would not be isolated), before the last entry is read. PostgreSQL commits
+    # with the server's synchronous_commit (on by default): an entry acknowledged is on disk.
+    conn.execute(update(api_setting).where(api_setting.c.key == HEAD_KEY)
+                 .values(value=api_setting.c.value))
+    last = conn.execute(select(audit_log.c.id, audit_log.c.hash)
+                        .order_by(audit_log.c.id.desc()).limit(1)).first()
+    seq, prev = (int(last[0]), last[1]) if last else (0, GENESIS)
+    rows = []
+    for e in entries:
+        seq += 1
+        row = {"id": seq, "at": e.at, "user_name": e.user_name, "role": e.role,
+               "action": e.action, "route": e.route, "what": e.what, "purpose": e.purpose,
+               "result_count": e.result_count, "status": e.status}
+        row["prev_hash"] = prev
+        row["hash"] = prev = entry_hash(row, prev)
+        rows.append(row)
+        ids.append(seq)
+    conn.execute(audit_log.insert(), rows)
+    conn.execute(update(api_setting).where(api_setting.c.key == HEAD_KEY)
+                 .values(value=f"{seq}:{prev}"))
     return ids
 
 
@@ -162,68 +178,135 @@ def verify(engine: Engine, batch: int = 5000) -> VerifyResult:
     return VerifyResult(True, n, f"audit trail intact: {n} entries")
 
 
-class AuditTrail:
-    """Queue + one writer thread committing batches of entries to the chain."""
+class AuditWriteError(RuntimeError):
+    """The audit entry could not be committed: the request it records must not be answered."""
 
-    def __init__(self, engine: Engine, batch_size: int = 500):
+
+class _Pending:
+    __slots__ = ("entry", "done", "id", "error")
+
+    def __init__(self, entry: AuditEntry, done):
+        self.entry, self.done, self.id, self.error = entry, done, None, None
+
+
+class AuditTrail:
+    """Durable audit writes with group commit.
+
+    :meth:`record` (threads) and :meth:`record_async` (the event loop) return only once the
+    entry is committed, and return its id; they raise :class:`AuditWriteError` when it could not
+    be. One writer thread takes every entry queued so far (up to ``batch_size``) and appends them
+    in one transaction, so concurrent requests share commits; an idle trail commits a lone entry
+    at once (no timer, no added latency beyond the commit itself).
+    """
+
+    def __init__(self, engine: Engine, batch_size: int = 500, retries: int = 3,
+                 timeout: float = 30.0):
         self.engine = engine
         self.batch_size = batch_size
+        self.retries = retries
+        self.timeout = timeout
         create_tables(engine)
         _ensure_head(engine)
-        self._q: queue.Queue[AuditEntry | None] = queue.Queue()
+        self._q: deque[_Pending] = deque()
+        self._cv = threading.Condition()
+        self._busy = False
+        self._closed = False
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self.failures = 0
+        self.commits = 0
 
-    def _start(self) -> None:
-        with self._lock:
+    # -- submitting ------------------------------------------------------------------------------
+    def _submit(self, entry: AuditEntry, done) -> _Pending:
+        p = _Pending(entry, done)
+        with self._cv:
             if self._thread is None or not self._thread.is_alive():
+                self._closed = False
                 self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
                 self._thread.start()
+            self._q.append(p)
+            self._cv.notify_all()
+        return p
 
-    def record(self, entry: AuditEntry) -> None:
-        self._start()
-        self._q.put(entry)
+    def record(self, entry: AuditEntry) -> int:
+        """Commit ``entry`` (waiting for the batch that holds it); returns its id."""
+        ev = threading.Event()
+        p = self._submit(entry, ev.set)
+        if not ev.wait(self.timeout):
+            raise AuditWriteError(f"audit entry not committed within {self.timeout:g} s")
+        if p.error is not None:
+            raise AuditWriteError(f"audit entry not committed: {p.error}") from p.error
+        return p.id
+
+    async def record_async(self, entry: AuditEntry) -> int:
+        """As :meth:`record`, awaited on the event loop without holding a worker thread."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def done():
+            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+
+        p = self._submit(entry, done)
+        try:
+            await asyncio.wait_for(fut, self.timeout)
+        except asyncio.TimeoutError:
+            raise AuditWriteError(f"audit entry not committed within {self.timeout:g} s") from None
+        if p.error is not None:
+            raise AuditWriteError(f"audit entry not committed: {p.error}") from p.error
+        return p.id
 
     def record_now(self, entry: AuditEntry) -> int:
         """Write synchronously (CLI, alterations): returns the entry id."""
-        self.flush()
-        return append_entries(self.engine, [entry])[0]
+        return self.record(entry)
 
+    # -- the writer --------------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            item = self._q.get()
-            if item is None:
-                self._q.task_done()
-                return
-            batch = [item]
-            while len(batch) < self.batch_size:
+            with self._cv:
+                while not self._q and not self._closed:
+                    self._cv.wait()
+                if not self._q:      # closed and drained
+                    return
+                batch = [self._q.popleft() for _ in range(min(len(self._q), self.batch_size))]
+                self._busy = True
+            error = None
+            for attempt in range(self.retries):
                 try:
-                    nxt = self._q.get_nowait()
-                except queue.Empty:
+                    ids = append_entries(self.engine, [p.entry for p in batch])
+                    for p, i in zip(batch, ids):
+                        p.id = i
+                    error = None
+                    self.commits += 1
                     break
-                if nxt is None:
-                    self._q.put(None)
-                    self._q.task_done()
-                    break
-                batch.append(nxt)
-            for attempt in range(5):
+                except Exception as exc:  # database trouble: retry, then fail the requests
+                    error = exc
+                    log.warning("audit write failed (attempt %d): %s", attempt + 1, exc)
+            if error is not None:
+                self.failures += len(batch)
+                log.error("audit entries not written: %d requests refused", len(batch))
+            for p in batch:
+                p.error = error
                 try:
-                    append_entries(self.engine, batch)
-                    break
-                except Exception:  # pragma: no cover - database trouble; retry then count
-                    log.exception("audit write failed (attempt %d)", attempt + 1)
-                    if attempt == 4:
-                        self.failures += len(batch)
-            for _ in batch:
-                self._q.task_done()
+                    p.done()
+                except Exception:  # pragma: no cover - a closed event loop
+                    pass
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
 
     def flush(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._q.join()
+        """Wait until nothing is queued or being written (entries are durable once their
+        ``record`` returns; this only matters for callers that did not wait)."""
+        with self._cv:
+            while self._q or self._busy:
+                if self._thread is None or not self._thread.is_alive():
+                    return
+                self._cv.wait(0.1)
 
     def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._q.put(None)
-            self._thread.join(timeout=10)
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+            t = self._thread
+        if t is not None and t.is_alive():
+            t.join(timeout=10)
         self._thread = None

@@ -502,7 +502,12 @@ class LayerCache:
              "results": "SELECT count(*), max(created_at) FROM results",
              "identity": "SELECT count(*) FROM identity_links",
              "geocodes": "SELECT count(*), max(updated_at) FROM geocodes",
-             "episodes": "SELECT count(*), max(id) FROM episodes"}
+             "episodes": "SELECT count(*), max(id) FROM episodes",
+             # erasures delete rows without a new ingest run
+             "children": "SELECT count(*) FROM children",
+             "persons": "SELECT count(*) FROM persons",
+             "links": "SELECT count(*) FROM links",
+             "rhi": "SELECT count(*) FROM return_interviews"}
         out = {}
         with self.store.engine.connect() as conn:
             for k, sql in q.items():

@@ -60,6 +60,7 @@ ROUTES: dict[str, Rule] = {
     # administration
     "audit_list": Rule(frozenset({"admin"})), "audit_verify": Rule(frozenset({"admin"})),
     "users_list": Rule(frozenset({"admin"})),
+    "erase_subject": Rule(frozenset({"admin"}), action="erasure"),
     "refresh_layers": Rule(frozenset({"analyst", "admin"}), action="alteration"),
     # the maps engineer's web page (maps.web.router): page and vendored assets hold no data;
     # meeting packs are disclosures of person-level data

@@ -18,6 +18,19 @@ STRATEGY_HOURS = 72
 CSE_EPISODE_RISKS = ("significant", "serious")  # medium and high
 
 
+#: The count each percentage of the scorecards is a share of (its base), by key. A base key is
+#: looked up in the same dict as the percentage, then in the enclosing ones. Used to suppress
+#: percentages over small bases for non-analyst views (api/routes/scorecards.py).
+PCT_BASE = {
+    "repeat_rate_pct": "children",
+    "rhi_offered_pct": "returned_episodes",
+    "rhi_held_within_72h_pct": "returned_episodes",
+    "by_risk_pct": "cohort",
+    "female_pct": "cohort",
+    "rate_pct": "subjects",
+}
+
+
 def _utc(ts) -> pd.Timestamp | None:
     if ts is None:
         return None

@@ -1,13 +1,15 @@
-"""Administration: the audit trail (admin only), users list, layer refresh."""
+"""Administration: the audit trail (admin only), users list, erasure (admin only), layer refresh."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.audit import verify
 from api.dependencies import ctx_of, service
+from api.errors import BadRequest, NotFound
 from api.model import ERRORS, AuditRow, AuditVerify
 from api.tables import audit_log
 
@@ -63,3 +65,45 @@ def refresh_layers(request: Request) -> dict:
     wf.layers.build_all()
     ctx.what = "layers rebuilt"
     return {"status": "rebuilt", "layers": sorted({k[0] for k in wf.layers._data})}
+
+
+class ErasureRequest(BaseModel):
+    kind: Literal["child", "person"] = Field(examples=["child"])
+    ref: str = Field(min_length=1, max_length=200, examples=["C-3F2A9B10C4"],
+                     description="pseudonym, person_id or record key (SOURCE/ID)")
+    reason: str = Field(min_length=5, max_length=300,
+                        examples=["Subject access and erasure request SAR-2017-041 upheld"],
+                        description="why the records are erased (recorded in the audit trail)")
+
+
+ERASURE_EXAMPLE = {"kind": "child", "subject": "C-3F2A9B10C4",
+                   "counts": {"return_interviews": 3, "episodes": 5, "children": 1, "persons": 0,
+                              "links": 2, "episode_mentions": 0, "interview_mentions": 0,
+                              "intelligence": 0, "intelligence_redacted": 1,
+                              "identity_links": 1, "identity_overrides": 0, "held_rows": 0},
+                   "results_removed": ["co_missing_groups"], "audit_id": 1207}
+
+
+@router.post("/erasures", name="erase_subject",
+             summary="Erase a child's or person's records across the store (admin only)",
+             description="One transaction erases the subject's records, the episodes, return "
+                         "interviews, links and identity links of them and their mentions in "
+                         "other records, removes analysis results naming them, and appends an "
+                         "`erasure` audit entry (pseudonymous subject, counts, reason).",
+             responses={**_ERR, 404: {"description": "No such child or person"},
+                        200: {"content": {"application/json": {"example": ERASURE_EXAMPLE}}}})
+def erase(request: Request, body: Annotated[ErasureRequest, Body()]) -> dict:
+    from api.commands.erase import ErasureError, SubjectNotFound, erase_subject
+    wf, ctx = service(request), ctx_of(request)
+    ctx.purpose = body.reason
+    try:
+        report = erase_subject(wf.store, body.kind, body.ref, body.reason, ctx.user, ctx.role,
+                               wf.minimiser, route="/erasures")
+    except SubjectNotFound as exc:
+        raise NotFound(str(exc)) from None
+    except ErasureError as exc:
+        raise BadRequest(str(exc)) from None
+    ctx.what = f"erasure request for {report.subject}: done, see audit entry {report.audit_id}"
+    ctx.result_count = report.total
+    wf.layers.build_all()   # nothing erased may still be served from memory
+    return report.to_json()

@@ -65,3 +65,24 @@ def test_cse_scorecard_and_missing_now_and_worrying():
     assert "persistent: 5 episodes in all" in top["A"]["reasons"]
     assert any(r.startswith("missing now") for r in top["C"]["reasons"])
     assert "missing from more than one setting" in top["C"]["reasons"]
+
+
+def test_every_percentage_declares_its_base():
+    """Small-base suppression at the edge needs the base of every percentage (PCT_BASE)."""
+    from geo.scorecards import PCT_BASE
+    ep, ch, rhi = _frames()
+    inc = pd.DataFrame({"person_id": ["A", "A", "C"]})
+
+    def pct_keys(d, parents=()):
+        for k, v in d.items():
+            if k.endswith("_pct"):
+                yield k, parents + (d,)
+            elif isinstance(v, dict):
+                yield from pct_keys(v, parents + (d,))
+    for s in (mog_scorecard(ep, ch, rhi, start="2017-03-01", end="2017-04-01"),
+              cse_scorecard(ep, ch, incidents=inc)):
+        keys = list(pct_keys(s))
+        assert keys
+        for k, scopes in keys:
+            assert k in PCT_BASE, k
+            assert any(PCT_BASE[k] in d for d in scopes), (k, PCT_BASE[k])

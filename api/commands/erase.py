@@ -1,0 +1,401 @@
+"""Erasure of a child's or a person's records (DPA 2018 Part 3: erasure, logged under s.62).
+
+``wayfinder erase --db URL (child|person) REF --reason TEXT --by NAME`` and the admin route
+``POST /erasures`` (:mod:`api.routes.admin`) both call :func:`erase_subject`.
+
+``REF`` is a record key (``police/C0012``), a resolved ``person_id`` (``P000042``) or the
+subject's pseudonym (``C-3F2A9B10C4``). The subject is the real individual behind it: every child
+and person record that identity resolution joined to it is erased, in one transaction:
+
+- the ``children`` / ``persons`` records;
+- for children, their ``episodes`` and the ``return_interviews`` of those episodes;
+- ``links`` with the subject at either end;
+- mentions in other records: ``intelligence.subjects`` entries (an item left with no subject is
+  deleted; the subject's name is redacted from its text), ``episodes.found_with`` and
+  ``return_interviews.associates`` entries of other children;
+- ``identity_links`` and ``identity_overrides`` naming the records;
+- ``held_rows`` (rows held by ingest) of the subject's records;
+- stored analysis results that name the subject, the records or the erased episodes (they are
+  derived and would re-disclose the data): removed, to be rebuilt by ``wayfinder analyse``.
+
+References are resolved as everywhere else (DATA_CONTRACT.md, ``network.graph.resolve_ref``):
+a typed or bare id first in the referring record's source, then as an id unique across sources,
+then as a full name. The same transaction appends one ``erasure`` audit entry: who, the
+pseudonymous subject, the reason and the counts, never the data. A later re-ingest of a drop
+that still holds the records brings them back: erase at the source system too.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pandas as pd
+import sqlalchemy as sa
+import typer
+
+from geo import schema
+
+KINDS = ("child", "person")
+REDACTED = "[erased]"
+
+
+class ErasureError(ValueError):
+    """The request is malformed (the store is unchanged)."""
+
+
+class SubjectNotFound(ErasureError):
+    """No such child or person in the store (the store is unchanged)."""
+
+
+@dataclass
+class ErasureReport:
+    kind: str
+    subject: str               # pseudonym
+    counts: dict = field(default_factory=dict)
+    results_removed: list = field(default_factory=list)
+    audit_id: int | None = None
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.counts.values()))
+
+    def summary(self) -> str:
+        parts = [f"{k} {v}" for k, v in self.counts.items() if v]
+        text = f"erased {self.kind} {self.subject}: " + (", ".join(parts) or "nothing")
+        if self.results_removed:
+            text += "; analysis results removed (re-run wayfinder analyse): " + \
+                    ", ".join(self.results_removed)
+        return text
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "subject": self.subject, "counts": self.counts,
+                "results_removed": self.results_removed, "audit_id": self.audit_id}
+
+
+def _norm(text) -> str:
+    return " ".join(str(text).lower().replace("_", " ").split())
+
+
+def _split(cell) -> list[str]:
+    if cell is None or (isinstance(cell, float) and pd.isna(cell)):
+        return []
+    return [p.strip() for p in str(cell).split(";") if p.strip()]
+
+
+class _Records:
+    """Every child and person record with its resolved person_id, for resolving references."""
+
+    def __init__(self, conn):
+        ch = conn.execute(sa.select(schema.children.c.source, schema.children.c.child_id,
+                                    schema.children.c.given_name,
+                                    schema.children.c.family_name)).all()
+        pe = conn.execute(sa.select(schema.persons.c.source, schema.persons.c.person_id,
+                                    schema.persons.c.given_name,
+                                    schema.persons.c.family_name)).all()
+        links = dict(conn.execute(sa.select(schema.identity_links.c.record,
+                                            schema.identity_links.c.person_id)).all())
+        self.child = {(s, i): links.get(f"{s}/{i}", f"{s}/{i}") for s, i, _, _ in ch}
+        self.person = {(s, i): links.get(f"{s}/{i}", f"{s}/{i}") for s, i, _, _ in pe}
+        self.names: dict[str, set] = {}
+        self.by_id: dict[tuple[str, str], set] = {}
+        for kind, rows, table in (("child", ch, self.child), ("person", pe, self.person)):
+            for s, i, g, f in rows:
+                pid = table[(s, i)]
+                self.by_id.setdefault((kind, i), set()).add(pid)
+                name = _norm(f"{g or ''} {f or ''}")
+                if name:
+                    self.names.setdefault(name, set()).add(pid)
+
+    def resolve(self, ref: str, source: str | None, expect: str = "person") -> str | None:
+        """The person_id a written reference points at (None: unresolved or not a person)."""
+        text = str(ref).strip()
+        m = re.match(r"^\s*(child|person|premises|place|vehicle)\s*:\s*(.+)$", text, re.I)
+        if m:
+            kind, val = m.group(1).lower(), m.group(2).strip()
+            if kind not in KINDS:
+                return None
+            order = (kind,)
+        else:
+            val = text
+            order = ("child", "person") if expect == "child" else ("person", "child")
+        for kind in order:
+            table = self.child if kind == "child" else self.person
+            if (source or "", val) in table:
+                return table[(source or "", val)]
+            ids = self.by_id.get((kind, val), set())
+            if len(ids) == 1:
+                return next(iter(ids))
+        if m:
+            return None
+        ids = self.names.get(_norm(text), set())
+        return next(iter(ids)) if len(ids) == 1 else None
+
+
+def _subject(conn, recs: _Records, kind: str, ref: str, minimiser) -> tuple[str, list, list]:
+    """Resolve REF to (person_id, child record keys, person record keys)."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise ErasureError("give the record key, person_id or pseudonym of the subject")
+    child_pids = set(recs.child.values())
+    pids = child_pids | set(recs.person.values())
+    pid = None
+    if ref.startswith(("C-", "A-")):
+        for p in pids:
+            k = "child" if p in child_pids else "person"
+            if minimiser.pseudonym(p, k) == ref:
+                pid = p
+                break
+    elif ref in pids:
+        pid = ref
+    else:
+        src, _, rid = ref.partition("/")
+        table = recs.child if kind == "child" else recs.person
+        pid = table.get((src, rid))
+    if pid is None:
+        raise SubjectNotFound(f"no {kind} {ref!r} in the store")
+    child_keys = [k for k, p in recs.child.items() if p == pid]
+    person_keys = [k for k, p in recs.person.items() if p == pid]
+    if kind == "child" and not child_keys:
+        raise ErasureError(f"{ref!r} is not a child: use `person`")
+    if kind == "person" and not person_keys:
+        raise ErasureError(f"{ref!r} is a child: use `child`")
+    return pid, child_keys, person_keys
+
+
+def _in_pairs(table, a: str, b: str, pairs: list):
+    return sa.or_(*[sa.and_(table.c[a] == x, table.c[b] == y) for x, y in pairs]) \
+        if pairs else sa.false()
+
+
+def _chunks(seq, n=500):
+    seq = list(seq)
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _mentions(values, terms) -> bool:
+    return any(t in values for t in terms)
+
+
+def _result_mentions(frame: pd.DataFrame, terms: set[str]) -> bool:
+    for c in frame.columns:
+        s = frame[c]
+        if s.dtype != object:
+            continue
+        for v in s:
+            if isinstance(v, str):
+                if v in terms:
+                    return True
+            elif v is not None and hasattr(v, "__iter__") and not isinstance(v, (bytes, dict)):
+                try:
+                    if any(isinstance(x, str) and x in terms for x in v):
+                        return True
+                except TypeError:
+                    pass
+    return False
+
+
+def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
+                  minimiser, route: str = "wayfinder erase") -> ErasureReport:
+    """Erase a child's or person's records in one transaction with its audit entry.
+
+    ``minimiser`` gives the pseudonym recorded in the audit entry (and resolves pseudonyms).
+    Raises :class:`ErasureError` when the subject is unknown or the request is malformed.
+    """
+    from api.audit import AuditEntry, _ensure_head, append_in
+    from api.tables import create_tables
+    if kind not in KINDS:
+        raise ErasureError(f"kind must be child or person, not {kind!r}")
+    reason = " ".join((reason or "").split())
+    by = (by or "").strip()
+    if len(reason) < 5:
+        raise ErasureError("reason: state why the records are erased (5 characters or more)")
+    if not by:
+        raise ErasureError("by: name who authorised the erasure")
+    create_tables(store.engine)
+    _ensure_head(store.engine)
+    t = schema
+    counts: dict[str, int] = {}
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "sqlite":
+            # take the write lock first: the driver would open the transaction only at the first
+            # write, leaving the reads below outside it
+            conn.execute(sa.update(t.settings).where(t.settings.c.key == "audit_head")
+                         .values(value=t.settings.c.value))
+        recs = _Records(conn)
+        pid, child_keys, person_keys = _subject(conn, recs, kind, ref, minimiser)
+        pkind = "child" if child_keys else "person"
+        subject = minimiser.pseudonym(pid, pkind)
+        keys = {f"{s}/{i}" for s, i in child_keys + person_keys}
+        ids = {i for _, i in child_keys + person_keys}
+
+        def is_subject(r, source, expect="person") -> bool:
+            return recs.resolve(r, source, expect) == pid
+
+        # episodes of the subject, and their return interviews
+        ep_keys: list[str] = []
+        for part in _chunks(f"{s}/{i}" for s, i in child_keys):
+            ep_keys += [f"{s}/{e}" for s, e in conn.execute(
+                sa.select(t.episodes.c.source, t.episodes.c.episode_id)
+                .where(t.episodes.c.child_key.in_(part))).all()]
+        n = 0
+        for part in _chunks(ep_keys):
+            n += conn.execute(t.return_interviews.delete()
+                              .where(t.return_interviews.c.episode_key.in_(part))).rowcount
+        counts["return_interviews"] = n
+        n = 0
+        for part in _chunks(f"{s}/{i}" for s, i in child_keys):
+            n += conn.execute(t.episodes.delete().where(t.episodes.c.child_key.in_(part))).rowcount
+        counts["episodes"] = n
+        n = 0
+        for part in _chunks(child_keys):
+            n += conn.execute(t.children.delete()
+                              .where(_in_pairs(t.children, "source", "child_id", part))).rowcount
+        counts["children"] = n
+        n = 0
+        for part in _chunks(person_keys):
+            n += conn.execute(t.persons.delete()
+                              .where(_in_pairs(t.persons, "source", "person_id", part))).rowcount
+        counts["persons"] = n
+
+        # links with the subject at either end
+        names = {_norm(x) for x in recs.names if pid in recs.names[x]}
+        terms = ids | names
+        lk = conn.execute(sa.select(t.links.c.id, t.links.c.source, t.links.c.from_ref,
+                                    t.links.c.to_ref)).all()
+        gone = [r.id for r in lk if is_subject(r.from_ref, r.source) or is_subject(r.to_ref, r.source)]
+        for part in _chunks(gone):
+            conn.execute(t.links.delete().where(t.links.c.id.in_(part)))
+        counts["links"] = len(gone)
+
+        # mentions in list cells of other records
+        def scrub_lists(table, col, expect, count_key):
+            like = sa.or_(*[sa.func.lower(table.c[col]).like(f"%{x.lower()}%") for x in terms]) \
+                if terms else sa.false()
+            rows = conn.execute(sa.select(table.c.id, table.c.source, table.c[col])
+                                .where(like)).all()
+            changed = 0
+            for r in rows:
+                items = _split(r[2])
+                keep = [x for x in items if not is_subject(x, r.source, expect)]
+                if len(keep) != len(items):
+                    conn.execute(table.update().where(table.c.id == r.id)
+                                 .values({col: ";".join(keep) or None}))
+                    changed += 1
+            counts[count_key] = changed
+
+        scrub_lists(t.episodes, "found_with", "person", "episode_mentions")
+        scrub_lists(t.return_interviews, "associates", "person", "interview_mentions")
+
+        # intelligence: drop the subject from subjects; redact its names from the text
+        like = sa.or_(*[sa.func.lower(t.intelligence.c.subjects).like(f"%{x.lower()}%") for x in terms],
+                      *[sa.func.lower(t.intelligence.c.text).like(f"%{x}%") for x in names]) \
+            if terms else sa.false()
+        rows = conn.execute(sa.select(t.intelligence.c.id, t.intelligence.c.source,
+                                      t.intelligence.c.subjects, t.intelligence.c.text)
+                            .where(like)).all()
+        deleted = redacted = 0
+        for r in rows:
+            items = _split(r.subjects)
+            keep = [x for x in items if not is_subject(x, r.source, "person")]
+            text = r.text
+            for nm in names:
+                if text:
+                    text = re.sub(re.escape(nm).replace(r"\ ", r"\s+"), REDACTED, text, flags=re.I)
+            if items and not keep:
+                conn.execute(t.intelligence.delete().where(t.intelligence.c.id == r.id))
+                deleted += 1
+            elif len(keep) != len(items) or text != r.text:
+                conn.execute(t.intelligence.update().where(t.intelligence.c.id == r.id)
+                             .values(subjects=";".join(keep) or None, text=text))
+                redacted += 1
+        counts["intelligence"] = deleted
+        counts["intelligence_redacted"] = redacted
+
+        # identity: links and analyst overrides naming the records
+        n = m = 0
+        for part in _chunks(keys):
+            n += conn.execute(t.identity_links.delete()
+                              .where(t.identity_links.c.record.in_(part))).rowcount
+            m += conn.execute(t.identity_overrides.delete().where(
+                t.identity_overrides.c.record_a.in_(part) |
+                t.identity_overrides.c.record_b.in_(part))).rowcount
+        counts["identity_links"] = n
+        counts["identity_overrides"] = m
+
+        # rows held by ingest that carry the records
+        id_col = {"child": "child_id", "person": "person_id"}
+        held = conn.execute(sa.select(t.held_rows.c.id, t.held_rows.c.file, t.held_rows.c.raw)
+                            .where(sa.or_(*[t.held_rows.c.raw.like(f"%{x}%") for x in ids]))
+                            ).all() if ids else []
+        gone = []
+        for r in held:
+            try:
+                raw = json.loads(r.raw)
+            except (TypeError, ValueError):
+                continue
+            if not isinstance(raw, dict):
+                continue
+            stem = str(r.file).rsplit("/", 1)[-1].lower()
+            col = id_col["person"] if stem.startswith("persons") else id_col["child"]
+            own = child_keys if col == "child_id" else person_keys
+            val = str(raw.get(col, "")).strip()
+            src = str(raw.get("source", "")).strip()
+            if any(val == i and (not src or src == s) for s, i in own):
+                gone.append(r.id)
+        for part in _chunks(gone):
+            conn.execute(t.held_rows.delete().where(t.held_rows.c.id.in_(part)))
+        counts["held_rows"] = len(gone)
+
+        # derived results naming the subject
+        names_r = list(conn.execute(sa.select(t.results.c.name)).scalars())
+        rterms = {pid} | keys | set(ep_keys)
+        removed = []
+        for name in names_r:
+            payload = conn.execute(sa.select(t.results.c.payload)
+                                   .where(t.results.c.name == name)).scalar()
+            try:
+                frame = pd.read_parquet(io.BytesIO(payload))
+            except Exception:
+                continue
+            if _result_mentions(frame, rterms):
+                conn.execute(t.results.delete().where(t.results.c.name == name))
+                removed.append(name)
+        report = ErasureReport(kind=pkind, subject=subject, counts=counts, results_removed=removed)
+        report.audit_id = append_in(conn, [AuditEntry(
+            action="erasure", user_name=by[:120], role=role, route=route,
+            what=report.summary()[:2000], purpose=reason[:300], result_count=report.total,
+            status=200)])[0]
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("erase")
+    def erase(kind: str = typer.Argument(..., help="child or person"),
+              ref: str = typer.Argument(..., help="record key (police/C0012), person_id or "
+                                        "pseudonym (C-3F2A9B10C4)"),
+              reason: str = typer.Option(..., "--reason", help="why (recorded in the audit trail)"),
+              by: str = typer.Option(..., "--by", help="who authorised the erasure"),
+              db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store"),
+              as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+        """Erase a child's or person's records across the store, in one transaction, with an
+        `erasure` audit entry (pseudonymous subject, counts, reason; never the data)."""
+        import os
+
+        from api.auth import token_secret
+        from api.commands import fail, store_for
+        from api.minimise import Minimiser
+        from api.tables import create_tables
+        store = store_for(db)
+        try:
+            create_tables(store.engine)
+            m = Minimiser(token_secret(store.engine, os.environ.get("WAYFINDER_SECRET")))
+            report = erase_subject(store, kind, ref, reason, by, "cli", m)
+        except ErasureError as exc:
+            fail(str(exc))
+        except sa.exc.SQLAlchemyError as exc:
+            fail(f"erasure not done (nothing changed): {str(exc).splitlines()[0]}")
+        typer.echo(json.dumps(report.to_json()) if as_json else report.summary())
