@@ -12,18 +12,18 @@ Views:
 - ``licensing`` (licensing officers): as ``case`` but with no person reference at all and dates
   reduced to the month.
 - ``admin``: no case data.
+
+The rules themselves (pseudonym scheme, small counts, grid, date coarsening, personal keys) are
+``geo.disclosure``, shared with the meeting packs (``maps.packs.View``); this module maps roles to
+views and binds the install's secret and settings.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import math
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
-
 from api.roles import ANALYST
+from geo import disclosure
+from geo.disclosure import PERSONAL_KEYS, day_of, month_of  # noqa: F401 - re-exported
 
 VIEW_OF_ROLE = {
     "analyst": "full",
@@ -35,15 +35,6 @@ VIEW_OF_ROLE = {
 }
 VIEWS = ("full", "case", "licensing")
 
-#: keys never sent to a non-analyst, whatever the endpoint
-PERSONAL_KEYS = frozenset({
-    "given_name", "family_name", "name_given", "dob", "date_of_birth", "child_id", "child_key",
-    "person_id_src", "person_key", "police_id", "carefirst_id", "upn", "address", "address_e",
-    "address_n", "placement_postcode", "placement_e", "placement_n", "placement_ward", "school",
-    "ethnicity", "text", "found_text", "last_seen_text", "location_text", "episode_key",
-    "episode_id", "rhi_key", "rhi_id", "event_key", "name_full",
-})
-
 
 def view_for(role: str) -> str:
     return VIEW_OF_ROLE.get(role, "none")
@@ -51,58 +42,40 @@ def view_for(role: str) -> str:
 
 @dataclass(frozen=True)
 class Minimiser:
+    """The install's disclosure settings (secret, grid, small count) bound to the rules of
+    ``geo.disclosure``; which view gets which rule is decided by the routes and layers."""
+
     secret: str
-    grid_m: float = 250.0
-    small: int = 5
+    grid_m: float = disclosure.GRID_M
+    small: int = disclosure.SMALL
 
     # -- identities --------------------------------------------------------------------------
     def pseudonym(self, person_id: str | None, kind: str = "child") -> str | None:
-        if person_id is None or (isinstance(person_id, float) and math.isnan(person_id)):
-            return None
-        digest = hmac.new(self.secret.encode(), str(person_id).encode(), hashlib.sha256).hexdigest()
-        return ("C-" if kind == "child" else "A-") + digest[:10].upper()
+        return disclosure.pseudonym(self.secret, person_id, kind)
 
     def pseudonyms(self, ids, kind: str = "child") -> list[str | None]:
-        ids = list(ids)
-        memo = {i: self.pseudonym(i, kind) for i in set(ids) if isinstance(i, str)}
-        return [memo[i] if isinstance(i, str) else self.pseudonym(i, kind) for i in ids]
+        return disclosure.pseudonyms(self.secret, ids, kind)
 
     # -- counts -------------------------------------------------------------------------------
     def count(self, n):
         """Counts 1..small-1 become ``"<small"``; 0 and larger counts are kept."""
-        if n is None or (isinstance(n, float) and math.isnan(n)):
-            return None
-        n = int(n)
-        return f"<{self.small}" if 0 < n < self.small else n
+        return disclosure.small_count(n, self.small)
 
     def counts(self, values) -> list:
-        return [self.count(v) for v in values]
+        return disclosure.small_counts(values, self.small)
 
     # -- locations ----------------------------------------------------------------------------
     def snap(self, e, n):
         """Centre of the ``grid_m`` BNG cell holding (e, n); arrays or scalars (metres)."""
-        g = self.grid_m
-        e = np.asarray(e, dtype=float)
-        n = np.asarray(n, dtype=float)
-        return np.floor(e / g) * g + g / 2, np.floor(n / g) * g + g / 2
+        return disclosure.snap_to_grid(e, n, self.grid_m)
 
     # -- records ------------------------------------------------------------------------------
     def scrub(self, record: dict, view: str) -> dict:
         """Drop personal keys from a plain record for non-analyst views."""
         if view == "full":
             return record
-        return {k: v for k, v in record.items() if k not in PERSONAL_KEYS}
+        return disclosure.drop_personal(record)
 
 
 def is_analyst(role: str) -> bool:
     return role == ANALYST
-
-
-def month_of(series: pd.Series) -> pd.Series:
-    s = pd.to_datetime(series, utc=True, errors="coerce")
-    return s.dt.strftime("%Y-%m").where(s.notna(), None)
-
-
-def day_of(series: pd.Series) -> pd.Series:
-    s = pd.to_datetime(series, utc=True, errors="coerce")
-    return s.dt.strftime("%Y-%m-%d").where(s.notna(), None)

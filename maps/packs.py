@@ -10,16 +10,15 @@ pack function and :func:`write_pack`.
 
 Role minimisation (:class:`View`) applies to every pack: only analysts see names, record ids,
 exact child locations and children's-home locations; every other role sees stable pseudonyms
-(``C-``/``A-`` + keyed HMAC of the person id, the scheme of ``api/minimise.py`` so a pack and the
-API name a child alike when given the same secret), points snapped to a 250 m grid or wards, and
-counts from 1 to 4 as ``"<5"``.
+(``C-``/``A-`` + keyed HMAC of the person id, so a pack and the API name a child alike when given
+the same secret), points snapped to a 250 m grid or wards, counts from 1 to 4 as ``"<5"`` and
+percentages over small bases as ``"n/a (<5)"``. The rules are ``geo.disclosure``, shared with the
+API (``api/minimise.py``); :class:`View` only decides which role gets them.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import hmac
 import html as _html
 import json
 import math
@@ -33,6 +32,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from geo import disclosure
+from geo.permutation import bh_qvalues
 from maps import assets, layers
 from maps.layers import esc
 
@@ -40,6 +41,8 @@ PACK_KINDS = ("mog", "cog", "mase")
 DEFAULT_ROLE = {"mog": "mog_member", "cog": "cog_member", "mase": "mase_member"}
 RHI_HOURS = 72
 CHROMIUM = "/usr/bin/chromium"
+#: pseudonym key of a pack made without the install's secret (stable across such packs only)
+PACK_LOCAL_KEY = "wayfinder-pack"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -55,9 +58,11 @@ class View:
     """What a role may see in a pack.
 
     ``role``: analyst (full view) or any other role (minimised). ``secret``: the per-install key of
-    the pseudonyms (same scheme as api/minimise.py); without one, a pack-local key derived from the
-    period is used (stable within the pack only). ``small``: counts 1..small-1 shown as ``"<small"``.
-    ``grid_m``: British National Grid cell (metres) to which non-analyst points are snapped.
+    the pseudonyms (the API's, so a pack and the API name a child alike); without one, the fixed
+    pack-local key :data:`PACK_LOCAL_KEY` is used (pseudonyms then match no API output).
+    ``small``: counts 1..small-1 shown as ``"<small"``. ``grid_m``: British National Grid cell
+    (metres) to which non-analyst points are snapped. The View decides who gets which rule; the
+    rules are ``geo.disclosure`` (shared with api/minimise.py).
     """
 
     role: str = "mog_member"
@@ -70,10 +75,14 @@ class View:
     def full(self) -> bool:
         return self.role == "analyst"
 
+    @property
+    def key(self) -> str:
+        """The pseudonym key: the install's secret, else the pack-local key."""
+        return self.secret or PACK_LOCAL_KEY
+
     def pseudonym(self, person_id: object, kind: str = "child") -> str:
-        key = (self.secret or "wayfinder-pack").encode()
-        digest = hmac.new(key, str(person_id).encode(), hashlib.sha256).hexdigest()
-        return ("C-" if kind == "child" else "A-") + digest[:10].upper()
+        """``geo.disclosure.pseudonym`` under :attr:`key` (the API's scheme)."""
+        return disclosure.pseudonym(self.key, person_id, kind) or ""
 
     def who(self, person_id: object, kind: str = "child") -> str:
         """How a child or adult is named: name and id for analysts, a pseudonym otherwise."""
@@ -85,28 +94,28 @@ class View:
         return self.pseudonym(person_id, kind)
 
     def count(self, n: object) -> str:
+        """A count for a table cell: as is for analysts, ``geo.disclosure.small_count`` otherwise."""
         if n is None or (isinstance(n, float) and math.isnan(n)):
             return ""
         try:
             v = int(n)
         except (TypeError, ValueError):
             return str(n)
-        if not self.full and 0 < v < self.small:
-            return f"<{self.small}"
-        return str(v)
+        return str(v if self.full else disclosure.small_count(v, self.small))
 
     def pct(self, num: float, den: float) -> str:
-        if not den:
-            return "n/a"
-        if not self.full and 0 < den < self.small:
-            return "n/a (<5)"
-        return f"{100.0 * num / den:.0f}%"
+        """``num / den`` as a whole percentage; for non-analysts withheld (``"n/a (<5)"``) under
+        ``geo.disclosure.suppress_pct`` (a base of 1-4, or a share implying a count of 1-4)."""
+        return disclosure.format_pct(num, den, self.small, minimise=not self.full)
+
+    def scorecard(self, d: dict) -> dict:
+        """A ``geo.scorecards`` scorecard dict as this role may see it (``geo.disclosure.
+        suppress_scorecard`` for non-analysts)."""
+        return d if self.full else disclosure.suppress_scorecard(d, self.small)
 
     def snap(self, e, n):
-        g = self.grid_m
-        e = np.asarray(e, dtype=float)
-        n = np.asarray(n, dtype=float)
-        return np.floor(e / g) * g + g / 2, np.floor(n / g) * g + g / 2
+        """``geo.disclosure.snap_to_grid`` to this view's ``grid_m`` cells."""
+        return disclosure.snap_to_grid(e, n, self.grid_m)
 
     def with_names(self, children: pd.DataFrame | None, persons: pd.DataFrame | None) -> "View":
         """A copy that knows display names (used for analysts only)."""
@@ -248,10 +257,13 @@ def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -
     return out.reset_index()[cols]
 
 
-def mog_scorecard(data: dict, period: Period) -> list[tuple[str, object, str]]:
+def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[tuple[str, object, str]]:
     """MOG figures for the period as (label, value, note) rows, from ``geo.scorecards.mog_scorecard``
     (the same definitions the API serves), plus the local counts the pack adds (high risk, long
-    episodes, CSE risk)."""
+    episodes, CSE risk). Values are raw counts (the table shows them through ``view.count``); the
+    percentages in the notes are those ``view`` may see: for non-analysts, the API's small-base
+    suppression (``geo.disclosure.suppress_scorecard``) gives ``"n/a (<5)"`` over a base of 1-4
+    or for a share implying a count of 1-4. Without ``view``: unminimised (analyst) figures."""
     from geo import scorecards as sc
 
     ep_all = _frame(data, "episodes")
@@ -264,16 +276,20 @@ def mog_scorecard(data: dict, period: Period) -> list[tuple[str, object, str]]:
     d = sc.mog_scorecard(ep_all, ch, rh, period.start, period.stop)
     ep = period_episodes(ep_all, period)
     cat = d.get("by_category", {})
+    shown = d if view is None else view.scorecard(d)
 
-    def pct(v):
-        return "" if v is None else f"{v:.0f}%"
+    def pct(key):
+        v = shown.get(key)
+        if v is None:
+            return ""
+        return v if isinstance(v, str) else f"{v:.0f}%"
 
     rows: list[tuple[str, object, str]] = [
         ("Episodes reported", d["episodes"], "missing, absent and away without authorisation"),
         *[(f"  of which {c.replace('_', ' ')}", int(cat.get(c, 0)), "")
           for c in ("missing", "absent", "away_without_authorisation")],
         ("Children with an episode", d["children"], "distinct children"),
-        ("Children with more than one episode", d["repeat_children"], f"repeat rate {pct(d.get('repeat_rate_pct'))}"),
+        ("Children with more than one episode", d["repeat_children"], f"repeat rate {pct('repeat_rate_pct')}"),
         ("Children persistently missing (more than 3)", d["persistent_children"], "triggers intensive support"),
         ("First-time missing children", d["first_time_children"], "first recorded episode in the period"),
         ("Episodes with no return recorded", d["still_missing"], "still missing, or marker not cleared"),
@@ -291,10 +307,10 @@ def mog_scorecard(data: dict, period: Period) -> list[tuple[str, object, str]]:
         rows.append((f"  episodes, placement {pt.replace('_', ' ')}", int(v), ""))
     rows += [
         ("Returns needing a return interview", d["returned_episodes"], ""),
-        ("RHIs offered", d["rhi_offered"], pct(d.get("rhi_offered_pct")) + " of returns"),
+        ("RHIs offered", d["rhi_offered"], pct("rhi_offered_pct") + " of returns"),
         ("RHIs held", d["rhi_held"], ""),
         ("RHIs held within 72 hours of return", d["rhi_held_within_72h"],
-         pct(d.get("rhi_held_within_72h_pct")) + " of returns"),
+         pct("rhi_held_within_72h_pct") + " of returns"),
         ("Children placed from out of area with an episode", d["out_of_area_children"],
          "responsible authority is not the host"),
     ]
@@ -588,7 +604,7 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     view = (view or View(DEFAULT_ROLE["mog"])).with_names(data.get("children"), data.get("persons"))
     episodes = _frame(data, "episodes")
     parts = []
-    sc = pd.DataFrame(mog_scorecard(data, period), columns=["figure", "value", "note"])
+    sc = pd.DataFrame(mog_scorecard(data, period, view), columns=["figure", "value", "note"])
     parts.append(_section("Scorecard", _table(sc, [("figure", "Figure"), ("value", "Value"), ("note", "Note")],
                                               num=["value"], fmt={"value": view.count}), "scorecard"))
     mc = monthly_counts(episodes, period)
@@ -597,20 +613,31 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     trends = _frame(data, "area_trends")
     if not trends.empty and "category" in trends.columns:
         names = _area_names(data)
-        t = trends.drop_duplicates("area_code")
-        t = t[t["category"].astype(str).str.contains("increas|emerg|new|intens", case=False, na=False)]
-        t = t.assign(area=t["area_code"].map(lambda c: names.get(c, c)))
-        trend_html += "<h3>Areas with a rising trend (Mann-Kendall)</h3>" + _table(
-            t, [("area", "Area"), ("category", "Trend"), ("mk_tau", "tau"), ("mk_p", "p")], num=["mk_tau", "mk_p"],
-            empty="No area with a significant rising trend.")
+        t = trends.drop_duplicates("area_code").copy()
+        t["area"] = t["area_code"].map(lambda c: names.get(c, c))
+        t["mk_q"] = bh_qvalues(pd.to_numeric(t["mk_p"], errors="coerce").fillna(1.0).to_numpy())
+        rising = t[(pd.to_numeric(t["mk_tau"], errors="coerce") > 0) & (t["mk_q"] < 0.05)]
+        trend_html += ("<h3>Wards with a rising monthly trend (Mann-Kendall, FDR q &lt; 0.05)</h3>"
+                       + _table(rising.sort_values("mk_q"),
+                                [("area", "Ward"), ("mk_tau", "tau"), ("mk_p", "p"), ("mk_q", "q (FDR)")],
+                                num=["mk_tau", "mk_p", "mk_q"],
+                                empty="No ward with a significant rising trend."))
+        cat = t["category"].astype(str)
+        emerging = t[cat.str.contains("new|consecutive|intensifying|persistent|sporadic|oscillating",
+                                      case=False, na=False) & ~cat.str.startswith("cold")]
+        trend_html += ("<h3>Emerging hot spots (ArcGIS space-time categories)</h3>"
+                       + _table(emerging, [("area", "Ward"), ("category", "Category")],
+                                empty="No emerging hot spot ward."))
     parts.append(_section("Trends", trend_html, "trends"))
     hs = data.get("area_hotspots_ward")
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
         hot = hs[pd.to_numeric(hs["gi_bin"], errors="coerce") > 0].sort_values("gi_z", ascending=False)
+        hot = hot.assign(confidence=pd.to_numeric(hot["gi_bin"]).map({3: "99%", 2: "95%", 1: "90%"}))
         inner = map_frame(m, "Ward hotspot map") + "<h3>Hot spot wards</h3>" + _table(
             hot, [("area_name", "Ward"), ("episodes", "Episodes"), ("children", "Children"), ("gi_z", "Gi* z"),
-                  ("gi_q", "q (FDR)")], num=["episodes", "children", "gi_z", "gi_q"],
+                  ("confidence", "Hot spot confidence (Gi_Bin)"), ("gi_p", "permutation p"),
+                  ("gi_q", "permutation q (FDR)")], num=["episodes", "children", "gi_z", "gi_p", "gi_q"],
             fmt={"episodes": view.count, "children": view.count}, empty="No significant hot spot wards.")
     else:
         inner = _missing(data, ["area_hotspots_ward"])

@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from api.roles import ROLES
+from api.roles import ROUTES
 
 
 def register(app: typer.Typer) -> None:
@@ -47,8 +47,9 @@ def register(app: typer.Typer) -> None:
         if kind not in packs.PACK_KINDS:
             fail(f"unknown pack {kind!r}: one of mog, cog, mase")
         role = role or packs.DEFAULT_ROLE[kind]
-        if role not in ROLES or role == "admin":
-            fail(f"role {role!r} may not receive a pack (one of {', '.join(r for r in ROLES if r != 'admin')})")
+        allowed = ROUTES["pack"].roles        # the same rule as GET /packs/{kind}
+        if role not in allowed:
+            fail(f"role {role!r} may not receive a pack (one of {', '.join(sorted(allowed))})")
         if kind == "mase" and not child:
             fail("the MASE pack needs --child ID")
         try:

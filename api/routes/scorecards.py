@@ -10,6 +10,7 @@ from api.dependencies import PURPOSE, ctx_of, parse_date, service
 from api.errors import Unavailable
 from api.model import (CSE_EXAMPLE, ERRORS, MISSING_NOW_EXAMPLE, MOG_EXAMPLE, WORRYING_EXAMPLE,
                        example)
+from geo import disclosure
 from geo import scorecards as sc
 
 router = APIRouter()
@@ -25,51 +26,20 @@ def _frames(wf):
     return ep, ch, rhi
 
 
-#: what a suppressed percentage reads (as in the meeting packs)
-SUPPRESSED_PCT = "n/a (<5)"
-
-
-def _small(n, m) -> bool:
-    return n is not None and not isinstance(n, bool) and 0 < n < m.small
+#: what a suppressed percentage reads (as in the meeting packs): ``geo.disclosure.SUPPRESSED_PCT``
+SUPPRESSED_PCT = disclosure.SUPPRESSED_PCT
 
 
 def _suppress_pct(pct, base, m):
-    """A percentage shown to non-analysts only when neither its base nor the count it implies
-    (``pct * base / 100``) is from 1 to ``small - 1``: a small base identifies people as a
-    small count does, and a percentage of a shown base would give back a suppressed count."""
-    if pct is None or isinstance(pct, bool) or not isinstance(pct, (int, float)):
-        return pct
-    if not isinstance(base, (int, float)) or isinstance(base, bool):
-        return SUPPRESSED_PCT      # no known base: do not risk it
-    if _small(base, m) or _small(round(pct * base / 100.0), m):
-        return SUPPRESSED_PCT
-    return pct
+    """``geo.disclosure.suppress_pct`` with the install's small-count threshold."""
+    return disclosure.suppress_pct(pct, base, m.small)
 
 
 def suppress_dict(d, m, keys_exempt=("period",), bases=None):
-    """Non-analyst scorecard: counts 1-4 become "<5" and percentages over a base of 1-4 (or
-    implying a count of 1-4) become "n/a (<5)" (bases from ``geo.scorecards.PCT_BASE``)."""
-    scope = {**(bases or {}), **{k: v for k, v in d.items()
-                                 if isinstance(v, int) and not isinstance(v, bool)}}
-    out = {}
-    for k, v in d.items():
-        if k in keys_exempt:
-            out[k] = v
-        elif k in sc.PCT_BASE:
-            base = scope.get(sc.PCT_BASE[k])
-            if isinstance(v, dict):
-                out[k] = {kk: _suppress_pct(vv, base, m) for kk, vv in v.items()}
-            else:
-                out[k] = _suppress_pct(v, base, m)
-        elif isinstance(v, dict):
-            out[k] = suppress_dict(v, m, (), scope)
-        elif isinstance(v, int) and not isinstance(v, bool):
-            out[k] = m.count(v)
-        elif isinstance(v, float) and (k.endswith("_pct") or k.endswith("_rate")):
-            out[k] = SUPPRESSED_PCT    # a percentage without a declared base
-        else:
-            out[k] = v
-    return out
+    """Non-analyst scorecard: ``geo.disclosure.suppress_scorecard`` (counts 1-4 become "<5",
+    percentages over a base of 1-4 or implying a count of 1-4 become "n/a (<5)", bases from
+    ``geo.scorecards.PCT_BASE``) with the install's small-count threshold."""
+    return disclosure.suppress_scorecard(d, m.small, keys_exempt, bases)
 
 
 @router.get("/scorecards/mog", name="scorecard_mog", tags=["scorecards"], responses={**_ERR, **example(MOG_EXAMPLE)},

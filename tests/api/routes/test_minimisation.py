@@ -105,3 +105,24 @@ def test_placements_for_analysts_only(as_role):
     for role in NON_ANALYST:
         assert as_role(role, "GET", "/collections/placements/items").status_code == 403
         assert as_role(role, "GET", "/collections/placements/tiles/WebMercatorQuad/0/0/0").status_code == 403
+
+
+def test_pack_and_api_name_a_person_alike(as_role, app):
+    """One pseudonym scheme (geo.disclosure) at both edges: given the install's secret, a meeting
+    pack names a child or adult exactly as the API does."""
+    from maps import packs
+
+    m = app.state.wf.minimiser
+    view = packs.View(role="mog_member", secret=m.secret)
+    for pid in ("police/C0000", "P000001", "carefirst/C0042"):
+        assert view.pseudonym(pid) == view.who(pid) == m.pseudonym(pid)
+        assert view.who(pid, "adult") == m.pseudonym(pid, "person") == m.pseudonym(pid, "adult")
+    full = as_role("analyst", "GET", "/children/worrying?purpose=minimisation+test").json()
+    shown = as_role("mog_member", "GET", "/children/worrying?purpose=minimisation+test").json()
+    assert full and [view.who(r["person_id"]) for r in full] == [r["child"] for r in shown]
+    # end to end: the pseudonym the API gave opens the MASE pack of that child, named alike
+    ref = shown[0]["child"]
+    r = as_role("mase_member", "GET", f"/packs/mase?from=2016-01-01&to=2017-12-31&child={ref}"
+                                      "&purpose=minimisation+test")
+    assert r.status_code == 200, r.text
+    assert f"MASE pack: {ref}" in r.text and full[0]["person_id"] not in r.text

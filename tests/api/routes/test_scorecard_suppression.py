@@ -1,5 +1,7 @@
 """Small-base suppression in scorecards: for non-analysts, counts 1-4 are "<5" and percentages
 over a base of 1-4 (or implying a count of 1-4) are withheld; analysts see every figure."""
+import re
+
 import pytest
 
 from api.minimise import Minimiser
@@ -70,3 +72,50 @@ def test_cse_percentages_follow_the_rule(as_role, role):
     rm = full["repeat_missing"]
     small = 0 < rm["subjects"] < 5 or 0 < rm["repeat"] < 5
     assert s["repeat_missing"]["rate_pct"] == (SUPPRESSED_PCT if small else rm["rate_pct"])
+
+
+def _scorecard_section(html: str) -> str:
+    import html as _html
+    i = html.index("<section id='scorecard'>")
+    return _html.unescape(html[i:html.index("</section>", i)])
+
+
+def _pack_day(q: str) -> str:
+    """The API window ``from=D&to=D+1`` (end exclusive) as the pack's period (whole days, inclusive)."""
+    day = q.split("&")[0].split("=")[1]
+    return f"from={day}&to={day}&purpose=scorecard+suppression+test"
+
+
+@pytest.mark.parametrize("role", ["mog_member"])
+def test_mog_pack_small_base_suppressed_for_non_analysts(as_role, role):
+    """The MOG pack applies the API's scorecard rule (geo.disclosure): a repeat rate over 1-4
+    children reads "n/a (<5)" for a meeting member and the same figure the API serves for an
+    analyst."""
+    q, full = _small_window(as_role)
+    r = as_role(role, "GET", f"/packs/mog?{_pack_day(q)}")
+    assert r.status_code == 200, r.text
+    sec = _scorecard_section(r.text)
+    assert f"repeat rate {SUPPRESSED_PCT}" in sec
+    for k, label in (("rhi_offered_pct", "RHIs offered"), ("rhi_held_within_72h_pct", "RHIs held within 72")):
+        if full[k] is not None and 0 < full["returned_episodes"] < 5:
+            row = sec[sec.index(label):]
+            assert row[:row.index("</tr>")].count(SUPPRESSED_PCT) == 1, k
+    if full["returned_episodes"] < 5:  # then every base in the table is small
+        assert not re.search(r"\d+%", sec), "a percentage over a small base reached a member"
+    a = as_role("analyst", "GET", f"/packs/mog?{_pack_day(q)}")
+    assert a.status_code == 200, a.text
+    asec = _scorecard_section(a.text)
+    assert f"repeat rate {full['repeat_rate_pct']:.0f}%" in asec and SUPPRESSED_PCT not in asec
+
+
+def test_pack_view_scorecard_is_the_api_rule():
+    from maps import packs
+
+    s = {"period": {"from": None, "to": None}, "children": 3, "repeat_children": 1,
+         "repeat_rate_pct": 33.33, "returned_episodes": 40, "rhi_offered_pct": 95.0,
+         "rhi_held_within_72h": 2, "rhi_held_within_72h_pct": 5.0}
+    m = Minimiser("k" * 32)
+    assert packs.View("mog_member").scorecard(s) == suppress_dict(s, m)
+    assert packs.View("analyst").scorecard(s) == s
+    assert packs.View("mog_member").pct(2, 3) == SUPPRESSED_PCT == packs.View("mog_member").pct(2, 40)
+    assert packs.View("analyst").pct(2, 3) == "67%"
