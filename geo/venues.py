@@ -192,10 +192,12 @@ def premises_of_concern(
         pairs = cKDTree(pxy).sparse_distance_matrix(cKDTree(exy[near_ok]), radius_m, output_type="ndarray")
         pi = p_pos[pairs["i"]]
         ej = e_pos[pairs["j"]]
+        # take the matched rows first, then convert (store frames hold Arrow strings: converting
+        # a whole million-row column to objects costs seconds)
         near = pd.DataFrame({
-            "premises_id": pr["premises_id"].to_numpy()[pi], "person": ev["person_id"].to_numpy()[ej],
-            "episode": ev["episode_key"].astype(str).to_numpy()[ej], "at": at.to_numpy()[ej],
-            "via": "near", "record": "event:" + ev.get("event_key", ev.index.to_series()).astype(str).to_numpy()[ej],
+            "premises_id": pr["premises_id"].to_numpy()[pi], "person": ev["person_id"].iloc[ej].to_numpy(),
+            "episode": ev["episode_key"].iloc[ej].astype(str).to_numpy(), "at": at.iloc[ej].to_numpy(),
+            "via": "near", "record": "event:" + ev.get("event_key", ev.index.to_series()).iloc[ej].astype(str).to_numpy(),
         }).drop_duplicates(["premises_id", "record"])
         rows.append(near)
     if match.notna().any():

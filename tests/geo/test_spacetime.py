@@ -64,3 +64,71 @@ def test_knox_detects_interaction_and_null():
     assert k["p_value"] <= 0.01 and k["statistic"] > k["expected"]
     ev.loc[:29, "at"] = pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, 30), unit="D")
     assert knox_test(ev, space_m=300, time_days=14, permutations=199, seed=0)["p_value"] > 0.05
+
+
+def _knox_events(n, planted, seed):
+    rng = np.random.default_rng(seed)
+    e, nn = rng.uniform(0, 10000, n), rng.uniform(0, 10000, n)
+    day = rng.uniform(0, 365, n)
+    k = planted  # a space-time burst: close in space and within a few days
+    e[:k], nn[:k], day[:k] = 5000 + rng.normal(0, 50, k), 5000 + rng.normal(0, 50, k), 100 + rng.uniform(0, 5, k)
+    return pd.DataFrame({"easting": e, "northing": nn, "kind": "found_at", "precision": "postcode",
+                         "at": pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(day, unit="D")}), rng
+
+
+def test_knox_statistic_equals_brute_force_count():
+    ev, _ = _knox_events(400, 30, 3)
+    k = knox_test(ev, space_m=800, time_days=10, permutations=19, seed=0)
+    xy = ev[["easting", "northing"]].to_numpy()
+    t = (ev["at"] - ev["at"].min()).dt.total_seconds().to_numpy()
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    iu = np.triu_indices(len(ev), 1)
+    close_s = d[iu] <= 800
+    assert k["close_in_space"] == close_s.sum() and not k["subsampled"] and k["n_used"] == 400
+    assert k["statistic"] == (close_s & (np.abs(t[:, None] - t[None, :])[iu] <= 10 * 86400)).sum()
+
+
+def test_knox_subsampled_detects_interaction_and_null():
+    # 6,000 events and a burst of 600: above both caps, so a seeded subsample is tested
+    ev, rng = _knox_events(6000, 600, 5)
+    k = knox_test(ev, space_m=300, time_days=14, permutations=199, seed=0, max_events=2000, max_pairs=5000)
+    assert k["subsampled"] and k["n_events"] == 6000 and k["n_used"] < 2000
+    assert k["close_in_space"] <= 5000 and k["max_events"] == 2000 and k["max_pairs"] == 5000
+    assert k["p_value"] <= 0.01 and k["statistic"] > 2 * k["expected"]
+    again = knox_test(ev, space_m=300, time_days=14, permutations=199, seed=0, max_events=2000, max_pairs=5000)
+    assert again == k  # seeded: the same subsample and permutations
+    # null: the same spatial burst, times drawn independently of place; ten datasets
+    null = []
+    for s in range(10):
+        ev.loc[:599, "at"] = pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, 600), unit="D")
+        null.append(knox_test(ev, space_m=300, time_days=14, permutations=199, seed=s, max_events=2000,
+                              max_pairs=5000)["p_value"])
+    assert sum(p <= 0.05 for p in null) <= 2, null
+
+
+def test_knox_leaves_out_area_centroids():
+    ev, _ = _knox_events(300, 0, 7)
+    ward = ev.iloc[:100].assign(easting=5000.0, northing=5000.0, precision="area")  # one ward centroid
+    k = knox_test(pd.concat([ev, ward], ignore_index=True), permutations=19)
+    assert k["n_events"] == 300 and k["exclude_precision"] == ["area", "none"]
+
+
+def test_knox_counts_only_pairs_of_different_children():
+    """One child found at the same place week after week is not space-time interaction."""
+    rng = np.random.default_rng(5)
+    n = 400
+    ev = pd.DataFrame({
+        "easting": rng.uniform(400000, 415000, n), "northing": rng.uniform(280000, 295000, n),
+        "at": pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, n), "D"),
+        "person_id": [f"P{i}" for i in range(n)], "kind": "found_at", "precision": "postcode"})
+    # one child, 40 finds at home, two a week apart: close in space and time with itself only
+    home = pd.DataFrame({
+        "easting": 407000.0, "northing": 287000.0,
+        "at": pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(np.arange(40) * 3.5, "D"),
+        "person_id": "P_HOME", "kind": "found_at", "precision": "postcode"})
+    ev = pd.concat([ev, home], ignore_index=True)
+    naive = knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1,
+                      distinct_persons=False)
+    fair = knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1)
+    assert naive["p_value"] <= 0.01          # the repeat finds of one child look like a cluster
+    assert fair["p_value"] > 0.05 and fair["distinct_persons"]
