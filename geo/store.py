@@ -48,12 +48,13 @@ def open_store(url: str | None = None, migrate: bool = True) -> "Store":
 
 
 def _split_list(values: pd.Series) -> pd.Series:
-    """`;`-separated cells to lists of stripped, non-empty strings."""
-    return values.fillna("").map(lambda s: [p.strip() for p in s.split(";") if p.strip()])
+    """`;`-separated cells to lists (ingest stored them stripped, without empty parts)."""
+    cells = values.fillna("").astype(str).tolist()
+    return pd.Series([c.split(";") if c else [] for c in cells], index=values.index, dtype=object)
 
 
 def _utc(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce").dt.tz_localize("UTC")
+    return pd.to_datetime(values, errors="coerce", format="ISO8601").dt.tz_localize("UTC")
 
 
 class Store:
@@ -140,14 +141,29 @@ class Store:
             return pd.read_sql(query, conn, params=params)
 
     def table(self, name: str) -> pd.DataFrame:
-        return self.read_sql(sa.select(schema.metadata.tables[name]))
+        """A whole table; read once per `frame()` call however many builders need it."""
+        memo = getattr(self, "_memo", None)
+        if memo is not None and name in memo:
+            return memo[name].copy()
+        df = self.read_sql(sa.select(schema.metadata.tables[name]))
+        if memo is not None:
+            memo[name] = df
+            return df.copy()
+        return df
 
     def frame(self, name: str) -> pd.DataFrame:
         """One of the frames of docs/FRAMES.md."""
         builder = getattr(self, f"_frame_{name}", None)
         if builder is None:
             raise StoreError(f"no frame called {name!r}")
-        return builder()
+        outer = getattr(self, "_memo", None) is None
+        if outer:
+            self._memo = {}
+        try:
+            return builder()
+        finally:
+            if outer:
+                self._memo = None
 
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""
