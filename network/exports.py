@@ -14,13 +14,14 @@ dashed (Cytoscape style) and never presented as confirmed fact.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import networkx as nx
 import pandas as pd
 
-__all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "i2_frames",
-           "write_all", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
+__all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
+           "i2_frames", "write_all", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
 
 I2_ENTITY_TYPES = {"child": "Child", "person": "Person", "place": "Location",
                    "premises": "Premises", "vehicle": "Vehicle"}
@@ -49,35 +50,252 @@ def _scalar(v):
     return str(v)
 
 
+def _scalars(d: dict) -> dict:
+    """:func:`_scalar` over an attribute dict, with the common types handled inline."""
+    out = {}
+    for k, v in d.items():
+        t = type(v)
+        if t is str or t is bool or t is int:
+            out[k] = v
+        elif t is list:
+            out[k] = "; ".join(map(str, v))
+        elif v is not None:
+            x = _scalar(v)
+            if x is not None:
+                out[k] = x
+    return out
+
+
+def _rows(G: nx.MultiDiGraph) -> tuple[list, list]:
+    """The export view of ``G`` in one pass: ``nodes`` = ``[(id, attrs)]`` sorted by id and
+    ``edges`` = ``[(edge_id, u, v, attrs)]`` sorted by (u, v, key), with scalar attributes
+    (lists joined with ``; ``), unique edge ids ``e1``, ``e2`` ... and ``strength`` =
+    ``unconfirmed`` on intelligence edges (``fact`` otherwise)."""
+    nodes = [(n, _scalars(d)) for n, d in sorted(G.nodes(data=True), key=lambda x: x[0])]
+    edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
+    out = []
+    for i, (u, v, k, d) in enumerate(edges, start=1):
+        attrs = _scalars(d)
+        intel = bool(d.get("intelligence", False))
+        attrs["intelligence"] = intel
+        attrs["strength"] = "unconfirmed" if intel else "fact"
+        attrs.setdefault("relation", k)
+        out.append((f"e{i}", u, v, attrs))
+    return nodes, out
+
+
 def export_graph(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """A copy of ``G`` whose attributes are scalars (lists joined with ``; ``), whose edge keys
     are unique ids (``e1``, ``e2`` ... in sorted order) and whose intelligence edges carry
     ``strength`` = unconfirmed (``fact`` otherwise)."""
+    nodes, edges = _rows(G)
     H = nx.MultiDiGraph()
-    for n, d in sorted(G.nodes(data=True)):
-        H.add_node(n, **{k: s for k, v in d.items() if (s := _scalar(v)) is not None})
-    edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
-    for i, (u, v, k, d) in enumerate(edges, start=1):
-        attrs = {a: s for a, x in d.items() if (s := _scalar(x)) is not None}
-        attrs["intelligence"] = bool(d.get("intelligence", False))
-        attrs["strength"] = "unconfirmed" if attrs["intelligence"] else "fact"
-        attrs.setdefault("relation", k)
-        H.add_edge(u, v, key=f"e{i}", **attrs)
+    H.add_nodes_from(nodes)
+    H.add_edges_from((u, v, eid, attrs) for eid, u, v, attrs in edges)
     return H
 
 
-def write_graphml(G: nx.MultiDiGraph, path) -> Path:
-    """GraphML, directed, one ``<edge>`` per (pair, relation, fact/intelligence)."""
-    nx.write_graphml(export_graph(G), str(path), named_key_ids=True)
+# --------------------------------------------------------------------------- XML writers
+# Both writers stream one element at a time (no element tree of the whole graph in memory)
+# and produce the documents networkx writes, validated in tests by reading them back with
+# networkx and against the structure of the published schemas (keys/attributes declared
+# before the graph, unique key ids, typed values).
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+
+
+_NEEDS_ESCAPE = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+
+
+def _xml(value) -> str:
+    """Text or attribute value escaped for XML 1.0 (characters XML forbids removed)."""
+    s = value if type(value) is str else str(value)
+    if _NEEDS_ESCAPE.search(s) is None:
+        return s
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    s = s.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    return _BAD_XML.sub("", s)
+
+
+def _escaped(items: list, types: dict, skip=()) -> list:
+    """Per element, ``[(name, escaped value text)]`` in attribute order (computed once and
+    shared by the GraphML and GEXF writers)."""
+    out = []
+    for attrs in items:
+        row = []
+        for k, v in attrs.items():
+            if k in skip:
+                continue
+            t = types[k]
+            if t == "boolean":
+                row.append((k, "true" if v else "false"))
+            elif t == "string":
+                row.append((k, _xml(v)))
+            elif t == "double" and type(v) is int:
+                row.append((k, repr(float(v))))
+            else:
+                row.append((k, str(v)))
+        out.append(row)
+    return out
+
+
+def _attr_types(items) -> dict:
+    """``{name: xml type}`` over attribute dicts: the most general type of each name's values
+    (bool -> boolean, int -> long, float or int+float -> double, anything else -> string)."""
+    seen: dict = {}
+    for attrs in items:
+        for k, v in attrs.items():
+            t = type(v)
+            cur = seen.get(k)
+            if cur is None:
+                seen[k] = {t}
+            elif t not in cur:
+                cur.add(t)
+    out = {}
+    for k, ts in seen.items():
+        if ts == {bool}:
+            out[k] = "boolean"
+        elif ts <= {int}:
+            out[k] = "long"
+        elif ts <= {int, float}:
+            out[k] = "double"
+        else:
+            out[k] = "string"
+    return out
+
+
+def _write_lines(path, lines, chunk: int = 5000) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        buf = []
+        for line in lines:
+            buf.append(line)
+            if len(buf) >= chunk:
+                f.write("\n".join(buf))
+                f.write("\n")
+                buf.clear()
+        if buf:
+            f.write("\n".join(buf))
+            f.write("\n")
+
+
+class _Prepared:
+    """The export rows with attribute types and escaped values, computed once for both XML
+    writers."""
+
+    def __init__(self, rows: tuple):
+        nodes, edges = rows
+        self.node_ids = [_xml(n) for n, _ in nodes]
+        self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
+        self.ntypes = _attr_types(a for _, a in nodes)
+        self.etypes = _attr_types(a for *_, a in edges)
+        self.nvals = _escaped([a for _, a in nodes], self.ntypes)
+        self.edges = [(e, _xml(u), _xml(v)) for e, u, v, _ in edges]
+        self.evals = _escaped([a for *_, a in edges], self.etypes)
+        self.erel = [_xml(a.get("relation", "")) for *_, a in edges]
+
+
+def _graphml_lines(pr: _Prepared):
+    ntypes, etypes = pr.ntypes, pr.etypes
+    # key ids are the attribute names (named_key_ids); an edge attribute that shares a node
+    # attribute's name gets ``edge_NAME`` so every key id is unique, as the schema requires
+    nid = {k: _xml(k) for k in ntypes}
+    eid = {k: _xml(f"edge_{k}" if k in ntypes else k) for k in etypes}
+    yield "<?xml version='1.0' encoding='utf-8'?>"
+    yield ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+           'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+           'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">')
+    for scope, types, ids in (("node", ntypes, nid), ("edge", etypes, eid)):
+        for k, t in types.items():
+            yield (f'  <key id="{ids[k]}" for="{scope}" attr.name="{_xml(k)}" '
+                   f'attr.type="{t}" />')
+    yield '  <graph edgedefault="directed">'
+    for n, vals in zip(pr.node_ids, pr.nvals):
+        if not vals:
+            yield f'    <node id="{n}" />'
+            continue
+        yield (f'    <node id="{n}">\n'
+               + "".join([f'      <data key="{nid[k]}">{x}</data>\n' for k, x in vals])
+               + "    </node>")
+    for (e, u, v), vals in zip(pr.edges, pr.evals):
+        yield (f'    <edge source="{u}" target="{v}" id="{e}">\n'
+               + "".join([f'      <data key="{eid[k]}">{x}</data>\n' for k, x in vals])
+               + "    </edge>")
+    yield "  </graph>"
+    yield "</graphml>"
+
+
+def write_graphml(G: nx.MultiDiGraph, path, *, rows: tuple | None = None,
+                  prepared: _Prepared | None = None) -> Path:
+    """GraphML, directed, one ``<edge>`` per (pair, relation, fact/intelligence).
+
+    Streamed by Wayfinder's own writer (networkx builds an element tree of the whole graph
+    first: minutes and gigabytes at national scale); the same document networkx's
+    ``write_graphml(named_key_ids=True)`` writes, with key ids made unique where a node and an
+    edge attribute share a name (``edge_NAME``; ``attr.name`` is unchanged) and booleans as
+    ``true``/``false``. ``rows`` is ``_rows(G)`` when the caller already has it."""
+    pr = prepared or _Prepared(rows if rows is not None else _rows(G))
+    _write_lines(path, _graphml_lines(pr))
     return Path(path)
 
 
-def write_gexf(G: nx.MultiDiGraph, path) -> Path:
-    """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation)."""
-    H = export_graph(G)
-    for _, _, d in H.edges(data=True):
-        d["label"] = d.get("relation", "")
-    nx.write_gexf(H, str(path), version="1.2draft")
+def _gexf_lines(pr: _Prepared):
+    import datetime as _dt
+
+    import networkx
+
+    ntypes = {k: t for k, t in pr.ntypes.items() if k != "label"}
+    etypes = {k: t for k, t in pr.etypes.items() if k != "label"}
+    etypes["networkx_key"] = "string"
+    eid = {k: str(i) for i, k in enumerate(etypes)}
+    nid = {k: str(i + len(eid)) for i, k in enumerate(ntypes)}
+    today = _dt.date.today().isoformat()
+    yield "<?xml version='1.0' encoding='utf-8'?>"
+    yield ('<gexf xmlns="http://www.gexf.net/1.2draft" '
+           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+           'xsi:schemaLocation="http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd" '
+           'version="1.2">')
+    yield f'  <meta lastmodifieddate="{today}">'
+    yield f"    <creator>Wayfinder (GEXF 1.2draft as NetworkX {networkx.__version__} writes it)</creator>"
+    yield "  </meta>"
+    yield '  <graph defaultedgetype="directed" mode="static" name="">'
+    for cls, types, ids in (("edge", etypes, eid), ("node", ntypes, nid)):
+        if not types:
+            continue
+        yield f'    <attributes mode="static" class="{cls}">'
+        for k, t in types.items():
+            yield f'      <attribute id="{ids[k]}" title="{_xml(k)}" type="{t}" />'
+        yield "    </attributes>"
+    yield "    <nodes>"
+    for n, label, vals in zip(pr.node_ids, pr.node_labels, pr.nvals):
+        vals = [(k, x) for k, x in vals if k != "label"]
+        if not vals:
+            yield f'      <node id="{n}" label="{label}" />'
+            continue
+        yield (f'      <node id="{n}" label="{label}">\n        <attvalues>\n'
+               + "".join([f'          <attvalue for="{nid[k]}" value="{x}" />\n' for k, x in vals])
+               + "        </attvalues>\n      </node>")
+    yield "    </nodes>"
+    yield "    <edges>"
+    key_id = eid["networkx_key"]
+    for (e, u, v), rel, vals in zip(pr.edges, pr.erel, pr.evals):
+        yield (f'      <edge source="{u}" target="{v}" id="{e}" label="{rel}">\n        <attvalues>\n'
+               + "".join([f'          <attvalue for="{eid[k]}" value="{x}" />\n'
+                          for k, x in vals if k != "label"])
+               + f'          <attvalue for="{key_id}" value="{e}" />\n'
+               + "        </attvalues>\n      </edge>")
+    yield "    </edges>"
+    yield "  </graph>"
+    yield "</gexf>"
+
+
+def write_gexf(G: nx.MultiDiGraph, path, *, rows: tuple | None = None,
+               prepared: _Prepared | None = None) -> Path:
+    """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation), streamed as
+    networkx's ``write_gexf(version="1.2draft")`` lays it out (edge id = the export's unique
+    edge id, ``networkx_key`` attribute for networkx round trips)."""
+    pr = prepared or _Prepared(rows if rows is not None else _rows(G))
+    _write_lines(path, _gexf_lines(pr))
     return Path(path)
 
 
@@ -94,18 +312,41 @@ CYTOSCAPE_STYLE = [
 ]
 
 
-def cytoscape_json(G: nx.MultiDiGraph) -> dict:
+def _cytoscape_elements(rows: tuple) -> tuple[list, list]:
+    nodes, edges = rows
+    cn = [{"data": {"id": n, **d}, "classes": str(d.get("kind", ""))} for n, d in nodes]
+    ce = [{"data": {"id": e, "source": u, "target": v, **d},
+           "classes": str(d.get("relation", "")) + (" intelligence" if d.get("intelligence") else "")}
+          for e, u, v, d in edges]
+    return cn, ce
+
+
+def cytoscape_json(G: nx.MultiDiGraph, *, rows: tuple | None = None) -> dict:
     """Cytoscape.js elements JSON with classes ``KIND`` on nodes and ``RELATION`` plus
     ``intelligence`` on intelligence edges, and a default style that dashes them."""
-    H = export_graph(G)
-    nodes = [{"data": {"id": n, **d}, "classes": str(d.get("kind", ""))}
-             for n, d in H.nodes(data=True)]
-    edges = []
-    for u, v, k, d in H.edges(keys=True, data=True):
-        cls = [str(d.get("relation", ""))] + (["intelligence"] if d.get("intelligence") else [])
-        edges.append({"data": {"id": k, "source": u, "target": v, **d}, "classes": " ".join(cls)})
+    nodes, edges = _cytoscape_elements(rows if rows is not None else _rows(G))
     return {"format_version": "1.0", "generated_by": "wayfinder",
             "elements": {"nodes": nodes, "edges": edges}, "style": CYTOSCAPE_STYLE}
+
+
+def write_cytoscape(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
+    """:func:`cytoscape_json` written to ``path``, one element per line (json's C encoder per
+    element: the indented encoder is pure Python and far slower on a large graph)."""
+    nodes, edges = _cytoscape_elements(rows if rows is not None else _rows(G))
+    enc = json.JSONEncoder(ensure_ascii=False).encode
+
+    def lines():
+        yield '{"format_version": "1.0", "generated_by": "wayfinder", "elements": {"nodes": ['
+        for i, el in enumerate(nodes):
+            yield (", " if i else " ") + enc(el)
+        yield '], "edges": ['
+        for i, el in enumerate(edges):
+            yield (", " if i else " ") + enc(el)
+        yield "]},"
+        yield ' "style": ' + enc(CYTOSCAPE_STYLE) + "}"
+
+    _write_lines(path, lines())
+    return Path(path)
 
 
 def _grades(gradings) -> tuple[str, str, str]:
@@ -147,9 +388,11 @@ def i2_frames(G: nx.MultiDiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
     links = []
     edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
     kind = nx.get_node_attributes(G, "kind")
+    etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in kind.items()}
+    mutual = {"associate", "mentioned_with", "seen_with", "found_with"}
     for i, (u, v, k, d) in enumerate(edges, start=1):
         intel = bool(d.get("intelligence", False))
-        g1, g2, g3 = _grades(d.get("gradings"))
+        g1, g2, g3 = _grades(d.get("gradings")) if d.get("gradings") else ("", "", "")
         if not intel:
             strength = "Confirmed"
         elif g1 in ("1", "2") and g2 in ("A", "B"):
@@ -158,23 +401,17 @@ def i2_frames(G: nx.MultiDiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
             strength = "Tentative"
         first = d.get("first") or ""
         rel = d.get("relation", k)
-        links.append({
-            "Link ID": f"L{i}", "Link Type": rel,
-            "From Entity Type": I2_ENTITY_TYPES.get(kind.get(u), "Person"), "From Identity": u,
-            "To Entity Type": I2_ENTITY_TYPES.get(kind.get(v), "Person"), "To Identity": v,
-            "Direction": "Without Arrows" if rel in ("associate", "mentioned_with", "seen_with",
-                                                     "found_with") else "With Arrows",
-            "Strength": strength,
-            "Label": rel + (" (intelligence)" if intel else ""),
-            "Date": first[:10], "Time": first[11:19], "Date Last": (d.get("last") or "")[:10],
-            "Description": "; ".join(d.get("texts") or []),
-            "Source Reference": "; ".join(d.get("sources") or []),
-            "Source Type": "Intelligence" if intel else "Record",
-            "Grade 1": g1, "Grade 2": g2, "Grade 3": g3,
-            "Intelligence": "Yes" if intel else "No", "Count": int(d.get("count", 1)),
-            "Restricted": "Yes" if d.get("restricted") else "No"})
+        links.append((
+            f"L{i}", rel, etype.get(u, "Person"), u, etype.get(v, "Person"), v,
+            "Without Arrows" if rel in mutual else "With Arrows", strength,
+            rel + (" (intelligence)" if intel else ""),
+            first[:10], first[11:19], (d.get("last") or "")[:10],
+            "; ".join(d.get("texts") or []), "; ".join(d.get("sources") or []),
+            "Intelligence" if intel else "Record", g1, g2, g3,
+            "Yes" if intel else "No", int(d.get("count", 1)),
+            "Yes" if d.get("restricted") else "No"))
     return (pd.DataFrame(ents, columns=I2_ENTITY_COLUMNS),
-            pd.DataFrame(links, columns=I2_LINK_COLUMNS))
+            pd.DataFrame.from_records(links, columns=I2_LINK_COLUMNS))
 
 
 def _round(x):
@@ -186,14 +423,20 @@ def _round(x):
 
 def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     """Write ``graph.graphml``, ``graph.gexf``, ``cytoscape.json``, ``i2_entities.csv`` and
-    ``i2_links.csv`` into ``out_dir``; returns the paths by name."""
+    ``i2_links.csv`` into ``out_dir``; returns the paths by name.
+
+    Every file is written in full at every scale (nothing is skipped or sampled): the graph's
+    export view is built once and streamed by the GraphML, GEXF and Cytoscape writers; the i2
+    tables are built as row tuples and written by pandas."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"graphml": write_graphml(G, out / "graph.graphml"),
-             "gexf": write_gexf(G, out / "graph.gexf")}
-    p = out / "cytoscape.json"
-    p.write_text(json.dumps(cytoscape_json(G), ensure_ascii=False, indent=1), encoding="utf-8")
-    paths["cytoscape"] = p
+    rows = _rows(G)
+    prepared = _Prepared(rows)
+    paths = {"graphml": write_graphml(G, out / "graph.graphml", prepared=prepared),
+             "gexf": write_gexf(G, out / "graph.gexf", prepared=prepared)}
+    del prepared
+    paths["cytoscape"] = write_cytoscape(G, out / "cytoscape.json", rows=rows)
+    del rows
     ents, links = i2_frames(G)
     paths["i2_entities"] = out / "i2_entities.csv"
     paths["i2_links"] = out / "i2_links.csv"

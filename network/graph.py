@@ -10,8 +10,10 @@ Nodes (attribute ``kind``)
     ``place``     geocoded locations merged by proximity within a precision class
                   (``place:E:N:PRECISION``); texts that were never geocoded become
                   ``place:TEXT`` nodes without coordinates
-    ``premises``  licensed premises, ``premises:ID``; a premises- or address-precision place
-                  within ``premises_radius`` metres of a premises is that premises
+    ``premises``  licensed premises, ``premises:ID``; a point the geocoder matched to a
+                  premises (``match_id`` ``premises:ID`` in ``place_events``) is that premises;
+                  an unmatched premises- or address-precision place within ``premises_radius``
+                  metres of a premises (or named by its trading name) is that premises
     ``vehicle``   ``vehicle:REG`` (upper case, no spaces)
 
 Edges (key = relation, or ``relation/intel`` for intelligence) carry
@@ -111,6 +113,19 @@ def _col(frame: pd.DataFrame | None, name: str, default=None) -> pd.Series:
 
 def _empty(frame) -> bool:
     return frame is None or len(frame) == 0
+
+
+def _objects(values) -> np.ndarray:
+    """Object ndarray of a Series (None for missing strings). Arrow-backed strings are
+    converted by pyarrow in C; ``Series.to_numpy(dtype=object)`` would iterate them in Python."""
+    if isinstance(values, pd.Series):
+        arr = values.array
+        if hasattr(arr, "__arrow_array__"):
+            import pyarrow as pa
+            out = pa.array(arr).to_numpy(zero_copy_only=False)
+            return out if out.dtype == object else out.astype(object)
+        return values.to_numpy(dtype=object)
+    return np.asarray(values, dtype=object)
 
 
 # --------------------------------------------------------------------------- references
@@ -255,12 +270,16 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
                  premises_radius: float = 30.0) -> pd.Series:
     """Assign each geocoded point to a place node id.
 
-    ``points`` has ``easting``, ``northing``, ``precision`` (BNG metres). Points of one precision
-    class (premises+address, postcode, street, area) within ``MERGE_RADIUS`` metres of each other
-    are single-linkage merged (KD-tree pairs, connected components: no all-pairs loop). Fine
-    (premises/address) places within ``premises_radius`` metres of a premises become
-    ``premises:ID``, as do fine points whose text is a premises' trading name (optionally after
-    ``outside``/``near``/``at``/``the``). Points without coordinates get None.
+    ``points`` has ``easting``, ``northing``, ``precision`` (BNG metres) and optionally
+    ``match_id`` (the geocoder's match, ``geo.geocode``). A point whose ``match_id`` is
+    ``premises:ID`` is that premises node directly. Other points of one precision class
+    (premises+address, postcode, street, area) within ``MERGE_RADIUS`` metres of each other are
+    single-linkage merged (KD-tree pairs, connected components: no all-pairs loop). Where the
+    geocoder gave no match, fine (premises/address) places within ``premises_radius`` metres of
+    a premises become ``premises:ID``, as do fine points whose text is a premises' trading name
+    (optionally after ``outside``/``near``/``at``/``the``); a point the geocoder matched to
+    something else (a postcode, a named place, a street) is never re-read as a premises. Points
+    without coordinates get None.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -284,9 +303,18 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
             prem_ids = premises["premises_id"].astype(str).to_numpy()[pok]
     values = np.empty(len(points), dtype=object)
     values[:] = None
+    # what the geocoder matched the text to (``match_id``): a ``premises:ID`` match is that
+    # premises, whatever its precision class or distance; any other match (postcode, named
+    # place, street, area) is never re-read as a premises by distance or trading name
+    mid = _col(points, "match_id").astype(object)
+    mid = mid.where(mid.notna(), "").astype(str).str.strip()
+    matched = (mid != "").to_numpy()
+    by_mid = mid.str.startswith("premises:").to_numpy(dtype=bool) & ok
+    mid = mid.to_numpy(dtype=object)
+    values[by_mid] = mid[by_mid]
     # a fine point whose text names a premises (``outside X``, ``the X``) is that premises,
     # even when the register holds no coordinates for it
-    named = np.zeros(len(points), bool)
+    named = by_mid.copy()
     if not _empty(premises) and "text" in points.columns:
         pn = premises["name"].astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
         pmap = pd.Series(premises["premises_id"].astype(str).to_numpy(), index=pn.to_numpy())
@@ -294,8 +322,9 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
         txt = (points["text"].astype("string").str.lower().str.replace(r"\s+", " ", regex=True)
                .str.strip().str.replace(r"^(outside|near|at|the)\s+", "", regex=True))
         hit = txt.map(pmap).to_numpy(dtype=object)
-        named = pd.notna(hit) & np.isin(cls, ["fine"])
-        values[named] = np.array(["premises:" + str(x) for x in hit[named]], dtype=object)
+        by_name = pd.notna(hit) & np.isin(cls, ["fine"]) & ~matched
+        values[by_name] = np.array(["premises:" + str(x) for x in hit[by_name]], dtype=object)
+        named |= by_name
     for c, radius in MERGE_RADIUS.items():
         sel = np.flatnonzero(ok & (cls == c) & ~named)
         if len(sel) == 0:
@@ -313,11 +342,16 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
         cn = np.bincount(lab, weights=uxy[:, 1]) / np.bincount(lab)
         names = np.array([f"place:{int(round(a))}:{int(round(b))}:{c}" for a, b in zip(ce, cn)],
                          dtype=object)
+        point_names = names[lab[inv]]
         if c == "fine" and prem_tree is not None:
             d, j = prem_tree.query(np.c_[ce, cn], distance_upper_bound=premises_radius)
             hit = np.isfinite(d)
-            names[hit] = np.array([f"premises:{prem_ids[k]}" for k in j[hit]], dtype=object)
-        values[sel] = names[lab[inv]]
+            prem_names = names.copy()
+            prem_names[hit] = np.array([f"premises:{prem_ids[k]}" for k in j[hit]], dtype=object)
+            # only points the geocoder did not match are snapped to a nearby premises
+            snap = ~matched[sel]
+            point_names = np.where(snap, prem_names[lab[inv]], point_names)
+        values[sel] = point_names
     out[:] = values
     return out
 
@@ -336,8 +370,10 @@ class _EdgeBuffer:
             return
 
         def arr(x):
-            if isinstance(x, (pd.Series, np.ndarray, list)):
-                return list(x)
+            if isinstance(x, pd.Series):
+                return _objects(x)
+            if isinstance(x, (np.ndarray, list)):
+                return x
             return [x] * n
 
         self.parts.append(pd.DataFrame({
@@ -478,8 +514,15 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
                 add_node(nid, kind="place", label=label.get(nid, nid), easting=float(e),
                          northing=float(n), precision=str(pr), texts=texts.get(nid, []),
                          restricted=bool(rs))
-        idx.place_texts = {(_norm(t)): nid for t, nid in zip(pts["text"], pts["node"])
-                           if isinstance(t, str) and _norm(t) not in _JUNK}
+        # written place text -> place node (the last point of a text wins), vectorised
+        tn = pd.DataFrame({"t": _objects(pts["text"]), "node": _objects(pts["node"])})
+        tn = tn[tn["t"].map(type) == str].drop_duplicates(keep="last")
+        key = tn["t"].str.replace(r"\s+", " ", regex=True).str.strip().str.lower()
+        ok_t = ~key.isin(list(_JUNK))
+        tmap = pd.Series(tn["node"].to_numpy(dtype=object)[ok_t.to_numpy()],
+                         index=key[ok_t].to_numpy(dtype=object))
+        tmap = tmap[~tmap.index.duplicated(keep="last")]
+        idx.place_texts = dict(zip(tmap.index.tolist(), tmap.tolist()))
         ev = pts[pts["who"].notna()]
         buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
                 intelligence=False, restricted=ev["restricted"], text=ev["text"])
@@ -637,7 +680,7 @@ def _agg_lists(frame: pd.DataFrame, keys, col: str, limit: int | None = None) ->
     codes = frame.groupby(keys, sort=False).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     c = codes[order]
-    vals = frame[col].to_numpy(dtype=object)[order].tolist()
+    vals = _objects(frame[col])[order].tolist()
     starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
     ends = np.r_[starts[1:], len(c)]
     if limit is not None:
@@ -692,7 +735,7 @@ def _note_nodes(add_node, frame: pd.DataFrame) -> None:
 def _place_points(episodes, place_events, children, persons, intelligence) -> pd.DataFrame:
     """Long frame of every geocoded point: who, relation, source, at, text, e, n, precision."""
     cols = ["who", "relation", "source", "at", "text", "easting", "northing", "precision",
-            "restricted", "intel_key"]
+            "restricted", "intel_key", "match_id"]
     parts = []
     rel_of = {"found_at": "found_at", "last_seen": "last_seen_at", "rhi_place": "went_to"}
     if place_events is not None and len(place_events):
@@ -701,7 +744,8 @@ def _place_points(episodes, place_events, children, persons, intelligence) -> pd
             "who": pe["person_id"].astype(str), "relation": pe["kind"].map(rel_of).fillna("went_to"),
             "source": _col(pe, "event_key").where(_col(pe, "event_key").notna(), _col(pe, "episode_key")),
             "at": pe["at"], "text": _col(pe, "text"), "easting": pe["easting"],
-            "northing": pe["northing"], "precision": _col(pe, "precision"), "restricted": False}))
+            "northing": pe["northing"], "precision": _col(pe, "precision"), "restricted": False,
+            "match_id": _col(pe, "match_id")}))
     elif episodes is not None and len(episodes):
         ep = episodes
         for pre, rel, at in (("found", "found_at", "returned_at"), ("last_seen", "last_seen_at", "reported_at")):
@@ -724,9 +768,9 @@ def _place_points(episodes, place_events, children, persons, intelligence) -> pd
         parts.append(pd.DataFrame({
             "who": p["person_id"].astype(str), "relation": "resides_at", "source": p["person_key"],
             "at": None, "text": _col(p, "address"), "easting": p["address_e"],
-            # persons carry no address precision in docs/FRAMES.md: without the column an
-            # address point is taken as a postcode centroid (what the gazetteer resolves to
-            # unless an address file is loaded), never as an exact premises location
+            # the store keeps the geocoder's address_precision; without the column an address
+            # point is taken as a postcode centroid (what the gazetteer resolves to unless an
+            # address file is loaded), never as an exact premises location
             "northing": p["address_n"], "precision": _col(p, "address_precision", "postcode"),
             "restricted": False}))
     if intelligence is not None and len(intelligence) and "easting" in intelligence.columns:

@@ -7,6 +7,9 @@ stores them (table ``identity_links``), builds the person-place graph, finds co-
 ranks bridging persons, computes measures, writes the contract files into DIR and saves the
 results in the store (``co_missing_groups``, ``bridging_persons``, ``network_measures``,
 ``places_linking_children``, ``network_components``, ``network_adult_links``) for the API.
+Betweenness is exact up to 2,000 nodes, else estimated from seeded pivots, capped by graph size
+(``network.measures.centrality``); the choice is stored in ``network_measures.measures_method``
+and printed in the summary line (``betweenness=exact`` / ``betweenness=sampled:k=N``).
 
 ``wayfinder ego REF --depth 2 [--from DATE] [--to DATE] --db URL [--out FILE]`` writes the ego
 network of a child or person (person_id or record key ``SOURCE/ID``) as Cytoscape.js JSON
@@ -134,7 +137,20 @@ def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
     store.write_result("network_adult_links", adult_links, params)
     return {"records": len(ident), "persons": ident["person_id"].nunique(),
             "nodes": G.number_of_nodes(), "edges": G.number_of_edges(), "groups": len(groups),
-            "bridging": len(bridging)}
+            "bridging": len(bridging), "betweenness": betweenness_method(measures)}
+
+
+def betweenness_method(measures: pd.DataFrame) -> str:
+    """``exact``, ``sampled:k=N`` or ``sampled:k=N(capped)`` from the ``measures_method`` of
+    ``network.measures.centrality`` (the full wording is stored with ``network_measures``)."""
+    if len(measures) == 0 or "measures_method" not in measures.columns:
+        return "none"
+    text = str(measures["measures_method"].iloc[0])
+    if text.startswith("betweenness exact"):
+        return "exact"
+    import re
+    k = re.search(r"k=(\d+)", text)
+    return f"sampled:k={k.group(1) if k else '?'}" + ("(capped)" if "capped" in text else "")
 
 
 def register(app: typer.Typer) -> None:

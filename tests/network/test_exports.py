@@ -185,3 +185,59 @@ def test_ego_command(loaded_store):
     assert ref in E and all(not d.get("first") for _, _, d in E.edges(data=True))  # undated only
     r = runner.invoke(app, ["ego", "nobody-at-all", "--db", db])
     assert r.exit_code != 0
+
+
+def _check_graphml_structure(path):
+    """The rules of the GraphML 1.0 schema the file relies on: root ``graphml`` in the GraphML
+    namespace, every ``key`` before the ``graph``, key ids unique, every ``data`` naming a key
+    declared for its element kind, node ids unique, edge ends declared nodes, edge ids unique,
+    typed values parse as their declared type."""
+    import xml.etree.ElementTree as ET
+    ns = "{http://graphml.graphdrawing.org/xmlns}"
+    root = ET.parse(path).getroot()
+    assert root.tag == ns + "graphml"
+    tags = [c.tag for c in root]
+    assert tags.count(ns + "graph") == 1 and tags[-1] == ns + "graph"
+    keys = {k.get("id"): k for k in root.findall(ns + "key")}
+    assert len(keys) == len(root.findall(ns + "key"))
+    assert all(k.get("for") in ("node", "edge", "graph", "all") for k in keys.values())
+    assert all(k.get("attr.type") in ("boolean", "int", "long", "float", "double", "string")
+               for k in keys.values())
+    graph = root.find(ns + "graph")
+    assert graph.get("edgedefault") in ("directed", "undirected")
+    ids = [n.get("id") for n in graph.findall(ns + "node")]
+    assert len(ids) == len(set(ids))
+    eids = [e.get("id") for e in graph.findall(ns + "edge")]
+    assert len(eids) == len(set(eids))
+    cast = {"boolean": lambda s: {"true": 1, "false": 0}[s], "long": int, "int": int,
+            "double": float, "float": float, "string": str}
+    for el in graph:
+        scope = el.tag[len(ns):]
+        if scope == "edge":
+            assert el.get("source") in set(ids) and el.get("target") in set(ids)
+        for d in el.findall(ns + "data"):
+            k = keys[d.get("key")]
+            assert k.get("for") == scope
+            cast[k.get("attr.type")](d.text or "")
+
+
+def test_graphml_schema_rules_and_awkward_text(G, tmp_path):
+    G.add_node("name:o'neil & <co> \"x\"", kind="person", label="O'Neil & <Co>\n\"x\"\x01",
+               unresolved=True, easting=1)
+    G.add_edge("P1", "name:o'neil & <co> \"x\"", key="associate", relation="associate",
+               sources=["rhi/R2"], dates=[], first=None, last=None, gradings=[],
+               intelligence=False, restricted=True, count=3, texts=["a & b"])
+    paths = write_all(G, tmp_path)
+    _check_graphml_structure(paths["graphml"])
+    H = nx.read_graphml(paths["graphml"], force_multigraph=True)
+    odd = "name:o'neil & <co> \"x\""
+    assert H.nodes[odd]["label"] == "O'Neil & <Co>\n\"x\""   # control character dropped
+    assert H.nodes["premises:L1"]["easting"] == 406905.4 and H.nodes[odd]["easting"] == 1.0
+    e = [d for u, v, d in H.edges(data=True) if v == odd][0]
+    assert e["restricted"] is True and e["count"] == 3 and e["texts"] == "a & b"
+    X = nx.read_gexf(paths["gexf"])
+    assert X.nodes[odd]["label"] == "O'Neil & <Co>\n\"x\""
+    assert X.number_of_edges() == G.number_of_edges()
+    assert {d["id"] for _, _, d in X.edges(data=True)} == {f"e{i}" for i in range(1, 7)}
+    # the file written and the in-memory JSON are the same document
+    assert json.loads(paths["cytoscape"].read_text()) == json.loads(json.dumps(cytoscape_json(G)))

@@ -145,3 +145,35 @@ def test_deterministic_and_empty():
     assert list(a.nodes) == list(b.nodes)
     assert sorted(a.edges(keys=True)) == sorted(b.edges(keys=True))
     assert person_place_graph().number_of_nodes() == 0
+
+
+def test_merge_places_follows_the_geocoders_match():
+    """A ``premises:ID`` match_id is that premises at any distance; a point matched to a named
+    place (a park, a station) is never re-read as the premises next door; a point without a
+    match keeps the 30 m / trading-name rules."""
+    premises = pd.DataFrame({"premises_id": ["L1", "L2"], "name": ["Ibis New Street", "Corner Wines"],
+                             "easting": [406905.0, 410000.0], "northing": [286595.0, 290000.0]})
+    pts = pd.DataFrame({
+        "easting": [406000.0, 409990.0, 409995.0, 406900.0, 500.0],
+        "northing": [286000.0, 290000.0, 290000.0, 286600.0, 500.0],
+        "precision": ["premises", "premises", "address", "premises", "premises"],
+        "text": ["ibis", "Handsworth Park", "12 High St", "somewhere", "Corner Wines"],
+        "match_id": ["premises:L1", "place:HANDSWORTH PARK", None, None, None]})
+    ids = merge_places(pts, premises)
+    assert ids[0] == "premises:L1"                    # 700 m from the register point
+    assert ids[1].startswith("place:")                # named place 10 m from a premises
+    assert ids[2] == "premises:L2"                    # unmatched point within 30 m
+    assert ids[3] == "premises:L1"
+    assert ids[4] == "premises:L2"                    # trading name, no match_id
+
+
+def test_found_at_links_go_to_the_matched_premises():
+    f = frames()
+    f["place_events"] = pd.DataFrame({
+        "event_key": ["police/E1#found_at"], "person_id": ["P1"], "episode_key": ["police/E1"],
+        "kind": ["found_at"], "at": [T], "text": ["the hotel by the station"],
+        "easting": [406500.0], "northing": [286000.0], "precision": ["premises"],
+        "match_id": ["premises:L1"]})
+    G = person_place_graph(**f)
+    assert G.has_edge("P1", "premises:L1", key="found_at")
+    assert G.nodes["premises:L1"]["label"] == "Ibis New Street"

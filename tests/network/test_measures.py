@@ -195,3 +195,40 @@ def test_ego_network_depth_and_dates(G):
     assert 0 < len(kids) < 5
     with pytest.raises(KeyError):
         ego_network(G, "nobody")
+
+
+def test_centrality_matches_networkx(G):
+    """The scipy/numpy measures give networkx's numbers on the simple undirected projection:
+    exact and seeded-sampled betweenness, weighted PageRank, degree and records."""
+    H = nx.Graph()
+    H.add_nodes_from(G.nodes())
+    for u, v, d in G.edges(data=True):
+        w = int(d.get("count", 1))
+        if H.has_edge(u, v):
+            H[u][v]["weight"] += w
+        else:
+            H.add_edge(u, v, weight=w)
+    c = centrality(G, seed=1).set_index("node")
+    bc = nx.betweenness_centrality(H, normalized=True)
+    pr = nx.pagerank(H, alpha=0.85, weight="weight")
+    for n in H:
+        assert c.loc[n, "betweenness"] == pytest.approx(bc[n], abs=1e-12)
+        assert c.loc[n, "pagerank"] == pytest.approx(pr[n], abs=1e-12)
+        assert c.loc[n, "degree"] == H.degree(n)
+        assert c.loc[n, "records"] == H.degree(n, weight="weight")
+    s = centrality(G, exact_max_nodes=10, k=40, seed=7).set_index("node")
+    sb = nx.betweenness_centrality(H, k=40, normalized=True, seed=7)
+    for n in H:
+        assert s.loc[n, "betweenness"] == pytest.approx(sb[n], abs=1e-12)
+    assert c["measures_method"].str.startswith("betweenness exact").all()
+    assert s["measures_method"].iloc[0].startswith("betweenness sampled: k=40 of 40")
+
+
+def test_centrality_caps_pivots_by_size(G):
+    """At scale the pivots are capped by a work budget and the output says so."""
+    c = centrality(G, exact_max_nodes=10, k=256, work_budget=1.0, k_min=16, seed=2)
+    assert not c["betweenness_exact"].any()
+    method = c["measures_method"].iloc[0]
+    assert "k=16 of 256" in method and "capped by size" in method
+    assert c["measures_method"].nunique() == 1
+    assert c["pagerank"].sum() == pytest.approx(1.0)
