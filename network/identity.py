@@ -61,8 +61,10 @@ DuckDB, sqlglot, altair, jinja and its SQL generation) and no start-up cost, whi
 a CLI and the test suite; (b) it is exactly deterministic for a given input and seed (EM over
 aggregated comparison vectors, sorted keys everywhere), which the analyses contract requires;
 (c) comparison levels Splink lacks out of the box (nickname table, transposed given/family
-name, day/month swap) are a few lines here; (d) it links 400k records in well under the
-5-minute budget (bench/RESULTS_identity.md).
+name, day/month swap) are a few lines here; (d) it links 460k records in under 30 seconds of
+CPU and 2.5 GB (bench/RESULTS_identity.md): names are integer codes, comparisons run once per
+distinct name pair, EM runs over integer-coded comparison vectors, and the blocking rules
+carry filters that keep common names from growing the candidate pairs quadratically.
 
 All functions are pure: frames in, frames out, no database access.
 """
@@ -221,6 +223,8 @@ class _Prepared:
     kind: np.ndarray            # int8: 0 child, 1 person
     source: np.ndarray          # object
     names: np.ndarray           # object vocabulary shared by given and family names
+    name_initial: np.ndarray    # int64 code point of each name's first letter
+    name_first2: np.ndarray     # int64 code of each name's first two letters, sorted
     given: np.ndarray           # int64 code into names, -1 null
     family: np.ndarray
     family_tokens: dict         # name code -> tokens, for multi-token family names
@@ -316,7 +320,10 @@ def _prepare(records: pd.DataFrame) -> _Prepared:
 
     given_freq = _freq(given)
     family_freq = _freq(family)
-    return _Prepared(n, record, kind, source, names, given, family, family_tokens, groups, grp,
+    name_initial = np.array([ord(v[0]) if v else -1 for v in names], dtype=np.int64)
+    name_first2 = np.array([ord(min(v[:2])) * 256 + ord(max(v[:2])) if len(v) >= 2
+                            else (ord(v[0]) if v else -1) for v in names], dtype=np.int64)
+    return _Prepared(n, record, kind, source, names, name_initial, name_first2, given, family, family_tokens, groups, grp,
                      year, month, day, dnum, dob_code, sex, pc_full, pc_sector, pc_district,
                      ids, given_freq, family_freq)
 
@@ -355,6 +362,53 @@ def _freq(codes: np.ndarray) -> np.ndarray:
         counts = np.bincount(codes[ok])
         out[ok] = counts[codes[ok]] / ok.sum()
     return out
+
+
+def _unique_int(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an int64 array. A plain sort and a neighbour test: numpy 2's
+    hash-based ``np.unique`` is several times slower on tens of millions of int64 keys."""
+    x = np.sort(np.asarray(x, dtype=np.int64))
+    if len(x) < 2:
+        return x
+    return x[np.r_[True, x[1:] != x[:-1]]]
+
+
+def _unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of an int64 array and, per element, the index of its value."""
+    x = np.asarray(x, dtype=np.int64)
+    if len(x) == 0:
+        return x, np.empty(0, np.int64)
+    order = np.argsort(x)
+    xs = x[order]
+    first = np.r_[True, xs[1:] != xs[:-1]]
+    inv = np.empty(len(x), dtype=np.int64)
+    inv[order] = np.cumsum(first) - 1
+    return xs[first], inv
+
+
+# Comparison vectors as one integer: level + 1 (0 = null) in base 8 per comparison.
+_PATTERN_BASE = 8
+
+
+def _pattern_codes(L: np.ndarray) -> np.ndarray:
+    """One int64 code per comparison vector (row of ``L``)."""
+    code = np.zeros(len(L), dtype=np.int64)
+    for k in range(L.shape[1] - 1, -1, -1):
+        code = code * _PATTERN_BASE + (L[:, k].astype(np.int64) + 1)
+    return code
+
+
+def _pattern_counts(L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct comparison vectors of ``L`` and how often each occurs (what ``np.unique(L,
+    axis=0, return_counts=True)`` returns, in code order, at a fraction of the cost)."""
+    counts = np.bincount(_pattern_codes(L), minlength=1)
+    codes = np.nonzero(counts)[0]
+    pat = np.empty((len(codes), L.shape[1]), dtype=np.int8)
+    c = codes.copy()
+    for k in range(L.shape[1]):
+        pat[:, k] = (c % _PATTERN_BASE) - 1
+        c //= _PATTERN_BASE
+    return pat, counts[codes].astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------
@@ -403,9 +457,23 @@ def _pairs_from_key(key: np.ndarray, max_block: int) -> tuple[np.ndarray, np.nda
     return lo, hi, skipped
 
 
-def _blocking_keys(p: _Prepared) -> dict[str, np.ndarray]:
-    """Blocking rules (all within kind). Together they catch any pair that has at most two
-    of: a name error, a date-of-birth error, a moved postcode."""
+def _blocking_keys(p: _Prepared) -> dict[str, tuple[np.ndarray, object]]:
+    """Blocking rules (all within kind): ``{name: (key, pair filter or None)}``. A filter
+    takes the pairs ``(a, b)`` of a block and keeps those the rule is for (as Splink's
+    blocking rules with a condition on top of an equi-join). Together the rules catch any pair
+    that has at most two of: a name error, a date-of-birth error, a moved postcode.
+
+    The filters keep the rules from growing quadratically with common names at national
+    scale without losing pairs of the same person:
+    - same family name and birth year: also the same given-name initial, or the same first
+      two letters in either order (a swap of the first two letters), or the same nickname
+      group (one rule each); pairs whose given names share none of these can only link when
+      the names are transposed, which ``names_transposed`` covers;
+    - same given and family name: only pairs the date-of-birth rules cannot see (a date
+      missing on either side, or birth years that differ) and whose dates could still be one
+      date mistyped (years at most two apart, or the same day and month);
+    - names transposed: only pairs whose names really are crossed (pairs with the same given
+      and family name in the same fields are ``given+family``'s)."""
     kind = p.kind.astype(np.int64)
     g0 = p.groups[:, 0].copy()
     # canonical given-name key: nickname group when known, else the name itself
@@ -417,19 +485,38 @@ def _blocking_keys(p: _Prepared) -> dict[str, np.ndarray]:
     dkey = np.where(ok, p.year * 10000 + np.minimum(p.month, p.day) * 100
                     + np.maximum(p.month, p.day), -1)
     # initials of the two names, sorted: blind to transposition and to typos after letter 1
-    ini = np.full(p.n, -1, dtype=np.int64)
-    gi = np.array([ord(p.names[c][0]) if c >= 0 else -1 for c in p.given], dtype=np.int64)
-    fi = np.array([ord(p.names[c][0]) if c >= 0 else -1 for c in p.family], dtype=np.int64)
+    first = p.name_initial
+    gi = np.where(p.given >= 0, first[np.maximum(p.given, 0)], -1)
+    fi = np.where(p.family >= 0, first[np.maximum(p.family, 0)], -1)
     both = (gi >= 0) & (fi >= 0)
+    ini = np.full(p.n, -1, dtype=np.int64)
     ini[both] = np.minimum(gi, fi)[both] * 256 + np.maximum(gi, fi)[both]
+
+    # first two letters of the given name, sorted: blind to the first two letters swapped
+    g2 = np.where(p.given >= 0, p.name_first2[np.maximum(p.given, 0)], -1)
+
+    def years_differ(a, b):
+        ya, yb = p.year[a], p.year[b]
+        null = (ya < 0) | (yb < 0)
+        md_a, md_b = p.month[a] * 100 + p.day[a], p.month[b] * 100 + p.day[b]
+        md_swap = p.day[a] * 100 + p.month[a]
+        close = (np.abs(ya - yb) <= 2) | (md_a == md_b) | (md_swap == md_b)
+        return null | ((ya != yb) & close)
+
+    def crossed(a, b):
+        return (p.given[a] == p.family[b]) & (p.family[a] == p.given[b]) & (
+            p.given[a] != p.given[b])
+
     return {
-        "family+dob_year": _combine(kind, p.family, p.year),
-        "given+dob": _combine(kind, gkey, dkey),
-        "dob+postcode_sector": _combine(kind, dkey, p.pc_sector),
-        "dob+initials": _combine(kind, dkey, ini),
-        "given+postcode": _combine(kind, gkey, p.pc_full),
-        "given+family": _combine(kind, gkey, p.family),
-        "names_transposed": _combine(kind, lo, hi),
+        "family+dob_year+given_initial": (_combine(kind, p.family, p.year, gi), None),
+        "family+dob_year+given_letters": (_combine(kind, p.family, p.year, g2), None),
+        "family+dob_year+nickname": (_combine(kind, p.family, p.year, g0), None),
+        "given+dob": (_combine(kind, gkey, dkey), None),
+        "dob+postcode_sector": (_combine(kind, dkey, p.pc_sector), None),
+        "dob+initials": (_combine(kind, dkey, ini), None),
+        "given+postcode": (_combine(kind, gkey, p.pc_full), None),
+        "given+family": (_combine(kind, gkey, p.family), years_differ),
+        "names_transposed": (_combine(kind, lo, hi), crossed),
     }
 
 
@@ -438,11 +525,15 @@ def _candidate_pairs(p: _Prepared, max_block: int
     """Union of the blocking rules' pairs; also returns, per rule, a mask over the union."""
     stats: dict = {"rules": {}}
     keys = {}
-    for name, key in _blocking_keys(p).items():
+    for name, (key, keep) in _blocking_keys(p).items():
         a, b, skipped = _pairs_from_key(key, max_block)
+        if keep is not None and len(a):
+            sel = keep(a, b)
+            a, b = a[sel], b[sel]
         stats["rules"][name] = {"pairs": int(len(a)), "blocks_skipped": skipped}
-        keys[name] = np.unique(a * p.n + b)
-    allk = np.unique(np.concatenate(list(keys.values()))) if keys else np.empty(0, np.int64)
+        keys[name] = _unique_int(a * p.n + b)
+        del a, b
+    allk = _unique_int(np.concatenate(list(keys.values()))) if keys else np.empty(0, np.int64)
     stats["candidate_pairs"] = int(len(allk))
     masks = {}
     for name, k in keys.items():
@@ -456,46 +547,59 @@ def _candidate_pairs(p: _Prepared, max_block: int
 # Comparison vectors
 # --------------------------------------------------------------------------------------
 def _jw(names: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """Jaro-Winkler similarity of name codes (both >= 0), computed once per distinct pair."""
-    out = np.zeros(len(ca), dtype=np.float64)
+    """Jaro-Winkler similarity of name code pairs (both >= 0), one per pair."""
     if len(ca) == 0:
-        return out
-    m = int(len(names)) + 1
-    key = ca * m + cb
-    uk, inv = np.unique(key, return_inverse=True)
-    ua = (uk // m).astype(np.int64)
-    ub = (uk % m).astype(np.int64)
-    sims = process.cpdist(list(names[ua]), list(names[ub]),
+        return np.zeros(0, dtype=np.float64)
+    sims = process.cpdist(list(names[ca]), list(names[cb]),
                           scorer=JaroWinkler.normalized_similarity, workers=1)
-    return np.asarray(sims, dtype=np.float64)[inv.ravel()]
+    return np.asarray(sims, dtype=np.float64)
 
 
-def _name_level(p: _Prepared, ca: np.ndarray, cb: np.ndarray, nick: np.ndarray | None,
+def _name_level(p: _Prepared, ca: np.ndarray, cb: np.ndarray, nick: bool,
                 family: bool) -> np.ndarray:
+    """Comparison level of name code pairs. Everything but exact agreement is worked out once
+    per distinct (name, name) pair and spread back to the record pairs: candidate pairs repeat
+    the same few thousand name pairs millions of times. ``nick``: nickname-table matches
+    count (given names)."""
     lvl = np.full(len(ca), -1, dtype=np.int8)
     ok = (ca >= 0) & (cb >= 0)
+    eq = ok & (ca == cb)
+    diff = np.nonzero(ok & ~eq)[0]
     lvl[ok] = G_ELSE if not family else F_ELSE
-    sim = np.zeros(len(ca))
-    sim[ok] = _jw(p.names, ca[ok], cb[ok])
-    if family:
-        lvl[ok & (sim >= 0.80)] = F_JW80
-        close = ok & (sim >= 0.92)
-        multi = np.zeros(len(ca), dtype=bool)
-        if p.family_tokens:
-            tk = np.fromiter(p.family_tokens, dtype=np.int64)
-            multi = ok & ~close & (np.isin(ca, tk) | np.isin(cb, tk))
-        if multi.any():
-            tok = np.array([_share_token(p, a, b) for a, b in zip(ca[multi], cb[multi])])
-            close[np.nonzero(multi)[0][tok]] = True
-        lvl[close] = F_JW92
-        lvl[ok & (ca == cb)] = F_EXACT
-    else:
-        lvl[ok & (sim >= 0.80)] = G_JW80
-        lvl[ok & (sim >= 0.92)] = G_JW92
-        if nick is not None:
-            lvl[ok & nick] = G_NICK
-        lvl[ok & (ca == cb)] = G_EXACT
+    if len(diff):
+        m = int(len(p.names)) + 1
+        uk, inv = _unique_inverse(ca[diff] * m + cb[diff])
+        ua, ub = uk // m, uk % m
+        sim = _jw(p.names, ua, ub)
+        if family:
+            ul = np.full(len(uk), F_ELSE, dtype=np.int8)
+            ul[sim >= 0.80] = F_JW80
+            close = sim >= 0.92
+            if p.family_tokens:
+                tk = np.fromiter(p.family_tokens, dtype=np.int64)
+                multi = np.nonzero(~close & (np.isin(ua, tk) | np.isin(ub, tk)))[0]
+                if len(multi):
+                    tok = np.array([_share_token(p, ua[i], ub[i]) for i in multi], dtype=bool)
+                    close[multi[tok]] = True
+            ul[close] = F_JW92
+        else:
+            ul = np.full(len(uk), G_ELSE, dtype=np.int8)
+            ul[sim >= 0.80] = G_JW80
+            ul[sim >= 0.92] = G_JW92
+            if nick:
+                ul[_groups_meet(p.name_groups[ua], p.name_groups[ub])] = G_NICK
+        lvl[diff] = ul[inv]
+    lvl[eq] = G_EXACT if not family else F_EXACT
     return lvl
+
+
+def _groups_meet(ga: np.ndarray, gb: np.ndarray) -> np.ndarray:
+    """Rows where two (n, 3) nickname-group arrays (-1 = none) share a group."""
+    out = np.zeros(len(ga), dtype=bool)
+    for x in range(ga.shape[1]):
+        for y in range(gb.shape[1]):
+            out |= (ga[:, x] >= 0) & (ga[:, x] == gb[:, y])
+    return out
 
 
 def _share_token(p: _Prepared, a, b) -> bool:
@@ -504,40 +608,35 @@ def _share_token(p: _Prepared, a, b) -> bool:
     return bool(ta & tb)
 
 
-def _nickname_match(p: _Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-    ga = p.groups[ia]
-    gb = p.groups[ib]
-    out = np.zeros(len(ia), dtype=bool)
-    for x in range(3):
-        for y in range(3):
-            out |= (ga[:, x] >= 0) & (ga[:, x] == gb[:, y])
-    return out
+def _compare(p: _Prepared, ia: np.ndarray, ib: np.ndarray,
+             chunk: int = 2_000_000) -> np.ndarray:
+    """Comparison vectors (n_pairs, 6) of int8 levels, -1 = null. Works through the pairs
+    ``chunk`` at a time so the int64 temporaries stay small at national scale."""
+    if len(ia) <= chunk:
+        return _compare_chunk(p, ia, ib)
+    L = np.empty((len(ia), len(COMPARISONS)), dtype=np.int8)
+    for s in range(0, len(ia), chunk):
+        L[s:s + chunk] = _compare_chunk(p, ia[s:s + chunk], ib[s:s + chunk])
+    return L
 
 
-def _compare(p: _Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-    """Comparison vectors (n_pairs, 6) of int8 levels, -1 = null."""
+def _compare_chunk(p: _Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     n = len(ia)
     L = np.full((n, len(COMPARISONS)), -1, dtype=np.int8)
     if n == 0:
         return L
     ga, gb, fa, fb = p.given[ia], p.given[ib], p.family[ia], p.family[ib]
-    nick = _nickname_match(p, ia, ib)
-    given = _name_level(p, ga, gb, nick, family=False)
-    fam = _name_level(p, fa, fb, None, family=True)
+    given = _name_level(p, ga, gb, True, family=False)
+    fam = _name_level(p, fa, fb, False, family=True)
     # transposed given/family: both swapped comparisons close, straight comparison poor
     cand = (ga >= 0) & (fb >= 0) & (fa >= 0) & (gb >= 0) & (given < G_NICK) & (fam < F_JW92)
     if cand.any():
         c = np.nonzero(cand)[0]
-        s1 = _name_level(p, ga[c], fb[c], None, family=True)
-        s2 = _name_level(p, fa[c], gb[c], None, family=True)
+        s1 = _name_level(p, ga[c], fb[c], False, family=True)
+        s2 = _name_level(p, fa[c], gb[c], False, family=True)
         # the given name now in the family field may be a nickname of the other's given name
         def nick(x1, x2):
-            g1, g2 = p.name_groups[x1], p.name_groups[x2]
-            hit = np.zeros(len(x1), dtype=bool)
-            for x in range(3):
-                for y in range(3):
-                    hit |= (g1[:, x] >= 0) & (g1[:, x] == g2[:, y])
-            return hit
+            return _groups_meet(p.name_groups[x1], p.name_groups[x2])
         s1 = np.where(nick(ga[c], fb[c]) & (s1 < F_JW92), F_JW92, s1)
         s2 = np.where(nick(fa[c], gb[c]) & (s2 < F_JW92), F_JW92, s2)
         trans = (s1 >= F_JW92) & (s2 >= F_JW92)
@@ -669,7 +768,7 @@ def _initial_m() -> list[np.ndarray]:
 # EM training sessions (as in Splink): each runs on the pairs of one blocking rule and leaves
 # out the comparisons that rule blocks on, whose agreement is forced by the blocking.
 TRAINING_SESSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("family+dob_year", ("family_name",)),
+    ("family+dob_year+given_initial", ("family_name", "given_name")),
     ("given+dob", ("given_name", "dob")),
     ("dob+postcode_sector", ("dob", "postcode")),
 )
@@ -682,7 +781,7 @@ def _em(L: np.ndarray, u: list[np.ndarray], m0: list[np.ndarray] | None = None,
     m = [x.copy() for x in (m0 or _initial_m())]
     if len(L) == 0:
         return _Model(m, u, 1e-3, 0, True)
-    pat, counts = np.unique(L, axis=0, return_counts=True)
+    pat, counts = _pattern_counts(L)
     counts = counts.astype(float)
     logu = [np.log(x) for x in u]
     prior = 0.1
@@ -750,7 +849,7 @@ def _global_prior(L: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], total
     blocking selected on from being counted twice."""
     if len(L) == 0 or total_pairs <= 0:
         return 1e-9, 0, True
-    pat, counts = np.unique(L, axis=0, return_counts=True)
+    pat, counts = _pattern_counts(L)
     bf = np.zeros(len(pat))
     for k in range(pat.shape[1]):
         col = pat[:, k]
@@ -774,9 +873,9 @@ def _weights(p: _Prepared, model: _Model, L: np.ndarray, ia: np.ndarray, ib: np.
     """Match weight (log2 odds) per pair, with term-frequency adjusted exact-name levels."""
     w = np.full(len(L), np.log2(model.prior / (1 - model.prior)) if with_prior else 0.0)
     for k, c in enumerate(COMPARISONS):
-        col = L[:, k]
-        ok = col >= 0
-        w[ok] += np.log2(model.m[k][col[ok]]) - np.log2(model.u[k][col[ok]])
+        # table indexed by level + 1: null (-1) adds nothing
+        table = np.r_[0.0, np.log2(model.m[k]) - np.log2(model.u[k])]
+        w += table[L[:, k].astype(np.int64) + 1]
     # term-frequency adjustment: u of an exact name agreement = frequency of that name
     for k, lvl, freq in ((0, G_EXACT, p.given_freq), (1, F_EXACT, p.family_freq)):
         hit = L[:, k] == lvl
@@ -1061,17 +1160,25 @@ def resolve_identities_with_audit(
     Lw = _compare(p, wa_i, wb_i)
     ww = _weights(p, model, Lw, wa_i, wb_i)
     bad = (ww < cannot_link) | ~_guard(Lw)
-    cannot = set(zip(wa_i[bad].tolist(), wb_i[bad].tolist()))
+    cx, cy = [wa_i[bad]], [wb_i[bad]]
     # large components: fall back to the candidate pairs
     sizes = np.bincount(labels) if n else np.empty(0, np.int64)
     big = np.nonzero(sizes > max_component)[0]
     if len(big):
         inbig = np.isin(labels[ca], big) & (labels[ca] == labels[cb])
         badc = inbig & ((wa < cannot_link) | ~_guard(La))
-        cannot |= set(zip(ca[badc].tolist(), cb[badc].tolist()))
+        cx.append(ca[badc])
+        cy.append(cb[badc])
     hard = {q for q in forbidden}
-    cannot |= hard
-    conflicted = {int(labels[a]) for a, b in cannot if labels[a] == labels[b]}
+    if hard:
+        cx.append(np.array([q[0] for q in hard], dtype=np.int64))
+        cy.append(np.array([q[1] for q in hard], dtype=np.int64))
+    cx, cy = np.concatenate(cx), np.concatenate(cy)
+    # only cannot-link pairs inside one component can split it
+    inside = labels[cx] == labels[cy] if len(cx) else np.zeros(0, dtype=bool)
+    cx, cy = cx[inside], cy[inside]
+    cannot = set(zip(cx.tolist(), cy.tolist()))
+    conflicted = set(labels[cx].tolist())
     final = labels.copy()
     used_mask = np.ones(len(ea), dtype=bool)
     model_info["components_split"] = len(conflicted)
@@ -1119,10 +1226,9 @@ def resolve_identities_with_audit(
                        kind="stable")
         best = ends.drop_duplicates("rec")
         match_weight[best["rec"].to_numpy()] = np.round(best["w"].to_numpy(), 4)
-        for r, o, e in zip(best["rec"].to_numpy(), best["other"].to_numpy(),
-                           best["edge"].to_numpy()):
-            evidence[r] = json.dumps(_evidence(p, elev[e], erule[e], p.record[o], ew[e]),
-                                     sort_keys=True)
+        e = best["edge"].to_numpy()
+        evidence[best["rec"].to_numpy()] = _evidence_json(
+            elev[e], erule[e], p.record[best["other"].to_numpy()], ew[e])
     identities = pd.DataFrame({
         "record": p.record,
         "kind": np.where(p.kind == 1, "person", "child"),
@@ -1140,12 +1246,31 @@ def resolve_identities_with_audit(
     return Resolution(identities, pairs, model_info)
 
 
-def _evidence(p: _Prepared, levels: np.ndarray, rule: str, other: str, weight: float) -> dict:
-    ev = {"via": other, "rule": rule, "weight": round(float(weight), 3)}
-    for k, c in enumerate(COMPARISONS):
-        lv = int(levels[k])
-        ev[c] = LEVELS[c][lv] if lv >= 0 else None
-    return ev
+def _evidence_json(levels: np.ndarray, rules: np.ndarray, others: np.ndarray,
+                   weights: np.ndarray) -> np.ndarray:
+    """Evidence of many links as JSON objects with sorted keys: the level name (or null) of
+    every comparison, ``rule``, ``via`` (the other record) and ``weight`` (3 decimals). The part
+    that depends on the levels and the rule (every key before "via") is built once per
+    distinct (levels, rule), not once per record."""
+    out = np.empty(len(levels), dtype=object)
+    if len(levels) == 0:
+        return out
+    codes = _pattern_codes(levels)
+    rule_codes, rule_names = pd.factorize(pd.Series(rules, dtype="object"), use_na_sentinel=False)
+    key = codes * (len(rule_names) + 1) + rule_codes
+    uk, inv = _unique_inverse(key)
+    heads: list = [None] * len(uk)
+    first = np.full(len(uk), -1, dtype=np.int64)
+    first[inv[::-1]] = np.arange(len(inv))[::-1]
+    for j, i in enumerate(first.tolist()):
+        ev = {"rule": rules[i]}
+        for k, c in enumerate(COMPARISONS):
+            lv = int(levels[i, k])
+            ev[c] = LEVELS[c][lv] if lv >= 0 else None
+        heads[j] = json.dumps(ev, sort_keys=True)[:-1]  # ends with the "sex" entry
+    for r, (h, o, w) in enumerate(zip(inv.tolist(), others.tolist(), weights.tolist())):
+        out[r] = f"{heads[h]}, \"via\": {json.dumps(o)}, \"weight\": {round(float(w), 3)!r}}}"
+    return out
 
 
 def _audit_pairs(p, model, ea, eb, ew, elev, erule, used_mask, ca, cb, La, wa, accept, m_ok,
