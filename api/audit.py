@@ -21,6 +21,8 @@ loses no entry of an answered request.
 """
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import hashlib
 import json
@@ -30,7 +32,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -84,10 +86,8 @@ def _ensure_head(engine: Engine) -> None:
             return
         last = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(1)).mappings().first()
         value = f"{last['id']}:{last['hash']}" if last else f"0:{GENESIS}"
-        try:
+        with contextlib.suppress(IntegrityError):   # another process created it first
             conn.execute(api_setting.insert().values(key=HEAD_KEY, value=value))
-        except IntegrityError:  # another process created it first
-            pass
 
 
 def append_entries(engine: Engine, entries: list[AuditEntry]) -> list[int]:
@@ -285,10 +285,8 @@ class AuditTrail:
                 log.error("audit entries not written: %d requests refused", len(batch))
             for p in batch:
                 p.error = error
-                try:
+                with contextlib.suppress(Exception):   # a closed event loop: nobody waits
                     p.done()
-                except Exception:  # pragma: no cover - a closed event loop
-                    pass
             with self._cv:
                 self._busy = False
                 self._cv.notify_all()

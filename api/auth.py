@@ -8,6 +8,8 @@ once and kept in the store (``api_setting``). Tokens carry the user name and rol
 """
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import secrets
 import threading
@@ -63,10 +65,8 @@ def token_secret(engine: Engine, env_secret: str | None = None) -> str:
         if value:
             return value
         value = secrets.token_urlsafe(32)
-        try:
+        with contextlib.suppress(IntegrityError):   # another process stored one first: use it
             conn.execute(api_setting.insert().values(key=SECRET_KEY, value=value))
-        except IntegrityError:
-            pass
     with engine.connect() as conn:
         return conn.execute(select(api_setting.c.value).where(api_setting.c.key == SECRET_KEY)).scalar_one()
 

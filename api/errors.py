@@ -12,23 +12,23 @@ class WayfinderError(Exception):
 
 
 class NotAuthenticated(WayfinderError):
-    pass
+    """No valid bearer token: HTTP 401."""
 
 
 class Forbidden(WayfinderError):
-    pass
+    """The role may not use this route: HTTP 403."""
 
 
 class NotFound(WayfinderError):
-    pass
+    """No such collection, feature or record: HTTP 404."""
 
 
 class BadRequest(WayfinderError):
-    pass
+    """A bad parameter, named in the message: HTTP 400."""
 
 
 class PurposeRequired(BadRequest):
-    pass
+    """A person-level request without a stated purpose: HTTP 400."""
 
 
 class RateLimited(WayfinderError):
@@ -38,7 +38,7 @@ class RateLimited(WayfinderError):
 
 
 class Unavailable(WayfinderError):
-    pass
+    """The store cannot answer yet (nothing ingested or analysed) or the audit cannot be written: HTTP 503."""
 
 
 STATUS: dict[type[Exception], int] = {

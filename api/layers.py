@@ -15,6 +15,8 @@ links, checked at most every ``refresh_seconds``).
 """
 from __future__ import annotations
 
+import contextlib
+
 import gc
 import hashlib
 import json
@@ -548,10 +550,8 @@ class LayerCache:
     def tile_get(self, key):
         b = self._tiles.get(key)
         if b is not None:
-            try:
+            with contextlib.suppress(KeyError):   # evicted by another request meanwhile
                 self._tiles.move_to_end(key)
-            except KeyError:
-                pass
         return b
 
     def tile_put(self, key, data: bytes) -> None:

@@ -42,6 +42,8 @@ partitioned (``api.partition``); their outputs are identical to the single-proce
 """
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import json
 import os
@@ -174,10 +176,8 @@ class _Sampler:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, rss_mb())
             if self.tick:
-                try:
+                with contextlib.suppress(Exception):   # a display problem never fails a step
                     self.tick()
-                except Exception:  # a display problem never fails a step
-                    pass
 
     def __enter__(self):
         self._thread.start()

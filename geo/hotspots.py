@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import geopandas as gpd
 import shapely
-from scipy import stats
 
 from geo.getis_ord import gi_bin, gi_star
 from geo.moran_local import local_moran, lisa_types

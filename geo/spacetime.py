@@ -99,7 +99,6 @@ def _classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: n
     frac = hot.mean(axis=1)
     final = hot[:, -1]
     any_before = hot[:, :-1].any(axis=1)
-    ever = hot.any(axis=1)
     # length of the run of hot steps ending at the final step
     rev = hot[:, ::-1]
     run = np.where(rev.all(axis=1), T, np.argmin(rev, axis=1))

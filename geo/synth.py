@@ -443,7 +443,6 @@ def _last_seen(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, ci: np.ndar
 def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.DataFrame, persons: pd.DataFrame,
               base: int, chunk_truth: dict):
     n = len(k)
-    pcs = ctx.ref.postcodes
     cat = ctx.cat
     null = ctx.null
     k["has_cf"] = k.tid.isin(recs.tid[recs.source == "carefirst"])

@@ -170,16 +170,15 @@ RESULTS = ("area_hotspots_ward", "area_hotspots_lsoa", "found_at_clusters", "pre
 def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable[str] = RESULTS) -> dict:
     """Frames and analysis results from a store (``geo.store.Store``); absent ones are left out."""
     data: dict = {}
+    from geo.store import StoreError
+
     for name in frames:
-        try:
-            data[name] = store.frame(name)
-        except Exception:  # noqa: BLE001 - a frame the store cannot give is reported as missing
-            pass
+        data[name] = store.frame(name)
     for name in results:
         try:
             data[name] = store.read_result(name)
-        except Exception:  # noqa: BLE001
-            pass
+        except StoreError:      # not analysed yet: the pack says which analysis to run
+            continue
     return data
 
 

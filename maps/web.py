@@ -109,13 +109,10 @@ def pack(request: Request, kind: str,
         html = packs.build_pack(kind, data, start, end, child=child, view=view)
     except (packs.PackError, ValueError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    if ctx is not None:
-        try:
-            ctx.action = "disclosure"
-            ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "")
-            ctx.result_count = 1
-        except AttributeError:
-            pass
+    if ctx is not None:       # the API's request context: the audit entry is a disclosure
+        ctx.action = "disclosure"
+        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "")
+        ctx.result_count = 1
     name = f"wayfinder-{kind}-{start}-{end}.html"
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                        "Cache-Control": "no-store"})

@@ -20,7 +20,10 @@ Method
                    within 3 days), else
    sex             agree, disagree
    postcode        full, sector, district, else
-   identifiers     agree, conflict (same identifier type, different values)
+   police_id,      one comparison per identifier scheme: agree, conflict (both present
+   carefirst_id,   and different); m of "conflict" is estimated by EM like every other
+   upn             level, so the data decide how much two different values of one scheme
+                   count against a match
    ==============  =====================================================================
 
    The u probabilities (chance agreement of non-matching pairs) are estimated from a seeded
@@ -32,18 +35,30 @@ Method
    costs nothing at any scale. Exact name agreement gets a term-frequency adjustment (u for
    that value = its frequency), so agreeing on "Smith" counts for less than on "Oyelaran".
    ``match_weight`` is the posterior log2 odds: log2(lambda / (1 - lambda)) + sum log2(m / u).
+   The identifier comparisons are the exception to m by EM when enough labelled pairs exist:
+   m of "conflict" for one scheme is the share of conflicts among pairs known to be one
+   person because they share a value of *another* scheme (Splink's
+   ``estimate_m_from_pairwise_labels``). EM alone puts it far too high (0.19 for police_id on
+   the national synth drop, 0.54 in one session, where every true child has one police_id):
+   its latent "match" class also holds different children with the same common name and
+   date of birth, the very pairs whose ids conflict. With fewer than 50 labelled pairs the
+   EM estimate stands; the EM estimates are kept in the model stats
+   (``training_sessions.labelled``).
 3. **Clustering**: accepted pairs (weight >= ``threshold``) plus deterministic and analyst links
    form a graph; each connected component is a person. Guard against chaining through weak
    links: inside every component of three or more records all record pairs are scored; when
-   two members are clearly different (weight below ``cannot_link`` or given names that differ
-   outright) the component is re-clustered by constrained greedy agglomeration, strongest link
+   two members are clearly different (weight below ``cannot_link``, given names that differ
+   outright, or identifier conflicts that alone weigh below ``cannot_link``) the component is re-clustered by constrained greedy agglomeration, strongest link
    first, never joining two clusters that hold a cannot-link pair (a constrained form of
    single linkage, cf. Wagstaff et al. 2001, "Constrained K-means clustering with background
    knowledge").
 4. **Safeguards**: children and persons (adults) are compared only within their own kind, never
    with each other. Probabilistic links need the given names to agree at least at the
    Jaro-Winkler 0.80 level (or via the nickname table or transposition), so siblings and twins
-   (same surname and address, different given names) are never merged by the model.
+   (same surname and address, different given names) are never merged by the model. Nor may
+   it link a pair whose identifier conflicts alone weigh below ``cannot_link`` (two police ids
+   that differ, when the data show a child rarely has two): names and a date of birth shared
+   by chance do not outweigh that (audit decision ``refused_id_conflict``).
 5. **Analyst overrides** (table ``identity_override``): ``link`` forces two records together;
    ``unlink`` with one record splits it out into its own person and keeps it out on re-runs
    (only later analyst links can bring it back); ``unlink`` with two records forbids that pair.
@@ -111,7 +126,11 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "dob": ("else", "near", "day_month_swap", "exact"),
     "sex": ("disagree", "agree"),
     "postcode": ("else", "district", "sector", "full"),
-    "identifiers": ("conflict", "agree"),
+    # one comparison per identifier scheme: both present and different, or equal (equal
+    # values are also linked deterministically); missing on either side = null
+    "police_id": ("conflict", "agree"),
+    "carefirst_id": ("conflict", "agree"),
+    "upn": ("conflict", "agree"),
 }
 COMPARISONS = tuple(LEVELS)
 PAIR_COLUMNS = [
@@ -122,6 +141,8 @@ PAIR_COLUMNS = [
 G_ELSE, G_JW80, G_JW92, G_NICK, G_EXACT, G_TRANS = range(6)
 F_ELSE, F_JW80, F_JW92, F_EXACT = range(4)
 D_ELSE, D_NEAR, D_SWAP, D_EXACT = range(4)
+I_CONFLICT, I_AGREE = range(2)
+_ID_K = COMPARISONS.index(ID_COLUMNS[0])  # columns _ID_K.. of L: one per identifier scheme
 P_ELSE, P_DISTRICT, P_SECTOR, P_FULL = range(4)
 
 _POSTCODE_RE = r"([A-Z]{1,2}[0-9][0-9A-Z]?)\s*([0-9][A-Z]{2})"
@@ -386,15 +407,16 @@ def _unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs[first], inv
 
 
-# Comparison vectors as one integer: level + 1 (0 = null) in base 8 per comparison.
-_PATTERN_BASE = 8
+# Comparison vectors as one integer: level + 1 (0 = null) in a mixed radix, digit k having
+# base len(levels of comparison k) + 1 (70,875 possible vectors for the nine comparisons).
+_PATTERN_RADIX = tuple(len(LEVELS[c]) + 1 for c in COMPARISONS)
 
 
 def _pattern_codes(L: np.ndarray) -> np.ndarray:
     """One int64 code per comparison vector (row of ``L``)."""
     code = np.zeros(len(L), dtype=np.int64)
     for k in range(L.shape[1] - 1, -1, -1):
-        code = code * _PATTERN_BASE + (L[:, k].astype(np.int64) + 1)
+        code = code * _PATTERN_RADIX[k] + (L[:, k].astype(np.int64) + 1)
     return code
 
 
@@ -406,8 +428,8 @@ def _pattern_counts(L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pat = np.empty((len(codes), L.shape[1]), dtype=np.int8)
     c = codes.copy()
     for k in range(L.shape[1]):
-        pat[:, k] = (c % _PATTERN_BASE) - 1
-        c //= _PATTERN_BASE
+        pat[:, k] = (c % _PATTERN_RADIX[k]) - 1
+        c //= _PATTERN_RADIX[k]
     return pat, counts[codes].astype(np.int64)
 
 
@@ -610,7 +632,7 @@ def _share_token(p: _Prepared, a, b) -> bool:
 
 def _compare(p: _Prepared, ia: np.ndarray, ib: np.ndarray,
              chunk: int = 2_000_000) -> np.ndarray:
-    """Comparison vectors (n_pairs, 6) of int8 levels, -1 = null. Works through the pairs
+    """Comparison vectors (n_pairs, len(COMPARISONS)) of int8 levels, -1 = null. Works through the pairs
     ``chunk`` at a time so the int64 temporaries stay small at national scale."""
     if len(ia) <= chunk:
         return _compare_chunk(p, ia, ib)
@@ -673,11 +695,9 @@ def _compare_chunk(p: _Prepared, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     pc[ok & (pa == pb)] = P_FULL
     L[:, 4] = pc
 
-    xa, xb = p.ids[ia], p.ids[ib]
-    both = (xa >= 0) & (xb >= 0)
-    agree = (both & (xa == xb)).any(axis=1)
-    conflict = (both & (xa != xb)).any(axis=1)
-    L[:, 5] = np.where(agree, 1, np.where(conflict, 0, -1))
+    for j in range(len(ID_COLUMNS)):
+        xa, xb = p.ids[ia, j], p.ids[ib, j]
+        L[:, _ID_K + j] = np.where((xa >= 0) & (xb >= 0), (xa == xb).astype(np.int8), -1)
     return L
 
 
@@ -747,9 +767,9 @@ def _estimate_u(p: _Prepared, rng: np.random.Generator, sample: int) -> list[np.
         rest = 1.0 - u[k][lvl]
         u[k] = u[k] * ((1.0 - val) / rest) if rest > 0 else u[k]
         u[k][lvl] = val
-    # identifiers agree by chance essentially never
-    k = COMPARISONS.index("identifiers")
-    u[k] = np.array([1.0 - 1e-6, 1e-6])
+    # two different people share an identifier value essentially never
+    for c in ID_COLUMNS:
+        u[COMPARISONS.index(c)] = np.array([1.0 - 1e-6, 1e-6])
     return u
 
 
@@ -760,7 +780,9 @@ def _initial_m() -> list[np.ndarray]:
         "dob": [0.05, 0.05, 0.05, 0.85],
         "sex": [0.05, 0.95],
         "postcode": [0.15, 0.05, 0.05, 0.75],
-        "identifiers": [0.05, 0.95],
+        "police_id": [0.05, 0.95],
+        "carefirst_id": [0.05, 0.95],
+        "upn": [0.05, 0.95],
     }
     return [np.array(init[c], dtype=float) for c in COMPARISONS]
 
@@ -816,9 +838,17 @@ def _em(L: np.ndarray, u: list[np.ndarray], m0: list[np.ndarray] | None = None,
 
 
 def _train(L: np.ndarray, masks: dict[str, np.ndarray], u: list[np.ndarray],
-           total_pairs: float, min_pairs: int = 50) -> tuple[_Model, dict]:
+           total_pairs: float, min_pairs: int = 50,
+           labelled: dict[str, tuple[int, int]] | None = None) -> tuple[_Model, dict]:
     """m per comparison = mean of the training sessions that estimate it; then the prior that
-    two random records match (:func:`_global_prior`)."""
+    two random records match (:func:`_global_prior`).
+
+    ``labelled``: ``{identifier scheme: (conflicts, agreements)}`` counted over pairs known to
+    be one person because they share a value of *another* scheme (:func:`_identifier_labels`).
+    With at least ``min_pairs`` such pairs, m of that scheme is their observed share
+    (Splink's ``estimate_m_from_pairwise_labels``) instead of the EM estimate, because EM's
+    latent "match" class also takes in different children with the same common name and
+    date of birth, exactly the pairs an identifier conflict should separate."""
     estimates: list[list[np.ndarray]] = [[] for _ in COMPARISONS]
     sessions = {}
     for rule, excluded in TRAINING_SESSIONS:
@@ -830,15 +860,41 @@ def _train(L: np.ndarray, masks: dict[str, np.ndarray], u: list[np.ndarray],
         Ls[:, ex] = -1
         fit = _em(Ls, u)
         sessions[rule] = {"pairs": int(mask.sum()), "prior": fit.prior,
-                          "iterations": fit.iterations, "converged": fit.converged}
+                          "iterations": fit.iterations, "converged": fit.converged,
+                          "m": {c: [round(float(v), 6) for v in fit.m[k]]
+                                for k, c in enumerate(COMPARISONS) if k not in ex}}
         for k in range(len(COMPARISONS)):
             if k not in ex:
                 estimates[k].append(fit.m[k])
     init = _initial_m()
     m = [np.mean(e, axis=0) if e else init[k] for k, e in enumerate(estimates)]
     m = [x / x.sum() for x in m]
+    for c, (conf, agr) in (labelled or {}).items():
+        if conf + agr >= min_pairs:
+            k = COMPARISONS.index(c)
+            sessions.setdefault("labelled", {})[c] = {
+                "pairs": int(conf + agr), "conflicts": int(conf),
+                "em_m": [round(float(v), 6) for v in m[k]]}
+            m[k] = np.array([conf + 0.5, agr + 0.5]) / (conf + agr + 1.0)
     prior, it, conv = _global_prior(L, m, u, total_pairs)
     return _Model(m, u, prior, it, conv), sessions
+
+
+def _identifier_labels(p: _Prepared, da: np.ndarray, db: np.ndarray
+                       ) -> dict[str, tuple[int, int]]:
+    """For each identifier scheme: among deterministic pairs (same person by a shared value)
+    that share a value of some *other* scheme and both hold this scheme, how many hold
+    different values (conflicts) and how many the same (agreements)."""
+    out = {}
+    if len(da) == 0:
+        return out
+    xa, xb = p.ids[da], p.ids[db]
+    both = (xa >= 0) & (xb >= 0)
+    agree = both & (xa == xb)
+    for j, c in enumerate(ID_COLUMNS):
+        other = np.delete(agree, j, axis=1).any(axis=1) & both[:, j]
+        out[c] = (int((other & ~agree[:, j]).sum()), int((other & agree[:, j]).sum()))
+    return out
 
 
 def _global_prior(L: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], total_pairs: float,
@@ -889,6 +945,18 @@ def _guard(L: np.ndarray) -> np.ndarray:
     """True where the model may link the pair: given names not clearly different."""
     g = L[:, 0]
     return g != G_ELSE
+
+
+def _id_conflict(model: _Model, L: np.ndarray, cannot_link: float) -> np.ndarray:
+    """True where the identifier comparisons alone weigh below ``cannot_link``: two values of
+    one scheme that differ, when the model learnt that this is strong evidence of two people.
+    The chaining guard treats such pairs as cannot-link whatever their names and dates say."""
+    w = np.zeros(len(L))
+    for c in ID_COLUMNS:
+        k = COMPARISONS.index(c)
+        w += np.where(L[:, k] == I_CONFLICT,
+                      np.log2(model.m[k][I_CONFLICT]) - np.log2(model.u[k][I_CONFLICT]), 0.0)
+    return w < cannot_link
 
 
 # --------------------------------------------------------------------------------------
@@ -1119,11 +1187,13 @@ def resolve_identities_with_audit(
     u = _estimate_u(p, rng, u_sample)
     kinds = np.bincount(p.kind, minlength=2).astype(float)
     total_pairs = float((kinds * (kinds - 1) / 2).sum())
-    model, sessions = _train(La, rule_masks, u, total_pairs)
+    model, sessions = _train(La, rule_masks, u, total_pairs,
+                             labelled=_identifier_labels(p, da, db))
     model_info.update(model.as_dict())
     model_info["training_sessions"] = sessions
     wa = _weights(p, model, La, ca, cb)
-    accept = (wa >= threshold) & _guard(La)
+    id_conflict = _id_conflict(model, La, cannot_link)
+    accept = (wa >= threshold) & _guard(La) & ~id_conflict
 
     # edges: priority 0 analyst, 1 deterministic, 2 model
     fa = np.array([q[0] for q in forced], dtype=np.int64)
@@ -1150,7 +1220,7 @@ def resolve_identities_with_audit(
     ew = np.concatenate([wf, wd[d_ok], wa[m_ok]])
     eprio = np.concatenate([np.zeros(len(fa), np.int8), np.ones(int(d_ok.sum()), np.int8),
                             np.full(int(m_ok.sum()), 2, np.int8)])
-    elev = np.concatenate([Lf, Ld[d_ok], La[m_ok]]) if len(ea) else np.empty((0, 6), np.int8)
+    elev = np.concatenate([Lf, Ld[d_ok], La[m_ok]]) if len(ea) else np.empty((0, len(COMPARISONS)), np.int8)
     erule = np.concatenate([np.full(len(fa), "override", dtype=object), drule[d_ok],
                             np.full(int(m_ok.sum()), "model", dtype=object)])
     labels = _components(n, ea, eb) if n else np.empty(0, np.int64)
@@ -1159,14 +1229,14 @@ def resolve_identities_with_audit(
     wa_i, wb_i = _within_pairs(labels, max_component)
     Lw = _compare(p, wa_i, wb_i)
     ww = _weights(p, model, Lw, wa_i, wb_i)
-    bad = (ww < cannot_link) | ~_guard(Lw)
+    bad = (ww < cannot_link) | ~_guard(Lw) | _id_conflict(model, Lw, cannot_link)
     cx, cy = [wa_i[bad]], [wb_i[bad]]
     # large components: fall back to the candidate pairs
     sizes = np.bincount(labels) if n else np.empty(0, np.int64)
     big = np.nonzero(sizes > max_component)[0]
     if len(big):
         inbig = np.isin(labels[ca], big) & (labels[ca] == labels[cb])
-        badc = inbig & ((wa < cannot_link) | ~_guard(La))
+        badc = inbig & ((wa < cannot_link) | ~_guard(La) | id_conflict)
         cx.append(ca[badc])
         cy.append(cb[badc])
     hard = {q for q in forbidden}
@@ -1267,7 +1337,7 @@ def _evidence_json(levels: np.ndarray, rules: np.ndarray, others: np.ndarray,
         for k, c in enumerate(COMPARISONS):
             lv = int(levels[i, k])
             ev[c] = LEVELS[c][lv] if lv >= 0 else None
-        heads[j] = json.dumps(ev, sort_keys=True)[:-1]  # ends with the "sex" entry
+        heads[j] = json.dumps(ev, sort_keys=True)[:-1]  # drop the closing brace
     for r, (h, o, w) in enumerate(zip(inv.tolist(), others.tolist(), weights.tolist())):
         out[r] = f"{heads[h]}, \"via\": {json.dumps(o)}, \"weight\": {round(float(w), 3)!r}}}"
     return out
@@ -1296,9 +1366,11 @@ def _audit_pairs(p, model, ea, eb, ew, elev, erule, used_mask, ca, cb, La, wa, a
         parts.append(frame(da[nd], db[nd], wd[nd], Ld[nd], drule[nd], "refused_override"))
     # model pairs not used: accepted but overridden, guard refusals and the review band
     refused_ov = accept & ~m_ok
-    guard_ref = (wa >= threshold) & ~accept
+    guard_ref = (wa >= threshold) & ~_guard(La)
+    id_ref = (wa >= threshold) & _guard(La) & ~accept
     review = (wa < threshold) & (wa >= threshold - review_band) & _guard(La)
     for mask, dec in ((refused_ov, "refused_override"), (guard_ref, "refused_given_name"),
+                      (id_ref, "refused_id_conflict"),
                       (review, "review")):
         if mask.any():
             parts.append(frame(ca[mask], cb[mask], wa[mask], La[mask],

@@ -364,10 +364,104 @@ def _adults(G: nx.MultiDiGraph, include_unresolved: bool, exclude_roles) -> set:
     return out
 
 
-def _paths(G: nx.MultiDiGraph, adults: set, place_decay: float) -> pd.DataFrame:
-    """Adult-child evidence paths: direct edges and adult - place - child 2-step paths.
+def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unresolved=(),
+                   chunk: int = 4_000_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The best adult - place - child path of every (adult, child) pair, without enumerating
+    every pair of edges through a busy place.
 
-    Returns ``adult, child, via, relation, weight, intelligence, first, last`` one row per path.
+    ``a_x`` (adult-place edges ``u, v, ...``) and ``x_c`` (place-child edges) are first reduced
+    to the strongest edge per (adult, place) and per (place, child) (the first such edge on
+    ties, the edge ``pandas.merge`` would have paired first); the (adult, place, child) triples
+    are then expanded in integer arrays, ``chunk`` at a time, and reduced to the best place per
+    (adult, child) (highest weight, then smallest place id) as they go: memory is bounded by the
+    distinct (adult, child) pairs, not by the paths. Returns ``(best, per_adult)``: ``best`` one
+    row per pair in the layout of ``_paths``; ``per_adult`` ``intelligence_all, first, last``
+    over *all* 2-step paths of each adult (computed per place, linear in the edges)."""
+    cols = ["adult", "child", "via", "relation", "weight", "intelligence", "first", "last"]
+    if len(a_x) == 0 or len(x_c) == 0:
+        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["intelligence_all", "first", "last"])
+    n_adults = a_x.groupby("v")["u"].nunique()
+    n_children = x_c.groupby("u")["v"].nunique()
+    # specificity counts every child node at the place; paths lead to resolved children only
+    x_c = x_c[~_isin(x_c["v"], unresolved)]
+    places = sorted(set(a_x["v"]) & set(x_c["u"]))
+    pidx = pd.Index(places, dtype=object)
+    ax = a_x[_isin(a_x["v"], places)].reset_index(drop=True)
+    xc = x_c[_isin(x_c["u"], places)].reset_index(drop=True)
+    if len(ax) == 0 or len(xc) == 0:
+        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["intelligence_all", "first", "last"])
+    # per adult over all its 2-step paths: every path's intelligence (a path is intelligence
+    # when either edge is), earliest first / latest last of the child edges of its places
+    ax_x = pidx.get_indexer(ax["v"])
+    xc_x = pidx.get_indexer(xc["u"])
+    P = len(places)
+    c_fact = np.zeros(P, dtype=bool)
+    c_fact[xc_x[~xc["intelligence"].to_numpy(bool)]] = True
+    pf = xc.assign(x=xc_x).groupby("x").agg(first=("first", "min"), last=("last", "max"))
+    ap = pd.DataFrame({"adult": ax["u"].to_numpy(dtype=object), "x": ax_x,
+                       "fact": ~ax["intelligence"].to_numpy(bool) & c_fact[ax_x]})
+    ap = ap.join(pf, on="x")
+    per_adult = ap.groupby("adult").agg(fact=("fact", "any"), first=("first", "min"),
+                                        last=("last", "max"))
+    per_adult["intelligence_all"] = ~per_adult.pop("fact")
+    # strongest edge per (adult, place) and per (place, child); first on ties
+    ax = ax.assign(x=ax_x).iloc[np.argsort(-ax["weight"].to_numpy(float), kind="stable")]
+    ax = ax.drop_duplicates(["u", "x"]).sort_values(["x", "u"], kind="stable").reset_index(drop=True)
+    xc = xc.assign(x=xc_x).iloc[np.argsort(-xc["weight"].to_numpy(float), kind="stable")]
+    xc = xc.drop_duplicates(["x", "v"]).sort_values(["x", "v"], kind="stable").reset_index(drop=True)
+    spec = 1.0 / np.sqrt(pd.Series(places).map(n_adults).to_numpy(float)
+                         * pd.Series(places).map(n_children).to_numpy(float))
+    a_codes, a_names = pd.factorize(ax["u"], sort=True)
+    c_codes, c_names = pd.factorize(xc["v"], sort=True)
+    nc = len(c_names)
+    axx = ax["x"].to_numpy(np.int64)
+    xcx = xc["x"].to_numpy(np.int64)
+    wa = ax["weight"].to_numpy(float)
+    wc = xc["weight"].to_numpy(float)
+    start = np.searchsorted(xcx, np.arange(P), "left")
+    cnt = np.searchsorted(xcx, np.arange(P), "right") - start
+    per_row = cnt[axx]
+    best_key = np.zeros(0, np.int64); best_w = np.zeros(0); best_x = np.zeros(0, np.int64)
+    best_a = np.zeros(0, np.int64); best_c = np.zeros(0, np.int64)
+    lo = 0
+    csum = np.cumsum(per_row)
+    while lo < len(ax):
+        base = csum[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(csum, base + chunk, "right")))
+        rows = np.arange(lo, hi)
+        k = per_row[rows]
+        tot = int(k.sum())
+        ra = np.repeat(rows, k)
+        rc = np.arange(tot, dtype=np.int64) - np.repeat(np.cumsum(k) - k, k) + np.repeat(start[axx[rows]], k)
+        w = place_decay * wa[ra] * wc[rc] * spec[axx[ra]]
+        key = a_codes[ra].astype(np.int64) * nc + c_codes[rc]
+        key = np.concatenate([best_key, key]); w = np.concatenate([best_w, w])
+        xx = np.concatenate([best_x, axx[ra]])
+        ra = np.concatenate([best_a, ra]); rc = np.concatenate([best_c, rc])
+        o = np.lexsort((xx, -w, key))
+        keep = o[np.r_[True, key[o][1:] != key[o][:-1]]]
+        best_key, best_w, best_x, best_a, best_c = key[keep], w[keep], xx[keep], ra[keep], rc[keep]
+        lo = hi
+    A = ax.iloc[best_a]
+    C = xc.iloc[best_c]
+    best = pd.DataFrame({
+        "adult": A["u"].to_numpy(dtype=object), "child": C["v"].to_numpy(dtype=object),
+        "via": A["v"].to_numpy(dtype=object),
+        "relation": (A["relation"].astype(str).to_numpy(dtype=object) + "+"
+                     + C["relation"].astype(str).to_numpy(dtype=object)),
+        "weight": best_w,
+        "intelligence": A["intelligence"].to_numpy(bool) | C["intelligence"].to_numpy(bool),
+        "first": C["first"].to_numpy(dtype=object), "last": C["last"].to_numpy(dtype=object)})
+    return best, per_adult
+
+
+def _paths(G: nx.MultiDiGraph, adults: set, place_decay: float) -> pd.DataFrame:
+    """Adult-child evidence paths: every direct edge, and the best adult - place - child
+    2-step path of each (adult, child) pair (:func:`_two_step_best`).
+
+    Returns ``(paths, per_adult)``: ``paths`` ``adult, child, via, relation, weight,
+    intelligence, first, last``; ``per_adult`` ``intelligence_all, first, last`` over all of
+    each adult's 2-step paths.
     """
     ed = edge_frame(G)
     kind = nx.get_node_attributes(G, "kind")
@@ -387,25 +481,15 @@ def _paths(G: nx.MultiDiGraph, adults: set, place_decay: float) -> pd.DataFrame:
     x_c = both[both["kind_u"].isin(PLACE_KINDS) & (both["kind_v"] == "child")
                & both["relation"].isin(CHILD_PLACE_RELATIONS) & ~_isin(both["u"], vague)][
         ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
-    # specificity: a place many adults are tied to (a busy postcode centroid, a station) says
-    # less about any one of them
-    n_adults = a_x.groupby("v")["u"].nunique()
-    n_children = x_c.groupby("u")["v"].nunique()
-    two = a_x.merge(x_c, left_on="v", right_on="u", suffixes=("_a", "_c"))
-    spec = 1.0 / np.sqrt(two["v_a"].map(n_adults).to_numpy(float)
-                         * two["v_a"].map(n_children).to_numpy(float))
-    two = pd.DataFrame({
-        "adult": two["u_a"], "child": two["v_c"], "via": two["v_a"],
-        "relation": two["relation_a"] + "+" + two["relation_c"],
-        "weight": place_decay * two["weight_a"] * two["weight_c"] * spec,
-        "intelligence": two["intelligence_a"] | two["intelligence_c"],
-        "first": two["first_c"], "last": two["last_c"]})
-    out = pd.concat([direct, two], ignore_index=True)
+    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
+    # the best 2-step path per (adult, child), aggregated (never every pair of edges through a
+    # busy place: a place tied to thousands of adults and children is millions of paths)
+    two, per_adult = _two_step_best(a_x, x_c, place_decay, unresolved)
+    out = pd.concat([direct, two], ignore_index=True) if len(two) else direct
     # children are counted by resolved person_id: a reference that matched no child record
     # (``child:ID`` node marked unresolved) is not counted
-    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
     out = out[(out["child"].map(kind) == "child") & ~_isin(out["child"], unresolved)]
-    return out
+    return out, per_adult
 
 
 def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: float = 0.5,
@@ -439,7 +523,7 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
     adults = _adults(G, include_unresolved, exclude_roles)
     if not adults:
         return pd.DataFrame(columns=cols)
-    paths = _paths(G, adults, place_decay)
+    paths, per_adult = _paths(G, adults, place_decay)
     if len(paths) == 0:
         return pd.DataFrame(columns=cols)
     paths = paths.sort_values(["adult", "child", "weight", "via"], ascending=[True, True, False, True],
@@ -448,9 +532,16 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
     agg = best.groupby("adult").agg(children=("child", "nunique"), score=("weight", "sum"))
     agg["direct_children"] = paths[paths["via"].isna()].groupby("adult")["child"].nunique()
     agg["place_children"] = paths[paths["via"].notna()].groupby("adult")["child"].nunique()
-    agg["intelligence_only"] = paths.groupby("adult")["intelligence"].all()
-    agg["first"] = paths.groupby("adult")["first"].min()
-    agg["last"] = paths.groupby("adult")["last"].max()
+    # over every path (direct edges, and all 2-step paths as summarised per adult)
+    summ = paths.loc[paths["via"].isna(), ["adult", "intelligence", "first", "last"]]
+    if len(per_adult):
+        pa = per_adult.rename(columns={"intelligence_all": "intelligence"}).rename_axis("adult")
+        summ = pd.concat([summ, pa.reset_index()[["adult", "intelligence", "first", "last"]]],
+                         ignore_index=True)
+    sg = summ.groupby("adult")
+    agg["intelligence_only"] = sg["intelligence"].all()
+    agg["first"] = sg["first"].min()
+    agg["last"] = sg["last"].max()
     label = nx.get_node_attributes(G, "label")
     ev = best.sort_values(["adult", "weight", "child"], ascending=[True, False, True])
     ev = ev.assign(txt=ev["child"].astype(str) + " " + ev["relation"].astype(str)

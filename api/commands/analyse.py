@@ -7,7 +7,6 @@ Loads frames from the store, calls the pure analyses in geo/, writes the contrac
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 

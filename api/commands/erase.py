@@ -26,6 +26,8 @@ that still holds the records brings them back: erase at the source system too.
 """
 from __future__ import annotations
 
+import contextlib
+
 import io
 import json
 import re
@@ -190,11 +192,9 @@ def _result_mentions(frame: pd.DataFrame, terms: set[str]) -> bool:
                 if v in terms:
                     return True
             elif v is not None and hasattr(v, "__iter__") and not isinstance(v, (bytes, dict)):
-                try:
+                with contextlib.suppress(TypeError):   # a cell that is not a list
                     if any(isinstance(x, str) and x in terms for x in v):
                         return True
-                except TypeError:
-                    pass
     return False
 
 

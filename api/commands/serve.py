@@ -1,7 +1,6 @@
 """``wayfinder serve --db URL [--host H] [--port P]``."""
 from __future__ import annotations
 
-import sys
 
 import typer
 

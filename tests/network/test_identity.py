@@ -297,3 +297,30 @@ def test_cli_identity(tmp_path, monkeypatch):
                                 "--db", db])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "children_multiple_sources.csv").exists()
+
+
+def test_conflicting_identifiers_keep_same_name_and_dob_apart(background):
+    """Two children with the same name, date of birth and address but different police ids
+    are two children; the same two records without ids are linked. The weight of the
+    conflict is learnt from the data (pairs known to be one child through another id), not
+    fixed."""
+    rows = [
+        _rec("police/D1", "Tobiah", "Hargreaves-Ng", "2007-05-19", postcode="B9 5QA",
+             police_id="WMP90000001"),
+        _rec("police/D2", "Tobiah", "Hargreaves-Ng", "2007-05-19", postcode="B9 5QA",
+             police_id="WMP90000002"),
+        _rec("police/E1", "Eliska", "Brandwood-Oni", "2008-09-02", postcode="B9 5QA"),
+        _rec("rhi_provider/E1", "Eliska", "Brandwood-Oni", "2008-09-02", postcode="B9 5QA"),
+        # a third record with no ids must not chain the two police records together
+        _rec("rhi_provider/D3", "Tobiah", "Hargreaves-Ng", "2007-05-19", postcode="B9 5QA"),
+    ]
+    res, pid = _with(background, rows)
+    assert pid["police/D1"] != pid["police/D2"]
+    assert pid["police/E1"] == pid["rhi_provider/E1"]
+    m = res.model["comparisons"]["police_id"]["conflict"]
+    # the model learnt that different police ids are strong evidence of different people
+    assert np.log2(m["m"] / m["u"]) < -4.0
+    pr = res.pairs
+    d = pr[(pr["record_a"] == "police/D1") & (pr["record_b"] == "police/D2")]
+    assert len(d) and (d["police_id"] == "conflict").all()
+    assert set(d["decision"]) <= {"refused_id_conflict", "refused_chaining", "review"}
