@@ -649,16 +649,21 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
         gradings = _agg_lists(gr.drop_duplicates(k3 + ["grading"]), k3, "grading")
         tx = ed[ed["text"].map(lambda x: isinstance(x, str))]
         texts = _agg_lists(tx.drop_duplicates(k3 + ["text"]), k3, "text", 5)
-        rows = []
-        for (u, v, key), rel, intel, restr, cnt, first, last in agg.itertuples(name=None):
-            kk = (u, v, key)
-            rows.append((u, v, key, {
-                "relation": rel, "sources": sources.get(kk, []), "dates": dates.get(kk, []),
-                "first": first if isinstance(first, str) else None,
-                "last": last if isinstance(last, str) else None,
-                "gradings": gradings.get(kk, []), "intelligence": bool(intel),
-                "restricted": bool(restr), "count": int(cnt), "texts": texts.get(kk, [])}))
-        G.add_edges_from(rows)
+        # the long record frame and its sorted copies are not needed once aggregated: free them
+        # before the graph's edge dicts are built, and feed the edges as a generator (networkx
+        # copies each attribute dict, so a list of them would be held twice at the peak)
+        del ed, dated, gr, tx, grp
+
+        def rows():
+            for (u, v, key), rel, intel, restr, cnt, first, last in agg.itertuples(name=None):
+                kk = (u, v, key)
+                yield (u, v, key, {
+                    "relation": rel, "sources": sources.pop(kk, []), "dates": dates.pop(kk, []),
+                    "first": first if isinstance(first, str) else None,
+                    "last": last if isinstance(last, str) else None,
+                    "gradings": gradings.pop(kk, []), "intelligence": bool(intel),
+                    "restricted": bool(restr), "count": int(cnt), "texts": texts.pop(kk, [])})
+        G.add_edges_from(rows())
     return G
 
 
