@@ -14,9 +14,11 @@ Run: ``.venv/bin/python bench/bench_hotspots.py [--skip-nonumba] [--points 10000
 * Clustering: 1,000,000 points: postcode centroids from the bundled Code-Point Open file drawn
   with a heavy-tailed popularity (most points repeat a centroid, as geocoded found-at texts
   do) and 20 % jittered by 30 m (address / premises precision), plus 6 planted dense spots.
-  ``geo.clusters.cluster_points`` (duplicates merged with sample weights; HDBSCAN tiled by
-  2 km with overlap above 40k rows). scikit-learn ``DBSCAN`` on the raw 1M points is timed
-  too, as the naive baseline, with a time limit.
+  ``geo.clusters.cluster_points`` (duplicates merged with sample weights; HDBSCAN on the
+  weighted k-NN mutual-reachability graph of the distinct coordinates above 40k rows), each
+  method in its own process: wall, CPU (``time.process_time``) and peak RSS. The peers,
+  scikit-learn ``DBSCAN`` and ``HDBSCAN`` on the raw 1M points, in the same run, with a time
+  limit (``--naive-timeout``). Clustering only: ``--only-clusters``.
 """
 from __future__ import annotations
 
@@ -151,39 +153,66 @@ def points_1m(n: int, seed: int = 0) -> np.ndarray:
     return pts
 
 
+PEER = r'''
+import sys, time, resource, numpy as np
+from sklearn.cluster import DBSCAN, HDBSCAN
+p = np.load(sys.argv[2]); t = time.perf_counter(); c = time.process_time()
+if sys.argv[1] == "dbscan":
+    l = DBSCAN(eps=150, min_samples=50, algorithm="kd_tree", n_jobs=2).fit(p).labels_
+else:
+    l = HDBSCAN(min_samples=50, min_cluster_size=200, algorithm="kd_tree", cluster_selection_method="leaf",
+                copy=True, n_jobs=2).fit(p).labels_
+print(time.perf_counter() - t, time.process_time() - c, l.max() + 1,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+'''
+
+CLUSTER_CHILD = r'''
+import sys, time, resource, json, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+from geo.clusters import cluster_points
+method, path = sys.argv[1], sys.argv[2]
+kw = json.loads(sys.argv[3])
+p = np.load(path)
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.perf_counter(); c = time.process_time()
+lab = cluster_points(p, method=method, **kw)
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_after_load_mb": rss0, "clusters": int(lab.max() + 1),
+                  "noise_share": float((lab < 0).mean())}))
+'''
+
+
 def bench_clusters(n: int, naive_timeout: float) -> list[dict]:
-    import warnings
-    warnings.simplefilter("ignore")
-    from geo.clusters import cluster_points
+    """Each method in its own process (peak RSS per method); the peers with a time limit."""
     pts = points_1m(n)
     uniq = len(np.unique(pts, axis=0))
     rows = []
-    for method, kw in (("dbscan", dict(eps_m=150.0, min_samples=50)),
-                       ("hdbscan", dict(eps_m=150.0, min_samples=50, min_cluster_size=200, tile_m=1000.0, overlap_m=300.0))):
-        t = time.perf_counter()
-        lab = cluster_points(pts, method=method, **kw)
-        dt = time.perf_counter() - t
-        rows.append({"method": method, "points": n, "unique": uniq, "seconds": dt,
-                     "clusters": int(lab.max() + 1), "noise_share": float((lab < 0).mean()), **kw})
-    # naive: scikit-learn DBSCAN on every raw point, in a child with a time limit
-    code = ("import sys,time,numpy as np;from sklearn.cluster import DBSCAN;"
-            "p=np.load(sys.argv[1]);t=time.perf_counter();"
-            "l=DBSCAN(eps=150,min_samples=50,algorithm='kd_tree').fit(p).labels_;"
-            "print(time.perf_counter()-t, l.max()+1)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     with tempfile.TemporaryDirectory() as d:
         f = Path(d) / "p.npy"
         np.save(f, pts)
-        t = time.perf_counter()
-        try:
-            r = subprocess.run([PY, "-c", code, str(f)], capture_output=True, text=True, timeout=naive_timeout)
-            ok = r.returncode == 0
-            rows.append({"method": "sklearn DBSCAN on raw points (naive)", "points": n,
-                         "seconds": float(r.stdout.split()[0]) if ok else None,
-                         "clusters": int(r.stdout.split()[1]) if ok else None,
-                         "note": "" if ok else (r.stderr.strip().splitlines() or ["failed"])[-1]})
-        except subprocess.TimeoutExpired:
-            rows.append({"method": "sklearn DBSCAN on raw points (naive)", "points": n, "seconds": None,
-                         "note": f"did not finish within {naive_timeout:.0f} s (killed)"})
+        for method, kw in (("dbscan", dict(eps_m=150.0, min_samples=50, n_jobs=2)),
+                           ("hdbscan", dict(eps_m=150.0, min_samples=50, min_cluster_size=200, n_jobs=2))):
+            r = subprocess.run([PY, "-c", CLUSTER_CHILD, method, str(f), json.dumps(kw)], capture_output=True,
+                               text=True, env=env, cwd=ROOT)
+            out = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
+            rows.append({"method": f"ours {method}", "points": n, "unique": uniq, **out, **kw})
+        for method in ("dbscan", "hdbscan"):
+            name = f"sklearn {method.upper()} on raw points (peer)"
+            try:
+                r = subprocess.run([PY, "-c", PEER, method, str(f)], capture_output=True, text=True,
+                                   timeout=naive_timeout)
+                ok = r.returncode == 0
+                v = r.stdout.split() if ok else []
+                rows.append({"method": name, "points": n,
+                             "seconds": float(v[0]) if ok else None, "cpu_s": float(v[1]) if ok else None,
+                             "clusters": int(v[2]) if ok else None, "peak_rss_mb": float(v[3]) if ok else None,
+                             "note": "" if ok else (r.stderr.strip().splitlines() or ["failed"])[-1]})
+            except subprocess.TimeoutExpired:
+                rows.append({"method": name, "points": n, "seconds": None,
+                             "note": f"did not finish within {naive_timeout:.0f} s (killed)"})
     return rows
 
 
@@ -193,12 +222,20 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--skip-nonumba", action="store_true")
     ap.add_argument("--skip-clusters", action="store_true")
+    ap.add_argument("--only-clusters", action="store_true", help="skip the Gi* part")
     ap.add_argument("--nonumba-timeout", type=float, default=900)
     ap.add_argument("--naive-timeout", type=float, default=300)
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     print("machine:", machine())
     res = {"machine": machine(), "permutations": a.permutations}
+    if a.only_clusters:
+        res["clusters"] = bench_clusters(a.points, a.naive_timeout)
+        for row in res["clusters"]:
+            print("clusters", json.dumps(row))
+        print("load average at end:", os.getloadavg())
+        print("json", json.dumps(res, default=str))
+        return
     with tempfile.TemporaryDirectory() as d:
         x, w, path = grid_data(Path(d))
         print(f"grid: {w.n} cells, queen, {w.sparse.nnz} links")
