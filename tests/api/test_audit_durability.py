@@ -28,32 +28,14 @@ from api.app import create_app
 from api.auth import add_user
 from api.settings import Settings
 from api.tables import audit_log
-from api_fixtures import drop_pg_database, fresh_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=2):
-            return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgis"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'durable.sqlite'}"
-        return
-    if not _pg_available():
-        if os.environ.get("WAYFINDER_REQUIRE_POSTGIS") == "1":
-            pytest.fail("PostGIS required but not reachable on 127.0.0.1:5432")
-        pytest.skip("PostGIS not reachable on 127.0.0.1:5432")
-    name = f"wf_audit_durable_{os.getpid()}"
-    yield fresh_pg_database(name)
-    drop_pg_database(name)
+@pytest.fixture
+def db_url(store_url):
+    """An empty store URL on each backend (``store_url`` from tests/conftest.py)."""
+    return store_url
 
 
 def _entries(url: str, like: str) -> list[str]:

@@ -19,34 +19,17 @@ from api.auth import add_user, token_secret
 from api.minimise import Minimiser
 from api.settings import Settings
 from api.tables import audit_log
-from api_fixtures import _h, drop_pg_database, fresh_pg_database, populate
+from api_fixtures import _h, populate
 from geo import schema
 from geo.store import open_store
 
 REASON = "Erasure request ER-17-003 upheld by the DPO"
 
 
-def _pg_available() -> bool:
-    try:
-        import psycopg
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=2):
-            return True
-    except Exception:
-        return False
-
-
-@pytest.fixture(params=["sqlite", "postgis"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'erase.sqlite'}")
-        name = None
-    else:
-        if not _pg_available():
-            if os.environ.get("WAYFINDER_REQUIRE_POSTGIS") == "1":
-                pytest.fail("PostGIS required but not reachable on 127.0.0.1:5432")
-            pytest.skip("PostGIS not reachable on 127.0.0.1:5432")
-        name = f"wf_erase_test_{os.getpid()}"
-        s = open_store(fresh_pg_database(name))
+@pytest.fixture
+def store(store_url):
+    """A populated store on each backend (``store_url`` from tests/conftest.py)."""
+    s = open_store(store_url)
     populate(s)
     # mentions of C0001 in other records, a second record of the same child, identity links,
     # a held row
@@ -82,8 +65,6 @@ def store(request, tmp_path):
     s.write_result("area_trends", pd.DataFrame({"area_code": ["E1"], "episodes": [3]}))
     yield s
     s.engine.dispose()
-    if name:
-        drop_pg_database(name)
 
 
 def _count(store, table, where=None) -> int:
