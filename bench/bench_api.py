@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/bench_api.py [--episodes 200000] [--seconds 60] [--connections 50]
                                         [--workers 1] [--tipg /path/to/venv/bin/python]
+                                        [--reuse] [--no-nocache]
+
+Load average (1/5/15 min) is recorded before and after each test; the cached-tile test runs after
+every tile has been requested a few times (steady state of each worker's tile cache).
 
 Builds a synthetic store in a throwaway PostGIS database (tests/api/api_fixtures.populate, scaled:
 found-at points spread over 3,000 places across the city), starts ``uvicorn`` on 127.0.0.1 and
@@ -19,6 +23,7 @@ Appends a table to bench/RESULTS_api.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -27,6 +32,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,7 +141,19 @@ def start_wayfinder(url: str, port: int, workers: int, extra_env: dict | None = 
     env = {**os.environ, "WAYFINDER_DB": url, "WAYFINDER_RATE_PER_MINUTE": "0", **(extra_env or {})}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT)
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+
+
+def stop(srv) -> None:
+    """Stop a server and its workers (a worker busy building layers may ignore SIGTERM)."""
+    srv.terminate()
+    try:
+        srv.wait(30)
+    except subprocess.TimeoutExpired:
+        print("server did not stop within 30 s: killed", flush=True)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(srv.pid, signal.SIGKILL)
+    srv.wait(30)
 
 
 def token_for(port: int, user: str, pw: str) -> str:
@@ -145,11 +163,27 @@ def token_for(port: int, user: str, pw: str) -> str:
     return json.loads(c.getresponse().read())["access_token"]
 
 
-def warm(port: int, token: str, paths: list[str]) -> None:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    for p in paths:
-        c.request("GET", p, headers={"Authorization": f"Bearer {token}"})
-        c.getresponse().read()
+def warm(port: int, token: str | None, paths: list[str], threads: int = 1) -> None:
+    """Request every path once (``threads`` connections in parallel)."""
+    def run(part):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        for p in part:
+            c.request("GET", p, headers={"Authorization": f"Bearer {token}"} if token else {})
+            c.getresponse().read()
+    ts = [threading.Thread(target=run, args=(paths[i::threads],)) for i in range(threads)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+
+
+def loadavg() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def measured(load, port, token, paths, seconds, connections) -> dict:
+    before = loadavg()
+    r = load(port, token, paths, seconds, connections)
+    r["load_before"], r["load_after"] = before, loadavg()
+    return r
 
 
 def main() -> None:
@@ -160,6 +194,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--tipg", help="python of a venv with tipg installed")
+    ap.add_argument("--no-nocache", action="store_true", help="skip the tiles_nocache test")
     ap.add_argument("--reuse", action="store_true", help="reuse the populated wf_api_bench database")
     args = ap.parse_args()
     from api_fixtures import fresh_pg_database, pg_url, populate
@@ -181,7 +216,8 @@ def main() -> None:
     tiles = [f"/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}" for zz in (12, 13, 14)
              for (z, x, y) in tiles_over_birmingham(zz)]
     res = {}
-    for label, env in (("", {}), ("_nocache", {"WAYFINDER_TILE_CACHE_SIZE": "0"})):
+    runs = (("", {}),) + (() if args.no_nocache else (("_nocache", {"WAYFINDER_TILE_CACHE_SIZE": "0"}),))
+    for label, env in runs:
         srv = start_wayfinder(url, args.port, args.workers, env)
         try:
             wait_up(args.port)
@@ -190,39 +226,44 @@ def main() -> None:
             warm(args.port, tok, [items[0]] * args.workers * 2)
             print(f"layers ready in {time.time() - t:.1f}s", flush=True)
             if not label:
-                res["items_1000"] = load(args.port, tok, items, args.seconds, args.connections)
+                res["items_1000"] = measured(load, args.port, tok, items, args.seconds, args.connections)
                 print("items", res["items_1000"], flush=True)
-            res["tiles" + label] = load(args.port, tok, tiles, args.seconds, args.connections)
+                # steady state of the tile cache: every tile requested a few times (each worker
+                # keeps its own cache) before the cached-tile test
+                t = time.time()
+                warm(args.port, tok, tiles * 2 * args.workers, threads=4)
+                print(f"tiles warmed in {time.time() - t:.1f}s", flush=True)
+            res["tiles" + label] = measured(load, args.port, tok, tiles, args.seconds, args.connections)
             print("tiles" + label, res["tiles" + label], flush=True)
         finally:
-            srv.terminate()
-            srv.wait(30)
+            stop(srv)
     if args.tipg:
         env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""),
                "TIPG_TABLE_CONFIG__public_api_layer_found_at_full__geomcol": "geom"}
         srv = subprocess.Popen([args.tipg, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
                                 "--port", str(args.port + 1), "--log-level", "warning",
-                                "--workers", str(args.workers)], env=env)
+                                "--workers", str(args.workers)], env=env, start_new_session=True)
         try:
             wait_up(args.port + 1, "/collections")
             tt = [p.replace("/collections/found_at/", "/collections/public.api_layer_found_at_full/")
                   for p in tiles]
-            res["tipg_tiles"] = load(args.port + 1, None, tt, args.seconds, args.connections)
+            res["tipg_tiles"] = measured(load, args.port + 1, None, tt, args.seconds, args.connections)
             print("tipg", res["tipg_tiles"], flush=True)
         finally:
-            srv.terminate()
-            srv.wait(30)
+            stop(srv)
     out = ROOT / "bench" / "RESULTS_api.md"
     with out.open("a") as f:
         f.write(f"\n## {time.strftime('%Y-%m-%d %H:%M')} PostGIS, {args.episodes} episodes "
                 f"({args.episodes} found-at points), {args.connections} connections, "
                 f"{args.seconds:.0f} s per test, {args.workers} worker(s), load: {load.__name__}\n\n")
-        f.write("| test | requests | req/s | errors | p50 ms | p90 ms | p99 ms |\n"
-                "|---|---|---|---|---|---|---|\n")
+        f.write(f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) before/after each test.\n\n")
+        f.write("| test | requests | req/s | p50 ms | p90 ms | p99 ms | errors | error kinds | load before | load after |\n"
+                "|---|---|---|---|---|---|---|---|---|---|\n")
         for k, v in res.items():
-            f.write(f"| {k} | {v['requests']} | {v['rps']} | {v['errors']} | {v['p50_ms']} | "
-                    f"{v['p90_ms']} | {v['p99_ms']} |" + (f" {v.get('error_kinds')}" if v['errors'] else "") + "\n")
-        if "tipg_tiles" in res:
+            f.write(f"| {k} | {v['requests']} | {v['rps']} | {v['p50_ms']} | {v['p90_ms']} | "
+                    f"{v['p99_ms']} | {v['errors']} | {v.get('error_kinds', '')} | "
+                    f"{v.get('load_before', '')} | {v.get('load_after', '')} |\n")
+        if "tipg_tiles" in res and "tiles_nocache" in res:
             f.write(f"\ntiles/s ratio wayfinder (cache) / tipg: "
                     f"{res['tiles']['rps'] / max(res['tipg_tiles']['rps'], 1e-9):.2f}; "
                     f"wayfinder (no cache, ST_AsMVT each time) / tipg: "

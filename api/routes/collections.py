@@ -124,10 +124,17 @@ def select(prep: Prepared, bbox, trange) -> np.ndarray:
 
 
 async def get_prepared(wf, collection_id: str, view: str) -> Prepared:
-    """The prepared layer; checks the store (and rebuilds) off the event loop when due."""
-    if wf.layers.is_fresh():
-        return wf.layers.get(collection_id, view)
-    return await run_in_threadpool(wf.layers.get, collection_id, view)
+    """The prepared layer. When the periodic store check is due it runs in the background
+    (``LayerCache.refresh_soon``) and this request is served from the current layers, as during
+    the ``refresh_seconds`` before; only a cache with no layers yet builds them here (off the
+    event loop)."""
+    layers = wf.layers
+    if layers.is_fresh():
+        return layers._data[(collection_id, view)]
+    if layers._data:
+        layers.refresh_soon()
+        return layers._data[(collection_id, view)]
+    return await run_in_threadpool(layers.get, collection_id, view)
 
 
 def _link(request: Request, **changes) -> str:
@@ -160,8 +167,16 @@ async def items(
     require_collection(request, collection_id)
     limit = min(limit, wf.settings.max_limit)
     prep = await get_prepared(wf, collection_id, ctx.view)
-    idx = select(prep, parse_bbox(bbox), parse_datetime(datetime))
-    page = idx[offset:offset + limit]
+    box, trange = parse_bbox(bbox), parse_datetime(datetime)
+    if box is None and (trange is None or not prep.layer.time_column):
+        # no filter: the page is a slice of the prepared features (no per-request mask and
+        # index arrays over the whole layer, 8 MB at a million features)
+        matched = len(prep)
+        page_features = prep.features[offset:offset + limit]
+    else:
+        idx = select(prep, box, trange)
+        matched = len(idx)
+        page_features = [prep.features[i] for i in idx[offset:offset + limit]]
     wanted = None
     if properties is not None:
         wanted = [p.strip() for p in properties.split(",") if p.strip()]
@@ -170,27 +185,27 @@ async def items(
             raise BadRequest(f"unknown properties {', '.join(unknown)}; this layer has "
                              f"{', '.join(prep.columns) or 'none'}")
     if wanted is None:
-        feats = ",".join(prep.features[i] for i in page)
+        feats = ",".join(page_features)
     else:
         parts = []
-        for i in page:
-            f = json.loads(prep.features[i])
+        for text in page_features:
+            f = json.loads(text)
             f["properties"] = {k: f["properties"].get(k) for k in wanted}
             parts.append(json.dumps(f, separators=(",", ":")))
         feats = ",".join(parts)
     links = [{"href": _link(request), "rel": "self", "type": GEOJSON},
              {"href": f"{_base(request)}/collections/{collection_id}", "rel": "collection",
               "type": "application/json"}]
-    if offset + limit < len(idx):
+    if offset + limit < matched:
         links.append({"href": _link(request, offset=offset + limit, limit=limit), "rel": "next",
                       "type": GEOJSON})
     if offset > 0:
         links.append({"href": _link(request, offset=max(0, offset - limit), limit=limit),
                       "rel": "prev", "type": GEOJSON})
-    ctx.result_count = int(len(page))
+    ctx.result_count = len(page_features)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = (f'{{"type":"FeatureCollection","features":[{feats}],"numberMatched":{len(idx)},'
-            f'"numberReturned":{len(page)},"timeStamp":"{stamp}","links":{json.dumps(links)}}}')
+    body = (f'{{"type":"FeatureCollection","features":[{feats}],"numberMatched":{matched},'
+            f'"numberReturned":{len(page_features)},"timeStamp":"{stamp}","links":{json.dumps(links)}}}')
     return Response(body, media_type=GEOJSON)
 
 
