@@ -25,13 +25,10 @@ from typing import Optional
 import pandas as pd
 import typer
 
+from api.commands import fail as _fail
+
 FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
           "intelligence", "links")
-
-
-def _fail(msg: str, code: int = 1):
-    typer.echo("wayfinder: " + " ".join(str(msg).split()), err=True)
-    raise typer.Exit(code)
 
 
 def load_frames(store, resolve: bool = True) -> tuple[dict, pd.DataFrame | None]:

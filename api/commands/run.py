@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
+from api.commands import DB_HELP
+
 
 RUN_HELP = """Run the whole pipeline on the store: geocode, identity, analyses, graph, co-missing
 groups, stored results; with --drop, ingest the drop first.

@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from api.commands import fail as _fail
+
 from api.roles import ROLES
 
 
@@ -15,11 +17,6 @@ def _engine(db):
     store = open_store(db)
     create_tables(store.engine)
     return store.engine
-
-
-def _fail(msg: str):
-    typer.echo(f"wayfinder users: {msg}", err=True)
-    raise typer.Exit(1)
 
 
 def _alteration(engine, what: str) -> None:
