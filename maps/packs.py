@@ -526,6 +526,7 @@ def cytoscape_elements(G, view: View, max_nodes: int = 200, centre: str | None =
     """Cytoscape.js elements of a (sub)graph with role minimisation: pseudonyms for children and
     adults, place labels and children's homes (restricted edges) for analysts only; intelligence
     edges marked with their grading."""
+    from network.graph import edge_list
     nodes, edges = [], []
     if centre is not None and centre in G:
         order = sorted(G.nodes, key=lambda x: (x != centre, G.nodes[x].get("hops", 0), str(x)))
@@ -564,7 +565,7 @@ def cytoscape_elements(G, view: View, max_nodes: int = 200, centre: str | None =
         if d.get("restricted") and not view.full:
             continue
         rel = str(d.get("relation") or k)
-        grading = ", ".join(sorted(set(map(str, d.get("gradings") or []))))
+        grading = ", ".join(sorted(set(map(str, edge_list(G, d, "gradings")))))
         label = rel + (f" [intelligence {grading}]" if d.get("intelligence") else "")
         edges.append({"data": {"id": f"e{i}", "source": nid(u), "target": nid(v), "label": label,
                                "relation": rel, "intelligence": bool(d.get("intelligence")),

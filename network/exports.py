@@ -20,6 +20,8 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
+from network.graph import LIST_ATTRS, edge_list, joined_edge_lists
+
 __all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
            "i2_frames", "write_all", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
 
@@ -66,22 +68,46 @@ def _scalars(d: dict) -> dict:
     return out
 
 
-def _rows(G: nx.MultiDiGraph) -> tuple[list, list]:
-    """The export view of ``G`` in one pass: ``nodes`` = ``[(id, attrs)]`` sorted by id and
-    ``edges`` = ``[(edge_id, u, v, attrs)]`` sorted by (u, v, key), with scalar attributes
-    (lists joined with ``; ``), unique edge ids ``e1``, ``e2`` ... and ``strength`` =
-    ``unconfirmed`` on intelligence edges (``fact`` otherwise)."""
+class _EdgeRows:
+    """The export view of ``G``'s edges, ``(edge_id, u, v, attrs)`` sorted by (u, v, key), with
+    scalar attributes (provenance lists joined with ``; ``), unique edge ids ``e1``, ``e2`` ...
+    and ``strength`` = ``unconfirmed`` on intelligence edges (``fact`` otherwise). Made a chunk
+    of edges at a time on each iteration, so the whole view (gigabytes at national scale) is
+    never held in memory; iterable more than once."""
+
+    def __init__(self, G: nx.MultiDiGraph, chunk: int = 50_000):
+        self.G = G
+        self.chunk = chunk
+        self.edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
+
+    def __len__(self) -> int:
+        return len(self.edges)
+
+    def __iter__(self):
+        G, columnar = self.G, "edge_lists" in self.G.graph
+        for start in range(0, len(self.edges), self.chunk):
+            part = self.edges[start:start + self.chunk]
+            data = [d for *_, d in part]
+            joined = ({name: joined_edge_lists(G, data, name) for name in LIST_ATTRS}
+                      if columnar else {})
+            for i, (u, v, k, d) in enumerate(part):
+                attrs = _scalars(d)
+                if "eid" in d and joined:
+                    del attrs["eid"]
+                    for name in LIST_ATTRS:
+                        attrs[name] = joined[name][i]
+                intel = bool(d.get("intelligence", False))
+                attrs["intelligence"] = intel
+                attrs["strength"] = "unconfirmed" if intel else "fact"
+                attrs.setdefault("relation", k)
+                yield (f"e{start + i + 1}", u, v, attrs)
+
+
+def _rows(G: nx.MultiDiGraph) -> tuple[list, _EdgeRows]:
+    """The export view of ``G``: ``nodes`` = ``[(id, attrs)]`` sorted by id (scalar
+    attributes, lists joined with ``; ``) and the edges as an :class:`_EdgeRows`."""
     nodes = [(n, _scalars(d)) for n, d in sorted(G.nodes(data=True), key=lambda x: x[0])]
-    edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
-    out = []
-    for i, (u, v, k, d) in enumerate(edges, start=1):
-        attrs = _scalars(d)
-        intel = bool(d.get("intelligence", False))
-        attrs["intelligence"] = intel
-        attrs["strength"] = "unconfirmed" if intel else "fact"
-        attrs.setdefault("relation", k)
-        out.append((f"e{i}", u, v, attrs))
-    return nodes, out
+    return nodes, _EdgeRows(G)
 
 
 def export_graph(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -117,26 +143,20 @@ def _xml(value) -> str:
     return _BAD_XML.sub("", s)
 
 
-def _escaped(items: list, types: dict, skip=()) -> list:
-    """Per element, ``[(name, escaped value text)]`` in attribute order (computed once and
-    shared by the GraphML and GEXF writers)."""
-    out = []
-    for attrs in items:
-        row = []
-        for k, v in attrs.items():
-            if k in skip:
-                continue
-            t = types[k]
-            if t == "boolean":
-                row.append((k, "true" if v else "false"))
-            elif t == "string":
-                row.append((k, _xml(v)))
-            elif t == "double" and type(v) is int:
-                row.append((k, repr(float(v))))
-            else:
-                row.append((k, str(v)))
-        out.append(row)
-    return out
+def _escaped(attrs: dict, types: dict) -> list:
+    """``[(name, escaped value text)]`` of one element's attributes in attribute order."""
+    row = []
+    for k, v in attrs.items():
+        t = types[k]
+        if t == "boolean":
+            row.append((k, "true" if v else "false"))
+        elif t == "string":
+            row.append((k, _xml(v)))
+        elif t == "double" and type(v) is int:
+            row.append((k, repr(float(v))))
+        else:
+            row.append((k, str(v)))
+    return row
 
 
 def _attr_types(items) -> dict:
@@ -179,19 +199,21 @@ def _write_lines(path, lines, chunk: int = 5000) -> None:
 
 
 class _Prepared:
-    """The export rows with attribute types and escaped values, computed once for both XML
-    writers."""
+    """The export rows with their attribute types (one pass over the edges), shared by both XML
+    writers; escaped node values are kept, edge values are escaped as they are written."""
 
     def __init__(self, rows: tuple):
-        nodes, edges = rows
+        nodes, self._edges = rows
         self.node_ids = [_xml(n) for n, _ in nodes]
         self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
         self.ntypes = _attr_types(a for _, a in nodes)
-        self.etypes = _attr_types(a for *_, a in edges)
-        self.nvals = _escaped([a for _, a in nodes], self.ntypes)
-        self.edges = [(e, _xml(u), _xml(v)) for e, u, v, _ in edges]
-        self.evals = _escaped([a for *_, a in edges], self.etypes)
-        self.erel = [_xml(a.get("relation", "")) for *_, a in edges]
+        self.etypes = _attr_types(a for *_, a in self._edges)
+        self.nvals = [_escaped(a, self.ntypes) for _, a in nodes]
+
+    def edges(self):
+        """``(edge_id, u, v, relation, [(name, value)])`` escaped, one edge at a time."""
+        for e, u, v, a in self._edges:
+            yield e, _xml(u), _xml(v), _xml(a.get("relation", "")), _escaped(a, self.etypes)
 
 
 def _graphml_lines(pr: _Prepared):
@@ -217,7 +239,7 @@ def _graphml_lines(pr: _Prepared):
         yield (f'    <node id="{n}">\n'
                + "".join([f'      <data key="{nid[k]}">{x}</data>\n' for k, x in vals])
                + "    </node>")
-    for (e, u, v), vals in zip(pr.edges, pr.evals):
+    for e, u, v, _, vals in pr.edges():
         yield (f'    <edge source="{u}" target="{v}" id="{e}">\n'
                + "".join([f'      <data key="{eid[k]}">{x}</data>\n' for k, x in vals])
                + "    </edge>")
@@ -278,7 +300,7 @@ def _gexf_lines(pr: _Prepared):
     yield "    </nodes>"
     yield "    <edges>"
     key_id = eid["networkx_key"]
-    for (e, u, v), rel, vals in zip(pr.edges, pr.erel, pr.evals):
+    for e, u, v, rel, vals in pr.edges():
         yield (f'      <edge source="{u}" target="{v}" id="{e}" label="{rel}">\n        <attvalues>\n'
                + "".join([f'          <attvalue for="{eid[k]}" value="{x}" />\n'
                           for k, x in vals if k != "label"])
@@ -312,12 +334,13 @@ CYTOSCAPE_STYLE = [
 ]
 
 
-def _cytoscape_elements(rows: tuple) -> tuple[list, list]:
+def _cytoscape_elements(rows: tuple):
+    """Generators of the Cytoscape node and edge elements of the export rows."""
     nodes, edges = rows
-    cn = [{"data": {"id": n, **d}, "classes": str(d.get("kind", ""))} for n, d in nodes]
-    ce = [{"data": {"id": e, "source": u, "target": v, **d},
+    cn = ({"data": {"id": n, **d}, "classes": str(d.get("kind", ""))} for n, d in nodes)
+    ce = ({"data": {"id": e, "source": u, "target": v, **d},
            "classes": str(d.get("relation", "")) + (" intelligence" if d.get("intelligence") else "")}
-          for e, u, v, d in edges]
+          for e, u, v, d in edges)
     return cn, ce
 
 
@@ -326,7 +349,7 @@ def cytoscape_json(G: nx.MultiDiGraph, *, rows: tuple | None = None) -> dict:
     ``intelligence`` on intelligence edges, and a default style that dashes them."""
     nodes, edges = _cytoscape_elements(rows if rows is not None else _rows(G))
     return {"format_version": "1.0", "generated_by": "wayfinder",
-            "elements": {"nodes": nodes, "edges": edges}, "style": CYTOSCAPE_STYLE}
+            "elements": {"nodes": list(nodes), "edges": list(edges)}, "style": CYTOSCAPE_STYLE}
 
 
 def write_cytoscape(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
@@ -365,12 +388,7 @@ def _grades(gradings) -> tuple[str, str, str]:
     return (code[:1], code[1:2], handling.strip())
 
 
-def i2_frames(G: nx.MultiDiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Entities and links frames for the i2 Analyst's Notebook Importer (``docs/i2_import.md``).
-
-    Links from intelligence have ``Strength`` ``Unconfirmed`` when the best grading is source
-    1-2 and assessment A-B, ``Tentative`` otherwise; recorded facts are ``Confirmed``.
-    """
+def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
     ents = []
     for n, d in sorted(G.nodes(data=True)):
         kind = d.get("kind", "person")
@@ -385,33 +403,50 @@ def i2_frames(G: nx.MultiDiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
                      "Easting": _round(d.get("easting")), "Northing": _round(d.get("northing")),
                      "Restricted": "Yes" if d.get("restricted") else "No",
                      "Unresolved": "Yes" if d.get("unresolved") else "No"})
-    links = []
+    return pd.DataFrame(ents, columns=I2_ENTITY_COLUMNS)
+
+
+def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
+    """The i2 links frame a chunk of edges at a time (sorted by u, v, key)."""
     edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
     kind = nx.get_node_attributes(G, "kind")
     etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in kind.items()}
     mutual = {"associate", "mentioned_with", "seen_with", "found_with"}
-    for i, (u, v, k, d) in enumerate(edges, start=1):
-        intel = bool(d.get("intelligence", False))
-        g1, g2, g3 = _grades(d.get("gradings")) if d.get("gradings") else ("", "", "")
-        if not intel:
-            strength = "Confirmed"
-        elif g1 in ("1", "2") and g2 in ("A", "B"):
-            strength = "Unconfirmed"
-        else:
-            strength = "Tentative"
-        first = d.get("first") or ""
-        rel = d.get("relation", k)
-        links.append((
-            f"L{i}", rel, etype.get(u, "Person"), u, etype.get(v, "Person"), v,
-            "Without Arrows" if rel in mutual else "With Arrows", strength,
-            rel + (" (intelligence)" if intel else ""),
-            first[:10], first[11:19], (d.get("last") or "")[:10],
-            "; ".join(d.get("texts") or []), "; ".join(d.get("sources") or []),
-            "Intelligence" if intel else "Record", g1, g2, g3,
-            "Yes" if intel else "No", int(d.get("count", 1)),
-            "Yes" if d.get("restricted") else "No"))
-    return (pd.DataFrame(ents, columns=I2_ENTITY_COLUMNS),
-            pd.DataFrame.from_records(links, columns=I2_LINK_COLUMNS))
+    for start in range(0, max(len(edges), 1), chunk):
+        part = edges[start:start + chunk]
+        data = [d for *_, d in part]
+        texts = joined_edge_lists(G, data, "texts")
+        sources = joined_edge_lists(G, data, "sources")
+        links = []
+        for i, (u, v, k, d) in enumerate(part):
+            intel = bool(d.get("intelligence", False))
+            g1, g2, g3 = _grades(edge_list(G, d, "gradings")) if intel else ("", "", "")
+            if not intel:
+                strength = "Confirmed"
+            elif g1 in ("1", "2") and g2 in ("A", "B"):
+                strength = "Unconfirmed"
+            else:
+                strength = "Tentative"
+            first = d.get("first") or ""
+            rel = d.get("relation", k)
+            links.append((
+                f"L{start + i + 1}", rel, etype.get(u, "Person"), u, etype.get(v, "Person"), v,
+                "Without Arrows" if rel in mutual else "With Arrows", strength,
+                rel + (" (intelligence)" if intel else ""),
+                first[:10], first[11:19], (d.get("last") or "")[:10],
+                texts[i], sources[i], "Intelligence" if intel else "Record", g1, g2, g3,
+                "Yes" if intel else "No", int(d.get("count", 1)),
+                "Yes" if d.get("restricted") else "No"))
+        yield pd.DataFrame.from_records(links, columns=I2_LINK_COLUMNS)
+
+
+def i2_frames(G: nx.MultiDiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Entities and links frames for the i2 Analyst's Notebook Importer (``docs/i2_import.md``).
+
+    Links from intelligence have ``Strength`` ``Unconfirmed`` when the best grading is source
+    1-2 and assessment A-B, ``Tentative`` otherwise; recorded facts are ``Confirmed``.
+    """
+    return _i2_entities(G), pd.concat(list(_i2_link_chunks(G)), ignore_index=True)
 
 
 def _round(x):
@@ -425,9 +460,9 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     """Write ``graph.graphml``, ``graph.gexf``, ``cytoscape.json``, ``i2_entities.csv`` and
     ``i2_links.csv`` into ``out_dir``; returns the paths by name.
 
-    Every file is written in full at every scale (nothing is skipped or sampled): the graph's
-    export view is built once and streamed by the GraphML, GEXF and Cytoscape writers; the i2
-    tables are built as row tuples and written by pandas."""
+    Every file is written in full at every scale (nothing is skipped or sampled), streamed a
+    chunk of edges at a time: the export view of the edges (:class:`_EdgeRows`) and the i2
+    links are never whole in memory."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = _rows(G)
@@ -437,9 +472,10 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     del prepared
     paths["cytoscape"] = write_cytoscape(G, out / "cytoscape.json", rows=rows)
     del rows
-    ents, links = i2_frames(G)
     paths["i2_entities"] = out / "i2_entities.csv"
     paths["i2_links"] = out / "i2_links.csv"
-    ents.to_csv(paths["i2_entities"], index=False, encoding="utf-8")
-    links.to_csv(paths["i2_links"], index=False, encoding="utf-8")
+    _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8")
+    with open(paths["i2_links"], "w", encoding="utf-8", newline="") as f:
+        for i, links in enumerate(_i2_link_chunks(G)):
+            links.to_csv(f, index=False, header=i == 0)
     return paths

@@ -20,14 +20,19 @@ Edges (key = relation, or ``relation/intel`` for intelligence) carry
     ``relation``      found_at, last_seen_at, went_to, associate, found_with, seen_with,
                       frequents, resides_at, works_at, drives_for, transported_by,
                       mentioned_with, other
-    ``sources``       list of record keys the edge was read from (episode, RHI, link, intel)
-    ``dates``         list of ISO 8601 UTC date-times (may be empty)
     ``first``/``last``  ISO 8601 UTC of the earliest / latest date, or None
-    ``gradings``      list of 3x5x2 codes (``2B P``) where the record carried one
     ``intelligence``  True when every record behind the edge is intelligence: such an edge
                       is a graded allegation, never a fact; exports mark it so
     ``count``         number of records
     ``restricted``    True when the edge reveals restricted data (a child's home/placement)
+    ``eid``           the edge's row in the graph's provenance columns
+
+and four provenance lists, read with :func:`edge_list` (one edge) or
+:func:`joined_edge_lists` (many): ``sources`` (record keys the edge was read from: episode,
+RHI, link, intel), ``dates`` (ISO 8601 UTC date-times, may be empty), ``gradings`` (3x5x2 codes
+such as ``2B P`` where the record carried one) and ``texts`` (up to 5 written place texts).
+They are kept as pyarrow list columns in ``G.graph["edge_lists"]``, indexed by ``eid``: at
+national scale (2.6M edges) Python lists of Python strings on every edge cost gigabytes.
 
 References are resolved as DATA_CONTRACT.md says: typed ``child:ID`` / ``person:ID`` /
 ``premises:ID`` / ``place:TEXT`` / ``vehicle:REG``; a bare value is tried as an id of the
@@ -36,6 +41,7 @@ expected kind, then as a full name, then kept as an unresolved name.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -49,6 +55,9 @@ __all__ = [
     "resolve_refs",
     "merge_places",
     "person_place_graph",
+    "LIST_ATTRS",
+    "edge_list",
+    "joined_edge_lists",
 ]
 
 RELATIONS = (
@@ -642,29 +651,83 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
         agg["first"] = _iso_series(grp["ts"].min())
         agg["last"] = _iso_series(grp["ts"].max())
         agg = agg.sort_index()
-        sources = _agg_lists(ed.drop_duplicates(k3 + ["source"]), k3, "source")
-        dated = ed[ed["iso"].notna()].sort_values(k3 + ["iso"])
-        dates = _agg_lists(dated, k3, "iso")
-        gr = ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
-        gradings = _agg_lists(gr.drop_duplicates(k3 + ["grading"]), k3, "grading")
-        tx = ed[ed["text"].map(lambda x: isinstance(x, str))]
-        texts = _agg_lists(tx.drop_duplicates(k3 + ["text"]), k3, "text", 5)
-        # the long record frame and its sorted copies are not needed once aggregated: free them
-        # before the graph's edge dicts are built, and feed the edges as a generator (networkx
-        # copies each attribute dict, so a list of them would be held twice at the peak)
-        del ed, dated, gr, tx, grp
+        # edge ids in the sorted order of ``agg``; the provenance lists are columns indexed by
+        # edge id (``edge_lists``), not Python lists on each edge
+        ed["eid"] = grp.ngroup().to_numpy()
+        m = len(agg)
+        lists = {
+            "sources": _list_column(ed.drop_duplicates(k3 + ["source"]), "source", m),
+            "dates": _list_column(ed[ed["iso"].notna()].sort_values(["eid", "iso"], kind="stable"),
+                                  "iso", m),
+            "gradings": _list_column(
+                ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
+                .drop_duplicates(k3 + ["grading"]), "grading", m),
+            "texts": _list_column(ed[ed["text"].map(lambda x: isinstance(x, str))]
+                                  .drop_duplicates(k3 + ["text"]), "text", m, limit=5)}
+        # the long record frame is not needed once aggregated: free it before the graph's edge
+        # dicts are built, and feed the edges as a generator (networkx copies each attribute
+        # dict, so a list of them would be held twice at the peak)
+        del ed, grp
+        G.graph["edge_lists"] = lists
+        relations = {r: sys.intern(r) for r in agg["relation"].unique().tolist()}
 
         def rows():
-            for (u, v, key), rel, intel, restr, cnt, first, last in agg.itertuples(name=None):
-                kk = (u, v, key)
+            for eid, ((u, v, key), rel, intel, restr, cnt, first, last) in enumerate(
+                    agg.itertuples(name=None)):
                 yield (u, v, key, {
-                    "relation": rel, "sources": sources.pop(kk, []), "dates": dates.pop(kk, []),
+                    "relation": relations[rel], "intelligence": bool(intel),
+                    "restricted": bool(restr), "count": int(cnt),
                     "first": first if isinstance(first, str) else None,
-                    "last": last if isinstance(last, str) else None,
-                    "gradings": gradings.pop(kk, []), "intelligence": bool(intel),
-                    "restricted": bool(restr), "count": int(cnt), "texts": texts.pop(kk, [])})
+                    "last": last if isinstance(last, str) else None, "eid": eid})
         G.add_edges_from(rows())
     return G
+
+
+#: the provenance lists of an edge, kept as columns of the graph (``G.graph["edge_lists"]``)
+LIST_ATTRS = ("sources", "dates", "gradings", "texts")
+
+
+def _list_column(frame: pd.DataFrame, col: str, m: int, limit: int | None = None):
+    """A pyarrow ListArray of ``m`` string lists: row ``i`` holds the values of ``col`` of the
+    rows of ``frame`` whose ``eid`` is ``i``, in frame order (at most ``limit`` each). One
+    offsets array and one string buffer instead of a Python list of Python strings per edge."""
+    import pyarrow as pa
+    eid = frame["eid"].to_numpy(np.int64)
+    order = np.argsort(eid, kind="stable")
+    eid = eid[order]
+    values = _objects(frame[col])[order]
+    if limit is not None and len(eid):
+        starts = np.searchsorted(eid, eid, side="left")
+        keep = (np.arange(len(eid)) - starts) < limit
+        eid, values = eid[keep], values[keep]
+    offsets = np.zeros(m + 1, dtype=np.int32)
+    np.cumsum(np.bincount(eid, minlength=m), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
+                                    pa.array(values.tolist(), pa.string()))
+
+
+def edge_list(G: nx.MultiDiGraph, d: dict, name: str) -> list:
+    """The provenance list ``name`` (one of :data:`LIST_ATTRS`) of the edge whose data is
+    ``d``: read from the graph's edge-list columns by the edge's ``eid`` when the graph was
+    built by :func:`person_place_graph`, else the edge's own attribute (a graph built by hand)."""
+    lists = G.graph.get("edge_lists")
+    eid = d.get("eid")
+    if lists is not None and eid is not None:
+        return lists[name][eid].as_py() or []
+    return list(d.get(name) or [])
+
+
+def joined_edge_lists(G: nx.MultiDiGraph, data: list, name: str, sep: str = "; ") -> list:
+    """``sep``-joined provenance list ``name`` of many edges at once (``data``: their attribute
+    dicts), vectorised in pyarrow for edges built by :func:`person_place_graph`."""
+    lists = G.graph.get("edge_lists")
+    eids = [d.get("eid") for d in data]
+    if lists is not None and all(e is not None for e in eids):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        taken = lists[name].take(pa.array(eids, pa.int64()))
+        return pc.fill_null(pc.binary_join(taken, sep), "").to_pylist()
+    return [sep.join(map(str, edge_list(G, d, name))) for d in data]
 
 
 def _records_of(frame: pd.DataFrame, key: str) -> dict:

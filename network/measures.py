@@ -26,10 +26,13 @@ Burt, R. S. (1992). Structural Holes (brokerage between otherwise unconnected ac
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 import pandas as pd
+
+from network.graph import edge_list
 
 
 def _isin(values, allowed) -> np.ndarray:
@@ -66,14 +69,18 @@ def evidence_weight(intelligence: bool, gradings: list | None = None) -> float:
 
 def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
     """The edges of ``G`` as a frame ``u, v, key, relation, weight, intelligence, count, first,
-    last, sources, kind_u, kind_v``."""
-    rows = [(u, v, k, d.get("relation", k), evidence_weight(d.get("intelligence", False),
-                                                            d.get("gradings")),
-             bool(d.get("intelligence", False)), int(d.get("count", 1)), d.get("first"),
-             d.get("last"), d.get("sources", []))
+    last, kind_u, kind_v``. Only intelligence edges read their gradings (the weight of a
+    recorded fact is 1), so the provenance lists of the other edges are never materialised."""
+    rows = [(u, v, k, d.get("relation", k), bool(d.get("intelligence", False)),
+             int(d.get("count", 1)), d.get("first"), d.get("last"), d)
             for u, v, k, d in G.edges(keys=True, data=True)]
-    df = pd.DataFrame(rows, columns=["u", "v", "key", "relation", "weight", "intelligence",
-                                     "count", "first", "last", "sources"])
+    df = pd.DataFrame(rows, columns=["u", "v", "key", "relation", "intelligence", "count",
+                                     "first", "last", "data"])
+    weight = np.ones(len(df))
+    for i in np.flatnonzero(df["intelligence"].to_numpy(bool)):
+        weight[i] = evidence_weight(True, edge_list(G, df["data"].iat[i], "gradings"))
+    df.insert(4, "weight", weight)
+    df = df.drop(columns="data")
     kind = nx.get_node_attributes(G, "kind")
     df["kind_u"] = df["u"].map(kind)
     df["kind_v"] = df["v"].map(kind)
@@ -365,7 +372,8 @@ def _adults(G: nx.MultiDiGraph, include_unresolved: bool, exclude_roles) -> set:
 
 
 def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unresolved=(),
-                   chunk: int = 4_000_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   chunk: int = 4_000_000, n_adults: pd.Series | None = None,
+                   n_children: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The best adult - place - child path of every (adult, child) pair, without enumerating
     every pair of edges through a busy place.
 
@@ -376,12 +384,16 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
     (adult, child) (highest weight, then smallest place id) as they go: memory is bounded by the
     distinct (adult, child) pairs, not by the paths. Returns ``(best, per_adult)``: ``best`` one
     row per pair in the layout of ``_paths``; ``per_adult`` ``intelligence_all, first, last``
-    over *all* 2-step paths of each adult (computed per place, linear in the edges)."""
+    over *all* 2-step paths of each adult (computed per place, linear in the edges).
+    ``n_adults`` / ``n_children`` (adults / children per place) are counted from ``a_x`` /
+    ``x_c`` unless given (a block of the adults passes the counts over all of them)."""
     cols = ["adult", "child", "via", "relation", "weight", "intelligence", "first", "last"]
     if len(a_x) == 0 or len(x_c) == 0:
         return pd.DataFrame(columns=cols), pd.DataFrame(columns=["intelligence_all", "first", "last"])
-    n_adults = a_x.groupby("v")["u"].nunique()
-    n_children = x_c.groupby("u")["v"].nunique()
+    if n_adults is None:
+        n_adults = a_x.groupby("v")["u"].nunique()
+    if n_children is None:
+        n_children = x_c.groupby("u")["v"].nunique()
     # specificity counts every child node at the place; paths lead to resolved children only
     x_c = x_c[~_isin(x_c["v"], unresolved)]
     places = sorted(set(a_x["v"]) & set(x_c["u"]))
@@ -455,19 +467,33 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
     return best, per_adult
 
 
-def _paths(G: nx.MultiDiGraph, adults: set, place_decay: float) -> pd.DataFrame:
-    """Adult-child evidence paths: every direct edge, and the best adult - place - child
-    2-step path of each (adult, child) pair (:func:`_two_step_best`).
+@dataclass
+class _PathEdges:
+    """The edges bridging paths are made of, each undirected edge in the orientation used:
+    ``direct`` adult-child paths (layout of ``_paths``), ``a_x`` adult-place and ``x_c``
+    place-child edges (``u, v, relation, weight, intelligence, first, last``), the adults and
+    children per place, the unresolved nodes and every node's kind."""
+    direct: pd.DataFrame
+    a_x: pd.DataFrame
+    x_c: pd.DataFrame
+    n_adults: pd.Series
+    n_children: pd.Series
+    unresolved: set
+    kind: dict
 
-    Returns ``(paths, per_adult)``: ``paths`` ``adult, child, via, relation, weight,
-    intelligence, first, last``; ``per_adult`` ``intelligence_all, first, last`` over all of
-    each adult's 2-step paths.
-    """
+
+def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
     ed = edge_frame(G)
     kind = nx.get_node_attributes(G, "kind")
-    # undirected: each edge in both orientations
+    # undirected: each edge in both orientations; only the edges that touch an adult or join a
+    # place to a child are kept (the whole edge list twice is gigabytes at national scale)
+    useful = (_isin(ed["u"], adults) | _isin(ed["v"], adults)
+              | ((ed["kind_u"] == "child") & ed["kind_v"].isin(PLACE_KINDS))
+              | ((ed["kind_v"] == "child") & ed["kind_u"].isin(PLACE_KINDS)))
+    ed = ed[useful]
     both = pd.concat([ed, ed.rename(columns={"u": "v", "v": "u", "kind_u": "kind_v",
                                              "kind_v": "kind_u"})], ignore_index=True)
+    del ed
     direct = both[_isin(both["u"], adults) & (both["kind_v"] == "child")]
     direct = pd.DataFrame({"adult": direct["u"], "child": direct["v"], "via": None,
                            "relation": direct["relation"], "weight": direct["weight"],
@@ -482,20 +508,55 @@ def _paths(G: nx.MultiDiGraph, adults: set, place_decay: float) -> pd.DataFrame:
                & both["relation"].isin(CHILD_PLACE_RELATIONS) & ~_isin(both["u"], vague)][
         ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
     unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
+    return _PathEdges(direct, a_x.reset_index(drop=True), x_c.reset_index(drop=True),
+                      a_x.groupby("v")["u"].nunique(), x_c.groupby("u")["v"].nunique(),
+                      unresolved, kind)
+
+
+def _adult_blocks(pe: _PathEdges, adults: set, max_paths: int) -> list[list]:
+    """The adults in sorted blocks whose 2-step paths (adult-place edges times the children at
+    each place, an upper bound) stay within ``max_paths`` (an adult with more is a block of its
+    own): bridging is computed a block at a time, so memory is bounded by the block, not by
+    the (adult, child) pairs of the whole graph (tens of millions through a busy postcode
+    centroid at national scale)."""
+    est = pe.a_x["v"].map(pe.n_children).fillna(0).groupby(pe.a_x["u"]).sum()
+    order = sorted(adults)
+    cost = pd.Series(order, dtype=object).map(est).fillna(0).to_numpy(float) + 1
+    block = np.zeros(len(order), dtype=np.int64)
+    b = acc = 0
+    for i, c in enumerate(cost.tolist()):
+        if acc and acc + c > max_paths:
+            b, acc = b + 1, 0
+        block[i] = b
+        acc += c
+    return [list(np.asarray(order, dtype=object)[block == k]) for k in range(b + 1)] if order else []
+
+
+def _paths(pe: _PathEdges, adults: list, place_decay: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Adult-child evidence paths of ``adults``: every direct edge, and the best adult - place -
+    child 2-step path of each (adult, child) pair (:func:`_two_step_best`).
+
+    Returns ``(paths, per_adult)``: ``paths`` ``adult, child, via, relation, weight,
+    intelligence, first, last``; ``per_adult`` ``intelligence_all, first, last`` over all of
+    each adult's 2-step paths.
+    """
+    direct = pe.direct[_isin(pe.direct["adult"], adults)]
+    a_x = pe.a_x[_isin(pe.a_x["u"], adults)]
     # the best 2-step path per (adult, child), aggregated (never every pair of edges through a
     # busy place: a place tied to thousands of adults and children is millions of paths)
-    two, per_adult = _two_step_best(a_x, x_c, place_decay, unresolved)
+    two, per_adult = _two_step_best(a_x, pe.x_c, place_decay, pe.unresolved,
+                                    n_adults=pe.n_adults, n_children=pe.n_children)
     out = pd.concat([direct, two], ignore_index=True) if len(two) else direct
     # children are counted by resolved person_id: a reference that matched no child record
     # (``child:ID`` node marked unresolved) is not counted
-    out = out[(out["child"].map(kind) == "child") & ~_isin(out["child"], unresolved)]
+    out = out[(out["child"].map(pe.kind) == "child") & ~_isin(out["child"], pe.unresolved)]
     return out, per_adult
 
 
 def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: float = 0.5,
                      include_unresolved: bool = False,
                      exclude_roles: tuple[str, ...] = ("professional", "peer"),
-                     evidence_items: int = 5) -> pd.DataFrame:
+                     evidence_items: int = 5, max_paths: int = 2_000_000) -> pd.DataFrame:
     """Adults linked to several distinct children, ranked, with the evidence.
 
     An adult (node kind ``person``) reaches a child directly (any edge: associate,
@@ -517,15 +578,39 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
     ``min_children`` distinct children only. ``evidence`` is a ``;``-separated list of
     ``child relation [via place]`` strings, strongest first; ``intelligence_only`` is True when
     every path rests on intelligence.
+
+    Computed a block of adults at a time (``max_paths`` 2-step paths per block, see
+    ``_adult_blocks``): the result does not depend on the blocks, only the peak memory does.
     """
     cols = ["rank", "person_id", "children", "score", "direct_children", "place_children",
             "intelligence_only", "first", "last", "evidence"]
     adults = _adults(G, include_unresolved, exclude_roles)
     if not adults:
         return pd.DataFrame(columns=cols)
-    paths, per_adult = _paths(G, adults, place_decay)
-    if len(paths) == 0:
+    pe = _path_edges(G, adults)
+    label = nx.get_node_attributes(G, "label")
+    parts = [_bridging_block(pe, block, place_decay, label, evidence_items)
+             for block in _adult_blocks(pe, adults, max_paths)]
+    parts = [p for p in parts if p is not None]
+    if not parts:
         return pd.DataFrame(columns=cols)
+    agg = pd.concat(parts)
+    agg = agg[agg["children"] >= min_children].reset_index().rename(columns={"adult": "person_id"})
+    agg = agg.sort_values(["score", "children", "person_id"], ascending=[False, False, True])
+    agg.insert(0, "rank", np.arange(1, len(agg) + 1))
+    agg["score"] = agg["score"].round(4)
+    for c in ("direct_children", "place_children"):
+        agg[c] = agg[c].astype(int)
+    return agg.reset_index(drop=True)[cols]
+
+
+def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dict,
+                    evidence_items: int) -> pd.DataFrame | None:
+    """The per-adult rows of :func:`bridging_persons` for one block of adults (index
+    ``adult``; every adult with a path), or None when none has one."""
+    paths, per_adult = _paths(pe, adults, place_decay)
+    if len(paths) == 0:
+        return None
     paths = paths.sort_values(["adult", "child", "weight", "via"], ascending=[True, True, False, True],
                               na_position="first")
     best = paths.drop_duplicates(["adult", "child"])
@@ -542,21 +627,13 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
     agg["intelligence_only"] = sg["intelligence"].all()
     agg["first"] = sg["first"].min()
     agg["last"] = sg["last"].max()
-    label = nx.get_node_attributes(G, "label")
     ev = best.sort_values(["adult", "weight", "child"], ascending=[True, False, True])
     ev = ev.assign(txt=ev["child"].astype(str) + " " + ev["relation"].astype(str)
                    + np.where(ev["via"].notna(), " via " + ev["via"].astype(str).map(
                        lambda v: f"{v} ({label.get(v, v)})"), "")
                    + np.where(ev["intelligence"], " [intelligence]", ""))
     agg["evidence"] = ev.groupby("adult")["txt"].agg(lambda x: "; ".join(list(x)[:evidence_items]))
-    agg = agg.fillna({"direct_children": 0, "place_children": 0})
-    agg = agg[agg["children"] >= min_children].reset_index().rename(columns={"adult": "person_id"})
-    agg = agg.sort_values(["score", "children", "person_id"], ascending=[False, False, True])
-    agg.insert(0, "rank", np.arange(1, len(agg) + 1))
-    agg["score"] = agg["score"].round(4)
-    for c in ("direct_children", "place_children"):
-        agg[c] = agg[c].astype(int)
-    return agg.reset_index(drop=True)[cols]
+    return agg.fillna({"direct_children": 0, "place_children": 0})
 
 
 def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.DataFrame:
@@ -592,14 +669,22 @@ def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.
                          ).reset_index(drop=True)[cols]
 
 
-def _in_window(first, dates, start, end) -> bool:
-    if not dates:
-        return first is None and True
-    for d in dates:
-        t = pd.Timestamp(d)
-        if (start is None or t >= start) and (end is None or t <= end):
+def _in_window(G: nx.MultiDiGraph, d: dict, start, end) -> bool:
+    """Whether one of the dates of the edge with data ``d`` falls in ``[start, end]``: decided
+    by ``first`` and ``last`` where they settle it, else by the edge's dates."""
+    def inside(t):
+        return (start is None or t >= start) and (end is None or t <= end)
+    if d.get("first") is not None:
+        first, last = pd.Timestamp(d["first"]), pd.Timestamp(d.get("last") or d["first"])
+        if (start is not None and last < start) or (end is not None and first > end):
+            return False
+        if inside(first) or inside(last):
             return True
-    return False
+    return any(inside(pd.Timestamp(x)) for x in edge_list(G, d, "dates"))
+
+
+def _dated(G: nx.MultiDiGraph, d: dict) -> bool:
+    return d.get("first") is not None or bool(edge_list(G, d, "dates"))
 
 
 def ego_network(G: nx.MultiDiGraph, node: str, depth: int = 2, *, start=None, end=None,
@@ -621,8 +706,7 @@ def ego_network(G: nx.MultiDiGraph, node: str, depth: int = 2, *, start=None, en
     end = _ts(end, end_of_day=True)
     keep = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
             if (start is None and end is None)
-            or (d.get("dates") and _in_window(d.get("first"), d.get("dates"), start, end))
-            or (not d.get("dates") and keep_undated)]
+            or (_in_window(G, d, start, end) if _dated(G, d) else keep_undated)]
     F = G.edge_subgraph(keep) if keep else nx.MultiDiGraph()
     U = nx.Graph(F.to_undirected(as_view=True)) if F.number_of_nodes() else nx.Graph()
     U.add_node(centre)
@@ -631,6 +715,8 @@ def ego_network(G: nx.MultiDiGraph, node: str, depth: int = 2, *, start=None, en
     sub.add_nodes_from((n, dict(G.nodes[n], hops=h)) for n, h in sorted(hops.items()))
     sub.add_edges_from((u, v, k, dict(d)) for u, v, k, d in F.edges(keys=True, data=True)
                        if u in hops and v in hops)
+    if "edge_lists" in G.graph:
+        sub.graph["edge_lists"] = G.graph["edge_lists"]
     sub.graph["ego"] = centre
     sub.graph["depth"] = depth
     return sub

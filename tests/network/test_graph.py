@@ -5,7 +5,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from network.graph import build_ref_index, merge_places, person_place_graph, resolve_ref
+from network.graph import build_ref_index, edge_list, merge_places, person_place_graph, resolve_ref
 
 T = pd.Timestamp("2017-03-04 21:15", tz="UTC")
 
@@ -79,7 +79,8 @@ def test_edges_and_provenance(G):
     place = found[0][0]
     assert G.nodes[place]["kind"] == "place"
     assert G.has_edge("PA1", place, key="resides_at")
-    assert found[0][1]["sources"] == ["police/E1"]
+    assert edge_list(G, found[0][1], "sources") == ["police/E1"]
+    assert edge_list(G, found[0][1], "dates") == ["2017-03-05T17:15:00Z"]
     assert found[0][1]["first"] == "2017-03-05T17:15:00Z"
     # found at premises-precision point next to the premises -> the premises node
     assert G.has_edge("P2", "premises:L1", key="found_at")
@@ -93,7 +94,7 @@ def test_edges_and_provenance(G):
     # RHI associates: typed id resolved, a description kept as an unresolved name
     assert G.has_edge("P1", "PA1", key="associate")
     assert G.nodes["name:a man called dev"]["unresolved"] is True
-    assert G["P1"]["PA1"]["associate"]["sources"] == ["rhi_provider/R1"]
+    assert edge_list(G, G["P1"]["PA1"]["associate"], "sources") == ["rhi_provider/R1"]
     # child home is restricted
     homes = [d for _, _, d in G.out_edges("P1", data=True) if d["relation"] == "resides_at"]
     assert homes and all(d["restricted"] and d["first"] is None for d in homes)
@@ -103,12 +104,12 @@ def test_intelligence_is_never_fact(G):
     e = G.get_edge_data("P2", "PA1") or G.get_edge_data("PA1", "P2")
     assert set(e) == {"mentioned_with/intel"}
     d = e["mentioned_with/intel"]
-    assert d["intelligence"] is True and d["gradings"] == ["2B P"]
+    assert d["intelligence"] is True and edge_list(G, d, "gradings") == ["2B P"]
     assert G.has_edge("PA1", "vehicle:AB12CDE", key="mentioned_with/intel")
     assert G.has_edge("PA1", "premises:L1", key="mentioned_with/intel")
     # a link reported by intelligence stays intelligence, a link from an episode is a fact
     assert G["PA1"]["P1"]["transported_by/intel"]["intelligence"] is True
-    assert G["PA1"]["P1"]["transported_by/intel"]["gradings"] == ["3C C"]
+    assert edge_list(G, G["PA1"]["P1"]["transported_by/intel"], "gradings") == ["3C C"]
     assert G["PA1"]["vehicle:AB12CDE"]["drives_for"]["intelligence"] is False
     for _, _, k, d in G.edges(keys=True, data=True):
         assert d["intelligence"] == k.endswith("/intel")
