@@ -604,6 +604,7 @@ def step_graph(ctx: Context) -> dict:
     G = person_place_graph(frames["children"], frames["persons"], frames["episodes"],
                            frames["return_interviews"], frames["place_events"],
                            frames["premises"], frames["intelligence"], frames["links"])
+    del frames  # the measures and exports read the graph only: give back the frames' gigabytes
     phase_done("graph")
     bridging = bridging_persons(G)
     bridging[["rank", "person_id", "children", "score"]].to_csv(ctx.out / "bridging_persons.csv",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -164,6 +165,26 @@ class Store:
         finally:
             if outer:
                 self._memo = None
+
+    def frames(self, names, missing_ok=()) -> dict:
+        """Several frames, each table read once for all of them (the frames of the network
+        step share the episodes, geocodes and identity tables: read per frame they were half
+        the load time at national scale). A frame in ``missing_ok`` that the store cannot
+        build is None (a warning on stderr) instead of an error."""
+        self._memo = {}
+        out = {}
+        try:
+            for name in names:
+                try:
+                    out[name] = self.frame(name)
+                except Exception as exc:
+                    if name not in missing_ok:
+                        raise
+                    out[name] = None
+                    print(f"warning: frame {name} unavailable ({exc})", file=sys.stderr)
+        finally:
+            self._memo = None
+        return out
 
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""

@@ -371,9 +371,24 @@ def _adults(G: nx.MultiDiGraph, include_unresolved: bool, exclude_roles) -> set:
     return out
 
 
+@dataclass
+class _TwoStep:
+    """The best 2-step path of each (adult, child) pair: row ``a`` of ``ax`` (the strongest
+    adult-place edge) and row ``c`` of ``xc`` (the strongest place-child edge), its weight
+    ``w`` and its place ``x`` (index into the sorted ``places``)."""
+    ax: pd.DataFrame
+    xc: pd.DataFrame
+    places: list
+    a: np.ndarray
+    c: np.ndarray
+    w: np.ndarray
+    x: np.ndarray
+    per_adult: pd.DataFrame
+
+
 def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unresolved=(),
                    chunk: int = 4_000_000, n_adults: pd.Series | None = None,
-                   n_children: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   n_children: pd.Series | None = None) -> "_TwoStep | None":
     """The best adult - place - child path of every (adult, child) pair, without enumerating
     every pair of edges through a busy place.
 
@@ -382,14 +397,14 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
     ties, the edge ``pandas.merge`` would have paired first); the (adult, place, child) triples
     are then expanded in integer arrays, ``chunk`` at a time, and reduced to the best place per
     (adult, child) (highest weight, then smallest place id) as they go: memory is bounded by the
-    distinct (adult, child) pairs, not by the paths. Returns ``(best, per_adult)``: ``best`` one
-    row per pair in the layout of ``_paths``; ``per_adult`` ``intelligence_all, first, last``
-    over *all* 2-step paths of each adult (computed per place, linear in the edges).
+    distinct (adult, child) pairs, not by the paths. Returns a :class:`_TwoStep` (None when
+    there is no 2-step path): the best pair paths as integer arrays, and ``per_adult``
+    ``intelligence_all, first, last`` over *all* 2-step paths of each adult (computed per
+    place, linear in the edges).
     ``n_adults`` / ``n_children`` (adults / children per place) are counted from ``a_x`` /
     ``x_c`` unless given (a block of the adults passes the counts over all of them)."""
-    cols = ["adult", "child", "via", "relation", "weight", "intelligence", "first", "last"]
     if len(a_x) == 0 or len(x_c) == 0:
-        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["intelligence_all", "first", "last"])
+        return None
     if n_adults is None:
         n_adults = a_x.groupby("v")["u"].nunique()
     if n_children is None:
@@ -401,7 +416,7 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
     ax = a_x[_isin(a_x["v"], places)].reset_index(drop=True)
     xc = x_c[_isin(x_c["u"], places)].reset_index(drop=True)
     if len(ax) == 0 or len(xc) == 0:
-        return pd.DataFrame(columns=cols), pd.DataFrame(columns=["intelligence_all", "first", "last"])
+        return None
     # per adult over all its 2-step paths: every path's intelligence (a path is intelligence
     # when either edge is), earliest first / latest last of the child edges of its places
     ax_x = pidx.get_indexer(ax["v"])
@@ -454,17 +469,7 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
         keep = o[np.r_[True, key[o][1:] != key[o][:-1]]]
         best_key, best_w, best_x, best_a, best_c = key[keep], w[keep], xx[keep], ra[keep], rc[keep]
         lo = hi
-    A = ax.iloc[best_a]
-    C = xc.iloc[best_c]
-    best = pd.DataFrame({
-        "adult": A["u"].to_numpy(dtype=object), "child": C["v"].to_numpy(dtype=object),
-        "via": A["v"].to_numpy(dtype=object),
-        "relation": (A["relation"].astype(str).to_numpy(dtype=object) + "+"
-                     + C["relation"].astype(str).to_numpy(dtype=object)),
-        "weight": best_w,
-        "intelligence": A["intelligence"].to_numpy(bool) | C["intelligence"].to_numpy(bool),
-        "first": C["first"].to_numpy(dtype=object), "last": C["last"].to_numpy(dtype=object)})
-    return best, per_adult
+    return _TwoStep(ax, xc, places, best_a, best_c, best_w, best_x, per_adult)
 
 
 @dataclass
@@ -532,27 +537,6 @@ def _adult_blocks(pe: _PathEdges, adults: set, max_paths: int) -> list[list]:
     return [list(np.asarray(order, dtype=object)[block == k]) for k in range(b + 1)] if order else []
 
 
-def _paths(pe: _PathEdges, adults: list, place_decay: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Adult-child evidence paths of ``adults``: every direct edge, and the best adult - place -
-    child 2-step path of each (adult, child) pair (:func:`_two_step_best`).
-
-    Returns ``(paths, per_adult)``: ``paths`` ``adult, child, via, relation, weight,
-    intelligence, first, last``; ``per_adult`` ``intelligence_all, first, last`` over all of
-    each adult's 2-step paths.
-    """
-    direct = pe.direct[_isin(pe.direct["adult"], adults)]
-    a_x = pe.a_x[_isin(pe.a_x["u"], adults)]
-    # the best 2-step path per (adult, child), aggregated (never every pair of edges through a
-    # busy place: a place tied to thousands of adults and children is millions of paths)
-    two, per_adult = _two_step_best(a_x, pe.x_c, place_decay, pe.unresolved,
-                                    n_adults=pe.n_adults, n_children=pe.n_children)
-    out = pd.concat([direct, two], ignore_index=True) if len(two) else direct
-    # children are counted by resolved person_id: a reference that matched no child record
-    # (``child:ID`` node marked unresolved) is not counted
-    out = out[(out["child"].map(pe.kind) == "child") & ~_isin(out["child"], pe.unresolved)]
-    return out, per_adult
-
-
 def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: float = 0.5,
                      include_unresolved: bool = False,
                      exclude_roles: tuple[str, ...] = ("professional", "peer"),
@@ -596,6 +580,8 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
         return pd.DataFrame(columns=cols)
     agg = pd.concat(parts)
     agg = agg[agg["children"] >= min_children].reset_index().rename(columns={"adult": "person_id"})
+    # equal scores summed in a different order differ in the last bits: rank on 9 decimals
+    agg["score"] = agg["score"].round(9)
     agg = agg.sort_values(["score", "children", "person_id"], ascending=[False, False, True])
     agg.insert(0, "rank", np.arange(1, len(agg) + 1))
     agg["score"] = agg["score"].round(4)
@@ -606,34 +592,85 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
 
 def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dict,
                     evidence_items: int) -> pd.DataFrame | None:
-    """The per-adult rows of :func:`bridging_persons` for one block of adults (index
-    ``adult``; every adult with a path), or None when none has one."""
-    paths, per_adult = _paths(pe, adults, place_decay)
-    if len(paths) == 0:
+    """The per-adult rows of :func:`bridging_persons` for one sorted block of adults (index
+    ``adult``; every adult with a path), or None when none has one.
+
+    The paths are every direct adult-child edge and the best 2-step path of each (adult,
+    child) pair (:func:`_two_step_best`); the best path of a pair is the heaviest (ties: a
+    direct edge, then the first place by id). Computed on integer codes (adults and children
+    numbered in id order): an adult at a busy place has thousands of paths, and only its
+    strongest ``evidence_items`` are written out."""
+    direct = pe.direct[_isin(pe.direct["adult"], adults)]
+    # children are counted by resolved person_id: a reference that matched no child record
+    # (``child:ID`` node marked unresolved) is not counted
+    direct = direct[(direct["child"].map(pe.kind) == "child") & ~_isin(direct["child"], pe.unresolved)]
+    two = _two_step_best(pe.a_x[_isin(pe.a_x["u"], adults)], pe.x_c, place_decay, pe.unresolved,
+                         n_adults=pe.n_adults, n_children=pe.n_children)
+    if len(direct) == 0 and two is None:
         return None
-    paths = paths.sort_values(["adult", "child", "weight", "via"], ascending=[True, True, False, True],
-                              na_position="first")
-    best = paths.drop_duplicates(["adult", "child"])
-    agg = best.groupby("adult").agg(children=("child", "nunique"), score=("weight", "sum"))
-    agg["direct_children"] = paths[paths["via"].isna()].groupby("adult")["child"].nunique()
-    agg["place_children"] = paths[paths["via"].notna()].groupby("adult")["child"].nunique()
+    a_names = pd.Index(adults, dtype=object)
+    d_child = direct["child"].to_numpy(dtype=object)
+    t_child = two.xc["v"].to_numpy(dtype=object) if two else np.zeros(0, dtype=object)
+    c_names = pd.Index(np.unique(np.concatenate([d_child, t_child])), dtype=object)
+    nc = len(c_names)
+    da = a_names.get_indexer(direct["adult"].to_numpy(dtype=object))
+    dc = c_names.get_indexer(d_child)
+    if two:
+        ta = a_names.get_indexer(two.ax["u"].to_numpy(dtype=object))[two.a]
+        tc = c_names.get_indexer(t_child)[two.c]
+        tw, tx = two.w, two.x
+    else:
+        ta = tc = tx = np.zeros(0, np.int64)
+        tw = np.zeros(0)
+    nd = len(direct)
+    A = np.concatenate([da, ta]).astype(np.int64)
+    C = np.concatenate([dc, tc]).astype(np.int64)
+    W = np.concatenate([direct["weight"].to_numpy(float), tw])
+    V = np.concatenate([np.full(nd, -1, np.int64), tx])
+    key = A * nc + C
+    o = np.lexsort((V, -W, key))
+    best = o[np.r_[True, key[o][1:] != key[o][:-1]]] if len(o) else o
+    n_a = len(a_names)
+    agg = pd.DataFrame({"children": np.bincount(A[best], minlength=n_a),
+                        "score": np.bincount(A[best], weights=W[best], minlength=n_a),
+                        "direct_children": np.bincount(np.unique(da.astype(np.int64) * nc + dc) // nc,
+                                                       minlength=n_a) if nd else 0,
+                        "place_children": np.bincount(ta, minlength=n_a) if len(ta) else 0},
+                       index=pd.Index(a_names, name="adult"))
     # over every path (direct edges, and all 2-step paths as summarised per adult)
-    summ = paths.loc[paths["via"].isna(), ["adult", "intelligence", "first", "last"]]
-    if len(per_adult):
-        pa = per_adult.rename(columns={"intelligence_all": "intelligence"}).rename_axis("adult")
+    summ = direct[["adult", "intelligence", "first", "last"]]
+    if two is not None and len(two.per_adult):
+        pa = two.per_adult.rename(columns={"intelligence_all": "intelligence"}).rename_axis("adult")
         summ = pd.concat([summ, pa.reset_index()[["adult", "intelligence", "first", "last"]]],
                          ignore_index=True)
     sg = summ.groupby("adult")
     agg["intelligence_only"] = sg["intelligence"].all()
     agg["first"] = sg["first"].min()
     agg["last"] = sg["last"].max()
-    ev = best.sort_values(["adult", "weight", "child"], ascending=[True, False, True])
-    ev = ev.assign(txt=ev["child"].astype(str) + " " + ev["relation"].astype(str)
-                   + np.where(ev["via"].notna(), " via " + ev["via"].astype(str).map(
-                       lambda v: f"{v} ({label.get(v, v)})"), "")
-                   + np.where(ev["intelligence"], " [intelligence]", ""))
-    agg["evidence"] = ev.groupby("adult")["txt"].agg(lambda x: "; ".join(list(x)[:evidence_items]))
-    return agg.fillna({"direct_children": 0, "place_children": 0})
+    # the strongest ``evidence_items`` paths of each adult (weight, then child id), written out
+    e = best[np.lexsort((C[best], -W[best], A[best]))]
+    ea = A[e]
+    start = np.flatnonzero(np.r_[True, ea[1:] != ea[:-1]]) if len(ea) else np.zeros(0, np.int64)
+    rank = np.arange(len(ea)) - np.repeat(start, np.diff(np.r_[start, len(ea)]))
+    e = e[rank < evidence_items]
+    d_rel = direct["relation"].astype(str).tolist()
+    d_int = direct["intelligence"].to_numpy(bool)
+    if two:
+        t_rel = (two.ax["relation"].astype(str).to_numpy(dtype=object)[two.a] + "+"
+                 + two.xc["relation"].astype(str).to_numpy(dtype=object)[two.c])
+        t_int = two.ax["intelligence"].to_numpy(bool)[two.a] | two.xc["intelligence"].to_numpy(bool)[two.c]
+    texts: dict = {}
+    for i in e.tolist():
+        if i < nd:
+            txt = f"{c_names[C[i]]} {d_rel[i]}" + (" [intelligence]" if d_int[i] else "")
+        else:
+            j = i - nd
+            via = two.places[tx[j]]
+            txt = (f"{c_names[C[i]]} {t_rel[j]} via {via} ({label.get(via, via)})"
+                   + (" [intelligence]" if t_int[j] else ""))
+        texts.setdefault(a_names[A[i]], []).append(txt)
+    agg["evidence"] = pd.Series({k: "; ".join(v) for k, v in texts.items()}, dtype=object)
+    return agg[agg["children"] > 0]
 
 
 def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.DataFrame:

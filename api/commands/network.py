@@ -18,7 +18,6 @@ network of a child or person (person_id or record key ``SOURCE/ID``) as Cytoscap
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -34,15 +33,9 @@ FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events"
 def load_frames(store, resolve: bool = True) -> tuple[dict, pd.DataFrame | None]:
     """The frames the network analyses need, with ``person_id`` set from a fresh identity
     resolution when ``resolve`` (returned as the second value), else as the store holds it."""
-    frames = {}
-    for name in FRAMES:
-        try:
-            frames[name] = store.frame(name)
-        except Exception as exc:  # a frame the store cannot build (empty table, no geocodes)
-            if name in ("children", "episodes"):
-                raise
-            frames[name] = None
-            print(f"warning: frame {name} unavailable ({exc})", file=sys.stderr)
+    # a frame the store cannot build (empty table, no geocodes) is None, but for the two the
+    # network cannot do without
+    frames = store.frames(FRAMES, missing_ok=[n for n in FRAMES if n not in ("children", "episodes")])
     identities = None
     if resolve:
         from network.identity import person_id_map, records_from_frames, resolve_identities

@@ -139,6 +139,14 @@ def test_planted_adults_in_top_10(G):
     assert not any(p.startswith("PF") for p in b["person_id"])
 
 
+def test_bridging_does_not_depend_on_the_adult_blocks(G):
+    # bridging runs a block of adults at a time to bound memory; one adult per block and one
+    # block for all give the same table
+    whole = bridging_persons(G, max_paths=10**9)
+    assert len(whole) > 5
+    pd.testing.assert_frame_equal(bridging_persons(G, max_paths=1), whole)
+
+
 def test_evidence_weight_grading():
     assert evidence_weight(False) == 1.0
     assert evidence_weight(True, ["1A P"]) == pytest.approx(0.9)
