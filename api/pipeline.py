@@ -630,13 +630,17 @@ def step_graph(ctx: Context) -> dict:
             "bridging": int(len(bridging)), "phase_seconds": phase_s}
 
 
+#: the frames the co-missing groups read (not the place events, intelligence or links)
+GROUP_FRAMES = ("episodes", "children", "return_interviews", "persons")
+
+
 def step_groups(ctx: Context) -> dict:
     """Co-missing groups (``network.groups``) from the stored frames and the stored child-adult
     links; co_missing_groups.json and the stored result. On Dask the co-episode pairs are found
     per partition (``api.partition``)."""
     from network.groups import co_missing_groups, groups_to_records
     store, o, p = ctx.store, ctx.opts, ctx.progress
-    frames = network_frames(store)
+    frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"))
     adult_links = store.read_result("network_adult_links")
     if o.client is not None:
         from api.partition import co_episode_pairs_partitioned

@@ -535,6 +535,11 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
         ev = pts[pts["who"].notna()]
         buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
                 intelligence=False, restricted=ev["restricted"], text=ev["text"])
+        del ev, pl, tn
+    # the places of intelligence items; the long point frame is not needed after this
+    intel_places = (pts.loc[pts["who"].isna() & pts["intel_key"].notna(), ["intel_key", "node"]]
+                    if len(pts) and "intel_key" in pts.columns else None)
+    del pts
 
     # ---- episode found_with
     if not _empty(episodes) and "found_with" in episodes.columns:
@@ -604,10 +609,8 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
             extra.append(pd.DataFrame({"intel_key": v["intel_key"], "node": vn, "node_kind": "vehicle"}))
             for x in vn:
                 add_node(x, kind="vehicle", label=x.split(":", 1)[1])
-        if len(pts) and "intel_key" in pts.columns:
-            ip = pts[pts["who"].isna() & pts["intel_key"].notna()]
-            extra.append(pd.DataFrame({"intel_key": ip["intel_key"], "node": ip["node"],
-                                       "node_kind": "place"}))
+        if intel_places is not None:
+            extra.append(intel_places.assign(node_kind="place"))
         things = pd.concat([x for x in extra if len(x)] or [pd.DataFrame(columns=["intel_key", "node", "node_kind"])],
                            ignore_index=True)
         meta = it[["intel_key", "recorded_at", "grade"]]

@@ -486,6 +486,11 @@ class _PathEdges:
     unresolved: set
     kind: dict
 
+    def __post_init__(self):
+        self.direct_adults = self.direct["adult"].to_numpy(dtype=object)
+        self.a_x_adults = self.a_x["u"].to_numpy(dtype=object)
+        self.x_c_places = self.x_c["u"].to_numpy(dtype=object)
+
 
 def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
     ed = edge_frame(G)
@@ -513,9 +518,26 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
                & both["relation"].isin(CHILD_PLACE_RELATIONS) & ~_isin(both["u"], vague)][
         ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
     unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
-    return _PathEdges(direct, a_x.reset_index(drop=True), x_c.reset_index(drop=True),
-                      a_x.groupby("v")["u"].nunique(), x_c.groupby("u")["v"].nunique(),
-                      unresolved, kind)
+    # children are counted by resolved person_id: a reference that matched no child record
+    # (``child:ID`` node marked unresolved) is not counted
+    direct = direct[(direct["child"].map(kind) == "child") & ~_isin(direct["child"], unresolved)]
+    n_adults = a_x.groupby("v")["u"].nunique()
+    n_children = x_c.groupby("u")["v"].nunique()  # every child node at the place
+    x_c = x_c[~_isin(x_c["v"], unresolved)]
+    # sorted by adult / place (stable: ties keep the graph's order) so that a block of adults
+    # and its places are slices
+    return _PathEdges(direct.sort_values("adult", kind="stable").reset_index(drop=True),
+                      a_x.sort_values("u", kind="stable").reset_index(drop=True),
+                      x_c.sort_values("u", kind="stable").reset_index(drop=True),
+                      n_adults, n_children, unresolved, kind)
+
+
+def _rows_of(keys: np.ndarray, wanted) -> np.ndarray:
+    """Row numbers of the sorted ``keys`` equal to any of the sorted ``wanted``."""
+    lo = np.searchsorted(keys, wanted, "left")
+    hi = np.searchsorted(keys, wanted, "right")
+    n = hi - lo
+    return np.repeat(lo, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
 
 
 def _adult_blocks(pe: _PathEdges, adults: set, max_paths: int) -> list[list]:
@@ -600,11 +622,11 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     direct edge, then the first place by id). Computed on integer codes (adults and children
     numbered in id order): an adult at a busy place has thousands of paths, and only its
     strongest ``evidence_items`` are written out."""
-    direct = pe.direct[_isin(pe.direct["adult"], adults)]
-    # children are counted by resolved person_id: a reference that matched no child record
-    # (``child:ID`` node marked unresolved) is not counted
-    direct = direct[(direct["child"].map(pe.kind) == "child") & ~_isin(direct["child"], pe.unresolved)]
-    two = _two_step_best(pe.a_x[_isin(pe.a_x["u"], adults)], pe.x_c, place_decay, pe.unresolved,
+    block = np.asarray(adults, dtype=object)
+    direct = pe.direct.iloc[_rows_of(pe.direct_adults, block)]
+    a_x = pe.a_x.iloc[_rows_of(pe.a_x_adults, block)]
+    x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, np.asarray(sorted(set(a_x["v"])), dtype=object))]
+    two = _two_step_best(a_x, x_c, place_decay, pe.unresolved,
                          n_adults=pe.n_adults, n_children=pe.n_children)
     if len(direct) == 0 and two is None:
         return None
