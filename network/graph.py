@@ -58,6 +58,7 @@ __all__ = [
     "LIST_ATTRS",
     "edge_list",
     "joined_edge_lists",
+    "edge_table",
 ]
 
 RELATIONS = (
@@ -683,7 +684,26 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
                     "first": first if isinstance(first, str) else None,
                     "last": last if isinstance(last, str) else None, "eid": eid})
         G.add_edges_from(rows())
+        # the same edges as columns, row = eid, in the graph's own edge order (nodes and edges
+        # were added sorted): the measures read them without iterating the graph
+        ix = agg.index
+        G.graph["edge_table"] = pd.DataFrame({
+            "u": pd.Categorical(ix.get_level_values(0)), "v": pd.Categorical(ix.get_level_values(1)),
+            "key": pd.Categorical(ix.get_level_values(2)),
+            "relation": pd.Categorical(agg["relation"].to_numpy(dtype=object)),
+            "intelligence": agg["intelligence"].to_numpy(bool), "count": agg["count"].to_numpy(np.int64),
+            "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object)})
     return G
+
+
+def edge_table(G: nx.MultiDiGraph) -> pd.DataFrame | None:
+    """The graph's edges as columns ``u, v, key, relation, intelligence, count, first, last``
+    (categoricals for the ids), row = ``eid``, in ``G.edges(keys=True)`` order, when ``G`` was
+    built by :func:`person_place_graph` and has not gained or lost an edge since; else None."""
+    t = G.graph.get("edge_table")
+    if t is None or len(t) != G.number_of_edges():
+        return None
+    return t
 
 
 #: the provenance lists of an edge, kept as columns of the graph (``G.graph["edge_lists"]``)

@@ -32,7 +32,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from network.graph import edge_list
+from network.graph import edge_list, edge_table
 
 
 def _isin(values, allowed) -> np.ndarray:
@@ -67,23 +67,41 @@ def evidence_weight(intelligence: bool, gradings: list | None = None) -> float:
     return 0.5 if best is None else best
 
 
+def _objects_of(cat: pd.Series) -> np.ndarray:
+    """Object array of a categorical column (the category objects, shared, not copied)."""
+    return np.asarray(cat.cat.categories, dtype=object)[cat.cat.codes.to_numpy()]
+
+
 def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
     """The edges of ``G`` as a frame ``u, v, key, relation, weight, intelligence, count, first,
-    last, kind_u, kind_v``. Only intelligence edges read their gradings (the weight of a
-    recorded fact is 1), so the provenance lists of the other edges are never materialised."""
-    rows = [(u, v, k, d.get("relation", k), bool(d.get("intelligence", False)),
-             int(d.get("count", 1)), d.get("first"), d.get("last"), d)
-            for u, v, k, d in G.edges(keys=True, data=True)]
-    df = pd.DataFrame(rows, columns=["u", "v", "key", "relation", "intelligence", "count",
-                                     "first", "last", "data"])
+    last, kind_u, kind_v``, in ``G.edges(keys=True)`` order. Read from the graph's edge table
+    when it has one (``network.graph.edge_table``), else by iterating the edges. Only
+    intelligence edges read their gradings (the weight of a recorded fact is 1)."""
+    t = edge_table(G)
+    if t is not None:
+        df = pd.DataFrame({"u": _objects_of(t["u"]), "v": _objects_of(t["v"]),
+                           "key": _objects_of(t["key"]), "relation": _objects_of(t["relation"]),
+                           "intelligence": t["intelligence"].to_numpy(bool),
+                           "count": t["count"].to_numpy(np.int64),
+                           "first": t["first"].to_numpy(dtype=object),
+                           "last": t["last"].to_numpy(dtype=object)})
+        data = None
+    else:
+        rows = [(u, v, k, d.get("relation", k), bool(d.get("intelligence", False)),
+                 int(d.get("count", 1)), d.get("first"), d.get("last"))
+                for u, v, k, d in G.edges(keys=True, data=True)]
+        df = pd.DataFrame(rows, columns=["u", "v", "key", "relation", "intelligence", "count",
+                                         "first", "last"])
+        data = [d for *_, d in G.edges(keys=True, data=True)]
     weight = np.ones(len(df))
     for i in np.flatnonzero(df["intelligence"].to_numpy(bool)):
-        weight[i] = evidence_weight(True, edge_list(G, df["data"].iat[i], "gradings"))
+        d = {"eid": int(i)} if data is None else data[i]
+        weight[i] = evidence_weight(True, edge_list(G, d, "gradings"))
     df.insert(4, "weight", weight)
-    df = df.drop(columns="data")
-    kind = nx.get_node_attributes(G, "kind")
-    df["kind_u"] = df["u"].map(kind)
-    df["kind_v"] = df["v"].map(kind)
+    kind = pd.Series(nx.get_node_attributes(G, "kind"), dtype=object)
+    for side in ("u", "v"):
+        codes, uniq = pd.factorize(df[side])
+        df[f"kind_{side}"] = kind.reindex(uniq).to_numpy(dtype=object)[codes] if len(df) else []
     return df
 
 
@@ -112,12 +130,19 @@ def _adjacency(G: nx.MultiDiGraph):
     from scipy.sparse import coo_matrix
     nodes = list(G.nodes())
     n = len(nodes)
-    index = {v: i for i, v in enumerate(nodes)}
     m = G.number_of_edges()
-    u = np.fromiter((index[a] for a, _ in G.edges()), dtype=np.int64, count=m)
-    v = np.fromiter((index[b] for _, b in G.edges()), dtype=np.int64, count=m)
-    c = np.fromiter((1 if x is None else int(x) for _, _, x in G.edges(data="count", default=1)),
-                    dtype=np.float64, count=m)
+    t = edge_table(G)
+    if t is not None:
+        at = pd.Index(nodes, dtype=object)
+        u = at.get_indexer(t["u"].cat.categories)[t["u"].cat.codes.to_numpy()].astype(np.int64)
+        v = at.get_indexer(t["v"].cat.categories)[t["v"].cat.codes.to_numpy()].astype(np.int64)
+        c = t["count"].to_numpy(np.float64)
+    else:
+        index = {x: i for i, x in enumerate(nodes)}
+        u = np.fromiter((index[a] for a, _ in G.edges()), dtype=np.int64, count=m)
+        v = np.fromiter((index[b] for _, b in G.edges()), dtype=np.int64, count=m)
+        c = np.fromiter((1 if x is None else int(x) for _, _, x in G.edges(data="count", default=1)),
+                        dtype=np.float64, count=m)
     off = u != v
     rows = np.concatenate([u[off], v[off], u[~off]])
     cols = np.concatenate([v[off], u[off], v[~off]])
