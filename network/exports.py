@@ -20,7 +20,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from network.graph import LIST_ATTRS, edge_list, joined_edge_lists
+from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists
 
 __all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
            "i2_frames", "write_all", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
@@ -184,141 +184,130 @@ def _attr_types(items) -> dict:
     return out
 
 
-def _write_lines(path, lines, chunk: int = 5000) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        buf = []
-        for line in lines:
-            buf.append(line)
-            if len(buf) >= chunk:
-                f.write("\n".join(buf))
-                f.write("\n")
-                buf.clear()
-        if buf:
-            f.write("\n".join(buf))
-            f.write("\n")
+#: the export attribute types of edges built by ``network.graph.person_place_graph``
+#: (known without a pass over millions of edges)
+GRAPH_EDGE_TYPES = {"relation": "string", "sources": "string", "dates": "string",
+                    "first": "string", "last": "string", "gradings": "string",
+                    "intelligence": "boolean", "restricted": "boolean", "count": "long",
+                    "texts": "string", "strength": "string"}
 
 
 class _Prepared:
-    """The export rows with their attribute types (one pass over the edges), shared by both XML
-    writers; escaped node values are kept, edge values are escaped as they are written."""
+    """The export rows with their attribute types, shared by the writers: escaped node values
+    are kept; edges are escaped as they are written (:meth:`edges`)."""
 
-    def __init__(self, rows: tuple):
+    def __init__(self, G: nx.MultiDiGraph, rows: tuple):
         nodes, self._edges = rows
+        self.nodes = nodes
         self.node_ids = [_xml(n) for n, _ in nodes]
         self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
         self.ntypes = _attr_types(a for _, a in nodes)
-        self.etypes = _attr_types(a for *_, a in self._edges)
         self.nvals = [_escaped(a, self.ntypes) for _, a in nodes]
+        # an unchanged person-place graph has the known edge types; any other graph is read
+        self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
+                       else _attr_types(a for *_, a in self._edges))
 
     def edges(self):
-        """``(edge_id, u, v, relation, [(name, value)])`` escaped, one edge at a time."""
+        """``(edge_id, u, v, attrs, xml u, xml v, xml relation, [(name, xml value)])``."""
         for e, u, v, a in self._edges:
-            yield e, _xml(u), _xml(v), _xml(a.get("relation", "")), _escaped(a, self.etypes)
+            yield (e, u, v, a, _xml(u), _xml(v), _xml(a.get("relation", "")),
+                   _escaped(a, self.etypes))
 
 
-def _graphml_lines(pr: _Prepared):
-    ntypes, etypes = pr.ntypes, pr.etypes
-    # key ids are the attribute names (named_key_ids); an edge attribute that shares a node
-    # attribute's name gets ``edge_NAME`` so every key id is unique, as the schema requires
-    nid = {k: _xml(k) for k in ntypes}
-    eid = {k: _xml(f"edge_{k}" if k in ntypes else k) for k in etypes}
-    yield "<?xml version='1.0' encoding='utf-8'?>"
-    yield ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
-           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
-           'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">')
-    for scope, types, ids in (("node", ntypes, nid), ("edge", etypes, eid)):
-        for k, t in types.items():
-            yield (f'  <key id="{ids[k]}" for="{scope}" attr.name="{_xml(k)}" '
-                   f'attr.type="{t}" />')
-    yield '  <graph edgedefault="directed">'
-    for n, vals in zip(pr.node_ids, pr.nvals):
-        if not vals:
-            yield f'    <node id="{n}" />'
-            continue
-        yield (f'    <node id="{n}">\n'
-               + "".join([f'      <data key="{nid[k]}">{x}</data>\n' for k, x in vals])
-               + "    </node>")
-    for e, u, v, _, vals in pr.edges():
-        yield (f'    <edge source="{u}" target="{v}" id="{e}">\n'
-               + "".join([f'      <data key="{eid[k]}">{x}</data>\n' for k, x in vals])
-               + "    </edge>")
-    yield "  </graph>"
-    yield "</graphml>"
+class _GraphML:
+    """GraphML as networkx's ``write_graphml(named_key_ids=True)`` writes it."""
+
+    def head(self, pr: _Prepared):
+        ntypes, etypes = pr.ntypes, pr.etypes
+        # key ids are the attribute names (named_key_ids); an edge attribute that shares a node
+        # attribute's name gets ``edge_NAME`` so every key id is unique, as the schema requires
+        nid = {k: _xml(k) for k in ntypes}
+        self.eid = {k: _xml(f"edge_{k}" if k in ntypes else k) for k in etypes}
+        yield "<?xml version='1.0' encoding='utf-8'?>"
+        yield ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+               'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+               'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+               'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">')
+        for scope, types, ids in (("node", ntypes, nid), ("edge", etypes, self.eid)):
+            for k, t in types.items():
+                yield (f'  <key id="{ids[k]}" for="{scope}" attr.name="{_xml(k)}" '
+                       f'attr.type="{t}" />')
+        yield '  <graph edgedefault="directed">'
+        for n, vals in zip(pr.node_ids, pr.nvals):
+            if not vals:
+                yield f'    <node id="{n}" />'
+                continue
+            yield (f'    <node id="{n}">\n'
+                   + "".join([f'      <data key="{nid[k]}">{x}</data>\n' for k, x in vals])
+                   + "    </node>")
+
+    def edge(self, row, i: int) -> str:
+        e, _, _, _, u, v, _, vals = row
+        eid = self.eid
+        return (f'    <edge source="{u}" target="{v}" id="{e}">\n'
+                + "".join([f'      <data key="{eid[k]}">{x}</data>\n' for k, x in vals])
+                + "    </edge>")
+
+    def tail(self):
+        yield "  </graph>"
+        yield "</graphml>"
 
 
-def write_graphml(G: nx.MultiDiGraph, path, *, rows: tuple | None = None,
-                  prepared: _Prepared | None = None) -> Path:
-    """GraphML, directed, one ``<edge>`` per (pair, relation, fact/intelligence).
+class _GEXF:
+    """GEXF 1.2draft as networkx's ``write_gexf(version="1.2draft")`` lays it out."""
 
-    Streamed by Wayfinder's own writer (networkx builds an element tree of the whole graph
-    first: minutes and gigabytes at national scale); the same document networkx's
-    ``write_graphml(named_key_ids=True)`` writes, with key ids made unique where a node and an
-    edge attribute share a name (``edge_NAME``; ``attr.name`` is unchanged) and booleans as
-    ``true``/``false``. ``rows`` is ``_rows(G)`` when the caller already has it."""
-    pr = prepared or _Prepared(rows if rows is not None else _rows(G))
-    _write_lines(path, _graphml_lines(pr))
-    return Path(path)
+    def head(self, pr: _Prepared):
+        import datetime as _dt
 
+        import networkx
 
-def _gexf_lines(pr: _Prepared):
-    import datetime as _dt
+        ntypes = {k: t for k, t in pr.ntypes.items() if k != "label"}
+        etypes = {k: t for k, t in pr.etypes.items() if k != "label"}
+        etypes["networkx_key"] = "string"
+        self.eid = eid = {k: str(i) for i, k in enumerate(etypes)}
+        nid = {k: str(i + len(eid)) for i, k in enumerate(ntypes)}
+        today = _dt.date.today().isoformat()
+        yield "<?xml version='1.0' encoding='utf-8'?>"
+        yield ('<gexf xmlns="http://www.gexf.net/1.2draft" '
+               'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+               'xsi:schemaLocation="http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd" '
+               'version="1.2">')
+        yield f'  <meta lastmodifieddate="{today}">'
+        yield f"    <creator>Wayfinder (GEXF 1.2draft as NetworkX {networkx.__version__} writes it)</creator>"
+        yield "  </meta>"
+        yield '  <graph defaultedgetype="directed" mode="static" name="">'
+        for cls, types, ids in (("edge", etypes, eid), ("node", ntypes, nid)):
+            if not types:
+                continue
+            yield f'    <attributes mode="static" class="{cls}">'
+            for k, t in types.items():
+                yield f'      <attribute id="{ids[k]}" title="{_xml(k)}" type="{t}" />'
+            yield "    </attributes>"
+        yield "    <nodes>"
+        for n, label, vals in zip(pr.node_ids, pr.node_labels, pr.nvals):
+            vals = [(k, x) for k, x in vals if k != "label"]
+            if not vals:
+                yield f'      <node id="{n}" label="{label}" />'
+                continue
+            yield (f'      <node id="{n}" label="{label}">\n        <attvalues>\n'
+                   + "".join([f'          <attvalue for="{nid[k]}" value="{x}" />\n' for k, x in vals])
+                   + "        </attvalues>\n      </node>")
+        yield "    </nodes>"
+        yield "    <edges>"
 
-    import networkx
+    def edge(self, row, i: int) -> str:
+        e, _, _, _, u, v, rel, vals = row
+        eid = self.eid
+        return (f'      <edge source="{u}" target="{v}" id="{e}" label="{rel}">\n        <attvalues>\n'
+                + "".join([f'          <attvalue for="{eid[k]}" value="{x}" />\n'
+                           for k, x in vals if k != "label"])
+                + f'          <attvalue for="{eid["networkx_key"]}" value="{e}" />\n'
+                + "        </attvalues>\n      </edge>")
 
-    ntypes = {k: t for k, t in pr.ntypes.items() if k != "label"}
-    etypes = {k: t for k, t in pr.etypes.items() if k != "label"}
-    etypes["networkx_key"] = "string"
-    eid = {k: str(i) for i, k in enumerate(etypes)}
-    nid = {k: str(i + len(eid)) for i, k in enumerate(ntypes)}
-    today = _dt.date.today().isoformat()
-    yield "<?xml version='1.0' encoding='utf-8'?>"
-    yield ('<gexf xmlns="http://www.gexf.net/1.2draft" '
-           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           'xsi:schemaLocation="http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd" '
-           'version="1.2">')
-    yield f'  <meta lastmodifieddate="{today}">'
-    yield f"    <creator>Wayfinder (GEXF 1.2draft as NetworkX {networkx.__version__} writes it)</creator>"
-    yield "  </meta>"
-    yield '  <graph defaultedgetype="directed" mode="static" name="">'
-    for cls, types, ids in (("edge", etypes, eid), ("node", ntypes, nid)):
-        if not types:
-            continue
-        yield f'    <attributes mode="static" class="{cls}">'
-        for k, t in types.items():
-            yield f'      <attribute id="{ids[k]}" title="{_xml(k)}" type="{t}" />'
-        yield "    </attributes>"
-    yield "    <nodes>"
-    for n, label, vals in zip(pr.node_ids, pr.node_labels, pr.nvals):
-        vals = [(k, x) for k, x in vals if k != "label"]
-        if not vals:
-            yield f'      <node id="{n}" label="{label}" />'
-            continue
-        yield (f'      <node id="{n}" label="{label}">\n        <attvalues>\n'
-               + "".join([f'          <attvalue for="{nid[k]}" value="{x}" />\n' for k, x in vals])
-               + "        </attvalues>\n      </node>")
-    yield "    </nodes>"
-    yield "    <edges>"
-    key_id = eid["networkx_key"]
-    for e, u, v, rel, vals in pr.edges():
-        yield (f'      <edge source="{u}" target="{v}" id="{e}" label="{rel}">\n        <attvalues>\n'
-               + "".join([f'          <attvalue for="{eid[k]}" value="{x}" />\n'
-                          for k, x in vals if k != "label"])
-               + f'          <attvalue for="{key_id}" value="{e}" />\n'
-               + "        </attvalues>\n      </edge>")
-    yield "    </edges>"
-    yield "  </graph>"
-    yield "</gexf>"
-
-
-def write_gexf(G: nx.MultiDiGraph, path, *, rows: tuple | None = None,
-               prepared: _Prepared | None = None) -> Path:
-    """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation), streamed as
-    networkx's ``write_gexf(version="1.2draft")`` lays it out (edge id = the export's unique
-    edge id, ``networkx_key`` attribute for networkx round trips)."""
-    pr = prepared or _Prepared(rows if rows is not None else _rows(G))
-    _write_lines(path, _gexf_lines(pr))
-    return Path(path)
+    def tail(self):
+        yield "    </edges>"
+        yield "  </graph>"
+        yield "</gexf>"
 
 
 CYTOSCAPE_STYLE = [
@@ -334,41 +323,88 @@ CYTOSCAPE_STYLE = [
 ]
 
 
-def _cytoscape_elements(rows: tuple):
-    """Generators of the Cytoscape node and edge elements of the export rows."""
-    nodes, edges = rows
-    cn = ({"data": {"id": n, **d}, "classes": str(d.get("kind", ""))} for n, d in nodes)
-    ce = ({"data": {"id": e, "source": u, "target": v, **d},
-           "classes": str(d.get("relation", "")) + (" intelligence" if d.get("intelligence") else "")}
-          for e, u, v, d in edges)
-    return cn, ce
+def _cytoscape_node(n, d) -> dict:
+    return {"data": {"id": n, **d}, "classes": str(d.get("kind", ""))}
+
+
+def _cytoscape_edge(e, u, v, d) -> dict:
+    return {"data": {"id": e, "source": u, "target": v, **d},
+            "classes": str(d.get("relation", "")) + (" intelligence" if d.get("intelligence") else "")}
+
+
+class _Cytoscape:
+    """Cytoscape.js elements JSON, one element per line (json's C encoder per element: the
+    indented encoder is pure Python and far slower on a large graph)."""
+    enc = json.JSONEncoder(ensure_ascii=False).encode
+
+    def head(self, pr: _Prepared):
+        yield '{"format_version": "1.0", "generated_by": "wayfinder", "elements": {"nodes": ['
+        for i, (n, d) in enumerate(pr.nodes):
+            yield (", " if i else " ") + self.enc(_cytoscape_node(n, d))
+        yield '], "edges": ['
+
+    def edge(self, row, i: int) -> str:
+        e, u, v, d = row[:4]
+        return (", " if i else " ") + self.enc(_cytoscape_edge(e, u, v, d))
+
+    def tail(self):
+        yield "]},"
+        yield ' "style": ' + self.enc(CYTOSCAPE_STYLE) + "}"
+
+
+def _write_formats(pr: _Prepared, targets: dict) -> None:
+    """Write each ``{path: format}`` in one pass over the edges (every format lists the nodes
+    before the edges)."""
+    files = {Path(p): open(p, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+             for p in targets}
+    try:
+        fmts = [(files[Path(p)], f) for p, f in targets.items()]
+        for f, fmt in fmts:
+            f.writelines(line + "\n" for line in fmt.head(pr))
+        for i, row in enumerate(pr.edges()):
+            for f, fmt in fmts:
+                f.write(fmt.edge(row, i))
+                f.write("\n")
+        for f, fmt in fmts:
+            f.writelines(line + "\n" for line in fmt.tail())
+    finally:
+        for f in files.values():
+            f.close()
+
+
+def write_graphml(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
+    """GraphML, directed, one ``<edge>`` per (pair, relation, fact/intelligence).
+
+    Streamed by Wayfinder's own writer (networkx builds an element tree of the whole graph
+    first: minutes and gigabytes at national scale); the same document networkx's
+    ``write_graphml(named_key_ids=True)`` writes, with key ids made unique where a node and an
+    edge attribute share a name (``edge_NAME``; ``attr.name`` is unchanged) and booleans as
+    ``true``/``false``. ``rows`` is ``_rows(G)`` when the caller already has it."""
+    _write_formats(_Prepared(G, rows or _rows(G)), {path: _GraphML()})
+    return Path(path)
+
+
+def write_gexf(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
+    """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation), streamed as
+    networkx's ``write_gexf(version="1.2draft")`` lays it out (edge id = the export's unique
+    edge id, ``networkx_key`` attribute for networkx round trips)."""
+    _write_formats(_Prepared(G, rows or _rows(G)), {path: _GEXF()})
+    return Path(path)
 
 
 def cytoscape_json(G: nx.MultiDiGraph, *, rows: tuple | None = None) -> dict:
     """Cytoscape.js elements JSON with classes ``KIND`` on nodes and ``RELATION`` plus
     ``intelligence`` on intelligence edges, and a default style that dashes them."""
-    nodes, edges = _cytoscape_elements(rows if rows is not None else _rows(G))
+    nodes, edges = rows or _rows(G)
     return {"format_version": "1.0", "generated_by": "wayfinder",
-            "elements": {"nodes": list(nodes), "edges": list(edges)}, "style": CYTOSCAPE_STYLE}
+            "elements": {"nodes": [_cytoscape_node(n, d) for n, d in nodes],
+                         "edges": [_cytoscape_edge(*r) for r in edges]},
+            "style": CYTOSCAPE_STYLE}
 
 
 def write_cytoscape(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
-    """:func:`cytoscape_json` written to ``path``, one element per line (json's C encoder per
-    element: the indented encoder is pure Python and far slower on a large graph)."""
-    nodes, edges = _cytoscape_elements(rows if rows is not None else _rows(G))
-    enc = json.JSONEncoder(ensure_ascii=False).encode
-
-    def lines():
-        yield '{"format_version": "1.0", "generated_by": "wayfinder", "elements": {"nodes": ['
-        for i, el in enumerate(nodes):
-            yield (", " if i else " ") + enc(el)
-        yield '], "edges": ['
-        for i, el in enumerate(edges):
-            yield (", " if i else " ") + enc(el)
-        yield "]},"
-        yield ' "style": ' + enc(CYTOSCAPE_STYLE) + "}"
-
-    _write_lines(path, lines())
+    """:func:`cytoscape_json` written to ``path``, streamed."""
+    _write_formats(_Prepared(G, rows or _rows(G)), {path: _Cytoscape()})
     return Path(path)
 
 
@@ -462,16 +498,14 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
 
     Every file is written in full at every scale (nothing is skipped or sampled), streamed a
     chunk of edges at a time: the export view of the edges (:class:`_EdgeRows`) and the i2
-    links are never whole in memory."""
+    links are never whole in memory, and GraphML, GEXF and Cytoscape are written in one pass
+    over the edges."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = _rows(G)
-    prepared = _Prepared(rows)
-    paths = {"graphml": write_graphml(G, out / "graph.graphml", prepared=prepared),
-             "gexf": write_gexf(G, out / "graph.gexf", prepared=prepared)}
-    del prepared
-    paths["cytoscape"] = write_cytoscape(G, out / "cytoscape.json", rows=rows)
-    del rows
+    paths = {"graphml": out / "graph.graphml", "gexf": out / "graph.gexf",
+             "cytoscape": out / "cytoscape.json"}
+    _write_formats(_Prepared(G, _rows(G)), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
+                                             paths["cytoscape"]: _Cytoscape()})
     paths["i2_entities"] = out / "i2_entities.csv"
     paths["i2_links"] = out / "i2_links.csv"
     _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8")
