@@ -115,6 +115,29 @@ def test_intelligence_is_never_fact(G):
         assert d["intelligence"] == k.endswith("/intel")
 
 
+def test_edge_columns_match_the_graph(G):
+    # the edge table and the provenance lists are the graph's edges as columns, row = eid, in
+    # G.edges order; measures read them instead of iterating the graph
+    from network.graph import LIST_ATTRS, edge_table, joined_edge_lists
+    from network.measures import edge_frame
+    t = edge_table(G)
+    edges = list(G.edges(keys=True, data=True))
+    assert len(t) == len(edges) and [d["eid"] for *_, d in edges] == list(range(len(edges)))
+    assert list(zip(t["u"], t["v"], t["key"])) == [(u, v, k) for u, v, k, _ in edges]
+    assert t["count"].tolist() == [d["count"] for *_, d in edges]
+    data = [d for *_, d in edges]
+    for name in LIST_ATTRS:
+        assert joined_edge_lists(G, data, name) == ["; ".join(edge_list(G, d, name)) for d in data]
+    # a graph without the columns (here a copy that dropped them) gives the same edge frame
+    H = G.copy()
+    H.graph.pop("edge_table")
+    pd.testing.assert_frame_equal(edge_frame(H), edge_frame(G))
+    # an edge added after the build makes the table stale: it is no longer used
+    H = G.copy()
+    H.add_edge("P1", "P2", key="other", relation="other", count=1)
+    assert edge_table(H) is None and len(edge_frame(H)) == len(edges) + 1
+
+
 def test_ref_resolution_rules():
     f = frames()
     idx = build_ref_index(f["children"], f["persons"], f["premises"])
