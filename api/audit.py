@@ -32,7 +32,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -69,14 +69,16 @@ def _utc_text(at: dt.datetime) -> str:
     return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_canonical = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def entry_hash(row: dict, prev_hash: str) -> str:
     """Hash of one audit row (a mapping of the ``audit_log`` columns) chained to ``prev_hash``."""
-    canonical = json.dumps(
+    canonical = _canonical(
         [int(row["id"]), _utc_text(row["at"]), row.get("user_name"), row.get("role"),
          row["action"], row.get("route"), row.get("what"), row.get("purpose"),
          None if row.get("result_count") is None else int(row["result_count"]),
-         None if row.get("status") is None else int(row["status"])],
-        separators=(",", ":"), ensure_ascii=False)
+         None if row.get("status") is None else int(row["status"])])
     return hashlib.sha256((canonical + prev_hash).encode("utf-8")).hexdigest()
 
 
@@ -98,34 +100,51 @@ def append_entries(engine: Engine, entries: list[AuditEntry]) -> list[int]:
         return append_in(conn, entries)
 
 
+_COLUMNS = ("id", "at", "user_name", "role", "action", "route", "what", "purpose", "result_count",
+            "status", "prev_hash", "hash")
+
+
 def append_in(conn, entries: list[AuditEntry]) -> list[int]:
     """Append ``entries`` to the chain inside the caller's transaction ``conn`` (so that a change
-    and the entry recording it commit together, e.g. an erasure); returns their ids."""
+    and the entry recording it commit together, e.g. an erasure); returns their ids.
+
+    Runs on the driver's cursor, four statements whatever the batch size, the INSERT as one
+    ``executemany`` (psycopg pipelines its rows in one round trip): this is on every request's
+    path, and SQLAlchemy's per-statement machinery cost more than the SQL itself."""
     if not entries:
         return []
-    ids: list[int] = []
-    # The head row is the chain lock: writing it first takes the row lock on PostgreSQL and the
-    # database write lock on SQLite (whose driver opens the transaction at the first write, so a
-    # read before it would not be isolated), before the last entry is read. PostgreSQL commits
-    # with the server's synchronous_commit (on by default): an entry acknowledged is on disk.
-    conn.execute(update(api_setting).where(api_setting.c.key == HEAD_KEY)
-                 .values(value=api_setting.c.value))
-    last = conn.execute(select(audit_log.c.id, audit_log.c.hash)
-                        .order_by(audit_log.c.id.desc()).limit(1)).first()
-    seq, prev = (int(last[0]), last[1]) if last else (0, GENESIS)
-    rows = []
-    for e in entries:
-        seq += 1
-        row = {"id": seq, "at": e.at, "user_name": e.user_name, "role": e.role,
-               "action": e.action, "route": e.route, "what": e.what, "purpose": e.purpose,
-               "result_count": e.result_count, "status": e.status}
-        row["prev_hash"] = prev
-        row["hash"] = prev = entry_hash(row, prev)
-        rows.append(row)
-        ids.append(seq)
-    conn.execute(audit_log.insert(), rows)
-    conn.execute(update(api_setting).where(api_setting.c.key == HEAD_KEY)
-                 .values(value=f"{seq}:{prev}"))
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"     # sqlite3 / psycopg
+    at_bind = audit_log.c.at.type.bind_processor(conn.dialect) or (lambda v: v)
+    head, log_ = api_setting.name, audit_log.name
+    cur = conn.connection.cursor()
+    try:
+        # The head row is the chain lock: writing it first takes the row lock on PostgreSQL and
+        # the database write lock on SQLite (whose driver opens the transaction at the first
+        # write, so a read before it would not be isolated), before the last entry is read (by a
+        # statement of its own, so that PostgreSQL reads it after the lock is granted).
+        # PostgreSQL commits with the server's synchronous_commit (on by default): an entry
+        # acknowledged is on disk.
+        cur.execute(f"UPDATE {head} SET value = value WHERE key = {ph}", (HEAD_KEY,))
+        cur.execute(f"SELECT id, hash FROM {log_} ORDER BY id DESC LIMIT 1")
+        last = cur.fetchone()
+        seq, prev = (int(last[0]), last[1]) if last else (0, GENESIS)
+        ids: list[int] = []
+        rows: list[tuple] = []
+        for e in entries:
+            seq += 1
+            row = {"id": seq, "at": e.at, "user_name": e.user_name, "role": e.role,
+                   "action": e.action, "route": e.route, "what": e.what, "purpose": e.purpose,
+                   "result_count": e.result_count, "status": e.status, "prev_hash": prev}
+            row["hash"] = prev = entry_hash(row, prev)
+            row["at"] = at_bind(e.at)
+            rows.append(tuple(row[c] for c in _COLUMNS))
+            ids.append(seq)
+        # executemany: one statement text (parsed once by the driver), rows pipelined by psycopg
+        cur.executemany(f"INSERT INTO {log_} ({', '.join(_COLUMNS)}) "
+                        f"VALUES ({', '.join([ph] * len(_COLUMNS))})", rows)
+        cur.execute(f"UPDATE {head} SET value = {ph} WHERE key = {ph}", (f"{seq}:{prev}", HEAD_KEY))
+    finally:
+        cur.close()
     return ids
 
 
@@ -183,10 +202,17 @@ class AuditWriteError(RuntimeError):
 
 
 class _Pending:
+    """An entry waiting for its commit; ``done`` is a callable (threads) or an asyncio future."""
     __slots__ = ("entry", "done", "id", "error")
 
     def __init__(self, entry: AuditEntry, done):
         self.entry, self.done, self.id, self.error = entry, done, None, None
+
+
+def _resolve(futures: list) -> None:
+    for fut in futures:
+        if not fut.done():
+            fut.set_result(None)
 
 
 class AuditTrail:
@@ -239,13 +265,8 @@ class AuditTrail:
 
     async def record_async(self, entry: AuditEntry) -> int:
         """As :meth:`record`, awaited on the event loop without holding a worker thread."""
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-
-        def done():
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
-
-        p = self._submit(entry, done)
+        fut = asyncio.get_running_loop().create_future()
+        p = self._submit(entry, fut)
         try:
             await asyncio.wait_for(fut, self.timeout)
         except asyncio.TimeoutError:
@@ -283,10 +304,16 @@ class AuditTrail:
             if error is not None:
                 self.failures += len(batch)
                 log.error("audit entries not written: %d requests refused", len(batch))
+            waiting: dict = {}      # event loop -> its futures, woken with one call per batch
             for p in batch:
                 p.error = error
-                with contextlib.suppress(Exception):   # a closed event loop: nobody waits
+                if isinstance(p.done, asyncio.Future):
+                    waiting.setdefault(p.done.get_loop(), []).append(p.done)
+                else:
                     p.done()
+            for loop, futures in waiting.items():
+                with contextlib.suppress(Exception):   # a closed event loop: nobody waits
+                    loop.call_soon_threadsafe(_resolve, futures)
             with self._cv:
                 self._busy = False
                 self._cv.notify_all()

@@ -5,6 +5,13 @@ There are no default or built-in accounts or passwords: users are created with
 per-install secret: ``WAYFINDER_SECRET`` when set, otherwise a random 256-bit secret generated
 once and kept in the store (``api_setting``). Tokens carry the user name and role and expire after
 ``token_minutes``; a disabled user's tokens stop working within ``user_cache_seconds``.
+
+Per-request cost (every request is authenticated): a token's signature is checked once and the
+verified claims are kept in a bounded LRU keyed by the exact token string (an HMAC check of the same
+bytes with the same secret cannot change), but its expiry is checked on every request. The user
+behind a token (exists, not disabled, same role) is looked up in the store at most every
+``user_cache_seconds`` per user (bounded LRU as well), so disabling a user or changing their role
+takes effect within that time; tokens that fail verification are never cached.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -113,14 +121,31 @@ def list_users(engine: Engine) -> list[dict]:
 
 # -- tokens ----------------------------------------------------------------------------------------
 
+class _LRU(OrderedDict):
+    """A dict that keeps only its ``size`` most recently stored keys."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 class Authenticator:
     def __init__(self, engine: Engine, secret: str, token_minutes: int = 15,
-                 cache_seconds: float = 5.0):
+                 cache_seconds: float = 5.0, cache_size: int = 10_000):
         self.engine = engine
         self.secret = secret
         self.token_minutes = token_minutes
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, User | None]] = {}
+        #: user name -> (looked up at, User or None), re-read after ``cache_seconds``
+        self._cache: _LRU = _LRU(cache_size)
+        #: token -> its verified claims (signature and required claims checked once)
+        self._tokens: _LRU = _LRU(cache_size)
         self._lock = threading.Lock()
 
     def _lookup(self, name: str) -> User | None:
@@ -133,8 +158,26 @@ class Authenticator:
                                .where(app_user.c.name == name)).first()
         user = User(row.name, row.role, bool(row.disabled)) if row else None
         with self._lock:
-            self._cache[name] = (now, user)
+            self._cache.put(name, (now, user))
         return user
+
+    def _claims(self, token: str) -> dict:
+        """The claims of a valid, unexpired token (raises :class:`NotAuthenticated`)."""
+        claims = self._tokens.get(token)
+        if claims is not None:
+            if time.time() >= int(claims["exp"]):    # as PyJWT: expired once now >= exp
+                raise NotAuthenticated("token expired: request a new one at POST /auth/token")
+            return claims
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM],
+                                options={"require": ["sub", "exp", "iat", "role"]})
+        except jwt.ExpiredSignatureError:
+            raise NotAuthenticated("token expired: request a new one at POST /auth/token") from None
+        except jwt.PyJWTError:
+            raise NotAuthenticated("invalid bearer token") from None
+        with self._lock:
+            self._tokens.put(token, claims)
+        return claims
 
     def login(self, name: str, password: str) -> User | None:
         with self.engine.connect() as conn:
@@ -155,13 +198,7 @@ class Authenticator:
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), ttl
 
     def user_from_token(self, token: str) -> User:
-        try:
-            claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM],
-                                options={"require": ["sub", "exp", "iat", "role"]})
-        except jwt.ExpiredSignatureError:
-            raise NotAuthenticated("token expired: request a new one at POST /auth/token") from None
-        except jwt.PyJWTError:
-            raise NotAuthenticated("invalid bearer token") from None
+        claims = self._claims(token)
         user = self._lookup(str(claims["sub"]))
         if user is None or user.disabled:
             raise NotAuthenticated("user unknown or disabled")

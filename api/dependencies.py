@@ -66,6 +66,13 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header value, else None."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 async def authorize(request: Request) -> Context | None:
     """Applied to every route: resolves the caller from the bearer token and enforces the
     role-by-route matrix (unknown routes are refused), rate limits and the audit context."""
@@ -73,13 +80,14 @@ async def authorize(request: Request) -> Context | None:
     route = request.scope.get("route")
     name = getattr(route, "name", None)
     rule = roles.rule_for(name)
-    ctx = Context(user=None, role=None, route=getattr(route, "path", request.url.path), rule=rule)
+    path = getattr(route, "path", None)      # request.url only when needed: it costs
+    ctx = Context(user=None, role=None, route=path if path is not None else request.url.path,
+                  rule=rule)
     request.state.ctx = ctx
     if rule is not None and rule.public:
         return ctx
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request.headers.get("authorization", ""))
+    if token is None:
         wait = wf.anon_limiter.take(_client(request))
         if wait:
             raise RateLimited("too many requests: slow down", int(wait) + 1)
@@ -87,7 +95,7 @@ async def authorize(request: Request) -> Context | None:
         raise NotAuthenticated("not authenticated: send Authorization: Bearer TOKEN "
                                "(POST /auth/token to get one)")
     try:
-        user = wf.auth.user_from_token(token.strip())
+        user = wf.auth.user_from_token(token)
     except NotAuthenticated:
         ctx.action = "denied"
         raise
