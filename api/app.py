@@ -23,6 +23,7 @@ from api.errors import add_exception_handlers
 from api.layers import LayerCache
 from api.minimise import Minimiser
 from api.model import ERRORS
+from api.routes.tiles import MVT, cached_tile
 from api.settings import Settings
 from api.tables import create_tables
 
@@ -87,7 +88,12 @@ class AuditMiddleware:
     """Records each request that matched a guarded route, once its status is known and *before*
     the response leaves: the ``http.response.start`` message is held until the audit entry is
     committed (DPA 2018 s.62 logs must not be lossy). When the entry cannot be committed the
-    request is answered 503 and nothing of the route's response is sent."""
+    request is answered 503 and nothing of the route's response is sent.
+
+    A tile already in the tile cache, asked for by a caller allowed to see it, is answered here
+    (:func:`api.routes.tiles.cached_tile`: the same authentication, matrix, collection, rate-limit
+    and view checks, and the same audit entry, without the routing and dependency machinery);
+    every other request, including every denied one, goes through the app."""
 
     def __init__(self, app):
         self.app = app
@@ -108,6 +114,16 @@ class AuditMiddleware:
                     return
             await send(message)
 
+        hit = _cached_tile(scope)
+        if hit is not None:          # a cached tile: same checks and audit, no routing machinery
+            ctx, data, headers = hit
+            scope.setdefault("state", {})["ctx"] = ctx
+            await send_audited({"type": "http.response.start", "status": 200,
+                                "headers": [(b"content-length", str(len(data)).encode()),
+                                            (b"content-type", MVT.encode())]
+                                + [(k.lower().encode(), v.encode()) for k, v in headers.items()]})
+            await send_audited({"type": "http.response.body", "body": data})
+            return
         try:
             await self.app(scope, receive, send_audited)
         except Exception:
@@ -115,6 +131,19 @@ class AuditMiddleware:
                 state["started"] = True
                 await _record(scope, 500)
             raise
+
+
+def _cached_tile(scope):
+    """:func:`api.routes.tiles.cached_tile`; None (the normal way) also when it fails, e.g. the
+    store is unreachable for a user lookup: the normal way then fails, answers and audits it."""
+    wf = getattr(getattr(scope.get("app"), "state", None), "wf", None)
+    if wf is None:
+        return None
+    try:
+        return cached_tile(wf, scope)
+    except Exception:
+        log.exception("cached tile fast path failed: request handled the normal way")
+        return None
 
 
 async def _refuse(send) -> None:

@@ -13,10 +13,14 @@ drives it with ``wrk`` (Debian package; a Python load generator when wrk is miss
 
 - ``items_1000``: ``/collections/found_at/items?limit=1000&offset=...`` (1,000-feature pages);
 - ``tiles``: ``/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}`` over Birmingham at z12-14
-  (tile cache on, the default) and ``tiles_nocache`` (``WAYFINDER_TILE_CACHE_SIZE=0``: every tile
-  by ST_AsMVT);
+  (tile cache on, the default: once warm, every request is answered by ``AuditMiddleware``'s
+  cached-tile path, ``api.routes.tiles.cached_tile``, still authenticated, authorised and audited)
+  and ``tiles_nocache`` (``WAYFINDER_TILE_CACHE_SIZE=0``: every tile by ST_AsMVT);
 - with ``--tipg``: tipg (developmentseed) serving the same PostGIS table
   (``api_layer_found_at_full``) with the same tiles, same connections, same run.
+
+Every request sends ``Accept-Encoding: gzip``, as a map client in a browser does: Wayfinder sends
+a cached tile gzip-compressed (compressed once, kept in the tile cache) to such clients.
 
 Appends a table to bench/RESULTS_api.md.
 """
@@ -65,6 +69,8 @@ def _ms(text: str) -> float:
 def run_wrk(port: int, token: str | None, paths: list[str], seconds: float, connections: int) -> dict:
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua.write("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n")
+    # as a map client (MapLibre in a browser) asks: tiles may come gzip-compressed
+    lua.write('wrk.headers["Accept-Encoding"] = "gzip"\n')
     if token:
         lua.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
     lua.write("math.randomseed(7)\nrequest = function()\n"
@@ -168,7 +174,8 @@ def warm(port: int, token: str | None, paths: list[str], threads: int = 1) -> No
     def run(part):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         for p in part:
-            c.request("GET", p, headers={"Authorization": f"Bearer {token}"} if token else {})
+            c.request("GET", p, headers={"Accept-Encoding": "gzip",
+                                         **({"Authorization": f"Bearer {token}"} if token else {})})
             c.getresponse().read()
     ts = [threading.Thread(target=run, args=(paths[i::threads],)) for i in range(threads)]
     [t.start() for t in ts]

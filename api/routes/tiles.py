@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated
 
 import mapbox_vector_tile
@@ -16,15 +17,21 @@ import shapely
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from api.dependencies import ctx_of, require_collection, service
-from api.errors import BadRequest
+from api import roles
+from api.dependencies import Context, bearer_token, ctx_of, require_collection, service
+from api.errors import BadRequest, NotAuthenticated
 from api.layers import Prepared
+from api.minimise import view_for
 from api.model import ERRORS, TILEJSON_EXAMPLE
 from api.routes.collections import CollectionId, get_prepared
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
+TILE_ROUTE = "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+#: TILE_ROUTE with z, x, y in canonical decimal (so that int() gives back the same text)
+_TILE_PATH = re.compile(r"/collections/([^/]+)/tiles/WebMercatorQuad/"
+                        r"(0|[1-9][0-9]{0,6})/(0|[1-9][0-9]{0,6})/(0|[1-9][0-9]{0,6})")
 HALF = 20037508.342789244
 
 
@@ -113,7 +120,7 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
                                "minzoom": prep.layer.minzoom, "maxzoom": prep.layer.maxzoom}]}
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}", name="tile",
+@router.get(TILE_ROUTE, name="tile",
             summary="A Mapbox vector tile of a layer", response_class=Response,
             responses={200: {"content": {MVT: {}}, "description": "MVT (may be empty)"},
                        **{k: ERRORS[k] for k in (400, 401, 403, 429)},
@@ -127,7 +134,7 @@ async def tile(request: Request, collection_id: CollectionId,
     _check(z, x, y)
     prep = await get_prepared(wf, collection_id, ctx.view)
     s = wf.settings
-    key = (id(prep), z, x, y)
+    key = (id(prep), z, x, y)        # the same key as cached_tile's
     data = wf.layers.tile_get(key)
     if data is None:
         if prep.table:
@@ -137,6 +144,98 @@ async def tile(request: Request, collection_id: CollectionId,
             data = await run_in_threadpool(tile_memory, prep, z, x, y, s.tile_extent,
                                            s.tile_buffer, s.tile_max_features)
         wf.layers.tile_put(key, data)
+    gz = accepts_gzip(request.headers.get("accept-encoding", "")) and len(data) >= GZIP_MIN
+    if gz:
+        zdata = wf.layers.tile_get(key + ("gzip",))
+        if zdata is None:
+            zdata = await run_in_threadpool(gzip_tile, data)
+            wf.layers.tile_put(key + ("gzip",), zdata)
+        data = zdata
     ctx.what = f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}"
     ctx.result_count = None
-    return Response(data, media_type=MVT)
+    return Response(data, media_type=MVT, headers=tile_headers(gz))
+
+
+#: tiles smaller than this are sent as they are (gzip would save little)
+GZIP_MIN = 1024
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value admits gzip (and does not refuse it with q=0)."""
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() in ("gzip", "*"):
+            q = params.replace(" ", "")
+            if not q.startswith("q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def gzip_tile(data: bytes) -> bytes:
+    """A tile gzip-compressed once for the cache (MVT compresses 3-5x; dense national-scale
+    tiles are megabytes, and sending them, not making them, bounded cached tiles/s)."""
+    import gzip
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def tile_headers(gz: bool) -> dict:
+    return {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gz else {"Vary": "Accept-Encoding"}
+
+
+def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
+    """The answer to a request for a tile already in this process's tile cache, without FastAPI's
+    routing, dependency and validation machinery (which cost several times the rest of such a
+    request), or None: then the request goes the normal way, which decides and audits it.
+
+    Called by :class:`api.app.AuditMiddleware`, which commits the audit entry of the returned
+    context before sending the tile, as for any request. Only the plain allowed case is
+    answered here, with the same checks as :func:`api.dependencies.authorize`, ``require_collection``
+    and :func:`tile`: a GET of ``TILE_ROUTE`` with a valid bearer token of an enabled user (the
+    same :meth:`Authenticator.user_from_token`) whose role the matrix allows on the ``tile`` route
+    and on the collection, current layers (no store check due), the tile of the caller's view
+    cached, then the per-user rate limit. A missing or bad token, a denial, a rate limit, a cache
+    miss or a due store check return None before anything is counted twice (the rate limit is
+    taken last and takes nothing from a caller already over it)."""
+    if scope.get("method") != "GET" or scope.get("root_path"):
+        return None
+    m = _TILE_PATH.fullmatch(scope.get("path", ""))
+    if m is None:
+        return None
+    header = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
+    token = bearer_token(header.decode("latin-1"))
+    if token is None:
+        return None
+    try:
+        user = wf.auth.user_from_token(token)
+    except NotAuthenticated:
+        return None
+    collection_id = m.group(1)
+    rule = roles.rule_for("tile")
+    if (rule is None or rule.public or rule.person_level or user.role not in rule.roles
+            or not roles.collection_allowed(collection_id, user.role)):
+        return None
+    layers = wf.layers
+    if not layers.is_fresh():
+        return None
+    view = view_for(user.role)
+    prep = layers._data.get((collection_id, view))
+    if prep is None:
+        return None
+    z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
+    data = layers.tile_get((id(prep), z, x, y))
+    if data is not None and len(data) >= GZIP_MIN:
+        accept = next((v for k, v in scope.get("headers", ()) if k == b"accept-encoding"), b"")
+        gz = accepts_gzip(accept.decode("latin-1"))
+        if gz:
+            data = layers.tile_get((id(prep), z, x, y, "gzip"))
+    else:
+        gz = False
+    if data is None or wf.limiter.take("u:" + user.name):
+        return None
+    ctx = Context(user=user.name, role=user.role, route=TILE_ROUTE, rule=rule, view=view,
+                  what=f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+    return ctx, data, tile_headers(gz)
