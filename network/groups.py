@@ -370,7 +370,13 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
         if len(comp) <= 2:
             communities.append(set(comp))
             continue
-        sub = C.subgraph(sorted(comp))
+        # a graph of its own, nodes and edges added in sorted order: a subgraph view iterates
+        # its node set, whose order changes with PYTHONHASHSEED, and Louvain's result depends
+        # on the node order (same seed, different process, different groups)
+        sub = nx.Graph()
+        sub.add_nodes_from(sorted(comp))
+        sub.add_weighted_edges_from(sorted((min(u, v), max(u, v), d["weight"])
+                                           for u, v, d in C.edges(comp, data=True)))
         communities.extend(nx.community.louvain_communities(sub, weight="weight", seed=seed,
                                                             resolution=resolution))
     # a member must have gone missing with the rest of its group at least min_co_episodes

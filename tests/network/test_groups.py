@@ -427,3 +427,34 @@ def test_pairs_equal_brute_force(rows):
     got = set(zip(pr["episode_a"], pr["episode_b"], pr["reason"]))
     homes = dict(zip(ch["person_id"], ch["placement_postcode"].str.replace(" ", "")))
     assert got == _brute_pairs(ep, homes)
+
+
+def test_groups_do_not_depend_on_the_string_hash_seed():
+    # each process hashes strings with its own PYTHONHASHSEED (a Dask worker, a re-run, the
+    # API). Louvain's communities depend on the order in which it sees the nodes and edges, so
+    # the graph it is given, and the groups, must be the same in every process (a subgraph view
+    # iterated its node set in hash order: the region drop gave 468, 470 and 468 groups)
+    import json
+    import os
+    import subprocess
+    import sys
+    code = ("import json, sys; sys.path.insert(0, 'tests/network'); sys.path.insert(0, '.')\n"
+            "import networkx as nx\n"
+            "from test_groups import planted_scenario\n"
+            "from network.groups import co_missing_groups, groups_to_records\n"
+            "seen = []\n"
+            "real = nx.community.louvain_communities\n"
+            "def spy(G, **kw):\n"
+            "    seen.append([list(G.nodes), [list(e) for e in G.edges(data='weight')]])\n"
+            "    return real(G, **kw)\n"
+            "nx.community.louvain_communities = spy\n"
+            "ep, ch, _ = planted_scenario(seed=2, n_background=1000)\n"
+            "groups = groups_to_records(co_missing_groups(ep, ch, seed=0))\n"
+            "print(json.dumps([seen, groups], default=str))")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    outs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout
+            for h in (1, 2, 3, 4)]
+    seen, groups = json.loads(outs[0])
+    assert seen and groups
+    assert outs[1:] == outs[:1] * 3
