@@ -78,7 +78,8 @@ def build_service(store_or_url=None, settings: Settings | None = None) -> Servic
         auth=Authenticator(store.engine, secret, settings.token_minutes, settings.user_cache_seconds),
         audit=AuditTrail(store.engine), minimiser=minimiser,
         layers=LayerCache(store, settings, minimiser, refresh_seconds=settings.refresh_seconds,
-                          tile_cache_size=settings.tile_cache_size),
+                          tile_cache_size=settings.tile_cache_size,
+                          tile_cache_bytes=settings.tile_cache_mb * 2**20),
         limiter=RateLimiter(settings.rate_per_minute),
         anon_limiter=RateLimiter(settings.rate_per_minute and max(settings.rate_per_minute, 60)),
         login_limiter=RateLimiter(settings.login_rate_per_minute))

@@ -493,7 +493,9 @@ class LayerCache:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _frames: dict = field(default_factory=dict)
     tile_cache_size: int = 20_000
+    tile_cache_bytes: int = 512 * 2**20
     _tiles: "OrderedDict" = field(default_factory=lambda: OrderedDict())
+    _tile_total: int = 0
     #: guards only the tile LRU (tile_put runs on the event loop: it must never wait for the
     #: layer lock, which a store check or rebuild holds for a long time)
     _tile_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -539,7 +541,8 @@ class LayerCache:
                 log.info("layer %s: %d features in %.2fs", layer.id, len(full), time.perf_counter() - t0)
             self._data = data
             self._frames = {}
-            self._tiles = OrderedDict()
+            with self._tile_lock:
+                self._tiles, self._tile_total = OrderedDict(), 0
             self._fingerprint = fp
             self._checked = time.monotonic()
             # the prepared layers are long-lived: keep them out of the cyclic GC's full passes
@@ -581,11 +584,16 @@ class LayerCache:
     def tile_put(self, key, data: bytes) -> None:
         if self.tile_cache_size <= 0:
             return
+        if len(data) > self.tile_cache_bytes:
+            return
         with self._tile_lock:
             tiles = self._tiles
+            old = tiles.pop(key, None)
+            self._tile_total += len(data) - (len(old) if old is not None else 0)
             tiles[key] = data
-            while len(tiles) > self.tile_cache_size:
-                tiles.popitem(last=False)
+            # least recently used first, until both the count and the bytes fit
+            while len(tiles) > self.tile_cache_size or self._tile_total > self.tile_cache_bytes:
+                self._tile_total -= len(tiles.popitem(last=False)[1])
 
     def ensure_fresh(self) -> None:
         now = time.monotonic()

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     tile_max_features: int = 50_000
     #: encoded tiles kept in memory per process (cleared when the store changes); 0 disables
     tile_cache_size: int = 20_000
+    #: ... and at most this many megabytes of them (dense national-scale tiles are megabytes
+    #: each: 20,000 of them would not fit in memory)
+    tile_cache_mb: int = 512
     #: seconds between checks that the store has changed (layers are rebuilt when it has)
     refresh_seconds: float = 30.0
 
