@@ -611,6 +611,11 @@ class LayerCache:
         self.ensure_fresh()
         return self._data[(layer_id, view)]
 
+    def peek(self, layer_id: str, view: str) -> Prepared | None:
+        """The prepared layer when it is in memory and needs no store check, else None (never
+        checks or builds: safe on the event loop)."""
+        return self._data.get((layer_id, view)) if self.is_fresh() else None
+
     def frame(self, name: str):
         """A store frame, cached until the store changes (``None`` when unavailable)."""
         self.ensure_fresh()

@@ -87,12 +87,13 @@ def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
                            "last": t["last"].to_numpy(dtype=object)})
         data = None
     else:
-        rows = [(u, v, k, d.get("relation", k), bool(d.get("intelligence", False)),
-                 int(d.get("count", 1)), d.get("first"), d.get("last"))
-                for u, v, k, d in G.edges(keys=True, data=True)]
-        df = pd.DataFrame(rows, columns=["u", "v", "key", "relation", "intelligence", "count",
-                                         "first", "last"])
-        data = [d for *_, d in G.edges(keys=True, data=True)]
+        edges = list(G.edges(keys=True, data=True))
+        df = pd.DataFrame([(u, v, k, d.get("relation", k), bool(d.get("intelligence", False)),
+                            int(d.get("count", 1)), d.get("first"), d.get("last"))
+                           for u, v, k, d in edges],
+                          columns=["u", "v", "key", "relation", "intelligence", "count",
+                                   "first", "last"])
+        data = [d for *_, d in edges]
     weight = np.ones(len(df))
     for i in np.flatnonzero(df["intelligence"].to_numpy(bool)):
         d = {"eid": int(i)} if data is None else data[i]
@@ -411,9 +412,9 @@ class _TwoStep:
     per_adult: pd.DataFrame
 
 
-def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unresolved=(),
-                   chunk: int = 4_000_000, n_adults: pd.Series | None = None,
-                   n_children: pd.Series | None = None) -> "_TwoStep | None":
+def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
+                   n_adults: pd.Series, n_children: pd.Series,
+                   chunk: int = 4_000_000) -> "_TwoStep | None":
     """The best adult - place - child path of every (adult, child) pair, without enumerating
     every pair of edges through a busy place.
 
@@ -426,16 +427,11 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
     there is no 2-step path): the best pair paths as integer arrays, and ``per_adult``
     ``intelligence_all, first, last`` over *all* 2-step paths of each adult (computed per
     place, linear in the edges).
-    ``n_adults`` / ``n_children`` (adults / children per place) are counted from ``a_x`` /
-    ``x_c`` unless given (a block of the adults passes the counts over all of them)."""
+    ``n_adults`` / ``n_children`` are the adults / children per place over the whole graph (the
+    specificity of a place; a block of adults sees only some of them), and ``x_c`` leads to
+    resolved children only (:func:`_path_edges`)."""
     if len(a_x) == 0 or len(x_c) == 0:
         return None
-    if n_adults is None:
-        n_adults = a_x.groupby("v")["u"].nunique()
-    if n_children is None:
-        n_children = x_c.groupby("u")["v"].nunique()
-    # specificity counts every child node at the place; paths lead to resolved children only
-    x_c = x_c[~_isin(x_c["v"], unresolved)]
     places = sorted(set(a_x["v"]) & set(x_c["u"]))
     pidx = pd.Index(places, dtype=object)
     ax = a_x[_isin(a_x["v"], places)].reset_index(drop=True)
@@ -500,16 +496,15 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float, unr
 @dataclass
 class _PathEdges:
     """The edges bridging paths are made of, each undirected edge in the orientation used:
-    ``direct`` adult-child paths (layout of ``_paths``), ``a_x`` adult-place and ``x_c``
-    place-child edges (``u, v, relation, weight, intelligence, first, last``), the adults and
-    children per place, the unresolved nodes and every node's kind."""
+    ``direct`` adult-child paths (``adult, child, via, relation, weight, intelligence, first,
+    last``), ``a_x`` adult-place and ``x_c`` place-child edges (``u, v, relation, weight,
+    intelligence, first, last``; resolved children only), sorted by adult / place, and the
+    adults and children per place."""
     direct: pd.DataFrame
     a_x: pd.DataFrame
     x_c: pd.DataFrame
     n_adults: pd.Series
     n_children: pd.Series
-    unresolved: set
-    kind: dict
 
     def __post_init__(self):
         self.direct_adults = self.direct["adult"].to_numpy(dtype=object)
@@ -554,7 +549,7 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
     return _PathEdges(direct.sort_values("adult", kind="stable").reset_index(drop=True),
                       a_x.sort_values("u", kind="stable").reset_index(drop=True),
                       x_c.sort_values("u", kind="stable").reset_index(drop=True),
-                      n_adults, n_children, unresolved, kind)
+                      n_adults, n_children)
 
 
 def _rows_of(keys: np.ndarray, wanted) -> np.ndarray:
@@ -574,14 +569,13 @@ def _adult_blocks(pe: _PathEdges, adults: set, max_paths: int) -> list[list]:
     est = pe.a_x["v"].map(pe.n_children).fillna(0).groupby(pe.a_x["u"]).sum()
     order = sorted(adults)
     cost = pd.Series(order, dtype=object).map(est).fillna(0).to_numpy(float) + 1
-    block = np.zeros(len(order), dtype=np.int64)
-    b = acc = 0
+    cuts, acc = [], 0
     for i, c in enumerate(cost.tolist()):
         if acc and acc + c > max_paths:
-            b, acc = b + 1, 0
-        block[i] = b
+            cuts.append(i)
+            acc = 0
         acc += c
-    return [list(np.asarray(order, dtype=object)[block == k]) for k in range(b + 1)] if order else []
+    return [list(b) for b in np.split(np.asarray(order, dtype=object), cuts)] if order else []
 
 
 def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: float = 0.5,
@@ -651,8 +645,7 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     direct = pe.direct.iloc[_rows_of(pe.direct_adults, block)]
     a_x = pe.a_x.iloc[_rows_of(pe.a_x_adults, block)]
     x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, np.asarray(sorted(set(a_x["v"])), dtype=object))]
-    two = _two_step_best(a_x, x_c, place_decay, pe.unresolved,
-                         n_adults=pe.n_adults, n_children=pe.n_children)
+    two = _two_step_best(a_x, x_c, place_decay, pe.n_adults, pe.n_children)
     if len(direct) == 0 and two is None:
         return None
     a_names = pd.Index(adults, dtype=object)

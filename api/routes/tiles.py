@@ -219,10 +219,8 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
             or not roles.collection_allowed(collection_id, user.role)):
         return None
     layers = wf.layers
-    if not layers.is_fresh():
-        return None
     view = view_for(user.role)
-    prep = layers._data.get((collection_id, view))
+    prep = layers.peek(collection_id, view)
     if prep is None:
         return None
     z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
