@@ -11,17 +11,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo import schema
+from geo.model import FILES
 from geo.store import Store, utcnow
 
-#: (table, column, is a `;` list) of every location text in the drop tables.
-LOCATION_FIELDS = (
-    ("children", "placement_postcode", False),
-    ("episodes", "last_seen", False),
-    ("episodes", "found_at", False),
-    ("return_interviews", "places", True),
-    ("persons", "address", False),
-    ("intelligence", "location", False),
-)
+#: (table, column, is a `;` list) of every location text in the drop tables, from the contract's
+#: declaration of each file's location columns (geo.model).
+LOCATION_FIELDS = tuple((spec.table, loc, spec.column(loc).kind == "list")
+                        for spec in FILES for loc in spec.locations)
 
 
 def stored_texts(store: Store) -> pd.Series:

@@ -421,6 +421,9 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestR
     drop = Path(drop)
     paths = find_files(drop)
     tables = {name: read_table(path) for name, path in paths.items()}   # read all before writing
+    if geocode and _has_location_texts(tables) and not store.has_reference():
+        raise DropError("the store holds no reference data (postcodes and boundaries) to geocode "
+                        "against: run `wayfinder reference` first, or ingest with --no-geocode")
     drop_name = drop.resolve().name
     with store.engine.begin() as conn:
         run_id = conn.execute(schema.ingest_runs.insert().values(
@@ -438,6 +441,16 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestR
                      .values(finished_at=utcnow(), status="done",
                              report=json.dumps(report.to_json())))
     return report
+
+
+def _has_location_texts(tables: dict[str, RawTable]) -> bool:
+    """Whether any location column of the tables read holds a value (texts to geocode)."""
+    for spec in FILES:
+        raw = tables.get(spec.name)
+        for col in spec.locations if raw is not None else ():
+            if col in raw.frame.columns and (raw.frame[col].astype(str).str.strip() != "").any():
+                return True
+    return False
 
 
 class _Context:
@@ -482,8 +495,9 @@ class _Context:
         with self.store.engine.begin() as conn:
             rep.new, rep.updated = self._upsert(conn, table, key_cols, accepted)
             extra_children = getattr(self, "_minimal_children", None)
-            if spec.name == "episodes" and extra_children is not None and len(extra_children):
+            if extra_children is not None and len(extra_children):
                 self._upsert(conn, schema.children, ["source", "child_id"], extra_children)
+            self._minimal_children = None
             self.store.insert_frame(conn, schema.held_rows, held_rows)
         # later files only look up the keys of earlier ones
         self.accepted[spec.name] = accepted[["source", *spec.key]]
@@ -522,8 +536,37 @@ class _Context:
         early = frame["returned_at"].notna() & frame["reported_at"].notna() & \
             (frame["returned_at"] < frame["reported_at"])
         problems.add(early, "returned_at", "returned_at is earlier than reported_at")
-        # Resolve child_id to a child record key: this drop's children (same source first),
-        # then the store's, else a minimal child created from the episode (with a warning).
+        return self._resolve_children(frame, problems, warnings, "episodes")
+
+    def _check_cse_assessments(self, frame, problems: _Problems, warnings):
+        early = frame["closed_at"].notna() & frame["assessed_at"].notna() & \
+            (frame["closed_at"] < frame["assessed_at"])
+        problems.add(early, "closed_at", "closed_at is earlier than assessed_at")
+        return self._resolve_children(frame, problems, warnings, "CSE assessments")
+
+    def _check_education(self, frame, problems: _Problems, warnings):
+        early = frame["end_date"].notna() & frame["start_date"].notna() & \
+            (pd.to_datetime(frame["end_date"]) < pd.to_datetime(frame["start_date"]))
+        problems.add(early, "end_date", "end_date is earlier than start_date")
+        return self._resolve_children(frame, problems, warnings, "education records")
+
+    def _check_populations(self, frame, problems: _Problems, warnings):
+        known = set(self.store.read_sql(sa.select(schema.areas.c.area_code))["area_code"])
+        code = frame["area_code"].astype(str).str.strip().str.upper()
+        frame["area_code"] = code.where(frame["area_code"].notna(), None)
+        problems.add(frame["area_code"].notna() & ~code.isin(known), "area_code",
+                     "is not a ward or LSOA code of the loaded boundaries",
+                     frame["area_code"], value_first=True)
+        problems.add(frame["count"].notna() & (frame["count"].fillna(0) < 0), "count",
+                     "a population count cannot be negative")
+        parts = frame[["area_code", "age_band", "year", "sex"]].astype(str)
+        frame["population_id"] = parts.agg("|".join, axis=1)
+        return frame
+
+    def _resolve_children(self, frame: pd.DataFrame, problems: _Problems, warnings: list[str],
+                          what: str) -> pd.DataFrame:
+        """Resolve child_id to a child record key: this drop's children (same source first), then
+        the store's, else a minimal child created from the record (with a warning)."""
         kids = self.accepted.get("children", pd.DataFrame(columns=["source", "child_id"]))
         stored = self.store.read_sql(sa.select(schema.children.c.source,
                                                schema.children.c.child_id,
@@ -543,10 +586,11 @@ class _Context:
         unknown = key.isna() & frame["child_id"].notna() & ~problems.held
         key[unknown] = own[unknown]
         frame["child_key"] = key
+        self._minimal_children = None
         if unknown.any():
             n = frame.loc[unknown, "child_id"].nunique()
             warnings.append(f"{n} child_id values not in children.csv: minimal child records "
-                            f"created from episodes")
+                            f"created from {what}")
             self._row_warnings = int(unknown.sum())
             mk = frame.loc[unknown, ["source", "child_id"]].drop_duplicates()
             mk = mk[~mk.set_index(["source", "child_id"]).index.isin(
@@ -555,8 +599,6 @@ class _Context:
             mk["row_hash"] = row_hash(mk)
             mk["run_id"] = self.run_id
             self._minimal_children = mk
-        else:
-            self._minimal_children = None
         return frame
 
     def _check_return_interviews(self, frame, problems: _Problems, warnings):

@@ -40,6 +40,12 @@ VOCAB: dict[str, tuple[str, ...]] = {
     "source_eval": ("1", "2", "3"),
     "intel_eval": ("a", "b", "c", "d", "e"),
     "handling": ("p", "c"),
+    "tool": ("seraf", "screening", "other"),
+    "risk_level": ("none", "low", "medium", "high"),
+    "crime_kind": ("crime", "non_crime"),
+    "yes_no": ("yes", "no"),
+    "education_status": ("cme", "cnes", "removed_unlocated", "elective_home_education", "other"),
+    "population_sex": ("female", "male", "all"),
 }
 
 SYNONYMS: dict[str, dict[str, str]] = {
@@ -51,6 +57,15 @@ SYNONYMS: dict[str, dict[str, str]] = {
     "placement_type": {"childrens_home": "residential", "children's_home": "residential",
                        "with_parents": "parent", "parents": "parent"},
     "premises_type": {"b&b": "bnb", "bed_and_breakfast": "bnb"},
+    "crime_kind": {"noncrime": "non_crime", "non_crime_incident": "non_crime",
+                   "incident": "non_crime"},
+    "yes_no": {"y": "yes", "n": "no", "true": "yes", "false": "no", "1": "yes", "0": "no"},
+    "education_status": {"ehe": "elective_home_education",
+                         "children_missing_education": "cme",
+                         "child_missing_education": "cme",
+                         "not_in_education": "cnes"},
+    "population_sex": {"persons": "all", "f": "female", "m": "male"},
+    "risk_level": {"standard": "low"},
 }
 
 #: Categories of premises for reports.
@@ -99,6 +114,7 @@ CHILDREN = FileSpec("children", "children", ("child_id",), (
     _c("sex", "vocab"), _c("ethnicity"), _c("care_status", "vocab"), _c("placement_type", "vocab"),
     _c("placement_postcode", "location"), _c("responsible_authority"), _c("cse_risk", "vocab"),
     _c("school"), _c("police_id"), _c("carefirst_id"), _c("upn"),
+    _c("placement_authority"), _c("establishment"),
 ), locations=("placement_postcode",))
 
 EPISODES = FileSpec("episodes", "episodes", ("episode_id",), (
@@ -147,9 +163,36 @@ INTELLIGENCE = FileSpec("intelligence", "intelligence", ("intel_id",), (
     _c("tags", "list"), _c("text"), _c("source"),
 ), locations=("location",))
 
+CSE_ASSESSMENTS = FileSpec("cse_assessments", "cse_assessments", ("assessment_id",), (
+    _c("assessment_id", "id", True), _c("child_id", "id", True),
+    _c("assessed_at", "datetime", True), _c("tool", "vocab"), _c("score", "int"),
+    _c("risk_level", "vocab", True), _c("closed_at", "datetime"), _c("source"),
+))
+
+CRIMES = FileSpec("crimes", "crimes", ("crime_id",), (
+    _c("crime_id", "id", True), _c("recorded_at", "datetime", True),
+    _c("kind", "vocab", True, "crime_kind"), _c("offence"), _c("cse_marker", "vocab", vocab="yes_no"),
+    _c("victims", "refs"), _c("suspects", "refs"), _c("outcome_code"),
+    _c("location", "location"), _c("source"),
+), locations=("location",))
+
+EDUCATION = FileSpec("education", "education", ("record_id",), (
+    _c("record_id", "id", True), _c("child_id", "id", True),
+    _c("status", "vocab", True, "education_status"), _c("start_date", "date", True),
+    _c("end_date", "date"), _c("school"), _c("source"),
+))
+
+#: Denominators for rates (ONS mid-year estimates are the intended source). The natural key is
+#: derived from (area_code, age_band, year, sex) in ``population_id``.
+POPULATIONS = FileSpec("populations", "populations", ("population_id",), (
+    _c("area_code", "text", True), _c("age_band", "text", True), _c("year", "int"),
+    _c("sex", "vocab", vocab="population_sex"), _c("count", "int", True), _c("source"),
+))
+
 #: Files in the order they are ingested: referenced records before the records that refer to them.
 FILES: tuple[FileSpec, ...] = (CHILDREN, PERSONS, PREMISES, PLACES, EPISODES, RETURN_INTERVIEWS,
-                               LINKS, INTELLIGENCE)
+                               LINKS, INTELLIGENCE, CSE_ASSESSMENTS, CRIMES, EDUCATION,
+                               POPULATIONS)
 FILES_BY_NAME = {f.name: f for f in FILES}
 
 

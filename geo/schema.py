@@ -40,6 +40,7 @@ children = sa.Table(
         sa.Column("cse_risk", sa.String(16)), sa.Column("school", sa.Text),
         sa.Column("police_id", sa.String(128)), sa.Column("carefirst_id", sa.String(128)),
         sa.Column("upn", sa.String(128)),
+        sa.Column("placement_authority", sa.Text), sa.Column("establishment", sa.Text),
         sa.Column("from_episode", sa.Boolean, nullable=False, server_default=sa.false()),
     ),
     sa.UniqueConstraint("source", "child_id", name="uq_children_key"),
@@ -149,6 +150,68 @@ intelligence = sa.Table(
         sa.Column("vehicle", sa.String(32)), sa.Column("tags", sa.Text), sa.Column("text", sa.Text),
     ),
     sa.UniqueConstraint("source", "intel_id", name="uq_intelligence_key"),
+)
+
+cse_assessments = sa.Table(
+    "cse_assessments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *_common(
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("assessment_id", sa.String(128), nullable=False),
+        sa.Column("child_id", sa.String(128), nullable=False),
+        sa.Column("child_key", sa.String(200), nullable=False),
+        sa.Column("assessed_at", sa.DateTime, nullable=False),
+        sa.Column("tool", sa.String(16)), sa.Column("score", sa.Integer),
+        sa.Column("risk_level", sa.String(8), nullable=False),
+        sa.Column("closed_at", sa.DateTime),
+    ),
+    sa.UniqueConstraint("source", "assessment_id", name="uq_cse_assessments_key"),
+    sa.Index("ix_cse_assessments_child_key", "child_key"),
+)
+
+crimes = sa.Table(
+    "crimes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *_common(
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("crime_id", sa.String(128), nullable=False),
+        sa.Column("recorded_at", sa.DateTime, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False), sa.Column("offence", sa.Text),
+        sa.Column("cse_marker", sa.String(4)), sa.Column("victims", sa.Text),
+        sa.Column("suspects", sa.Text), sa.Column("outcome_code", sa.String(64)),
+        sa.Column("location", sa.Text),
+    ),
+    sa.UniqueConstraint("source", "crime_id", name="uq_crimes_key"),
+)
+
+education = sa.Table(
+    "education", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *_common(
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("record_id", sa.String(128), nullable=False),
+        sa.Column("child_id", sa.String(128), nullable=False),
+        sa.Column("child_key", sa.String(200), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("start_date", sa.Date, nullable=False), sa.Column("end_date", sa.Date),
+        sa.Column("school", sa.Text),
+    ),
+    sa.UniqueConstraint("source", "record_id", name="uq_education_key"),
+    sa.Index("ix_education_child_key", "child_key"),
+)
+
+populations = sa.Table(
+    "populations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    *_common(
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("population_id", sa.String(200), nullable=False),
+        sa.Column("area_code", sa.String(16), nullable=False),
+        sa.Column("age_band", sa.String(16), nullable=False),
+        sa.Column("year", sa.Integer), sa.Column("sex", sa.String(8)),
+        sa.Column("count", sa.Integer, nullable=False),
+    ),
+    sa.UniqueConstraint("source", "population_id", name="uq_populations_key"),
 )
 
 # ---- reference data -------------------------------------------------------------------------
@@ -263,7 +326,8 @@ settings = sa.Table(
 
 #: Drop tables by contract file name.
 DROP_TABLES = {t.name: t for t in (children, persons, premises, places, episodes,
-                                   return_interviews, links, intelligence)}
+                                   return_interviews, links, intelligence, cse_assessments,
+                                   crimes, education, populations)}
 
 #: Tables that get a generated PostGIS point column from easting/northing.
 POINT_TABLES = ("premises", "places", "geocodes", "postcodes")

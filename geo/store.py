@@ -137,6 +137,12 @@ class Store:
         return len(frame)
 
     # ---- reading ----------------------------------------------------------------------------
+    def has_reference(self) -> bool:
+        """Whether postcodes and boundaries are loaded (``wayfinder reference``)."""
+        with self.engine.connect() as conn:
+            return all(conn.execute(sa.select(t.c[c]).limit(1)).first() is not None
+                       for t, c in ((schema.postcodes, "postcode"), (schema.areas, "area_code")))
+
     def read_sql(self, query, params: dict | None = None) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn, params=params)
@@ -315,6 +321,42 @@ class Store:
         df["link_key"] = df["source"] + "/" + df["link_id"]
         df["observed_at"] = _utc(df["observed_at"])
         return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_cse_assessments(self) -> pd.DataFrame:
+        df = self.table("cse_assessments")
+        df["assessment_key"] = df["source"] + "/" + df["assessment_id"]
+        df["person_id"] = self._person_ids(df["child_key"])
+        for c in ("assessed_at", "closed_at"):
+            df[c] = _utc(df[c])
+        df["score"] = df["score"].astype("Int64")
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_crimes(self) -> pd.DataFrame:
+        """Crimes and non-crime incidents; ``victims`` and ``suspects`` stay as the references
+        written (lists), resolved to persons by ``network.graph.resolve_ref`` where needed."""
+        df = self.table("crimes")
+        df["crime_key"] = df["source"] + "/" + df["crime_id"]
+        df["recorded_at"] = _utc(df["recorded_at"])
+        for c in ("victims", "suspects"):
+            df[c] = _split_list(df[c])
+        df = df.rename(columns={"location": "location_text"})
+        geo = self._geocoded(df["location_text"], "loc", ("e", "n", "precision", "ward"))
+        df["easting"], df["northing"], df["precision"], df["ward_code"] = (
+            geo["loc_e"], geo["loc_n"], geo["loc_precision"], geo["loc_ward"])
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_education(self) -> pd.DataFrame:
+        df = self.table("education")
+        df["record_key"] = df["source"] + "/" + df["record_id"]
+        df["person_id"] = self._person_ids(df["child_key"])
+        for c in ("start_date", "end_date"):
+            df[c] = pd.to_datetime(df[c], errors="coerce")
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_populations(self) -> pd.DataFrame:
+        df = self.table("populations")
+        df["year"] = df["year"].astype("Int64")
+        return df.drop(columns=["id", "row_hash", "run_id", "extra", "population_id"])
 
     def _frame_areas(self) -> gpd.GeoDataFrame:
         df = self.table("areas")

@@ -41,6 +41,21 @@ import typer
 from geo import schema
 
 KINDS = ("child", "person")
+#: Tables whose rows belong to one child through ``child_key`` (deleted with the child).
+CHILD_TABLES = (schema.episodes, schema.cse_assessments, schema.education)
+#: Every drop table holding personal data, and how erasure covers it (tests/api/test_erase.py
+#: checks that each drop table is named here or declared free of personal data).
+COVERED = {
+    "children": "records deleted", "persons": "records deleted",
+    "episodes": "deleted with the child; found_with mentions scrubbed",
+    "return_interviews": "deleted with the episode; associates mentions scrubbed",
+    "cse_assessments": "deleted with the child", "education": "deleted with the child",
+    "links": "links with the subject at either end deleted",
+    "intelligence": "subjects scrubbed, names redacted from the text",
+    "crimes": "victims and suspects mentions scrubbed",
+}
+#: Drop tables without personal data.
+NO_PERSONAL_DATA = ("premises", "places", "populations")
 REDACTED = "[erased]"
 
 
@@ -246,10 +261,13 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
             n += conn.execute(t.return_interviews.delete()
                               .where(t.return_interviews.c.episode_key.in_(part))).rowcount
         counts["return_interviews"] = n
-        n = 0
-        for part in _chunks(f"{s}/{i}" for s, i in child_keys):
-            n += conn.execute(t.episodes.delete().where(t.episodes.c.child_key.in_(part))).rowcount
-        counts["episodes"] = n
+        # every table whose rows belong to one child (child_key): episodes, CSE assessments,
+        # education records
+        for table in CHILD_TABLES:
+            n = 0
+            for part in _chunks(f"{s}/{i}" for s, i in child_keys):
+                n += conn.execute(table.delete().where(table.c.child_key.in_(part))).rowcount
+            counts[table.name] = n
         n = 0
         for part in _chunks(child_keys):
             n += conn.execute(t.children.delete()
@@ -289,6 +307,8 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
 
         scrub_lists(t.episodes, "found_with", "person", "episode_mentions")
         scrub_lists(t.return_interviews, "associates", "person", "interview_mentions")
+        scrub_lists(t.crimes, "victims", "person", "crime_victim_mentions")
+        scrub_lists(t.crimes, "suspects", "person", "crime_suspect_mentions")
 
         # intelligence: drop the subject from subjects; redact its names from the text
         like = sa.or_(*[sa.func.lower(t.intelligence.c.subjects).like(f"%{x.lower()}%") for x in terms],

@@ -205,3 +205,12 @@ def test_route_admin_only_by_pseudonym(store):
                 and e["status"] == 200]
         assert any(e["id"] == out["audit_id"] and e["purpose"] == REASON for e in data)
         assert client.get("/audit/verify", headers=h["admin"]).json()["ok"] is True
+
+
+def test_erasure_covers_every_drop_table():
+    """A new drop file must be declared either as covered by erasure or as free of personal
+    data: nothing reminds a developer otherwise."""
+    from api.commands.erase import COVERED, NO_PERSONAL_DATA
+    from geo.schema import DROP_TABLES
+    assert set(DROP_TABLES) == set(COVERED) | set(NO_PERSONAL_DATA)
+    assert not set(COVERED) & set(NO_PERSONAL_DATA)
