@@ -88,7 +88,7 @@ def held(
 
 
 COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
-                   "audit", "pack", "run", "erase")
+                   "audit", "pack", "run", "erase", "scorecard")
 
 
 def _register_commands() -> None:
