@@ -66,7 +66,7 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
         except Exception:  # a frame the store cannot build is simply absent evidence
             return None
 
-    poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"),
+    poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=postcodes,
                               intelligence=frame("intelligence"), children=frame("children"),
                               start=start, end=end)
     poc.to_csv(out / "premises_of_concern.csv", index=False)
