@@ -104,6 +104,10 @@ LETTERS = np.array(list("ABCDEFGHJKLMNOPRSTUVWXYZ"))
 # noise dilute the rate an analyst measures from all found-at texts to about 3.5-3.9x and 2.3-3x.
 CORE_X = 4.4
 NEIGHBOUR_X = 3.1
+#: share of a residential child's returns found back at the home in the "housemates" null
+HOUSEMATES_HOME = 0.6
+#: share of children with several records moved between placements (records disagree on postcode)
+MOVED_SHARE = 0.08
 VENUE_TYPES = ("hotel", "bnb", "takeaway", "shop", "off_licence", "taxi_operator", "leisure", "pub", "bar",
                "nightclub", "gambling")
 
@@ -171,6 +175,7 @@ class _Ctx:
     hot_cdf: np.ndarray             # cumulative planted excess weight over hot_pc
     hot_share: float                # share of found-at points that are planted excess (0 when null)
     truth: dict = field(default_factory=dict)
+    housemates: bool = False        # children's-home residents found back at their home (a null)
     used_locations: list = field(default_factory=list)
     extra_locations: list = field(default_factory=list)
 
@@ -540,6 +545,8 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
     idx[still] = -2
     ctx.used_locations.append(idx)
     e["found_at"] = cat.texts(idx)
+    if ctx.housemates:
+        _found_back_home(ctx, k, e)
     e["last_seen"] = _last_seen(ctx, rng, k, ci)
 
     # --- found_with: co-missing members by id or name; peers for background
@@ -571,6 +578,42 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
     chunk_truth["venue_children"] = {int(v): sorted(set(k.tid.to_numpy()[vchild[vven == v]])) for v in np.unique(vven)} \
         if not null else {}
     return e
+
+
+def _found_back_home(ctx: _Ctx, k: pd.DataFrame, e: pd.DataFrame, share: float = HOUSEMATES_HOME) -> None:
+    """The "housemates" null: children of a residential home go missing independently (their own
+    ordinary episode times) and ``share`` of their returns are found back at that home, written as
+    the home's address. Housemates so share a found-at place without going missing together or
+    being at any premises: nothing here is planted structure."""
+    rng = np.random.default_rng([ctx.seed, 11, len(e)])
+    ci = e.ci.to_numpy()
+    home = (k.home_id.to_numpy()[ci] >= 0) & e.returned_at.notna().to_numpy() & (rng.random(len(e)) < share)
+    if not home.any():
+        return
+    e.loc[home, "found_at"] = k.address.to_numpy()[ci[home]]
+    hc = np.unique(ci[home])
+    ctx.extra_locations.append(pd.DataFrame({"text": k.address.to_numpy()[hc], "easting": k.home_e.to_numpy()[hc],
+                                             "northing": k.home_n.to_numpy()[hc], "precision": "postcode",
+                                             "ward_code": k.ward_code.to_numpy()[hc], "resolvable": True,
+                                             "kind": "address"}))
+
+
+def _moved_placements(ctx: _Ctx, k: pd.DataFrame, rec: pd.DataFrame, share: float = MOVED_SHARE) -> np.ndarray:
+    """Move ``share`` of the children with two or more records between placements: one of their
+    records (not the first) still carries the previous placement's postcode, so records of one
+    child disagree on the postcode as they do when a child moves homes between two agencies'
+    updates. Returns the moved children's row indices (their true ids go to truth)."""
+    rng = np.random.default_rng([ctx.seed, 12, len(k)])
+    multi = rec.groupby("ci").size()
+    cand = multi.index[multi.to_numpy() >= 2].to_numpy()
+    moved = cand[rng.random(len(cand)) < share]
+    if not len(moved):
+        return moved
+    later = rec[rec.ci.isin(moved) & rec.duplicated("ci")].drop_duplicates("ci")
+    pcs = ctx.ref.postcodes
+    old = pcs.postcode.to_numpy()[rng.integers(0, len(pcs), len(later))]
+    rec.loc[later.index, "placement_postcode"] = old
+    return moved
 
 
 # --------------------------------------------------------------------------------------------- rhi
@@ -927,7 +970,8 @@ def _plan(ref: Reference, cat: Catalogue, rng: np.random.Generator, null: bool, 
     return np.array(venues, dtype=int), hot_rows, core_rows, n_venues
 
 
-def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool = False) -> dict:
+def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool = False,
+             housemates: bool = False) -> dict:
     """Write a synthetic contract drop and ``truth.json`` into ``out_dir``; return the truth dict.
 
     Parameters
@@ -937,6 +981,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     scale : "sample" (a few hundred rows), "city" (~5k episodes, ~1.5k children), "region"
         (~100k episodes), "national" (>= 1M episodes, ~520k child records; chunked).
     null : same volumes and marginal distributions, no planted structure.
+    housemates : children of one residential home are found back at that home (60 % of their
+        returns), each child on its own timeline: with ``null`` the realistic null of issue 13.
 
     Truth coordinates are British National Grid (EPSG:27700) metres.
     """
@@ -957,12 +1003,14 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     hot_pc = hot_pc[np.argsort(pc_ward[hot_pc], kind="stable")]
     hot_cdf = np.cumsum(excess[hot_pc]) / max(excess.sum(), 1e-12)
     ctx = _Ctx(ref=ref, cat=cat, seed=seed, null=null, venues=venues, hot_wards=hot, hot_pc=hot_pc, hot_cdf=hot_cdf,
-               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues})
+               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues},
+               housemates=housemates)
     writer = _Writer(out)
     identities: dict[str, str] = {}
     siblings, groups, aoc_ids, bad_rows = [], [], [], []
     venue_children: dict[str, list] = {}
     aoc_links: dict[str, list] = {}
+    moved_children: list[str] = []
     share = 0.01
 
     # premises and places (not chunked)
@@ -998,6 +1046,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         base = c * 1_000_000
         k = _true_children(ctx, crng, n, 1 + c * sc.chunk)
         recs = _child_records(ctx, crng, k, base)
+        moved_children += k.tid.to_numpy()[_moved_placements(ctx, k, recs)].tolist()
         persons, precs = _persons(ctx, crng, k, base, c * sc.chunk)
         main = precs[precs.source != "rhi_provider"].drop_duplicates("pi").set_index("pi").person_id
         persons.attrs["police_pid"] = main.reindex(np.arange(len(persons))).to_numpy()
@@ -1071,7 +1120,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                  for t, e_, n_, p_, w_, r_, k_ in zip(locs.text, locs.easting, locs.northing, locs.precision,
                                                       locs.ward_code, locs.resolvable, locs.kind)]
     truth = {
-        "seed": seed, "scale": scale, "null": null,
+        "seed": seed, "scale": scale, "null": null, "housemates": housemates,
         "note": "Synthetic scenario. People are fictional. Venue hotspots are planted only on invented "
                 "premises (fictional_premises: made-up trading names at real postcodes, registered in "
                 "premises.csv like any other). Real premises and places from open data (FSA FHRS, HMRC Eat "
@@ -1081,6 +1130,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "counts": dict(writer.rows),
         "identities": identities,
         "siblings": siblings,
+        "moved_children": moved_children,
         "venue_hotspots": [] if null else prem.premises_id.to_numpy()[venues].tolist(),
         "venue_children": venue_children,
         "fictional_premises": prem.premises_id.to_numpy()[fictional].tolist(),

@@ -1,6 +1,6 @@
 """CLI command ``wayfinder synth``: write a synthetic scenario drop and its truth.json.
 
-``wayfinder synth --out DIR --seed N --scale {city,region,national} [--null]`` (``sample`` is also
+``wayfinder synth --out DIR --seed N --scale {city,region,national} [--null] [--housemates]`` (``sample`` is also
 accepted: the small drop committed in data/sample/). The drop follows shared/DATA_CONTRACT.md; the
 truth format is in docs/FRAMES.md. ``register(app)`` adds the command to the Typer app of api/cli.py.
 """
@@ -25,6 +25,8 @@ def synth(
     scale: ScaleName = typer.Option(ScaleName.city, "--scale", help="sample (a few hundred rows), city (~5k "
                                     "episodes), region (~100k), national (>= 1M)"),
     null: bool = typer.Option(False, "--null", help="same volumes and distributions, no planted structure"),
+    housemates: bool = typer.Option(False, "--housemates", help="children of one residential home are found back "
+                                    "at that home, each on its own timeline (with --null: the housemates null)"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
@@ -36,12 +38,12 @@ def synth(
         raise typer.Exit(1)
     t0 = time.perf_counter()
     try:
-        truth = generate(out, seed=seed, scale=scale.value, null=null)
+        truth = generate(out, seed=seed, scale=scale.value, null=null, housemates=housemates)
     except (OSError, ValueError) as exc:
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
     counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth["counts"].items())
-    typer.echo(f"wrote {out} ({scale.value}{', null' if null else ''}, seed {seed}) in "
+    typer.echo(f"wrote {out} ({scale.value}{', null' if null else ''}{', housemates' if housemates else ''}, seed {seed}) in "
                f"{time.perf_counter() - t0:.1f} s: {counts}; {len(truth['bad_rows'])} bad rows; truth.json")
 
 
