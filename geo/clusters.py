@@ -28,14 +28,17 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN, HDBSCAN
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
+from geo.located import at_home, entity_matched
 
-__all__ = ["cluster_points", "found_at_clusters", "CLUSTER_COLUMNS"]
+__all__ = ["cluster_points", "found_at_clusters", "cluster_inference", "scan_llr", "CLUSTER_COLUMNS"]
 
 BNG = "EPSG:27700"
 CLUSTER_COLUMNS = [
     "cluster_id", "method", "episodes", "children", "events", "first_seen", "last_seen",
     "centroid_e", "centroid_n", "nearest_premises_id", "nearest_premises_m",
+    "points", "expected", "llr", "p_value", "q_value",
 ]
+INFERENCE_COLUMNS = ["points", "expected", "llr", "p_value", "q_value"]
 
 
 def cluster_points(
@@ -264,6 +267,177 @@ def _hdbscan_tiled(xy, min_samples, min_cluster_size, tile_m, overlap_m, n_jobs)
     return np.where(out >= 0, out_dense.ravel() - (1 if (out < 0).any() else 0), -1).astype(np.int64)
 
 
+def scan_llr(observed: np.ndarray, expected: np.ndarray, total: float) -> np.ndarray:
+    """Kulldorff's (1997) Poisson log-likelihood ratio of windows with ``observed`` cases where
+    ``expected`` were expected out of ``total`` cases (0 where observed <= expected: only
+    excesses count)."""
+    o = np.asarray(observed, float)
+    e = np.asarray(expected, float)
+    n = float(total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.where(o > 0, o * np.log(o / e), 0.0)
+        outside = np.where(n - o > 0, (n - o) * np.log((n - o) / (n - e)), 0.0)
+    return np.where(o > e, inside + outside, 0.0)
+
+
+def _window_population(member_xy: np.ndarray, member_lab: np.ndarray, pop_tree: cKDTree, pop_w: np.ndarray,
+                       eps_m: float, n_lab: int) -> np.ndarray:
+    """Background population (weights ``pop_w`` of the tree's points) within ``eps_m`` of any
+    member location, per label."""
+    if not len(member_xy):
+        return np.zeros(n_lab)
+    hits = pop_tree.query_ball_point(member_xy, eps_m)
+    lens = np.fromiter((len(h) for h in hits), int, len(hits))
+    if lens.sum() == 0:
+        return np.zeros(n_lab)
+    lab = np.repeat(member_lab, lens)
+    j = np.concatenate([np.asarray(h, int) for h in hits if len(h)])
+    key = np.unique(lab.astype(np.int64) * len(pop_w) + j)
+    return np.bincount(key // len(pop_w), weights=pop_w[key % len(pop_w)], minlength=n_lab)
+
+
+class _Background:
+    """The background points of the Monte Carlo null, collapsed to distinct locations with their
+    multiplicity, and their ``eps_m`` neighbourhood graph (diagonal included), built once."""
+
+    def __init__(self, xy: np.ndarray, eps_m: float):
+        from scipy.sparse import coo_matrix, identity
+
+        self.uniq, inv = np.unique(np.asarray(xy, float).reshape(-1, 2), axis=0, return_inverse=True)
+        self.inv = inv.ravel()
+        self.w = np.bincount(self.inv, minlength=len(self.uniq)).astype(float)
+        self.total = float(len(self.inv))
+        self.tree = cKDTree(self.uniq)
+        pr = self.tree.query_pairs(eps_m, output_type="ndarray")
+        n = len(self.uniq)
+        a = coo_matrix((np.ones(2 * len(pr)), (np.r_[pr[:, 0], pr[:, 1]], np.r_[pr[:, 1], pr[:, 0]])), shape=(n, n))
+        self.graph = (a + identity(n, format="coo")).tocsr()
+
+    def draw(self, rng: np.random.Generator, n: int, replace: bool) -> np.ndarray:
+        """Counts of ``n`` cases per distinct location (drawn from the background points)."""
+        idx = rng.choice(len(self.inv), n, replace=replace)
+        return np.bincount(self.inv[idx], minlength=len(self.uniq)).astype(float)
+
+
+def _dbscan_on_graph(graph, counts: np.ndarray, min_samples: int) -> np.ndarray:
+    """DBSCAN (Ester et al. 1996) of weighted points on a precomputed ``eps`` graph: the same
+    clusters as scikit-learn's ``DBSCAN(eps, min_samples).fit(X, sample_weight=counts)`` on the
+    graph's points (core: neighbourhood weight, self included, >= ``min_samples``; clusters: the
+    connected core points; a border point joins the cluster of a core neighbour; where it has
+    core neighbours in two clusters scikit-learn takes the first one its expansion reaches, here
+    the lowest label: only such shared border points can differ). Labels per location (-1: noise
+    or not drawn)."""
+    from scipy.sparse.csgraph import connected_components
+
+    drawn = counts > 0
+    core = drawn & (graph @ counts >= min_samples)
+    lab = np.full(len(counts), -1, dtype=np.int64)
+    ci = np.flatnonzero(core)
+    if not len(ci):
+        return lab
+    _, comp = connected_components(graph[ci][:, ci], directed=False)
+    lab[ci] = comp
+    border = np.flatnonzero(drawn & ~core)
+    if len(border):
+        sub = graph[border][:, ci].tocoo()
+        if sub.nnz:
+            best = pd.Series(comp[sub.col]).groupby(sub.row).min()
+            lab[border[best.index.to_numpy()]] = best.to_numpy()
+    return lab
+
+
+def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method: str, eps_m: float,
+                       min_samples: int, min_cluster_size, min_points: int, replace: bool) -> float:
+    """One Monte Carlo replicate: ``n`` cases drawn from the background, clustered as the data
+    were, the largest window LLR among the clusters that would be reported."""
+    c = bg.draw(rng, n, replace)
+    if method == "dbscan":
+        lab = _dbscan_on_graph(bg.graph, c, min_samples)
+    else:
+        lab = np.full(len(c), -1, dtype=np.int64)
+        d = np.flatnonzero(c > 0)
+        lab[d] = cluster_points(bg.uniq[d], c[d].astype(np.int64), method, eps_m, min_samples, min_cluster_size)
+    ok = np.flatnonzero(lab >= 0)
+    if not len(ok):
+        return 0.0
+    size = np.bincount(lab[ok], weights=c[ok])
+    keep = size >= min_points
+    if method == "hdbscan" and eps_m:
+        keep &= _spread(bg.uniq[ok], c[ok], lab[ok], len(size)) <= eps_m
+    if not keep.any():
+        return 0.0
+    # window population: background within eps of any member, via the graph
+    from scipy.sparse import coo_matrix
+    memb = coo_matrix((np.ones(len(ok)), (lab[ok], ok)), shape=(len(size), len(c))).tocsr()
+    reach = (memb @ bg.graph) > 0
+    pop = np.maximum(reach @ bg.w, 1.0)
+    llr = scan_llr(size[keep], n * pop[keep] / bg.total, n)
+    return float(llr.max())
+
+
+def _spread(xy: np.ndarray, w: np.ndarray, lab: np.ndarray, n_lab: int) -> np.ndarray:
+    """Weighted median distance of each cluster's points from its weighted centroid."""
+    size = np.bincount(lab, weights=w, minlength=n_lab)
+    cx = np.bincount(lab, weights=xy[:, 0] * w, minlength=n_lab) / np.maximum(size, 1)
+    cy = np.bincount(lab, weights=xy[:, 1] * w, minlength=n_lab) / np.maximum(size, 1)
+    d = np.hypot(xy[:, 0] - cx[lab], xy[:, 1] - cy[lab])
+    rep = np.asarray(w, np.int64)
+    return pd.Series(np.repeat(d, rep)).groupby(np.repeat(lab, rep)).median().reindex(np.arange(n_lab)).to_numpy()
+
+
+def cluster_inference(
+    case_xy: np.ndarray, labels: np.ndarray, population_xy: np.ndarray, *, method: str = "dbscan",
+    eps_m: float = 150.0, min_samples: int = 5, min_cluster_size: int | None = None, min_points: int = 5,
+    replications: int = 999, seed: int | None = 0, with_replacement: bool = True,
+) -> pd.DataFrame:
+    """Monte Carlo p-values of found-at clusters against a background that keeps the population.
+
+    Method: Kulldorff's spatial scan statistic (Kulldorff 1997, *Commun. Stat. Theory Methods*
+    26:1481; the Poisson model) with the scanning windows chosen by the clustering itself. Each
+    cluster is a window: its ``observed`` cases are the distinct (child, location) points in it,
+    its population the background points within ``eps_m`` of its member locations (at least
+    one), ``expected = N * population / total population``, and its statistic the Poisson log
+    likelihood ratio (:func:`scan_llr`). Null hypothesis: the ``N`` cases fall on the background
+    points at random (``population_xy``: residential postcode centroids, a Poisson model with
+    the postcode count as population; or, without postcodes, all located place events, i.e.
+    random labelling). Each of ``replications`` seeded replicates draws ``N`` cases from the
+    background, clusters them with the same method and parameters, and keeps the largest LLR of
+    the clusters it would report (at least ``min_points`` points); a cluster's p-value is
+    ``(1 + #{replicates with max LLR >= its LLR}) / (replications + 1)``, Kulldorff's rule for
+    the most likely and (conservatively) for secondary clusters. Benjamini-Hochberg q-values are
+    taken over all the clusters reported.
+
+    ``case_xy``: the clustered points (one per distinct child and location); ``labels``: their
+    cluster labels (-1 noise) restricted to the reported clusters. Returns one row per label:
+    ``cluster`` (the label), ``points``, ``expected``, ``llr``, ``p_value``, ``q_value``.
+    """
+    from geo.permutation import bh_qvalues
+
+    case_xy = np.asarray(case_xy, float).reshape(-1, 2)
+    labels = np.asarray(labels)
+    cols = ["cluster", "points", "expected", "llr", "p_value", "q_value"]
+    labs = np.unique(labels[labels >= 0])
+    if not len(labs) or not len(population_xy):
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    bg = _Background(population_xy, eps_m)
+    n = len(case_xy)
+    dense = np.searchsorted(labs, labels[labels >= 0])
+    points = np.bincount(dense, minlength=len(labs)).astype(float)
+    member = case_xy[labels >= 0]
+    pop = np.maximum(_window_population(member, dense, bg.tree, bg.w, eps_m, len(labs)), 1.0)
+    expected = n * pop / bg.total
+    llr = scan_llr(points, expected, n)
+    rng = np.random.default_rng(seed)
+    replace = with_replacement or n > bg.total
+    null = np.array([_replicate_max_llr(bg, n, rng, method, eps_m, min_samples, min_cluster_size, min_points,
+                                        replace) for _ in range(int(replications))])
+    exceed = (null[None, :] >= llr[:, None] - 1e-9).sum(axis=1)
+    p = (1.0 + exceed) / (len(null) + 1.0)
+    p = np.where(llr > 0, p, 1.0)
+    return pd.DataFrame({"cluster": labs, "points": points.astype(int), "expected": expected, "llr": llr,
+                         "p_value": p, "q_value": bh_qvalues(p)})
+
+
 def found_at_clusters(
     place_events: pd.DataFrame,
     premises: pd.DataFrame | None = None,
@@ -277,6 +451,12 @@ def found_at_clusters(
     start=None,
     end=None,
     exclude_precision=("area", "none"),
+    exclude_named: bool = True,
+    children: pd.DataFrame | None = None,
+    home_m: float = 50.0,
+    postcodes: pd.DataFrame | None = None,
+    replications: int = 999,
+    seed: int | None = 0,
 ) -> gpd.GeoDataFrame:
     """Clusters of found-at / RHI place points with at least ``min_children`` distinct children.
 
@@ -293,18 +473,25 @@ def found_at_clusters(
         produces at 150 m; 5 / 5 keeps ~150 with every planted venue still among them.
     kinds, start, end : which events and period.
     exclude_precision : geocode precisions left out (default area centroids and none).
+    exclude_named : leave out points the geocoder matched to a named premises or place
+        (``geo.located``): they are assessed as that entity (premises of concern), and a
+        landmark's reference point is not a cluster of anonymous locations.
+    children : frame ``children`` (person_id, placement_e, placement_n): points within
+        ``home_m`` of the child's own placement (found back at home) are left out.
+    postcodes : residential postcode centroids, the background population of the Monte Carlo
+        null (:func:`cluster_inference`); without them, random labelling over all located place
+        events of the period (found at, last seen, RHI places).
+    replications, seed : Monte Carlo replicates (0: no inference, p = q = NaN) and their seed.
 
     Returns
     -------
     GeoDataFrame (EPSG:27700, hull polygons) with :data:`CLUSTER_COLUMNS`, most children
-    first (``cluster_id`` 1 is the largest).
+    first (``cluster_id`` 1 is the largest). ``points`` (distinct child x location points),
+    ``expected``, ``llr``, ``p_value`` and ``q_value`` come from :func:`cluster_inference`;
+    only clusters with ``q_value < 0.05`` are locations of concern, the rest are descriptive.
     """
-    ev = filter_events(place_events, kinds, start, end)
-    ev = ev.dropna(subset=["easting", "northing"])
-    if "precision" in ev and exclude_precision:
-        # an area centroid is not a place a child was found: it would stack every vague
-        # "somewhere in Aston" onto one point and make a cluster of it
-        ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
+    ev = _clustered_events(filter_events(place_events, kinds, start, end), exclude_precision, exclude_named,
+                           children, home_m)
     empty = gpd.GeoDataFrame({c: [] for c in CLUSTER_COLUMNS}, geometry=[], crs=BNG)
     if ev.empty:
         return empty
@@ -340,6 +527,9 @@ def found_at_clusters(
     stats_ = stats_[stats_["children"] >= min_children]
     if stats_.empty:
         return empty
+    stats_ = stats_.join(_inference(place_events, start, end, pairs, lab_pairs, stats_.index, postcodes,
+                                    exclude_precision, exclude_named, children, home_m, method, eps_m,
+                                    min_samples, min_cluster_size, min_children, replications, seed))
     ev = ev[ev["_lab"].isin(stats_.index)].sort_values("_lab", kind="stable")
     mp = shapely.multipoints(shapely.points(ev["easting"].to_numpy(), ev["northing"].to_numpy()),
                              indices=pd.factorize(ev["_lab"], sort=True)[0])
@@ -362,3 +552,44 @@ def found_at_clusters(
         stats_["nearest_premises_m"] = np.nan
     out = gpd.GeoDataFrame(stats_[CLUSTER_COLUMNS + ["geometry"]], geometry="geometry", crs=BNG)
     return out
+
+
+def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, children, home_m: float) -> pd.DataFrame:
+    """The events that are clustered: with coordinates, not coarse, not named, not at home."""
+    ev = ev.dropna(subset=["easting", "northing"])
+    if "precision" in ev and exclude_precision:
+        # an area centroid is not a place a child was found: it would stack every vague
+        # "somewhere in Aston" onto one point and make a cluster of it
+        ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
+    if exclude_named and "match_id" in ev:
+        ev = ev[~entity_matched(ev["match_id"])]
+    if children is not None and len(ev):
+        ev = ev[~at_home(ev.reset_index(drop=True), children, home_m)]
+    return ev
+
+
+def _inference(place_events, start, end, pairs, lab_pairs, reported, postcodes, exclude_precision, exclude_named,
+               children, home_m, method, eps_m, min_samples, min_cluster_size, min_children, replications,
+               seed) -> pd.DataFrame:
+    """:func:`cluster_inference` for the reported clusters, indexed by cluster label."""
+    if not replications:
+        return pd.DataFrame(np.nan, index=reported, columns=INFERENCE_COLUMNS)
+    replace = True
+    pop = None
+    if postcodes is not None and len(postcodes) and {"easting", "northing"} <= set(postcodes):
+        pop = postcodes[["easting", "northing"]].dropna().to_numpy(float)
+    if pop is None or not len(pop):
+        # random labelling: the located place events of every kind are the background
+        allev = _clustered_events(filter_events(place_events, None, start, end), exclude_precision, exclude_named,
+                                  children, home_m)
+        person = allev["person_id"].astype(str) if "person_id" in allev else pd.Series(np.arange(len(allev)).astype(str))
+        pop = pd.DataFrame({"p": person.to_numpy(), "e": allev["easting"].to_numpy(float),
+                            "n": allev["northing"].to_numpy(float)}).drop_duplicates()[["e", "n"]].to_numpy(float)
+        replace = False
+        if len(pop) <= len(pairs):  # no controls besides the cases: nothing to label at random
+            return pd.DataFrame(np.nan, index=reported, columns=INFERENCE_COLUMNS)
+    lab = np.where(np.isin(lab_pairs, np.asarray(reported)), lab_pairs, -1)
+    res = cluster_inference(pairs[["e", "n"]].to_numpy(float), lab, pop, method=method, eps_m=eps_m,
+                            min_samples=min_samples, min_cluster_size=min_cluster_size, min_points=min_children,
+                            replications=replications, seed=seed, with_replacement=replace)
+    return res.set_index("cluster")[INFERENCE_COLUMNS]

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
+from geo.located import COARSE_PRECISION, located_mask  # noqa: F401 - COARSE_PRECISION re-exported
 from geo.permutation import bh_qvalues
 
 __all__ = ["premises_of_concern", "grading_weight", "explain", "fit_negative_binomial", "NBFit",
@@ -73,8 +74,6 @@ VENUE_COLUMNS = [
 ]
 
 SOURCE_WEIGHT = {"1": 1.0, "2": 0.6, "3": 0.3}
-#: geocode precisions too coarse to place a child near a premises (area centroids, nothing)
-COARSE_PRECISION = ("area", "none")
 INTEL_WEIGHT = {"A": 1.0, "B": 0.8, "C": 0.5, "D": 0.3, "E": 0.0}
 
 
@@ -236,38 +235,6 @@ def _child_map(children) -> dict:
         if "child_key" in children:
             out.update(zip(children["child_key"].astype(str), children["person_id"].astype(str)))
     return out
-
-
-def _at_home(ev: pd.DataFrame, children, radius_m: float) -> np.ndarray:
-    """Events within ``radius_m`` of one of the child's own placement points (found back at home)."""
-    out = np.zeros(len(ev), bool)
-    if children is None or not len(children) or not {"placement_e", "placement_n", "person_id"} <= set(children):
-        return out
-    home = children.dropna(subset=["placement_e", "placement_n"])
-    if home.empty or ev.empty:
-        return out
-    home = pd.DataFrame({"person_id": home["person_id"].astype(str).to_numpy(),
-                         "he": home["placement_e"].to_numpy(float), "hn": home["placement_n"].to_numpy(float)}
-                        ).drop_duplicates()
-    m = pd.DataFrame({"i": np.arange(len(ev)), "person_id": ev["person_id"].astype(str).to_numpy(),
-                      "e": ev["easting"].to_numpy(float), "n": ev["northing"].to_numpy(float)}).merge(home, on="person_id")
-    close = np.hypot(m["e"] - m["he"], m["n"] - m["hn"]) <= radius_m
-    out[m.loc[close.to_numpy(), "i"].to_numpy(int)] = True
-    return out
-
-
-def _located(ev: pd.DataFrame, match: pd.Series, home: np.ndarray) -> np.ndarray:
-    """Background points: located (not area centroids), explained by no named gazetteer entity,
-    not the child's own placement."""
-    if ev.empty:
-        return np.zeros(0, bool)
-    xy_ok = ev[["easting", "northing"]].notna().all(axis=1).to_numpy() if {"easting", "northing"} <= set(ev) \
-        else np.zeros(len(ev), bool)
-    coarse = np.zeros(len(ev), bool)
-    if "precision" in ev:
-        coarse = ev["precision"].astype("string").isin(list(COARSE_PRECISION)).fillna(False).to_numpy(bool)
-    entity = match.astype("string").str.extract(r"^\s*(premises|place):", expand=False).notna().to_numpy()
-    return xy_ok & ~coarse & ~entity & ~home
 
 
 def _near_rows(pr, ev, at, located, radius_m) -> pd.DataFrame:
@@ -610,7 +577,7 @@ def premises_of_concern(
     resolve = _resolver(pr)
     ev, at, now = _prepare_events(place_events, kinds, start, end, now)
     match = _matches(ev, geocodes)
-    located = _located(ev, match, _at_home(ev, children, radius_m))
+    located = located_mask(ev, match, children, home_m=radius_m)
 
     rows = [r for r in (_near_rows(pr, ev, at, located, radius_m), _named_rows(ev, at, match, resolve)) if r is not None]
     rows += _link_rows(links, resolve, _child_map(children))

@@ -55,10 +55,6 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
         _write_geojson(hs, out / f"area_hotspots_{level}.geojson")
         store.write_result(f"area_hotspots_{level}", hs, {"seed": seed, "from": start, "to": end})
         summary[f"area_hotspots_{level}"] = len(hs)
-    cl = found_at_clusters(ev, premises, start=start, end=end)
-    _write_geojson(cl, out / "found_at_clusters.geojson")
-    store.write_result("found_at_clusters", cl, {"from": start, "to": end})
-    summary["found_at_clusters"] = len(cl)
 
     def frame(name):
         try:
@@ -66,7 +62,16 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
         except Exception:  # a frame the store cannot build is simply absent evidence
             return None
 
-    poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=postcodes,
+    from geo.located import study_postcodes
+    background = study_postcodes(postcodes, areas)
+    cl = found_at_clusters(ev, premises, start=start, end=end, children=frame("children"), postcodes=background,
+                           replications=permutations, seed=seed)
+    _write_geojson(cl, out / "found_at_clusters.geojson")
+    store.write_result("found_at_clusters", cl, {"from": start, "to": end, "seed": seed})
+    summary["found_at_clusters"] = len(cl)
+    summary["found_at_clusters_significant"] = int((cl["q_value"] < 0.05).sum()) if len(cl) else 0
+
+    poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=background,
                               intelligence=frame("intelligence"), children=frame("children"),
                               start=start, end=end)
     poc.to_csv(out / "premises_of_concern.csv", index=False)

@@ -106,3 +106,78 @@ def test_hdbscan_auto_uses_graph_above_threshold(monkeypatch):
     monkeypatch.setattr(gc, "_hdbscan_graph", lambda *a, **k: calls.append(1) or real(*a, **k))
     lab = gc.cluster_points(xy, method="hdbscan", min_samples=5, min_cluster_size=20)
     assert calls and lab.max() >= 3
+
+
+# ---- issue 13: Monte Carlo inference for found-at clusters ------------------------------------
+
+def _background(seed=0):
+    """Residential postcodes: a town with a dense centre and sparse suburbs (metres)."""
+    rng = np.random.default_rng(seed)
+    return np.vstack([rng.uniform(0, 6000, (2500, 2)), 3000 + rng.normal(0, 400, (1500, 2))]).round()
+
+
+def test_dbscan_on_graph_equals_scikit_learn():
+    from sklearn.cluster import DBSCAN
+
+    from geo.clusters import _Background, _dbscan_on_graph
+
+    bg = _Background(_background(), 150.0)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        c = bg.draw(rng, 1500, True)
+        mine = _dbscan_on_graph(bg.graph, c, 5)
+        d = np.flatnonzero(c > 0)
+        ref = DBSCAN(eps=150.0, min_samples=5).fit(bg.uniq[d], sample_weight=c[d])
+        core = np.zeros(len(d), bool)
+        core[ref.core_sample_indices_] = True
+        assert _same_partition(mine[d][core], ref.labels_[core])      # core points: identical
+        assert np.array_equal(mine[d] < 0, ref.labels_ < 0)            # same noise
+
+
+def test_cluster_inference_null_calibrated_and_planted_found():
+    from geo.clusters import cluster_inference, cluster_points
+
+    pop = _background()
+    flagged = 0
+    for seed in range(20):  # cases drawn from the background: nothing to find
+        rng = np.random.default_rng(100 + seed)
+        xy = pop[rng.integers(0, len(pop), 900)]
+        lab = cluster_points(xy, method="dbscan", eps_m=150, min_samples=5)
+        sizes = np.bincount(lab[lab >= 0]) if (lab >= 0).any() else np.zeros(0)
+        lab = np.where((lab >= 0) & (sizes[np.maximum(lab, 0)] >= 5), lab, -1)
+        res = cluster_inference(xy, lab, pop, eps_m=150, min_samples=5, min_points=5, replications=99, seed=seed)
+        flagged += int((res["q_value"] < 0.05).any())
+    assert flagged <= 2
+    # plant 12 children at one suburban postcode: found, and nothing else is
+    rng = np.random.default_rng(7)
+    xy = np.vstack([pop[rng.integers(0, len(pop), 900)], np.repeat(pop[[10]], 12, axis=0)])
+    lab = cluster_points(xy, method="dbscan", eps_m=150, min_samples=5)
+    sizes = np.bincount(lab[lab >= 0])
+    lab = np.where((lab >= 0) & (sizes[np.maximum(lab, 0)] >= 5), lab, -1)
+    res = cluster_inference(xy, lab, pop, eps_m=150, min_samples=5, min_points=5, replications=999, seed=1)
+    planted = lab[-1]
+    row = res.set_index("cluster").loc[planted]
+    assert row.q_value < 0.05 and row.points >= 12 and row.llr > 10
+    assert (res["q_value"] < 0.05).sum() == 1
+
+
+def test_found_at_clusters_carry_p_and_q_and_leave_out_named_and_home_points():
+    ev = _events()
+    rng = np.random.default_rng(4)  # controls for random labelling: last-seen points over the area
+    ctrl = pd.DataFrame({"event_key": [f"l{i}" for i in range(1500)], "person_id": [f"L{i}" for i in range(1500)],
+                         "episode_key": [f"L{i}" for i in range(1500)], "kind": "last_seen",
+                         "easting": 400000 + rng.uniform(0, 15000, 1500), "northing": 280000 + rng.uniform(0, 15000, 1500),
+                         "at": pd.Timestamp("2017-02-01", tz="UTC")})
+    prem = pd.DataFrame({"premises_id": ["X1"], "easting": [405010.0], "northing": [288000.0]})
+    assert found_at_clusters(ev, prem, eps_m=100, min_samples=4, min_children=5)["p_value"].isna().all()
+    ev = pd.concat([ev, ctrl], ignore_index=True)
+    c = found_at_clusters(ev, prem, eps_m=100, min_samples=4, min_children=5, replications=199)
+    assert {"p_value", "q_value", "expected", "llr", "points"} <= set(c.columns)
+    assert len(c) == 1 and c.iloc[0].q_value < 0.05  # random labelling over all events (no postcodes)
+    # the same planted points named as a premises by the geocoder are not clustered
+    named = ev.assign(match_id=np.where(ev["event_key"].str.startswith("c"), "premises:X1", "postcode:x"))
+    assert found_at_clusters(named, prem, eps_m=100, min_samples=4, min_children=5, replications=19).empty
+    # nor are children found back at their own placement
+    kids = pd.DataFrame({"person_id": [f"Q{k}" for k in range(8)], "placement_e": 405000.0, "placement_n": 288000.0})
+    assert found_at_clusters(ev, prem, eps_m=100, min_samples=4, min_children=5, children=kids,
+                             replications=19).empty
