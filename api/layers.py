@@ -144,6 +144,22 @@ def _min_counts(count_cols, snap=False, drop=()):
     return minimise
 
 
+PREMISES_COUNTS = ["children", "episodes", "mentions", "intel", "near_children", "named_children",
+                   "recent_children", "rhi_mentions", "link_mentions", "event_mentions"]
+
+
+def _min_premises(gdf, view, m):
+    """Premises of concern for a minimised view: small counts banded, and the explanation
+    re-rendered with the same banding (``geo.venues.explain``)."""
+    if view == "full":
+        return gdf
+    from geo.venues import explanations_for
+    out = gdf.copy()
+    if "explanation" in out:
+        out["explanation"] = explanations_for(out, m.count).to_numpy()
+    return _suppress(out, PREMISES_COUNTS, m)
+
+
 def _build_hotspots(level):
     def build(store, settings):
         res = _safe(lambda: store.read_result(f"area_hotspots_{level}"))
@@ -271,9 +287,11 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
              "Exact points and record keys for analysts; others see 250 m grid cells and pseudonyms.",
              "Point", _build_found_at, _min_found_at, time_column="at"),
     LayerDef("found_at_clusters", "Found-at clusters",
-             "Clusters of found-at locations, weighted by distinct children.",
+             "Clusters of found-at locations, weighted by distinct children, each with a Monte Carlo "
+             "p-value and FDR q-value (status): only clusters with q < 0.05 are locations of concern, "
+             "the rest are descriptive.",
              "Point", _build_clusters,
-             _min_counts(["episodes", "children"], snap=True), time_column="last_seen"),
+             _min_counts(["episodes", "children", "points"], snap=True), time_column="last_seen"),
     LayerDef("hotspots_ward", "Ward hotspots", HOTSPOT_DESC.format(level="Ward"), "Polygon",
              _build_hotspots("ward"), _min_counts(["episodes", "children"])),
     LayerDef("hotspots_lsoa", "LSOA hotspots", HOTSPOT_DESC.format(level="LSOA"), "Polygon",
@@ -285,8 +303,7 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
              "Polygon", _build_heat, _min_counts(["events", "episodes", "children"])),
     LayerDef("premises_of_concern", "Premises of concern",
              "Licensed premises ranked by evidence of linked missing episodes, with explanation "
-             "and significance.", "Point", _build_premises_of_concern,
-             _min_counts(["children", "episodes", "mentions", "intel"])),
+             "and significance.", "Point", _build_premises_of_concern, _min_premises),
     LayerDef("premises", "Licensed premises", "The licensing register (public register data).",
              "Point", _build_premises, _identity),
     LayerDef("co_missing_lines", "Co-missing groups",

@@ -30,15 +30,32 @@ from sklearn.cluster import DBSCAN, HDBSCAN
 from geo.hotspots import DEFAULT_KINDS, filter_events
 from geo.located import at_home, entity_matched
 
-__all__ = ["cluster_points", "found_at_clusters", "cluster_inference", "scan_llr", "CLUSTER_COLUMNS"]
+__all__ = ["cluster_points", "found_at_clusters", "cluster_inference", "scan_llr", "is_location_of_concern",
+           "cluster_status", "CLUSTER_COLUMNS"]
 
 BNG = "EPSG:27700"
 CLUSTER_COLUMNS = [
     "cluster_id", "method", "episodes", "children", "events", "first_seen", "last_seen",
     "centroid_e", "centroid_n", "nearest_premises_id", "nearest_premises_m",
-    "points", "expected", "llr", "p_value", "q_value",
+    "points", "expected", "llr", "p_value", "q_value", "status",
 ]
 INFERENCE_COLUMNS = ["points", "expected", "llr", "p_value", "q_value"]
+#: FDR level at which a found-at cluster is a location of concern (everywhere: API, packs, web page)
+CONCERN_Q = 0.05
+LOCATION_OF_CONCERN = "location of concern"
+DESCRIPTIVE = "descriptive cluster (not significant)"
+
+
+def is_location_of_concern(clusters: pd.DataFrame, q: float = CONCERN_Q) -> pd.Series:
+    """True for the clusters significant after FDR control (``q_value < q``); untested is False."""
+    if clusters is None or not len(clusters) or "q_value" not in clusters:
+        return pd.Series(False, index=getattr(clusters, "index", None), dtype=bool)
+    return (pd.to_numeric(clusters["q_value"], errors="coerce") < q).fillna(False).astype(bool)
+
+
+def cluster_status(clusters: pd.DataFrame, q: float = CONCERN_Q) -> pd.Series:
+    """The label a reader sees: "location of concern" only when significant, else descriptive."""
+    return is_location_of_concern(clusters, q).map({True: LOCATION_OF_CONCERN, False: DESCRIPTIVE})
 
 
 def cluster_points(
@@ -550,6 +567,7 @@ def found_at_clusters(
     else:
         stats_["nearest_premises_id"] = None
         stats_["nearest_premises_m"] = np.nan
+    stats_["status"] = cluster_status(stats_).to_numpy()
     out = gpd.GeoDataFrame(stats_[CLUSTER_COLUMNS + ["geometry"]], geometry="geometry", crs=BNG)
     return out
 

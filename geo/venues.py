@@ -65,7 +65,7 @@ from geo.hotspots import DEFAULT_KINDS, filter_events
 from geo.located import COARSE_PRECISION, located_mask  # noqa: F401 - COARSE_PRECISION re-exported
 from geo.permutation import bh_qvalues
 
-__all__ = ["premises_of_concern", "grading_weight", "explain", "fit_negative_binomial", "NBFit",
+__all__ = ["premises_of_concern", "grading_weight", "explain", "explanations_for", "fit_negative_binomial", "NBFit",
            "VENUE_COLUMNS", "EXPLAIN_COLUMNS"]
 
 VENUE_COLUMNS = [
@@ -532,6 +532,17 @@ def explain(frame: pd.DataFrame, count: Callable = int, recent_days: int = 182, 
                        f"register).")
         texts.append((text[0].upper() + text[1:] + ". " if text else "") + verdict)
     return pd.Series(texts, index=frame.index, dtype=object)
+
+
+def explanations_for(frame: pd.DataFrame, count: Callable) -> pd.Series:
+    """The explanations of a stored result as a reader with count formatter ``count`` may see them:
+    re-rendered by :func:`explain` (results from before the evidence columns were stored are
+    withheld rather than shown with counts the table suppresses)."""
+    if frame is None or not len(frame):
+        return pd.Series(dtype=object)
+    if set(EXPLAIN_COLUMNS) <= set(frame.columns):
+        return explain(frame, count=count)
+    return pd.Series("Explanation withheld for this view (re-run wayfinder analyse).", index=frame.index, dtype=object)
 
 
 # ---------------------------------------------------------------------------------- the analysis

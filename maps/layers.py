@@ -407,20 +407,26 @@ def cluster_layer(clusters: gpd.GeoDataFrame, name: str = "Found-at clusters", c
     for _, r in g.iterrows():
         near = r.get("nearest_premises_id")
         near_txt = (premises_names or {}).get(near, near) if near is not None else ""
-        html = (f"<b>Cluster {esc(r.get('cluster_id'))}</b><br>episodes: {esc(count(r.get('episodes')))}"
+        status = r.get("status") if isinstance(r.get("status"), str) else "descriptive cluster (not tested)"
+        html = (f"<b>Cluster {esc(r.get('cluster_id'))}</b>: {esc(status)}"
+                + (f" (q = {float(r.get('q_value')):.3f})" if pd.notna(r.get("q_value", np.nan)) else "")
+                + f"<br>episodes: {esc(count(r.get('episodes')))}"
                 f"<br>children: {esc(count(r.get('children')))}"
                 f"<br>first seen: {esc(_day(r.get('first_seen')))}<br>last seen: {esc(_day(r.get('last_seen')))}"
                 + (f"<br>nearest premises: {esc(near_txt)}" if near_txt else ""))
         geom = r.geometry
         if geom is None or geom.is_empty:
             continue
+        concern = status == "location of concern"  # geo.clusters.LOCATION_OF_CONCERN: q < 0.05
+        line, fill = ("#6a3d9a", "#cab2d6") if concern else ("#888888", "#dddddd")
         if geom.geom_type in ("Point",):
             eps = float(r.get("episodes") or 1)
-            folium.CircleMarker([geom.y, geom.x], radius=6 + 3 * math.sqrt(eps), color="#6a3d9a",
+            folium.CircleMarker([geom.y, geom.x], radius=6 + 3 * math.sqrt(eps), color=line,
                                 fill=True, fill_opacity=0.35, popup=folium.Popup(html, max_width=300)).add_to(fg)
         else:
-            folium.GeoJson(geom.__geo_interface__, style_function=lambda f: {
-                "color": "#6a3d9a", "weight": 2, "fillColor": "#cab2d6", "fillOpacity": 0.35},
+            folium.GeoJson(geom.__geo_interface__, style_function=lambda f, line=line, fill=fill, concern=concern: {
+                "color": line, "weight": 2 if concern else 1, "fillColor": fill, "fillOpacity": 0.35,
+                "dashArray": None if concern else "4 4"},
                 popup=folium.Popup(html, max_width=300)).add_to(fg)
     return fg
 

@@ -677,7 +677,7 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     groups, network view, licensing review candidates. Without ``view``: cog_member (minimised)."""
     view = (view or View(DEFAULT_ROLE["cog"])).with_names(data.get("children"), data.get("persons"))
     parts = []
-    poc = concerning_premises(data)
+    poc = concerning_premises(data, count=view.count)
     groups = _groups(data)
     ev = _frame(data, "place_events")
     if not ev.empty and "at" in ev.columns:
@@ -688,24 +688,11 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
                            exact_points=view.full, count=view.count, tile_url=tile_url,
                            register=data.get("premises"))
     clusters = _frame(data, "found_at_clusters")
-    inner = map_frame(m, "Locations of concern") + _missing(data, ["area_hotspots_ward", "found_at_clusters",
-                                                                  "premises_of_concern"])
+    inner = map_frame(m, "Hot spots, found-at clusters and premises") + _missing(
+        data, ["area_hotspots_ward", "found_at_clusters", "premises_of_concern"])
     if len(clusters):
-        cl = pd.DataFrame(clusters.drop(columns="geometry", errors="ignore"))
-        pnames = dict(zip(poc.get("premises_id", []), poc.get("name", []))) if len(poc) else {}
-        prem = _frame(data, "premises")
-        if len(prem):
-            pnames = {**dict(zip(prem["premises_id"], prem["name"])), **pnames}
-        cl["near"] = cl.get("nearest_premises_id", pd.Series(index=cl.index, dtype=object)).map(
-            lambda p: pnames.get(p, p) if isinstance(p, str) else "")
-        inner += "<h3>Found-at clusters</h3>" + _table(
-            cl.sort_values("children", ascending=False) if "children" in cl else cl,
-            [("cluster_id", "Cluster"), ("episodes", "Episodes"), ("children", "Children"),
-             ("first_seen", "First"), ("last_seen", "Last"), ("near", "Nearest premises")],
-            num=["episodes", "children"], fmt={"episodes": view.count, "children": view.count,
-                                               "first_seen": lambda v: esc(layers._day(v)),
-                                               "last_seen": lambda v: esc(layers._day(v))})
-    parts.append(_section("Locations of concern", inner + ANALYSIS_NOTE, "locations"))
+        inner += cluster_tables(data, clusters, poc, view)
+    parts.append(_section("Locations of concern and found-at clusters", inner + ANALYSIS_NOTE, "locations"))
     pcols = [("rank", "#"), ("name", "Premises"), ("premises_type", "Type"), ("score", "Score"),
              ("children", "Children"), ("episodes", "Episodes"), ("intel", "Intelligence"), ("q_value", "q"),
              ("explanation", "Why")]
@@ -737,8 +724,40 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
                 scripts=["vendor/cytoscape.min.js"])
 
 
-def concerning_premises(data: dict, top: int = 30) -> pd.DataFrame:
-    """premises_of_concern with any evidence (score > 0), best first, at most ``top``."""
+def cluster_tables(data: dict, clusters, poc: pd.DataFrame, view: View) -> str:
+    """Found-at clusters in two tables: locations of concern (significant after FDR, q < 0.05,
+    ``geo.clusters.is_location_of_concern``) and the other clusters, descriptive only."""
+    from geo.clusters import CONCERN_Q, is_location_of_concern
+
+    cl = pd.DataFrame(clusters.drop(columns="geometry", errors="ignore"))
+    pnames = dict(zip(poc.get("premises_id", []), poc.get("name", []))) if len(poc) else {}
+    prem = _frame(data, "premises")
+    if len(prem):
+        pnames = {**dict(zip(prem["premises_id"], prem["name"])), **pnames}
+    cl["near"] = cl.get("nearest_premises_id", pd.Series(index=cl.index, dtype=object)).map(
+        lambda p: pnames.get(p, p) if isinstance(p, str) else "")
+    cl = cl.sort_values("children", ascending=False) if "children" in cl else cl
+    cols = [("cluster_id", "Cluster"), ("episodes", "Episodes"), ("children", "Children"), ("first_seen", "First"),
+            ("last_seen", "Last"), ("near", "Nearest premises")]
+    fmt = {"episodes": view.count, "children": view.count, "first_seen": lambda v: esc(layers._day(v)),
+           "last_seen": lambda v: esc(layers._day(v))}
+    sig = is_location_of_concern(cl).to_numpy()
+    out = "<h3>Locations of concern</h3>" + _table(
+        cl[sig], cols + [("expected", "Expected"), ("q_value", "q")], num=["episodes", "children", "expected", "q_value"],
+        fmt=fmt, empty=f"No found-at cluster is significant after false discovery rate control (q &lt; {CONCERN_Q:g}).")
+    out += (f"<p class='note'>A location of concern is a found-at cluster with more children than the residential "
+            f"postcodes around it explain, significant after false discovery rate control (Monte Carlo scan "
+            f"statistic, q &lt; {CONCERN_Q:g}).</p>")
+    if (~sig).any():
+        out += "<h3>Other found-at clusters (descriptive, not significant)</h3>" + _table(
+            cl[~sig], cols, num=["episodes", "children"], fmt=fmt)
+    return out
+
+
+def concerning_premises(data: dict, top: int = 30, count=None) -> pd.DataFrame:
+    """premises_of_concern with any evidence (score > 0), best first, at most ``top``; with
+    ``count`` (a view's count formatter) the explanations are re-rendered for that view, so
+    they never show a count the table beside them suppresses."""
     poc = _frame(data, "premises_of_concern")
     if poc.empty:
         return poc
@@ -746,7 +765,11 @@ def concerning_premises(data: dict, top: int = 30) -> pd.DataFrame:
     poc = poc[score > 0]
     if "rank" in poc.columns:
         poc = poc.sort_values("rank")
-    return poc.head(top)
+    poc = poc.head(top)
+    if count is not None and len(poc):
+        from geo.venues import explanations_for
+        poc = poc.assign(explanation=explanations_for(poc, count).to_numpy())
+    return poc
 
 
 def adults_table(data: dict, view: View) -> str:
@@ -773,10 +796,10 @@ def adults_table(data: dict, view: View) -> str:
     return _missing(data, ["bridging_persons"])
 
 
-def licensing_candidates(data: dict, q_max: float = 0.05) -> pd.DataFrame:
+def licensing_candidates(data: dict, q_max: float = 0.05, count=None) -> pd.DataFrame:
     """Premises of concern significant after FDR (q <= q_max) whose licence is active: candidates for
     a licensing review (Licensing Act 2003 / Gambling Act 2005), best first."""
-    poc = concerning_premises(data, top=10_000)
+    poc = concerning_premises(data, top=10_000, count=count)
     if poc.empty:
         return poc
     q = pd.to_numeric(poc.get("q_value"), errors="coerce")
@@ -793,7 +816,7 @@ def licensing_candidates(data: dict, q_max: float = 0.05) -> pd.DataFrame:
 
 
 def licensing_candidates_table(data: dict, view: View) -> str:
-    c = licensing_candidates(data)
+    c = licensing_candidates(data, count=view.count)
     cols = [("rank", "#"), ("premises_id", "Licence"), ("name", "Premises"), ("premises_type", "Type"),
             ("licence_type", "Licence type"), ("postcode", "Postcode"), ("children", "Children"),
             ("q_value", "q"), ("explanation", "Evidence")]
@@ -895,7 +918,7 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
             for _, r in cells.iterrows():
                 folium.Circle([r["lat"], r["lon"]], radius=view.grid_m / 2, color="#b2182b", fill=True,
                               popup=f"{esc(r['kinds'])}: {esc(view.count(r['n']))} (250 m cell)").add_to(m)
-    poc = concerning_premises(data)
+    poc = concerning_premises(data, count=view.count)
     if len(poc):
         layers.premises_layer(poc, count=view.count, show=False, locate=data.get("premises")).add_to(m)
     layers.finish(m)

@@ -13,13 +13,17 @@ from api.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
-COUNTS = ("episodes", "children", "mentions", "intel", "events", "co_episodes")
+COUNTS = ("episodes", "children", "mentions", "intel", "events", "co_episodes", "points", "near_children",
+          "named_children", "recent_children", "rhi_mentions", "link_mentions", "event_mentions")
 
 
 def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
     if df is None or len(df) == 0:
         return []
     df = pd.DataFrame(df.drop(columns=[c for c in drop if c in df]))
+    if not ctx.analyst and "explanation" in df:  # premises: the text must not show suppressed counts
+        from geo.venues import explanations_for
+        df["explanation"] = explanations_for(df, m.count).to_numpy()
     recs = _json_ready(df)
     if not ctx.analyst:
         for r in recs:
@@ -84,7 +88,7 @@ def premises_profile(request: Request,
         near = _records(clusters[clusters["nearest_premises_id"] == premises_id], ctx, wf.minimiser,
                         drop=("geometry",))
         if not ctx.analyst:
-            near = [{k: v for k, v in c.items() if k in ("cluster_id", "episodes", "children", "first_seen", "last_seen")} for c in near]
+            near = [{k: v for k, v in c.items() if k in ("cluster_id", "episodes", "children", "first_seen", "last_seen", "status", "q_value")} for c in near]
     ctx.result_count = 1
     return {"premises": reg, "concern": concern, "found_at_clusters": near}
 

@@ -172,7 +172,13 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                         "premises_type": ["pub", "takeaway", "hotel"], "score": [9.1, 4.2, 1.3],
                         "children": [7, 3, 1], "episodes": [12, 4, 1], "mentions": [3, 1, 0],
                         "intel": [2, 0, 1], "p_value": [0.001, 0.04, 0.3], "q_value": [0.01, 0.2, 0.6],
-                        "explanation": ["7 children found within 100 m", "3 children", "1 intelligence item"]})
+                        "near_children": [5, 3, 0], "named_children": [4, 0, 0], "recent_children": [2, 1, 0],
+                        "rhi_mentions": [2, 0, 0], "link_mentions": [1, 0, 0], "event_mentions": [0, 1, 0],
+                        "intel_grades": ["2B, 3C", "", "1A"], "expected_near": [0.8, 0.4, 0.1],
+                        "expected_named": [0.05, 0.02, 0.01], "tested": [True, True, False],
+                        "radius_m": 50.0, "compared_with": 3})
+    from geo.venues import explain
+    poc["explanation"] = explain(poc)
     store.write_result("premises_of_concern", poc)
     pids = sorted(found["person_id"].unique())
     groups = pd.DataFrame({"group_id": ["G1", "G2"], "members": [pids[:3], pids[3:5]],

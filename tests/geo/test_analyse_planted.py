@@ -103,7 +103,8 @@ def test_planted_venues_top20_recall_and_top5_precision(drops):
     # every planted venue is significant after FDR and explained in words
     row = poc.set_index("premises_id").loc[sorted(planted)]
     assert (row["q_value"] < 0.05).all()
-    assert row["explanation"].str.contains("more than expected").all()
+    assert row["explanation"].str.contains("More than the background explains").all()
+    assert row["explanation"].str.contains("recorded at the premises by name").all()
 
 
 # geo/synth.py plants each ward hotspot as a core ward and its queen neighbours (3.6x / 2.6x the
@@ -126,7 +127,10 @@ def test_null_drop_at_most_5_percent_significant(drops):
     lsoa = gpd.read_file(d["out"] / "area_hotspots_lsoa.geojson")
     assert (lsoa["gi_q"] < 0.05).mean() <= 0.05
     poc = _poc(d)
-    assert (poc["q_value"] < 0.05).mean() <= 0.05
+    assert (poc["q_value"] < 0.05).sum() == 0            # exposure-adjusted, BH over the register
+    cl = gpd.read_file(d["out"] / "found_at_clusters.geojson")
+    assert len(cl) and (cl["q_value"] >= 0.05).all()     # no location of concern in a null drop
+    assert (cl["status"] == "descriptive cluster (not significant)").all()
     # same volumes as the planted drop (a fair null)
     assert abs(d["truth"]["counts"]["episodes.csv"] - drops["planted"]["truth"]["counts"]["episodes.csv"]) \
         < 0.1 * drops["planted"]["truth"]["counts"]["episodes.csv"]

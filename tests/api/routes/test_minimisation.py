@@ -126,3 +126,21 @@ def test_pack_and_api_name_a_person_alike(as_role, app):
                                       "&purpose=minimisation+test")
     assert r.status_code == 200, r.text
     assert f"MASE pack: {ref}" in r.text and full[0]["person_id"] not in r.text
+
+
+@pytest.mark.parametrize("role", NON_ANALYST)
+def test_premises_explanation_never_shows_a_suppressed_count(as_role, role):
+    """The explanation is re-rendered with the role's small-count banding (issue 13)."""
+    full = {r["premises_id"]: r for r in as_role("analyst", "GET", "/analyses/premises").json()}
+    assert "3 different children found within 50 m" in full["PR001"]["explanation"]
+    for url in ("/analyses/premises", "/collections/premises_of_concern/items"):
+        r = as_role(role, "GET", url)
+        if r.status_code == 403:
+            continue
+        rows = r.json()
+        rows = [f["properties"] for f in rows["features"]] if isinstance(rows, dict) else rows
+        by_id = {x["premises_id"]: x for x in rows}
+        text = by_id["PR001"]["explanation"]
+        assert by_id["PR001"]["children"] == "<5" and "fewer than 5 different children found within 50 m" in text
+        assert "3 different" not in text and "1 child" not in text
+        assert "5 different children found within 50 m" in by_id["PR000"]["explanation"]
