@@ -181,3 +181,59 @@ def test_found_at_clusters_carry_p_and_q_and_leave_out_named_and_home_points():
     kids = pd.DataFrame({"person_id": [f"Q{k}" for k in range(8)], "placement_e": 405000.0, "placement_n": 288000.0})
     assert found_at_clusters(ev, prem, eps_m=100, min_samples=4, min_children=5, children=kids,
                              replications=19).empty
+
+
+# ---- issue 13: clustering exactness -----------------------------------------------------------
+
+def test_hdbscan_repeats_are_exact_against_scikit_learn_on_every_row():
+    from sklearn.cluster import HDBSCAN
+
+    xy, _ = _planted_xy()
+    w = np.ones(len(xy), np.int64)
+    w[:1500:3] = np.random.default_rng(2).integers(1, 13, 500)  # postcode-centroid style repeats
+    lab = cluster_points(xy, w, method="hdbscan", min_samples=10, min_cluster_size=20, tile_m=None)
+    # scikit-learn on every row (the same row order: tied mutual-reachability edges make its
+    # spanning tree depend on the order, ARI ~0.95 between two orders of the same rows)
+    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+    wu = np.bincount(inv.ravel(), weights=w).astype(np.int64)
+    owner = np.repeat(np.arange(len(uniq)), wu)
+    ref = HDBSCAN(min_samples=10, min_cluster_size=20, cluster_selection_method="leaf", algorithm="kd_tree",
+                  copy=True).fit(uniq[owner]).labels_
+    mine = np.full(len(uniq), -1)
+    mine[inv.ravel()] = lab
+    split = pd.Series(ref).groupby(owner).nunique() > 1  # copies scikit-learn labels apart (ties)
+    ok = ~split.to_numpy()[owner]
+    assert ok.mean() > 0.99
+    assert _same_partition(mine[owner][ok], ref[ok])  # weights, not caps: scikit-learn on the full data
+
+
+def test_approximate_paths_report_their_difference():
+    from geo.clusters import approximation_report
+
+    xy, _ = _planted_xy()
+    w = np.ones(len(xy), np.int64)
+    w[:1500:3] = np.random.default_rng(2).integers(1, 13, 500)
+    g = approximation_report(xy, w, "graph", min_samples=10, min_cluster_size=20)
+    t = approximation_report(xy, w, 1500.0, min_samples=10, min_cluster_size=20, eps_m=150.0)
+    assert g["ari"] > 0.9 and g["noise_status_differs"] < 0.05
+    assert 0 <= t["ari"] <= 1 and t["clusters_exact"] == g["clusters_exact"]
+
+
+def test_scikit_learn_private_hdbscan_internals_pinned():
+    """The k-NN graph path builds scikit-learn's single-linkage tree itself from private
+    internals (no public API takes a spanning tree). If scikit-learn changes them this fails
+    loudly, before any clustering silently changes."""
+    import inspect
+
+    from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
+    from sklearn.cluster._hdbscan._tree import tree_to_labels
+
+    assert MST_edge_dtype.names == ("current_node", "next_node", "distance"), \
+        "scikit-learn changed MST_edge_dtype: geo.clusters._hdbscan_graph must be revisited"
+    params = list(inspect.signature(tree_to_labels).parameters)
+    assert params == ["single_linkage_tree", "min_cluster_size", "cluster_selection_method", "allow_single_cluster",
+                      "cluster_selection_epsilon", "max_cluster_size"], \
+        "scikit-learn changed tree_to_labels: geo.clusters._hdbscan_graph must be revisited"
+    edges = np.array([(0, 1, 1.0), (1, 2, 1.0), (3, 4, 1.0), (4, 5, 1.0), (2, 3, 9.0)], dtype=MST_edge_dtype)
+    lab, _ = tree_to_labels(make_single_linkage(edges), 2, "leaf", False, 0.0, None)
+    assert _same_partition(np.asarray(lab), np.array([0, 0, 0, 1, 1, 1]))
