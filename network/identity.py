@@ -31,7 +31,9 @@ Method
    value frequencies (sum of squared frequencies); the m probabilities and the match prior are
    estimated by EM with u held fixed (Winkler 1988, "Using the EM algorithm for weight
    computation in the Fellegi-Sunter model of record linkage"; the same scheme as Splink,
-   Linacre et al. 2022). EM runs over the distinct comparison vectors with their counts, so it
+   Linacre et al. 2022); the M-step takes the posterior mean under a Dirichlet prior of
+   ``M_PRIOR_PAIRS`` pseudo-matched pairs (smoothing, not a floor). EM runs over the distinct
+   comparison vectors with their counts, so it
    costs nothing at any scale. Exact name agreement gets a term-frequency adjustment (u for
    that value = its frequency), so agreeing on "Smith" counts for less than on "Oyelaran".
    ``match_weight`` is the posterior log2 odds: log2(lambda / (1 - lambda)) + sum log2(m / u).
@@ -773,6 +775,15 @@ def _estimate_u(p: _Prepared, rng: np.random.Generator, sample: int) -> list[np.
     return u
 
 
+#: strength of the Dirichlet (Beta) prior on each comparison's m probabilities, in pseudo
+#: matched pairs with the level shares of :func:`_initial_m` (Winkler 1988 and Splink cap m
+#: away from zero; a conjugate prior does it with a stated strength). With the old 1e-6 floor a
+#: disagreement never seen among the EM matches cost 13-20 bits; with 10 pseudo-pairs a level
+#: of prior share 0.05 unseen among 3,000 matches keeps m ~ 1.7e-4 (about -11.5 bits against
+#: u = 0.5), among 100 matches m ~ 4.5e-3.
+M_PRIOR_PAIRS = 10.0
+
+
 def _initial_m() -> list[np.ndarray]:
     init = {
         "given_name": [0.03, 0.04, 0.08, 0.10, 0.70, 0.05],
@@ -801,6 +812,7 @@ def _em(L: np.ndarray, u: list[np.ndarray], m0: list[np.ndarray] | None = None,
     """EM for m and the match prior with u fixed (Winkler 1988), over distinct comparison
     vectors weighted by their counts. With ``fit_m=False`` only the prior is estimated."""
     m = [x.copy() for x in (m0 or _initial_m())]
+    prior_m = [x / x.sum() for x in _initial_m()]
     if len(L) == 0:
         return _Model(m, u, 1e-3, 0, True)
     pat, counts = _pattern_counts(L)
@@ -825,10 +837,11 @@ def _em(L: np.ndarray, u: list[np.ndarray], m0: list[np.ndarray] | None = None,
                 col = pat[:, k]
                 ok = col >= 0
                 s = np.bincount(col[ok].astype(np.int64), weights=w[ok], minlength=len(m[k]))
-                tot = s.sum()
-                mk = s / tot if tot > 0 else m[k]
-                mk = np.clip(mk, 1e-6, None)
-                new_m.append(mk / mk.sum())
+                # posterior mean under a Dirichlet prior (a Beta for two levels): M_PRIOR_PAIRS
+                # pseudo-matches spread as the initial m, so a level never seen among matches
+                # gets a small m that the data can still move, not an arbitrary floor
+                a = M_PRIOR_PAIRS * prior_m[k]
+                new_m.append((s + a) / (s.sum() + a.sum()))
         delta = max(abs(new_prior - prior), *(np.abs(a - b).max() for a, b in zip(new_m, m)))
         m, prior = new_m, new_prior
         if delta < tol:

@@ -186,6 +186,10 @@ def test_precision_recall_on_synth_drop(tmp_path, seed):
     child = known & (ids["kind"] == "child").to_numpy()
     sc_c = pairwise_scores(ids["person_id"][child], tr.reindex(ids.index[child]))
     assert sc_c["precision"] >= 0.99 and sc_c["recall"] >= 0.95, sc_c
+    # children moved between placements: their records disagree on the postcode (issue 13)
+    moved = child & tr.reindex(ids.index).isin(set(truth["moved_children"])).to_numpy()
+    sc_m = pairwise_scores(ids["person_id"][moved], tr.reindex(ids.index[moved]))
+    assert len(truth["moved_children"]) >= 20 and sc_m["recall"] >= 0.95, sc_m
     merged = [s for s in truth["siblings"] if ids.at[s[0], "person_id"] == ids.at[s[1], "person_id"]]
     assert truth["siblings"] and not merged
 
@@ -324,3 +328,21 @@ def test_conflicting_identifiers_keep_same_name_and_dob_apart(background):
     d = pr[(pr["record_a"] == "police/D1") & (pr["record_b"] == "police/D2")]
     assert len(d) and (d["police_id"] == "conflict").all()
     assert set(d["decision"]) <= {"refused_id_conflict", "refused_chaining", "review"}
+
+
+def test_m_probabilities_smoothed_not_floored():
+    """EM's M-step is a Dirichlet posterior mean: a level never seen among matches keeps a
+    small m set by the prior strength and the number of matches, not the old 1e-6 floor."""
+    from network.identity import COMPARISONS, LEVELS, M_PRIOR_PAIRS, _em, _initial_m
+
+    k, kp = COMPARISONS.index("sex"), COMPARISONS.index("postcode")
+    nl = [len(LEVELS[c]) for c in COMPARISONS]
+    L = np.full((400, len(COMPARISONS)), -1, dtype=np.int8)  # other comparisons missing
+    L[:, kp] = np.where(np.arange(400) < 200, 0, 3)            # 200 matches: full postcode; else: none
+    L[:, k] = np.where(np.arange(400) < 200, 1, np.arange(400) % 2)  # sex: matches always agree (1)
+    u = [np.full(n, 1.0 / n) for n in nl]
+    u[kp] = np.array([0.001, 0.01, 0.05, 0.939])  # chance agreement on a full postcode is rare
+    fit = _em(L, u)
+    share = _initial_m()[k] / _initial_m()[k].sum()
+    m_disagree = fit.m[k][0]  # levels: disagree, agree
+    assert m_disagree > 1e-4 and abs(m_disagree - M_PRIOR_PAIRS * share[0] / (200 + M_PRIOR_PAIRS)) < 1e-3
