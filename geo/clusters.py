@@ -31,7 +31,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN, HDBSCAN
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
-from geo.located import at_home, entity_matched
+from geo.located import at_home, entity_matched, home_points
 
 __all__ = ["cluster_points", "approximation_report", "found_at_clusters", "cluster_inference", "scan_llr", "is_location_of_concern",
            "cluster_status", "CLUSTER_COLUMNS"]
@@ -501,7 +501,8 @@ def found_at_clusters(
         (``geo.located``): they are assessed as that entity (premises of concern), and a
         landmark's reference point is not a cluster of anonymous locations.
     children : frame ``children`` (person_id, placement_e, placement_n): points within
-        ``home_m`` of the child's own placement (found back at home) are left out.
+        ``home_m`` of the child's own placement or of a place it was last seen in
+        ``place_events`` (found back at home, ``geo.located.home_points``) are left out.
     postcodes : residential postcode centroids, the background population of the Monte Carlo
         null (:func:`cluster_inference`); without them, random labelling over all located place
         events of the period (found at, last seen, RHI places).
@@ -514,8 +515,9 @@ def found_at_clusters(
     ``expected``, ``llr``, ``p_value`` and ``q_value`` come from :func:`cluster_inference`;
     only clusters with ``q_value < 0.05`` are locations of concern, the rest are descriptive.
     """
+    homes = home_points(children, place_events)
     ev = _clustered_events(filter_events(place_events, kinds, start, end), exclude_precision, exclude_named,
-                           children, home_m)
+                           homes, home_m)
     empty = gpd.GeoDataFrame({c: [] for c in CLUSTER_COLUMNS}, geometry=[], crs=BNG)
     if ev.empty:
         return empty
@@ -552,8 +554,8 @@ def found_at_clusters(
     if stats_.empty:
         return empty
     stats_ = stats_.join(_inference(place_events, start, end, pairs, lab_pairs, stats_.index, postcodes,
-                                    exclude_precision, exclude_named, children, home_m, method, eps_m,
-                                    min_samples, min_cluster_size, min_children, replications, seed))
+                                    exclude_precision, exclude_named, homes, home_m, method, eps_m,
+                                    min_samples, min_cluster_size, min_children, replications, seed, kinds))
     ev = ev[ev["_lab"].isin(stats_.index)].sort_values("_lab", kind="stable")
     mp = shapely.multipoints(shapely.points(ev["easting"].to_numpy(), ev["northing"].to_numpy()),
                              indices=pd.factorize(ev["_lab"], sort=True)[0])
@@ -579,7 +581,7 @@ def found_at_clusters(
     return out
 
 
-def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, children, home_m: float) -> pd.DataFrame:
+def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, homes, home_m: float) -> pd.DataFrame:
     """The events that are clustered: with coordinates, not coarse, not named, not at home."""
     ev = ev.dropna(subset=["easting", "northing"])
     if "precision" in ev and exclude_precision:
@@ -588,14 +590,14 @@ def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, 
         ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
     if exclude_named and "match_id" in ev:
         ev = ev[~entity_matched(ev["match_id"])]
-    if children is not None and len(ev):
-        ev = ev[~at_home(ev.reset_index(drop=True), children, home_m)]
+    if homes is not None and len(ev):
+        ev = ev[~at_home(ev.reset_index(drop=True), homes, home_m)]
     return ev
 
 
 def _inference(place_events, start, end, pairs, lab_pairs, reported, postcodes, exclude_precision, exclude_named,
-               children, home_m, method, eps_m, min_samples, min_cluster_size, min_children, replications,
-               seed) -> pd.DataFrame:
+               homes, home_m, method, eps_m, min_samples, min_cluster_size, min_children, replications,
+               seed, kinds=DEFAULT_KINDS) -> pd.DataFrame:
     """:func:`cluster_inference` for the reported clusters, indexed by cluster label."""
     if not replications:
         return pd.DataFrame(np.nan, index=reported, columns=INFERENCE_COLUMNS)
@@ -604,12 +606,17 @@ def _inference(place_events, start, end, pairs, lab_pairs, reported, postcodes, 
     if postcodes is not None and len(postcodes) and {"easting", "northing"} <= set(postcodes):
         pop = postcodes[["easting", "northing"]].dropna().to_numpy(float)
     if pop is None or not len(pop):
-        # random labelling: the located place events of every kind are the background
+        # random labelling: the cases and the located place events of the other kinds (last
+        # seen, ...) are the background; controls keep their home points (a last-seen point is
+        # a home by definition)
         allev = _clustered_events(filter_events(place_events, None, start, end), exclude_precision, exclude_named,
-                                  children, home_m)
+                                  None, home_m)
+        if kinds is not None and "kind" in allev:
+            allev = allev[~allev["kind"].isin(list(kinds))]
         person = allev["person_id"].astype(str) if "person_id" in allev else pd.Series(np.arange(len(allev)).astype(str))
-        pop = pd.DataFrame({"p": person.to_numpy(), "e": allev["easting"].to_numpy(float),
-                            "n": allev["northing"].to_numpy(float)}).drop_duplicates()[["e", "n"]].to_numpy(float)
+        ctrl = pd.DataFrame({"p": person.to_numpy(), "e": allev["easting"].to_numpy(float),
+                             "n": allev["northing"].to_numpy(float)}).drop_duplicates()
+        pop = np.vstack([pairs[["e", "n"]].to_numpy(float), ctrl[["e", "n"]].to_numpy(float)])
         replace = False
         if len(pop) <= len(pairs):  # no controls besides the cases: nothing to label at random
             return pd.DataFrame(np.nan, index=reported, columns=INFERENCE_COLUMNS)

@@ -7,8 +7,9 @@ the found-at clusters (``geo.clusters``), so both read the same points as eviden
 * **named** points (the geocoder matched the text to a gazetteer entity, ``match_id``
   ``premises:...`` or ``place:...``) are evidence about that entity, assessed as that entity
   (premises of concern; places linking children), not about whatever lies near its reference point;
-* **home** points (within ``home_m`` of one of the child's own placement points) record a child
-  found back at home: not a place the child was found *at* while missing;
+* **home** points (within ``home_m`` of one of the child's own placement points, or of a place
+  the child was last seen, i.e. went missing from) record a child found back at home: not a
+  place the child was found *at* while missing;
 * the rest (postcode, address, street precision) are the **located** points.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["COARSE_PRECISION", "entity_matched", "at_home", "located_mask"]
+__all__ = ["COARSE_PRECISION", "entity_matched", "home_points", "at_home", "located_mask", "study_postcodes"]
 
 #: geocode precisions too coarse to place a child (area centroids, nothing)
 COARSE_PRECISION = ("area", "none")
@@ -27,31 +28,54 @@ def entity_matched(match: pd.Series) -> np.ndarray:
     return match.astype("string").str.extract(r"^\s*(premises|place):", expand=False).notna().to_numpy()
 
 
-def at_home(events: pd.DataFrame, children: pd.DataFrame | None, home_m: float = 50.0) -> np.ndarray:
-    """Events within ``home_m`` of one of the child's own placement points (``children`` frame:
-    person_id, placement_e, placement_n; every record of the child counts, so a child moved
-    between placements is at home at either)."""
+def home_points(children: pd.DataFrame | None, place_events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each child's home points (person_id, e, n): the placement points of its records and, from
+    ``place_events``, the located points where it was *last seen* (the place it went missing from,
+    usually its home: a child found there has returned, not been found somewhere). Records
+    without a placement postcode are common (half the police records), so the last-seen points
+    find homes the placement column misses."""
+    parts = []
+    if children is not None and len(children) and {"placement_e", "placement_n", "person_id"} <= set(children):
+        h = children.dropna(subset=["placement_e", "placement_n"])
+        parts.append(pd.DataFrame({"person_id": h["person_id"].astype(str).to_numpy(),
+                                   "e": h["placement_e"].to_numpy(float), "n": h["placement_n"].to_numpy(float)}))
+    if place_events is not None and len(place_events) and "kind" in place_events and "person_id" in place_events:
+        ls = place_events[place_events["kind"] == "last_seen"]
+        ls = ls[ls[["easting", "northing"]].notna().all(axis=1).to_numpy()]
+        if "precision" in ls:
+            ls = ls[~ls["precision"].astype("string").isin(list(COARSE_PRECISION)).fillna(False).to_numpy(bool)]
+        if "match_id" in ls:
+            ls = ls[~entity_matched(ls["match_id"])]
+        parts.append(pd.DataFrame({"person_id": ls["person_id"].astype(str).to_numpy(),
+                                   "e": ls["easting"].to_numpy(float), "n": ls["northing"].to_numpy(float)}))
+    if not parts:
+        return pd.DataFrame({"person_id": pd.Series(dtype=object), "e": pd.Series(dtype=float),
+                             "n": pd.Series(dtype=float)})
+    return pd.concat(parts, ignore_index=True).drop_duplicates()
+
+
+def at_home(events: pd.DataFrame, homes: pd.DataFrame | None, home_m: float = 50.0) -> np.ndarray:
+    """Events within ``home_m`` of one of the child's own home points (:func:`home_points`;
+    every record of the child counts, so a child moved between placements is at home at either).
+    A ``children`` frame is accepted for ``homes`` too (its placement points)."""
     out = np.zeros(len(events), bool)
-    if children is None or not len(children) or not {"placement_e", "placement_n", "person_id"} <= set(children):
+    if homes is not None and "placement_e" in homes:
+        homes = home_points(homes)
+    if homes is None or homes.empty or events.empty or "person_id" not in events:
         return out
-    home = children.dropna(subset=["placement_e", "placement_n"])
-    if home.empty or events.empty or "person_id" not in events:
-        return out
-    home = pd.DataFrame({"person_id": home["person_id"].astype(str).to_numpy(),
-                         "he": home["placement_e"].to_numpy(float), "hn": home["placement_n"].to_numpy(float)}
-                        ).drop_duplicates()
     m = pd.DataFrame({"i": np.arange(len(events)), "person_id": events["person_id"].astype(str).to_numpy(),
-                      "e": events["easting"].to_numpy(float), "n": events["northing"].to_numpy(float)}
-                     ).merge(home, on="person_id")
-    close = np.hypot(m["e"] - m["he"], m["n"] - m["hn"]) <= home_m
+                      "ee": events["easting"].to_numpy(float), "en": events["northing"].to_numpy(float)}
+                     ).merge(homes, on="person_id")
+    close = np.hypot(m["ee"] - m["e"], m["en"] - m["n"]) <= home_m
     out[m.loc[close.to_numpy(), "i"].to_numpy(int)] = True
     return out
 
 
-def located_mask(events: pd.DataFrame, match: pd.Series | None = None, children: pd.DataFrame | None = None,
+def located_mask(events: pd.DataFrame, match: pd.Series | None = None, homes: pd.DataFrame | None = None,
                  home_m: float = 50.0) -> np.ndarray:
     """Located points: coordinates present, not coarse, not matched to a named entity (``match``,
-    default the events' ``match_id``), not at the child's own placement."""
+    default the events' ``match_id``), not at one of the child's home points (``homes``:
+    :func:`home_points`, or a ``children`` frame for its placements only)."""
     if events.empty:
         return np.zeros(0, bool)
     ok = events[["easting", "northing"]].notna().all(axis=1).to_numpy().copy() if {"easting", "northing"} <= set(events) \
@@ -61,7 +85,7 @@ def located_mask(events: pd.DataFrame, match: pd.Series | None = None, children:
     if match is None:
         match = events["match_id"] if "match_id" in events else pd.Series(None, index=events.index, dtype=object)
     ok &= ~entity_matched(match)
-    return ok & ~at_home(events, children, home_m)
+    return ok & ~at_home(events, homes, home_m)
 
 
 def study_postcodes(postcodes: pd.DataFrame | None, areas: pd.DataFrame | None) -> pd.DataFrame | None:

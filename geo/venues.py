@@ -14,6 +14,7 @@ Evidence per premises, by precision
   ``radius_m`` of the premises that no named gazetteer entity explains and that are not the
   child's own placement (a child found back at home says nothing about the takeaway next door).
   These are usually postcode centroids: the place was recorded *near* the premises, not *at* it.
+  A child's home is its placement points and the places it was last seen (``geo.located``).
   Counted as distinct children (``near_children``).
 * **intel**: intelligence logs about the premises, weighted by the 3x5x2 grading (source
   1/2/3 -> 1.0/0.6/0.3, assessment A..E -> 1.0/0.8/0.5/0.3/0.0; missing grades count as 0.6
@@ -40,6 +41,10 @@ register with coordinates:
   least 0.5) times the same rate: a child found near a premises is sometimes recorded by its
   name, so the background naming rate follows the premises' catchment.
 
+The counts tested are independent *sightings*: distinct children, where children recorded at
+or near the premises within 24 hours of one another count once (a co-missing group found
+together is one sighting; ``near_sightings`` / ``named_sightings`` beside the child counts).
+
 Robust fit: the fit is repeated without the premises whose upper-tail p-value is below
 ``outlier_p`` until that set stops changing (iterative outlier exclusion), so planted or real
 venues do not inflate ``theta`` or the dispersion ``alpha``. The one-sided p-value per kind is
@@ -62,7 +67,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
-from geo.located import COARSE_PRECISION, located_mask  # noqa: F401 - COARSE_PRECISION re-exported
+from geo.located import COARSE_PRECISION, home_points, located_mask  # noqa: F401 - COARSE_PRECISION re-exported
 from geo.permutation import bh_qvalues
 
 __all__ = ["premises_of_concern", "grading_weight", "explain", "explanations_for", "fit_negative_binomial", "NBFit",
@@ -101,7 +106,8 @@ def _empty_frame(cols):
 #: evidence kinds of the test, in the order of the columns ``p_near`` / ``p_named``
 KINDS = ("near", "named")
 #: columns :func:`explain` reads (kept in the result so an edge can re-render for its role)
-EXPLAIN_COLUMNS = ["children", "near_children", "named_children", "recent_children", "rhi_mentions",
+EXPLAIN_COLUMNS = ["children", "near_children", "named_children", "near_sightings", "named_sightings",
+                   "recent_children", "rhi_mentions",
                    "link_mentions", "event_mentions", "intel", "intel_grades", "expected_near",
                    "expected_named", "tested", "q_value", "radius_m", "compared_with"]
 
@@ -327,7 +333,33 @@ def _intel_rows(intelligence, resolve) -> pd.DataFrame:
     })
 
 
-def _aggregate(pr: pd.DataFrame, ev_rows: pd.DataFrame, intel_rows: pd.DataFrame, recent_from) -> pd.DataFrame:
+def _sightings(rows: pd.DataFrame, together: pd.Timedelta) -> pd.Series:
+    """Independent sightings per premises: distinct children, where children recorded at (or
+    near) the same premises within ``together`` of one another count once (a co-missing group
+    found together is one sighting, not four). Connected components of the graph joining each
+    child to the occasions it was recorded on; an occasion is a run of records at the premises
+    with gaps of at most ``together``; records without a time are occasions of their own."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    r = rows.dropna(subset=["person"])
+    if r.empty:
+        return pd.Series(dtype=int)
+    r = pd.DataFrame({"p": r["premises_id"].astype(str).to_numpy(), "c": r["person"].astype(str).to_numpy(),
+                      "t": pd.to_datetime(r["at"], utc=True, errors="coerce").to_numpy()}).sort_values(["p", "t"])
+    t = pd.Series(r["t"].to_numpy())
+    new = (r["p"].to_numpy() != np.r_[[None], r["p"].to_numpy()[:-1]]) | t.isna().to_numpy() \
+        | (t.diff() > together).to_numpy()
+    occ = np.cumsum(new) - 1
+    child, _ = pd.factorize(r["p"] + "\x00" + r["c"])
+    n_child = int(child.max()) + 1
+    g = coo_matrix((np.ones(len(r)), (child, n_child + occ)), shape=(n_child + int(occ.max()) + 1,) * 2)
+    _, comp = connected_components(g, directed=False)
+    return pd.Series(comp[child]).groupby(r["p"].to_numpy()).nunique()
+
+
+def _aggregate(pr: pd.DataFrame, ev_rows: pd.DataFrame, intel_rows: pd.DataFrame, recent_from,
+               together: pd.Timedelta = pd.Timedelta(hours=24)) -> pd.DataFrame:
     """Counts per premises (distinct children, episodes, mentions, intelligence) and the score."""
     out = pr[["premises_id"]].copy()
     for c in ("name", "premises_type"):
@@ -344,6 +376,8 @@ def _aggregate(pr: pd.DataFrame, ev_rows: pd.DataFrame, intel_rows: pd.DataFrame
     out["children"] = per(with_person, "person")
     out["near_children"] = per(near.dropna(subset=["person"]), "person")
     out["named_children"] = per(named.dropna(subset=["person"]), "person")
+    out["near_sightings"] = pid.map(_sightings(near, together)).fillna(0).astype(int)
+    out["named_sightings"] = pid.map(_sightings(named, together)).fillna(0).astype(int)
     out["episodes"] = per(ev_rows.dropna(subset=["episode"]), "episode")
     rec_at = pd.to_datetime(with_person["at"], utc=True, errors="coerce")
     out["recent_children"] = per(with_person[(rec_at >= recent_from).to_numpy()], "person")
@@ -436,7 +470,7 @@ def _significance(out: pd.DataFrame, exposure: pd.DataFrame, min_children: int, 
                              floor) * rate}
     if not ok.any():  # no coordinates anywhere: the register as one exchangeable group
         e = {k: np.ones(len(out)) for k in e}
-    y = {"near": out["near_children"].to_numpy(float), "named": out["named_children"].to_numpy(float)}
+    y = {"near": out["near_sightings"].to_numpy(float), "named": out["named_sightings"].to_numpy(float)}
     fits, pk = {}, {}
     for k in KINDS:
         fits[k] = fit_negative_binomial(y[k], e[k], outlier_p=outlier_p)
@@ -473,6 +507,14 @@ def _children(v, count) -> str:
     return f"{_say_count(c)} {'child' if str(c) == '1' else 'different children'}"
 
 
+def _together(children, sightings, count) -> str:
+    """", found together: 2 independent sightings" when children were recorded together."""
+    if int(sightings) >= int(children):
+        return ""
+    n = _say_count(count(int(sightings)))
+    return f", some found together: {n} independent {'sighting' if n == '1' else 'sightings'}"
+
+
 def _num(x: float) -> str:
     """An expected count in words-friendly form: 1.2, 0.35, 0.004."""
     x = float(x)
@@ -503,11 +545,13 @@ def explain(frame: pd.DataFrame, count: Callable = int, recent_days: int = 182, 
         radius = f"{float(r.radius_m):g}"
         if r.named_children > 0 or r.tested:
             parts.append(f"{_children(r.named_children, count)} recorded at the premises by name (direct "
-                         f"evidence: a found-at place, return interview or relationship matched to it), "
+                         f"evidence: a found-at place, return interview or relationship matched to it)"
+                         f"{_together(r.named_children, r.named_sightings, count)}, "
                          f"{_num(r.expected_named)} expected from the background")
         if r.near_children > 0 or r.tested:
             parts.append(f"{_children(r.near_children, count)} found within {radius} m (weaker evidence: "
-                         f"postcode or address points near the premises, not at it), {_num(r.expected_near)} "
+                         f"postcode or address points near the premises, not at it)"
+                         f"{_together(r.near_children, r.near_sightings, count)}, {_num(r.expected_near)} "
                          f"expected from the rate of such points around it")
         if r.rhi_mentions > 0:
             parts.append("named in " + _times(r.rhi_mentions, count, "return interview", "return interviews"))
@@ -588,7 +632,7 @@ def premises_of_concern(
     resolve = _resolver(pr)
     ev, at, now = _prepare_events(place_events, kinds, start, end, now)
     match = _matches(ev, geocodes)
-    located = located_mask(ev, match, children, home_m=radius_m)
+    located = located_mask(ev, match, home_points(children, place_events), home_m=radius_m)
 
     rows = [r for r in (_near_rows(pr, ev, at, located, radius_m), _named_rows(ev, at, match, resolve)) if r is not None]
     rows += _link_rows(links, resolve, _child_map(children))
