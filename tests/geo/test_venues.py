@@ -140,7 +140,8 @@ def test_children_found_back_at_their_home_are_not_evidence():
     home = pr.set_index("premises_id").loc["L0100", ["easting", "northing"]].to_numpy(float) + [20.0, 0.0]
     kids = [f"H{j}" for j in range(6)]
     at_home = pd.DataFrame({"person_id": kids * 3, "easting": home[0], "northing": home[1], "kind": "found_at",
-                            "precision": "postcode", "at": pd.Timestamp("2017-03-01", tz="UTC")})
+                            "precision": "postcode",  # each on its own days: independent returns
+                            "at": pd.Timestamp("2017-03-01", tz="UTC") + pd.to_timedelta(np.arange(18) * 3, unit="D")})
     at_home["event_key"] = [f"h{i}" for i in range(len(at_home))]
     at_home["episode_key"] = at_home["event_key"]
     ev = pd.concat([ev, at_home], ignore_index=True)
@@ -171,3 +172,20 @@ def test_explanation_never_shows_a_suppressed_count():
     # never contradicts itself: recent children are among the children counted
     assert (v["recent_children"] <= v["children"]).all()
     assert (v["near_children"] <= v["children"]).all() and (v["named_children"] <= v["children"]).all()
+
+
+def test_children_found_together_are_one_sighting():
+    # a co-missing group of five found together beside a takeaway, twice: two sightings, not five
+    pr, ev, postcodes = _city(8)
+    xy = pr.set_index("premises_id").loc["L0150", ["easting", "northing"]].to_numpy(float) + [10.0, 0.0]
+    kids = [f"G{j}" for j in range(5)]
+    grp = pd.DataFrame({"person_id": kids * 2, "easting": xy[0], "northing": xy[1], "kind": "found_at",
+                        "precision": "postcode",
+                        "at": [pd.Timestamp("2017-02-01 22:00", tz="UTC") + pd.Timedelta(minutes=10 * j) for j in range(5)]
+                        + [pd.Timestamp("2017-04-11 23:00", tz="UTC") + pd.Timedelta(minutes=5 * j) for j in range(5)]})
+    grp["event_key"] = [f"g{i}" for i in range(len(grp))]
+    grp["episode_key"] = grp["event_key"]
+    v = premises_of_concern(pr, pd.concat([ev, grp], ignore_index=True), postcodes=postcodes).set_index("premises_id")
+    row = v.loc["L0150"]
+    assert row.near_children >= 5 and row.near_sightings <= 2 + (row.near_children - 5)
+    assert "some found together" in row.explanation and not v["significant"].any()
