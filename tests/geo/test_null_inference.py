@@ -1,0 +1,39 @@
+"""Nothing flagged by chance (issue 13): null city drops through the real path (generate, ingest
+into SQLite, the premises test and the cluster scan as ``wayfinder analyse`` runs them).
+
+Two nulls: the generator's ``--null`` (no planted structure) and the housemates null (residents
+of a children's home go missing on their own timelines and are found back at that home). The
+rule: no premises flagged at q < 0.05 and no found-at cluster significant (a location of
+concern). The planted recall on a planted drop is in test_analyse_planted.py. bench/null_inference.py
+runs the same on 20 + 20 drops (bench/RESULTS_inference.md).
+"""
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from null_inference import one_drop  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def drops(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp("nulls"))
+    jobs = [("null", 7), ("housemates", 8), ("housemates", 9)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return [f.result() for f in [pool.submit(one_drop, work, k, s, 199, False) for k, s in jobs]]
+
+
+def test_null_drops_flag_no_premises(drops):
+    assert all(d["premises"] > 1000 for d in drops)
+    assert [d["premises_flagged"] for d in drops] == [0, 0, 0], drops
+
+
+def test_null_drops_have_no_location_of_concern(drops):
+    assert all(d["clusters"] > 20 for d in drops)  # descriptive clusters exist: only none significant
+    assert [d["clusters_significant"] for d in drops] == [0, 0, 0], drops
