@@ -109,7 +109,7 @@ KINDS = ("near", "named")
 EXPLAIN_COLUMNS = ["children", "near_children", "named_children", "near_sightings", "named_sightings",
                    "recent_children", "rhi_mentions",
                    "link_mentions", "event_mentions", "intel", "intel_grades", "expected_near",
-                   "expected_named", "tested", "q_value", "radius_m", "compared_with"]
+                   "expected_named", "tested", "q_value", "evidence", "radius_m", "compared_with"]
 
 
 # ---------------------------------------------------------------------------------- the model
@@ -569,7 +569,9 @@ def explain(frame: pd.DataFrame, count: Callable = int, recent_days: int = 182, 
         if not r.tested:
             verdict = ("Too few different children to test." if r.children > 0 else "No evidence in the period.")
         elif r.q_value < alpha:
-            verdict = (f"More than the background explains ({_q(r.q_value)}, false discovery rate "
+            basis = ("chiefly the children recorded at the premises by name" if r.evidence == "named" else
+                     "on the children found near it only: weaker evidence about this premises than about the spot")
+            verdict = (f"More than the background explains, {basis} ({_q(r.q_value)}, false discovery rate "
                        f"controlled over all {n} premises in the register).")
         else:
             verdict = (f"Within what the background explains ({_q(r.q_value)} over all {n} premises in the "
