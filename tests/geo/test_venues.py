@@ -189,3 +189,16 @@ def test_children_found_together_are_one_sighting():
     row = v.loc["L0150"]
     assert row.near_children >= 5 and row.near_sightings <= 2 + (row.near_children - 5)
     assert "some found together" in row.explanation and not v["significant"].any()
+
+
+def test_home_known_from_where_the_child_was_last_seen():
+    # no placement postcode on the records: the place each child went missing from is its home
+    from geo.located import at_home, home_points
+
+    ev = pd.DataFrame({"person_id": ["A", "A", "B", "B"], "kind": ["last_seen", "found_at", "last_seen", "found_at"],
+                       "easting": [1000.0, 1010.0, 5000.0, 9000.0], "northing": [0.0, 0.0, 0.0, 0.0],
+                       "precision": "postcode", "match_id": None})
+    homes = home_points(None, ev)
+    assert at_home(ev, homes, 50.0).tolist() == [True, True, True, False]  # B was found elsewhere
+    area = ev.assign(precision="area")  # a ward centroid says nothing about a home
+    assert not at_home(area, home_points(None, area), 50.0).any()
