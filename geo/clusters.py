@@ -326,8 +326,9 @@ class _Background:
     def __init__(self, xy: np.ndarray, eps_m: float):
         from scipy.sparse import coo_matrix, identity
 
-        self.uniq, inv = np.unique(np.asarray(xy, float).reshape(-1, 2), axis=0, return_inverse=True)
-        self.inv = inv.ravel()
+        xy = pd.DataFrame(np.asarray(xy, float).reshape(-1, 2), columns=["e", "n"])
+        self.inv = xy.groupby(["e", "n"], sort=False).ngroup().to_numpy()
+        self.uniq = xy.drop_duplicates().to_numpy()  # first occurrences, in ngroup(sort=False) order
         self.w = np.bincount(self.inv, minlength=len(self.uniq)).astype(float)
         self.total = float(len(self.inv))
         self.tree = cKDTree(self.uniq)
@@ -337,9 +338,12 @@ class _Background:
         self.graph = (a + identity(n, format="coo")).tocsr()
 
     def draw(self, rng: np.random.Generator, n: int, replace: bool) -> np.ndarray:
-        """Counts of ``n`` cases per distinct location (drawn from the background points)."""
-        idx = rng.choice(len(self.inv), n, replace=replace)
-        return np.bincount(self.inv[idx], minlength=len(self.uniq)).astype(float)
+        """Counts of ``n`` cases per distinct location, drawn from the background points with
+        replacement (multinomial) or without (multivariate hypergeometric): the counts directly,
+        at a cost set by the number of locations, not of cases."""
+        if replace:
+            return rng.multinomial(n, self.w / self.total).astype(float)
+        return rng.multivariate_hypergeometric(self.w.astype(np.int64), n).astype(float)
 
 
 def _dbscan_on_graph(graph, counts: np.ndarray, min_samples: int) -> np.ndarray:
@@ -446,8 +450,9 @@ def cluster_inference(
     n = len(case_xy)
     dense = np.searchsorted(labs, labels[labels >= 0])
     points = np.bincount(dense, minlength=len(labs)).astype(float)
-    member = case_xy[labels >= 0]
-    pop = np.maximum(_window_population(member, dense, bg.tree, bg.w, eps_m, len(labs)), 1.0)
+    # window population from the distinct member locations (postcode centroids repeat)
+    um = pd.DataFrame(np.c_[dense, case_xy[labels >= 0]]).drop_duplicates().to_numpy()  # hashing: no sort
+    pop = np.maximum(_window_population(um[:, 1:], um[:, 0].astype(np.int64), bg.tree, bg.w, eps_m, len(labs)), 1.0)
     expected = n * pop / bg.total
     llr = scan_llr(points, expected, n)
     rng = np.random.default_rng(seed)
