@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/null_inference.py [--nulls 20] [--housemates 20] [--planted 5]
                                              [--workers 2] [--replications 999] [--full]
-                                             [--work DIR] [--out bench/RESULTS_inference.md]
+                                             [--work DIR] [--reuse] [--out bench/RESULTS_inference.md]
 
 Per drop: ``geo.synth.generate`` (city scale; ``null=True`` for the plain null, ``null=True,
 housemates=True`` for the housemates null: residents of a children's home go missing on their own
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def one_drop(work: str, kind: str, seed: int, replications: int, full: bool) -> dict:
+def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reuse: bool = False) -> dict:
     """Generate, ingest and analyse one city drop; the figures of the evaluation."""
     warnings.simplefilter("ignore")
     import pandas as pd
@@ -47,14 +47,19 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool) -> 
     t0 = time.perf_counter()
     folder = Path(work) / f"{kind}_{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    truth = generate(folder / "drop", seed=seed, scale="city", null=kind != "planted",
-                     housemates=kind == "housemates")
     db = folder / "wf.sqlite"
-    if db.exists():
-        db.unlink()
-    store = open_store(f"sqlite:///{db}")
-    load_bundled(store)
-    ingest_drop(store, folder / "drop")
+    if reuse and db.exists() and (folder / "drop" / "truth.json").exists() and (folder / "ready").exists():
+        truth = json.loads((folder / "drop" / "truth.json").read_text())
+        store = open_store(f"sqlite:///{db}")
+    else:
+        truth = generate(folder / "drop", seed=seed, scale="city", null=kind != "planted",
+                         housemates=kind == "housemates")
+        if db.exists():
+            db.unlink()
+        store = open_store(f"sqlite:///{db}")
+        load_bundled(store)
+        ingest_drop(store, folder / "drop")
+        (folder / "ready").write_text("ingested\n")
     t1 = time.perf_counter()
     if full:
         from api.commands.analyse import run_analyse
@@ -142,13 +147,14 @@ def main(argv=None) -> int:
     ap.add_argument("--replications", type=int, default=999)
     ap.add_argument("--full", action="store_true", help="run the whole wayfinder analyse per drop")
     ap.add_argument("--work", default="/tmp/wf_null_inference")
+    ap.add_argument("--reuse", action="store_true", help="reuse drops already generated and ingested in --work")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS_inference.md"))
     a = ap.parse_args(argv)
     jobs = ([("null", 100 + i) for i in range(a.nulls)] + [("housemates", 200 + i) for i in range(a.housemates)]
             + [("planted", 300 + i) for i in range(a.planted)])
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full) for k, s in jobs]
+        futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full, a.reuse) for k, s in jobs]
         rows = []
         for f in futs:
             rows.append(f.result())

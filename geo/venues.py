@@ -37,8 +37,8 @@ register with coordinates:
   measured in the ring from ``radius_m`` to ``density_radius_m`` around the premises (the
   premises' own surroundings do not set its expectation);
 * named: ``E_named = n_catch * lambda``: the residential postcodes for which this premises is
-  the nearest premises within ``landmark_m`` (shared equally between premises equally near; at
-  least 0.5) times the same rate: a child found near a premises is sometimes recorded by its
+  the nearest premises within ``landmark_m`` (counted in full for each of several premises
+  sharing one point; at least 0.5) times the same rate: a child found near a premises is sometimes recorded by its
   name, so the background naming rate follows the premises' catchment.
 
 The counts tested are independent *sightings*: distinct children, where children recorded at
@@ -440,14 +440,15 @@ def _exposure(pr: pd.DataFrame, points: np.ndarray, postcodes, radius_m: float, 
     n_big = pc_tree.query_ball_point(pxy, density_radius_m, return_length=True)
     ring_pc = np.maximum(n_big - n_r, 1)
     rate = (k_big - k_r) / ring_pc
-    # catchment: each postcode's landmark share goes to its nearest premises within landmark_m,
-    # split equally between premises equally near (within 1 m of the nearest)
+    # catchment: each postcode counts for its nearest premises within landmark_m, and in full for
+    # every premises equally near (within 1 m: premises sharing a point): which of them a
+    # recorder would name is unknown, so none of them gets less than the whole catchment
+    # (splitting it would under-expect the one that happens to be named; conservative)
     kq = int(min(8, len(pxy)))
     d, j = cKDTree(pxy).query(pcxy, k=kq, distance_upper_bound=landmark_m)
     d, j = d.reshape(len(pcxy), kq), j.reshape(len(pcxy), kq)
     tie = np.isfinite(d) & (d <= d[:, :1] + 1.0)
-    share = tie / np.maximum(tie.sum(axis=1, keepdims=True), 1)
-    catch = np.bincount(j[tie], weights=share[tie], minlength=len(pxy) + 1)[: len(pxy)]
+    catch = np.bincount(j[tie], minlength=len(pxy) + 1)[: len(pxy)].astype(float)
     out.loc[has_xy, "n_postcodes"] = n_r
     out.loc[has_xy, "n_catchment"] = catch
     out.loc[has_xy, "rate"] = rate
