@@ -53,15 +53,16 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="print the report as one JSON object"),
     no_geocode: bool = typer.Option(False, "--no-geocode", help="store only; geocode later with "
                                     "`wayfinder regeocode`"),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", help="column-mapping file (YAML) "
-                                           "for a drop of real exports; draft one with "
-                                           "`wayfinder inspect`"),
+    mapping: Optional[List[Path]] = typer.Option(None, "--mapping", help="column-mapping file "
+                                                 "(YAML) for a drop of real exports; repeatable "
+                                                 "(one per system); draft one with `wayfinder "
+                                                 "inspect`"),
 ) -> None:
     """Read a drop, validate it, hold bad rows with reasons, store and geocode the rest."""
     from geo.ingest import DropError, ingest_drop
     store = store_for(db)
     try:
-        report = ingest_drop(store, drop, geocode=not no_geocode, mapping=mapping)
+        report = ingest_drop(store, drop, geocode=not no_geocode, mapping=mapping or None)
     except DropError as exc:
         fail(str(exc))
     if as_json:

@@ -461,9 +461,10 @@ def row_hash(frame: pd.DataFrame) -> pd.Series:
 
 
 def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
-                mapping: str | Path | None = None) -> IngestReport:
+                mapping=None) -> IngestReport:
     """Read, validate and store a drop; returns the per-file report. With `mapping` (a
-    column-mapping file, geo.mapping), the drop's exports are read through it first.
+    column-mapping file, or a list of them read as one; geo.mapping), the drop's exports are
+    read through it first.
 
     Raises DropError (and writes nothing) when the drop itself cannot be read.
     """
@@ -471,7 +472,7 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
     mapped = None
     if mapping is not None:
         from geo.mapping import Mapping, read_mapped_drop
-        mapped = read_mapped_drop(drop, Mapping.load(mapping))      # read all before writing
+        mapped = read_mapped_drop(drop, Mapping.load_all(mapping))  # read all before writing
         jobs = mapped.jobs
     else:
         paths = find_files(drop)
@@ -488,8 +489,9 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
     ctx = _Context(store, drop_name, run_id)
     report = IngestReport(str(drop), run_id, {})
     if mapped is not None:
-        report.mapping = {"file": str(Path(mapping).resolve()), "skipped": mapped.skipped,
-                          "warnings": mapped.warnings}
+        files = [mapping] if isinstance(mapping, (str, Path)) else list(mapping)
+        report.mapping = {"files": [str(Path(m).resolve()) for m in files],
+                          "skipped": mapped.skipped, "warnings": mapped.warnings}
     for name, spec, table in jobs:
         report.files[name] = ctx.ingest_file(spec, table)
     if geocode:

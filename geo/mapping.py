@@ -85,6 +85,11 @@ class Entry:
     rules: tuple[ColumnRule, ...]
     where: tuple[tuple[str, tuple[str, ...]], ...] = ()
     sheet: str | None = None
+    origin: str = "mapping"          # the mapping file it comes from
+
+    @property
+    def label(self) -> str:
+        return f"{self.origin} entry {self.number} ({self.match} as {self.as_file})"
 
     @property
     def as_file(self) -> str:
@@ -121,6 +126,17 @@ class Mapping:
                 or not data["files"]:
             raise MappingError(f"{where}: expected a `files:` list of entries")
         return cls([_entry(e, i + 1, where) for i, e in enumerate(data["files"])])
+
+    @classmethod
+    def load_all(cls, paths) -> "Mapping":
+        """Several mapping files read as one, their entries in the order given (one per system
+        that exports into the same drop)."""
+        if isinstance(paths, (str, Path)):
+            return cls.load(paths)
+        entries: list[Entry] = []
+        for p in paths:
+            entries += cls.load(p).entries
+        return cls(entries)
 
 
 def load_yaml(text: str):
@@ -170,7 +186,7 @@ def _entry(e, number: int, where: str) -> Entry:
                     for c, vs in whr.items())
     source = _scalar(e.get("source")) or None
     sheet = _scalar(e.get("sheet")) or None
-    return Entry(number, str(e["match"]), spec, source, tuple(rules), where_t, sheet)
+    return Entry(number, str(e["match"]), spec, source, tuple(rules), where_t, sheet, where)
 
 
 def _rule(target: str, rule, spec: FileSpec, at: str) -> ColumnRule:
@@ -243,7 +259,7 @@ def read_mapped_drop(drop: Path, mapping: Mapping) -> MappedDrop:
     if not drop.is_dir():
         raise DropError(f"{drop}: no such folder" if not drop.exists() else f"{drop}: not a folder")
     out = MappedDrop([])
-    used: set[int] = set()
+    used: set[str] = set()
     contract_names = {s.name for s in FILES}
     contract_seen: dict[str, str] = {}
     order = {s.name: i for i, s in enumerate(FILES)}
@@ -262,18 +278,17 @@ def read_mapped_drop(drop: Path, mapping: Mapping) -> MappedDrop:
                 out.skipped[path.name] = "matches no mapping entry and is not a contract file"
             continue
         if path.suffix.lower() not in (".csv", ".xlsx"):
-            raise DropError(f"{path.name}: matched by mapping entry {hits[0].number} but only CSV "
-                            "and XLSX exports can be read")
+            raise DropError(f"{path.name}: matched by {hits[0].label} but only CSV and XLSX "
+                            "exports can be read")
         for entry, sheet, label in _entries_by_sheet(path, hits, out.warnings):
-            used.add(entry.number)
+            used.add(entry.label)
             table = apply_entry(entry, read_table(path, sheet), label)
             found.append((order[entry.spec.name], table.name, entry.spec, table))
-        if not any(e.number in used for e in hits):
+        if not any(e.label in used for e in hits):
             out.skipped[path.name] = "no sheet named by its mapping entries"
     for e in mapping.entries:
-        if e.number not in used and not any(e.matches(p.name) for p in drop.iterdir()):
-            out.warnings.append(f"mapping entry {e.number} ({e.match} as {e.as_file}) matches "
-                                "no file in the drop")
+        if e.label not in used and not any(e.matches(p.name) for p in drop.iterdir()):
+            out.warnings.append(f"{e.label} matches no file in the drop")
     if not found:
         raise DropError(f"{drop}: no export matches the mapping and no contract file is there")
     found.sort(key=lambda t: (t[0], t[1]))
@@ -296,8 +311,8 @@ def _entries_by_sheet(path: Path, hits: list[Entry], warnings: list[str]
     for e in hits:
         sheet = resolve_sheet(sheets, e.sheet)
         if sheet is None:
-            warnings.append(f"{path.name}: no sheet matching {e.sheet!r} for mapping entry "
-                            f"{e.number} (sheets: {', '.join(sheets)})")
+            warnings.append(f"{path.name}: no sheet matching {e.sheet!r} for {e.label} "
+                            f"(sheets: {', '.join(sheets)})")
             continue
         chosen.setdefault(sheet, e)
     several = len(chosen) > 1
@@ -325,8 +340,8 @@ def apply_entry(entry: Entry, raw: RawTable, name: str) -> RawTable:
     def col(header: str) -> str:
         key = header.strip().lower()
         if key not in frame.columns:
-            raise MappingError(f"{name}: mapping entry {entry.number} names column {header!r}, "
-                               f"which is not in its header ({', '.join(raw.headers[:30])})")
+            raise MappingError(f"{name}: {entry.label} names column {header!r}, which is not "
+                               f"in its header ({', '.join(raw.headers[:30])})")
         return key
 
     keep = pd.Series(True, index=frame.index)

@@ -12,6 +12,11 @@ from pathlib import Path
 import typer
 
 
+class StyleName(str, Enum):
+    contract = "contract"
+    exports = "exports"
+
+
 class ScaleName(str, Enum):
     sample = "sample"
     city = "city"
@@ -25,11 +30,16 @@ def synth(
     scale: ScaleName = typer.Option(ScaleName.city, "--scale", help="sample (a few hundred rows), city (~5k "
                                     "episodes), region (~100k), national (>= 1M)"),
     null: bool = typer.Option(False, "--null", help="same volumes and distributions, no planted structure"),
+    style: StyleName = typer.Option(StyleName.contract, "--style", help="contract: a drop in the contract's "
+                                    "form; exports: the same data as police, social-care and RHI systems "
+                                    "export it (read with data/mappings/), the contract form in DIR/contract"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
 
     from geo.synth import generate
+    if style is StyleName.exports:
+        from geo.synth_exports import generate_exports as generate
 
     if out.exists() and not out.is_dir():
         typer.echo(f"wayfinder: {out} exists and is not a folder", err=True)
@@ -40,7 +50,7 @@ def synth(
     except (OSError, ValueError) as exc:
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
-    counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth["counts"].items())
+    counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth.get("exports", truth["counts"]).items())
     typer.echo(f"wrote {out} ({scale.value}{', null' if null else ''}, seed {seed}) in "
                f"{time.perf_counter() - t0:.1f} s: {counts}; {len(truth['bad_rows'])} bad rows; truth.json")
 
