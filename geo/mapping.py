@@ -488,4 +488,62 @@ def _apply_prefix(values: pd.Series, prefix: str, per_item: bool) -> pd.Series:
 
 __all__ = ["Mapping", "MappingError", "Entry", "ColumnRule", "MappedDrop", "read_mapped_drop",
            "apply_entry", "resolve_sheet", "code_key", "load_yaml", "parse_unknown_code",
-           "unknown_code_reason"]
+           "unknown_code_reason", "held_codes", "suggest_code"]
+
+
+def held_codes(store) -> "pd.DataFrame":
+    """Codes held because a mapping's values table does not name them, from the latest ingest
+    run of each export file: file, column (the export's), as, target, code, rows, run_id.
+    Codes an analyst has since added to the mapping (and re-ingested) drop out."""
+    import json
+
+    import sqlalchemy as sa
+
+    from geo import schema
+    cols = ["file", "column", "as", "target", "code", "rows", "run_id"]
+    runs = store.read_sql(sa.select(schema.ingest_runs.c.id, schema.ingest_runs.c.report)
+                          .where(schema.ingest_runs.c.report.is_not(None)))
+    latest: dict[str, int] = {}
+    for run_id, report in zip(runs["id"], runs["report"]):
+        try:
+            files = json.loads(report).get("files", {})
+        except (TypeError, ValueError):
+            continue
+        for name in files:
+            latest[name] = max(latest.get(name, 0), int(run_id))
+    if not latest:
+        return pd.DataFrame(columns=cols)
+    t = schema.held_rows
+    held = store.read_sql(sa.select(t.c.run_id, t.c.file, t.c.reason)
+                          .where(t.c.run_id.in_(sorted(set(latest.values()))))
+                          .where(t.c.reason.like("unknown code %")))
+    rows = []
+    for run_id, file, reason in zip(held["run_id"], held["file"], held["reason"]):
+        if latest.get(file) != run_id:
+            continue
+        code = parse_unknown_code(reason)
+        if code is not None:
+            rows.append({"file": file, **code, "run_id": int(run_id)})
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(rows).groupby(["file", "column", "as", "target", "code", "run_id"], sort=True) \
+        .size().rename("rows").reset_index()
+    return out[cols].sort_values(["file", "column", "rows"], ascending=[True, True, False])
+
+
+def suggest_code(as_file: str, target: str, code: str) -> str:
+    """A contract value for an unknown code when a matching rule finds one (geo.inspector),
+    with how it was found, e.g. "none (thesaurus)"; else the allowed values."""
+    from geo.inspector import match_code
+    from geo.model import VOCAB
+    spec = FILES_BY_NAME.get(re.sub(r"\.csv$", "", str(as_file)))
+    if spec is None or target not in spec.column_names:
+        return ""
+    vocab = "issues" if target == "issues" else spec.column(target).vocab
+    if vocab is None:
+        return ""
+    m = match_code(str(code), vocab)
+    if m.value is not None:
+        return f"{m.value} ({m.how} match)"
+    allowed = VOCAB.get(vocab)
+    return f"one of {', '.join(allowed)}" if allowed else ""

@@ -2,6 +2,7 @@
 foreign layouts, read through a mapping, makes exactly the store its contract form makes."""
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -259,3 +260,30 @@ def test_yaml_codes_stay_text():
         "files: [{match: x, as: crimes.csv, columns: {cse_marker: {column: M, values: "
         "{Y: yes, N: no, on: yes}}}}]"))
     assert m.entries[0].rules[0].values == {"y": "yes", "n": "no", "on": "yes"}
+
+
+def test_review_lists_codes_a_mapping_held_until_the_mapping_names_them(tmp_path, exports):
+    from api.cli import app
+    drop, mapping = exports
+    (drop / "COMPACT_missing_2017.csv").write_text(
+        COMPACT + "OC4,CF1,07.03.2017 10:00,,Lost,H,LA Care,,,,,,,LIVE\n"
+                  "OC5,CF2,07.03.2017 11:00,,Lost,H,LA Care,,,,,,,LIVE\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    run = CliRunner()
+    args = ["ingest", str(drop), "--mapping", str(mapping), "--db", db, "--no-geocode"]
+    assert run.invoke(app, args).exit_code == 0
+    res = run.invoke(app, ["review", "--codes", "--db", db])
+    assert res.exit_code == 0, res.output
+    codes = pd.read_csv(io.StringIO(res.stdout))
+    assert codes[["file", "column", "target", "code", "rows"]].values.tolist() == [
+        ["COMPACT_missing_2017.csv", "Type", "category", "Lost", 2]]
+    assert "one of missing, absent" in codes["suggested"].iloc[0]
+    # the default review lists them too (on stderr, after the location texts)
+    res = run.invoke(app, ["review", "--db", db])
+    assert "'Lost' (2 rows)" in res.stderr
+    # the analyst adds the code to the mapping and re-ingests: the rows go in, the code goes
+    mapping.write_text(MAPPING.replace('"AWOL": away_without_authorisation',
+                                       '"AWOL": away_without_authorisation, "Lost": missing'))
+    assert run.invoke(app, args).exit_code == 0
+    res = run.invoke(app, ["review", "--codes", "--db", db])
+    assert pd.read_csv(io.StringIO(res.stdout)).empty
