@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -33,6 +34,9 @@ def synth(
     style: StyleName = typer.Option(StyleName.contract, "--style", help="contract: a drop in the contract's "
                                     "form; exports: the same data as police, social-care and RHI systems "
                                     "export it (read with data/mappings/), the contract form in DIR/contract"),
+    addresses: Optional[Path] = typer.Option(None, "--addresses", help="also write an address register "
+                                             "(uprn, address, postcode, easting, northing) of the scenario's "
+                                             "house addresses, for `wayfinder reference --addresses`"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
@@ -50,6 +54,9 @@ def synth(
     except (OSError, ValueError) as exc:
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
+    if addresses is not None:
+        from geo.synth_addresses import write_address_register
+        typer.echo(f"wrote {write_address_register(addresses, seed)} addresses -> {addresses}")
     counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth.get("exports", truth["counts"]).items())
     typer.echo(f"wrote {out} ({scale.value}{', null' if null else ''}, seed {seed}) in "
                f"{time.perf_counter() - t0:.1f} s: {counts}; {len(truth['bad_rows'])} bad rows; truth.json")
