@@ -544,13 +544,16 @@ class _Context:
         accepted = frame[~held].copy()
         accepted["row_hash"] = row_hash(accepted.drop(columns=["extra"], errors="ignore"))
         accepted["run_id"] = self.run_id
-        rows = raw.original if raw.original is not None else raw.frame
+        cells = [dict(zip(raw.frame.columns, r)) for r in raw.frame[held].itertuples(index=False)]
+        if raw.original is not None:     # a mapped export: its own row too, under "export"
+            export = raw.original[held.to_numpy()]
+            cells = [{**c, "export": dict(zip(export.columns, r))}
+                     for c, r in zip(cells, export.itertuples(index=False))]
         held_rows = pd.DataFrame({
             "run_id": self.run_id, "file": raw.name, "line": raw.lines[held.to_numpy()],
             "field": problems.field[held].map(lambda f: raw.fields.get(f, f)).to_numpy(),
             "reason": problems.reason[held].to_numpy(),
-            "raw": [json.dumps(dict(zip(rows.columns, r)), ensure_ascii=False)
-                    for r in rows[held.to_numpy()].itertuples(index=False)]})
+            "raw": [json.dumps(c, ensure_ascii=False) for c in cells]})
         if raw.malformed:
             held_rows = pd.concat([held_rows, pd.DataFrame({
                 "run_id": self.run_id, "file": raw.name,

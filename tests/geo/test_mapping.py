@@ -287,3 +287,39 @@ def test_review_lists_codes_a_mapping_held_until_the_mapping_names_them(tmp_path
     assert run.invoke(app, args).exit_code == 0
     res = run.invoke(app, ["review", "--codes", "--db", db])
     assert pd.read_csv(io.StringIO(res.stdout)).empty
+
+
+def test_erasure_finds_held_rows_of_mapped_exports(tmp_path, exports):
+    """A held row of a mapped export carries the contract-shaped row (child_id, source), so
+    erasing the child removes it like any held row; the export's own row is kept beside it."""
+    import openpyxl
+    import sqlalchemy as sa
+
+    from api.cli import app
+    from geo import schema
+    drop, mapping = exports
+    book = drop / "Carefirst_extract.xlsx"
+    wb = openpyxl.load_workbook(book)
+    wb["Clients"].append(["CF1", "Amy Jones", "06 May 2004", "F", "LAC", "", "", ""])  # duplicate
+    wb.save(book)
+    db = f"sqlite:///{tmp_path / 'e.sqlite'}"
+    res = CliRunner().invoke(app, ["ingest", str(drop), "--mapping", str(mapping), "--db", db,
+                                   "--no-geocode"])
+    assert res.exit_code == 0, res.output
+    from geo.store import open_store
+    store = open_store(db)
+    held = store.table("held_rows")
+    raw = json.loads(held.loc[held["file"] == "Carefirst_extract.xlsx [Clients]", "raw"].iloc[0])
+    assert (raw["child_id"], raw["source"], raw["export"]["Client ID"]) == ("CF1", "carefirst",
+                                                                            "CF1")
+    with store.engine.begin() as conn:
+        conn.execute(schema.identity_links.insert(), [
+            {"record": "carefirst/CF1", "kind": "child", "person_id": "P000001"}])
+    res = CliRunner().invoke(app, ["erase", "--db", db, "child", "carefirst/CF1", "--reason",
+                                   "Erasure request upheld by the DPO", "--by", "dpo", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["counts"]["held_rows"] == 1
+    with store.engine.connect() as conn:
+        left = conn.execute(sa.select(schema.held_rows.c.raw)).scalars().all()
+    assert not any('"CF1"' in r and "carefirst" in r for r in left)
+    store.engine.dispose()
