@@ -369,24 +369,29 @@ def apply_entry(entry: Entry, raw: RawTable, name: str) -> RawTable:
         if rule.prefix:
             values = _apply_prefix(values, rule.prefix, kind in LIST_KINDS)
         out[rule.target] = values
-    if entry.source:
+    fields = {r.target: r.label for r in entry.rules}
+    contract = set(entry.spec.column_names)
+    for key in frame.columns:
+        if key in used:
+            continue
+        if key in contract and key not in out.columns:   # a contract header the mapping left
+            out[key] = frame[key].to_numpy()             # alone is read as that column
+            fields[key] = headers.get(key, key)
+            continue
+        label = headers.get(key, key)                    # others: extra attributes
+        while label in out.columns or label.lower() in contract:
+            label = f"{label} (export)"
+        out[label] = frame[key].to_numpy()
+    if entry.source:                                     # a mapped source column wins
         if "source" in out:
             out["source"] = out["source"].where(out["source"].astype(str).str.strip() != "",
                                                 entry.source)
         else:
             out["source"] = entry.source
-    contract = set(entry.spec.column_names)
-    for key in frame.columns:                    # unmapped columns: extra attributes
-        if key in used:
-            continue
-        label = headers.get(key, key)
-        while label in out.columns or label.lower() in contract:
-            label = f"{label} (export)"
-        out[label] = frame[key].to_numpy()
     original = frame.copy()
     original.columns = [headers.get(k, k) for k in frame.columns]
     return RawTable(name, out, lines, raw.malformed, list(out.columns),
-                    fields={r.target: r.label for r in entry.rules}, original=original,
+                    fields=fields, original=original,
                     held_field=held_field, held_reason=held_reason, as_file=entry.as_file,
                     filtered=filtered)
 

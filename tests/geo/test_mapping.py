@@ -323,3 +323,18 @@ def test_erasure_finds_held_rows_of_mapped_exports(tmp_path, exports):
         left = conn.execute(sa.select(schema.held_rows.c.raw)).scalars().all()
     assert not any('"CF1"' in r and "carefirst" in r for r in left)
     store.engine.dispose()
+
+
+def test_contract_headers_the_mapping_leaves_alone_are_read_and_others_kept(store, tmp_path):
+    drop = _write(tmp_path / "d", {"export.csv": "Ref,Kid,Reported,category,Officer\n"
+                                                 "E1,C1,04/03/2017 21:15,missing,PC Smith\n"
+                                                 "E2,C1,05/03/2017 21:15,lost,PC Jones\n"})
+    m = tmp_path / "m.yaml"
+    m.write_text("files:\n  - {match: 'export.csv', as: episodes.csv, source: police, columns: "
+                 "{episode_id: Ref, child_id: Kid, reported_at: Reported}}\n")
+    report = ingest_drop(store, drop, geocode=False, mapping=m)
+    assert (report.files["export.csv"].accepted, report.files["export.csv"].held) == (1, 1)
+    ep = store.table("episodes").iloc[0]
+    assert ep["category"] == "missing" and json.loads(ep["extra"]) == {"Officer": "PC Smith"}
+    held = held_rows(store, report.run_id)
+    assert held["field"].tolist() == ["category"] and held["line"].tolist() == [3]
