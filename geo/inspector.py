@@ -199,6 +199,7 @@ class ColumnProfile:
     id_like: bool = False             # token-like values, mostly distinct
     id_pattern: bool = False          # token-like values (ids that repeat, e.g. a child's)
     values: dict[str, int] = field(default_factory=dict)     # low-cardinality value counts
+    items: dict[str, int] = field(default_factory=dict)      # of `;` list items, likewise
     sample: list[str] = field(default_factory=list)
     sample_dates: list[str] = field(default_factory=list)   # distinct values of a date column
 
@@ -217,6 +218,7 @@ class TableProfile:
 
 
 DATE_SHARE = 0.95             # a format reads a date column when it reads this share of it
+DATE_SAMPLE = 400              # distinct values a date format is tried on
 
 
 def _reads(fmt: str, values: list[str]) -> set[int]:
@@ -277,6 +279,11 @@ def profile_column(header: str, key: str, values: pd.Series) -> ColumnProfile:
     p.sample = distinct[:5]
     if len(counts) <= LOW_CARDINALITY:
         p.values = {str(k): int(v) for k, v in counts.items()}
+    if filled.str.contains(";", regex=False).any():
+        items = filled.str.split(";").explode().str.strip()
+        items = items[items != ""].value_counts()
+        if len(items) <= LOW_CARDINALITY:
+            p.items = {str(k): int(v) for k, v in items.items()}
     # typed checks, on distinct values (a few unreadable ones are bad rows, not another type)
     share = lambda m: float(np.mean(m)) if len(m) else 0.0  # noqa: E731
     ints = share([bool(re.fullmatch(r"-?\d+", v)) for v in distinct])
@@ -285,7 +292,7 @@ def profile_column(header: str, key: str, values: pd.Series) -> ColumnProfile:
     p.postcodes = int(pcs.sum())
     p.id_pattern = share([bool(_ID.match(v)) for v in distinct]) > 0.95
     p.id_like = p.id_pattern and len(counts) >= 0.5 * len(filled)
-    formats = _date_formats(distinct) if ints < 0.95 else []
+    formats = _date_formats(distinct[:DATE_SAMPLE]) if ints < 0.95 else []
     if formats:
         p.date_formats = formats
         p.sample_dates = distinct
@@ -611,7 +618,7 @@ def _rule(spec: FileSpec, target: str, col: ColumnProfile, comb: float, n: float
             rule.spec["format"] = extra[0] if len(extra) == 1 else extra[:3]
     if kind == "vocab" and col.values:
         _values(rule, spec.column(target).vocab, col)
-    if kind in ("list", "refs") and target == "issues" and col.values:
+    if kind in ("list", "refs") and target == "issues" and (col.items or col.values):
         _values(rule, "issues", col)
     rule.review = "; ".join(reasons)
     return rule
@@ -620,7 +627,7 @@ def _rule(spec: FileSpec, target: str, col: ColumnProfile, comb: float, n: float
 def _values(rule: Rule, vocab: str, col: ColumnProfile) -> None:
     """A values table for a coded column (none when the contract already reads every value)."""
     items: dict[str, int] = {}
-    for v, n in col.values.items():
+    for v, n in (col.items or col.values).items():
         for part in (v.split(";") if ";" in v else [v]):
             if part.strip():
                 items[part.strip()] = items.get(part.strip(), 0) + n
