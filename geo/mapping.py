@@ -273,13 +273,16 @@ def read_mapped_drop(drop: Path, mapping: Mapping) -> MappedDrop:
                     raise DropError(f"{drop}: both {contract_seen[stem]} and {path.name}; keep one")
                 contract_seen[stem] = path.name
                 spec = FILES_BY_NAME[stem]
-                found.append((order[stem], path.name, spec, read_table(path)))
+                table = read_table(path)
+                table.as_file = f"{stem}.csv"        # every line of the report names its file
+                found.append((order[stem], path.name, spec, table))
             else:
                 out.skipped[path.name] = "matches no mapping entry and is not a contract file"
             continue
         if path.suffix.lower() not in (".csv", ".xlsx"):
-            raise DropError(f"{path.name}: matched by {hits[0].label} but only CSV and XLSX "
-                            "exports can be read")
+            out.skipped[path.name] = f"matched by {hits[0].label}, but only CSV and XLSX " \
+                                     "exports can be read"
+            continue
         for entry, sheet, label in _entries_by_sheet(path, hits, out.warnings):
             used.add(entry.label)
             table = apply_entry(entry, read_table(path, sheet), label)
@@ -292,9 +295,9 @@ def read_mapped_drop(drop: Path, mapping: Mapping) -> MappedDrop:
     if not found:
         raise DropError(f"{drop}: no export matches the mapping and no contract file is there")
     found.sort(key=lambda t: (t[0], t[1]))
-    names = [t[1] for t in found]
-    if len(set(names)) != len(names):
-        raise DropError(f"{drop}: two tables read as {names[0]}")
+    names = pd.Series([t[1] for t in found])
+    if names.duplicated().any():
+        raise DropError(f"{drop}: two tables read as {names[names.duplicated()].iloc[0]}")
     out.jobs = [(name, spec, table) for _, name, spec, table in found]
     return out
 

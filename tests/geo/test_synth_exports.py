@@ -46,7 +46,7 @@ def test_the_exports_ingest_to_the_contract_forms_store(tmp_path, exports):
     assert out["files"]["COMPACT_occurrences.csv"]["as"] == "episodes.csv"
     assert out["files"]["COMPACT_occurrences.csv"]["filtered"] == 3        # TEST records
     assert out["files"]["Carefirst_extract.xlsx [Missing Episodes]"]["as"] == "episodes.csv"
-    assert out["files"]["persons.csv"].get("as") is None                   # a contract file
+    assert out["files"]["persons.csv"]["as"] == "persons.csv"              # a contract file
     assert out["mapping"]["skipped"] == {} and out["mapping"]["warnings"] == []
     contract = open_store(f"sqlite:///{tmp_path / 'contract.sqlite'}")
     want = ingest_drop(contract, exports / "contract", geocode=False)
