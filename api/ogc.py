@@ -33,11 +33,12 @@ _ALIASES = {
     "https://www.opengis.net/def/crs/OGC/1.3/CRS84": CRS84,
 }
 
-#: query parameters each OGC resource accepts (items add the collection's queryables)
-ITEMS_PARAMS = frozenset({"bbox", "bbox-crs", "datetime", "limit", "offset", "properties", "crs",
-                          "f"})
-ITEM_PARAMS = frozenset({"crs", "f"})
-META_PARAMS = frozenset({"f"})
+#: query parameters each OGC resource accepts (items add the collection's queryables); every
+#: Wayfinder route also knows ``purpose`` (why the data are needed, for the audit trail)
+META_PARAMS = frozenset({"f", "purpose"})
+ITEMS_PARAMS = META_PARAMS | {"bbox", "bbox-crs", "datetime", "limit", "offset", "properties",
+                              "crs"}
+ITEM_PARAMS = META_PARAMS | {"crs"}
 
 JSON_FORMATS = ("json", "geojson")
 
