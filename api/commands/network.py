@@ -201,7 +201,7 @@ def register(app: typer.Typer) -> None:
         elif suffix == ".gexf":
             write_gexf(sub, out)
         elif suffix == ".csv":
-            i2_frames(sub)[1].to_csv(out, index=False)
+            i2_frames(sub)[1].to_csv(out, index=False, encoding="utf-8-sig")   # BOM: i2 reads UTF-8
         else:
             out.write_text(json.dumps(cytoscape_json(sub), ensure_ascii=False, indent=1), encoding="utf-8")
         typer.echo(f"ego={sub.graph['ego']} nodes={sub.number_of_nodes()} edges={sub.number_of_edges()}")
