@@ -155,9 +155,10 @@ def register(app: typer.Typer) -> None:
         distance: float = typer.Option(250.0, "--distance", help="co-missing found distance, metres"),
     ) -> None:
         """Identity, person-place graph, co-missing groups, bridging persons, exports."""
-        from geo.store import open_store
+        from api.commands import require_episodes, store_for
+        store = store_for(db)
+        require_episodes(store)
         try:
-            store = open_store(db)
             summary = run_network(store, Path(out), seed=seed, window=window, distance=distance)
         except typer.Exit:
             raise
