@@ -67,7 +67,7 @@ ROUTES: dict[str, Rule] = {
     "refresh_layers": Rule(frozenset({"analyst", "admin"}), action="alteration"),
     # the maps engineer's web page (maps.web.router): page and vendored assets hold no data;
     # meeting packs are disclosures of person-level data
-    "web_page": PUBLIC, "web_static": PUBLIC,
+    "web_page": PUBLIC, "web_static": PUBLIC, "web_base_labels": PUBLIC, "web_favicon": PUBLIC,
     "pack": Rule(_CASE, action="disclosure", person_level=True),
 }
 
