@@ -444,30 +444,132 @@
     var depth = $('network-depth').value;
     $('network-status').textContent = 'Loading network...';
     return apiJSON('/network/ego/' + encodeURIComponent(ref) + '?depth=' + depth + '&purpose=' + encodeURIComponent(purpose))
-      .then(function (data) {
-        var els = data.elements || data;
-        var nodes = els.nodes || [], edges = els.edges || [];
-        $('network').hidden = false;
-        $('network-title').textContent = 'Network of ' + ref + ' (' + nodes.length + ' nodes, ' + edges.length + ' links)';
-        if (S.cy) { S.cy.destroy(); }
-        S.cy = cytoscape({
-          container: $('cy'), elements: { nodes: nodes, edges: edges },
-          style: [
-            { selector: 'node', style: { label: 'data(label)', 'font-size': 9, width: 16, height: 16, 'background-color': '#999' } },
-            { selector: 'node[kind = "child"]', style: { 'background-color': '#d6604d' } },
-            { selector: 'node[kind = "person"]', style: { 'background-color': '#4393c3' } },
-            { selector: 'node[kind = "premises"]', style: { 'background-color': '#f4a582' } },
-            { selector: 'node[kind = "vehicle"]', style: { 'background-color': '#762a83' } },
-            { selector: 'edge', style: { width: 1.5, 'line-color': '#bbb', 'curve-style': 'bezier', label: 'data(relation)', 'font-size': 7, color: '#666' } },
-            { selector: 'edge[?intelligence]', style: { 'line-style': 'dashed', 'line-color': '#762a83' } }
-          ],
-          layout: { name: 'cose', animate: false, randomize: false }
-        });
-        window.wfCy = S.cy;
-        $('network-status').textContent = nodes.length + ' nodes shown.';
-      })
+      .then(function (data) { drawNetwork(data, ref); })
       .catch(function (e) { $('network-status').textContent = e.message; });
   }
+
+  // A link chart that stays legible: at most NET_CAP nodes (the ego, then the nearest and best
+  // connected; the rest collapse into one "N more" node), an fCoSE force layout, i2-style shapes
+  // per kind, labels only on the few key nodes (never overlapping) and on hover, and filters by
+  // kind, grading and date.
+  var NET_CAP = 120, NET_KEY_LABELS = 12;
+  var KIND_STYLE = {
+    child: { color: '#d6604d', shape: 'ellipse' }, person: { color: '#4393c3', shape: 'ellipse' },
+    place: { color: '#999999', shape: 'diamond' }, premises: { color: '#f4a582', shape: 'round-rectangle' },
+    vehicle: { color: '#762a83', shape: 'triangle' }, more: { color: '#ffffff', shape: 'round-rectangle' }
+  };
+
+  function capElements(nodes, edges, ego) {
+    if (nodes.length <= NET_CAP) { return { nodes: nodes, edges: edges, hidden: 0 }; }
+    var adj = {}, deg = {};
+    edges.forEach(function (e) {
+      var a = e.data.source, b = e.data.target;
+      (adj[a] = adj[a] || []).push(b); (adj[b] = adj[b] || []).push(a);
+      deg[a] = (deg[a] || 0) + 1; deg[b] = (deg[b] || 0) + 1;
+    });
+    var dist = {}, queue = [];
+    if (ego) { dist[ego] = 0; queue.push(ego); }
+    while (queue.length) {
+      var n = queue.shift();
+      (adj[n] || []).forEach(function (m) { if (dist[m] === undefined) { dist[m] = dist[n] + 1; queue.push(m); } });
+    }
+    var order = nodes.slice().sort(function (a, b) {
+      var da = dist[a.data.id] === undefined ? 99 : dist[a.data.id], db = dist[b.data.id] === undefined ? 99 : dist[b.data.id];
+      return da - db || (deg[b.data.id] || 0) - (deg[a.data.id] || 0) || (a.data.id < b.data.id ? -1 : 1);
+    });
+    var keep = {}, kept = order.slice(0, NET_CAP - 1);
+    kept.forEach(function (x) { keep[x.data.id] = true; });
+    var hidden = nodes.length - kept.length;
+    var anchor = ego && keep[ego] ? ego : kept[0].data.id;
+    var more = { data: { id: '__more__', label: hidden + ' more', kind: 'more' } };
+    var kedges = edges.filter(function (e) { return keep[e.data.source] && keep[e.data.target]; });
+    kedges.push({ data: { id: '__more_edge__', source: anchor, target: '__more__', relation: 'more' } });
+    return { nodes: kept.concat([more]), edges: kedges, hidden: hidden };
+  }
+
+  function netFilters(cy) {
+    var box = $('network-filters');
+    if (!box) { return; }
+    var kinds = {};
+    cy.nodes().forEach(function (n) { var k = n.data('kind'); if (k && k !== 'more') { kinds[k] = (kinds[k] || 0) + 1; } });
+    box.innerHTML = Object.keys(kinds).sort().map(function (k) {
+      return '<label><input type="checkbox" data-kind="' + esc(k) + '" checked> <span class="dot ' + esc(k) + '"></span>' +
+        esc(k) + ' (' + kinds[k] + ')</label>';
+    }).join('') + '<label><input type="checkbox" id="net-intel" checked> intelligence links</label>';
+    function apply() {
+      var off = {};
+      Array.prototype.forEach.call(box.querySelectorAll('input[data-kind]'), function (i) { if (!i.checked) { off[i.dataset.kind] = true; } });
+      var intel = $('net-intel').checked;
+      cy.batch(function () {
+        cy.nodes().forEach(function (n) { n.style('display', off[n.data('kind')] ? 'none' : 'element'); });
+        cy.edges().forEach(function (e) { e.style('display', !intel && e.data('intelligence') ? 'none' : 'element'); });
+      });
+    }
+    Array.prototype.forEach.call(box.querySelectorAll('input'), function (i) { i.addEventListener('change', apply); });
+  }
+
+  // Labels on the key nodes (the ego, then by degree), dropping any that would overlap one
+  // already shown: the default view has no overlapping labels at any size.
+  function keyLabels(cy, ego) {
+    cy.nodes().removeClass('key');
+    var ranked = cy.nodes().sort(function (a, b) {
+      return (b.id() === ego) - (a.id() === ego) || (b.data('kind') === 'more') - (a.data('kind') === 'more') || b.degree() - a.degree();
+    });
+    var shown = [];
+    ranked.slice(0, NET_KEY_LABELS * 2).forEach(function (n) {
+      if (shown.length >= NET_KEY_LABELS) { return; }
+      n.addClass('key');
+      var bb = n.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+      var clash = shown.some(function (o) { return !(bb.x2 < o.x1 || o.x2 < bb.x1 || bb.y2 < o.y1 || o.y2 < bb.y1); });
+      if (clash || !bb.w) { n.removeClass('key'); } else { shown.push(bb); }
+    });
+    return shown.length;
+  }
+
+  function drawNetwork(data, ref) {
+    var els = data.elements || data;
+    var allNodes = els.nodes || [], allEdges = els.edges || [];
+    var ego = data.ego || (allNodes.filter(function (n) { return n.data.id === ref || n.data.pseudonym === ref; })[0] || {}).data;
+    ego = typeof ego === 'object' && ego ? ego.id : ego;
+    var capped = capElements(allNodes, allEdges, ego);
+    $('network').hidden = false;
+    $('network-title').textContent = 'Network of ' + ref + ' (' + allNodes.length + ' nodes, ' + allEdges.length + ' links' +
+      (capped.hidden ? '; ' + capped.hidden + ' collapsed' : '') + ')';
+    if (S.cy) { S.cy.destroy(); }
+    var style = [
+      { selector: 'node', style: { label: '', width: 14, height: 14, 'background-color': '#999', 'border-width': 1, 'border-color': '#555',
+        'font-size': 10, 'text-valign': 'bottom', 'text-margin-y': 2, 'text-background-color': '#fff', 'text-background-opacity': 0.85,
+        'text-background-padding': 1, 'min-zoomed-font-size': 6 } },
+      { selector: 'node.key, node.hover', style: { label: 'data(label)' } },
+      { selector: 'node.hover', style: { 'z-index': 10, 'font-weight': 'bold' } },
+      { selector: 'edge', style: { width: 1.2, 'line-color': '#c4c4c4', 'curve-style': 'haystack', opacity: 0.8 } },
+      { selector: 'edge.hover', style: { label: 'data(relation)', 'font-size': 8, color: '#444', 'line-color': '#666', width: 2 } },
+      { selector: 'edge[?intelligence]', style: { 'line-style': 'dashed', 'line-color': '#9e7bb5' } }
+    ];
+    Object.keys(KIND_STYLE).forEach(function (k) {
+      style.push({ selector: 'node[kind = "' + k + '"]', style: { 'background-color': KIND_STYLE[k].color, shape: KIND_STYLE[k].shape } });
+    });
+    style.push({ selector: 'node[kind = "more"]', style: { width: 46, height: 18, 'border-style': 'dashed', label: 'data(label)',
+      'text-valign': 'center', 'text-margin-y': 0, 'font-size': 9 } });
+    if (ego) { style.push({ selector: 'node[id = "' + String(ego).replace(/["\\]/g, '') + '"]', style: { width: 22, height: 22, 'border-width': 3, 'border-color': '#222' } }); }
+    var fcose = typeof cytoscapeFcose !== 'undefined' || (cytoscape.extension && cytoscape.extension('layout', 'fcose'));
+    S.cy = cytoscape({
+      container: $('cy'), elements: { nodes: capped.nodes, edges: capped.edges }, style: style,
+      layout: fcose ? { name: 'fcose', quality: 'default', animate: false, randomize: true, nodeSeparation: 90,
+                        idealEdgeLength: 70, nodeRepulsion: 9000, packComponents: true }
+                    : { name: 'cose', animate: false, randomize: false }
+    });
+    S.cy.on('mouseover', 'node', function (e) { e.target.addClass('hover'); e.target.connectedEdges().addClass('hover'); });
+    S.cy.on('mouseout', 'node', function (e) { e.target.removeClass('hover'); e.target.connectedEdges().removeClass('hover'); });
+    S.cy.on('mouseover', 'edge', function (e) { e.target.addClass('hover'); });
+    S.cy.on('mouseout', 'edge', function (e) { e.target.removeClass('hover'); });
+    var labelled = keyLabels(S.cy, ego);
+    netFilters(S.cy);
+    window.wfCy = S.cy;
+    $('network-status').textContent = S.cy.nodes().length + ' nodes shown' +
+      (capped.hidden ? ' (' + capped.hidden + ' more collapsed)' : '') + '; ' + labelled + ' labelled: hover for the rest.';
+  }
+  S.drawNetwork = drawNetwork;
 
   // ------------------------------------------------------------------ packs
   function openPack(kind) {

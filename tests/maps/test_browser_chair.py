@@ -113,3 +113,63 @@ def test_flagged_only_can_be_turned_off(browser, chair_server):  # noqa: F811
     wait_js(page, "document.body.dataset.loaded_premises_of_concern !== undefined", 45)
     assert int(page.get_attribute("body", "data-loaded_premises_of_concern")) == total >= shown
     page.close()
+
+
+def _synthetic_network(n_nodes=200, seed=3):
+    """A 200-node link chart as /network/ego returns it (kinds, relations, intelligence)."""
+    import random
+    rnd = random.Random(seed)
+    kinds = ["child"] * 60 + ["person"] * 60 + ["place"] * 50 + ["premises"] * 20 + ["vehicle"] * 10
+    nodes = [{"data": {"id": "n0", "label": "Ego child", "kind": "child"}}]
+    nodes += [{"data": {"id": f"n{i}", "label": f"{kinds[i % len(kinds)].title()} {i} with a long name",
+                        "kind": kinds[i % len(kinds)]}} for i in range(1, n_nodes)]
+    edges = []
+    for i in range(1, n_nodes):
+        j = 0 if i < 25 else rnd.randrange(0, i)
+        edges.append({"data": {"id": f"e{i}", "source": f"n{j}", "target": f"n{i}",
+                               "relation": rnd.choice(["associate", "found_at", "went_to"]),
+                               "intelligence": i % 7 == 0}})
+    for k in range(60):
+        a, b = rnd.randrange(n_nodes), rnd.randrange(n_nodes)
+        if a != b:
+            edges.append({"data": {"id": f"x{k}", "source": f"n{a}", "target": f"n{b}",
+                                   "relation": "seen_with", "intelligence": False}})
+    return {"elements": {"nodes": nodes, "edges": edges}}
+
+
+def test_network_view_of_200_nodes_is_legible(browser, chair_server):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 820})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    Guard(page)
+    sign_in(page, chair_server.url, "analyst2", "analyst password 2")
+    wait_js(page, "document.body.dataset.loaded_hotspots_ward !== undefined", 45)
+    assert page.evaluate("typeof cytoscapeFcose !== 'undefined'")        # the vendored layout
+    data = _synthetic_network()
+    page.evaluate("d => WFApp.drawNetwork(d, 'n0')", data)
+    wait_js(page, "window.wfCy && window.wfCy.nodes().length > 0", 30)
+    shown = page.evaluate("wfCy.nodes().length")
+    cap = page.evaluate("wfCy.nodes('[kind = \"more\"]').map(n => n.data('label'))")
+    assert shown <= 120 and cap == [f"{200 - (shown - 1)} more"], (shown, cap)
+    assert page.evaluate("wfCy.getElementById('n0').length") == 1           # the ego is kept
+    # labels in the default state: a few key nodes, none overlapping
+    boxes = page.evaluate("""() => wfCy.nodes('.key, [kind = "more"]').map(n => {
+        const b = n.boundingBox({includeNodes: false, includeEdges: false, includeLabels: true});
+        return [b.x1, b.y1, b.x2, b.y2]; })""")
+    assert 3 <= len(boxes) <= 13
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1], (a, b)
+    labelled = page.evaluate("wfCy.nodes().filter(n => n.style('label') !== '').length")
+    assert labelled == len(boxes)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "web_network_200.png"))
+    # filter by kind: places off
+    page.uncheck("#network-filters input[data-kind='place']")
+    hidden = page.evaluate("wfCy.nodes('[kind = \"place\"]').filter(n => n.style('display') === 'none').length")
+    assert hidden == page.evaluate("wfCy.nodes('[kind = \"place\"]').length") > 0
+    # hover shows a name
+    page.evaluate("wfCy.nodes('[kind = \"premises\"]')[0].emit('mouseover')")
+    assert page.evaluate("wfCy.nodes('.hover').length") == 1
+    assert errors == [], errors
+    page.close()
