@@ -479,6 +479,10 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
         tables = {name: read_table(path) for name, path in paths.items()}   # read all first
         jobs = [(paths[spec.name].name, spec, tables[spec.name]) for spec in FILES
                 if spec.name in tables]
+    if all(len(t.frame) + len(t.malformed) == 0 for _, _, t in jobs):
+        what = "contract files" if mapped is None else "files read (after the mapping's where)"
+        raise DropError(f"{drop}: the drop is empty (its {len(jobs)} {what} have a header row "
+                        "and no records): check the export before ingesting")
     if geocode and _has_location_texts(jobs) and not store.has_reference():
         raise DropError("the store holds no reference data (postcodes and boundaries) to geocode "
                         "against: run `wayfinder reference` first, or ingest with --no-geocode")
