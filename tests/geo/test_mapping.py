@@ -338,3 +338,10 @@ def test_contract_headers_the_mapping_leaves_alone_are_read_and_others_kept(stor
     assert ep["category"] == "missing" and json.loads(ep["extra"]) == {"Officer": "PC Smith"}
     held = held_rows(store, report.run_id)
     assert held["field"].tolist() == ["category"] and held["line"].tolist() == [3]
+
+
+def test_run_takes_mappings_only_with_a_drop(tmp_path):
+    from api.cli import app
+    res = CliRunner().invoke(app, ["run", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "--out",
+                                   str(tmp_path / "o"), "--mapping", str(tmp_path / "m.yaml")])
+    assert res.exit_code != 0 and "--mapping goes with --drop" in res.stderr
