@@ -442,10 +442,6 @@ def match_code(code: str, vocab: str) -> CodeMatch:
     return CodeMatch(None, "none")
 
 
-def _dates(col: ColumnProfile) -> list[str]:
-    return col.sample_dates
-
-
 def _subsequence(letters: str, word: str) -> bool:
     it = iter(word)
     return all(ch in it for ch in letters)
@@ -612,7 +608,7 @@ def _rule(spec: FileSpec, target: str, col: ColumnProfile, comb: float, n: float
             us = next(f for f in col.date_formats if f in US_FORMATS)
             reasons.append("day and month cannot be told apart (every day <= 12): read "
                            f"day-first; use format \"{us}\" if the system writes month-first")
-        whole = len(_reads(formats[0], _dates(col))) == len(_dates(col)) if formats else False
+        whole = len(_reads(formats[0], col.sample_dates)) == len(col.sample_dates) if formats else False
         extra = [f for f in formats if f not in CONTRACT_FORMATS]
         if extra and not (whole and formats[0] in CONTRACT_FORMATS):
             rule.spec["format"] = extra[0] if len(extra) == 1 else extra[:3]
