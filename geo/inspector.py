@@ -836,7 +836,8 @@ def render(drafts: list[Draft], skipped: list[tuple[str, str]] | None = None) ->
                        f"map it, or every row is held")
         for c in d.unmapped:
             desc = f"{c.kind}, {c.filled} filled"
-            if c.values:
+            if c.values and c.kind == "code":      # codes only: a mapping file is shared, and
+                #                                    a short column of names is not a code list
                 desc += ": " + ", ".join(f"{k} {v}" for k, v in list(c.values.items())[:6])
             out.append(f"    # review: not mapped (kept as an extra attribute): {_q(c.header)} "
                        f"({desc})")
