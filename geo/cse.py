@@ -1,0 +1,150 @@
+"""The CSE side of the service: CSE cases from the assessing tool's risk histories, CSE-marked
+crimes and non-crimes, and the COG's scorecard (shared/DATA_CONTRACT.md, "Scorecard measures",
+``scorecard cse``).
+
+Pure functions over the frames of docs/FRAMES.md: ``cse_assessments`` (one row per assessment,
+``person_id`` resolved through identity), ``crimes`` and ``episodes``, plus ``parties``: the
+victims and suspects of each crime resolved to persons (``network.crime_parties``; geo never
+resolves references itself). No database, no HTTP.
+
+Definitions (the contract's, read literally):
+
+- Levels are the assessing tool's own scale, ordered none < low < medium < high; they are not
+  children.csv ``cse_risk`` (at_risk/significant/serious), whose split differs (DOMAIN.md).
+- A child's level at a time is that of their latest assessment at or before it (ties on the same
+  instant broken by the assessment key); the case is open at T when that latest assessment has no
+  ``closed_at`` at or before T. A closed case is reopened by a later assessment.
+- The cohort at T: level low, medium or high and the case open at T.
+- Days open: from the child's earliest assessment (ever) to T.
+- Risk reduced / increased: a child with an assessment in P whose level is lower / higher than
+  that of the child's previous assessment (any source); a child can be both.
+- Repeat victims: children (resolved ``child`` nodes) who are victims in at least 2 CSE-marked rows
+  recorded in P; repeat suspects: resolved persons or children who are suspects in at least 2.
+  The DOMAIN.md figures: 180 of 506 victims repeat (35.57%), 11 of 93 offenders (11.83%).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+LEVELS = ("none", "low", "medium", "high")
+RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
+COHORT_LEVELS = ("low", "medium", "high")
+
+#: The count each CSE percentage is a share of (geo.disclosure suppression of small bases).
+CSE_PCT_BASE = {
+    "cse_missing_overlap_pct": "cse_cohort",
+    "repeat_victim_rate_pct": "victims",
+    "repeat_suspect_rate_pct": "suspects",
+}
+
+CONTRACT_KEYS = ("cse_cohort", "cse_cohort_low", "cse_cohort_medium", "cse_cohort_high",
+                 "cse_new_referrals", "cse_average_days_open", "cse_risk_reduced",
+                 "cse_risk_increased", "cse_crimes", "cse_non_crimes", "cse_repeat_victims",
+                 "cse_repeat_suspects", "cse_missing_overlap_pct")
+
+
+def _pct(num: float, den: float) -> float | None:
+    return None if not den else round(100.0 * num / den, 2)
+
+
+def _in(times: pd.Series, start, end) -> pd.Series:
+    return (times >= start) & (times < end)
+
+
+def history(assessments: pd.DataFrame) -> pd.DataFrame:
+    """Assessments in each child's order (assessed_at, then assessment key) with the level's
+    ``rank`` and the ``prev_rank`` of the child's previous assessment (NaN for the first)."""
+    a = assessments[assessments["assessed_at"].notna()].copy()
+    a["rank"] = a["risk_level"].map(RANK)
+    a = a.sort_values(["person_id", "assessed_at", "assessment_key"], kind="mergesort")
+    a["prev_rank"] = a.groupby("person_id", sort=False)["rank"].shift(1)
+    return a.reset_index(drop=True)
+
+
+def status_at(assessments: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+    """Per child assessed at or before ``t``: ``level`` (latest assessment), ``open`` (that
+    assessment not closed at or before ``t``), ``first_assessed`` (earliest assessment),
+    ``last_assessed``; indexed by person_id."""
+    h = history(assessments)
+    h = h[h["assessed_at"] <= t]
+    cols = ["level", "open", "first_assessed", "last_assessed"]
+    if h.empty:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="person_id"))
+    last = h.groupby("person_id", sort=False).tail(1).set_index("person_id")
+    first = h.groupby("person_id", sort=False)["assessed_at"].min()
+    closed = last["closed_at"]
+    out = pd.DataFrame({
+        "level": last["risk_level"],
+        "open": closed.isna() | (closed > t),
+        "first_assessed": first.reindex(last.index),
+        "last_assessed": last["assessed_at"],
+    })
+    out.index.name = "person_id"
+    return out
+
+
+def cohort_at(assessments: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+    """The CSE cohort at ``t`` (level low/medium/high, case open) with ``days_open`` (days from the
+    child's earliest assessment to ``t``), most at risk and longest open first."""
+    s = status_at(assessments, t)
+    c = s[s["level"].isin(COHORT_LEVELS) & s["open"].astype(bool)].copy()
+    c["days_open"] = [(t - f).total_seconds() / 86400.0 for f in c["first_assessed"]]
+    c["days_open"] = c["days_open"].astype(float)
+    c["rank"] = c["level"].map(RANK)
+    return c.sort_values(["rank", "days_open"], ascending=False).drop(columns="rank")
+
+
+def cse_rows(crimes: pd.DataFrame, start, end) -> pd.DataFrame:
+    """Crimes and non-crimes with the CSE marker yes recorded in [start, end)."""
+    m = crimes["cse_marker"].astype(object).eq("yes") & _in(crimes["recorded_at"], start, end)
+    return crimes[m]
+
+
+def party_counts(parties: pd.DataFrame, crime_keys, role: str, kinds=None) -> pd.Series:
+    """Rows (distinct crime keys among ``crime_keys``) per resolved party of ``role``."""
+    p = parties[(parties["role"] == role) & parties["crime_key"].isin(set(crime_keys))]
+    if kinds is not None:
+        p = p[p["node_kind"].isin(kinds)]
+    return p.drop_duplicates(["crime_key", "node"]).groupby("node").size()
+
+
+def cse_scorecard(assessments: pd.DataFrame, crimes: pd.DataFrame, parties: pd.DataFrame,
+                  episodes: pd.DataFrame, period) -> dict:
+    """The contract's ``scorecard cse`` measures for ``period`` (geo.periods.Period: [start, end)
+    and the as-of time T), plus the bases and rates behind them."""
+    start, end, t = period.start, period.end, period.as_of
+    cohort = cohort_at(assessments, t)
+    by_level = cohort["level"].value_counts()
+    h = history(assessments)
+    first = h.groupby("person_id")["assessed_at"].min()
+    in_p = h[_in(h["assessed_at"], start, end) & h["prev_rank"].notna()]
+    reduced = in_p.loc[in_p["rank"] < in_p["prev_rank"], "person_id"].nunique()
+    increased = in_p.loc[in_p["rank"] > in_p["prev_rank"], "person_id"].nunique()
+    rows = cse_rows(crimes, start, end)
+    victims = party_counts(parties, rows["crime_key"], "victim", kinds=("child",))
+    suspects = party_counts(parties, rows["crime_key"], "suspect")
+    missing = episodes[(episodes["category"] == "missing") & _in(episodes["reported_at"], start, end)]
+    overlap = int(cohort.index.isin(set(missing["person_id"])).sum())
+    n = int(len(cohort))
+    return {
+        "period": period.to_json(),
+        "cse_cohort": n,
+        "cse_cohort_low": int(by_level.get("low", 0)),
+        "cse_cohort_medium": int(by_level.get("medium", 0)),
+        "cse_cohort_high": int(by_level.get("high", 0)),
+        "cse_new_referrals": int(_in(first, start, end).sum()),
+        "cse_average_days_open": round(float(cohort["days_open"].mean()), 1) if n else None,
+        "cse_risk_reduced": int(reduced),
+        "cse_risk_increased": int(increased),
+        "cse_crimes": int((rows["kind"] == "crime").sum()),
+        "cse_non_crimes": int((rows["kind"] == "non_crime").sum()),
+        "cse_repeat_victims": int((victims >= 2).sum()),
+        "cse_repeat_suspects": int((suspects >= 2).sum()),
+        "cse_missing_overlap": overlap,
+        "cse_missing_overlap_pct": _pct(overlap, n),
+        "victims": int(len(victims)),
+        "repeat_victim_rate_pct": _pct((victims >= 2).sum(), len(victims)),
+        "suspects": int(len(suspects)),
+        "repeat_suspect_rate_pct": _pct((suspects >= 2).sum(), len(suspects)),
+        "cse_outcome_known": int(rows["outcome_code"].notna().sum()),
+    }
