@@ -7,7 +7,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 
 from api.dependencies import PURPOSE, ctx_of, parse_date, service
-from api.errors import Unavailable
+from api.errors import BadRequest, Unavailable
 from api.model import (CSE_EXAMPLE, ERRORS, MISSING_NOW_EXAMPLE, MOG_EXAMPLE, WORRYING_EXAMPLE,
                        example)
 from geo import disclosure
@@ -56,14 +56,33 @@ def scorecard_mog(request: Request, from_: Annotated[str | None, FROM] = None,
 
 
 @router.get("/scorecards/cse", name="scorecard_cse", tags=["scorecards"], responses={**_ERR, **example(CSE_EXAMPLE)},
-            summary="CSE scorecard: cohort by risk, CSE episodes, repeat missing and repeat victim rates")
+            summary="CSE scorecard: the contract's cse_* measures (assessing tool's cohort by level, "
+                    "days open, risk reduced/increased, CSE crimes and non-crimes, repeat victims "
+                    "and suspects, CSE x missing) and the children.csv cse_risk cohort")
 def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
-                  to: Annotated[str | None, TO] = None) -> dict:
+                  to: Annotated[str | None, TO] = None,
+                  as_of: Annotated[str | None, Query(max_length=40, description="as-of time "
+                                                     "(default: the end of the period)")] = None) -> dict:
+    from api.commands.cse import cse_scorecard_of
+    from geo.cse import CSE_PCT_BASE
+    from geo.periods import Period, PeriodError
+    from network.crime_parties import CSE_FRAMES
     wf, ctx = service(request), ctx_of(request)
     ep, ch, _ = _frames(wf)
-    s = sc.cse_scorecard(ep, ch, parse_date(from_, "from"), parse_date(to, "to"))
-    ctx.result_count = s["cohort"]
-    return s if ctx.analyst else suppress_dict(s, wf.minimiser)
+    lo, hi = parse_date(from_, "from"), parse_date(to, "to")
+    frames = {n: wf.layers.frame(n) for n in CSE_FRAMES}
+    first = (lo or ep["reported_at"].min()).date() if len(ep) or lo is not None else "2000-01-01"
+    last = ((hi - pd.Timedelta(days=1)) if hi is not None else ep["reported_at"].max()).date() \
+        if len(ep) or hi is not None else first
+    try:
+        period = Period.parse(str(first), str(last), as_of)
+        card = cse_scorecard_of(frames, period)
+    except (PeriodError, LookupError) as exc:
+        raise BadRequest(str(exc)) from None
+    s = {**sc.cse_scorecard(ep, ch, lo, hi), **card}
+    ctx.result_count = s["cse_cohort"]
+    return s if ctx.analyst else disclosure.suppress_scorecard(
+        s, wf.minimiser.small, pct_base={**sc.PCT_BASE, **CSE_PCT_BASE})
 
 
 def _person_out(wf, ctx, pid, extra: dict) -> dict:
