@@ -125,9 +125,18 @@ def _histories(rng, k: pd.DataFrame, start: pd.Timestamp, days: int, null: bool)
     a = pd.DataFrame(rows)
     a = a[a["assessed_at"] < end].sort_values(["assessed_at", "tid"]).reset_index(drop=True)
     a["assessment_id"] = [f"{'CA' if s == 'police' else 'SF'}{i + 1:06d}" for i, s in enumerate(a["source"])]
-    levels = dict(zip(k["tid"][cohort], level_end[cohort]))
-    truth = {"cohort_at_end": {lvl: int((level_end == lvl).sum()) for lvl in ("low", "medium", "high")},
-             "cohort_children": sorted(k["tid"][cohort].tolist()),
+    # the cohort at the end of the year by the scorecard's rule (geo.cse), on the true children
+    from geo.cse import cohort_at
+    tz = lambda v: pd.to_datetime(v).dt.tz_localize("Europe/London", ambiguous="NaT",
+                                                      nonexistent="shift_forward").dt.tz_convert("UTC")
+    c = cohort_at(pd.DataFrame({"person_id": a["tid"], "assessment_key": a["source"] + "/" + a["assessment_id"],
+                                "assessed_at": tz(a["assessed_at"]), "closed_at": tz(a["closed_at"]),
+                                "risk_level": a["risk_level"]}),
+                  end.tz_localize("Europe/London").tz_convert("UTC"))
+    levels = c["level"].to_dict()
+    truth = {"cohort_at_end": {lvl: int((c["level"] == lvl).sum()) for lvl in ("low", "medium", "high")},
+             "cohort_children": sorted(levels),
+             "flagged_children": int(cohort.sum()),
              "closed_case_children": int(closed_case.sum()), "reopened_children": int(reopened.sum()),
              "assessments": int(len(a)), "levels_at_end": levels}
     return a, truth
