@@ -60,6 +60,10 @@ ROUTES: dict[str, Rule] = {
     "worrying_cases": Rule(frozenset({"analyst", "mog_member", "mase_member"}), person_level=True),
     # scorecards (aggregates)
     "scorecard_mog": Rule(_CASE), "scorecard_cse": Rule(_CASE),
+    # licensing officers: screening, review records of premises
+    "licensing_screen": Rule(frozenset({"analyst", "licensing_officer"})),
+    "licensing_reviews": Rule(frozenset({"analyst", "licensing_officer", "cog_member"})),
+    "licensing_review_record": Rule(frozenset({"analyst", "licensing_officer"}), action="alteration"),
     # administration
     "audit_list": Rule(frozenset({"admin"})), "audit_verify": Rule(frozenset({"admin"})),
     "users_list": Rule(frozenset({"admin"})),

@@ -258,3 +258,27 @@ def explain(r: dict) -> str:
         text += f" None of the {_plural(nprem, 'premises', 'premises')} within {radius} is itself linked to the evidence."
     return text + coarse + (" Small numbers are shown as '<5'." if r.get("minimised") else "") + \
         " This is evidence for a licensing officer to weigh with their own, not a finding about any business."
+
+
+def linked_events(premises_row, place_events: pd.DataFrame) -> pd.DataFrame:
+    """The place events of episodes linked to one premises: the geocoder matched the text to it
+    (``match_id`` premises:ID), or a premises/address-precision point within ``PREMISES_M``."""
+    mid = place_events["match_id"].astype(object).where(place_events["match_id"].notna(), "").astype(str)
+    m = mid.eq(f"premises:{premises_row['premises_id']}")
+    e, n = pd.to_numeric(premises_row.get("easting"), errors="coerce"), \
+        pd.to_numeric(premises_row.get("northing"), errors="coerce")
+    if pd.notna(e) and pd.notna(n):
+        m |= place_events["precision"].isin(("premises", "address")) & \
+            (_dist(place_events, float(e), float(n)) <= PREMISES_M)
+    return place_events[m]
+
+
+def episodes_by_month(events: pd.DataFrame) -> list[dict]:
+    """Linked episodes and distinct children per month (Europe/London), oldest first."""
+    if events.empty:
+        return []
+    ev = events.drop_duplicates(["episode_key"])
+    month = ev["at"].dt.tz_convert("Europe/London").dt.strftime("%Y-%m")
+    g = ev.assign(month=month).groupby("month")
+    return [{"month": m, "episodes": int(x["episode_key"].nunique()),
+             "children": int(x["person_id"].nunique())} for m, x in g]

@@ -1,0 +1,187 @@
+"""Licensing officers end to end on the sample drop (synthetic people on real Birmingham
+geography): ``wayfinder screen`` on a planted venue's postcode names the evidence, on a quiet
+street says so plainly, both minimised for a licensing officer; review records stored, audited and
+shown; premises reachable by ids holding '/'; the API's screening, reviews, premises profile and
+CSE scorecard routes."""
+import json
+import re
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api import cli
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    from geo.reference import load_bundled
+    from geo.store import open_store
+    d = tmp_path_factory.mktemp("lic")
+    db = f"sqlite:///{d / 'w.sqlite'}"
+    load_bundled(open_store(db))
+    res = CliRunner().invoke(cli.app, ["ingest", str(SAMPLE), "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli.app, ["identity", "resolve", "--db", db])
+    assert res.exit_code == 0, res.output
+    truth = json.loads((SAMPLE / "truth.json").read_text())
+    prem = pd.read_csv(SAMPLE / "premises.csv", dtype=str, keep_default_na=False)
+    return db, truth, prem
+
+
+def _screen(db, *args):
+    res = CliRunner().invoke(cli.app, ["screen", *args, "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def _venue(city):
+    _, truth, prem = city
+    busy = max(truth["cse"]["at_venues"], key=lambda v: v["crimes"])["premises_id"]
+    return prem.set_index("premises_id").loc[busy], busy
+
+
+def test_planted_venue_postcode_names_the_evidence(city):
+    db = city[0]
+    venue, pid = _venue(city)
+    out = _screen(db, venue["postcode"])
+    assert {"location", "premises", "episodes", "children", "intelligence", "explanation"} <= set(out)
+    assert out["location"]["precision"] != "none"
+    names = [p["name"] for p in out["premises"]]
+    assert venue["name"] in names
+    p = out["premises"][names.index(venue["name"])]
+    assert p["episodes"] not in (0, None) or p["cse_incidents"] not in (0, None)
+    assert venue["name"] in out["explanation"] and "linked to" in out["explanation"]
+    assert out["episodes"] not in (0, None)
+    # minimised: months only, no person references, small counts banded
+    assert re.fullmatch(r"\d{4}-\d{2}", out["first"]) and re.fullmatch(r"\d{4}-\d{2}", out["last"])
+    text = json.dumps(out)
+    assert not re.search(r"\b(PC|CF|SW|ED)\d{7}\b", text) and "police/" not in text
+    assert all(v == "<5" or v == 0 or v >= 5 for v in
+               [out[k] for k in ("episodes", "children", "intelligence")])
+    full = _screen(db, venue["postcode"], "--role", "analyst")
+    assert isinstance(full["episodes"], int) and full["episodes"] >= 1
+    assert "T" in full["first"]                       # an analyst sees the time
+
+
+def test_quiet_street_says_so(city):
+    from geo.store import open_store
+    db = city[0]
+    s = open_store(db)
+    ev = s.frame("place_events")
+    pts = np.c_[ev["easting"], ev["northing"]]
+    for frame in (s.frame("intelligence"), s.frame("crimes")):
+        xy = frame[["easting", "northing"]].dropna().to_numpy(float)
+        pts = np.r_[pts, xy]
+    pcs = s.table("postcodes").dropna(subset=["easting"])
+    from scipy.spatial import cKDTree
+    d, _ = cKDTree(pts).query(pcs[["easting", "northing"]].to_numpy(float))
+    quiet = pcs["postcode"].iloc[int(np.argmax(d))]
+    out = _screen(db, quiet)
+    assert (out["episodes"], out["children"], out["intelligence"]) == (0, 0, 0)
+    assert out["explanation"].startswith("Nothing recorded within 250 m")
+
+
+def test_bad_text_and_period_are_one_line(city):
+    db = city[0]
+    for args in (["not known"], ["B23 5NL", "--from", "2017-02-01", "--to", "2017-01-01"],
+                 ["B23 5NL", "--role", "cog_member"]):
+        res = CliRunner().invoke(cli.app, ["screen", *args, "--db", db])
+        assert res.exit_code != 0 and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_reviews_recorded_audited_and_shown(city):
+    db = city[0]
+    venue, pid = _venue(city)
+    assert "/" in pid
+    r = CliRunner()
+    res = r.invoke(cli.app, ["premises", "review", pid, "--decision", "referred", "--officer", "J Officer",
+                             "--date", "2017-02-10", "--reason", "repeat CSE concerns", "--db", db])
+    assert res.exit_code == 0, res.output
+    res = r.invoke(cli.app, ["premises", "review", pid, "--decision", "maybe", "--officer", "x", "--db", db])
+    assert res.exit_code != 0 and "one of" in res.output
+    res = r.invoke(cli.app, ["premises", "review", "NO/SUCH/ID", "--decision", "reviewed", "--officer", "x", "--db", db])
+    assert res.exit_code != 0 and "no premises" in res.output
+    rows = json.loads(r.invoke(cli.app, ["premises", "reviews", pid, "--db", db, "--json"]).output)
+    assert [x["decision"] for x in rows] == ["referred"] and rows[0]["officer"] == "J Officer"
+    assert "premises review" in r.invoke(cli.app, ["audit", "list", "--db", db]).output
+    assert r.invoke(cli.app, ["audit", "verify", "--db", db]).exit_code == 0
+    out = _screen(db, venue["postcode"])
+    p = next(p for p in out["premises"] if p["premises_id"] == pid)
+    assert p["review"]["decision"] == "referred" and p["review"]["decided_at"] == "2017-02"
+    assert "last review: referred" in out["explanation"]
+
+
+@pytest.fixture(scope="module")
+def api(city):
+    from api.app import create_app
+    from api.auth import add_user
+    from api.settings import Settings
+    from geo.store import open_store
+    store = open_store(city[0])
+    pw = {}
+    for role in ("analyst", "licensing_officer", "cog_member"):
+        pw[role] = secrets.token_urlsafe(16)
+        add_user(store.engine, f"u_{role}", role, pw[role])
+    app = create_app(store, Settings(rate_per_minute=0, login_rate_per_minute=1000))
+    with TestClient(app) as c:
+        tok = {r: c.post("/auth/token", data={"username": f"u_{r}", "password": p}).json()["access_token"]
+               for r, p in pw.items()}
+
+        def call(role, method, url, **kw):
+            return c.request(method, url, headers={"Authorization": f"Bearer {tok[role]}"}, **kw)
+        yield call
+
+
+def test_api_screen_minimised_and_by_role(city, api):
+    venue, pid = _venue(city)
+    r = api("licensing_officer", "GET", "/licensing/screen", params={"text": venue["postcode"]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["minimised"] and venue["name"] in out["explanation"]
+    assert re.fullmatch(r"\d{4}-\d{2}", out["first"])
+    assert api("cog_member", "GET", "/licensing/screen", params={"text": venue["postcode"]}).status_code == 403
+    full = api("analyst", "GET", "/licensing/screen", params={"text": venue["postcode"]}).json()
+    assert isinstance(full["episodes"], int)
+    assert api("licensing_officer", "GET", "/licensing/screen", params={"text": "not known"}).status_code == 400
+
+
+def test_api_reviews_and_premises_with_slash(city, api):
+    venue, pid = _venue(city)
+    r = api("licensing_officer", "POST", "/licensing/reviews",
+            json={"premises_id": pid, "decision": "conditions", "decided_at": "2017-03-01",
+                  "reason": "conditions on late-night opening"})
+    assert r.status_code == 201, r.text
+    assert r.json()["officer"] == "u_licensing_officer"
+    assert api("licensing_officer", "POST", "/licensing/reviews",
+               json={"premises_id": "NOPE", "decision": "reviewed"}).status_code == 400
+    rows = api("licensing_officer", "GET", "/licensing/reviews", params={"premises_id": pid}).json()
+    assert rows[-1]["decision"] == "conditions" and rows[-1]["decided_at"] == "2017-03"
+    prof = api("analyst", "GET", f"/analyses/premises/{pid}")
+    assert prof.status_code == 200, prof.text
+    body = prof.json()
+    assert body["premises"]["premises_id"] == pid
+    assert body["linked_episodes_by_month"] and all(re.fullmatch(r"\d{4}-\d{2}", m["month"])
+                                                    for m in body["linked_episodes_by_month"])
+    assert sum(m["episodes"] for m in body["linked_episodes_by_month"]) >= 1
+    assert body["reviews"][-1]["decision"] == "conditions"
+    lic = api("licensing_officer", "GET", f"/analyses/premises/{pid}").json()
+    assert all(m["episodes"] == "<5" or m["episodes"] >= 5 for m in lic["linked_episodes_by_month"])
+
+
+def test_api_cse_scorecard_is_the_cli_scorecard(city, api):
+    db = city[0]
+    r = api("analyst", "GET", "/scorecards/cse", params={"from": "2016-04-01", "to": "2017-04-01"})
+    assert r.status_code == 200, r.text
+    res = CliRunner().invoke(cli.app, ["scorecard", "cse", "--db", db, "--from", "2016-04-01",
+                                       "--to", "2017-03-31", "--json"])
+    card = json.loads(res.output)
+    from geo.cse import CONTRACT_KEYS
+    assert {k: r.json()[k] for k in CONTRACT_KEYS} == {k: card[k] for k in CONTRACT_KEYS}
+    assert card["cse_crimes"] + card["cse_non_crimes"] > 0
