@@ -148,3 +148,124 @@ def cse_scorecard(assessments: pd.DataFrame, crimes: pd.DataFrame, parties: pd.D
         "repeat_suspect_rate_pct": _pct((suspects >= 2).sum(), len(suspects)),
         "cse_outcome_known": int(rows["outcome_code"].notna().sum()),
     }
+
+
+# ---------------------------------------------------------------- the COG's views of the cohort
+
+def _london_month(t: pd.Timestamp) -> str:
+    return t.tz_convert("Europe/London").strftime("%Y-%m")
+
+
+def cohort_by_month(assessments: pd.DataFrame, period) -> list[dict]:
+    """The cohort by level at the end of each month of the period (London months; the last
+    month ends at T when T falls inside it)."""
+    local = period.start.tz_convert("Europe/London")
+    month = pd.Timestamp(year=local.year, month=local.month, day=1, tz="Europe/London")
+    out = []
+    while month.tz_convert("UTC") < period.end:
+        nxt = month + pd.DateOffset(months=1)
+        t = min(nxt.tz_convert("UTC"), period.end, period.as_of) if month.tz_convert("UTC") < period.as_of \
+            else None
+        if t is None:
+            break
+        c = cohort_at(assessments, t)["level"].value_counts()
+        out.append({"month": month.strftime("%Y-%m"), **{lvl: int(c.get(lvl, 0)) for lvl in COHORT_LEVELS},
+                    "total": int(c.sum())})
+        month = nxt
+    return out
+
+
+def outcomes(crimes: pd.DataFrame, start, end) -> dict:
+    """CSE-marked crimes and non-crimes recorded in [start, end) by Home Office outcome code
+    ("not known" where none was recorded)."""
+    rows = cse_rows(crimes, start, end)
+    code = rows["outcome_code"].astype(object).where(rows["outcome_code"].notna(), "not known")
+    code = code.astype(str).str.strip().str.upper().replace({"NOT KNOWN": "not known", "": "not known"})
+    out = {}
+    for kind in ("crime", "non_crime"):
+        vc = code[rows["kind"] == kind].value_counts()
+        out[kind] = {str(k): int(v) for k, v in vc.sort_index().items()}
+    return out
+
+
+def best_view(children: pd.DataFrame) -> pd.DataFrame:
+    """One row per resolved child: each field's first recorded value over the child's records
+    (full records before minimal ones created from other files)."""
+    ch = children.sort_values("from_episode", kind="mergesort") if "from_episode" in children else children
+    return ch.groupby("person_id", sort=False).first()
+
+
+AGE_BANDS = ((0, 11, "under 11"), (11, 14, "11-13"), (14, 16, "14-15"), (16, 18, "16-17"),
+             (18, 200, "18 and over"))
+
+
+def _age_band(dob: pd.Series, t: pd.Timestamp) -> pd.Series:
+    age = (t.tz_convert("UTC").tz_localize(None) - pd.to_datetime(dob)).dt.days / 365.25
+    out = pd.Series("not known", index=dob.index, dtype=object)
+    for lo, hi, label in AGE_BANDS:
+        out[(age >= lo) & (age < hi)] = label
+    return out
+
+
+def profile(cohort: pd.DataFrame, children: pd.DataFrame, t: pd.Timestamp,
+            populations: pd.DataFrame | None = None) -> dict:
+    """The cohort at T by age band, sex, ethnicity, ward (of the home or placement), care status
+    and school (counts, "not known" where no record says); with ``populations`` (populations.csv),
+    the cohort per 10,000 children of each ward and sex the populations give."""
+    ids = cohort.index
+    bv = best_view(children).reindex(ids)
+
+    def counts(s: pd.Series) -> dict:
+        s = s.astype(object).where(s.notna() & (s.astype(str).str.strip() != ""), "not known")
+        return {str(k): int(v) for k, v in s.value_counts().items()}
+
+    out = {"age": counts(_age_band(bv["dob"], t)) if "dob" in bv else {},
+           **{k: counts(bv[c]) for k, c in (("sex", "sex"), ("ethnicity", "ethnicity"),
+                                             ("ward", "placement_ward"), ("care_status", "care_status"),
+                                             ("school", "school")) if c in bv}}
+    if populations is not None and len(populations):
+        pop = populations.copy()
+        if pop["year"].notna().any():
+            pop = pop[pop["year"] == pop["year"].max()]
+        sex = pop["sex"].fillna("all")
+        allp = pop[sex == "all"].groupby("area_code")["count"].sum()
+        bysex = pop[sex != "all"].groupby(["area_code", sex[sex != "all"]])["count"].sum()
+        ward_total = allp if len(allp) else bysex.groupby(level=0).sum()
+        rates = {}
+        for w, n in out.get("ward", {}).items():
+            p = ward_total.get(w)
+            if p:
+                rates[w] = round(10000.0 * n / float(p), 1)
+        out["ward_per_10000"] = rates
+        sx = bysex.groupby(level=1).sum() if len(bysex) else pd.Series(dtype=float)
+        out["sex_per_10000"] = {s: round(10000.0 * out["sex"].get(s, 0) / float(p), 1)
+                                for s, p in sx.items() if p}
+    return out
+
+
+def victims_at_risk(cohort: pd.DataFrame, crimes: pd.DataFrame, parties: pd.DataFrame,
+                    episodes: pd.DataFrame, start, end) -> pd.DataFrame:
+    """The cohort at T with what puts them at risk in the period: level, days open, CSE-marked
+    crimes and non-crimes in which they are a victim, missing episodes, and the date of their
+    latest assessment; highest level first, then most incidents."""
+    rows = cse_rows(crimes, start, end)
+    vic = party_counts(parties, rows["crime_key"], "victim", kinds=("child",))
+    miss = episodes[(episodes["category"] == "missing") & _in(episodes["reported_at"], start, end)]
+    per = miss.groupby("person_id").size()
+    out = cohort[["level", "days_open", "last_assessed"]].copy()
+    out["cse_incidents"] = vic.reindex(out.index).fillna(0).astype(int)
+    out["missing_episodes"] = per.reindex(out.index).fillna(0).astype(int)
+    out["rank"] = out["level"].map(RANK)
+    out = out.sort_values(["rank", "cse_incidents", "missing_episodes", "days_open"],
+                          ascending=False).drop(columns="rank")
+    out.index.name = "person_id"
+    return out.reset_index()
+
+
+def cse_extras(assessments: pd.DataFrame, crimes: pd.DataFrame, episodes: pd.DataFrame,
+               children: pd.DataFrame, period, populations: pd.DataFrame | None = None) -> dict:
+    """The scorecard's extras: cohort by level over time, outcomes, profile."""
+    cohort = cohort_at(assessments, period.as_of)
+    return {"cse_cohort_by_month": cohort_by_month(assessments, period),
+            "cse_outcomes": outcomes(crimes, period.start, period.end),
+            "cse_profile": profile(cohort, children, period.as_of, populations)}

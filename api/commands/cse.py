@@ -18,6 +18,8 @@ def cse_scorecard_of(frames: dict, period) -> dict:
     from network.crime_parties import cse_inputs
     x = cse_inputs(frames)
     card = cse.cse_scorecard(x["cse_assessments"], x["crimes"], x["parties"], x["episodes"], period)
+    card.update(cse.cse_extras(x["cse_assessments"], x["crimes"], x["episodes"], x["children"], period,
+                               frames.get("populations")))
     return card
 
 
@@ -40,7 +42,8 @@ def scorecard_cse(
         fail(str(exc))
     store = store_for(db)
     try:
-        card = cse_scorecard_of(store.frames(CSE_FRAMES, missing_ok=("persons",)), period)
+        card = cse_scorecard_of(store.frames(CSE_FRAMES + ("populations",),
+                                             missing_ok=("persons", "populations")), period)
     except LookupError as exc:
         fail(str(exc))
     if as_json:

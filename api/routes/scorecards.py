@@ -70,7 +70,7 @@ def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
     wf, ctx = service(request), ctx_of(request)
     ep, ch, _ = _frames(wf)
     lo, hi = parse_date(from_, "from"), parse_date(to, "to")
-    frames = {n: wf.layers.frame(n) for n in CSE_FRAMES}
+    frames = {n: wf.layers.frame(n) for n in CSE_FRAMES + ("populations",)}
     first = (lo or ep["reported_at"].min()).date() if len(ep) or lo is not None else "2000-01-01"
     last = ((hi - pd.Timedelta(days=1)) if hi is not None else ep["reported_at"].max()).date() \
         if len(ep) or hi is not None else first
@@ -81,8 +81,12 @@ def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
         raise BadRequest(str(exc)) from None
     s = {**sc.cse_scorecard(ep, ch, lo, hi), **card}
     ctx.result_count = s["cse_cohort"]
-    return s if ctx.analyst else disclosure.suppress_scorecard(
-        s, wf.minimiser.small, pct_base={**sc.PCT_BASE, **CSE_PCT_BASE})
+    if ctx.analyst:
+        return s
+    out = disclosure.suppress_scorecard(s, wf.minimiser.small, pct_base={**sc.PCT_BASE, **CSE_PCT_BASE})
+    out["cse_cohort_by_month"] = [disclosure.suppress_scorecard(m, wf.minimiser.small)
+                                  for m in s["cse_cohort_by_month"]]
+    return out
 
 
 def _person_out(wf, ctx, pid, extra: dict) -> dict:

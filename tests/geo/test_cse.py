@@ -157,3 +157,18 @@ def test_status_ties_and_same_day_close():
     assert s.loc["p", "level"] == "low" and not s.loc["p", "open"]
     assert s.loc["q", "open"]
     assert list(cse.cohort_at(a, t).index) == ["q"]
+
+
+def test_extras_cohort_over_time_outcomes_profile(hand_db):
+    resolve(hand_db)
+    c = card(hand_db, "--from", "2017-02-01", "--to", "2017-04-30")
+    months = {m["month"]: m for m in c["cse_cohort_by_month"]}
+    # end Feb: Amy medium (A2), Beth high (B1); end Mar: Amy low, Dee medium; end Apr: Amy, Beth high
+    assert (months["2017-02"]["medium"], months["2017-02"]["high"]) == (1, 1)
+    assert (months["2017-03"]["low"], months["2017-03"]["medium"], months["2017-03"]["total"]) == (1, 1, 2)
+    assert (months["2017-04"]["low"], months["2017-04"]["high"]) == (1, 1)
+    assert c["cse_outcomes"]["crime"] == {"OC1A": 1, "not known": 1}      # K1; K5 (1 April)
+    assert c["cse_outcomes"]["non_crime"] == {"NC1": 1, "OC18": 1, "OC20": 1}
+    p = c["cse_profile"]
+    assert p["sex"] == {"female": 2} and p["care_status"] == {"cic": 1, "cp": 1}
+    assert p["age"] == {"14-15": 2}      # Amy (born 1 May 2002) is 14 until T, Beth 15
