@@ -72,7 +72,8 @@ ROUTES: dict[str, Rule] = {
     # the maps engineer's web page (maps.web.router): page and vendored assets hold no data;
     # meeting packs are disclosures of person-level data
     "web_page": PUBLIC, "web_static": PUBLIC, "web_base_labels": PUBLIC, "web_favicon": PUBLIC,
-    "pack": Rule(_CASE, action="disclosure", person_level=True),
+    # the licensing pack is for licensing officers too; which role gets which pack: maps.packs.PACK_ROLES
+    "pack": Rule(_DATA, action="disclosure", person_level=True),
 }
 
 COLLECTION_ROLES: dict[str, frozenset[str]] = {

@@ -185,3 +185,58 @@ def test_api_cse_scorecard_is_the_cli_scorecard(city, api):
     from geo.cse import CONTRACT_KEYS
     assert {k: r.json()[k] for k in CONTRACT_KEYS} == {k: card[k] for k in CONTRACT_KEYS}
     assert card["cse_crimes"] + card["cse_non_crimes"] > 0
+
+
+@pytest.fixture(scope="module")
+def analysed(city):
+    db = city[0]
+    res = CliRunner().invoke(cli.app, ["analyse", "--db", db, "--out", str(Path(db[10:]).parent / "an"),
+                                       "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    return city
+
+
+def _text(html: str) -> str:
+    import html as h
+    html = re.sub(r"<script.*?</script>|<style.*?</style>", "", html, flags=re.S)
+    return h.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_licensing_and_cog_packs_read_end_to_end(analysed, tmp_path):
+    db, truth, prem = analysed
+    venue, pid = _venue(analysed)
+    r = CliRunner()
+    res = r.invoke(cli.app, ["pack", "licensing", "--db", db, "--from", "2016-04-01", "--to", "2017-03-31",
+                             "--out", str(tmp_path / "lic.html")])
+    assert res.exit_code == 0, res.output
+    lic = (tmp_path / "lic.html").read_text()
+    t = _text(lic)
+    assert "Premises of concern" in t and "Review records" in t
+    assert "minimised for role: licensing_officer" in t
+    assert not re.search(r"C-[0-9A-F]{10}", lic) and not re.search(r"\b(PC|CF)\d{7}\b", lic)
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", t.split("Produced by")[0])   # months only
+    assert "referred (2017-02, J Officer)" in t or "conditions added (2017-03" in t   # review state
+    planted = set(truth["venue_hotspots"])
+    assert any(p in lic for p in planted)
+    assert "private hire operator" in t or "premises licence" in t                    # licence shown
+    # a meeting role without licensing rights cannot have it
+    res = r.invoke(cli.app, ["pack", "licensing", "--db", db, "--from", "2016-04-01", "--to", "2017-03-31",
+                             "--role", "mog_member", "--out", str(tmp_path / "x.html")])
+    assert res.exit_code != 0
+    res = r.invoke(cli.app, ["pack", "cog", "--db", db, "--from", "2016-04-01", "--to", "2017-03-31",
+                             "--out", str(tmp_path / "cog.html")])
+    assert res.exit_code == 0, res.output
+    cog = (tmp_path / "cog.html").read_text()
+    t = _text(cog)
+    for title in ("CSE scorecard", "Victims at risk", "cse_outcomes", "cse_profile.age",
+                  "Licensing review candidates", "Latest review"):
+        assert title in t, title
+    card = json.loads(r.invoke(cli.app, ["scorecard", "cse", "--db", db, "--from", "2016-04-01",
+                                         "--to", "2017-03-31", "--json"]).output)
+    i = t.index("CSE-marked non-crime incidents")
+    shown = t[i:i + 60].split()[3]
+    assert shown == (str(card["cse_non_crimes"]) if card["cse_non_crimes"] >= 5 or card["cse_non_crimes"] == 0
+                     else "<5")
+    kids = pd.read_csv(SAMPLE / "children.csv", dtype=str, keep_default_na=False)
+    names = set((kids["given_name"] + " " + kids["family_name"]).str.strip()) - {""}
+    assert not any(n in t for n in names)
