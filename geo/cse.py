@@ -209,9 +209,9 @@ def _age_band(dob: pd.Series, t: pd.Timestamp) -> pd.Series:
 
 def profile(cohort: pd.DataFrame, children: pd.DataFrame, t: pd.Timestamp,
             populations: pd.DataFrame | None = None) -> dict:
-    """The cohort at T by age band, sex, ethnicity, ward (of the home or placement), care status
-    and school (counts, "not known" where no record says); with ``populations`` (populations.csv),
-    the cohort per 10,000 children of each ward and sex the populations give."""
+    """The cohort at T ``by_age`` band, ``by_sex``, ``by_ethnicity``, ``by_ward`` (of the home or
+    placement), ``by_care_status`` and ``by_school`` (counts, "not known" where no record says);
+    with ``populations`` (populations.csv), ``by_ward_per_10000`` and ``by_sex_per_10000``."""
     ids = cohort.index
     bv = best_view(children).reindex(ids)
 
@@ -219,10 +219,10 @@ def profile(cohort: pd.DataFrame, children: pd.DataFrame, t: pd.Timestamp,
         s = s.astype(object).where(s.notna() & (s.astype(str).str.strip() != ""), "not known")
         return {str(k): int(v) for k, v in s.value_counts().items()}
 
-    out = {"age": counts(_age_band(bv["dob"], t)) if "dob" in bv else {},
-           **{k: counts(bv[c]) for k, c in (("sex", "sex"), ("ethnicity", "ethnicity"),
-                                             ("ward", "placement_ward"), ("care_status", "care_status"),
-                                             ("school", "school")) if c in bv}}
+    out = {"by_age": counts(_age_band(bv["dob"], t)) if "dob" in bv else {},
+           **{k: counts(bv[c]) for k, c in (("by_sex", "sex"), ("by_ethnicity", "ethnicity"),
+                                             ("by_ward", "placement_ward"), ("by_care_status", "care_status"),
+                                             ("by_school", "school")) if c in bv}}
     if populations is not None and len(populations):
         pop = populations.copy()
         if pop["year"].notna().any():
@@ -232,13 +232,13 @@ def profile(cohort: pd.DataFrame, children: pd.DataFrame, t: pd.Timestamp,
         bysex = pop[sex != "all"].groupby(["area_code", sex[sex != "all"]])["count"].sum()
         ward_total = allp if len(allp) else bysex.groupby(level=0).sum()
         rates = {}
-        for w, n in out.get("ward", {}).items():
+        for w, n in out.get("by_ward", {}).items():
             p = ward_total.get(w)
             if p:
                 rates[w] = round(10000.0 * n / float(p), 1)
-        out["ward_per_10000"] = rates
+        out["by_ward_per_10000"] = rates
         sx = bysex.groupby(level=1).sum() if len(bysex) else pd.Series(dtype=float)
-        out["sex_per_10000"] = {s: round(10000.0 * out["sex"].get(s, 0) / float(p), 1)
+        out["by_sex_per_10000"] = {s: round(10000.0 * out["by_sex"].get(s, 0) / float(p), 1)
                                 for s, p in sx.items() if p}
     return out
 

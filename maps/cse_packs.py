@@ -136,15 +136,15 @@ def cse_section(data: dict, period, view) -> str:
     areas = data.get("areas")
     if areas is not None and len(areas) and "area_name" in areas:
         names = dict(zip(areas["area_code"], areas["area_name"]))
-        prof["ward"] = {names.get(k, k): n for k, n in prof.get("ward", {}).items()}
-        prof["ward_per_10000"] = {names.get(k, k): n for k, n in prof.get("ward_per_10000", {}).items()}
+        prof["by_ward"] = {names.get(k, k): n for k, n in prof.get("by_ward", {}).items()}
+        prof["by_ward_per_10000"] = {names.get(k, k): n for k, n in prof.get("by_ward_per_10000", {}).items()}
     for key, title in (("age", "Age"), ("sex", "Sex"), ("ethnicity", "Ethnicity"), ("care_status", "Care status"),
                        ("ward", "Ward of home or placement"), ("school", "School")):
-        items = sorted(prof.get(key, {}).items(), key=lambda kv: -kv[1])
+        items = sorted(prof.get(f"by_{key}", {}).items(), key=lambda kv: -kv[1])
         if key in ("ward", "school"):
             items = items[:12]
-        rate = prof.get(f"{key}_per_10000", {})
-        html += f"<h3>Cohort by {esc(title.lower())} (cse_profile.{key})</h3>" + _table(
+        rate = prof.get(f"by_{key}_per_10000", {})
+        html += f"<h3>Cohort by {esc(title.lower())} (cse_profile.by_{key})</h3>" + _table(
             [(k, _shown(n, view)) + ((rate.get(k, ""),) if rate else ()) for k, n in items],
             (title, "Children") + (("per 10,000",) if rate else ()), num=(1, 2))
     html += (f"<p class='note'>CSE x missing: {esc(_shown(shown['cse_missing_overlap'], view))} of the cohort "

@@ -228,7 +228,7 @@ def test_licensing_and_cog_packs_read_end_to_end(analysed, tmp_path):
     assert res.exit_code == 0, res.output
     cog = (tmp_path / "cog.html").read_text()
     t = _text(cog)
-    for title in ("CSE scorecard", "Victims at risk", "cse_outcomes", "cse_profile.age",
+    for title in ("CSE scorecard", "Victims at risk", "cse_outcomes", "cse_profile.by_age",
                   "Licensing review candidates", "Latest review"):
         assert title in t, title
     card = json.loads(r.invoke(cli.app, ["scorecard", "cse", "--db", db, "--from", "2016-04-01",

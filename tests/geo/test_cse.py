@@ -170,5 +170,5 @@ def test_extras_cohort_over_time_outcomes_profile(hand_db):
     assert c["cse_outcomes"]["crime"] == {"OC1A": 1, "not known": 1}      # K1; K5 (1 April)
     assert c["cse_outcomes"]["non_crime"] == {"NC1": 1, "OC18": 1, "OC20": 1}
     p = c["cse_profile"]
-    assert p["sex"] == {"female": 2} and p["care_status"] == {"cic": 1, "cp": 1}
-    assert p["age"] == {"14-15": 2}      # Amy (born 1 May 2002) is 14 until T, Beth 15
+    assert p["by_sex"] == {"female": 2} and p["by_care_status"] == {"cic": 1, "cp": 1}
+    assert p["by_age"] == {"14-15": 2}      # Amy (born 1 May 2002) is 14 until T, Beth 15
