@@ -53,3 +53,28 @@ def cse_inputs(frames: dict) -> dict:
     out = {name: frames.get(name) for name in CSE_FRAMES}
     out["parties"] = crime_parties(out["crimes"], out["children"], out["persons"])
     return out
+
+
+def with_identities(frames: dict, identity_links: pd.DataFrame | None,
+                    overrides: pd.DataFrame | None = None, seed: int = 0) -> tuple[dict, str]:
+    """The frames with ``person_id`` resolved. When the store holds identity links (``wayfinder
+    identity resolve`` / ``network`` / ``run``) the frames already carry them; otherwise records
+    are resolved here, in memory, with the same method and defaults (network.identity), so a
+    child recorded by two sources is one child either way. Returns (frames, how)."""
+    if identity_links is not None and len(identity_links):
+        return frames, "stored"
+    children, persons = frames.get("children"), frames.get("persons")
+    if children is None or len(children) == 0:
+        return frames, "none needed"
+    from network.identity import records_from_frames, resolve_identities
+    ids = resolve_identities(records_from_frames(children, persons), overrides, seed=seed)
+    pid = dict(zip(ids["record"], ids["person_id"]))
+    out = dict(frames)
+    for name, key in (("children", "child_key"), ("persons", "person_key"), ("episodes", "child_key"),
+                      ("cse_assessments", "child_key")):
+        f = frames.get(name)
+        if f is not None and len(f) and key in f:
+            f = f.copy()
+            f["person_id"] = f[key].map(pid).fillna(f[key])
+            out[name] = f
+    return out, "resolved in memory for this scorecard (wayfinder identity resolve stores it)"

@@ -41,11 +41,15 @@ def scorecard_cse(
     except PeriodError as exc:
         fail(str(exc))
     store = store_for(db)
+    from network.crime_parties import with_identities
     try:
-        card = cse_scorecard_of(store.frames(CSE_FRAMES + ("populations",),
-                                             missing_ok=("persons", "populations")), period)
+        frames = store.frames(CSE_FRAMES + ("populations",), missing_ok=("persons", "populations"))
+        frames, how = with_identities(frames, store.table("identity_links"),
+                                      store.table("identity_overrides"))
+        card = cse_scorecard_of(frames, period)
     except LookupError as exc:
         fail(str(exc))
+    card["identity"] = how
     if as_json:
         typer.echo(json.dumps(card, default=str))
         return

@@ -74,9 +74,12 @@ def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
     first = (lo or ep["reported_at"].min()).date() if len(ep) or lo is not None else "2000-01-01"
     last = ((hi - pd.Timedelta(days=1)) if hi is not None else ep["reported_at"].max()).date() \
         if len(ep) or hi is not None else first
+    from network.crime_parties import with_identities
     try:
         period = Period.parse(str(first), str(last), as_of)
-        card = cse_scorecard_of(frames, period)
+        frames, how = wf.layers.cached("cse_identities", lambda: with_identities(
+            frames, wf.store.table("identity_links"), wf.store.table("identity_overrides")))
+        card = {**cse_scorecard_of(frames, period), "identity": how}
     except (PeriodError, LookupError) as exc:
         raise BadRequest(str(exc)) from None
     s = {**sc.cse_scorecard(ep, ch, lo, hi), **card}

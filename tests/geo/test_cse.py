@@ -86,12 +86,15 @@ def resolve(db):
     assert res.exit_code == 0, res.output
 
 
-def test_before_identity_two_records_are_two_children(hand_db):
+def test_before_identity_is_stored_the_scorecard_resolves_in_memory(hand_db):
     c = card(hand_db, "--from", "2017-03-01", "--to", "2017-03-31")
-    # P1 (low) and CF1 (medium, open) are separate children until identity links them
-    assert (c["cse_cohort"], c["cse_cohort_low"], c["cse_cohort_medium"]) == (3, 1, 2)
-    assert c["cse_risk_reduced"] == 1          # Beth only: Amy's police history is low -> low
-    assert c["cse_repeat_victims"] == 1        # Beth only: Amy's two rows name two records
+    # P1 and CF1 (one police id) are one child: the same answers as after identity resolve
+    assert c["identity"].startswith("resolved in memory")
+    assert (c["cse_cohort"], c["cse_risk_reduced"], c["cse_repeat_victims"]) == (2, 2, 2)
+    resolve(hand_db)
+    again = card(hand_db, "--from", "2017-03-01", "--to", "2017-03-31")
+    assert again["identity"] == "stored"
+    assert {k: again[k] for k in cse.CONTRACT_KEYS} == {k: c[k] for k in cse.CONTRACT_KEYS}
 
 
 def test_march_after_identity(hand_db):
