@@ -240,3 +240,13 @@ def test_licensing_and_cog_packs_read_end_to_end(analysed, tmp_path):
     kids = pd.read_csv(SAMPLE / "children.csv", dtype=str, keep_default_na=False)
     names = set((kids["given_name"] + " " + kids["family_name"]).str.strip()) - {""}
     assert not any(n in t for n in names)
+
+
+def test_api_licensing_pack_by_role(analysed, api):
+    q = {"from": "2016-04-01", "to": "2017-03-31", "purpose": "licensing sub-committee"}
+    r = api("licensing_officer", "GET", "/packs/licensing", params=q)
+    assert r.status_code == 200, r.text
+    assert "Licensing pack" in r.text and "minimised for role: licensing_officer" in r.text
+    assert not re.search(r"C-[0-9A-F]{10}", r.text)
+    assert api("licensing_officer", "GET", "/packs/cog", params=q).status_code == 403
+    assert api("cog_member", "GET", "/packs/licensing", params=q).status_code == 200
