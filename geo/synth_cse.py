@@ -89,6 +89,9 @@ def _histories(rng, k: pd.DataFrame, start: pd.Timestamp, days: int, null: bool)
     closed_case = ~cohort & (rng.random(n) < .2)
     reopened = cohort & (rng.random(n) < .1)
     rows = []
+    tids = k["tid"].to_numpy(dtype=object)
+    cfs = k["carefirst_id"].to_numpy(dtype=object)
+    pols = k["police_id"].to_numpy(dtype=object)
     for i in np.flatnonzero(cohort | closed_case):
         m = int(rng.integers(1, 6))
         gaps = rng.integers(21, 71, m - 1).cumsum() if m > 1 else np.array([], int)
@@ -112,15 +115,15 @@ def _histories(rng, k: pd.DataFrame, start: pd.Timestamp, days: int, null: bool)
             times.insert(0, t0)
             ranks.insert(0, int(rng.choice([1, 2])))
             closed.insert(0, t0 + pd.Timedelta(days=int(rng.integers(14, 60))))
-        use_cf = isinstance(k["carefirst_id"].iloc[i], str) and k["carefirst_id"].iloc[i] != ""
+        use_cf = isinstance(cfs[i], str) and cfs[i] != ""
         for t, r, c in zip(times, ranks, closed):
             cf = use_cf and rng.random() < .5
             lvl = LEVELS[r]
-            tool = "seraf" if cf else rng.choice(["screening", "seraf"], p=[.7, .3])
+            tool = "seraf" if cf else ("screening" if rng.random() < .7 else "seraf")
             lo, hi = SERAF[lvl]
-            rows.append({"tid": k["tid"].iloc[i], "assessed_at": t, "risk_level": lvl,
+            rows.append({"tid": tids[i], "assessed_at": t, "risk_level": lvl,
                          "closed_at": c, "source": "carefirst" if cf else "police",
-                         "child_id": k["carefirst_id"].iloc[i] if cf else k["police_id"].iloc[i],
+                         "child_id": cfs[i] if cf else pols[i],
                          "tool": tool, "score": int(rng.integers(lo, hi)) if tool == "seraf" else None})
     a = pd.DataFrame(rows)
     a = a[a["assessed_at"] < end].sort_values(["assessed_at", "tid"]).reset_index(drop=True)
