@@ -58,6 +58,7 @@ ROUTES: dict[str, Rule] = {
     "person_profile": Rule(_CASE, person_level=True),
     "missing_now": Rule(_CASE, person_level=True),
     "worrying_cases": Rule(frozenset({"analyst", "mog_member", "mase_member"}), person_level=True),
+    "cse_victims_at_risk": Rule(frozenset({"analyst", "cog_member", "mase_member"}), person_level=True),
     # scorecards (aggregates)
     "scorecard_mog": Rule(_CASE), "scorecard_cse": Rule(_CASE),
     # licensing officers: screening, review records of premises

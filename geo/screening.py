@@ -13,8 +13,8 @@ radius and a period:
   with their 3x5x2 gradings (graded allegations, never facts);
 - **CSE crimes and non-crimes** (CSE-marked rows of crimes.csv) placed within the radius;
 - **premises** within the radius, nearest first: licence, status, the evidence linked to each (the
-  geocoder's premises match, or a fine point within ``PREMISES_M`` metres), their place in the
-  premises-of-concern ranking when the analysis has run, and their review state;
+  geocoder's premises match, or a fine point within ``PREMISES_M`` metres) and its history by month,
+  their place in the premises-of-concern ranking when the analysis has run, and their review state;
 
 and writes a plain-English explanation. :func:`minimise` turns the result into what a licensing
 officer may see (geo.disclosure): no person references, counts 1-4 as "<5", months not days.
@@ -124,6 +124,7 @@ def screen(point: dict, premises: pd.DataFrame, place_events: pd.DataFrame,
             "gradings": {str(k): int(v) for k, v in pit["grading"].dropna().value_counts().items()},
             "first": _first(pev["at"], pit["recorded_at"], pcr["recorded_at"]),
             "last": _last(pev["at"], pit["recorded_at"], pcr["recorded_at"]),
+            "by_month": episodes_by_month(pev),
             "concern_rank": None if conc is None else int(conc["rank"]),
             "concern_q": None if conc is None or pd.isna(conc.get("q_value")) else float(conc["q_value"]),
             "review": None if rev is None else {
@@ -184,6 +185,8 @@ def minimise(result: dict, small: int = disclosure.SMALL) -> dict:
             if k in q:
                 q[k] = disclosure.small_count(q[k], small)
         q["gradings"] = counts(p["gradings"])
+        q["by_month"] = [{**m, "episodes": disclosure.small_count(m["episodes"], small),
+                          "children": disclosure.small_count(m["children"], small)} for m in p["by_month"]]
         q["first"], q["last"] = _month(p["first"]), _month(p["last"])
         if q.get("review"):
             q["review"] = {**q["review"], "decided_at": _month(q["review"]["decided_at"])}

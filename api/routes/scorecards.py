@@ -126,3 +126,38 @@ def worrying(request: Request, purpose: Annotated[str, PURPOSE],
     rows = sc.worrying_cases(ep, ch, rhi, n=n)
     ctx.result_count = len(rows)
     return [_person_out(wf, ctx, r.pop("person_id"), r) for r in rows]
+
+
+@router.get("/cse/victims-at-risk", name="cse_victims_at_risk", tags=["children"], responses=_ERR,
+            summary="The CSE cohort at risk with CSE incidents as victim and missing episodes in the "
+                    "period (COG's victims-at-risk list; pseudonyms for non-analysts)")
+def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
+                        from_: Annotated[str | None, FROM] = None, to: Annotated[str | None, TO] = None,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
+    from geo import cse
+    from network.crime_parties import CSE_FRAMES, cse_inputs, with_identities
+    wf, ctx = service(request), ctx_of(request)
+    ep, _, _ = _frames(wf)
+    lo, hi = parse_date(from_, "from"), parse_date(to, "to")
+    lo = lo if lo is not None else ep["reported_at"].min()
+    hi = hi if hi is not None else ep["reported_at"].max() + pd.Timedelta(seconds=1)
+    frames = {n: wf.layers.frame(n) for n in CSE_FRAMES}
+    try:
+        frames, _ = wf.layers.cached("cse_identities", lambda: with_identities(
+            frames, wf.store.table("identity_links"), wf.store.table("identity_overrides")))
+        x = cse_inputs(frames)
+    except LookupError as exc:
+        raise Unavailable(str(exc)) from None
+    v = cse.victims_at_risk(cse.cohort_at(x["cse_assessments"], hi), x["crimes"], x["parties"],
+                            x["episodes"], lo, hi).head(limit)
+    out = []
+    for r in v.to_dict("records"):
+        extra = {"level": r["level"], "days_open": round(float(r["days_open"]), 1),
+                 "cse_incidents": int(r["cse_incidents"]), "missing_episodes": int(r["missing_episodes"]),
+                 "last_assessed": pd.Timestamp(r["last_assessed"]).date().isoformat()}
+        if not ctx.analyst:
+            extra["cse_incidents"] = wf.minimiser.count(extra["cse_incidents"])
+            extra["missing_episodes"] = wf.minimiser.count(extra["missing_episodes"])
+        out.append(_person_out(wf, ctx, r["person_id"], extra))
+    ctx.result_count = len(out)
+    return out

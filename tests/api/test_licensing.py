@@ -250,3 +250,19 @@ def test_api_licensing_pack_by_role(analysed, api):
     assert not re.search(r"C-[0-9A-F]{10}", r.text)
     assert api("licensing_officer", "GET", "/packs/cog", params=q).status_code == 403
     assert api("cog_member", "GET", "/packs/licensing", params=q).status_code == 200
+
+
+def test_api_victims_at_risk_role_minimised(city, api):
+    q = {"from": "2016-04-01", "to": "2017-04-01", "purpose": "COG monthly meeting"}
+    full = api("analyst", "GET", "/cse/victims-at-risk", params=q)
+    assert full.status_code == 200, full.text
+    rows = full.json()
+    assert rows and "person_id" in rows[0] and rows[0]["level"] in ("low", "medium", "high")
+    assert [r["level"] for r in rows] == sorted((r["level"] for r in rows),
+                                                key={"high": 0, "medium": 1, "low": 2}.get)
+    cog = api("cog_member", "GET", "/cse/victims-at-risk", params=q).json()
+    assert all(re.fullmatch(r"C-[0-9A-F]{10}", r["child"]) and "person_id" not in r for r in cog)
+    assert all(r["cse_incidents"] == "<5" or r["cse_incidents"] == 0 or r["cse_incidents"] >= 5 for r in cog)
+    assert api("licensing_officer", "GET", "/cse/victims-at-risk", params=q).status_code == 403
+    assert api("cog_member", "GET", "/cse/victims-at-risk",
+               params={"from": "2016-04-01", "to": "2017-04-01"}).status_code in (400, 422)

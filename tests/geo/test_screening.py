@@ -38,9 +38,11 @@ def test_counts_radius_period_and_premises_links():
     anchor = r["premises"][0]
     assert (anchor["episodes"], anchor["children"], anchor["intelligence"], anchor["cse_incidents"]) == (2, 2, 1, 1)
     assert r["premises"][1]["episodes"] == 0
+    assert [m["month"] for m in anchor["by_month"]] == ["2017-01", "2017-02"]
     m = screening.minimise(r)
     assert (m["episodes"], m["children"], m["intelligence"]) == ("<5", "<5", "<5")
     assert m["first"] == "2017-01" and m["premises"][0]["last"] == "2017-02"
+    assert m["premises"][0]["by_month"][0]["children"] == "<5"
     text = screening.explain(m)
     assert "The Anchor" in text and "<5" in text and "not a finding" in text
 
