@@ -110,9 +110,15 @@ def cse_section(data: dict, period, view) -> str:
     from maps.packs import svg_bars
     months = card["cse_cohort_by_month"]
     if months:
-        html += "<h3>Cohort by level at each month end (cse_cohort_by_month)</h3>" + svg_bars(
-            [m["month"] for m in months], {lvl: [m[lvl] for m in months] for lvl in ("high", "medium", "low")},
-            "CSE cohort by level")
+        html += "<h3>Cohort by level at each month end (cse_cohort_by_month)</h3>"
+        small = any(0 < m[lvl] < view.small for m in months for lvl in ("high", "medium", "low"))
+        if view.full or not small:
+            html += svg_bars([m["month"] for m in months],
+                             {lvl: [m[lvl] for m in months] for lvl in ("high", "medium", "low")},
+                             "CSE cohort by level")
+        else:       # a chart would show the small counts a minimised view bands
+            html += _table([(m["month"], *(_shown(m[lvl], view) for lvl in ("high", "medium", "low", "total")))
+                            for m in months], ("Month", "High", "Medium", "Low", "Cohort"), num=(1, 2, 3, 4))
     # victims at risk
     a, cr, par, ep = data["cse_assessments"], data["crimes"], data["cse_parties"], data["episodes"]
     p = _contract_period(period)

@@ -71,6 +71,14 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
     return out
 
 
+def gazetteer_of(store):
+    """The store's gazetteer, or the reason there is none."""
+    from geo.gazetteer import gazetteer_from_store
+    if not store.has_reference():
+        raise ScreenError("no postcodes loaded in the store: run `wayfinder reference` first")
+    return gazetteer_from_store(store)
+
+
 def _result(store, name):
     from geo.store import StoreError
     try:
@@ -104,12 +112,11 @@ def register(app: typer.Typer) -> None:
         store = store_for(db)
         from api.commands.geocode import _overrides
         from api.settings import Settings
-        from geo.gazetteer import gazetteer_from_store
         from geo.reviews import reviews_frame
         small = Settings().small_count
         try:
             out = run_screen(text, store.frame, lambda n: _result(store, n),
-                             lambda: gazetteer_from_store(store), _overrides(store), radius, lo, hi,
+                             lambda: gazetteer_of(store), _overrides(store), radius, lo, hi,
                              role == "analyst", small, reviews=reviews_frame(store))
         except ScreenError as exc:
             fail(str(exc))

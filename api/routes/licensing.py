@@ -37,8 +37,7 @@ def licensing_screen(request: Request,
                      radius: Annotated[float, Query(gt=0, le=5000)] = 250.0,
                      from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                      to: Annotated[str | None, Query(max_length=10)] = None) -> dict:
-    from api.commands.screen import ScreenError, period_bounds, run_screen
-    from geo.gazetteer import gazetteer_from_store
+    from api.commands.screen import ScreenError, gazetteer_of, period_bounds, run_screen
     from geo.reviews import reviews_frame
     from geo.store import StoreError
     wf, ctx = service(request), ctx_of(request)
@@ -51,7 +50,7 @@ def licensing_screen(request: Request,
     try:
         lo, hi = period_bounds(from_, to)
         out = run_screen(text, wf.layers.frame, result,
-                         lambda: wf.layers.cached("gazetteer", lambda: gazetteer_from_store(wf.store)),
+                         lambda: wf.layers.cached("gazetteer", lambda: gazetteer_of(wf.store)),
                          _overrides(wf), radius, lo, hi, ctx.analyst, wf.minimiser.small,
                          reviews=reviews_frame(wf.store))
     except ScreenError as exc:

@@ -266,3 +266,15 @@ def test_api_victims_at_risk_role_minimised(city, api):
     assert api("licensing_officer", "GET", "/cse/victims-at-risk", params=q).status_code == 403
     assert api("cog_member", "GET", "/cse/victims-at-risk",
                params={"from": "2016-04-01", "to": "2017-04-01"}).status_code in (400, 422)
+
+
+def test_cog_cse_section_bands_small_monthly_counts(analysed):
+    """On the sample (40 children) the monthly cohort has counts of 1-4: a meeting member gets a
+    banded table, not a chart that would show them; an analyst gets the chart."""
+    from geo.store import open_store
+    from maps import cse_packs, packs
+    data = packs.load_pack_data(open_store(analysed[0]))
+    period = packs.Period.parse("2016-04-01", "2017-03-31")
+    member = cse_packs.cse_section(data, period, packs.View("cog_member", secret="s"))
+    analyst = cse_packs.cse_section(data, period, packs.View("analyst", secret="s"))
+    assert "<svg" in analyst and "<svg" not in member and "&lt;5" in member
