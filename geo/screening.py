@@ -75,19 +75,22 @@ def screen(point: dict, premises: pd.DataFrame, place_events: pd.DataFrame,
     # place events of episodes
     ev = place_events.copy()
     ev["distance_m"] = _dist(ev, e, n)
-    mid = ev["match_id"].astype(object).where(ev["match_id"].notna(), "").astype(str)
-    ev["premises_match"] = mid.str.removeprefix("premises:").where(mid.str.startswith("premises:"), None)
+    ev["premises_match"] = _premises_of(ev["match_id"])
     placed = (ev["precision"].isin(FINE) & (ev["distance_m"] <= radius)) | ev["premises_match"].isin(near_ids)
     ev = ev[placed & _period_mask(ev["at"], start, end)]
     # intelligence
     it = intelligence.copy()
     it["distance_m"] = _dist(it, e, n)
     pid = it["premises_id"].astype(object).where(it["premises_id"].notna(), "").astype(str)
+    pid = pid.where(pid != "", None)
+    if "match_id" in it:          # the premises the item's location text names
+        pid = pid.where(pid.notna(), _premises_of(it["match_id"]))
     it_placed = ((it["precision"].isin(FINE) & (it["distance_m"] <= radius)) | pid.isin(near_ids))
     it = it[it_placed & _period_mask(it["recorded_at"], start, end)].assign(premises_ref=pid)
     # CSE-marked crimes and non-crimes
     cr = crimes.copy()
     cr["distance_m"] = _dist(cr, e, n)
+    cr["premises_match"] = _premises_of(cr["match_id"]) if "match_id" in cr else None
     cr = cr[cr["cse_marker"].astype(object).eq("yes") & cr["precision"].isin(FINE)
             & (cr["distance_m"] <= radius) & _period_mask(cr["recorded_at"], start, end)]
     # evidence per premises
@@ -102,17 +105,9 @@ def screen(point: dict, premises: pd.DataFrame, place_events: pd.DataFrame,
     rows = []
     for p in near.itertuples(index=False):
         pe, pn = float(p.easting), float(p.northing)
-        at_p = (ev["premises_match"] == p.premises_id) | (
-            ev["precision"].isin(("premises", "address")) & (np.hypot(
-                pd.to_numeric(ev["easting"]).to_numpy(float) - pe,
-                pd.to_numeric(ev["northing"]).to_numpy(float) - pn) <= PREMISES_M))
-        pev = ev[at_p]
-        pit = it[(it["premises_ref"] == p.premises_id) | (
-            it["precision"].isin(("premises", "address"))
-            & (np.hypot(pd.to_numeric(it["easting"]).to_numpy(float) - pe,
-                        pd.to_numeric(it["northing"]).to_numpy(float) - pn) <= PREMISES_M))]
-        pcr = cr[np.hypot(pd.to_numeric(cr["easting"]).to_numpy(float) - pe,
-                          pd.to_numeric(cr["northing"]).to_numpy(float) - pn) <= PREMISES_M]
+        pev = ev[_at_premises(ev, "premises_match", p.premises_id, pe, pn)]
+        pit = it[_at_premises(it, "premises_ref", p.premises_id, pe, pn)]
+        pcr = cr[_at_premises(cr, "premises_match", p.premises_id, pe, pn)]
         conc = rank.get(str(p.premises_id))
         rev = review.get(str(p.premises_id))
         rows.append({
@@ -149,6 +144,25 @@ def screen(point: dict, premises: pd.DataFrame, place_events: pd.DataFrame,
         "last": _last(ev["at"], it["recorded_at"], cr["recorded_at"]),
     }
     return out
+
+
+def _premises_of(match_id: pd.Series) -> pd.Series:
+    """The premises a geocoder match names (``premises:ID``), else None."""
+    mid = match_id.astype(object).where(match_id.notna(), "").astype(str)
+    return mid.str.removeprefix("premises:").where(mid.str.startswith("premises:"), None)
+
+
+def _at_premises(frame: pd.DataFrame, match_col: str, premises_id, e, n) -> pd.Series:
+    """Rows linked to one premises: those that name it (the geocoder's match, or the record's own
+    premises_id), and those naming no premises whose premises- or address-precision point is within
+    ``PREMISES_M`` metres. A row that names one premises is never given to a neighbour at the
+    same address or postcode (a planted venue's evidence is not a co-located business's)."""
+    named = frame[match_col]
+    m = named == premises_id
+    if pd.notna(e) and pd.notna(n):
+        m |= named.isna() & frame["precision"].isin(("premises", "address")) & \
+            (_dist(frame, float(e), float(n)) <= PREMISES_M)
+    return m
 
 
 def _first(*series) -> str | None:
@@ -264,16 +278,13 @@ def explain(r: dict) -> str:
 
 
 def linked_events(premises_row, place_events: pd.DataFrame) -> pd.DataFrame:
-    """The place events of episodes linked to one premises: the geocoder matched the text to it
-    (``match_id`` premises:ID), or a premises/address-precision point within ``PREMISES_M``."""
-    mid = place_events["match_id"].astype(object).where(place_events["match_id"].notna(), "").astype(str)
-    m = mid.eq(f"premises:{premises_row['premises_id']}")
-    e, n = pd.to_numeric(premises_row.get("easting"), errors="coerce"), \
-        pd.to_numeric(premises_row.get("northing"), errors="coerce")
-    if pd.notna(e) and pd.notna(n):
-        m |= place_events["precision"].isin(("premises", "address")) & \
-            (_dist(place_events, float(e), float(n)) <= PREMISES_M)
-    return place_events[m]
+    """The place events of episodes linked to one premises (:func:`_at_premises`: the geocoder
+    matched the text to it, or an unmatched premises/address-precision point within
+    ``PREMISES_M`` metres)."""
+    ev = place_events.assign(premises_match=_premises_of(place_events["match_id"]))
+    e = pd.to_numeric(premises_row.get("easting"), errors="coerce")
+    n = pd.to_numeric(premises_row.get("northing"), errors="coerce")
+    return place_events[_at_premises(ev, "premises_match", premises_row["premises_id"], e, n).to_numpy()]
 
 
 def episodes_by_month(events: pd.DataFrame) -> list[dict]:

@@ -62,6 +62,12 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
     missing = [n for n, f in frames.items() if f is None]
     if missing:
         raise ScreenError(f"the store cannot give {', '.join(missing)}: run wayfinder ingest")
+    geo = frame("geocodes")
+    if geo is not None and len(geo):     # which premises a crime's or an item's location names
+        match = geo.drop_duplicates("text").set_index("text")["match_id"]
+        for name in ("crimes", "intelligence"):
+            f = frames[name]
+            frames[name] = f.assign(match_id=f["location_text"].map(match)) if len(f) else f
     out = screening.screen(loc, frames["premises"], frames["place_events"], frames["intelligence"],
                            frames["crimes"], radius, start, end, concern=result("premises_of_concern"),
                            reviews=reviews)

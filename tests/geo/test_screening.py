@@ -24,7 +24,7 @@ INTEL = pd.DataFrame({"intel_key": ["i/1", "i/2"], "recorded_at": [T("2017-01-10
 CRIMES = pd.DataFrame({"crime_key": ["c/1", "c/2", "c/3"], "recorded_at": [T("2017-01-15")] * 3,
                        "kind": ["crime", "non_crime", "crime"], "cse_marker": ["yes", "yes", "no"],
                        "easting": [1011.0, 1300.0, 1010.0], "northing": [1000.0] * 3,
-                       "precision": ["postcode"] * 3})
+                       "precision": ["address", "postcode", "address"]})
 
 
 def test_counts_radius_period_and_premises_links():
@@ -60,3 +60,18 @@ def test_linked_episodes_by_month():
     assert screening.episodes_by_month(ev) == [
         {"month": "2016-01", "episodes": 1, "children": 1}, {"month": "2017-01", "episodes": 1, "children": 1},
         {"month": "2017-02", "episodes": 1, "children": 1}]
+
+
+def test_named_evidence_is_not_given_to_a_colocated_business():
+    """A real business at the planted venue's address gets none of the rows that name the venue."""
+    prem = pd.concat([PREMISES, PREMISES.iloc[[0]].assign(premises_id="REAL/1", name="Corner Cafe")],
+                     ignore_index=True)
+    intel = INTEL.assign(match_id=None)
+    crimes = CRIMES.assign(match_id=["premises:BCC/PL/1", None, None])
+    r = screening.screen(POINT, prem, EVENTS, intel, crimes, 250, T("2016-12-01"), T("2017-04-01"))
+    real = next(p for p in r["premises"] if p["premises_id"] == "REAL/1")
+    venue = next(p for p in r["premises"] if p["premises_id"] == "BCC/PL/1")
+    assert (venue["episodes"], venue["intelligence"], venue["cse_incidents"]) == (2, 1, 1)
+    # only E1 (an unmatched address 2 m away) is the cafe's too; E2, the item and the crime name the venue
+    assert (real["episodes"], real["intelligence"], real["cse_incidents"]) == (1, 0, 0)
+    assert list(screening.linked_events(prem.iloc[3], EVENTS)["episode_key"]) == ["s/E1", "s/E5"]
