@@ -43,8 +43,8 @@ VENUE_PC=$(.venv/bin/python - "$OUT/drop" <<'PY'
 import csv, json, sys
 truth = json.load(open(f"{sys.argv[1]}/truth.json"))
 venue = truth["venue_hotspots"][0]
-print(next(r["postcode"] for r in csv.DictReader(open(f"{sys.argv[1]}/premises.csv"))
-           if r["premises_id"] == venue))
+row = next(r for r in csv.DictReader(open(f"{sys.argv[1]}/premises.csv")) if r["premises_id"] == venue)
+print(row["postcode"] or row["name"])
 PY
 )
 $WF screen "$VENUE_PC" --db "$DB"
