@@ -255,8 +255,8 @@ def serve_openapi_30(app: FastAPI) -> None:
 
 def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app over a store (or an SQLAlchemy URL; default ``WAYFINDER_DB``)."""
-    from api.routes import (admin, analyses, auth, collections, network, profiles, scorecards,
-                            tiles)
+    from api.routes import (admin, analyses, auth, collections, licensing, network, profiles,
+                            scorecards, tiles)
     wf = build_service(store_or_url, settings)
 
     @asynccontextmanager
@@ -276,6 +276,7 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
             {"name": "network", "description": "Network views (Cytoscape JSON)"},
             {"name": "children", "description": "Profiles, missing now, worrying cases"},
             {"name": "scorecards", "description": "MOG and CSE scorecards"},
+            {"name": "licensing", "description": "Screening and premises reviews"},
             {"name": "admin", "description": "Audit trail and users (admin only)"},
         ])
     app.state.wf = wf
@@ -287,7 +288,7 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, admin):
+    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, licensing, admin):
         app.include_router(module.router)
     include_web_page(app)
     serve_openapi_30(app)

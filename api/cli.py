@@ -106,7 +106,8 @@ def held(
 
 
 COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
-                   "audit", "pack", "run", "erase", "scorecard", "inspect")
+                   "audit", "pack", "run", "erase", "scorecard", "inspect", "cse", "screen",
+                   "licensing")
 
 
 def _register_commands() -> None:

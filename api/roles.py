@@ -58,8 +58,13 @@ ROUTES: dict[str, Rule] = {
     "person_profile": Rule(_CASE, person_level=True),
     "missing_now": Rule(_CASE, person_level=True),
     "worrying_cases": Rule(frozenset({"analyst", "mog_member", "mase_member"}), person_level=True),
+    "cse_victims_at_risk": Rule(frozenset({"analyst", "cog_member", "mase_member"}), person_level=True),
     # scorecards (aggregates)
     "scorecard_mog": Rule(_CASE), "scorecard_cse": Rule(_CASE),
+    # licensing officers: screening, review records of premises
+    "licensing_screen": Rule(frozenset({"analyst", "licensing_officer"})),
+    "licensing_reviews": Rule(frozenset({"analyst", "licensing_officer", "cog_member"})),
+    "licensing_review_record": Rule(frozenset({"analyst", "licensing_officer"}), action="alteration"),
     # administration
     "audit_list": Rule(frozenset({"admin"})), "audit_verify": Rule(frozenset({"admin"})),
     "users_list": Rule(frozenset({"admin"})),
@@ -68,7 +73,8 @@ ROUTES: dict[str, Rule] = {
     # the maps engineer's web page (maps.web.router): page and vendored assets hold no data;
     # meeting packs are disclosures of person-level data
     "web_page": PUBLIC, "web_static": PUBLIC, "web_base_labels": PUBLIC, "web_favicon": PUBLIC,
-    "pack": Rule(_CASE, action="disclosure", person_level=True),
+    # the licensing pack is for licensing officers too; which role gets which pack: maps.packs.PACK_ROLES
+    "pack": Rule(_DATA, action="disclosure", person_level=True),
 }
 
 COLLECTION_ROLES: dict[str, frozenset[str]] = {

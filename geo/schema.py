@@ -296,6 +296,20 @@ identity_overrides = sa.Table(
     sa.Column("reason", sa.Text),
 )
 
+#: Licensing officers' review records of premises (decision, date, officer, reason); premises by
+#: register id (premises_id as written in premises.csv, which may hold "/").
+premises_reviews = sa.Table(
+    "premises_reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("premises_id", sa.String(128), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),     # reviewed | no_action | referred | conditions | suspended
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("officer", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Index("ix_premises_reviews_premises_id", "premises_id"),
+)
+
 # ---- analysis results, users and the audit trail ----------------------------------------------
 results = sa.Table(
     "results", metadata,

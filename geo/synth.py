@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo import synth_cse
 from geo import synth_names as nm
 from geo.synth_locations import Catalogue, addresses
 from geo.synth_reference import Reference, load_reference
@@ -1096,6 +1097,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "locations": locations,
         "bad_rows": bad_rows,
     }
+    truth.update(synth_cse.write(out, ref, truth, seed, null, START, DAYS))   # CSE assessments, crimes
     with open(out / "truth.json", "w", encoding="utf-8") as fh:
         json.dump(truth, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":") if scale in ("region", "national") else None,
                   indent=None if scale in ("region", "national") else 1)

@@ -38,7 +38,12 @@ from maps import assets, layers
 from maps.layers import esc
 
 PACK_KINDS = ("mog", "cog", "mase")
-DEFAULT_ROLE = {"mog": "mog_member", "cog": "cog_member", "mase": "mase_member"}
+DEFAULT_ROLE = {"mog": "mog_member", "cog": "cog_member", "mase": "mase_member",
+                "licensing": "licensing_officer"}
+#: roles that may receive each pack (the meeting packs: the case roles of api/roles.py "pack")
+CASE_ROLES = frozenset({"analyst", "mog_member", "cog_member", "mase_member"})
+PACK_ROLES = {"mog": CASE_ROLES, "cog": CASE_ROLES, "mase": CASE_ROLES,
+              "licensing": frozenset({"analyst", "licensing_officer", "cog_member"})}
 RHI_HOURS = 72
 CHROMIUM = "/usr/bin/chromium"
 #: pseudonym key of a pack made without the install's secret (stable across such packs only)
@@ -179,7 +184,8 @@ def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable
             data[name] = store.read_result(name)
         except StoreError:      # not analysed yet: the pack says which analysis to run
             continue
-    return data
+    from maps.cse_packs import add_cse_data
+    return add_cse_data(store, data)
 
 
 def _utc(t) -> pd.Series:
@@ -732,6 +738,8 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         gtab = _missing(data, ["co_missing_groups"]) or "<p class='note'>No co-missing groups.</p>"
     parts.append(_section("Co-missing groups", gtab, "groups"))
     parts.append(_section("Network view", cog_network(data, view), "network"))
+    from maps.cse_packs import cse_section
+    parts.append(_section("CSE scorecard", cse_section(data, period, view), "cse"))
     parts.append(_section("Licensing review candidates", licensing_candidates_table(data, view), "licensing"))
     return page("COG pack: CSE Operational Group", period.label(), "".join(parts), view,
                 scripts=["vendor/cytoscape.min.js"])
@@ -793,10 +801,13 @@ def licensing_candidates(data: dict, q_max: float = 0.05) -> pd.DataFrame:
 
 
 def licensing_candidates_table(data: dict, view: View) -> str:
+    from maps.cse_packs import review_state
     c = licensing_candidates(data)
+    if len(c):
+        c = c.assign(review=review_state(c["premises_id"], data, month_only=not view.full))
     cols = [("rank", "#"), ("premises_id", "Licence"), ("name", "Premises"), ("premises_type", "Type"),
             ("licence_type", "Licence type"), ("postcode", "Postcode"), ("children", "Children"),
-            ("q_value", "q"), ("explanation", "Evidence")]
+            ("q_value", "q"), ("explanation", "Evidence"), ("review", "Latest review")]
     return _table(c, cols, num=["children", "q_value"], fmt={"children": view.count},
                   empty="No premises significant after false discovery rate control.") + (
         "<p class='note'>Candidates are premises of concern with q &le; 0.05 and an active licence; a review "
@@ -985,6 +996,9 @@ def build_pack(kind: str, data: dict, start: str, end: str, child: str | None = 
         if not child:
             raise PackError("the MASE pack needs --child ID")
         return mase_pack(data, period, child, view, tile_url)
+    if kind == "licensing":
+        from maps.cse_packs import licensing_pack
+        return licensing_pack(data, period, view)
     raise PackError(f"unknown pack {kind!r}: one of {', '.join(PACK_KINDS)}")
 
 

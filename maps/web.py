@@ -107,8 +107,12 @@ def pack(request: Request, kind: str,
         raise HTTPException(status_code=401, detail="sign in first")
     if role == "admin":
         raise HTTPException(status_code=403, detail="role admin sees no case data")
-    if kind not in packs.PACK_KINDS:
-        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of mog, cog, mase")
+    if kind not in packs.PACK_ROLES:
+        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of mog, cog, mase, licensing")
+    if role not in packs.PACK_ROLES[kind]:
+        if ctx is not None:
+            ctx.action = "denied"
+        raise HTTPException(status_code=403, detail=f"role {role} may not receive the {kind} pack")
     mini = getattr(wf, "minimiser", None)
     settings = getattr(wf, "settings", None)
     view = packs.View(role=role, secret=getattr(mini, "secret", None),

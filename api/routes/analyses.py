@@ -61,8 +61,9 @@ def premises_of_concern(request: Request, limit: Annotated[int, Query(ge=1, le=1
     return out
 
 
-@router.get("/analyses/premises/{premises_id}", name="premises_profile",
-            summary="A premises: register entry, concern ranking and explanation, linked episodes by month",
+@router.get("/analyses/premises/{premises_id:path}", name="premises_profile",
+            summary="A premises (any register id, '/' included): register entry, concern ranking "
+                    "and explanation, linked episodes by month, review records",
             responses={**_ERR, 404: {"description": "Unknown premises"}})
 def premises_profile(request: Request,
                      premises_id: Annotated[str, Path(max_length=128, examples=["PR000"])]) -> dict:
@@ -86,7 +87,25 @@ def premises_profile(request: Request,
         if not ctx.analyst:
             near = [{k: v for k, v in c.items() if k in ("cluster_id", "episodes", "children", "first_seen", "last_seen")} for c in near]
     ctx.result_count = 1
-    return {"premises": reg, "concern": concern, "found_at_clusters": near}
+    return {"premises": reg, "concern": concern, "found_at_clusters": near,
+            **_linked(wf, ctx, row.iloc[0], premises_id)}
+
+
+def _linked(wf, ctx, prem_row, premises_id: str) -> dict:
+    """Linked episodes by month (geo.screening) and the premises' review records."""
+    from api.commands.licensing import review_json
+    from geo.reviews import reviews_frame
+    from geo.screening import episodes_by_month, linked_events
+    ev = wf.layers.frame("place_events")
+    months = episodes_by_month(linked_events(prem_row, ev)) if ev is not None else []
+    reviews = [review_json(r) for r in reviews_frame(wf.store, premises_id).to_dict("records")]
+    if not ctx.analyst:
+        months = [{**m, "episodes": wf.minimiser.count(m["episodes"]),
+                   "children": wf.minimiser.count(m["children"])} for m in months]
+        if ctx.view == "licensing":
+            for r in reviews:
+                r["decided_at"] = r["decided_at"][:7]
+    return {"linked_episodes_by_month": months, "reviews": reviews}
 
 
 def _premises(wf):
