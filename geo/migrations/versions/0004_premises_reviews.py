@@ -1,7 +1,7 @@
 """licensing officers' review records of premises
 
 Revision ID: 0003_premises_reviews
-Revises: 0002
+Revises: 0003_addresses
 Create Date: 2026-12-01
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_premises_reviews'
-down_revision = '0002'
+down_revision = '0003_addresses'
 branch_labels = None
 depends_on = None
 
