@@ -14,11 +14,11 @@ area is given. Getis-Ord Gi* (:mod:`geo.getis_ord`, Ord & Getis 1995) on binary 
 permutation inference from the shared engine (:mod:`geo.permutation`; 999 permutations,
 seeded), two-sided pseudo p-values and Benjamini-Hochberg q-values over the areas.
 
-``gi_bin`` is ArcGIS's Gi_Bin (+-3/2/1 at 99/95/90 % confidence, sign of ``gi_z``). ArcGIS
-Pro derives it from the normal p-value of the Gi* z-score with its FDR correction; that is
-the default here (``gi_bin_basis="normal"``: BH q-values of the two-sided normal p-values of
-``gi_z``), because conditional permutation holds the area's own value fixed and so only
-tests its neighbourhood. ``gi_bin_basis="permutation"`` bins ``gi_q`` instead.
+``gi_bin`` is ArcGIS's Gi_Bin (+-3/2/1, sign of ``gi_z``) taken from the same inference as the
+exported ``gi_p`` / ``gi_q``: the Benjamini-Hochberg q-value of the two-sided conditional
+permutation p-value, binned at q < 0.01 / 0.05 / 0.10 (:data:`geo.getis_ord.GI_BIN_LABELS`
+say so in words). The normal-approximation p of ``gi_z`` is kept as ``gi_p_norm`` for
+reference only; nothing is labelled from it.
 ``lisa_type`` is HH / LH / LL / HL where ``lisa_q < alpha``, else ``ns``.
 
 Units: coordinates and cell sizes in metres, EPSG:27700. Output geometry EPSG:27700.
@@ -33,7 +33,6 @@ import shapely
 
 from geo.getis_ord import gi_bin, gi_star
 from geo.moran_local import local_moran, lisa_types
-from geo.permutation import bh_qvalues
 from geo.weights import SpatialWeights, contiguity_weights, distance_band_weights
 
 __all__ = ["DEFAULT_KINDS", "make_grid", "count_by_area", "area_hotspots", "filter_events"]
@@ -202,7 +201,6 @@ def area_hotspots(
     kinds=DEFAULT_KINDS,
     start=None,
     end=None,
-    gi_bin_basis: str = "normal",
 ) -> gpd.GeoDataFrame:
     """Hot spots of one area level (ward, LSOA or grid) as a GeoDataFrame (EPSG:27700).
 
@@ -219,7 +217,6 @@ def area_hotspots(
     permutations, seed : conditional permutations and RNG seed (both statistics).
     alpha : significance level of ``lisa_type``.
     kinds, start, end : which events and period (``start <= at < end``).
-    gi_bin_basis : ``"normal"`` (ArcGIS: normal p of gi_z, BH-corrected) or ``"permutation"``.
 
     Returns
     -------
@@ -265,12 +262,7 @@ def area_hotspots(
     out["gi_p"] = g.p_sim
     out["gi_q"] = g.q_sim
     out["gi_p_norm"] = g.p_norm
-    if gi_bin_basis == "normal":
-        out["gi_bin"] = gi_bin(g.z, bh_qvalues(g.p_norm))
-    elif gi_bin_basis == "permutation":
-        out["gi_bin"] = gi_bin(g.z, g.q_sim)
-    else:
-        raise ValueError("gi_bin_basis must be 'normal' or 'permutation'")
+    out["gi_bin"] = gi_bin(g.z, g.q_sim)
     out["lisa_i"] = m.Is
     out["lisa_p"] = m.p_sim
     out["lisa_q"] = m.q_sim

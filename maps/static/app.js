@@ -97,8 +97,8 @@
       base.addTo(S.map); base.bringToBack();
       S.map.fitBounds(base.getBounds());
     });
-    var legend = WF.legend('<b>Gi* hot and cold spots</b>' + ['3', '2', '1', '0', '-1', '-2', '-3'].map(function (k) {
-      var lab = { '3': 'hot 99%', '2': 'hot 95%', '1': 'hot 90%', '0': 'not significant', '-1': 'cold 90%', '-2': 'cold 95%', '-3': 'cold 99%' }[k];
+    var legend = WF.legend('<b>Gi* hot and cold spots</b><div style="font-size:85%">permutation test, Benjamini-Hochberg q</div>' + ['3', '2', '1', '0', '-1', '-2', '-3'].map(function (k) {
+      var lab = { '3': 'hot, FDR q < 0.01', '2': 'hot, FDR q < 0.05', '1': 'hot, FDR q < 0.10', '0': 'not significant (q >= 0.10)', '-1': 'cold, FDR q < 0.10', '-2': 'cold, FDR q < 0.05', '-3': 'cold, FDR q < 0.01' }[k];
       return '<div><i style="background:' + GI[k] + '"></i>' + lab + '</div>';
     }).join(''));
     legend.addTo(S.map);
