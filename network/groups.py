@@ -19,10 +19,13 @@ Candidates are generated without forming all pairs: the home and found condition
 *sort-and-sweep* over ``(key, time)`` where the key is the home postcode or the
 ``distance``-sized grid cell of the found point (the 3 x 3 neighbouring cells are searched with
 ``numpy.searchsorted``); the named conditions are a join on the named child. Co-episodes that
-share an episode are one *event* (connected components). Home-only events of a pair of
-children are kept only when more than chance would give (Poisson, Knox 1964; Benjamini-Hochberg
-over all pairs of housemates): housemates who each go missing a hundred times a year start
-within six hours of each other now and then.
+share an episode are one *event* (connected components). Every rule passes a chance filter
+(:func:`_chance_filter`, :mod:`network.coincidence`): for each pair of children and rule, the
+number of joint events is tested against a null that shifts one child's whole timeline against
+the other's by whole weeks (each child keeps its own time-of-day and day-of-week pattern, its
+places and durations), Benjamini-Hochberg over all pairs and rules tested. Housemates who each
+go missing a hundred times a year, or who are each found back at their home, start or come
+back within six hours of each other now and then; that alone is not a group.
 Children are joined by a graph weighted by the events they share; groups are its Louvain
 communities (Blondel et al. 2008, ``networkx.community.louvain_communities``, seeded) with at
 least ``min_co_episodes`` events, every member having been missing with the rest of its group
@@ -33,7 +36,8 @@ References
 Blondel, V. D., Guillaume, J.-L., Lambiotte, R., Lefebvre, E. (2008). Fast unfolding of
 communities in large networks. J. Stat. Mech. P10008.
 Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate. JRSS B 57(1).
-Knox, E. G. (1964). The detection of space-time interactions. Applied Statistics 13(1).
+Lotwick, H. W., Silverman, B. W. (1982). Methods for analysing spatial processes of several
+types of points. JRSS B 44(3) (the circular shift null).
 Preparata, F. P., Shamos, M. I. (1985). Computational Geometry (plane sweep).
 """
 from __future__ import annotations
@@ -240,32 +244,8 @@ def co_episode_pairs(episodes: pd.DataFrame, children: pd.DataFrame | None = Non
             emit(a, b, "found", place)
 
     # ---- named: found_with and RHI associates resolving to another child's episode
-    named = []
-    need_named = ("found_with" in reasons and "found_with" in ep.columns) or \
-        ("associate" in reasons and return_interviews is not None and len(return_interviews))
-    if need_named:
-        idx = _index if _index is not None else build_ref_index(children, persons, None)
-        if "found_with" in reasons and "found_with" in ep.columns:
-            fw = _explode_refs(ep["found_with"], pd.DataFrame({
-                "i": np.arange(n), "source": _col(ep, "source", "").fillna("").astype(str).to_numpy()}))
-            if len(fw):
-                fw = resolve_refs(fw, idx, expect="child")
-                named.append(fw.assign(reason="found_with"))
-        if "associate" in reasons and return_interviews is not None and len(return_interviews) \
-                and "associates" in return_interviews.columns:
-            ri = return_interviews[["episode_key", "associates"]].copy()
-            ri["i"] = pd.Index(ep["episode_key"].astype(object)).get_indexer(ri["episode_key"].astype(object))
-            ri = ri[ri["i"] >= 0]
-            ri["source"] = _col(ep, "source", "").fillna("").astype(str).to_numpy()[ri["i"].to_numpy()]
-            ri = _explode_refs(ri["associates"], ri[["i", "source"]])
-            if len(ri):
-                ri = resolve_refs(ri[["i", "source", "ref"]], idx, expect="child")
-                named.append(ri.assign(reason="associate"))
-    if named:
-        nm = pd.concat(named, ignore_index=True)
-        nm = nm[nm["node_kind"] == "child"][["i", "node", "reason"]]
-        nm = nm.assign(code=puniq.get_indexer(nm["node"].astype(str)))
-        nm = nm[nm["code"] >= 0]
+    nm = _named_children(ep, children, persons, return_interviews, reasons, puniq, _index)
+    if len(nm):
         # episodes of each named child: a CSR-style lookup by person code
         by_p = np.argsort(pcode, kind="stable")
         starts = np.searchsorted(pcode[by_p], nm["code"].to_numpy(), side="left")
@@ -298,6 +278,45 @@ def co_episode_pairs(episodes: pd.DataFrame, children: pd.DataFrame | None = Non
     return out.drop_duplicates(["episode_a", "episode_b", "reason"]).reset_index(drop=True)
 
 
+def _named_children(ep: pd.DataFrame, children, persons, return_interviews, reasons, puniq: pd.Index,
+                    _index=None, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Children named by each episode: ``i`` (row of ``ep``), ``code`` (index in ``puniq``)
+    and ``reason`` (``found_with`` in the episode, ``associate`` in its return interview).
+    ``rows`` limits the episodes looked at."""
+    n = len(ep)
+    named = []
+    need = ("found_with" in reasons and "found_with" in ep.columns) or \
+        ("associate" in reasons and return_interviews is not None and len(return_interviews))
+    if not need:
+        return pd.DataFrame(columns=["i", "code", "reason"])
+    idx = _index if _index is not None else build_ref_index(children, persons, None)
+    look = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    src = _col(ep, "source", "").fillna("").astype(str).to_numpy()
+    if "found_with" in reasons and "found_with" in ep.columns and len(look):
+        fw = _explode_refs(ep["found_with"].iloc[look], pd.DataFrame({"i": look, "source": src[look]}))
+        if len(fw):
+            fw = resolve_refs(fw, idx, expect="child")
+            named.append(fw.assign(reason="found_with"))
+    if "associate" in reasons and return_interviews is not None and len(return_interviews) \
+            and "associates" in return_interviews.columns:
+        ri = return_interviews[["episode_key", "associates"]].copy()
+        ri["i"] = pd.Index(ep["episode_key"].astype(object)).get_indexer(ri["episode_key"].astype(object))
+        ri = ri[ri["i"] >= 0]
+        if rows is not None:
+            ri = ri[np.isin(ri["i"].to_numpy(), look)]
+        ri["source"] = src[ri["i"].to_numpy()]
+        ri = _explode_refs(ri["associates"], ri[["i", "source"]])
+        if len(ri):
+            ri = resolve_refs(ri[["i", "source", "ref"]], idx, expect="child")
+            named.append(ri.assign(reason="associate"))
+    if not named:
+        return pd.DataFrame(columns=["i", "code", "reason"])
+    nm = pd.concat(named, ignore_index=True)
+    nm = nm[nm["node_kind"] == "child"][["i", "node", "reason"]]
+    nm = nm.assign(code=puniq.get_indexer(nm["node"].astype(str)))
+    return nm[nm["code"] >= 0][["i", "code", "reason"]].reset_index(drop=True)
+
+
 def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = None,
                       return_interviews: pd.DataFrame | None = None,
                       persons: pd.DataFrame | None = None, *,
@@ -306,7 +325,7 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
                       seed: int = 0, resolution: float = 1.0,
                       adult_links: pd.DataFrame | None = None,
                       pairs: pd.DataFrame | None = None,
-                      home_alpha: float = 0.01, _index=None) -> pd.DataFrame:
+                      alpha: float = 0.01, _index=None) -> pd.DataFrame:
     """Co-missing groups as Louvain communities of the child-child co-episode graph.
 
     Parameters
@@ -319,8 +338,8 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
         person-place graph) used to list each group's ``shared_adults`` (adults linked to at
         least two members). Without it adults named in ``found_with`` are used.
     pairs : precomputed :func:`co_episode_pairs` output.
-    home_alpha : false discovery rate for home-only co-events (see :func:`_chance_filter`);
-        1 keeps every home-only event.
+    alpha : false discovery rate of the chance filter over every pair of children and rule
+        tested (see :func:`_chance_filter`); 1 keeps every co-episode.
 
     Returns
     -------
@@ -355,10 +374,10 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     pa, pb = pr["person_a"].to_numpy(object), pr["person_b"].to_numpy(object)
     sw = pa > pb
     cc = pd.DataFrame({"a": np.where(sw, pb, pa), "b": np.where(sw, pa, pb),
-                       "event": pr["event"].to_numpy(),
-                       "strong": (pr["reason"] != "home").to_numpy()})
-    cc = cc.groupby(["a", "b", "event"], sort=False)["strong"].any().reset_index()
-    cc = _chance_filter(cc, pairs_episodes, children, pd.Timedelta(window), home_alpha)
+                       "event": pr["event"].to_numpy(), "reason": pr["reason"].to_numpy()})
+    cc = cc.drop_duplicates(["a", "b", "event", "reason"]).reset_index(drop=True)
+    cc = _chance_filter(cc, pairs_episodes, children, return_interviews, persons, window=window,
+                        distance=distance, max_span=max_span, alpha=alpha, _index=_index)
     pr = pr.merge(cc[["event"]].drop_duplicates(), on="event")
     if len(cc) == 0:
         return pd.DataFrame(columns=cols)
@@ -473,43 +492,108 @@ def _homes(children: pd.DataFrame | None) -> pd.Series:
 
 
 def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFrame | None,
-                   window: pd.Timedelta, alpha: float) -> pd.DataFrame:
-    """Drop home-only co-events of a pair of children when that many are expected by chance.
+                   return_interviews: pd.DataFrame | None, persons: pd.DataFrame | None, *,
+                   window, distance: float, max_span, alpha: float, _index=None) -> pd.DataFrame:
+    """Keep the joint events of a pair of children only under a rule they share more often
+    than their own timing gives by chance.
 
-    Two children of one home with ``n_a`` and ``n_b`` episodes over a period ``T`` start within
-    ``w`` of each other by chance about ``lambda = n_a n_b 2w / T`` times (independent Poisson
-    arrivals, as in the Knox space-time test, Knox 1964); ``p = P(Poisson(lambda) >= k)``.
-    Every pair of housemates with episodes is a test, so the home-only events of a pair are kept
-    only when its p survives the Benjamini-Hochberg step-up procedure at false discovery rate
-    ``alpha`` over all housemate pairs (Benjamini & Hochberg 1995). Events with stronger
-    evidence (found together, found_with, associate) are always kept.
+    ``cc`` has one row per pair of children ``a < b``, joint event and rule (``home``,
+    ``found``, ``found_with``, ``associate``). For every pair and rule with a joint event, the
+    number ``k`` of its joint events is tested against the week-shift null of
+    :mod:`network.coincidence` (each child keeps its time of day, day of week, places and
+    durations; only the alignment of the two timelines is random), with the p-value conditional
+    on ``k >= 1``; Benjamini-Hochberg at ``alpha`` over all pairs and rules tested. An event is
+    kept when one of its rules passed for the pair. Returns the kept rows ``a, b, event``
+    (unique).
     """
-    home = ~cc["strong"]
-    if not home.any() or alpha >= 1:
-        return cc
-    from scipy.special import pdtrc  # Poisson survival: P(X > k) = pdtrc(k, lambda)
-    t = pd.to_datetime(episodes["reported_at"], utc=True, errors="coerce")
-    span = (t.max() - t.min()).total_seconds()
-    span = max(span, 30 * 86400.0)
-    n_eps = episodes["person_id"].astype(str).value_counts()
-    hp = cc[home].groupby(["a", "b"]).size().rename("k").reset_index()
-    lam = hp["a"].map(n_eps).fillna(1).to_numpy(float) * hp["b"].map(n_eps).fillna(1).to_numpy(float) \
-        * 2 * window.total_seconds() / span
-    p = pdtrc(hp["k"].to_numpy() - 1, lam)
-    # tests: all pairs of children with episodes who share a home
-    homes = _homes(children)
-    homes = homes[_isin(homes.index, n_eps.index)]
-    per_home = homes.value_counts().to_numpy(np.int64)
-    m = max(int((per_home * (per_home - 1) // 2).sum()), len(hp), 1)
-    order = np.argsort(p, kind="stable")
-    ok = p[order] <= alpha * np.arange(1, len(p) + 1) / m
-    real = np.zeros(len(p), bool)
-    if ok.any():
-        real[order[: np.flatnonzero(ok).max() + 1]] = True
-    chance = hp[~real][["a", "b"]].assign(_chance=True)
-    out = cc.merge(chance, on=["a", "b"], how="left")
-    keep = out["strong"] | out["_chance"].isna()
-    return out[keep].drop(columns="_chance").reset_index(drop=True)
+    out_cols = ["a", "b", "event"]
+    if len(cc) == 0 or alpha >= 1:
+        return cc[out_cols].drop_duplicates().reset_index(drop=True)
+    from network.coincidence import WEEK_S, conditional_p, shift_null, shift_weeks
+
+    win = int(pd.Timedelta(window).total_seconds())
+    cap = int(pd.Timedelta(max_span).total_seconds())
+    ep = episodes.drop_duplicates("episode_key").reset_index(drop=True)
+    pcode, puniq = pd.factorize(ep["person_id"].astype(str).to_numpy(dtype=object))
+    puniq = pd.Index(np.asarray(puniq, dtype=object))
+    t = _secs(ep["reported_at"])
+    nat = np.iinfo(np.int64).min
+    okt = t != nat
+    end = _secs(_col(ep, "returned_at"))
+    span = _spans(t, end, win, cap)
+    weeks = shift_weeks(int(t[okt].min()), int(t[okt].max())) if okt.any() else 2
+
+    # hypotheses: pair of children x rule, with the observed number of joint events
+    hy = cc.groupby(["a", "b", "reason"], sort=True)["event"].nunique().rename("k").reset_index()
+    hy["ca"] = puniq.get_indexer(hy["a"].astype(str))
+    hy["cb"] = puniq.get_indexer(hy["b"].astype(str))
+    hy = hy[(hy["ca"] >= 0) & (hy["cb"] >= 0)].reset_index(drop=True)
+    if len(hy) == 0:
+        return cc[out_cols].iloc[:0]
+    # every episode pair of every tested pair of children (CSR lookup by person code)
+    pairs = hy[["ca", "cb"]].drop_duplicates().reset_index(drop=True)
+    by_p = np.argsort(pcode, kind="stable")
+    sp = pcode[by_p]
+    sa = np.searchsorted(sp, pairs["ca"].to_numpy(), "left")
+    na = np.searchsorted(sp, pairs["ca"].to_numpy(), "right") - sa
+    sb = np.searchsorted(sp, pairs["cb"].to_numpy(), "left")
+    nb = np.searchsorted(sp, pairs["cb"].to_numpy(), "right") - sb
+    tot = na * nb
+    pid = np.repeat(np.arange(len(pairs)), tot)
+    off = np.arange(tot.sum()) - np.repeat(np.cumsum(tot) - tot, tot)
+    i = by_p[sa[pid] + off // nb[pid]]
+    j = by_p[sb[pid] + off % nb[pid]]
+    valid = okt[i] & okt[j]
+    d_t = (t[j] - t[i]).astype(float)
+    # the overlap interval of the shifted report times: -span_j <= d <= span_i
+    ov_lo, ov_hi = -span[j] - d_t, span[i] - d_t
+    hyp_of = pd.Series(np.arange(len(hy)), index=pd.MultiIndex.from_frame(hy[["ca", "cb", "reason"]]))
+    parts = []
+
+    def add(reason, mask, lo, hi):
+        key = pd.MultiIndex.from_arrays([pairs["ca"].to_numpy()[pid], pairs["cb"].to_numpy()[pid],
+                                         np.full(len(pid), reason, dtype=object)])
+        h = hyp_of.reindex(key).to_numpy()
+        m = mask & ~np.isnan(h)
+        parts.append((h[m].astype(np.int64), lo[m], hi[m]))
+
+    reasons = set(hy["reason"])
+    if "home" in reasons:
+        add("home", valid, -win - d_t, win - d_t)
+    if "found" in reasons and "found_e" in ep.columns:
+        fe = pd.to_numeric(ep["found_e"], errors="coerce").to_numpy(float)
+        fn = pd.to_numeric(ep["found_n"], errors="coerce").to_numpy(float)
+        fine = np.ones(len(ep), bool)
+        if "found_precision" in ep.columns:
+            fine = ep["found_precision"].isin(FOUND_PRECISIONS).to_numpy()
+        fok = fine & np.isfinite(fe) & np.isfinite(fn) & (end != nat)
+        near = fok[i] & fok[j] & ((fe[i] - fe[j]) ** 2 + (fn[i] - fn[j]) ** 2 <= distance ** 2)
+        d_r = (end[j] - end[i]).astype(float)
+        add("found", valid & near, np.maximum(-win - d_r, ov_lo), np.minimum(win - d_r, ov_hi))
+    named_reasons = tuple(r for r in ("found_with", "associate") if r in reasons)
+    if named_reasons:
+        who = np.unique(np.r_[pairs["ca"].to_numpy(), pairs["cb"].to_numpy()])
+        rows = by_p[np.isin(sp, who)]
+        nm = _named_children(ep, children, persons, return_interviews, named_reasons, puniq,
+                             _index, rows=rows)
+        npers = np.int64(len(puniq))
+        for r in named_reasons:
+            sub = nm[nm["reason"] == r]
+            keys = np.unique(sub["i"].to_numpy(np.int64) * npers + sub["code"].to_numpy(np.int64))
+            ca, cb = pairs["ca"].to_numpy()[pid], pairs["cb"].to_numpy()[pid]
+            named = np.isin(i * npers + cb, keys) | np.isin(j * npers + ca, keys)
+            add(r, valid & named, ov_lo, ov_hi)
+    h = np.concatenate([x[0] for x in parts]) if parts else np.empty(0, np.int64)
+    lo = np.concatenate([x[1] for x in parts]) if parts else np.empty(0)
+    hi = np.concatenate([x[2] for x in parts]) if parts else np.empty(0)
+    mean, var = shift_null(h, lo, hi, len(hy), weeks)
+    hy["expected"] = mean
+    hy["p"] = conditional_p(hy["k"].to_numpy(), mean, var)
+    from geo.permutation import bh_qvalues
+    hy["q"] = bh_qvalues(hy["p"].to_numpy())
+    passed = hy[hy["q"] <= alpha][["a", "b", "reason"]]
+    kept = cc.merge(passed, on=["a", "b", "reason"])
+    return kept[out_cols].drop_duplicates().reset_index(drop=True)
 
 
 def _explode_refs(refs: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:

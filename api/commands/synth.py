@@ -1,6 +1,6 @@
 """CLI command ``wayfinder synth``: write a synthetic scenario drop and its truth.json.
 
-``wayfinder synth --out DIR --seed N --scale {city,region,national} [--null]`` (``sample`` is also
+``wayfinder synth --out DIR --seed N --scale {city,region,national} [--null] [--null-model housemates]`` (``sample`` is also
 accepted: the small drop committed in data/sample/). The drop follows shared/DATA_CONTRACT.md; the
 truth format is in docs/FRAMES.md. ``register(app)`` adds the command to the Typer app of api/cli.py.
 """
@@ -25,6 +25,9 @@ def synth(
     scale: ScaleName = typer.Option(ScaleName.city, "--scale", help="sample (a few hundred rows), city (~5k "
                                     "episodes), region (~100k), national (>= 1M)"),
     null: bool = typer.Option(False, "--null", help="same volumes and distributions, no planted structure"),
+    null_model: str = typer.Option(None, "--null-model", help="a null with more realism (implies --null): "
+                                   "'housemates' = children are also found back at their own homes, so "
+                                   "housemates share a found-at place by chance (geo.synth_nulls)"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
@@ -36,12 +39,12 @@ def synth(
         raise typer.Exit(1)
     t0 = time.perf_counter()
     try:
-        truth = generate(out, seed=seed, scale=scale.value, null=null)
+        truth = generate(out, seed=seed, scale=scale.value, null=null_model or null)
     except (OSError, ValueError) as exc:
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
     counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth["counts"].items())
-    typer.echo(f"wrote {out} ({scale.value}{', null' if null else ''}, seed {seed}) in "
+    typer.echo(f"wrote {out} ({scale.value}{', null ' + truth.get('null_model', '') if truth['null'] else ''}, seed {seed}) in "
                f"{time.perf_counter() - t0:.1f} s: {counts}; {len(truth['bad_rows'])} bad rows; truth.json")
 
 
