@@ -47,6 +47,7 @@ import pandas as pd
 from geo import synth_names as nm
 from geo.synth_locations import Catalogue, addresses
 from geo.synth_nulls import NULL_MODELS, found_back_home
+from geo.synth_populations import write_populations
 from geo.synth_reference import Reference, load_reference
 
 FILES = {
@@ -929,7 +930,8 @@ def _plan(ref: Reference, cat: Catalogue, rng: np.random.Generator, null: bool, 
     return np.array(venues, dtype=int), hot_rows, core_rows, n_venues
 
 
-def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool | str = False) -> dict:
+def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool | str = False,
+             populations: bool = False) -> dict:
     """Write a synthetic contract drop and ``truth.json`` into ``out_dir``; return the truth dict.
 
     Parameters
@@ -940,6 +942,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         (~100k episodes), "national" (>= 1M episodes, ~520k child records; chunked).
     null : same volumes and marginal distributions, no planted structure; ``"housemates"``
         also finds children back at their own homes (:mod:`geo.synth_nulls`).
+    populations : also write a synthetic ``populations.csv`` of the wards
+        (:mod:`geo.synth_populations`, labelled synthetic).
 
     Truth coordinates are British National Grid (EPSG:27700) metres.
     """
@@ -1069,6 +1073,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                 aoc_links[persons.tid.iloc[a]] = sorted(k.tid.to_numpy()[aoc_children.get(a, [])].tolist())
         del k, recs, persons, precs, e, rhi, it, ln
 
+    if populations:
+        writer.rows["populations.csv"] = write_populations(out, ref.wards, seed)
     locs = pd.concat([cat.truth(np.concatenate(ctx.used_locations))] + ctx.extra_locations, ignore_index=True)
     # child home/placement addresses are location texts too (last_seen); recorded via extra_locations
     locs = locs.drop_duplicates("text")

@@ -28,6 +28,8 @@ def synth(
     null_model: str = typer.Option(None, "--null-model", help="a null with more realism (implies --null): "
                                    "'housemates' = children are also found back at their own homes, so "
                                    "housemates share a found-at place by chance (geo.synth_nulls)"),
+    populations: bool = typer.Option(False, "--populations", help="also write a synthetic populations.csv "
+                                     "(child population per ward, labelled synthetic) for rates"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
@@ -39,7 +41,7 @@ def synth(
         raise typer.Exit(1)
     t0 = time.perf_counter()
     try:
-        truth = generate(out, seed=seed, scale=scale.value, null=null_model or null)
+        truth = generate(out, seed=seed, scale=scale.value, null=null_model or null, populations=populations)
     except (OSError, ValueError) as exc:
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
