@@ -38,6 +38,21 @@ def area_hotspots(request: Request, level: Annotated[Literal["ward", "lsoa", "gr
     return out
 
 
+@router.get("/analyses/hotspots/global", name="area_autocorrelation", responses=_ERR,
+            summary="Global Moran's I and Getis-Ord General G of each area map (value and EB rates)")
+def area_autocorrelation(request: Request,
+                         level: Annotated[Literal["ward", "lsoa"] | None, Query()] = None) -> list[dict]:
+    """One row per area level, map and statistic: ``value``, ``expected``, ``z``, ``p_norm``,
+    ``p_sim`` (permutations), the ``method`` and the ``population`` basis of the rates."""
+    wf, ctx = service(request), ctx_of(request)
+    df = wf.layers.result("area_autocorrelation")
+    if df is not None and level and len(df):
+        df = df[df["level"] == level]
+    out = _records(df, ctx, wf.minimiser)
+    ctx.result_count = len(out)
+    return out
+
+
 @router.get("/analyses/trends", name="area_trends", responses=_ERR,
             summary="Monthly episodes per area with Mann-Kendall trend")
 def area_trends(request: Request,
