@@ -18,14 +18,18 @@ overlapping: the intersection of two such intervals; named and overlapping:
 ``m W`` in ``[lo - d, hi - d]`` (``d`` the observed offset) over all episode pairs gives the
 count of co-episodes under each of the ``S - 1`` shifts: their mean is the expected count and
 their variance its spread. The uniform-in-time expectation (a continuous random shift) is
-added as one pseudo-shift, so a short history never gives an expectation of exactly zero.
+added as one pseudo-shift, so a short history never gives an expectation of exactly zero (in
+closed form for the same-home rule; for the found-together rule over the pairs whose times of
+week fall within the window, the only ones the shifts can align).
 
 Inference: the observed number ``k`` of joint events of the pair under the rule is compared
 with a Poisson (or, when the shift counts are over-dispersed, as bursts of episodes make them,
-a negative binomial with the same mean and variance) and, because only pairs with at least one
-co-episode are tested at all, the p-value is conditional on that selection:
-``P(X >= k | X >= 1)``. A single co-episode therefore never passes; Benjamini-Hochberg (1995)
-runs over every pair and rule tested.
+a negative binomial with the same mean and variance): ``P(X >= k)`` where every pair the rule
+can apply to is a test (housemates; children who name each other), and, for the found-together
+rule, where only pairs with at least one co-episode are looked at (every pair of children found
+near each other at some time is too many to list nationally), conditional on that selection,
+``P(X >= k | X >= 1)``, so one co-episode alone never passes. Benjamini-Hochberg (1995) runs
+over every test: all housemate pairs, all naming pairs and the selected found pairs.
 
 References
 ----------
@@ -40,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["WEEK_S", "shift_weeks", "shift_null", "conditional_p"]
+__all__ = ["WEEK_S", "shift_weeks", "week_matches", "shift_null", "conditional_p"]
 
 WEEK_S = 7 * 86400
 
@@ -50,8 +54,39 @@ def shift_weeks(t_min: int, t_max: int) -> int:
     return max(2, int(np.ceil(max(t_max - t_min, 1) / WEEK_S)))
 
 
+def week_matches(pa: np.ndarray, ia: np.ndarray, ta: np.ndarray, pb: np.ndarray, jb: np.ndarray,
+                 tb: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Episode pairs of the same pair of children whose times of week are within ``window``.
+
+    ``(pa, ia, ta)``: pair id, episode and time (seconds) of the first child's episodes;
+    ``(pb, jb, tb)`` the second's. Returns ``(pair, i, j)`` for every ``pa == pb`` with
+    ``|ta - tb|`` within ``window`` modulo one week: the only pairs a whole-week shift can
+    bring within the window (``window`` < half a week). A sort-and-sweep on
+    ``(pair, time of week)``, copies of the times near the week's ends wrapped round.
+    """
+    w = int(window)
+    if 2 * w >= WEEK_S:
+        raise ValueError("the window must be shorter than half a week")
+    tow_a = np.mod(np.asarray(ta, dtype=np.int64), WEEK_S)
+    tow_b = np.mod(np.asarray(tb, dtype=np.int64), WEEK_S)
+    low, high = tow_b < w, tow_b > WEEK_S - w
+    pb2 = np.r_[pb, pb[low], pb[high]].astype(np.int64)
+    jb2 = np.r_[jb, jb[low], jb[high]]
+    tw2 = np.r_[tow_b, tow_b[low] + WEEK_S, tow_b[high] - WEEK_S]
+    width = np.int64(WEEK_S + 4 * w)
+    key = pb2 * width + (tw2 + 2 * w)
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    q = np.asarray(pa, dtype=np.int64) * width + (tow_a + 2 * w)
+    lo = np.searchsorted(ks, q - w, "left")
+    cnt = np.searchsorted(ks, q + w, "right") - lo
+    rep = np.repeat(np.arange(len(q)), cnt)
+    jj = order[np.repeat(lo, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+    return np.asarray(pa)[rep], np.asarray(ia)[rep], jb2[jj]
+
+
 def shift_null(hyp: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_hyp: int,
-               weeks: int) -> tuple[np.ndarray, np.ndarray]:
+               weeks: int, uniform: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of the co-episode count of every hypothesis under the week-shift null.
 
     Parameters
@@ -61,6 +96,8 @@ def shift_null(hyp: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_hyp: int,
         ``lo <= m * WEEK_S <= hi`` (``lo > hi``: never).
     n_hyp : number of hypotheses.
     weeks : ``S``, the weeks of the circle (:func:`shift_weeks`).
+    uniform : (n_hyp,) the uniform pseudo-shift's expectation where known in closed form
+        (NaN elsewhere: from the intervals given).
 
     Returns
     -------
@@ -75,7 +112,11 @@ def shift_null(hyp: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_hyp: int,
     hyp, lo, hi = hyp[ok], lo[ok], hi[ok]
     # uniform pseudo-shift: a continuous random shift on the circle of S weeks
     length = np.minimum(hi - lo, S * WEEK_S)
-    uniform = np.bincount(hyp, weights=length / (S * WEEK_S), minlength=n_hyp)
+    from_intervals = np.bincount(hyp, weights=length / (S * WEEK_S), minlength=n_hyp)
+    if uniform is None:
+        uniform = from_intervals
+    else:
+        uniform = np.where(np.isnan(uniform), from_intervals, uniform)
     m_lo = np.ceil(lo / WEEK_S).astype(np.int64)
     m_hi = np.floor(hi / WEEK_S).astype(np.int64)
     n_m = np.maximum(m_hi - m_lo + 1, 0)
@@ -100,21 +141,24 @@ def shift_null(hyp: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_hyp: int,
     return mean, var
 
 
-def conditional_p(k: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """``P(X >= k | X >= 1)``: Poisson(mean), or negative binomial with that mean and
-    variance when ``var > mean`` (over-dispersed shift counts). ``k < 2`` gives 1."""
+def conditional_p(k: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                  conditional: np.ndarray | bool = True) -> np.ndarray:
+    """``P(X >= k | X >= 1)`` (where ``conditional``) or ``P(X >= k)``: Poisson(mean), or
+    negative binomial with that mean and variance when ``var > mean`` (over-dispersed shift
+    counts). ``k < 1`` gives 1, and so does ``k = 1`` when conditional."""
     k = np.asarray(k, dtype=float)
     mu = np.maximum(np.asarray(mean, dtype=float), 1e-300)
     v = np.asarray(var, dtype=float)
+    cond = np.broadcast_to(np.asarray(conditional, dtype=bool), k.shape)
     p = np.ones(len(k))
-    big = k >= 2
-    over = big & (v > mu * 1.05)
-    pois = big & ~over
+    test = (k >= 1) & ~(cond & (k < 2))
+    over = test & (v > mu * 1.05)
+    pois = test & ~over
     if pois.any():
         # P(X >= k) = regularised lower incomplete gamma P(k, mu); P(X >= 1) = 1 - e^-mu
-        p[pois] = special.gammainc(k[pois], mu[pois]) / -np.expm1(-mu[pois])
+        p[pois] = special.gammainc(k[pois], mu[pois]) / np.where(cond[pois], -np.expm1(-mu[pois]), 1.0)
     if over.any():
         n = mu[over] ** 2 / (v[over] - mu[over])
         q = mu[over] / v[over]
-        p[over] = stats.nbinom.sf(k[over] - 1, n, q) / stats.nbinom.sf(0, n, q)
+        p[over] = stats.nbinom.sf(k[over] - 1, n, q) / np.where(cond[over], stats.nbinom.sf(0, n, q), 1.0)
     return np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)

@@ -505,11 +505,17 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     on ``k >= 1``; Benjamini-Hochberg at ``alpha`` over all pairs and rules tested. An event is
     kept when one of its rules passed for the pair. Returns the kept rows ``a, b, event``
     (unique).
+
+    The episode pairs that can coincide under some shift are found without forming every pair
+    of two children's episodes: for the window rules (home, found) only pairs whose times of
+    week are within the window can, found by a sort-and-sweep on ``(pair, time of week)``; for
+    the named rules only the episodes that name the other child.
     """
     out_cols = ["a", "b", "event"]
     if len(cc) == 0 or alpha >= 1:
         return cc[out_cols].drop_duplicates().reset_index(drop=True)
-    from network.coincidence import WEEK_S, conditional_p, shift_null, shift_weeks
+    from network.coincidence import WEEK_S, conditional_p, shift_null, shift_weeks, week_matches
+    from geo.permutation import bh_qvalues
 
     win = int(pd.Timedelta(window).total_seconds())
     cap = int(pd.Timedelta(max_span).total_seconds())
@@ -518,7 +524,7 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     puniq = pd.Index(np.asarray(puniq, dtype=object))
     t = _secs(ep["reported_at"])
     nat = np.iinfo(np.int64).min
-    okt = t != nat
+    okt = (t != nat) & (pcode >= 0)
     end = _secs(_col(ep, "returned_at"))
     span = _spans(t, end, win, cap)
     weeks = shift_weeks(int(t[okt].min()), int(t[okt].max())) if okt.any() else 2
@@ -530,70 +536,138 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     hy = hy[(hy["ca"] >= 0) & (hy["cb"] >= 0)].reset_index(drop=True)
     if len(hy) == 0:
         return cc[out_cols].iloc[:0]
-    # every episode pair of every tested pair of children (CSR lookup by person code)
+    rules = ["home", "found", "found_with", "associate"]
     pairs = hy[["ca", "cb"]].drop_duplicates().reset_index(drop=True)
-    by_p = np.argsort(pcode, kind="stable")
+    npers = np.int64(len(puniq))
+    pkey = pairs["ca"].to_numpy(np.int64) * npers + pairs["cb"].to_numpy(np.int64)
+    hy["pair"] = pd.Index(pkey).get_indexer(hy["ca"].to_numpy(np.int64) * npers + hy["cb"].to_numpy(np.int64))
+    hyp_of = np.full((len(pairs), len(rules)), -1, dtype=np.int64)
+    hyp_of[hy["pair"].to_numpy(), hy["reason"].map(rules.index).to_numpy()] = np.arange(len(hy))
+    # episodes by person (only usable report times)
+    usable = np.flatnonzero(okt)
+    by_p = usable[np.argsort(pcode[usable], kind="stable")]
     sp = pcode[by_p]
-    sa = np.searchsorted(sp, pairs["ca"].to_numpy(), "left")
-    na = np.searchsorted(sp, pairs["ca"].to_numpy(), "right") - sa
-    sb = np.searchsorted(sp, pairs["cb"].to_numpy(), "left")
-    nb = np.searchsorted(sp, pairs["cb"].to_numpy(), "right") - sb
-    tot = na * nb
-    pid = np.repeat(np.arange(len(pairs)), tot)
-    off = np.arange(tot.sum()) - np.repeat(np.cumsum(tot) - tot, tot)
-    i = by_p[sa[pid] + off // nb[pid]]
-    j = by_p[sb[pid] + off % nb[pid]]
-    valid = okt[i] & okt[j]
-    d_t = (t[j] - t[i]).astype(float)
-    # the overlap interval of the shifted report times: -span_j <= d <= span_i
-    ov_lo, ov_hi = -span[j] - d_t, span[i] - d_t
-    hyp_of = pd.Series(np.arange(len(hy)), index=pd.MultiIndex.from_frame(hy[["ca", "cb", "reason"]]))
+
+    def entries(pair_ids, codes, mask=None):
+        """(pair id, episode) for every episode of ``codes[k]`` under ``pair_ids[k]``."""
+        lo = np.searchsorted(sp, codes, "left")
+        cnt = np.searchsorted(sp, codes, "right") - lo
+        rep = np.repeat(np.arange(len(codes)), cnt)
+        e = by_p[np.repeat(lo, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+        pid = np.asarray(pair_ids)[rep]
+        if mask is not None:
+            keep = mask[e]
+            pid, e = pid[keep], e[keep]
+        return pid, e
+
     parts = []
 
-    def add(reason, mask, lo, hi):
-        key = pd.MultiIndex.from_arrays([pairs["ca"].to_numpy()[pid], pairs["cb"].to_numpy()[pid],
-                                         np.full(len(pid), reason, dtype=object)])
-        h = hyp_of.reindex(key).to_numpy()
-        m = mask & ~np.isnan(h)
-        parts.append((h[m].astype(np.int64), lo[m], hi[m]))
+    def add(rule, pid, i, j, lo, hi):
+        h = hyp_of[pid, rules.index(rule)]
+        m = h >= 0
+        parts.append((h[m], lo[m], hi[m]))
 
-    reasons = set(hy["reason"])
-    if "home" in reasons:
-        add("home", valid, -win - d_t, win - d_t)
-    if "found" in reasons and "found_e" in ep.columns:
-        fe = pd.to_numeric(ep["found_e"], errors="coerce").to_numpy(float)
-        fn = pd.to_numeric(ep["found_n"], errors="coerce").to_numpy(float)
-        fine = np.ones(len(ep), bool)
-        if "found_precision" in ep.columns:
-            fine = ep["found_precision"].isin(FOUND_PRECISIONS).to_numpy()
-        fok = fine & np.isfinite(fe) & np.isfinite(fn) & (end != nat)
-        near = fok[i] & fok[j] & ((fe[i] - fe[j]) ** 2 + (fn[i] - fn[j]) ** 2 <= distance ** 2)
-        d_r = (end[j] - end[i]).astype(float)
-        add("found", valid & near, np.maximum(-win - d_r, ov_lo), np.minimum(win - d_r, ov_hi))
-    named_reasons = tuple(r for r in ("found_with", "associate") if r in reasons)
-    if named_reasons:
-        who = np.unique(np.r_[pairs["ca"].to_numpy(), pairs["cb"].to_numpy()])
-        rows = by_p[np.isin(sp, who)]
-        nm = _named_children(ep, children, persons, return_interviews, named_reasons, puniq,
-                             _index, rows=rows)
-        npers = np.int64(len(puniq))
-        for r in named_reasons:
+    for rule in ("home", "found"):
+        sel = np.flatnonzero(hyp_of[:, rules.index(rule)] >= 0)
+        if not len(sel):
+            continue
+        mask = None
+        if rule == "found":
+            fe = pd.to_numeric(_col(ep, "found_e"), errors="coerce").to_numpy(float)
+            fn = pd.to_numeric(_col(ep, "found_n"), errors="coerce").to_numpy(float)
+            fine = ep["found_precision"].isin(FOUND_PRECISIONS).to_numpy() \
+                if "found_precision" in ep.columns else np.ones(len(ep), bool)
+            mask = fine & np.isfinite(fe) & np.isfinite(fn) & (end != nat)
+        pa, ia = entries(sel, pairs["ca"].to_numpy()[sel], mask)
+        pb, jb = entries(sel, pairs["cb"].to_numpy()[sel], mask)
+        tt = t if rule == "home" else end           # reports, or returns, within the window
+        pid, i, j = week_matches(pa, ia, tt[ia], pb, jb, tt[jb], win)
+        d_t = (t[j] - t[i]).astype(float)
+        if rule == "home":
+            add("home", pid, i, j, -win - d_t, win - d_t)
+        else:
+            near = (fe[i] - fe[j]) ** 2 + (fn[i] - fn[j]) ** 2 <= distance ** 2
+            d_r = (end[j] - end[i]).astype(float)
+            lo = np.maximum(-win - d_r, -span[j] - d_t)       # returns within the window and
+            hi = np.minimum(win - d_r, span[i] - d_t)          # the episodes overlapping
+            add("found", pid[near], i[near], j[near], lo[near], hi[near])
+    named_rules = [r for r in ("found_with", "associate") if (hyp_of[:, rules.index(r)] >= 0).any()]
+    nm_all = _named_children(ep, children, persons, return_interviews, ("found_with", "associate"),
+                             puniq, _index, rows=usable)
+    nm_all = nm_all[nm_all["code"].to_numpy() != pcode[nm_all["i"].to_numpy(np.int64)]] \
+        if len(nm_all) else nm_all
+    named_family = {}
+    for r in ("found_with", "associate"):
+        sub = nm_all[nm_all["reason"] == r]
+        own = pcode[sub["i"].to_numpy(np.int64)].astype(np.int64)
+        code = sub["code"].to_numpy(np.int64)
+        named_family[r] = len(np.unique(np.minimum(own, code) * npers + np.maximum(own, code)))
+    if named_rules:
+        nm = nm_all
+        for r in named_rules:
             sub = nm[nm["reason"] == r]
-            keys = np.unique(sub["i"].to_numpy(np.int64) * npers + sub["code"].to_numpy(np.int64))
-            ca, cb = pairs["ca"].to_numpy()[pid], pairs["cb"].to_numpy()[pid]
-            named = np.isin(i * npers + cb, keys) | np.isin(j * npers + ca, keys)
-            add(r, valid & named, ov_lo, ov_hi)
+            i0 = sub["i"].to_numpy(np.int64)
+            named_code = sub["code"].to_numpy(np.int64)
+            own = pcode[i0].astype(np.int64)
+            # the naming episode's child is a (names b) or b (names a)
+            fwd = pd.Index(pkey).get_indexer(own * npers + named_code)
+            rev = pd.Index(pkey).get_indexer(named_code * npers + own)
+            rows = []
+            for pid_, ok_, side in ((fwd, fwd >= 0, "cb"), (rev, rev >= 0, "ca")):
+                pid_ = pid_[ok_]
+                live = hyp_of[pid_, rules.index(r)] >= 0
+                pid_, i_ = pid_[live], i0[ok_][live]
+                pj, j_ = entries(pid_, pairs[side].to_numpy()[pid_])
+                # entries() repeats in the order of its inputs: recover which naming episode
+                cnt = np.searchsorted(sp, pairs[side].to_numpy()[pid_], "right") - \
+                    np.searchsorted(sp, pairs[side].to_numpy()[pid_], "left")
+                inam = np.repeat(i_, cnt)
+                if side == "cb":
+                    rows.append((pj, inam, j_))
+                else:
+                    rows.append((pj, j_, inam))
+            pid = np.concatenate([x[0] for x in rows])
+            i = np.concatenate([x[1] for x in rows])
+            j = np.concatenate([x[2] for x in rows])
+            if len(pid):
+                u = np.unique(np.c_[pid, i, j], axis=0)
+                pid, i, j = u[:, 0], u[:, 1], u[:, 2]
+            d_t = (t[j] - t[i]).astype(float)
+            add(r, pid, i, j, -span[j] - d_t, span[i] - d_t)
     h = np.concatenate([x[0] for x in parts]) if parts else np.empty(0, np.int64)
     lo = np.concatenate([x[1] for x in parts]) if parts else np.empty(0)
     hi = np.concatenate([x[2] for x in parts]) if parts else np.empty(0)
-    mean, var = shift_null(h, lo, hi, len(hy), weeks)
+    # the uniform pseudo-shift of the home rule in closed form: every pair of the two
+    # children's episodes is within the window for 2w of the S weeks
+    uniform = None
+    home = np.flatnonzero(hy["reason"].to_numpy() == "home")
+    if len(home):
+        n_eps = np.bincount(pcode[okt], minlength=len(puniq)).astype(float)
+        uniform = np.full(len(hy), np.nan)
+        uniform[home] = n_eps[hy["ca"].to_numpy()[home]] * n_eps[hy["cb"].to_numpy()[home]] * 2 * win \
+            / (weeks * WEEK_S)
+    mean, var = shift_null(h, lo, hi, len(hy), weeks, uniform)
     hy["expected"] = mean
-    hy["p"] = conditional_p(hy["k"].to_numpy(), mean, var)
-    from geo.permutation import bh_qvalues
-    hy["q"] = bh_qvalues(hy["p"].to_numpy())
+    # the tests: every housemate pair and every pair of children of whom one names the other
+    # (p unconditional), and the found pairs with a joint event (p conditional on k >= 1)
+    found = hy["reason"].to_numpy() == "found"
+    hy["p"] = conditional_p(hy["k"].to_numpy(), mean, var, conditional=found)
+    untested = max(_family_size(ep, pcode, okt, children, named_family) - int((~found).sum()), 0)
+    hy["q"] = bh_qvalues(np.r_[hy["p"].to_numpy(), np.ones(untested)])[: len(hy)]
     passed = hy[hy["q"] <= alpha][["a", "b", "reason"]]
     kept = cc.merge(passed, on=["a", "b", "reason"])
     return kept[out_cols].drop_duplicates().reset_index(drop=True)
+
+
+def _family_size(ep: pd.DataFrame, pcode: np.ndarray, okt: np.ndarray, children,
+                 named_family: dict) -> int:
+    """Tests of the chance filter made whether or not they show a joint event: every pair of
+    children with episodes who share a home, and every pair of whom one names the other."""
+    homes = _homes(children)
+    with_eps = pd.unique(np.asarray(ep["person_id"].astype(str).to_numpy(dtype=object))[okt])
+    homes = homes[_isin(homes.index, with_eps)]
+    per_home = homes.value_counts().to_numpy(np.int64)
+    return int((per_home * (per_home - 1) // 2).sum()) + int(sum(named_family.values()))
 
 
 def _explode_refs(refs: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
