@@ -10,6 +10,7 @@ from api.dependencies import PURPOSE, ctx_of, service
 from api.errors import NotFound
 from api.layers import _json_ready
 from api.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
+from geo import disclosure
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -20,6 +21,8 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
     if df is None or len(df) == 0:
         return []
     df = pd.DataFrame(df.drop(columns=[c for c in drop if c in df]))
+    if not ctx.analyst:
+        df = disclosure.suppress_small_rates(df, small=m.small)
     recs = _json_ready(df)
     if not ctx.analyst:
         for r in recs:
