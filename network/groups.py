@@ -347,10 +347,12 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     ``co_episodes`` (joint missing events: connected sets of co-episodes), ``first, last``
     (ISO 8601 UTC of the earliest report and latest report/return of those events),
     ``shared_places`` (list, most frequent first), ``shared_adults`` (list), ``episodes``
-    (list of lists of episode keys, one list per event).
+    (list of lists of episode keys, one list per event), ``chance_q`` (the largest
+    chance-filter q-value of the member pairs: how well the weakest link beat chance; NaN
+    when ``alpha`` is 1).
     """
     cols = ["group_id", "members", "co_episodes", "first", "last", "shared_places",
-            "shared_adults", "episodes"]
+            "shared_adults", "episodes", "chance_q"]
     if _index is None and (children is not None or persons is not None):
         _index = build_ref_index(children, persons, None)
     if pairs is None:
@@ -454,6 +456,12 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     pl = pl.sort_values(["g", "k", "place"], ascending=[True, False, True]).groupby("g").head(20)
     stats["shared_places"] = pl.groupby("g")["place"].agg(list)
     stats["members"] = [sorted(communities[g]) for g in stats.index]
+    # the weakest chance-filter evidence inside each group: the largest q of its member pairs
+    pq = cc.groupby(["a", "b"])["q"].min().reset_index()
+    ga, gb = pq["a"].map(member_of), pq["b"].map(member_of)
+    same = (ga.notna() & (ga == gb)).to_numpy()
+    stats["chance_q"] = pq[same].groupby(ga[same].astype(np.int64).to_numpy())["q"].max() \
+        .reindex(stats.index).to_numpy()
 
     # shared adults: adults linked to at least two members
     if adult_links is None:
@@ -504,7 +512,7 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     durations; only the alignment of the two timelines is random), with the p-value conditional
     on ``k >= 1``; Benjamini-Hochberg at ``alpha`` over all pairs and rules tested. An event is
     kept when one of its rules passed for the pair. Returns the kept rows ``a, b, event``
-    (unique).
+    (unique) with ``q``, the smallest q-value of the rules that kept it.
 
     The episode pairs that can coincide under some shift are found without forming every pair
     of two children's episodes: for the window rules (home, found) only pairs whose times of
@@ -513,7 +521,7 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     """
     out_cols = ["a", "b", "event"]
     if len(cc) == 0 or alpha >= 1:
-        return cc[out_cols].drop_duplicates().reset_index(drop=True)
+        return cc[out_cols].drop_duplicates().reset_index(drop=True).assign(q=np.nan)
     from network.coincidence import WEEK_S, conditional_p, shift_null, shift_weeks, week_matches
     from geo.permutation import bh_qvalues
 
@@ -535,7 +543,7 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     hy["cb"] = puniq.get_indexer(hy["b"].astype(str))
     hy = hy[(hy["ca"] >= 0) & (hy["cb"] >= 0)].reset_index(drop=True)
     if len(hy) == 0:
-        return cc[out_cols].iloc[:0]
+        return cc[out_cols].iloc[:0].assign(q=np.nan)
     rules = ["home", "found", "found_with", "associate"]
     pairs = hy[["ca", "cb"]].drop_duplicates().reset_index(drop=True)
     npers = np.int64(len(puniq))
@@ -654,9 +662,9 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     hy["p"] = conditional_p(hy["k"].to_numpy(), mean, var, conditional=found)
     untested = max(_family_size(ep, pcode, okt, children, named_family) - int((~found).sum()), 0)
     hy["q"] = bh_qvalues(np.r_[hy["p"].to_numpy(), np.ones(untested)])[: len(hy)]
-    passed = hy[hy["q"] <= alpha][["a", "b", "reason"]]
+    passed = hy[hy["q"] <= alpha][["a", "b", "reason", "q"]]
     kept = cc.merge(passed, on=["a", "b", "reason"])
-    return kept[out_cols].drop_duplicates().reset_index(drop=True)
+    return kept.groupby(out_cols, sort=False)["q"].min().reset_index()
 
 
 def _family_size(ep: pd.DataFrame, pcode: np.ndarray, okt: np.ndarray, children,
@@ -709,5 +717,6 @@ def groups_to_records(groups: pd.DataFrame) -> list[dict]:
                     "co_episodes": int(r.co_episodes), "first": r.first, "last": r.last,
                     "shared_places": list(r.shared_places),
                     "shared_adults": list(r.shared_adults),
-                    "episodes": [list(x) for x in r.episodes]})
+                    "episodes": [list(x) for x in r.episodes],
+                    "chance_q": None if pd.isna(getattr(r, "chance_q", np.nan)) else float(r.chance_q)})
     return out
