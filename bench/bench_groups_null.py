@@ -65,7 +65,8 @@ def report(rows: list[dict], drops: int, planted: int, seconds: float) -> str:
            "`.venv/bin/python bench/bench_groups_null.py --drops %d --planted %d` (%.0f s). City drops "
            "of `geo.synth`, frames built from each drop with the true identities; groups by "
            "`network.groups.co_missing_groups` (chance filter: week-shift null of the two "
-           "children's timelines, conditional p, BH at 0.01 over every pair and rule tested). "
+           "children's timelines; housemate and naming pairs all tested, found pairs conditional on one "
+           "co-episode; BH at 0.01 over every test). "
            "`alpha=1` is the same run without the filter." % (drops, planted, seconds), "",
            "| drops | drops with any group | groups per drop (max) | without the filter: drops with a group | groups per drop (max) |",
            "|---|---|---|---|---|"]
