@@ -224,6 +224,16 @@ postcodes = sa.Table(
     sa.Column("lsoa_code", sa.String(9)),   # by point in polygon when LSOAs are loaded
 )
 
+#: The optional address register (reference data: a council's LLPG/AddressBase, or addresses
+#: joined to OS Open UPRN coordinates): house addresses resolve at precision ``address``.
+addresses = sa.Table(
+    "addresses", metadata,
+    sa.Column("uprn", sa.String(32), primary_key=True),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("postcode", sa.String(8), index=True),
+    sa.Column("easting", sa.Float, nullable=False), sa.Column("northing", sa.Float, nullable=False),
+)
+
 areas = sa.Table(
     "areas", metadata,
     sa.Column("level", sa.String(16), primary_key=True),      # ward | lsoa

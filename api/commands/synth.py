@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+
+class StyleName(str, Enum):
+    contract = "contract"
+    exports = "exports"
 
 
 class ScaleName(str, Enum):
@@ -30,22 +36,36 @@ def synth(
                                    "housemates share a found-at place by chance (geo.synth_nulls)"),
     populations: bool = typer.Option(False, "--populations", help="also write a synthetic populations.csv "
                                      "(child population per ward, labelled synthetic) for rates"),
+    style: StyleName = typer.Option(StyleName.contract, "--style", help="contract: a drop in the contract's "
+                                    "form; exports: the same data as police, social-care and RHI systems "
+                                    "export it (read with data/mappings/), the contract form in DIR/contract"),
+    addresses: Optional[Path] = typer.Option(None, "--addresses", help="also write an address register "
+                                             "(uprn, address, postcode, easting, northing) of the scenario's "
+                                             "house addresses, for `wayfinder reference --addresses`"),
 ) -> None:
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
 
     from geo.synth import generate
+    if style is StyleName.exports:
+        from geo.synth_exports import generate_exports as generate
 
     if out.exists() and not out.is_dir():
         typer.echo(f"wayfinder: {out} exists and is not a folder", err=True)
         raise typer.Exit(1)
     t0 = time.perf_counter()
     try:
-        truth = generate(out, seed=seed, scale=scale.value, null=null_model or null, populations=populations)
+        extra = {"populations": True} if populations else {}
+        if extra and style is StyleName.exports:
+            raise ValueError("--populations is written with --style contract only")
+        truth = generate(out, seed=seed, scale=scale.value, null=null_model or null, **extra)
     except (OSError, ValueError) as exc:
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
-    counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth["counts"].items())
+    if addresses is not None:
+        from geo.synth_addresses import write_address_register
+        typer.echo(f"wrote {write_address_register(addresses, seed)} addresses -> {addresses}")
+    counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth.get("exports", truth["counts"]).items())
     typer.echo(f"wrote {out} ({scale.value}{', null ' + truth.get('null_model', '') if truth['null'] else ''}, seed {seed}) in "
                f"{time.perf_counter() - t0:.1f} s: {counts}; {len(truth['bad_rows'])} bad rows; truth.json")
 
