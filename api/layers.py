@@ -34,6 +34,7 @@ import shapely
 import sqlalchemy as sa
 
 from api.minimise import VIEWS, Minimiser, day_of, month_of
+from geo import disclosure
 
 log = logging.getLogger("wayfinder.layers")
 BNG = 27700
@@ -142,6 +143,7 @@ def _min_counts(count_cols, snap=False, drop=()):
         if view == "full":
             return gdf
         out = _snap_points(gdf, m) if snap else gdf.copy()
+        out = disclosure.suppress_small_rates(out, small=m.small)
         out = out.drop(columns=[c for c in drop if c in out])
         return _suppress(out, count_cols, m)
     return minimise

@@ -47,7 +47,7 @@ ROUTES: dict[str, Rule] = {
     "item": Rule(_DATA), "queryables": Rule(_DATA), "tilejson": Rule(_DATA),
     "tile": Rule(_DATA),
     # analyses
-    "area_hotspots": Rule(_DATA), "area_trends": Rule(_DATA),
+    "area_hotspots": Rule(_DATA), "area_autocorrelation": Rule(_DATA), "area_trends": Rule(_DATA),
     "premises_of_concern": Rule(_DATA), "premises_profile": Rule(_DATA),
     "co_missing_groups": Rule(_CASE, person_level=True),
     # network views (combination of records about people)

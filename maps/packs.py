@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from geo import disclosure
+from geo.getis_ord import GI_BIN_LABELS, GI_TEST
 from geo.permutation import bh_qvalues
 from maps import assets, layers
 from maps.layers import esc
@@ -639,12 +640,12 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
         hot = hs[pd.to_numeric(hs["gi_bin"], errors="coerce") > 0].sort_values("gi_z", ascending=False)
-        hot = hot.assign(confidence=pd.to_numeric(hot["gi_bin"]).map({3: "99%", 2: "95%", 1: "90%"}))
+        hot = hot.assign(confidence=pd.to_numeric(hot["gi_bin"]).map(GI_BIN_LABELS))
         inner = map_frame(m, "Ward hotspot map") + "<h3>Hot spot wards</h3>" + _table(
             hot, [("area_name", "Ward"), ("episodes", "Episodes"), ("children", "Children"), ("gi_z", "Gi* z"),
-                  ("confidence", "Hot spot confidence (Gi_Bin)"), ("gi_p", "permutation p"),
+                  ("confidence", "Gi* class (permutation q, FDR)"), ("gi_p", "permutation p"),
                   ("gi_q", "permutation q (FDR)")], num=["episodes", "children", "gi_z", "gi_p", "gi_q"],
-            fmt={"episodes": view.count, "children": view.count}, empty="No significant hot spot wards.")
+            fmt={"episodes": view.count, "children": view.count}, empty="No hot spot ward at FDR q < 0.10.") + f"<p class='note'>{esc(GI_TEST)}.</p>"
     else:
         inner = _missing(data, ["area_hotspots_ward"])
     parts.append(_section("Ward hot spots (Getis-Ord Gi*)", inner + ANALYSIS_NOTE, "hotspots"))

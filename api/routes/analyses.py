@@ -10,6 +10,7 @@ from api.dependencies import PURPOSE, ctx_of, service
 from api.errors import NotFound
 from api.layers import _json_ready
 from api.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
+from geo import disclosure
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -20,6 +21,8 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
     if df is None or len(df) == 0:
         return []
     df = pd.DataFrame(df.drop(columns=[c for c in drop if c in df]))
+    if not ctx.analyst:
+        df = disclosure.suppress_small_rates(df, small=m.small)
     recs = _json_ready(df)
     if not ctx.analyst:
         for r in recs:
@@ -34,6 +37,21 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
 def area_hotspots(request: Request, level: Annotated[Literal["ward", "lsoa", "grid"], Query()] = "ward") -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
     out = _records(wf.layers.result(f"area_hotspots_{level}"), ctx, wf.minimiser)
+    ctx.result_count = len(out)
+    return out
+
+
+@router.get("/analyses/hotspots/global", name="area_autocorrelation", responses=_ERR,
+            summary="Global Moran's I and Getis-Ord General G of each area map (value and EB rates)")
+def area_autocorrelation(request: Request,
+                         level: Annotated[Literal["ward", "lsoa"] | None, Query()] = None) -> list[dict]:
+    """One row per area level, map and statistic: ``value``, ``expected``, ``z``, ``p_norm``,
+    ``p_sim`` (permutations), the ``method`` and the ``population`` basis of the rates."""
+    wf, ctx = service(request), ctx_of(request)
+    df = wf.layers.result("area_autocorrelation")
+    if df is not None and level and len(df):
+        df = df[df["level"] == level]
+    out = _records(df, ctx, wf.minimiser)
     ctx.result_count = len(out)
     return out
 

@@ -39,8 +39,10 @@
     responsible_authority: 'Responsible authority', placement_ward: 'Placement ward'
   };
   var HIDDEN_FIELDS = { gi_bin_colour: true, stratum: true, centroid_e: true, centroid_n: true };
-  var GI_LABEL = { '3': 'hot spot (99%)', '2': 'hot spot (95%)', '1': 'hot spot (90%)', '0': 'not significant',
-    '-1': 'cold spot (90%)', '-2': 'cold spot (95%)', '-3': 'cold spot (99%)' };
+  // Gi_Bin is the BH q of the permutation p (geo.getis_ord.GI_BIN_LABELS): say so, never "confidence"
+  var GI_LABEL = { '3': 'hot spot, FDR q < 0.01', '2': 'hot spot, FDR q < 0.05', '1': 'hot spot, FDR q < 0.10',
+    '0': 'not significant (q >= 0.10)', '-1': 'cold spot, FDR q < 0.10', '-2': 'cold spot, FDR q < 0.05',
+    '-3': 'cold spot, FDR q < 0.01' };
   var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   var MAX_FEATURES = 200000;
   var $ = function (id) { return document.getElementById(id); };
@@ -271,9 +273,9 @@
     });
     var hot = Object.keys(S.layers).filter(function (id) { return /^hotspots_/.test(id); });
     if (hot.length) {
-      parts.push('<div class="head">' + esc(hot.map(layerTitle).join(', ')) + ': Getis-Ord Gi*</div>' +
+      parts.push('<div class="head">' + esc(hot.map(layerTitle).join(', ')) + ': Getis-Ord Gi* (permutation test, Benjamini-Hochberg q)</div>' +
         ['3', '2', '1', '0', '-1', '-2', '-3'].map(function (k) {
-          return '<div><i style="background:' + GI[k] + '"></i>' + GI_LABEL[k] + '</div>';
+          return '<div><i style="background:' + GI[k] + '"></i>' + esc(GI_LABEL[k]) + '</div>';
         }).join(''));
     }
     parts.push('<div class="head">Base map</div><div><i class="ln" style="background:#555"></i>ward boundary</div>' +
