@@ -5,9 +5,10 @@
                                              [--workers 2] [--replications 999] [--full]
                                              [--work DIR] [--reuse] [--out bench/RESULTS_inference.md]
 
-Per drop: ``geo.synth.generate`` (city scale; ``null=True`` for the plain null, ``null=True,
-housemates=True`` for the housemates null: residents of a children's home go missing on their own
-timelines and are found back at that home; planted drops as generated), the bundled Birmingham
+Per drop: ``geo.synth.generate`` (city scale; ``null=True`` for the plain null, ``null="housemates"``
+for the housemates null of ``geo.synth_nulls``: children go missing on their own timelines and
+are found back at their own homes, so housemates share a found-at place by chance; planted drops
+as generated), the bundled Birmingham
 reference data, ``geo.ingest.ingest_drop`` into a fresh SQLite store, then the analyses:
 by default the two this evaluation is about, called exactly as ``wayfinder analyse`` calls them
 (``api.commands.analyse.run_analyse``: the study area's postcodes, the store's children,
@@ -52,8 +53,8 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
         truth = json.loads((folder / "drop" / "truth.json").read_text())
         store = open_store(f"sqlite:///{db}")
     else:
-        truth = generate(folder / "drop", seed=seed, scale="city", null=kind != "planted",
-                         housemates=kind == "housemates")
+        truth = generate(folder / "drop", seed=seed, scale="city",
+                         null={"null": True, "housemates": "housemates", "planted": False}[kind])
         if db.exists():
             db.unlink()
         store = open_store(f"sqlite:///{db}")

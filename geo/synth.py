@@ -44,8 +44,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo import synth_cse
 from geo import synth_names as nm
 from geo.synth_locations import Catalogue, addresses
+from geo.synth_nulls import NULL_MODELS, found_back_home
+from geo.synth_populations import write_populations
 from geo.synth_reference import Reference, load_reference
 
 FILES = {
@@ -104,8 +107,6 @@ LETTERS = np.array(list("ABCDEFGHJKLMNOPRSTUVWXYZ"))
 # noise dilute the rate an analyst measures from all found-at texts to about 3.5-3.9x and 2.3-3x.
 CORE_X = 4.4
 NEIGHBOUR_X = 3.1
-#: share of a residential child's returns found back at the home in the "housemates" null
-HOUSEMATES_HOME = 0.6
 #: share of children with several records moved between placements (records disagree on postcode)
 MOVED_SHARE = 0.08
 VENUE_TYPES = ("hotel", "bnb", "takeaway", "shop", "off_licence", "taxi_operator", "leisure", "pub", "bar",
@@ -175,7 +176,6 @@ class _Ctx:
     hot_cdf: np.ndarray             # cumulative planted excess weight over hot_pc
     hot_share: float                # share of found-at points that are planted excess (0 when null)
     truth: dict = field(default_factory=dict)
-    housemates: bool = False        # children's-home residents found back at their home (a null)
     used_locations: list = field(default_factory=list)
     extra_locations: list = field(default_factory=list)
 
@@ -545,8 +545,7 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
     idx[still] = -2
     ctx.used_locations.append(idx)
     e["found_at"] = cat.texts(idx)
-    if ctx.housemates:
-        _found_back_home(ctx, k, e)
+    found_back_home(ctx, k, e, base)  # the housemates null (geo.synth_nulls); else a no-op
     e["last_seen"] = _last_seen(ctx, rng, k, ci)
 
     # --- found_with: co-missing members by id or name; peers for background
@@ -578,24 +577,6 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
     chunk_truth["venue_children"] = {int(v): sorted(set(k.tid.to_numpy()[vchild[vven == v]])) for v in np.unique(vven)} \
         if not null else {}
     return e
-
-
-def _found_back_home(ctx: _Ctx, k: pd.DataFrame, e: pd.DataFrame, share: float = HOUSEMATES_HOME) -> None:
-    """The "housemates" null: children of a residential home go missing independently (their own
-    ordinary episode times) and ``share`` of their returns are found back at that home, written as
-    the home's address. Housemates so share a found-at place without going missing together or
-    being at any premises: nothing here is planted structure."""
-    rng = np.random.default_rng([ctx.seed, 11, len(e)])
-    ci = e.ci.to_numpy()
-    home = (k.home_id.to_numpy()[ci] >= 0) & e.returned_at.notna().to_numpy() & (rng.random(len(e)) < share)
-    if not home.any():
-        return
-    e.loc[home, "found_at"] = k.address.to_numpy()[ci[home]]
-    hc = np.unique(ci[home])
-    ctx.extra_locations.append(pd.DataFrame({"text": k.address.to_numpy()[hc], "easting": k.home_e.to_numpy()[hc],
-                                             "northing": k.home_n.to_numpy()[hc], "precision": "postcode",
-                                             "ward_code": k.ward_code.to_numpy()[hc], "resolvable": True,
-                                             "kind": "address"}))
 
 
 def _moved_placements(ctx: _Ctx, k: pd.DataFrame, rec: pd.DataFrame, share: float = MOVED_SHARE) -> np.ndarray:
@@ -970,8 +951,8 @@ def _plan(ref: Reference, cat: Catalogue, rng: np.random.Generator, null: bool, 
     return np.array(venues, dtype=int), hot_rows, core_rows, n_venues
 
 
-def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool = False,
-             housemates: bool = False) -> dict:
+def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool | str = False,
+             populations: bool = False) -> dict:
     """Write a synthetic contract drop and ``truth.json`` into ``out_dir``; return the truth dict.
 
     Parameters
@@ -980,15 +961,19 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     seed : the scenario is a deterministic function of (seed, scale, null).
     scale : "sample" (a few hundred rows), "city" (~5k episodes, ~1.5k children), "region"
         (~100k episodes), "national" (>= 1M episodes, ~520k child records; chunked).
-    null : same volumes and marginal distributions, no planted structure.
-    housemates : children of one residential home are found back at that home (60 % of their
-        returns), each child on its own timeline: with ``null`` the realistic null of issue 13.
+    null : same volumes and marginal distributions, no planted structure; ``"housemates"``
+        also finds children back at their own homes (:mod:`geo.synth_nulls`).
+    populations : also write a synthetic ``populations.csv`` of the wards
+        (:mod:`geo.synth_populations`, labelled synthetic).
 
     Truth coordinates are British National Grid (EPSG:27700) metres.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sc = SCALES[scale]
+    null_model, null = (null if isinstance(null, str) else ("plain" if null else None)), bool(null)
+    if null_model is not None and null_model not in NULL_MODELS:
+        raise ValueError(f"unknown null model {null_model!r}; choose one of {', '.join(NULL_MODELS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ref = load_reference()
@@ -1003,8 +988,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     hot_pc = hot_pc[np.argsort(pc_ward[hot_pc], kind="stable")]
     hot_cdf = np.cumsum(excess[hot_pc]) / max(excess.sum(), 1e-12)
     ctx = _Ctx(ref=ref, cat=cat, seed=seed, null=null, venues=venues, hot_wards=hot, hot_pc=hot_pc, hot_cdf=hot_cdf,
-               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues},
-               housemates=housemates)
+               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues, "null_model": null_model})
     writer = _Writer(out)
     identities: dict[str, str] = {}
     siblings, groups, aoc_ids, bad_rows = [], [], [], []
@@ -1112,6 +1096,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                 aoc_links[persons.tid.iloc[a]] = sorted(k.tid.to_numpy()[aoc_children.get(a, [])].tolist())
         del k, recs, persons, precs, e, rhi, it, ln
 
+    if populations:
+        writer.rows["populations.csv"] = write_populations(out, ref.wards, seed)
     locs = pd.concat([cat.truth(np.concatenate(ctx.used_locations))] + ctx.extra_locations, ignore_index=True)
     # child home/placement addresses are location texts too (last_seen); recorded via extra_locations
     locs = locs.drop_duplicates("text")
@@ -1120,7 +1106,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                  for t, e_, n_, p_, w_, r_, k_ in zip(locs.text, locs.easting, locs.northing, locs.precision,
                                                       locs.ward_code, locs.resolvable, locs.kind)]
     truth = {
-        "seed": seed, "scale": scale, "null": null, "housemates": housemates,
+        "seed": seed, "scale": scale, "null": null, **({"null_model": null_model} if null else {}),
         "note": "Synthetic scenario. People are fictional. Venue hotspots are planted only on invented "
                 "premises (fictional_premises: made-up trading names at real postcodes, registered in "
                 "premises.csv like any other). Real premises and places from open data (FSA FHRS, HMRC Eat "
@@ -1146,6 +1132,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "locations": locations,
         "bad_rows": bad_rows,
     }
+    truth.update(synth_cse.write(out, ref, truth, seed, null, START, DAYS))   # CSE assessments, crimes
     with open(out / "truth.json", "w", encoding="utf-8") as fh:
         json.dump(truth, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":") if scale in ("region", "national") else None,
                   indent=None if scale in ("region", "national") else 1)

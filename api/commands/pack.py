@@ -22,7 +22,7 @@ from api.roles import ROUTES
 def register(app: typer.Typer) -> None:
     @app.command("pack")
     def pack(
-        kind: str = typer.Argument(..., help="mog, cog or mase", metavar="{mog,cog,mase}"),
+        kind: str = typer.Argument(..., help="mog, cog, mase or licensing", metavar="{mog,cog,mase,licensing}"),
         db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store (default: "
                                          "$WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"),
         start: str = typer.Option(..., "--from", help="first day of the period (YYYY-MM-DD)"),
@@ -44,10 +44,10 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
         kind = kind.lower()
-        if kind not in packs.PACK_KINDS:
-            fail(f"unknown pack {kind!r}: one of mog, cog, mase")
+        if kind not in packs.PACK_ROLES:
+            fail(f"unknown pack {kind!r}: one of mog, cog, mase, licensing")
         role = role or packs.DEFAULT_ROLE[kind]
-        allowed = ROUTES["pack"].roles        # the same rule as GET /packs/{kind}
+        allowed = ROUTES["pack"].roles & packs.PACK_ROLES[kind]   # as GET /packs/{kind}
         if role not in allowed:
             fail(f"role {role!r} may not receive a pack (one of {', '.join(sorted(allowed))})")
         if kind == "mase" and not child:

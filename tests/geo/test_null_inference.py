@@ -1,8 +1,9 @@
 """Nothing flagged by chance (issue 13): null city drops through the real path (generate, ingest
 into SQLite, the premises test and the cluster scan as ``wayfinder analyse`` runs them).
 
-Two nulls: the generator's ``--null`` (no planted structure) and the housemates null (residents
-of a children's home go missing on their own timelines and are found back at that home). The
+Two nulls: the generator's ``--null`` (no planted structure) and ``--null-model housemates``
+(children go missing on their own timelines and are found back at their own homes, so housemates
+share a found-at place by chance; geo.synth_nulls). The
 rule: no premises flagged at q < 0.05 and no found-at cluster significant (a location of
 concern). The planted recall on a planted drop is in test_analyse_planted.py. bench/null_inference.py
 runs the same on 20 + 20 drops (bench/RESULTS_inference.md).
