@@ -31,7 +31,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN, HDBSCAN
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
-from geo.located import at_home, entity_matched, home_points
+from geo.located import at_a_placement, at_home, entity_matched, home_points, placement_points
 
 __all__ = ["cluster_points", "approximation_report", "found_at_clusters", "cluster_inference", "scan_llr", "is_location_of_concern",
            "cluster_status", "CLUSTER_COLUMNS"]
@@ -507,7 +507,8 @@ def found_at_clusters(
         landmark's reference point is not a cluster of anonymous locations.
     children : frame ``children`` (person_id, placement_e, placement_n): points within
         ``home_m`` of the child's own placement or of a place it was last seen in
-        ``place_events`` (found back at home, ``geo.located.home_points``) are left out.
+        ``place_events`` (found back at home, ``geo.located.home_points``), and points at any
+        child's placement (a children's home), are left out.
     postcodes : residential postcode centroids, the background population of the Monte Carlo
         null (:func:`cluster_inference`); without them, random labelling over all located place
         events of the period (found at, last seen, RHI places).
@@ -522,7 +523,7 @@ def found_at_clusters(
     """
     homes = home_points(children, place_events)
     ev = _clustered_events(filter_events(place_events, kinds, start, end), exclude_precision, exclude_named,
-                           homes, home_m)
+                           homes, home_m, placement_points(children))
     empty = gpd.GeoDataFrame({c: [] for c in CLUSTER_COLUMNS}, geometry=[], crs=BNG)
     if ev.empty:
         return empty
@@ -586,7 +587,8 @@ def found_at_clusters(
     return out
 
 
-def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, homes, home_m: float) -> pd.DataFrame:
+def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, homes, home_m: float,
+                      placements=None) -> pd.DataFrame:
     """The events that are clustered: with coordinates, not coarse, not named, not at home."""
     ev = ev.dropna(subset=["easting", "northing"])
     if "precision" in ev and exclude_precision:
@@ -597,6 +599,8 @@ def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, 
         ev = ev[~entity_matched(ev["match_id"])]
     if homes is not None and len(ev):
         ev = ev[~at_home(ev.reset_index(drop=True), homes, home_m)]
+    if placements is not None and len(ev):
+        ev = ev[~at_a_placement(ev.reset_index(drop=True), placements, home_m)]
     return ev
 
 

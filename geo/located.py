@@ -9,7 +9,8 @@ the found-at clusters (``geo.clusters``), so both read the same points as eviden
   (premises of concern; places linking children), not about whatever lies near its reference point;
 * **home** points (within ``home_m`` of one of the child's own placement points, or of a place
   the child was last seen, i.e. went missing from) record a child found back at home: not a
-  place the child was found *at* while missing;
+  place the child was found *at* while missing; nor is a point at any child's placement (a
+  children's home: many residents' records carry no placement postcode);
 * the rest (postcode, address, street precision) are the **located** points.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["COARSE_PRECISION", "entity_matched", "home_points", "at_home", "located_mask", "study_postcodes"]
+__all__ = ["COARSE_PRECISION", "entity_matched", "home_points", "at_home", "placement_points", "at_a_placement",
+           "located_mask", "study_postcodes"]
 
 #: geocode precisions too coarse to place a child (area centroids, nothing)
 COARSE_PRECISION = ("area", "none")
@@ -54,6 +56,29 @@ def home_points(children: pd.DataFrame | None, place_events: pd.DataFrame | None
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
+def placement_points(children: pd.DataFrame | None) -> np.ndarray:
+    """Every child's placement point (children's homes and family homes), metres."""
+    if children is None or not len(children) or not {"placement_e", "placement_n"} <= set(children):
+        return np.empty((0, 2))
+    return np.unique(children[["placement_e", "placement_n"]].dropna().to_numpy(float), axis=0)
+
+
+def at_a_placement(events: pd.DataFrame, placements: np.ndarray, home_m: float = 50.0) -> np.ndarray:
+    """Events within ``home_m`` of any child's placement point: a children's home is where its
+    residents come back to, and many residents' records carry no placement postcode, so a point
+    at a home is not treated as a sighting whoever's record it is."""
+    if events.empty or placements is None or not len(placements):
+        return np.zeros(len(events), bool)
+    from scipy.spatial import cKDTree
+    xy = events[["easting", "northing"]].to_numpy(float)
+    ok = ~np.isnan(xy).any(axis=1)
+    out = np.zeros(len(events), bool)
+    if ok.any():
+        d, _ = cKDTree(placements).query(xy[ok], distance_upper_bound=home_m)
+        out[ok] = np.isfinite(d)
+    return out
+
+
 def at_home(events: pd.DataFrame, homes: pd.DataFrame | None, home_m: float = 50.0) -> np.ndarray:
     """Events within ``home_m`` of one of the child's own home points (:func:`home_points`;
     every record of the child counts, so a child moved between placements is at home at either).
@@ -72,7 +97,7 @@ def at_home(events: pd.DataFrame, homes: pd.DataFrame | None, home_m: float = 50
 
 
 def located_mask(events: pd.DataFrame, match: pd.Series | None = None, homes: pd.DataFrame | None = None,
-                 home_m: float = 50.0) -> np.ndarray:
+                 home_m: float = 50.0, placements: np.ndarray | None = None) -> np.ndarray:
     """Located points: coordinates present, not coarse, not matched to a named entity (``match``,
     default the events' ``match_id``), not at one of the child's home points (``homes``:
     :func:`home_points`, or a ``children`` frame for its placements only)."""
@@ -85,7 +110,7 @@ def located_mask(events: pd.DataFrame, match: pd.Series | None = None, homes: pd
     if match is None:
         match = events["match_id"] if "match_id" in events else pd.Series(None, index=events.index, dtype=object)
     ok &= ~entity_matched(match)
-    return ok & ~at_home(events, homes, home_m)
+    return ok & ~at_home(events, homes, home_m) & ~at_a_placement(events, placements, home_m)
 
 
 def study_postcodes(postcodes: pd.DataFrame | None, areas: pd.DataFrame | None) -> pd.DataFrame | None:

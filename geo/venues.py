@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
-from geo.located import COARSE_PRECISION, home_points, located_mask  # noqa: F401 - COARSE_PRECISION re-exported
+from geo.located import COARSE_PRECISION, home_points, located_mask, placement_points  # noqa: F401 - COARSE_PRECISION re-exported
 from geo.permutation import bh_qvalues
 
 __all__ = ["premises_of_concern", "grading_weight", "explain", "explanations_for", "fit_negative_binomial", "NBFit",
@@ -635,7 +635,8 @@ def premises_of_concern(
     resolve = _resolver(pr)
     ev, at, now = _prepare_events(place_events, kinds, start, end, now)
     match = _matches(ev, geocodes)
-    located = located_mask(ev, match, home_points(children, place_events), home_m=radius_m)
+    located = located_mask(ev, match, home_points(children, place_events), home_m=radius_m,
+                           placements=placement_points(children))
 
     rows = [r for r in (_near_rows(pr, ev, at, located, radius_m), _named_rows(ev, at, match, resolve)) if r is not None]
     rows += _link_rows(links, resolve, _child_map(children))
