@@ -114,7 +114,8 @@ def _table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['kind']} | {r['seed']} | {r['premises_flagged']} | {r['clusters']} | "
-                     f"{r['clusters_significant']} | {r['min_cluster_p']:.3f} | {r.get('recall_top20', '')} | "
+                     f"{r['clusters_significant']} | {'' if r['min_cluster_p'] is None else format(r['min_cluster_p'], '.3f')} | "
+                     f"{r.get('recall_top20', '')} | "
                      f"{r.get('precision_top5', '')} | {r.get('other_flagged', '')} | {r['prepare_s']} | {r['analyse_s']} |")
     return "\n".join(lines)
 
@@ -156,9 +157,14 @@ def main(argv=None) -> int:
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
         futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full, a.reuse) for k, s in jobs]
-        rows = []
-        for f in futs:
-            rows.append(f.result())
+        rows, failed = [], []
+        for (k, s), f in zip(jobs, futs):
+            try:
+                rows.append(f.result())
+            except Exception as exc:  # a drop the generator cannot write is reported, not fatal
+                failed.append({"kind": k, "seed": s, "error": f"{type(exc).__name__}: {exc}"})
+                print(json.dumps(failed[-1]), flush=True)
+                continue
             print(json.dumps(rows[-1]), flush=True)
     summary = summarise(rows)
     print(json.dumps(summary, indent=1))
@@ -172,7 +178,9 @@ def main(argv=None) -> int:
             f"{time.time() - t0:.0f} s wall).\n\n"
             "Targets: premises flagged at q < 0.05 in at most 1 of 20 null drops; significant found-at "
             "clusters in at most 1 of 20; planted venues' recall in the top 20 >= 0.9 and top-5 precision >= 0.8.\n\n"
-            "## Summary\n\n```json\n" + json.dumps(summary, indent=1) + "\n```\n\n## Every drop\n\n" + _table(rows) + "\n")
+            "## Summary\n\n```json\n" + json.dumps(summary, indent=1) + "\n```\n\n## Every drop\n\n" + _table(rows) + "\n"
+            + ("\nDrops the generator could not write: " + "; ".join(f"{f['kind']} {f['seed']} ({f['error']})"
+                                                              for f in failed) + "\n" if failed else ""))
     Path(a.out).write_text(text)
     return 0
 
