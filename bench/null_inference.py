@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/null_inference.py [--nulls 20] [--housemates 20] [--planted 5]
                                              [--workers 2] [--replications 999] [--full]
-                                             [--work DIR] [--reuse] [--out bench/RESULTS_inference.md]
+                                             [--work DIR] [--reuse] [--identity] [--out bench/RESULTS_inference.md]
 
 Per drop: ``geo.synth.generate`` (city scale; ``null=True`` for the plain null, ``null="housemates"``
 for the housemates null of ``geo.synth_nulls``: children go missing on their own timelines and
@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reuse: bool = False) -> dict:
+def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reuse: bool = False,
+             identity: bool = False) -> dict:
     """Generate, ingest and analyse one city drop; the figures of the evaluation."""
     warnings.simplefilter("ignore")
     import pandas as pd
@@ -61,6 +62,9 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
         load_bundled(store)
         ingest_drop(store, folder / "drop")
         (folder / "ready").write_text("ingested\n")
+    if identity and not (folder / "identity").exists():
+        _resolve_identities(store, seed)
+        (folder / "identity").write_text("resolved\n")
     t1 = time.perf_counter()
     if full:
         from api.commands.analyse import run_analyse
@@ -86,6 +90,19 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
         out["other_flagged"] = out["premises_flagged"] - out["planted_significant"]
     store.engine.dispose()
     return out
+
+
+def _resolve_identities(store, seed: int) -> None:
+    """``wayfinder identity`` as the pipeline runs it (api.pipeline.step_identity): records of one
+    child across sources become one person_id, so its placement from any record is its home."""
+    from api.commands.network import save_identities
+    from network.identity import records_from_frames, resolve_identities
+    try:
+        persons = store.frame("persons")
+    except Exception:
+        persons = None
+    records = records_from_frames(store.frame("children"), persons)
+    save_identities(store, resolve_identities(records, store.table("identity_overrides"), seed=seed))
 
 
 def _two_analyses(store, seed: int, replications: int):
@@ -150,13 +167,14 @@ def main(argv=None) -> int:
     ap.add_argument("--full", action="store_true", help="run the whole wayfinder analyse per drop")
     ap.add_argument("--work", default="/tmp/wf_null_inference")
     ap.add_argument("--reuse", action="store_true", help="reuse drops already generated and ingested in --work")
+    ap.add_argument("--identity", action="store_true", help="resolve identities first, as `wayfinder run` does")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS_inference.md"))
     a = ap.parse_args(argv)
     jobs = ([("null", 100 + i) for i in range(a.nulls)] + [("housemates", 200 + i) for i in range(a.housemates)]
             + [("planted", 300 + i) for i in range(a.planted)])
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full, a.reuse) for k, s in jobs]
+        futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full, a.reuse, a.identity) for k, s in jobs]
         rows, failed = [], []
         for (k, s), f in zip(jobs, futs):
             try:

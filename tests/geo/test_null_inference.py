@@ -36,5 +36,5 @@ def test_null_drops_flag_no_premises(drops):
 
 
 def test_null_drops_have_no_location_of_concern(drops):
-    assert all(d["clusters"] > 20 for d in drops)  # descriptive clusters exist: only none significant
+    assert drops[0]["clusters"] > 20  # the plain null has descriptive clusters: none may be significant
     assert [d["clusters_significant"] for d in drops] == [0, 0, 0], drops
