@@ -1,12 +1,102 @@
 """CLI group ``wayfinder scorecard {mog,cse}``: the meetings' scorecards as one JSON object
 (shared/DATA_CONTRACT.md, "Scorecard measures"). Each meeting's command registers on
-``scorecard_app``: ``mog`` here, ``cse`` in api/commands/cse.py."""
+``scorecard_app``: ``mog`` here, ``cse`` in api/commands/cse.py.
+
+"Child" in the measures is one resolved person: when the store's identity links do not cover
+every child record (identity resolution not run since the last ingest), :func:`load_resolved`
+resolves identities in memory first (``network.identity``, with the analysts' overrides) and
+says so on stderr; ``wayfinder identity resolve`` or ``wayfinder network`` stores them.
+"""
 from __future__ import annotations
 
+import json
+from typing import Optional
+
+import pandas as pd
 import typer
+
+from api.commands import DB_HELP, fail, store_for
 
 scorecard_app = typer.Typer(help="Scorecards of the meetings (MOG, CSE) for a period, as of a time.",
                             no_args_is_help=True)
+
+
+def load_resolved(store, names, missing_ok=()) -> dict:
+    """Frames ``names`` of the store with ``person_id`` from identity links covering every child
+    and person record (resolved in memory when the stored links do not)."""
+    wanted = list(dict.fromkeys(["children", "persons", *names]))
+    frames = store.frames(wanted, missing_ok=set(missing_ok) | {"persons"})
+    links = store.table("identity_links")
+    ch, pe = frames.get("children"), frames.get("persons")
+    keys = set(ch["child_key"]) if ch is not None else set()
+    if pe is not None:
+        keys |= set(pe["person_key"])
+    if keys and not keys <= set(links["record"]):
+        from api.commands.network import apply_identities
+        from network.identity import person_id_map, records_from_frames, resolve_identities
+        typer.echo("wayfinder: identity links do not cover every record: resolving identities "
+                   "in memory (run `wayfinder identity resolve` to store them)", err=True)
+        identities = resolve_identities(records_from_frames(ch, pe), store.table("identity_overrides"))
+        pmap = person_id_map(identities)
+        apply_identities(frames, pmap)
+        for name in ("education", "cse_assessments"):
+            f = frames.get(name)
+            if f is not None and len(f) and "child_key" in f:
+                f["person_id"] = f["child_key"].map(pmap).fillna(f["person_id"])
+    return frames
+
+
+def _period(start: str, end: str, as_of: Optional[str]):
+    from geo.periods import Period, PeriodError
+    try:
+        return Period.parse(start, end, as_of)
+    except PeriodError as exc:
+        fail(str(exc))
+
+
+def _table(card: dict, definitions: dict) -> str:
+    lines = [f"MOG scorecard {card['period']['from']} to {card['period']['to']} "
+             f"(as of {card['period']['as_of']})"]
+    width = max(len(k) for k in card)
+    for k, v in card.items():
+        if k in ("period", "bases") or isinstance(v, (dict, list)):
+            continue
+        shown = "n/a (zero base)" if v is None else (f"{v:.1f}%" if k.endswith("_pct") else v)
+        base = card.get("bases", {}).get(k)
+        note = definitions.get(k, "")
+        if base:
+            note += f" [base: {base} = {card.get(base)}]"
+        lines.append(f"{k:<{width}}  {str(shown):>16}  {note}")
+    for k, v in card.items():
+        if isinstance(v, dict) and k not in ("period", "bases") and v:
+            lines.append(f"{k}: " + ", ".join(f"{a} {b}" for a, b in v.items()))
+    return "\n".join(lines)
+
+
+@scorecard_app.command("mog")
+def mog(
+    start: str = typer.Option(..., "--from", help="first day of the period (YYYY-MM-DD or dd/mm/yyyy)"),
+    end: str = typer.Option(..., "--to", help="last day of the period (inclusive)"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="the time the figures are as of "
+                                        "(default: the end of the period; no offset = London time)"),
+    host: str = typer.Option("Birmingham", "--host", help="host authority (out-of-area figures)"),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+) -> None:
+    """The MOG scorecard (shared/DATA_CONTRACT.md, "Scorecard measures") for a period."""
+    from geo import scorecards as sc
+    period = _period(start, end, as_of)
+    store = store_for(db)
+    try:
+        frames = load_resolved(store, ["episodes", "return_interviews"])
+    except Exception as exc:  # noqa: BLE001 - an unreadable store is a one-line reason
+        fail(f"cannot read the store: {exc}")
+    ep, ch, rhi = frames["episodes"], frames["children"], frames["return_interviews"]
+    card = sc.mog_scorecard(ep, ch, rhi, period.start, period.end, host, as_of=period.as_of)
+    if as_json:
+        typer.echo(json.dumps(card, default=str))
+    else:
+        typer.echo(_table(card, sc.MOG_MEASURES))
 
 
 def register(app: typer.Typer) -> None:
