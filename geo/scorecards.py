@@ -177,7 +177,7 @@ def mog_scorecard(episodes: pd.DataFrame, children: pd.DataFrame,
     per_child = mis.groupby("person_id").size()
     all_mis = episodes[episodes["category"] == MISSING]
     first = all_mis.groupby("person_id")["reported_at"].min()
-    first_in = first[((first >= lo) if lo is not None else True) & ((first < hi) if hi is not None else True)]
+    first_in = first[in_period(first.to_frame("reported_at"), lo, hi).index]
     care = _of_person(view, "care_status", mis["person_id"])
     lac = mis[(care == LOOKED_AFTER).to_numpy()]
     ret_ok = mis["returned_at"].notna() & (mis["returned_at"] <= t)

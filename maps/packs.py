@@ -232,9 +232,12 @@ def period_episodes(episodes: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Per month of return: returns, RHIs offered, held, held within 72 hours of the return, and
-    outcomes. Episodes are those of ``period`` with a return; an RHI is matched by episode_key."""
+    outcomes. Episodes are the missing episodes of ``period`` with a return (an interview follows
+    a missing episode: absent and away are not in the base); an RHI is matched by episode_key."""
     cols = ["month", "returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement"]
     ep = period_episodes(episodes, period)
+    if "category" in ep.columns:
+        ep = ep[ep["category"] == "missing"]
     if ep.empty:
         return pd.DataFrame(columns=cols)
     ep = ep[_utc(ep["returned_at"]).notna()].copy()
@@ -243,10 +246,10 @@ def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -
     r = r.sort_values("held_at", na_position="last").drop_duplicates("episode_key")
     m = ep.merge(r[["episode_key", "offered_at", "held_at", "outcome"]], on="episode_key", how="left")
     held = _utc(m["held_at"])
-    m["is_offered"] = _utc(m["offered_at"]).notna() | held.notna() | m["outcome"].isin(
-        ["engaged", "declined", "no_engagement"])
+    m["is_offered"] = m["outcome"].notna() & (m["outcome"] != "not_offered")   # the contract's rule
     m["is_held"] = held.notna()
-    m["in_72h"] = held.notna() & ((held - m["returned"]) <= pd.Timedelta(hours=RHI_HOURS))
+    gap = held - m["returned"]
+    m["in_72h"] = held.notna() & (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(hours=RHI_HOURS))
     m["month"] = m["returned"].dt.strftime("%Y-%m")
     out = m.groupby("month").agg(returns=("episode_key", "size"), offered=("is_offered", "sum"),
                                  held=("is_held", "sum"), within_72h=("in_72h", "sum"),
@@ -256,75 +259,104 @@ def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -
     return out.reset_index()[cols]
 
 
-def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[tuple[str, object, str]]:
-    """MOG figures for the period as (label, value, note) rows, from ``geo.scorecards.mog_scorecard``
-    (the same definitions the API serves), plus the local counts the pack adds (high risk, long
-    episodes, CSE risk). Values are raw counts (the table shows them through ``view.count``); the
-    percentages in the notes are those ``view`` may see: for non-analysts, the API's small-base
-    suppression (``geo.disclosure.suppress_scorecard``) gives ``"n/a (<5)"`` over a base of 1-4
-    or for a share implying a count of 1-4. Without ``view``: unminimised (analyst) figures."""
+def contract_period(period: Period):
+    """The pack's days as the contract's reporting period (``geo.periods.Period``: London days,
+    as of the end), so a pack's figures equal ``wayfinder scorecard mog --from --to``."""
+    from geo.periods import Period as ReportingPeriod
+    return ReportingPeriod.parse(period.start.date(), period.end.date())
+
+
+def person_view(data: dict) -> pd.DataFrame:
+    """The best view of each person (``geo.person_view``), computed once per pack data."""
+    pv = data.get("_person_view")
+    if pv is None:
+        from geo.person_view import person_view as _pv
+        ch = _frame(data, "children")
+        pv = _pv(ch if len(ch) else pd.DataFrame(columns=["person_id"]))
+        data["_person_view"] = pv
+    return pv
+
+
+def mog_card(data: dict, period: Period) -> dict:
+    """``geo.scorecards.mog_scorecard`` for the pack's period, as of its end (the dict the CLI
+    and the API serve)."""
     from geo import scorecards as sc
 
     ep_all = _frame(data, "episodes")
-    ch = _frame(data, "children")
     rh = _frame(data, "return_interviews")
     if rh.empty:
         rh = pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome"])
-    if ch.empty:
-        ch = pd.DataFrame(columns=["person_id"])
-    d = sc.mog_scorecard(ep_all, ch, rh, period.start, period.stop)
-    ep = period_episodes(ep_all, period)
-    cat = d.get("by_category", {})
+    p = contract_period(period)
+    return sc.mog_scorecard(ep_all, _frame(data, "children"), rh, p.start, p.end,
+                            as_of=p.as_of, view=person_view(data))
+
+
+def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[tuple[str, object, str]]:
+    """MOG figures for the period as (label, value, note) rows: each row is one key of
+    ``geo.scorecards.mog_scorecard`` (the contract's definitions, the dict the CLI and the API
+    serve; the note says the base of each percentage). Values are raw counts (the table shows
+    them through ``view.count``); the percentages are those ``view`` may see: for
+    non-analysts the API's small-base suppression (``geo.disclosure.suppress_scorecard``) gives
+    ``"n/a (<5)"`` over a base of 1-4 or for a share implying a count of 1-4. Without ``view``:
+    unminimised (analyst) figures."""
+    d = mog_card(data, period)
     shown = d if view is None else view.scorecard(d)
 
     def pct(key):
         v = shown.get(key)
         if v is None:
-            return ""
+            return "n/a (no base)"
         return v if isinstance(v, str) else f"{v:.0f}%"
 
+    as_of = pd.Timestamp(d["period"]["as_of"]).tz_convert("Europe/London")
     rows: list[tuple[str, object, str]] = [
-        ("Episodes reported", d["episodes"], "missing, absent and away without authorisation"),
-        *[(f"  of which {c.replace('_', ' ')}", int(cat.get(c, 0)), "")
-          for c in ("missing", "absent", "away_without_authorisation")],
-        ("Children with an episode", d["children"], "distinct children"),
-        ("Children with more than one episode", d["repeat_children"], f"repeat rate {pct('repeat_rate_pct')}"),
-        ("Children persistently missing (more than 3)", d["persistent_children"], "triggers intensive support"),
-        ("First-time missing children", d["first_time_children"], "first recorded episode in the period"),
-        ("Episodes with no return recorded", d["still_missing"], "still missing, or marker not cleared"),
-        ("High police risk episodes", int((ep.get("police_risk") == "high").sum()) if len(ep) else 0, ""),
+        ("Missing episodes", d["missing_episodes"], "category missing, reported in the period"),
+        ("Absent episodes (beside missing, not in it)", d["absent_episodes"],
+         "intelligence only: no search, no MASH referral"),
+        ("Away without authorisation episodes (beside missing)", d["away_episodes"],
+         "looked-after children whose whereabouts were known"),
+        ("Children missing", d["missing_children"], "children with a missing episode in the period"),
+        ("Children missing more than once", d["repeat_missing_children"],
+         f"repeat rate {pct('repeat_missing_pct')} of children missing"),
+        ("Children persistently missing (more than 3)", d["persistent_missing_children"],
+         "missing episodes in the period; triggers intensive support"),
+        ("First-time missing children", d["first_time_missing_children"],
+         "first missing episode on record in the period"),
+        ("Missing episodes of children in care", d["missing_episodes_looked_after"],
+         "care status cic (best view of each child)"),
+        ("Missing episodes of children in care over 48 hours", d["missing_over_48h_looked_after"],
+         "notify the director of children's services"),
+        ("Missing episodes over 72 hours", d["missing_over_72h"], "strategy meeting within 5 working days"),
+        ("Missing episodes rated red by the MASH", d["missing_episodes_rag_red"],
+         "strategy meeting within 4 hours"),
     ]
-    if len(ep):
-        dur = _utc(ep["returned_at"]) - _utc(ep["reported_at"])
-        rows.append(("Episodes longer than 48 hours", int((dur > pd.Timedelta(hours=48)).sum()),
-                     "looked-after child: notify the director"))
-        if "cse_risk" in ch.columns:
-            risk = ep["person_id"].map(ch.drop_duplicates("person_id").set_index("person_id")["cse_risk"])
-            rows.append(("Children at significant or serious CSE risk who went missing",
-                         ep.loc[risk.isin(["significant", "serious"]), "person_id"].nunique(), ""))
-    for pt, v in sorted(d.get("by_placement_type", {}).items(), key=lambda kv: -kv[1]):
-        rows.append((f"  episodes, placement {pt.replace('_', ' ')}", int(v), ""))
+    for pt, v in sorted(d.get("missing_episodes_by_placement_type", {}).items(), key=lambda kv: -kv[1]):
+        rows.append((f"  missing episodes, placement {pt.replace('_', ' ')}", int(v), ""))
     rows += [
-        ("Returns needing a return interview", d["returned_episodes"], ""),
-        ("RHIs offered", d["rhi_offered"], pct("rhi_offered_pct") + " of returns"),
-        ("RHIs held", d["rhi_held"], ""),
-        ("RHIs held within 72 hours of return", d["rhi_held_within_72h"],
-         pct("rhi_held_within_72h_pct") + " of returns"),
-        ("Children placed from out of area with an episode", d["out_of_area_children"],
-         "responsible authority is not the host"),
+        ("Returned missing episodes", d["returned_missing_episodes"],
+         f"returned by {as_of:%d %b %Y %H:%M}: the base of the interview figures"),
+        ("RHIs offered", d["rhi_offered_episodes"], pct("rhi_offered_pct") + " of returned missing episodes"),
+        ("RHIs held within 72 hours of return", d["rhi_held_within_72h_episodes"],
+         pct("rhi_held_within_72h_pct") + " of returned missing episodes"),
+        ("RHIs where the child engaged", d["rhi_engaged_episodes"], pct("rhi_engaged_pct") + " of RHIs offered"),
+        ("Children missing now", d["missing_now"], f"as of {as_of:%d %b %Y %H:%M}; open records followed "
+         "by a later episode are not counted"),
+        ("Open records not cleared", d["stale_open_episodes"],
+         "no return recorded though the child has a later episode (data quality)"),
     ]
     return rows
 
 
 def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.DataFrame:
-    """Children placed here by other authorities who had an episode in the period, by authority."""
+    """Children placed here by other authorities who had a missing episode in the period, by
+    responsible authority (best view of each child, ``geo.person_view``)."""
     cols = ["responsible_authority", "children", "episodes"]
     ep = period_episodes(_frame(data, "episodes"), period)
-    ch = _frame(data, "children")
-    if ep.empty or ch.empty or "responsible_authority" not in ch.columns:
+    pv = person_view(data)
+    if ep.empty or "responsible_authority" not in pv.columns:
         return pd.DataFrame(columns=cols)
-    ra = ch.dropna(subset=["responsible_authority"]).drop_duplicates("person_id").set_index("person_id")[
-        "responsible_authority"].astype(str)
+    ep = ep[ep["category"] == "missing"] if "category" in ep.columns else ep
+    ra = pv["responsible_authority"].dropna().astype(str)
     ra = ra[~ra.str.strip().str.lower().str.contains(host.lower()) & (ra.str.strip() != "")]
     e = ep[ep["person_id"].isin(ra.index)].assign(responsible_authority=lambda d: d["person_id"].map(ra))
     if e.empty:
@@ -336,7 +368,8 @@ def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.Data
 def worrying_cases(data: dict, period: Period, n: int = 6) -> pd.DataFrame:
     """The ``n`` most worrying children as at the end of the period, with reasons: the points score
     of ``geo.scorecards.worrying_cases`` (the one the API serves) over a window of the period's
-    length. Returns person_id, score, episodes, reasons (list), last_reported."""
+    length, as of the period's end. Returns person_id, score, episodes, reasons (list),
+    last_reported."""
     from geo import scorecards as sc
 
     cols = ["person_id", "score", "episodes", "reasons", "last_reported"]
@@ -350,7 +383,8 @@ def worrying_cases(data: dict, period: Period, n: int = 6) -> pd.DataFrame:
     if ch.empty:
         ch = pd.DataFrame(columns=["person_id"])
     days = max(1, int((period.stop - period.start).days))
-    rows = sc.worrying_cases(ep, ch, rh, now=period.stop, n=n, window_days=days)
+    rows = sc.worrying_cases(ep, ch, rh, now=contract_period(period).as_of, n=n, window_days=days,
+                             view=person_view(data))
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -845,7 +879,7 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
     pid = resolve_child(data, child)
     ch = _frame(data, "children")
     rec = ch[ch["person_id"] == pid]
-    r0 = rec.iloc[0]
+    r0 = person_view(data).loc[pid]     # the best view of the child's linked records
     who = view.who(pid)
     facts = [("Child", who), ("Sex", r0.get("sex")), ("Care status", r0.get("care_status")),
              ("Placement type", r0.get("placement_type")), ("CSE risk", r0.get("cse_risk")),
