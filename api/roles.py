@@ -57,6 +57,8 @@ ROUTES: dict[str, Rule] = {
     "worrying_cases": Rule(frozenset({"analyst", "mog_member", "mase_member"}), person_level=True),
     # scorecards (aggregates)
     "scorecard_mog": Rule(_CASE), "scorecard_cse": Rule(_CASE),
+    # data quality lists record keys per source: analysts only
+    "data_quality": Rule(frozenset({ANALYST})),
     # administration
     "audit_list": Rule(frozenset({"admin"})), "audit_verify": Rule(frozenset({"admin"})),
     "users_list": Rule(frozenset({"admin"})),

@@ -121,3 +121,16 @@ def worrying(request: Request, purpose: Annotated[str, PURPOSE],
     rows = sc.worrying_cases(ep, ch, rhi, now=_instant(as_of), n=n)
     ctx.result_count = len(rows)
     return [_person_out(wf, ctx, r.pop("person_id"), r) for r in rows]
+
+
+@router.get("/quality", name="data_quality", tags=["scorecards"], responses=_ERR,
+            summary="Data quality per source (analysts): stale open records with source and age, "
+                    "unknown children, interviews after the next episode, records that disagree")
+def data_quality(request: Request, as_of: Annotated[str | None, AS_OF] = None) -> dict:
+    from api.commands.quality import report_json
+    from geo.data_quality import quality_report
+    wf, ctx = service(request), ctx_of(request)
+    ep, ch, rhi = _frames(wf)
+    rep = report_json(quality_report(ep, ch, rhi, _instant(as_of)))
+    ctx.result_count = sum(v for v in rep["totals"].values() if isinstance(v, int))
+    return rep

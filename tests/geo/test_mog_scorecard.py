@@ -74,6 +74,7 @@ def write_drop(d: Path) -> Path:
         r("R4", "E4", "declined", "", "2017-03-14 09:00"),
         r("R5", "E5", "engaged", "2017-04-03 10:00"),
         r("R6", "F2", "not_offered"),
+        r("R7", "E1", "engaged", "2017-03-05 11:00"),                   # after E2 was reported
     ])
     return d
 
@@ -152,6 +153,45 @@ def test_readable_table_states_definitions_and_bases(hand_db):
     assert res.exit_code == 0
     assert "base: returned_missing_episodes = 4" in res.stdout
     assert "nan" not in res.stdout.lower() and "NaT" not in res.stdout
+
+
+def test_data_quality_report(hand_db):
+    res = CliRunner().invoke(cli.app, ["quality", "--db", hand_db, "--as-of", "2017-04-05T00:00", "--json"])
+    assert res.exit_code == 0, res.output
+    q = json.loads(res.stdout)
+    stale = {r["episode_key"]: r for r in q["stale_open_episodes"]}
+    assert set(stale) == {"police/E3", "police/G2"}
+    assert stale["police/G2"]["source"] == "police" and stale["police/G2"]["later_episodes"] == 2
+    assert stale["police/G2"]["age_hours"] == pytest.approx(
+        (pd.Timestamp("2017-04-04T23:00Z") - pd.Timestamp("2016-07-01T17:00Z")) / pd.Timedelta(hours=1))
+    assert [r["episode_key"] for r in q["unknown_children"]] == ["police/H1"]
+    assert [r["rhi_key"] for r in q["rhi_after_next_episode"]] == ["rhi_provider/R7"]
+    fields = {r["field"]: r for r in q["disagreements"]}
+    assert set(fields) == {"care_status", "dob", "placement_type"}
+    assert fields["care_status"]["chosen"] == "cic" and fields["care_status"]["chosen_from"] == "carefirst/CF1"
+    assert fields["care_status"]["sources"] == "carefirst;education;police"
+    assert q["summary"]["police"]["stale_open_episodes"] == 2
+    assert q["summary"]["rhi_provider"]["rhi_after_next_episode"] == 1
+    assert q["totals"]["persons_with_disagreements"] == 1
+
+
+def test_missing_now_and_worrying_leave_stale_records_out(hand_db):
+    from api.commands.scorecard import load_resolved
+    from geo import scorecards as sc
+    from geo.store import open_store
+    f = load_resolved(open_store(hand_db), ["episodes", "return_interviews"])
+    t = pd.Timestamp("2017-03-31T23:00Z")
+    now = sc.missing_now(f["episodes"], f["children"], now=t)
+    assert sorted(now["episode_key"]) == ["police/E5", "police/F3"]
+    e5 = now.set_index("episode_key").loc["police/E5"]
+    assert e5["care_status"] == "cic" and e5["hours_missing"] == pytest.approx(277.0)
+    assert any("notify the director" in a for a in e5["actions"])
+    w = {r["person_id"]: r for r in sc.worrying_cases(f["episodes"], f["children"], f["return_interviews"],
+                                                       now=t, n=10)}
+    c3 = f["children"].set_index("child_key").loc["police/C3", "person_id"]
+    assert not any(x.startswith("missing now") for x in w[c3]["reasons"])   # G2 is stale
+    x = f["children"].set_index("child_key").loc["police/C1", "person_id"]
+    assert any(x.startswith("missing now") for x in w[x]["reasons"])
 
 
 # ------------------------------------------------------------ independent calculation, city drop

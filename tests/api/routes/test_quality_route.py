@@ -1,0 +1,13 @@
+"""GET /quality: the data-quality report per source, for analysts only (it lists record keys)."""
+
+
+def test_quality_route_for_analysts_only(as_role):
+    r = as_role("analyst", "GET", "/quality?as_of=2017-06-01T00:00")
+    assert r.status_code == 200, r.text
+    q = r.json()
+    assert q["as_of"] == "2017-05-31T23:00:00+00:00"
+    for k in ("stale_open_episodes", "unknown_children", "rhi_after_next_episode", "disagreements"):
+        assert isinstance(q[k], list) and q["totals"][k] == len(q[k])
+    for role in ("mog_member", "cog_member", "mase_member", "licensing_officer"):
+        assert as_role(role, "GET", "/quality").status_code == 403
+    assert as_role("analyst", "GET", "/quality?as_of=whenever").status_code == 400
