@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from geo import synth_names as nm
+from geo.synth_mog import MogPlan
 from geo.synth_locations import Catalogue, addresses
 from geo.synth_reference import Reference, load_reference
 
@@ -992,6 +993,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     bad_rows += writer.write("places.csv", pldf, plb)
 
     n_chunks = -(-sc.children // sc.chunk)
+    mog = MogPlan(seed, scale, null)     # placements, homes, stale records, CME (geo.synth_mog)
     for c in range(n_chunks):
         crng = np.random.default_rng([seed, 2, c, int(null)])
         n = min(sc.chunk, sc.children - c * sc.chunk)
@@ -1038,6 +1040,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         rhi = _return_interviews(ctx, crng, k, e, persons, base, aoc_of_child)
         it, ln = _intel_links(ctx, crng, k, recs, persons, e, rhi, base, aoc_children, aoc_venue)
 
+        mog.collect(k, recs, e)
         # formatting per source
         fmt = e.source.map(FMT).to_numpy()
         e["_reported"] = e.reported_at
@@ -1063,6 +1066,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                 aoc_links[persons.tid.iloc[a]] = sorted(k.tid.to_numpy()[aoc_children.get(a, [])].tolist())
         del k, recs, persons, precs, e, rhi, it, ln
 
+    mog_truth = mog.finish(out, writer.rows, bad_rows)
     locs = pd.concat([cat.truth(np.concatenate(ctx.used_locations))] + ctx.extra_locations, ignore_index=True)
     # child home/placement addresses are location texts too (last_seen); recorded via extra_locations
     locs = locs.drop_duplicates("text")
@@ -1095,6 +1099,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "adult_links": aoc_links,
         "locations": locations,
         "bad_rows": bad_rows,
+        **mog_truth,
     }
     with open(out / "truth.json", "w", encoding="utf-8") as fh:
         json.dump(truth, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":") if scale in ("region", "national") else None,
