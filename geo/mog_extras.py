@@ -205,3 +205,35 @@ def mog_extras(episodes: pd.DataFrame, children: pd.DataFrame, return_interviews
         "multi_setting": multi_setting(ep),
         "cme": cme(education, mis, lo, hi, t),
     }
+
+
+def minimised(extras: dict, pseudonym, small: int = 5, homes: bool = False) -> dict:
+    """``extras`` as a role without the full view may see them: children named by ``pseudonym``
+    (a function of the person id), dates to the day, counts and percentages under
+    ``geo.disclosure.suppress_scorecard``; ``by_establishment`` (children's homes, restricted)
+    only when ``homes``."""
+    from geo.disclosure import day_of, suppress_scorecard
+
+    def row(r: dict) -> dict:
+        r = dict(r)
+        if "person_id" in r:
+            r = {"child": pseudonym(r.pop("person_id")), **r}
+        for k in ("first_reported", "last_reported"):
+            if k in r:
+                r[k] = day_of([r[k]]).iloc[0]
+        return suppress_scorecard(r, small, exempt=("child", "settings", "sources"))
+
+    def walk(v):
+        if isinstance(v, list):
+            return [row(x) if isinstance(x, dict) else x for x in v]
+        if isinstance(v, dict):
+            lists = {k: walk(x) for k, x in v.items() if isinstance(x, list)}
+            rest = suppress_scorecard({k: x for k, x in v.items() if not isinstance(x, list)}, small,
+                                      exempt=())
+            return {k: lists.get(k, rest.get(k)) for k in v}
+        return v
+
+    out = {k: walk(v) for k, v in extras.items() if k != "by_establishment" or homes}
+    if not homes and "by_establishment" in extras:
+        out["by_establishment"] = "withheld: children's homes are restricted to roles that may see them"
+    return out

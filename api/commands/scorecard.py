@@ -59,7 +59,7 @@ def _table(card: dict, definitions: dict) -> str:
              f"(as of {card['period']['as_of']})"]
     width = max(len(k) for k in card)
     for k, v in card.items():
-        if k in ("period", "bases") or isinstance(v, (dict, list)):
+        if k in ("period", "bases") or isinstance(v, (dict, list, str)):
             continue
         shown = "n/a (zero base)" if v is None else (f"{v:.1f}%" if k.endswith("_pct") else v)
         base = card.get("bases", {}).get(k)
@@ -67,9 +67,30 @@ def _table(card: dict, definitions: dict) -> str:
         if base:
             note += f" [base: {base} = {card.get(base)}]"
         lines.append(f"{k:<{width}}  {str(shown):>16}  {note}")
-    for k, v in card.items():
-        if isinstance(v, dict) and k not in ("period", "bases") and v:
-            lines.append(f"{k}: " + ", ".join(f"{a} {b}" for a, b in v.items()))
+    pt = card.get("missing_episodes_by_placement_type")
+    if pt:
+        lines.append("missing episodes by placement type: " + ", ".join(f"{a} {b}" for a, b in pt.items()))
+    o = card.get("out_of_area")
+    if o:
+        share = "n/a" if o["placed_out_pct"] is None else f"{o['placed_out_pct']:.1f}%"
+        lines.append(f"placed in the city by other authorities, with an episode: {o['placed_in_children']} "
+                     f"children ({o['placed_in_children_missing']} missing)")
+        lines.append(f"the city's own looked-after children placed elsewhere: {o['placed_out_children']} of "
+                     f"{o['looked_after_children_known_placement']} with a known placement "
+                     f"({share})")
+    f = card.get("first_time")
+    if f:
+        lines.append(f"first-time missing: {f['first_time_children']} children, RHI engaged "
+                     f"{f['first_time_rhi_engaged']} of {f['first_time_rhi_offered']} offered, "
+                     f"{f['first_time_missing_again']} missing again")
+    if "multi_setting" in card:
+        lines.append(f"children with episodes from more than one setting: {len(card['multi_setting'])}")
+    if "by_establishment" in card:
+        lines.append(f"children's homes with an episode: {len(card['by_establishment'])}")
+    c = card.get("cme")
+    if c and c.get("records"):
+        lines.append(f"children missing education: {c['cme_children_open_at_as_of']} open at the as-of time, "
+                     f"{c['cme_children_in_period']} in the period, {c['cme_children_also_missing']} also missing")
     return "\n".join(lines)
 
 
@@ -82,17 +103,27 @@ def mog(
     host: str = typer.Option("Birmingham", "--host", help="host authority (out-of-area figures)"),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+    extras: bool = typer.Option(True, "--extras/--no-extras", help="also the MOG's other figures "
+                                "(per home, out of area both ways, RHI themes, first-time missing, "
+                                "more than one setting, CME)"),
 ) -> None:
     """The MOG scorecard (shared/DATA_CONTRACT.md, "Scorecard measures") for a period."""
     from geo import scorecards as sc
+    from geo.mog_extras import mog_extras
+    from geo.person_view import person_view
     period = _period(start, end, as_of)
     store = store_for(db)
     try:
-        frames = load_resolved(store, ["episodes", "return_interviews"])
+        frames = load_resolved(store, ["episodes", "return_interviews", "education"],
+                               missing_ok=["education"])
     except Exception as exc:  # noqa: BLE001 - an unreadable store is a one-line reason
         fail(f"cannot read the store: {exc}")
     ep, ch, rhi = frames["episodes"], frames["children"], frames["return_interviews"]
-    card = sc.mog_scorecard(ep, ch, rhi, period.start, period.end, host, as_of=period.as_of)
+    view = person_view(ch)
+    card = sc.mog_scorecard(ep, ch, rhi, period.start, period.end, host, as_of=period.as_of, view=view)
+    if extras:
+        card.update(mog_extras(ep, ch, rhi, period.start, period.end, period.as_of, host,
+                               education=frames.get("education"), view=view))
     if as_json:
         typer.echo(json.dumps(card, default=str))
     else:

@@ -65,12 +65,26 @@ def scorecard_mog(request: Request, from_: Annotated[str | None, FROM] = None,
                   to: Annotated[str | None, TO] = None,
                   as_of: Annotated[str | None, AS_OF] = None,
                   host: Annotated[str, Query(max_length=80, description="host authority")] = "Birmingham") -> dict:
+    from api.roles import collection_allowed
+    from geo.mog_extras import minimised, mog_extras
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
-    s = sc.mog_scorecard(ep, ch, rhi, parse_date(from_, "from"),
-                         parse_date(to, "to"), host, as_of=_instant(as_of))
+    view = _person_view(wf, ch)
+    lo, hi, t = parse_date(from_, "from"), parse_date(to, "to"), _instant(as_of)
+    s = sc.mog_scorecard(ep, ch, rhi, lo, hi, host, as_of=t, view=view)
+    x = mog_extras(ep, ch, rhi, lo, hi, t, host, education=wf.layers.frame("education"), view=view)
     ctx.result_count = s["missing_episodes"]
-    return s if ctx.analyst else suppress_dict(s, wf.minimiser)
+    if ctx.analyst:
+        return {**s, **x}
+    m = wf.minimiser
+    return {**suppress_dict(s, m), **minimised(x, m.pseudonym, m.small,
+                                                homes=collection_allowed("placements", ctx.role))}
+
+
+def _person_view(wf, ch):
+    """The best view of each person (geo.person_view), cached with the store's frames."""
+    from geo.person_view import person_view
+    return wf.layers.cached("person_view", lambda: person_view(ch))
 
 
 @router.get("/scorecards/cse", name="scorecard_cse", tags=["scorecards"], responses={**_ERR, **example(CSE_EXAMPLE)},
@@ -96,7 +110,7 @@ def missing_now(request: Request, purpose: Annotated[str, PURPOSE],
                 as_of: Annotated[str | None, AS_OF] = None) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
     ep, ch, _ = _frames(wf)
-    df = sc.missing_now(ep, ch, now=_instant(as_of))
+    df = sc.missing_now(ep, ch, now=_instant(as_of), view=_person_view(wf, ch))
     out = []
     for r in df.to_dict("records"):
         extra = {"category": r.get("category"), "reported_at": r["reported_at"].isoformat(),
@@ -118,7 +132,7 @@ def worrying(request: Request, purpose: Annotated[str, PURPOSE],
              as_of: Annotated[str | None, AS_OF] = None) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
-    rows = sc.worrying_cases(ep, ch, rhi, now=_instant(as_of), n=n)
+    rows = sc.worrying_cases(ep, ch, rhi, now=_instant(as_of), n=n, view=_person_view(wf, ch))
     ctx.result_count = len(rows)
     return [_person_out(wf, ctx, r.pop("person_id"), r) for r in rows]
 
@@ -131,6 +145,6 @@ def data_quality(request: Request, as_of: Annotated[str | None, AS_OF] = None) -
     from geo.data_quality import quality_report
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
-    rep = report_json(quality_report(ep, ch, rhi, _instant(as_of)))
+    rep = report_json(quality_report(ep, ch, rhi, _instant(as_of), view=_person_view(wf, ch)))
     ctx.result_count = sum(v for v in rep["totals"].values() if isinstance(v, int))
     return rep

@@ -11,3 +11,18 @@ def test_quality_route_for_analysts_only(as_role):
     for role in ("mog_member", "cog_member", "mase_member", "licensing_officer"):
         assert as_role(role, "GET", "/quality").status_code == 403
     assert as_role("analyst", "GET", "/quality?as_of=whenever").status_code == 400
+
+
+def test_mog_extras_minimised_for_members(as_role):
+    full = as_role("analyst", "GET", "/scorecards/mog?from=2017-01-01&to=2018-01-01").json()
+    for k in ("by_establishment", "out_of_area", "rhi_themes", "first_time", "multi_setting", "cme"):
+        assert k in full, k
+    assert isinstance(full["by_establishment"], list)
+    m = as_role("mog_member", "GET", "/scorecards/mog?from=2017-01-01&to=2018-01-01").json()
+    assert isinstance(m["by_establishment"], str) and "withheld" in m["by_establishment"]
+    import json
+    text = json.dumps(m)
+    assert "person_id" not in text
+    for r in m["out_of_area"]["placed_in_list"] + m["multi_setting"]:
+        assert r["child"].startswith("C-")
+    assert len(m["multi_setting"]) == len(full["multi_setting"])
