@@ -99,10 +99,10 @@ def placements(ep: pd.DataFrame, view: pd.DataFrame, host: str) -> dict:
     }
 
 
-def rhi_themes(mis: pd.DataFrame, rhi: pd.DataFrame, top: int = 10) -> dict:
+def rhi_themes(mis: pd.DataFrame, rhi: pd.DataFrame, t, top: int = 10) -> dict:
     """Push and pull factors and issues raised in the return interviews of the period's missing
-    episodes: counts over the interviews held, and issues per month of the episode."""
-    r = rhi[rhi["episode_key"].isin(mis["episode_key"]) & rhi["held_at"].notna()]
+    episodes held by T: counts over the interviews held, and issues per month of the episode."""
+    r = rhi[rhi["episode_key"].isin(mis["episode_key"]) & rhi["held_at"].notna() & (rhi["held_at"] <= t)]
     r = r.merge(mis[["episode_key", "reported_at"]], on="episode_key")
     out = {"interviews_held": int(len(r))}
     for col in ("push_factors", "pull_factors", "issues"):
@@ -200,7 +200,7 @@ def mog_extras(episodes: pd.DataFrame, children: pd.DataFrame, return_interviews
     return {
         "by_establishment": by_establishment(ep, view),
         "out_of_area": placements(ep, view, host),
-        "rhi_themes": rhi_themes(mis, return_interviews),
+        "rhi_themes": rhi_themes(mis, return_interviews, t),
         "first_time": first_time(episodes, return_interviews, lo, hi, t),
         "multi_setting": multi_setting(ep),
         "cme": cme(education, mis, lo, hi, t),

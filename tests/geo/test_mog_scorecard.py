@@ -38,22 +38,24 @@ def write_drop(d: Path) -> Path:
              placement_type="parent", responsible_authority="Birmingham"),
         dict(child_id="CF1", source="carefirst", given_name="Xanthe", family_name="Quill", dob="2003-05-04",
              sex="female", care_status="cic", police_id="WMP1", carefirst_id="K1", upn="U1",
-             placement_type="residential", responsible_authority="Birmingham"),
+             placement_type="residential", responsible_authority="Birmingham",
+             placement_authority="Sandwell", establishment="Ouzel Court"),
         dict(child_id="ED1", source="education", given_name="Xanthe", family_name="Quill", dob="2003-04-05",
              sex="female", care_status="cin", police_id="", carefirst_id="K1", upn="U1",
              placement_type="", responsible_authority=""),
         dict(child_id="C2", source="police", given_name="Bryony", family_name="Stroud", dob="2002-01-09",
              sex="female", care_status="cic", police_id="WMP2", carefirst_id="", upn="",
-             placement_type="residential", responsible_authority="Sandwell"),
+             placement_type="residential", responsible_authority="Sandwell",
+             placement_authority="Birmingham", establishment="Heron House"),
         dict(child_id="C3", source="police", given_name="Oswin", family_name="Tarrant", dob="2004-11-30",
              sex="male", care_status="none", police_id="WMP3", carefirst_id="", upn="",
              placement_type="parent", responsible_authority="Birmingham"),
     ])
-    e = lambda i, c, cat, rep, ret="", rag="": dict(  # noqa: E731
+    e = lambda i, c, cat, rep, ret="", rag="", frm="care": dict(  # noqa: E731
         episode_id=i, child_id=c, category=cat, reported_at=rep, returned_at=ret, rag=rag,
-        source="police")
+        source="police", missing_from=frm)
     _csv(d / "episodes.csv", [
-        e("E1", "C1", "missing", "2017-03-02 10:00", "2017-03-02 20:00", "red"),
+        e("E1", "C1", "missing", "2017-03-02 10:00", "2017-03-02 20:00", "red", "education"),
         e("E2", "C1", "absent", "2017-03-05 10:00", "2017-03-05 12:00"),
         e("E3", "C1", "away_without_authorisation", "2017-03-06 10:00"),          # stale from E4
         e("E4", "C1", "missing", "2017-03-10 10:00", "2017-03-13 12:00"),         # 74 h
@@ -75,6 +77,11 @@ def write_drop(d: Path) -> Path:
         r("R5", "E5", "engaged", "2017-04-03 10:00"),
         r("R6", "F2", "not_offered"),
         r("R7", "E1", "engaged", "2017-03-05 11:00"),                   # after E2 was reported
+    ])
+    _csv(d / "education.csv", [
+        dict(record_id="M1", child_id="ED1", status="cme", start_date="2017-02-20", end_date="", source="education"),
+        dict(record_id="M2", child_id="C3", status="cnes", start_date="2016-09-01", end_date="2017-03-10",
+             source="police"),
     ])
     return d
 
@@ -153,6 +160,31 @@ def test_readable_table_states_definitions_and_bases(hand_db):
     assert res.exit_code == 0
     assert "base: returned_missing_episodes = 4" in res.stdout
     assert "nan" not in res.stdout.lower() and "NaT" not in res.stdout
+
+
+def test_mog_extras_out_of_area_both_ways_homes_settings_cme(hand_db):
+    s = scorecard(hand_db, "--from", "2017-03-01", "--to", "2017-03-31")
+    o = s["out_of_area"]
+    # placed in: C2, responsible Sandwell, placed in the city, two missing episodes in March
+    assert o["placed_in_children"] == 1 and o["placed_in_by_authority"]["Sandwell"]["missing_episodes"] == 2
+    (c2,) = o["placed_in_list"]
+    assert (c2["responsible_authority"], c2["missing_episodes"], c2["settings"]) == ("Sandwell", 2, "care")
+    # placed out: X, the city's own child in care, placed in Sandwell (social care's record)
+    assert (o["placed_out_children"], o["looked_after_children_known_placement"], o["placed_out_pct"]) == (1, 1, 100.0)
+    assert o["placed_out_by_host"] == {"Sandwell": {"children": 1, "children_missing": 1, "missing_episodes": 3}}
+    homes = {r["establishment"]: r for r in s["by_establishment"]}
+    assert homes["Heron House"]["missing_episodes"] == 2 and homes["Ouzel Court"]["missing_episodes"] == 3
+    assert homes["Ouzel Court"]["absent_episodes"] == 1 and homes["Ouzel Court"]["away_episodes"] == 1
+    (multi,) = s["multi_setting"]                 # X: education (E1) and care
+    assert multi["settings"] == "care;education" and multi["episodes"] == 5
+    f = s["first_time"]                           # X and the unknown child ZZ
+    assert (f["first_time_children"], f["first_time_rhi_offered"], f["first_time_rhi_engaged"],
+            f["first_time_missing_again"]) == (2, 1, 1, 1)
+    c = s["cme"]
+    assert (c["cme_children_in_period"], c["cme_children_also_missing"], c["ended_in_period"]) == (1, 1, 1)
+    assert c["open_at_as_of"]["cme"] == 1 and c["open_at_as_of"]["cnes"] == 0
+    themes = s["rhi_themes"]
+    assert themes["interviews_held"] == 2         # R1 and R7 follow E1 (R2 follows an absence)
 
 
 def test_data_quality_report(hand_db):
@@ -245,6 +277,9 @@ def independent(ep: pd.DataFrame, care: dict, rhi: pd.DataFrame, lo, hi, t) -> d
         stale_open_episodes=sum(not ret(r) and later(r) for r in known))
 
 
+_CITY: dict = {}
+
+
 @pytest.fixture(scope="module")
 def city_db(tmp_path_factory):
     from geo.reference import load_bundled
@@ -257,6 +292,7 @@ def city_db(tmp_path_factory):
                  ["ingest", str(tmp / "drop"), "--db", db], ["identity", "resolve", "--db", db]):
         res = r.invoke(cli.app, args)
         assert res.exit_code == 0, res.output
+    _CITY["drop"] = tmp / "drop"
     return db
 
 
@@ -283,3 +319,15 @@ def test_city_drop_equals_an_independent_calculation(city_db, start, end, as_of)
             assert got[k] == pytest.approx(want[k], abs=0.1), k
         else:
             assert got[k] == want[k], k
+
+
+def test_city_drop_stale_records_and_placements_match_the_truth(city_db):
+    truth = json.loads((_CITY["drop"] / "truth.json").read_text())
+    res = CliRunner().invoke(cli.app, ["quality", "--db", city_db, "--as-of", "2017-04-01", "--json"])
+    assert res.exit_code == 0, res.output
+    got = {r["episode_key"] for r in json.loads(res.stdout)["stale_open_episodes"]}
+    want = set(truth["stale_open_episodes"])
+    assert len(got & want) >= 0.95 * len(want) and len(got - want) <= 0.05 * len(want)
+    s = scorecard(city_db, "--from", "2016-04-01", "--to", "2017-03-31")
+    assert abs(s["out_of_area"]["placed_out_pct"] - 100 * truth["placed_out_share"]) < 3
+    assert s["cme"]["records"] == truth["cme_records"]
