@@ -55,14 +55,14 @@ def placements(ep: pd.DataFrame, view: pd.DataFrame, host: str) -> dict:
     period, by host authority; with the share of the host's own looked-after children placed out
     (DOMAIN.md: 41 %)."""
     h = host.strip().lower()
-    ra = _norm(view.get("responsible_authority", pd.Series(dtype=object)))
-    pa = _norm(view.get("placement_authority", pd.Series(dtype=object)))
-    care = view.get("care_status", pd.Series(dtype=object))
+    col = lambda c: view[c] if c in view else pd.Series(None, index=view.index, dtype=object)  # noqa: E731
+    ra_raw, pa_raw = col("responsible_authority"), col("placement_authority")
+    ra, pa, care = _norm(ra_raw), _norm(pa_raw), col("care_status")
     ins = ra.index[(ra.notna() & (ra != "") & (ra != h)).fillna(False).to_numpy()]
     e_in = ep[ep["person_id"].isin(ins)]
     per = []
     for pid, g in e_in.groupby("person_id"):
-        per.append({"person_id": pid, "responsible_authority": str(view.at[pid, "responsible_authority"]),
+        per.append({"person_id": pid, "responsible_authority": str(ra_raw[pid]),
                     "missing_episodes": int((g["category"] == MISSING).sum()),
                     "absent_episodes": int((g["category"] == ABSENT).sum()),
                     "away_episodes": int((g["category"] == AWAY).sum()),
@@ -72,7 +72,7 @@ def placements(ep: pd.DataFrame, view: pd.DataFrame, host: str) -> dict:
     per.sort(key=lambda r: (-r["missing_episodes"], -r["absent_episodes"] - r["away_episodes"], r["person_id"]))
     by_ra = {}
     if len(e_in):
-        t = _by_category(e_in.assign(ra=e_in["person_id"].map(view["responsible_authority"])), "ra")
+        t = _by_category(e_in.assign(ra=e_in["person_id"].map(ra_raw)), "ra")
         by_ra = {str(k): {c: int(v) for c, v in r.items()} for k, r in t.iterrows()}
     own_lac = view.index[((ra == h) & (care == "cic")).fillna(False).to_numpy()]
     known = pa.reindex(own_lac)
@@ -81,7 +81,7 @@ def placements(ep: pd.DataFrame, view: pd.DataFrame, host: str) -> dict:
     e_out = ep[ep["person_id"].isin(out_ids)]
     hosts = pa.reindex(out_ids)
     by_host = {}
-    for auth, ids in pd.Series(out_ids, index=out_ids).groupby(view.loc[out_ids, "placement_authority"]):
+    for auth, ids in pd.Series(out_ids, index=out_ids).groupby(pa_raw.reindex(out_ids)):
         e_h = e_out[e_out["person_id"].isin(ids)]
         by_host[str(auth)] = {"children": int(len(ids)),
                               "children_missing": int(e_h.loc[e_h["category"] == MISSING, "person_id"].nunique()),

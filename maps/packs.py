@@ -161,7 +161,7 @@ class Period:
         return f"{self.start:%d %b %Y} to {self.end:%d %b %Y}"
 
 
-FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
+FRAMES = ("children", "persons", "episodes", "return_interviews", "education", "place_events", "premises",
           "intelligence", "links", "areas")
 RESULTS = ("area_hotspots_ward", "area_hotspots_lsoa", "found_at_clusters", "premises_of_concern",
            "area_trends", "co_missing_groups", "bridging_persons")
@@ -232,7 +232,8 @@ def period_episodes(episodes: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Per month of return: returns, RHIs offered, held, held within 72 hours of the return, and
-    outcomes. Episodes are the missing episodes of ``period`` with a return (an interview follows
+    outcomes. Episodes are the missing episodes of ``period`` returned by its end (the scorecard's
+    returned_missing_episodes; an interview follows
     a missing episode: absent and away are not in the base); an RHI is matched by episode_key."""
     cols = ["month", "returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement"]
     ep = period_episodes(episodes, period)
@@ -240,7 +241,8 @@ def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -
         ep = ep[ep["category"] == "missing"]
     if ep.empty:
         return pd.DataFrame(columns=cols)
-    ep = ep[_utc(ep["returned_at"]).notna()].copy()
+    returned = _utc(ep["returned_at"])
+    ep = ep[(returned.notna() & (returned <= contract_period(period).as_of)).to_numpy()].copy()
     ep["returned"] = _utc(ep["returned_at"])
     r = rhis if not rhis.empty else pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome"])
     r = r.sort_values("held_at", na_position="last").drop_duplicates("episode_key")
@@ -437,7 +439,9 @@ def _table(df: pd.DataFrame, columns: Sequence[tuple[str, str]], num: Iterable[s
 
 
 def _plain(v: object) -> str:
-    if v is None:
+    if v is None or v is pd.NaT or (isinstance(v, (float, np.floating)) and math.isnan(v)):
+        return ""
+    if isinstance(v, str) and v.strip().lower() in ("nan", "nat", "none"):
         return ""
     if isinstance(v, float):
         return "" if math.isnan(v) else (f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}")
@@ -639,10 +643,11 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     episodes = _frame(data, "episodes")
     parts = []
     sc = pd.DataFrame(mog_scorecard(data, period, view), columns=["figure", "value", "note"])
-    parts.append(_section("Scorecard", _table(sc, [("figure", "Figure"), ("value", "Value"), ("note", "Note")],
-                                              num=["value"], fmt={"value": view.count}), "scorecard"))
+    parts.append(_section(f"Scorecard ({period.label()})", _table(
+        sc, [("figure", "Figure"), ("value", "Value"), ("note", "Note")], num=["value"],
+        fmt={"value": view.count}), "scorecard"))
     mc = monthly_counts(episodes, period)
-    series = {c: mc[c].tolist() for c in mc.columns if c != "month"}
+    series = {str(c).replace("_", " "): mc[c].tolist() for c in mc.columns if c != "month"}
     trend_html = svg_bars(mc["month"].tolist() if len(mc) else [], series, "Episodes per month")
     trends = _frame(data, "area_trends")
     if not trends.empty and "category" in trends.columns:
@@ -666,11 +671,13 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     hs = data.get("area_hotspots_ward")
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
-        hot = hs[pd.to_numeric(hs["gi_bin"], errors="coerce") > 0].sort_values("gi_z", ascending=False)
+        q = pd.to_numeric(hs.get("gi_q"), errors="coerce")
+        hot = hs[(pd.to_numeric(hs["gi_bin"], errors="coerce") > 0) & (q <= 0.05)].sort_values("gi_z", ascending=False)
         hot = hot.assign(confidence=pd.to_numeric(hot["gi_bin"]).map({3: "99%", 2: "95%", 1: "90%"}))
-        inner = map_frame(m, "Ward hotspot map") + "<h3>Hot spot wards</h3>" + _table(
+        inner = map_frame(m, "Ward hotspot map") + (
+            "<h3>Hot spot wards significant after false discovery rate control (q &le; 0.05)</h3>") + _table(
             hot, [("area_name", "Ward"), ("episodes", "Episodes"), ("children", "Children"), ("gi_z", "Gi* z"),
-                  ("confidence", "Hot spot confidence (Gi_Bin)"), ("gi_p", "permutation p"),
+                  ("confidence", "Gi_Bin level (before FDR)"), ("gi_p", "permutation p"),
                   ("gi_q", "permutation q (FDR)")], num=["episodes", "children", "gi_z", "gi_p", "gi_q"],
             fmt={"episodes": view.count, "children": view.count}, empty="No significant hot spot wards.")
     else:
@@ -682,7 +689,7 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
                        why=wc["reasons"].map(lambda r: "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in r) + "</ul>"
                                              if isinstance(r, (list, tuple, np.ndarray)) else esc(r)))
         wc.insert(0, "rank", range(1, len(wc) + 1))
-    parts.append(_section("The six most worrying cases", _table(
+    parts.append(_section(f"The six most worrying cases (as of the end of {period.label()})", _table(
         wc, [("rank", "#"), ("child", "Child"), ("episodes", "Episodes"), ("score", "Score"), ("why", "Reasons")],
         num=["episodes", "score"], fmt={"why": lambda v: v, "episodes": view.count}) +
         "<p class='note'>Score: points for the red indicators (geo.scorecards.worrying_cases, the same "
@@ -694,16 +701,166 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         t["held_72h_pct"] = [view.pct(a, b) for a, b in zip(t["within_72h"], t["held"])]
         t["offered_pct"] = [view.pct(a, b) for a, b in zip(t["offered"], t["returns"])]
     cnt = {c: view.count for c in ("returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement")}
-    parts.append(_section("Return home interviews: timeliness", _table(
+    parts.append(_section(f"Return home interviews: timeliness ({period.label()})", _table(
         t, [("month", "Month of return"), ("returns", "Returns"), ("offered", "Offered"), ("offered_pct", "% offered"),
             ("held", "Held"), ("within_72h", "Held within 72 h"), ("held_72h_pct", "% of held within 72 h"),
             ("engaged", "Engaged"), ("declined", "Declined"), ("no_engagement", "Did not engage")],
         num=list(cnt) + ["offered_pct", "held_72h_pct"], fmt=cnt), "rhi"))
-    ooa = out_of_area(data, period)
-    parts.append(_section("Children placed from out of area", _table(
-        ooa, [("responsible_authority", "Responsible authority"), ("children", "Children"), ("episodes", "Episodes")],
-        num=["children", "episodes"], fmt={"children": view.count, "episodes": view.count}), "out-of-area"))
+    parts += mog_extra_sections(data, period, view)
     return page("MOG pack: Missing Operational Group", period.label(), "".join(parts), view)
+
+
+def mog_extras(data: dict, period: Period) -> dict:
+    """``geo.mog_extras.mog_extras`` for the pack's period as of its end (the CLI's and API's)."""
+    from geo.mog_extras import mog_extras as _extras
+
+    p = contract_period(period)
+    rh = _frame(data, "return_interviews")
+    if rh.empty:
+        rh = pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome", "push_factors",
+                                   "pull_factors", "issues"])
+    return _extras(_frame(data, "episodes"), _frame(data, "children"), rh, p.start, p.end, p.as_of,
+                   education=data.get("education"), view=person_view(data))
+
+
+def _words(v: object) -> str:
+    """A vocabulary value or ``;`` list as words (no raw field names where a person reads)."""
+    return "; ".join(str(x).replace("_", " ") for x in str(v or "").split(";") if x)
+
+
+def mog_extra_sections(data: dict, period: Period, view: View) -> list[str]:
+    """The MOG's other tables (geo.mog_extras), each headed with its period: children's homes
+    (roles that may see homes only), out of area both ways, first-time missing, more than one
+    setting, RHI themes, children missing education, data quality."""
+    x = mog_extras(data, period)
+    label = period.label()
+    out = []
+    cnt = view.count
+    cats = [("missing_episodes", "Missing"), ("absent_episodes", "Absent"), ("away_episodes", "Away"),
+            ("children", "Children")]
+    if view.full:
+        homes = pd.DataFrame(x["by_establishment"])
+        inner = _table(homes, [("establishment", "Children's home")] + cats, num=[c for c, _ in cats],
+                       empty="No episodes of children in a named home in the period.")
+    else:
+        inner = ("<p class='note'>Children's homes are restricted: the per-home table is given to analysts "
+                 "only (the placements rule of the API).</p>")
+    out.append(_section(f"Episodes per children's home ({label})", inner, "homes"))
+    o = x["out_of_area"]
+    pin = pd.DataFrame(o["placed_in_list"])
+    if len(pin):
+        pin = pin.assign(child=pin["person_id"].map(view.who), settings=pin["settings"].map(_words),
+                         first=pd.to_datetime(pin["first_reported"]).dt.strftime("%d %b"),
+                         last=pd.to_datetime(pin["last_reported"]).dt.strftime("%d %b"))
+    host = pd.DataFrame([{"host": k, **v} for k, v in o["placed_out_by_host"].items()])
+    share = o["placed_out_pct"]
+    share_txt = view.pct(o["placed_out_children"], o["looked_after_children_known_placement"])
+    ooa = out_of_area(data, period)
+    out.append(_section(f"Children placed from out of area, and the city's children placed elsewhere ({label})",
+        "<h3>Children placed in the city by other authorities, by responsible authority</h3>"
+        + _table(ooa, [("responsible_authority", "Responsible authority"), ("children", "Children"),
+                       ("episodes", "Missing episodes")],
+                 num=["children", "episodes"], fmt={"children": cnt, "episodes": cnt})
+        + "<h3>Children placed in the city by other authorities: pattern per child</h3>"
+        + _table(pin, [("child", "Child"), ("responsible_authority", "Responsible authority"),
+                       ("missing_episodes", "Missing"), ("absent_episodes", "Absent"),
+                       ("away_episodes", "Away"), ("first", "First"), ("last", "Last"), ("settings", "From")],
+                 num=["missing_episodes", "absent_episodes", "away_episodes"],
+                 fmt={c: cnt for c in ("missing_episodes", "absent_episodes", "away_episodes")},
+                 empty="No child placed here by another authority had an episode in the period.")
+        + "<h3>The city's own looked-after children placed elsewhere, by host authority</h3>"
+        + f"<p>{cnt(o['placed_out_children'])} of {cnt(o['looked_after_children_known_placement'])} "
+          f"looked-after children with a recorded placement authority are placed outside the city "
+          f"({esc(share_txt if share is not None else 'n/a')}; the papers report 41%).</p>"
+        + _table(host, [("host", "Host authority"), ("children", "Children placed there"),
+                        ("children_missing", "Of whom missing in the period"),
+                        ("missing_episodes", "Missing episodes")],
+                 num=["children", "children_missing", "missing_episodes"],
+                 fmt={c: cnt for c in ("children", "children_missing", "missing_episodes")},
+                 empty="No placement authority recorded."), "out-of-area"))
+    f = x["first_time"]
+    ft = pd.DataFrame([
+        ("Children missing for the first time", cnt(f["first_time_children"]), ""),
+        ("Return interviews offered after the first episode", cnt(f["first_time_rhi_offered"]), ""),
+        ("Of which the child engaged", cnt(f["first_time_rhi_engaged"]),
+         view.pct(f["first_time_rhi_engaged"], f["first_time_rhi_offered"]) + " (papers: 34%)"),
+        ("Went missing again by the end of the period", cnt(f["first_time_missing_again"]),
+         view.pct(f["first_time_missing_again"], f["first_time_children"])
+         + " (papers: 84% not missing again)"),
+    ], columns=["figure", "value", "note"])
+    out.append(_section(f"First-time missing children ({label})",
+                        _table(ft, [("figure", "Figure"), ("value", "Value"), ("note", "Note")], num=["value"]),
+                        "first-time"))
+    ms = pd.DataFrame(x["multi_setting"])
+    if len(ms):
+        ms = ms.assign(child=ms["person_id"].map(view.who), settings=ms["settings"].map(_words),
+                       last=pd.to_datetime(ms["last_reported"]).dt.strftime("%d %b %Y"),
+                       sources=ms["sources"].map(_words))
+    out.append(_section(f"Children missing from more than one setting ({label})", _table(
+        ms, [("child", "Child"), ("settings", "Settings"), ("episodes", "Episodes"),
+             ("missing_episodes", "Missing"), ("last", "Last reported"), ("sources", "Recorded by")],
+        num=["episodes", "missing_episodes"], fmt={"episodes": cnt, "missing_episodes": cnt},
+        empty="No child had episodes from more than one setting in the period."), "settings"))
+    th = x["rhi_themes"]
+    rows = []
+    for col, what in (("push_factors", "Push factor"), ("pull_factors", "Pull factor"), ("issues", "Issue")):
+        for k, v in th.get(col, {}).items():
+            rows.append({"kind": what, "theme": k.replace("_", " "), "n": v,
+                         "pct": view.pct(v, th["interviews_held"])})
+    themes = pd.DataFrame(rows)
+    by_month = th.get("issues_by_month", {})
+    months = sorted(by_month)
+    issues = sorted({i for m in by_month.values() for i in m})
+    trend = svg_bars(months, {i.replace("_", " "): [by_month[m].get(i, 0) for m in months] for i in issues[:5]},
+                     "Issues raised per month (return interviews held)") if months else ""
+    out.append(_section(f"Return home interviews: push, pull and issues ({label})",
+                        f"<p>{cnt(th['interviews_held'])} interviews held after missing episodes of the period "
+                        "(papers: mental health 25%, substance misuse 18%, CSE 12%, offending 6.5%).</p>"
+                        + _table(themes, [("kind", "Kind"), ("theme", "Theme"), ("n", "Interviews"),
+                                          ("pct", "% of interviews held")], num=["n", "pct"], fmt={"n": cnt},
+                                 empty="No interview held.") + trend, "themes"))
+    c = x["cme"]
+    if c.get("records"):
+        cm = pd.DataFrame([
+            ("Children on a children-missing-education record in the period", cnt(c["cme_children_in_period"])),
+            ("Of whom also missing in the period", cnt(c["cme_children_also_missing"])),
+            ("CME records open at the end of the period", cnt(c["open_at_as_of"]["cme"])),
+            ("Not in education, employment or training (CNES) open", cnt(c["open_at_as_of"]["cnes"])),
+            ("Removed from roll, not located, open", cnt(c["open_at_as_of"]["removed_unlocated"])),
+            ("Elective home education open", cnt(c["open_at_as_of"]["elective_home_education"])),
+            ("Records started in the period", cnt(c["started_in_period"])),
+            ("Records ended in the period", cnt(c["ended_in_period"])),
+        ], columns=["figure", "value"])
+        cme_html = _table(cm, [("figure", "Figure"), ("value", "Value")], num=["value"])
+    else:
+        cme_html = "<p class='note'>No education.csv records in the store.</p>"
+    out.append(_section(f"Children missing education ({label})", cme_html, "cme"))
+    out.append(_section(f"Data quality: records that do not agree (as of the end of {label})",
+                        data_quality_table(data, period, view), "quality"))
+    return out
+
+
+def data_quality_table(data: dict, period: Period, view: View) -> str:
+    """Counts per source of ``geo.data_quality`` findings as of the period's end."""
+    from geo.data_quality import FINDINGS, quality_report
+
+    rh = _frame(data, "return_interviews")
+    ep = _frame(data, "episodes")
+    if ep.empty:
+        return "<p class='note'>No episodes.</p>"
+    rep = quality_report(ep, _frame(data, "children"), rh, contract_period(period).as_of, view=person_view(data))
+    labels = {"stale_open_episodes": "Open records followed by a later episode",
+              "long_open_episodes": "Missing over 28 days with no later episode (check)",
+              "unknown_children": "Episodes of a child with no child record",
+              "rhi_after_next_episode": "Interviews held after the next episode",
+              "disagreements": "Details that disagree between sources"}
+    rows = [{"finding": labels[k], **{src: v[k] for src, v in rep["summary"].items()}, "all": rep["totals"][k]}
+            for k in FINDINGS]
+    srcs = list(rep["summary"])
+    return _table(pd.DataFrame(rows), [("finding", "Finding")] + [(s_, s_.replace("_", " ")) for s_ in srcs]
+                  + [("all", "All")], num=srcs + ["all"], fmt={c: view.count for c in srcs + ["all"]}) + (
+        "<p class='note'>Stale open records are kept out of children missing now and the most worrying "
+        "cases; analysts list them with <code>wayfinder quality</code>.</p>")
 
 
 def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str | None = None) -> str:
@@ -783,27 +940,78 @@ def concerning_premises(data: dict, top: int = 30) -> pd.DataFrame:
     return poc.head(top)
 
 
-def adults_table(data: dict, view: View) -> str:
+#: direct links that make an adult "of concern" (with a recorded role adult_of_concern, or a path
+#: resting on intelligence); family and professionals linked only through shared places are not
+CONCERNING_RELATIONS = ("associate", "transported_by", "intelligence", "intel", "drives_for")
+_RELATION_WORDS = {"associate": "associate of", "transported_by": "transported", "seen_with": "seen with",
+                   "found_with": "found with", "drives_for": "drives for", "intelligence": "in intelligence on",
+                   "intel": "in intelligence on"}
+
+
+def adult_basis(evidence: object) -> dict:
+    """Direct relations of an adult to children from ``bridging_persons.evidence`` (``PID relation``
+    items; items ``via`` a place are indirect): ``{relation: children}``."""
+    out: dict = {}
+    for item in str(evidence or "").split("; "):
+        parts = item.split(" ", 2)
+        if len(parts) < 2 or " via " in item:
+            continue
+        for rel in parts[1].split("+"):
+            out.setdefault(rel, set()).add(parts[0])
+    return {k: len(v) for k, v in out.items()}
+
+
+def adults_of_concern(data: dict) -> tuple[pd.DataFrame, int]:
+    """Adults with concerning evidence (a role of adult_of_concern, an associate, transported-by or
+    intelligence link to a child, or paths resting on intelligence) from ``bridging_persons``,
+    with the basis in words; and how many other linked adults (family, professionals, adults
+    linked only through shared places) were left out."""
     bp = _frame(data, "bridging_persons")
     persons = _frame(data, "persons")
     role = dict(zip(persons.get("person_id", []), persons.get("role", []))) if len(persons) else {}
-    if len(bp):
-        bp = bp.assign(who=bp["person_id"].map(lambda p: view.who(p, "adult")),
-                       role=bp["person_id"].map(lambda p: str(role.get(p, "") or "").replace("_", " ")))
-        cols = [("rank", "#"), ("who", "Adult"), ("role", "Recorded role"), ("children", "Children linked"),
-                ("score", "Score")]
-        if view.full and "evidence" in bp.columns:
-            cols.append(("evidence", "Evidence"))
-        if "intelligence_only" in bp.columns:
-            bp["intel_only"] = bp["intelligence_only"].map(lambda v: "intelligence only (graded, not fact)" if v else "")
-            cols.append(("intel_only", "Basis"))
-        return _table(bp, cols, num=["children", "score"], fmt={"children": view.count}) + (
-            "<p class='note'>Adults linked to several children directly or through shared places "
-            "(network.measures.bridging_persons).</p>")
+    if bp.empty:
+        return bp, 0
+    bp = bp.copy()
+    bp["role"] = bp["person_id"].map(lambda p_: str(role.get(p_, "") or ""))
+    basis = bp.get("evidence", pd.Series("", index=bp.index)).map(adult_basis)
+    intel_only = bp.get("intelligence_only", pd.Series(False, index=bp.index)).fillna(False).astype(bool)
+    concern = (bp["role"] == "adult_of_concern") | intel_only | basis.map(
+        lambda b: any(r in b for r in CONCERNING_RELATIONS))
+    concern &= ~bp["role"].isin(["family", "professional"]) | basis.map(
+        lambda b: any(r in b for r in CONCERNING_RELATIONS))
+
+    def words(i) -> str:
+        b = basis[i]
+        parts = ["recorded as an adult of concern"] if bp.at[i, "role"] == "adult_of_concern" else []
+        parts += [f"{_RELATION_WORDS[r]} {n} {'child' if n == 1 else 'children'}"
+                  for r, n in sorted(b.items(), key=lambda kv: -kv[1]) if r in _RELATION_WORDS]
+        if intel_only[i]:
+            parts.append("intelligence only (graded, not fact)")
+        return "; ".join(parts)
+    bp["basis"] = [words(i) for i in bp.index]
+    shown = bp[concern.to_numpy()]
+    return shown, int((~concern).sum())
+
+
+def adults_table(data: dict, view: View) -> str:
+    shown, left_out = adults_of_concern(data)
+    persons = _frame(data, "persons")
+    if len(shown):
+        shown = shown.assign(who=shown["person_id"].map(lambda p: view.who(p, "adult")),
+                             role_words=shown["role"].str.replace("_", " "))
+        cols = [("rank", "#"), ("who", "Adult"), ("role_words", "Recorded role"),
+                ("children", "Children linked"), ("score", "Score"), ("basis", "Basis")]
+        return _table(shown, cols, num=["children", "score"], fmt={"children": view.count}) + (
+            "<p class='note'>Adults with concerning evidence: a recorded role of adult of concern, or an "
+            "associate, transported-by or intelligence link to a child (network.measures.bridging_persons). "
+            f"{view.count(left_out)} other adults linked to several children (family members, professionals, "
+            "adults sharing only a place such as a postcode) are not listed here.</p>")
     if len(persons) and "role" in persons.columns:
         aoc = persons[persons["role"] == "adult_of_concern"].drop_duplicates("person_id")
-        aoc = aoc.assign(who=aoc["person_id"].map(lambda p: view.who(p, "adult")))
-        return _missing(data, ["bridging_persons"]) + _table(aoc, [("who", "Adult of concern (recorded)")])
+        aoc = aoc.assign(who=aoc["person_id"].map(lambda p: view.who(p, "adult")),
+                         basis="recorded as an adult of concern")
+        return _missing(data, ["bridging_persons"]) + _table(
+            aoc, [("who", "Adult of concern (recorded)"), ("basis", "Basis")])
     return _missing(data, ["bridging_persons"])
 
 

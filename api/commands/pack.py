@@ -77,6 +77,8 @@ def register(app: typer.Typer) -> None:
         except Exception:  # noqa: BLE001 - packs still minimise with a pack-local key
             view = packs.View(role=role)
         data = packs.load_pack_data(store)
+        from api.commands.scorecard import resolve_in_memory
+        resolve_in_memory(store, data)      # children are resolved persons, as in the scorecard
         if data.get("episodes") is None or len(data["episodes"]) == 0:
             fail("the store holds no episodes: run `wayfinder ingest` first")
         try:

@@ -331,3 +331,51 @@ def test_city_drop_stale_records_and_placements_match_the_truth(city_db):
     s = scorecard(city_db, "--from", "2016-04-01", "--to", "2017-03-31")
     assert abs(s["out_of_area"]["placed_out_pct"] - 100 * truth["placed_out_share"]) < 3
     assert s["cme"]["records"] == truth["cme_records"]
+
+
+def _pack_rows(html_text: str, section: str) -> dict:
+    import html as _h
+    import re
+    i = html_text.index(f"<section id='{section}'>")
+    sec = html_text[i:html_text.index("</section>", i)]
+    rows = {}
+    for tr in re.findall(r"<tr>(.*?)</tr>", sec, flags=re.S):
+        cells = [_h.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)]
+        if cells:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_mog_pack_numbers_trace_to_the_scorecard(hand_db, tmp_path):
+    """The pack for March equals `scorecard mog --json` for March (same definitions, same as-of);
+    no NaT, nan or raw field names where a person reads."""
+    import re
+    out = tmp_path / "mog.html"
+    res = CliRunner().invoke(cli.app, ["pack", "mog", "--db", hand_db, "--from", "2017-03-01", "--to", "2017-03-31",
+                                       "--role", "analyst", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    s = scorecard(hand_db, "--from", "2017-03-01", "--to", "2017-03-31")
+    rows = _pack_rows(text, "scorecard")
+    trace = {"Missing episodes": "missing_episodes", "Absent episodes (beside missing, not in it)": "absent_episodes",
+             "Children missing": "missing_children", "Children missing more than once": "repeat_missing_children",
+             "First-time missing children": "first_time_missing_children",
+             "Missing episodes of children in care": "missing_episodes_looked_after",
+             "Missing episodes of children in care over 48 hours": "missing_over_48h_looked_after",
+             "Returned missing episodes": "returned_missing_episodes", "Children missing now": "missing_now",
+             "Open records not cleared": "stale_open_episodes", "RHIs offered": "rhi_offered_episodes"}
+    for label, key in trace.items():
+        assert rows[label][0] == str(s[key]), (label, rows[label], s[key])
+    assert rows["RHIs offered"][1].startswith(f"{s['rhi_offered_pct']:.0f}%")
+    assert rows["RHIs where the child engaged"][1].startswith(f"{s['rhi_engaged_pct']:.0f}%")
+    rhi = _pack_rows(text, "rhi")
+    assert rhi["All"][0] == str(s["returned_missing_episodes"])    # the same base as the scorecard
+    homes = _pack_rows(text, "homes")
+    assert homes["Ouzel Court"][0] == str(s["by_establishment"][0]["missing_episodes"])
+    visible = re.sub(r"<script.*?</script>|<style.*?</style>", "", text, flags=re.S)
+    visible = re.sub(r"<[^>]+>", " ", visible)
+    for bad in ("NaT", "nan", "away_without_authorisation", "placement_type", "_episodes"):
+        assert not re.search(rf"\b{bad}\b", visible), bad
+    for sec in ("scorecard", "worrying", "rhi", "out-of-area", "homes", "first-time", "settings", "themes", "cme"):
+        i = text.index(f"<section id='{sec}'>")
+        assert "Mar 2017" in text[i:text.index("</h2>", i)], sec     # every table says its period

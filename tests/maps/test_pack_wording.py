@@ -1,0 +1,38 @@
+"""Pack wording (issue 14): "Adults of concern" lists only adults with concerning evidence, with the
+basis filled in; family and professionals linked through a shared place are left out and counted;
+no NaT or nan in a table cell."""
+import pandas as pd
+
+from maps import packs
+
+
+def _data():
+    bp = pd.DataFrame({
+        "rank": [1, 2, 3, 4], "person_id": ["A1", "F1", "A2", "Q1"], "children": [6, 89, 3, 4],
+        "score": [9.0, 8.0, 4.0, 2.0], "intelligence_only": [False, False, False, True],
+        "evidence": ["P1 associate; P2 transported_by; P3 seen_with; P4 associate",
+                     "P9 other; P8 resides_at+found_at via place:1:2:postcode (1 High St, B7 4PS)",
+                     "P5 associate; P6 found_at via place:3:4:postcode (x)",
+                     "P7 intelligence"]})
+    persons = pd.DataFrame({"person_id": ["A1", "F1", "A2", "Q1"],
+                            "role": ["adult_of_concern", "family", "peer", "unknown"]})
+    return {"bridging_persons": bp, "persons": persons}
+
+
+def test_adults_of_concern_only_with_concerning_evidence():
+    shown, left_out = packs.adults_of_concern(_data())
+    assert list(shown["person_id"]) == ["A1", "A2", "Q1"] and left_out == 1
+    basis = dict(zip(shown["person_id"], shown["basis"]))
+    assert basis["A1"] == ("recorded as an adult of concern; associate of 2 children; transported 1 child; "
+                           "seen with 1 child")
+    assert basis["A2"] == "associate of 1 child"
+    assert "intelligence only (graded, not fact)" in basis["Q1"]
+    html = packs.adults_table(_data(), packs.View("cog_member"))
+    assert "F1" not in html and "A1" not in html           # pseudonyms for members
+    assert "associate of 2 children" in html and "&lt;5 other adults" in html   # 1 left out, banded
+
+
+def test_no_nat_or_nan_in_cells():
+    df = pd.DataFrame({"a": [pd.NaT, float("nan"), None, "nan", "ok"]})
+    html = packs._table(df, [("a", "A")])
+    assert "NaT" not in html and "nan" not in html and "None" not in html and "ok" in html
