@@ -769,7 +769,7 @@ def mog_extra_sections(data: dict, period: Period, view: View) -> list[str]:
                  fmt={c: cnt for c in ("missing_episodes", "absent_episodes", "away_episodes")},
                  empty="No child placed here by another authority had an episode in the period.")
         + "<h3>The city's own looked-after children placed elsewhere, by host authority</h3>"
-        + f"<p>{cnt(o['placed_out_children'])} of {cnt(o['looked_after_children_known_placement'])} "
+        + f"<p>{esc(cnt(o['placed_out_children']))} of {esc(cnt(o['looked_after_children_known_placement']))} "
           f"looked-after children with a recorded placement authority are placed outside the city "
           f"({esc(share_txt if share is not None else 'n/a')}; the papers report 41%).</p>"
         + _table(host, [("host", "Host authority"), ("children", "Children placed there"),
@@ -814,7 +814,7 @@ def mog_extra_sections(data: dict, period: Period, view: View) -> list[str]:
     trend = svg_bars(months, {i.replace("_", " "): [by_month[m].get(i, 0) for m in months] for i in issues[:5]},
                      "Issues raised per month (return interviews held)") if months else ""
     out.append(_section(f"Return home interviews: push, pull and issues ({label})",
-                        f"<p>{cnt(th['interviews_held'])} interviews held after missing episodes of the period "
+                        f"<p>{esc(cnt(th['interviews_held']))} interviews held after missing episodes of the period "
                         "(papers: mental health 25%, substance misuse 18%, CSE 12%, offending 6.5%).</p>"
                         + _table(themes, [("kind", "Kind"), ("theme", "Theme"), ("n", "Interviews"),
                                           ("pct", "% of interviews held")], num=["n", "pct"], fmt={"n": cnt},
@@ -1004,7 +1004,7 @@ def adults_table(data: dict, view: View) -> str:
         return _table(shown, cols, num=["children", "score"], fmt={"children": view.count}) + (
             "<p class='note'>Adults with concerning evidence: a recorded role of adult of concern, or an "
             "associate, transported-by or intelligence link to a child (network.measures.bridging_persons). "
-            f"{view.count(left_out)} other adults linked to several children (family members, professionals, "
+            f"{esc(view.count(left_out))} other adults linked to several children (family members, professionals, "
             "adults sharing only a place such as a postcode) are not listed here.</p>")
     if len(persons) and "role" in persons.columns:
         aoc = persons[persons["role"] == "adult_of_concern"].drop_duplicates("person_id")
