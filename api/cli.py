@@ -23,18 +23,30 @@ from api.commands import DB_HELP, fail, store_for  # noqa: E402
 
 @app.command()
 def reference(
-    codepoint: List[Path] = typer.Option(..., "--codepoint", help="OS Code-Point Open CSV "
+    codepoint: List[Path] = typer.Option(None, "--codepoint", help="OS Code-Point Open CSV "
                                          "(no header) or ONS Postcode Directory CSV; repeatable"),
-    wards: Path = typer.Option(..., "--wards", help="ward boundaries (GeoJSON, GeoPackage, shp)"),
+    wards: Optional[Path] = typer.Option(None, "--wards", help="ward boundaries (GeoJSON, GeoPackage, shp)"),
     lsoa: Optional[Path] = typer.Option(None, "--lsoa", help="LSOA boundaries"),
     code_field: Optional[str] = typer.Option(None, "--code-field", help="area code property "
                                              "(default: detected, e.g. WD13CD, LSOA11CD)"),
     name_field: Optional[str] = typer.Option(None, "--name-field", help="area name property"),
+    mase_areas: Optional[Path] = typer.Option(None, "--mase-areas", help="CSV ward_code, mase_area: "
+                                              "the wards of each MASE meeting area"),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Load the postcode gazetteer and ward/LSOA boundaries of any city."""
+    """Load the postcode gazetteer and ward/LSOA boundaries of any city (and MASE areas)."""
     from geo.areas import BoundaryError
     from geo.reference import load_reference
+    if mase_areas is not None and not codepoint and wards is None:
+        from geo.mase import MaseAreaError
+        from geo.reference import load_mase_areas
+        try:
+            typer.echo(load_mase_areas(store_for(db), mase_areas))
+        except MaseAreaError as exc:
+            fail(str(exc))
+        return
+    if not codepoint or wards is None:
+        fail("reference needs --codepoint FILE and --wards FILE (or only --mase-areas FILE)")
     for p in codepoint:
         if not p.exists():
             fail(f"{p}: no such file")
@@ -44,6 +56,13 @@ def reference(
     except (BoundaryError, ValueError, OSError) as exc:
         fail(str(exc))
     typer.echo(str(report))
+    if mase_areas is not None:
+        from geo.mase import MaseAreaError
+        from geo.reference import load_mase_areas
+        try:
+            typer.echo(load_mase_areas(store, mase_areas))
+        except MaseAreaError as exc:
+            fail(str(exc))
 
 
 @app.command()
@@ -88,7 +107,7 @@ def held(
 
 
 COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
-                   "audit", "pack", "run", "erase", "scorecard", "quality")
+                   "audit", "pack", "run", "erase", "scorecard", "quality", "mase")
 
 
 def _register_commands() -> None:

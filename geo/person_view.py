@@ -111,8 +111,8 @@ def person_view(children: pd.DataFrame, fields=None) -> pd.DataFrame:
         out["from_episode"] = ch["from_episode"].fillna(False).astype(bool).groupby(pid).all()
     fields = [f for f in (fields or list(RULES) + list(_FOLLOWS)) if f in ch.columns]
     for f in fields:
-        if f in _FOLLOWS:
-            continue
+        if f in _FOLLOWS and _FOLLOWS[f] in ch.columns:
+            continue                  # chosen with its leader below
         val = _values(ch[f])
         has = val.notna()
         if RULES.get(f, "authority") == "highest":
