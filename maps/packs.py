@@ -70,6 +70,9 @@ class View:
     small: int = 5
     grid_m: float = 250.0
     names: dict = field(default_factory=dict, compare=False, hash=False)
+    #: the one child a MASE member asked for with a purpose (logged as a disclosure): named in
+    #: that child's own pack; every other child stays a pseudonym
+    subject: str | None = None
 
     @property
     def full(self) -> bool:
@@ -91,6 +94,9 @@ class View:
         if self.full:
             name = self.names.get(str(person_id))
             return f"{name} ({person_id})" if name else str(person_id)
+        if self.subject is not None and str(person_id) == str(self.subject) and kind == "child":
+            name = self.names.get(str(person_id))
+            return f"{name} ({self.pseudonym(person_id, kind)})" if name else self.pseudonym(person_id, kind)
         return self.pseudonym(person_id, kind)
 
     def count(self, n: object) -> str:
@@ -127,7 +133,9 @@ class View:
             fn = f.get("family_name", pd.Series("", index=f.index)).fillna("").astype(str)
             full = (gn + " " + fn).str.strip()
             names.update({str(p): n for p, n in zip(f["person_id"], full) if n})
-        return View(self.role, self.secret, self.small, self.grid_m, names if self.full else {})
+        if not self.full:
+            names = {k: v for k, v in names.items() if self.subject is not None and k == str(self.subject)}
+        return View(self.role, self.secret, self.small, self.grid_m, names, self.subject)
 
 
 # ---------------------------------------------------------------- period and data

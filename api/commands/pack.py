@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
                                            "meeting's member role); analyst = full view"),
         tile_url: Optional[str] = typer.Option(None, "--tile-url", help="optional tile server "
                                                "URL template; default: boundaries only"),
+        purpose: Optional[str] = typer.Option(None, "--purpose", help="MASE: why the member asks for "
+                                              "this child; the pack then names the child (only), and "
+                                              "the disclosure is logged"),
     ) -> None:
         """Meeting packs: MOG, COG, or MASE for one child (--child)."""
         from maps import packs
@@ -81,6 +84,12 @@ def register(app: typer.Typer) -> None:
         resolve_in_memory(store, data)      # children are resolved persons, as in the scorecard
         if data.get("episodes") is None or len(data["episodes"]) == 0:
             fail("the store holds no episodes: run `wayfinder ingest` first")
+        if kind == "mase" and role == "mase_member" and purpose and purpose.strip():
+            from dataclasses import replace
+            try:
+                view = replace(view, subject=packs.resolve_child(data, child))
+            except packs.PackError as exc:
+                fail(str(exc))
         try:
             html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
                                     child=child, view=view, tile_url=tile_url)
@@ -96,6 +105,8 @@ def register(app: typer.Typer) -> None:
             what = f"pack {kind} {period.start.date()}..{period.end.date()}"
             if child:
                 what += " child " + (view.pseudonym(packs.resolve_child(data, child)))
+            if view.subject:
+                what += " (named to the member, purpose given)"
             trail.record_now(AuditEntry(action="disclosure", user_name="cli", role=role, route="pack",
                                         what=what + f" -> {out.name}", status=0))
             trail.close()

@@ -36,3 +36,20 @@ def test_no_nat_or_nan_in_cells():
     df = pd.DataFrame({"a": [pd.NaT, float("nan"), None, "nan", "ok"]})
     html = packs._table(df, [("a", "A")])
     assert "NaT" not in html and "nan" not in html and "None" not in html and "ok" in html
+
+
+def test_mase_pack_names_only_its_own_child_for_a_member_with_a_purpose(frames):
+    from dataclasses import replace
+    pid = packs.resolve_child(frames, "synth/C0001")
+    ch = frames["children"]
+    row = ch[ch["person_id"] == pid].iloc[0]
+    own = f"{row['given_name']} {row['family_name']}"
+    others = set((ch["given_name"] + " " + ch["family_name"])[ch["person_id"] != pid]) - {own}
+    view = packs.View(role="mase_member", secret="s")
+    plain = packs.build_pack("mase", frames, "2017-01-01", "2017-12-31", child="synth/C0001", view=view)
+    named = packs.build_pack("mase", frames, "2017-01-01", "2017-12-31", child="synth/C0001",
+                             view=replace(view, subject=pid))
+    assert own not in plain and own in named
+    assert view.pseudonym(pid) in named                  # the name sits beside the pseudonym
+    for n in others:
+        assert n not in named
