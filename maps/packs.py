@@ -187,7 +187,25 @@ def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable
             data[name] = store.read_result(name)
         except StoreError:      # not analysed yet: the pack says which analysis to run
             continue
+    try:                        # the period each stored analysis covered (for the headings)
+        import sqlalchemy as sa
+
+        from geo import schema
+        rows = store.read_sql(sa.select(schema.results.c.name, schema.results.c.params))
+        data["_result_params"] = {n: json.loads(p_ or "{}") for n, p_ in zip(rows["name"], rows["params"])}
+    except Exception:  # noqa: BLE001 - headings then say "its own period"
+        data["_result_params"] = {}
     return data
+
+
+def analysis_period(data: dict, name: str) -> str:
+    """The period a stored analysis result covered, in words for a heading."""
+    p = (data.get("_result_params") or {}).get(name) or {}
+    a, b = p.get("from"), p.get("to")
+    if a or b:
+        return f"analysis period {a or 'the first episode'} to {b or 'the last episode'}"
+    return "analysis period: every stored episode" if name in (data.get("_result_params") or {}) else \
+        "the last analysis run's own period"
 
 
 def _utc(t) -> pd.Series:
@@ -675,7 +693,8 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         trend_html += ("<h3>Emerging hot spots (ArcGIS space-time categories)</h3>"
                        + _table(emerging, [("area", "Ward"), ("category", "Category")],
                                 empty="No emerging hot spot ward."))
-    parts.append(_section("Trends", trend_html, "trends"))
+    parts.append(_section(f"Trends (episodes per month: {period.label()}; ward trends: "
+                          f"{analysis_period(data, 'area_trends')})", trend_html, "trends"))
     hs = data.get("area_hotspots_ward")
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
@@ -690,7 +709,8 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
             fmt={"episodes": view.count, "children": view.count}, empty="No significant hot spot wards.")
     else:
         inner = _missing(data, ["area_hotspots_ward"])
-    parts.append(_section("Ward hot spots (Getis-Ord Gi*)", inner + ANALYSIS_NOTE, "hotspots"))
+    parts.append(_section(f"Ward hot spots (Getis-Ord Gi*; {analysis_period(data, 'area_hotspots_ward')})",
+                          inner + ANALYSIS_NOTE, "hotspots"))
     wc = worrying_cases(data, period)
     if len(wc):
         wc = wc.assign(child=wc["person_id"].map(lambda p: view.who(p)),

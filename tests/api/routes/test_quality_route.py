@@ -26,3 +26,14 @@ def test_mog_extras_minimised_for_members(as_role):
     for r in m["out_of_area"]["placed_in_list"] + m["multi_setting"]:
         assert r["child"].startswith("C-")
     assert len(m["multi_setting"]) == len(full["multi_setting"])
+
+
+def test_profile_reads_the_best_view_with_provenance(as_role):
+    w = as_role("analyst", "GET", "/children/worrying?purpose=profile+test").json()
+    pid = w[0]["person_id"]
+    p = as_role("analyst", "GET", f"/profiles/{pid}?purpose=profile+test").json()
+    assert p["provenance"]["care_status"] in p["records"]
+    assert isinstance(p["conflicts"], dict)
+    m = as_role("mog_member", "GET", "/children/worrying?purpose=profile+test").json()
+    q = as_role("mog_member", "GET", f"/profiles/{m[0]['child']}?purpose=profile+test").json()
+    assert "provenance" not in q and "conflicts" not in q and "care_status" in q["details"]
