@@ -182,6 +182,10 @@ def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable
 
     for name in frames:
         data[name] = store.frame(name)
+    try:
+        data["mase_areas"] = store.table("mase_areas")
+    except Exception:  # noqa: BLE001 - a store from before MASE areas
+        pass
     for name in results:
         try:
             data[name] = store.read_result(name)
@@ -1190,6 +1194,47 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
     return page(f"MASE pack: {who}", period.label(), "".join(parts), view, scripts=["vendor/cytoscape.min.js"])
 
 
+def mase_area_pack(data: dict, period: Period, area: str, view: View | None = None) -> str:
+    """One MASE area's list (``geo.mase.mase_lists``): the children at CSE risk whose ward is in the
+    area, with their episodes in the period and whether missing at its end. Children are
+    pseudonyms for every role but analysts."""
+    from geo.mase import mase_lists
+
+    view = (view or View(DEFAULT_ROLE["mase"])).with_names(data.get("children"), data.get("persons"))
+    areas = data.get("mase_areas")
+    if areas is None or len(areas) == 0:
+        raise PackError("no MASE areas loaded: run `wayfinder reference --mase-areas FILE`")
+    names = {a.lower(): a for a in areas["mase_area"].unique()}
+    if area.strip().lower() not in names:
+        raise PackError(f"no MASE area {area!r}: one of {', '.join(sorted(names.values()))}")
+    area = names[area.strip().lower()]
+    p = contract_period(period)
+    lst = mase_lists(_frame(data, "episodes"), _frame(data, "children"), areas, p.start, p.end, p.as_of,
+                     view=person_view(data), area=area)
+    wards = _area_names(data)
+    lst = lst.assign(child=lst["person_id"].map(view.who), risk=lst["cse_risk"].map(_words),
+                     care=lst["care_status"].map(lambda c: {"cic": "in care", "cp": "child protection plan",
+                                                            "cin": "child in need"}.get(c, _words(c))),
+                     ward=lst["ward_code"].map(lambda w: wards.get(w, "") if isinstance(w, str) else ""),
+                     last=pd.to_datetime(lst["last_reported"], utc=True).dt.strftime("%d %b %Y"),
+                     now=lst["missing_now"].map(lambda b: "yes" if b else ""))
+    cnt = view.count
+    summary = (f"<p>{esc(cnt(len(lst)))} children at CSE risk in the {esc(area)} area; "
+               f"{esc(cnt(int((lst['missing_episodes'] > 0).sum())))} missing in the period; "
+               f"{esc(cnt(int(lst['missing_now'].sum())))} missing at its end.</p>")
+    table = _table(lst, [("child", "Child"), ("risk", "CSE risk"), ("care", "Care status"), ("ward", "Ward"),
+                         ("missing_episodes", "Missing"), ("absent_away_episodes", "Absent or away"),
+                         ("last", "Last episode"), ("now", "Missing now")],
+                   num=["missing_episodes", "absent_away_episodes"],
+                   fmt={"missing_episodes": cnt, "absent_away_episodes": cnt},
+                   empty="No child at CSE risk in this area.")
+    body = _section(f"Children at CSE risk in the {area} area ({period.label()})", summary + table, "area-list") + (
+        "<p class='note'>Area of a child: the ward of their placement or home (best view of their records), "
+        "else of their latest episode. Areas are the wards loaded with <code>wayfinder reference "
+        "--mase-areas</code>.</p>")
+    return page(f"MASE pack: {area} area", period.label(), body, view)
+
+
 def svg_timeline(ep: pd.DataFrame, period: Period, width: int = 760, height: int = 70) -> str:
     """Episodes as bars on a time axis (length = duration, red = high risk, open = not returned)."""
     if ep is None or ep.empty:
@@ -1243,17 +1288,19 @@ def _boundaries(data: dict):
 # ---------------------------------------------------------------- building and writing
 
 def build_pack(kind: str, data: dict, start: str, end: str, child: str | None = None,
-               view: View | None = None, tile_url: str | None = None) -> str:
+               view: View | None = None, tile_url: str | None = None, area: str | None = None) -> str:
     """The pack ``kind`` (mog, cog, mase) for [start, end] (whole days); ``view`` defaults to the
-    meeting's member role (minimised)."""
+    meeting's member role (minimised). MASE: one child (``child``) or one area's list (``area``)."""
     period = Period.parse(start, end)
     if kind == "mog":
         return mog_pack(data, period, view, tile_url)
     if kind == "cog":
         return cog_pack(data, period, view, tile_url)
     if kind == "mase":
+        if not child and area:
+            return mase_area_pack(data, period, area, view)
         if not child:
-            raise PackError("the MASE pack needs --child ID")
+            raise PackError("the MASE pack needs --child ID (one child) or --area NAME (an area's list)")
         return mase_pack(data, period, child, view, tile_url)
     raise PackError(f"unknown pack {kind!r}: one of {', '.join(PACK_KINDS)}")
 

@@ -35,6 +35,8 @@ def register(app: typer.Typer) -> None:
                                            "meeting's member role); analyst = full view"),
         tile_url: Optional[str] = typer.Option(None, "--tile-url", help="optional tile server "
                                                "URL template; default: boundaries only"),
+        area: Optional[str] = typer.Option(None, "--area", help="MASE: one area's list of children at "
+                                           "CSE risk (areas: wayfinder reference --mase-areas)"),
         purpose: Optional[str] = typer.Option(None, "--purpose", help="MASE: why the member asks for "
                                               "this child; the pack then names the child (only), and "
                                               "the disclosure is logged"),
@@ -53,8 +55,8 @@ def register(app: typer.Typer) -> None:
         allowed = ROUTES["pack"].roles        # the same rule as GET /packs/{kind}
         if role not in allowed:
             fail(f"role {role!r} may not receive a pack (one of {', '.join(sorted(allowed))})")
-        if kind == "mase" and not child:
-            fail("the MASE pack needs --child ID")
+        if kind == "mase" and not child and not area:
+            fail("the MASE pack needs --child ID (one child) or --area NAME (an area's list)")
         try:
             period = packs.Period.parse(start, end)
         except (ValueError, packs.PackError) as exc:
@@ -92,7 +94,7 @@ def register(app: typer.Typer) -> None:
                 fail(str(exc))
         try:
             html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
-                                    child=child, view=view, tile_url=tile_url)
+                                    child=child, view=view, tile_url=tile_url, area=area)
             written = packs.write_pack(html, out, pdf=pdf)
         except packs.PackError as exc:
             fail(str(exc))
@@ -105,6 +107,8 @@ def register(app: typer.Typer) -> None:
             what = f"pack {kind} {period.start.date()}..{period.end.date()}"
             if child:
                 what += " child " + (view.pseudonym(packs.resolve_child(data, child)))
+            if area and not child:
+                what += f" area {area}"
             if view.subject:
                 what += " (named to the member, purpose given)"
             trail.record_now(AuditEntry(action="disclosure", user_name="cli", role=role, route="pack",

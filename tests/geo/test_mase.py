@@ -38,7 +38,7 @@ def test_reference_loads_mase_areas_alone(tmp_path):
     assert r.exit_code != 0 and "--codepoint" in r.stderr
 
 
-def test_mase_lists_by_area():
+def _frames():
     t = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
     children = pd.DataFrame({
         "person_id": ["A", "B", "C", "D"], "child_key": ["s/A", "s/B", "s/C", "s/D"], "source": "s",
@@ -51,6 +51,11 @@ def test_mase_lists_by_area():
         "returned_at": [t("2017-03-03"), t("2017-03-05 12:00"), pd.NaT, pd.NaT, t("2017-03-08")],
         "last_seen_ward": [None, None, None, "W3", None], "found_ward": None})
     areas = pd.DataFrame({"ward_code": ["W1", "W2", "W3"], "mase_area": ["South", "East", "South"]})
+    return t, children, episodes, areas
+
+
+def test_mase_lists_by_area():
+    t, children, episodes, areas = _frames()
     out = mase_lists(episodes, children, areas, t("2017-03-01"), t("2017-04-01"))
     assert list(out["person_id"]) == ["B", "A", "D"]      # East first; then South: serious, significant
     s = out.set_index("person_id")
@@ -61,3 +66,16 @@ def test_mase_lists_by_area():
     assert "C" not in s.index                                # not at CSE risk
     east = mase_lists(episodes, children, areas, t("2017-03-01"), t("2017-04-01"), area="east")
     assert list(east["person_id"]) == ["B"]
+
+
+def test_mase_area_pack_lists_pseudonyms_for_members():
+    from maps import packs
+    _, children, episodes, areas = _frames()
+    children = children.assign(given_name="Zelda", family_name=["Ay", "Bee", "Cee", "Dee"])
+    data = {"children": children, "episodes": episodes, "mase_areas": areas}
+    v = packs.View("mase_member", secret="s")
+    html = packs.build_pack("mase", data, "2017-03-01", "2017-03-31", area="south", view=v)
+    assert "MASE pack: South area" in html and v.pseudonym("A") in html and v.pseudonym("D") in html
+    assert v.pseudonym("B") not in html and "Zelda" not in html          # B is East's
+    with pytest.raises(packs.PackError, match="no MASE area"):
+        packs.build_pack("mase", data, "2017-03-01", "2017-03-31", area="West", view=v)
