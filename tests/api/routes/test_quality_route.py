@@ -37,3 +37,18 @@ def test_profile_reads_the_best_view_with_provenance(as_role):
     m = as_role("mog_member", "GET", "/children/worrying?purpose=profile+test").json()
     q = as_role("mog_member", "GET", f"/profiles/{m[0]['child']}?purpose=profile+test").json()
     assert "provenance" not in q and "conflicts" not in q and "care_status" in q["details"]
+
+
+def test_mase_area_pack_route(as_role, app):
+    from geo import schema
+    from geo.mase import read_mase_areas
+    from geo.reference import MASE_AREAS_ILLUSTRATIVE
+    store = app.state.wf.store
+    with store.engine.begin() as conn:
+        conn.execute(schema.mase_areas.delete())
+        store.insert_frame(conn, schema.mase_areas, read_mase_areas(MASE_AREAS_ILLUSTRATIVE))
+    r = as_role("mase_member", "GET", "/packs/mase?from=2017-01-01&to=2017-12-31&area=South&purpose=area+list")
+    assert r.status_code == 200, r.text
+    assert "MASE pack: South area" in r.text
+    r = as_role("mase_member", "GET", "/packs/mase?from=2017-01-01&to=2017-12-31&area=Nowhere&purpose=x")
+    assert r.status_code == 400
