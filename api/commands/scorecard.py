@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-import pandas as pd
 import typer
 
 from api.commands import DB_HELP, fail, store_for
