@@ -34,15 +34,18 @@ class Rule:
 PUBLIC = Rule(frozenset(), public=True)
 
 ROUTES: dict[str, Rule] = {
-    # public: the token endpoint, the API description, liveness
+    # public: the token endpoint, the API description, liveness, and the OGC landing page
+    # (links, or the web page) and conformance classes, which hold no data and which OGC
+    # clients read before they send credentials
     "login": Rule(frozenset(), action="login", public=True),
     "openapi": PUBLIC, "swagger_ui_html": PUBLIC, "swagger_ui_redirect": PUBLIC,
-    "redoc_html": PUBLIC, "health": PUBLIC,
+    "redoc_html": PUBLIC, "health": PUBLIC, "landing": PUBLIC, "conformance": PUBLIC,
     # any signed-in user
-    "landing": Rule(_ALL), "conformance": Rule(_ALL), "whoami": Rule(_ALL),
+    "whoami": Rule(_ALL),
     # OGC API - Features and tiles (per-collection roles in COLLECTION_ROLES)
     "collections": Rule(_DATA), "collection": Rule(_DATA), "items": Rule(_DATA),
-    "item": Rule(_DATA), "tilejson": Rule(_DATA), "tile": Rule(_DATA),
+    "item": Rule(_DATA), "queryables": Rule(_DATA), "tilejson": Rule(_DATA),
+    "tile": Rule(_DATA),
     # analyses
     "area_hotspots": Rule(_DATA), "area_trends": Rule(_DATA),
     "premises_of_concern": Rule(_DATA), "premises_profile": Rule(_DATA),
@@ -66,7 +69,7 @@ ROUTES: dict[str, Rule] = {
     "refresh_layers": Rule(frozenset({"analyst", "admin"}), action="alteration"),
     # the maps engineer's web page (maps.web.router): page and vendored assets hold no data;
     # meeting packs are disclosures of person-level data
-    "web_page": PUBLIC, "web_static": PUBLIC,
+    "web_page": PUBLIC, "web_static": PUBLIC, "web_base_labels": PUBLIC, "web_favicon": PUBLIC,
     "pack": Rule(_CASE, action="disclosure", person_level=True),
 }
 

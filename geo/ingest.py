@@ -421,6 +421,9 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestR
     drop = Path(drop)
     paths = find_files(drop)
     tables = {name: read_table(path) for name, path in paths.items()}   # read all before writing
+    if all(len(t.frame) + len(t.malformed) == 0 for t in tables.values()):
+        raise DropError(f"{drop}: the drop is empty (its {len(tables)} contract files have a "
+                        "header row and no records): check the export before ingesting")
     if geocode and _has_location_texts(tables) and not store.has_reference():
         raise DropError("the store holds no reference data (postcodes and boundaries) to geocode "
                         "against: run `wayfinder reference` first, or ingest with --no-geocode")

@@ -39,7 +39,7 @@ EXTRA_STATIC = {
 }
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".json": "application/json",
-          ".geojson": "application/geo+json", ".png": "image/png"}
+          ".geojson": "application/geo+json", ".png": "image/png", ".svg": "image/svg+xml"}
 
 
 def page_html() -> str:
@@ -63,6 +63,22 @@ def static_path(path: str) -> Path:
     if assets.STATIC_DIR not in f.parents or not f.is_file() or f.name in ("index.html",):
         raise HTTPException(status_code=404, detail=f"no static file {path!r}")
     return f
+
+
+@router.get("/static/base/labels.geojson", name="web_base_labels", include_in_schema=False)
+def web_base_labels() -> Response:
+    """The offline base layer's ward and place names (:mod:`maps.base`; public open data)."""
+    from maps import base
+    return Response(base.labels_geojson(), media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/favicon.ico", name="web_favicon", include_in_schema=False)
+def web_favicon() -> FileResponse:
+    """The page's icon (browsers ask for /favicon.ico whatever the page links)."""
+    return FileResponse(assets.STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/static/{path:path}", name="web_static", include_in_schema=False)

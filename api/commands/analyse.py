@@ -106,12 +106,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="seed of every permutation test"),
         permutations: int = typer.Option(999, "--permutations", help="conditional permutations"),
     ) -> None:
-        from geo.store import open_store
+        from api.commands import require_episodes, store_for
+        store = store_for(db)
+        require_episodes(store)
         try:
             import pandas as pd
             start = pd.Timestamp(date_from) if date_from else None
             end = pd.Timestamp(date_to) if date_to else None
-            store = open_store(db)
             summary = run_analyse(store, Path(out), start, end, seed, permutations)
         except Exception as exc:  # one-line reason, non-zero exit
             typer.echo(f"wayfinder analyse: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
