@@ -1121,8 +1121,10 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
     rec = ch[ch["person_id"] == pid]
     r0 = person_view(data).loc[pid]     # the best view of the child's linked records
     who = view.who(pid)
-    facts = [("Child", who), ("Sex", r0.get("sex")), ("Care status", r0.get("care_status")),
-             ("Placement type", r0.get("placement_type")), ("CSE risk", r0.get("cse_risk")),
+    care_words = {"cic": "in care (looked after)", "cp": "child protection plan", "cin": "child in need"}
+    facts = [("Child", who), ("Sex", r0.get("sex")),
+             ("Care status", care_words.get(r0.get("care_status"), _words(r0.get("care_status")))),
+             ("Placement type", _words(r0.get("placement_type"))), ("CSE risk", _words(r0.get("cse_risk"))),
              ("Responsible authority", r0.get("responsible_authority")),
              ("Records linked", len(rec) if view.full else view.count(len(rec)))]
     if view.full:
@@ -1144,7 +1146,8 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
                 ("where_found", "Found (ward)" if not view.full else "Found at"), ("in_period", "In period")]
         if view.full:
             cols.insert(0, ("episode_key", "Episode"))
-        timeline += _table(e, cols, num=["hours"])
+        timeline += _table(e, cols, num=["hours"], fmt={"category": lambda v: esc(_words(v)),
+                                                        "missing_from": lambda v: esc(_words(v))})
     parts.append(_section("Timeline of episodes", timeline + f"<p class='note'>{len(ep)} episodes in all, "
                           f"{int(in_p.sum()) if len(ep) else 0} in the period.</p>", "timeline"))
     evs = _frame(data, "place_events")

@@ -40,7 +40,7 @@ step "the MOG scorecard for the last month ($MONTH to $TO) and the data-quality 
 mkdir -p "$OUT/packs"
 $WF scorecard mog --db "$DB" --from "$MONTH" --to "$TO" --json > "$OUT/packs/mog_scorecard.json"
 $WF scorecard mog --db "$DB" --from "$MONTH" --to "$TO" --no-extras
-$WF quality --db "$DB" --out "$OUT/quality" | head -7
+$WF quality --db "$DB" --as-of "$TO 23:59" --out "$OUT/quality"
 
 step "meeting packs (MOG: $MONTH to $TO; COG, MASE: $FROM to $TO)"
 $WF pack mog --db "$DB" --from "$MONTH" --to "$TO" --out "$OUT/packs/mog.html"

@@ -53,3 +53,11 @@ def test_mase_pack_names_only_its_own_child_for_a_member_with_a_purpose(frames):
     assert view.pseudonym(pid) in named                  # the name sits beside the pseudonym
     for n in others:
         assert n not in named
+
+
+def test_mase_pack_reads_words_not_codes(frames):
+    import re
+    html = packs.build_pack("mase", frames, "2017-01-01", "2017-12-31", child="synth/C0001",
+                            view=packs.View(role="analyst"))
+    visible = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    assert not re.search(r"\baway_without_authorisation\b|\bsemi_independent\b|\bNaT\b", visible)
