@@ -1,7 +1,7 @@
 """wards to MASE meeting areas (reference data: ward_code, mase_area)
 
 Revision ID: 0003_mase_areas
-Revises: 0004_premises_reviews
+Revises: 0003_premises_reviews
 Create Date: 2026-12-01
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_mase_areas'
-down_revision = '0004_premises_reviews'
+down_revision = '0003_premises_reviews'
 branch_labels = None
 depends_on = None
 
