@@ -96,6 +96,7 @@ def pack(request: Request, kind: str,
          start: str = Query(..., alias="from", description="first day, YYYY-MM-DD"),
          end: str = Query(..., alias="to", description="last day, YYYY-MM-DD"),
          child: str | None = Query(None, max_length=200, description="MASE: the child"),
+         area: str | None = Query(None, max_length=80, description="MASE: one area's list of children at CSE risk"),
          purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)")
          ) -> Response:
     from maps import packs
@@ -125,13 +126,22 @@ def pack(request: Request, kind: str,
         if ch is not None and len(ch):
             hits = [p for p in ch["person_id"].astype(str).unique() if view.pseudonym(p) == child]
             child = hits[0] if hits else child
+    if kind == "mase" and child and role == "mase_member" and purpose:
+        # the member asked for this child with a purpose: the pack names that child (only)
+        from dataclasses import replace
+        try:
+            view = replace(view, subject=packs.resolve_child(data, child))
+        except packs.PackError:
+            pass
     try:
-        html = packs.build_pack(kind, data, start, end, child=child, view=view)
+        html = packs.build_pack(kind, data, start, end, child=child, view=view, area=area)
     except (packs.PackError, ValueError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     if ctx is not None:       # the API's request context: the audit entry is a disclosure
         ctx.action = "disclosure"
-        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "")
+        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "") + (
+            f" area {area}" if area and not child else "") + (
+            " (named to the member, purpose given)" if view.subject else "")
         ctx.result_count = 1
     name = f"wayfinder-{kind}-{start}-{end}.html"
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"',
