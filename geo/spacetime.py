@@ -39,7 +39,7 @@ from geo.getis_ord import gi_star
 from geo.hotspots import DEFAULT_KINDS, assign_areas, filter_events
 from geo.weights import SpatialWeights
 
-__all__ = ["monthly_series", "mann_kendall", "area_trends", "emerging_hotspots", "knox_test"]
+__all__ = ["monthly_series", "mann_kendall", "area_trends", "emerging_hotspots", "knox_test", "near_repeat"]
 
 
 def monthly_series(place_events, areas, kinds=DEFAULT_KINDS, start=None, end=None, level=None) -> pd.DataFrame:
@@ -148,6 +148,52 @@ def emerging_hotspots(series: pd.DataFrame, weights: SpatialWeights, confidence:
                          "cold_months": cold.sum(1), "trend_z": tz, "trend_p": tp, "months": T})
 
 
+def _person_codes(ev: pd.DataFrame, use: np.ndarray) -> np.ndarray:
+    """Integer child codes of the events ``use``; an event without a person is its own child."""
+    if "person_id" not in ev:
+        return np.arange(len(use))
+    p = ev["person_id"].astype("string").to_numpy()[use]
+    codes = pd.factorize(p)[0]
+    none = codes < 0
+    codes[none] = codes.max(initial=-1) + 1 + np.arange(none.sum())
+    return codes
+
+
+def _timeline_shuffler(pid: np.ndarray, t: np.ndarray, rng: np.random.Generator):
+    """A function returning ``t`` with whole time-lines swapped between children of equal
+    event counts (seeded by ``rng``); with one event per child it is a plain permutation."""
+    order = np.lexsort((t, pid))
+    ps = pid[order]
+    first = np.r_[True, ps[1:] != ps[:-1]]
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.r_[starts, len(ps)])
+    strata = []
+    for k in np.unique(sizes):
+        rows = starts[sizes == k]
+        if len(rows) > 1:
+            strata.append(order[rows[:, None] + np.arange(k)[None, :]])   # (children, k)
+
+    def shuffle() -> np.ndarray:
+        out = t.copy()
+        for m in strata:
+            out[m] = t[m[rng.permutation(len(m))]]
+        return out
+    return shuffle
+
+
+def _close_in_time_pairs(t: np.ndarray, window: int, pid: np.ndarray | None) -> int:
+    """Pairs of events within ``window`` seconds, less the pairs of one child's own events."""
+    n = len(t)
+    ds = np.sort(t)
+    total = int((np.searchsorted(ds, ds + window, side="right") - np.arange(n) - 1).sum())
+    if pid is None or n == 0:
+        return total
+    span = int(t.max() - t.min()) + 2 * window + 1
+    key = np.sort(pid.astype(np.int64) * span + (t - t.min()))
+    same = int((np.searchsorted(key, key + window, side="right") - np.arange(n) - 1).sum())
+    return total - same
+
+
 #: Knox test caps (see :func:`knox_test`): events drawn at random above this many ...
 KNOX_MAX_EVENTS = 20_000
 #: ... and events thinned further until at most this many pairs are close in space.
@@ -190,8 +236,9 @@ def knox_test(
     max_events: int | None = KNOX_MAX_EVENTS,
     max_pairs: int | None = KNOX_MAX_PAIRS,
     distinct_persons: bool = True,
+    permute: str = "child",
 ) -> dict:
-    """Knox space-time interaction test with a Monte Carlo p-value (times permuted).
+    """Knox space-time interaction test with a Monte Carlo p-value (child time-lines permuted).
 
     Method: Knox (1964), "The detection of space-time interactions", Applied Statistics
     13(1): ``X`` = number of pairs of events closer than ``space_m`` metres (Euclidean,
@@ -227,6 +274,15 @@ def knox_test(
     permutation alike, so the test asks whether *different* children are found close together in
     space and time more than chance, not whether one child keeps returning to one place.
 
+    Permutation scheme (``permute``): ``"child"`` (default) swaps whole time-lines between
+    children with the same number of events (each child's events in time order take the times
+    of another child's events in time order), so every child keeps its own pattern of repeats
+    and gaps and only the link between children's places and their time-lines is broken;
+    ``"event"`` permutes single event times (Mantel 1967), which also breaks each child's own
+    pattern and, with repeat-missing children, gives too many small p-values (12 % of null
+    replicates below 0.05 against 5.0 % for the child scheme, issue #13). Events without a
+    ``person_id`` count as children with one event.
+
     Returns ``{"statistic", "expected", "ratio", "p_value", "n_events", "n_used",
     "subsampled", "max_events", "max_pairs", "close_in_space", "close_in_time", "space_m",
     "time_days", "permutations", "seed", "exclude_precision", "distinct_persons", "method"}``;
@@ -238,14 +294,18 @@ def knox_test(
         ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
     n = len(ev)
     rng = np.random.default_rng(seed)
+    if permute not in ("child", "event"):
+        raise ValueError("permute must be 'child' or 'event'")
     base = {"space_m": float(space_m), "time_days": float(time_days), "permutations": int(permutations),
+            "permute": permute,
             "seed": int(seed), "n_events": int(n),
             "max_events": None if max_events is None else int(max_events),
             "max_pairs": None if max_pairs is None else int(max_pairs),
             "exclude_precision": list(exclude_precision or ()),
             "distinct_persons": bool(distinct_persons and "person_id" in ev),
-            "method": ("Knox (1964) space-time interaction; Monte Carlo p-value from seeded permutations "
-                       "of event times over locations (Mantel 1967); space-close pairs from a KD-tree, "
+            "method": ("Knox (1964) space-time interaction between different children; Monte Carlo "
+                       f"p-value from seeded permutations of {'whole child time-lines between children with equal event counts' if permute == 'child' else 'event times over locations (Mantel 1967)'}; "
+                       "space-close pairs from a KD-tree, "
                        "kept once; a seeded random subsample of events above max_events events or "
                        "max_pairs space-close pairs")}
     xy = ev[["easting", "northing"]].to_numpy(float)
@@ -264,10 +324,10 @@ def knox_test(
         new_pos = np.cumsum(keep) - 1
         pairs = new_pos[pairs]
         use = use[keep]
+    pid = _person_codes(ev, use)
     if distinct_persons and "person_id" in ev:
         # interaction between different children: one child found at home again and again is
         # not space-time interaction, so pairs of one person's own events are not counted
-        pid = pd.factorize(ev["person_id"].to_numpy()[use])[0]
         pairs = pairs[pid[pairs[:, 0]] != pid[pairs[:, 1]]]
     n_used = len(use)
     base.update(n_used=int(n_used), subsampled=bool(n_used < n))
@@ -286,11 +346,105 @@ def knox_test(
     buf = (np.empty(chunk, np.int64), np.empty(chunk, np.int64))
     obs = _count_close_in_time(t, i, j, window, buf)
     sims = np.empty(permutations, dtype=np.int64)
+    shuffle = _timeline_shuffler(pid if permute == "child" else np.arange(n_used), t, rng)
     for r in range(permutations):
-        sims[r] = _count_close_in_time(t[rng.permutation(n_used)], i, j, window, buf)
-    ds = np.sort(t)
-    close_t = int((np.searchsorted(ds, ds + window, side="right") - np.arange(n_used) - 1).sum())
+        sims[r] = _count_close_in_time(shuffle(), i, j, window, buf)
+    close_t = _close_in_time_pairs(t, window, pid if base["distinct_persons"] else None)
     exp = float(sims.mean()) if permutations else float("nan")
     return {**base, "statistic": int(obs), "expected": exp, "ratio": (obs / exp) if exp else None,
             "p_value": float((1 + (sims >= obs).sum()) / (1 + permutations)),
             "close_in_space": int(len(i)), "close_in_time": close_t}
+
+
+#: near-repeat bands (Ratcliffe's calculator): distance edges in metres, time edges in days
+NEAR_REPEAT_SPACE_M = (0.0, 250.0, 500.0, 1000.0, 2000.0)
+NEAR_REPEAT_DAYS = (0.0, 7.0, 14.0, 28.0, 56.0)
+
+
+def near_repeat(
+    place_events: pd.DataFrame,
+    space_edges=NEAR_REPEAT_SPACE_M,
+    time_edges=NEAR_REPEAT_DAYS,
+    permutations: int = 999,
+    seed: int = 0,
+    kinds=("found_at",),
+    start=None,
+    end=None,
+    exclude_precision=KNOX_EXCLUDE_PRECISION,
+    max_events: int | None = KNOX_MAX_EVENTS,
+    max_pairs: int | None = 4 * KNOX_MAX_PAIRS,
+) -> pd.DataFrame:
+    """Near-repeat table: Knox counts over several space and time bands, each with its p-value.
+
+    Method: the near-repeat calculator (Ratcliffe 2009, Near Repeat Calculator v1.3, Temple
+    University; Townsley, Homel & Chaseling 2003): for every cell of distance band
+    ``[space_edges[a], space_edges[a+1])`` metres x time band ``[time_edges[b],
+    time_edges[b+1])`` days, ``observed`` = pairs of events of *different* children that fall
+    in both bands; ``expected`` = the mean over ``permutations`` seeded Monte Carlo
+    permutations that swap whole child time-lines between children with equal event counts
+    (as :func:`knox_test`); ``ratio`` = observed / expected (Ratcliffe's Knox ratio);
+    ``p_value`` = ``(1 + #{sim >= observed}) / (1 + R)`` (one-sided: more pairs than
+    chance); ``q_value`` = Benjamini-Hochberg over every cell of the table. Events are chosen as
+    in :func:`knox_test` (a seeded random subsample above ``max_events`` events, thinned further
+    above ``max_pairs`` pairs within the largest distance).
+    """
+    from geo.permutation import bh_qvalues
+
+    se = np.asarray(space_edges, float)
+    te = np.asarray(time_edges, float)
+    if len(se) < 2 or len(te) < 2 or np.any(np.diff(se) <= 0) or np.any(np.diff(te) <= 0) or se[0] < 0 or te[0] < 0:
+        raise ValueError("near_repeat: band edges must be increasing, non-negative, at least two each")
+    cols = ["space_from_m", "space_to_m", "days_from", "days_to", "observed", "expected", "ratio",
+            "p_value", "q_value"]
+    ev = filter_events(place_events, kinds, start, end).dropna(subset=["easting", "northing", "at"])
+    if exclude_precision and "precision" in ev:
+        ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
+    rng = np.random.default_rng(seed)
+    n = len(ev)
+    use = np.arange(n)
+    if max_events is not None and n > max_events:
+        use = np.sort(rng.choice(n, int(max_events), replace=False))
+    xy = ev[["easting", "northing"]].to_numpy(float)
+    pairs = (cKDTree(xy[use]).query_pairs(r=float(se[-1]), output_type="ndarray")
+             if len(use) >= 2 else np.empty((0, 2), np.int64))
+    while max_pairs is not None and len(pairs) > max_pairs:
+        keep_n = max(2, int(len(use) * np.sqrt(max_pairs / len(pairs)) * 0.99))
+        keep = np.zeros(len(use), bool)
+        keep[rng.choice(len(use), keep_n, replace=False)] = True
+        pairs = (np.cumsum(keep) - 1)[pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]]]
+        use = use[keep]
+    pid = _person_codes(ev, use)
+    pairs = pairs[pid[pairs[:, 0]] != pid[pairs[:, 1]]]
+    d = np.hypot(*(xy[use][pairs[:, 0]] - xy[use][pairs[:, 1]]).T)
+    sband = np.searchsorted(se, d, side="right") - 1
+    ok = (sband >= 0) & (d < se[-1])
+    i, j, sband = pairs[ok, 0], pairs[ok, 1], sband[ok]
+    secs = (pd.to_datetime(ev["at"], utc=True) - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds().to_numpy()[use]
+    t = np.round(secs - (secs.min() if len(secs) else 0)).astype(np.int64)
+    te_s = np.round(te * 86400).astype(np.int64)
+    nS, nT = len(se) - 1, len(te) - 1
+
+    def table(tt):
+        dt = np.abs(tt[i] - tt[j])
+        tb = np.searchsorted(te_s, dt, side="right") - 1
+        m = (tb >= 0) & (dt < te_s[-1])
+        return np.bincount(sband[m] * nT + tb[m], minlength=nS * nT)
+
+    obs = table(t)
+    shuffle = _timeline_shuffler(pid, t, rng)
+    ge = np.zeros(nS * nT, np.int64)
+    tot = np.zeros(nS * nT, float)
+    for _ in range(permutations):
+        sim = table(shuffle())
+        ge += sim >= obs
+        tot += sim
+    exp = tot / permutations if permutations else np.full(nS * nT, np.nan)
+    p = (1 + ge) / (1 + permutations)
+    a, b = np.divmod(np.arange(nS * nT), nT)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(exp > 0, obs / exp, np.nan)
+    out = pd.DataFrame({"space_from_m": se[a], "space_to_m": se[a + 1], "days_from": te[b], "days_to": te[b + 1],
+                        "observed": obs, "expected": exp, "ratio": ratio, "p_value": p,
+                        "q_value": bh_qvalues(p)})
+    out.attrs.update(n_events=int(n), n_used=int(len(use)), permutations=int(permutations), seed=int(seed))
+    return out[cols]

@@ -128,7 +128,41 @@ def test_knox_counts_only_pairs_of_different_children():
         "person_id": "P_HOME", "kind": "found_at", "precision": "postcode"})
     ev = pd.concat([ev, home], ignore_index=True)
     naive = knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1,
-                      distinct_persons=False)
+                      distinct_persons=False, permute="event")
     fair = knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1)
     assert naive["p_value"] <= 0.01          # the repeat finds of one child look like a cluster
-    assert fair["p_value"] > 0.05 and fair["distinct_persons"]
+    assert fair["p_value"] > 0.05 and fair["distinct_persons"] and fair["permute"] == "child"
+    # swapping whole time-lines keeps the child's own rhythm in every permutation too
+    assert knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1,
+                     distinct_persons=False)["p_value"] > 0.05
+
+
+def test_child_timeline_swap_keeps_each_childs_gaps_and_close_in_time_excludes_own_pairs():
+    from geo.spacetime import _close_in_time_pairs, _timeline_shuffler
+    rng = np.random.default_rng(0)
+    pid = np.repeat(np.arange(30), np.tile([1, 2, 3], 10))
+    t = rng.integers(0, 10**7, len(pid))
+    sh = _timeline_shuffler(pid, t, np.random.default_rng(1))()
+    assert sorted(sh) == sorted(t)
+    gaps = lambda x: sorted(tuple(np.diff(np.sort(x[pid == p]))) for p in range(30))
+    assert gaps(sh) == gaps(t)                       # every time-line moves whole
+    w = 10**6
+    brute = sum(abs(t[a] - t[b]) <= w and pid[a] != pid[b] for a in range(len(t)) for b in range(a + 1, len(t)))
+    assert _close_in_time_pairs(t, w, pid) == brute
+
+
+def test_near_repeat_table_finds_planted_burst_and_not_null():
+    from geo.spacetime import near_repeat
+    ev, rng = _knox_events(600, 40, 11)
+    ev["person_id"] = [f"P{i}" for i in range(len(ev))]
+    nr = near_repeat(ev, permutations=999, seed=0)
+    assert len(nr) == 16 and list(nr.columns[:4]) == ["space_from_m", "space_to_m", "days_from", "days_to"]
+    first = nr.iloc[0]                               # 0-250 m, 0-7 days
+    assert first.observed > 3 * first.expected and first.q_value < 0.05
+    xy = ev[["easting", "northing"]].to_numpy()
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    dt = np.abs((ev["at"].to_numpy()[:, None] - ev["at"].to_numpy()[None, :]) / np.timedelta64(1, "D"))
+    iu = np.triu_indices(len(ev), 1)
+    assert first.observed == ((d[iu] < 250) & (dt[iu] < 7)).sum()
+    ev.loc[:39, "at"] = pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, 40), unit="D")
+    assert (near_repeat(ev, permutations=199, seed=0)["q_value"] < 0.05).sum() == 0
