@@ -7,8 +7,9 @@
   variance with the tie correction ``(n(n-1)(2n+5) - sum t(t-1)(2t+5)) / 18``, continuity-
   corrected normal z, two-sided p, and Kendall's ``tau = S / (n(n-1)/2)`` (tau-a).
 * **Emerging hot spot categories** (ArcGIS Pro "Emerging Hot Spot Analysis", "How Emerging
-  Hot Spot Analysis works"): Gi* per month on the area weights (:mod:`geo.getis_ord`, normal
-  p of the z-score, 90 % confidence as ArcGIS), then per area, with ``T`` time steps:
+  Hot Spot Analysis works"): space-time Gi* per area and complete month (neighbours in space
+  and the previous month; normal p; BH FDR across areas within each month, 90 % confidence as
+  ArcGIS; rates where a child population exists), then per area, with ``T`` time steps:
   new (only the final step hot, never before), consecutive (a single uninterrupted run of hot
   steps ending at the final step, fewer than 90 % of steps hot, never hot before the run),
   intensifying (hot in >= 90 % of steps including the final one, intensity of the
@@ -35,11 +36,11 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import cKDTree
 
-from geo.getis_ord import gi_star
 from geo.hotspots import DEFAULT_KINDS, assign_areas, filter_events
 from geo.weights import SpatialWeights
 
-__all__ = ["monthly_series", "mann_kendall", "area_trends", "emerging_hotspots", "knox_test", "near_repeat"]
+__all__ = ["monthly_series", "mann_kendall", "area_trends", "emerging_hotspots", "knox_test", "near_repeat",
+           "complete_months", "space_time_gi"]
 
 
 def monthly_series(place_events, areas, kinds=DEFAULT_KINDS, start=None, end=None, level=None) -> pd.DataFrame:
@@ -123,29 +124,113 @@ def _classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: n
     return np.where(cat == "", "", np.char.add(prefix, cat.astype(str))).astype(object)
 
 
-def emerging_hotspots(series: pd.DataFrame, weights: SpatialWeights, confidence: float = 0.90) -> pd.DataFrame:
+def complete_months(series: pd.DataFrame, start=None, end=None, last_at=None) -> pd.DataFrame:
+    """Drop the months of a :func:`monthly_series` frame the period does not cover whole.
+
+    The final month is kept only when the period reaches its end (``end`` at or after the next
+    month's start; without ``end``, the last event ``last_at`` on the month's last day); the first
+    month only when ``start`` is unset or on the 1st at midnight. A partial month holds fewer
+    episodes by construction and would read as a fall (Mann-Kendall) or a cold spot.
+    """
+    if not len(series):
+        return series
+    months = sorted(series["month"].unique())
+    drop = set()
+    last = pd.Period(months[-1], freq="M")
+    if end is not None:
+        e = pd.Timestamp(end).tz_localize(None) if pd.Timestamp(end).tzinfo else pd.Timestamp(end)
+        if e < (last + 1).start_time:
+            drop.add(months[-1])
+    elif last_at is not None:
+        la = pd.Timestamp(last_at)
+        la = la.tz_convert("UTC").tz_localize(None) if la.tzinfo else la
+        if la.normalize() < last.end_time.normalize():
+            drop.add(months[-1])
+    if start is not None:
+        s0 = pd.Timestamp(start).tz_localize(None) if pd.Timestamp(start).tzinfo else pd.Timestamp(start)
+        if s0 > pd.Period(months[0], freq="M").start_time:
+            drop.add(months[0])
+    return series[~series["month"].isin(drop)].reset_index(drop=True)
+
+
+def space_time_gi(X: np.ndarray, weights: SpatialWeights, time_steps: int = 1) -> np.ndarray:
+    """Getis-Ord Gi* z of every bin of a space-time cube ``X`` (areas x time steps).
+
+    The neighbourhood of bin ``(i, t)`` is area ``i`` and its spatial neighbours (binary
+    weights, self included) at steps ``t - time_steps .. t``, as in ArcGIS Pro's "Emerging Hot
+    Spot Analysis" (neighborhood time step); the mean and variance are those of the whole cube
+    (``n = areas x steps``), as ArcGIS computes Gi* over the cube.
+    """
+    X = np.asarray(X, float)
+    m, T = X.shape
+    A = weights.transformed("b").sparse.tocsr().astype(float)
+    A = (A != 0).astype(float)
+    A.setdiag(1.0)
+    AX = np.asarray(A @ X)
+    deg = np.asarray(A.sum(axis=1)).ravel()
+    cum = np.concatenate([np.zeros((m, 1)), np.cumsum(AX, axis=1)], axis=1)
+    t = np.arange(T)
+    lo = np.maximum(0, t - time_steps)
+    S = cum[:, t + 1] - cum[:, lo]
+    w = deg[:, None] * (t - lo + 1)[None, :]
+    n = m * T
+    xbar = X.mean()
+    sd = np.sqrt((X ** 2).mean() - xbar ** 2)
+    if sd <= 0 or n < 2:
+        return np.zeros((m, T))
+    den = sd * np.sqrt((n * w - w ** 2) / (n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(den > 0, (S - xbar * w) / den, 0.0)
+    return z
+
+
+def emerging_hotspots(series: pd.DataFrame, weights: SpatialWeights, confidence: float = 0.90,
+                      population=None, time_steps: int = 1) -> pd.DataFrame:
     """ArcGIS-style emerging hot spot category per area from a :func:`monthly_series` frame.
 
+    Method (ArcGIS Pro, "How Emerging Hot Spot Analysis works"): the space-time Gi* of every
+    area x month bin (:func:`space_time_gi`: spatial neighbours and the previous ``time_steps``
+    months); normal p of the z-score; Benjamini-Hochberg false discovery rate across the areas
+    within each month (ArcGIS's FDR correction), a bin hot (cold) when ``q < 1 - confidence``
+    and z > 0 (< 0); then the categories of :func:`_classify` with the Mann-Kendall trend of
+    the z series. Values are rates per 1,000 children when ``population`` (Series or frame by
+    area_code) gives every area a positive count, otherwise episode counts (``basis`` says
+    which). Pass complete months only (:func:`complete_months`).
+
     ``weights`` must be aligned with the areas in ``series`` (``weights.ids`` = area codes).
-    Returns ``area_code, category, hot_months, cold_months, trend_z, trend_p, months``.
+    Returns ``area_code, category, hot_months, cold_months, trend_z, trend_p, months, basis``.
     """
+    from geo.permutation import bh_qvalues
+
     wide = series.pivot(index="area_code", columns="month", values="episodes").fillna(0)
     wide = wide.reindex(weights.ids).fillna(0)
     X = wide.to_numpy(float)
     m, T = X.shape
-    Z = np.zeros((m, T))
-    for t in range(T):  # one Gi* per time step (analytic z, as ArcGIS)
-        if X[:, t].std() > 0:
-            Z[:, t] = gi_star(X[:, t], weights.transformed("b"), permutations=0).z
+    basis = "episodes"
+    if population is not None:
+        if isinstance(population, pd.DataFrame):
+            col = [c for c in population.columns if c != "area_code"][0]
+            population = population.set_index("area_code")[col]
+        pop = pd.Series(population).reindex(wide.index).astype(float).to_numpy()
+        if len(pop) and np.all(np.isfinite(pop) & (pop > 0)):
+            X = X / pop[:, None] * 1000.0
+            basis = "rate per 1,000 children"
+        else:
+            basis = f"episodes (population missing or zero for {int((~(np.isfinite(pop) & (pop > 0))).sum())} areas)"
+    Z = space_time_gi(X, weights, time_steps) if T else np.zeros((m, 0))
     p = 2 * stats.norm.sf(np.abs(Z))
-    sig = p < (1 - confidence)
+    q = np.ones_like(p)
+    for t in range(T):
+        q[:, t] = bh_qvalues(p[:, t])
+    sig = q < (1 - confidence)
     hot, cold = sig & (Z > 0), sig & (Z < 0)
-    _, tz, tp = mann_kendall(Z)
+    _, tz, tp = mann_kendall(Z) if T else (None, np.zeros(m), np.ones(m))
     cat_hot = _classify(hot, cold, tz, tp, "")
     cat_cold = _classify(cold, hot, tz, tp, "cold_")
     cat = np.where(cat_hot != "", cat_hot, np.where(cat_cold != "", cat_cold, "no_pattern"))
     return pd.DataFrame({"area_code": wide.index, "category": cat, "hot_months": hot.sum(1),
-                         "cold_months": cold.sum(1), "trend_z": tz, "trend_p": tp, "months": T})
+                         "cold_months": cold.sum(1), "trend_z": tz, "trend_p": tp, "months": T,
+                         "basis": basis})
 
 
 def _person_codes(ev: pd.DataFrame, use: np.ndarray) -> np.ndarray:

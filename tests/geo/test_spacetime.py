@@ -166,3 +166,59 @@ def test_near_repeat_table_finds_planted_burst_and_not_null():
     assert first.observed == ((d[iu] < 250) & (dt[iu] < 7)).sum()
     ev.loc[:39, "at"] = pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, 40), unit="D")
     assert (near_repeat(ev, permutations=199, seed=0)["q_value"] < 0.05).sum() == 0
+
+
+def _wards():
+    g = gpd.read_file("data/reference/boundaries/birmingham_wards_2013.geojson").to_crs(27700)
+    return gpd.GeoDataFrame({"area_code": g.WD13CD, "area_name": g.WD13NM, "level": "ward"}, geometry=g.geometry, crs=27700)
+
+
+def test_space_time_gi_equals_gi_star_and_brute_force():
+    from geo.getis_ord import gi_star
+    from geo.spacetime import space_time_gi
+    wards = _wards()
+    w = queen_weights(wards, ids=wards.area_code.to_numpy())
+    rng = np.random.default_rng(2)
+    x = rng.poisson(5, (40, 1)).astype(float)
+    assert np.allclose(space_time_gi(x, w, 0)[:, 0], gi_star(x[:, 0], w.transformed("b"), permutations=0).z)
+    X = rng.poisson(5, (40, 6)).astype(float)
+    Z = space_time_gi(X, w, 1)
+    A = (w.transformed("b").sparse.toarray() != 0).astype(float) + np.eye(40)
+    n, xbar, sd = X.size, X.mean(), X.std()
+    for i, t in [(0, 0), (7, 3), (39, 5)]:
+        wt = np.zeros_like(X)
+        wt[:, max(0, t - 1): t + 1] = A[i][:, None]
+        W = wt.sum()
+        z = ((wt * X).sum() - xbar * W) / (sd * np.sqrt((n * W - W ** 2) / (n - 1)))
+        assert np.isclose(Z[i, t], z)
+
+
+def _ward_series(wards, seed, hot=None, months=12):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in range(months):
+        for j, code in enumerate(wards.area_code):
+            lam = 8 + (12 if hot is not None and j in hot and m >= months - 4 else 0)
+            rows.append((code, f"2017-{m + 1:02d}", rng.poisson(lam)))
+    return pd.DataFrame(rows, columns=["area_code", "month", "episodes"])
+
+
+def test_emerging_hotspots_planted_and_null():
+    wards = _wards()
+    w = queen_weights(wards, ids=wards.area_code.to_numpy(), islands="nearest")
+    hot = [10] + list(w.neighbours(10))
+    eh = emerging_hotspots(_ward_series(wards, 0, hot=hot), w).set_index("area_code")
+    cats = eh.loc[wards.area_code[hot], "category"]
+    assert (cats != "no_pattern").mean() >= 0.5 and eh.loc[wards.area_code[10], "category"] in ("new", "consecutive")
+    flagged = [(emerging_hotspots(_ward_series(wards, 100 + s), w).category != "no_pattern").mean() for s in range(20)]
+    assert np.mean(flagged) <= 0.05, flagged
+    pop = pd.Series(2000.0, index=wards.area_code)
+    assert emerging_hotspots(_ward_series(wards, 1), w, population=pop).basis.iloc[0] == "rate per 1,000 children"
+
+
+def test_complete_months_drops_partial_final_month():
+    from geo.spacetime import complete_months
+    s = pd.DataFrame({"area_code": "A", "month": ["2016-04", "2016-05", "2016-06"], "episodes": [3, 4, 1]})
+    assert complete_months(s, last_at=pd.Timestamp("2016-06-02 10:00", tz="UTC")).month.tolist() == ["2016-04", "2016-05"]
+    assert complete_months(s, last_at=pd.Timestamp("2016-06-30 22:00", tz="UTC")).month.tolist() == s.month.tolist()
+    assert complete_months(s, start="2016-04-15", end="2016-07-01").month.tolist() == ["2016-05", "2016-06"]
