@@ -45,7 +45,8 @@ from scipy.spatial import cKDTree
 from geo.hotspots import filter_events
 from geo.permutation import bh_qvalues
 
-__all__ = ["ScanData", "prepare", "space_time_scan", "llr", "CLUSTER_COLUMNS"]
+__all__ = ["ScanData", "prepare", "space_time_scan", "space_time_scans", "scan_clusters", "llr",
+           "CLUSTER_COLUMNS"]
 
 CLUSTER_COLUMNS = ["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr",
                    "p_value", "recurrence_days"]
@@ -236,86 +237,103 @@ def _replicate_max(data: ScanData, G, W, prospective, min_cases, floor, block=51
 
 
 def space_time_scan(place_events: pd.DataFrame | ScanData, *, prospective: bool = False,
-                    replications: int = 999, seed: int = 0, max_window_days: float = 56.0,
-                    min_cases: int = 2, max_clusters: int = 10, kinds=("found_at",), start=None,
-                    end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
-                    max_radius_m: float = 1000.0, max_share: float = 0.5) -> tuple[pd.DataFrame, dict]:
+                    **kw) -> tuple[pd.DataFrame, dict]:
     """Kulldorff's space-time permutation scan; returns ``(clusters, info)``.
 
     ``clusters``: one row per reported cluster (most likely first, then secondary clusters with
     no geographical overlap), columns :data:`CLUSTER_COLUMNS` plus ``rank, analysis,
     centre_e, centre_n, radius_m, locations, children, start_unit, units``; ``start`` inclusive
     and ``end`` exclusive (UTC). ``info``: the settings, counts, method and the Monte Carlo
-    replicate maxima summary.
+    replicate maxima summary. Keywords as :func:`space_time_scans`.
     """
+    return space_time_scans(place_events, analyses=(bool(prospective),), **kw)[0]
+
+
+def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, True),
+                     replications: int = 999, seed: int = 0, max_window_days: float = 56.0,
+                     min_cases: int = 2, max_clusters: int = 10, kinds=("found_at",), start=None,
+                     end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
+                     max_radius_m: float = 1000.0, max_share: float = 0.5) -> list[tuple[pd.DataFrame, dict]]:
+    """One ``(clusters, info)`` per analysis in ``analyses`` (False = retrospective, True =
+    prospective); the analyses share each replicate's permutation of the event times."""
     if replications < 0 or min_cases < 1 or max_window_days <= 0:
         raise ValueError("scan: replications >= 0, min_cases >= 1 and max_window_days > 0 are required")
     data = place_events if isinstance(place_events, ScanData) else prepare(
         place_events, kinds=kinds, start=start, end=end, unit_days=unit_days, cell_m=cell_m,
         max_radius_m=max_radius_m, max_share=max_share)
     W = max(1, int(np.floor(max_window_days / data.unit_days + 1e-9)))
-    kind = "prospective" if prospective else "retrospective"
-    info = {"analysis": kind, "events": int(data.C), "locations": int(data.L), "units": int(data.U),
-            "unit_days": data.unit_days, "max_window_units": W, "max_radius_m": float(max_radius_m),
-            "max_share": float(max_share), "cell_m": data.cell_m, "min_cases": int(min_cases),
-            "replications": int(replications), "seed": int(seed),
-            "end": data.end.isoformat() if data.end is not None else None,
-            "method": METHOD.format(loc=f"{data.cell_m:g} m grid cells" if data.cell_m else "event points",
-                                    r=max_radius_m, share=max_share, u=data.unit_days, w=W, kind=kind,
-                                    R=replications, seed=seed)}
     empty = pd.DataFrame(columns=CLUSTER_COLUMNS + ["rank", "analysis", "centre_e", "centre_n", "radius_m",
                                                     "locations", "children", "start_unit", "units"])
+    infos = []
+    for prospective in analyses:
+        kind = "prospective" if prospective else "retrospective"
+        infos.append({"analysis": kind, "events": int(data.C), "locations": int(data.L), "units": int(data.U),
+                      "unit_days": data.unit_days, "max_window_units": W, "max_radius_m": data.max_radius_m,
+                      "max_share": data.max_share, "cell_m": data.cell_m, "min_cases": int(min_cases),
+                      "replications": int(replications), "seed": int(seed),
+                      "end": data.end.isoformat() if data.end is not None else None,
+                      "method": METHOD.format(loc=f"{data.cell_m:g} m grid cells" if data.cell_m else "event points",
+                                              r=data.max_radius_m, share=data.max_share, u=data.unit_days, w=W,
+                                              kind=kind, R=replications, seed=seed)})
     if data.C < 2 or data.U < 1:
-        return empty, info
+        return [(empty, info) for info in infos]
     vi, vk = data.valid_idx
     # the smallest temporal total of an l-unit window holding any event (bound pruning)
     lens = np.arange(1, min(W, data.U) + 1)
     data.Tmin = np.array([np.min(np.where(w > 0, w, np.inf)) for w in
                           (data.Tcum[l:] - data.Tcum[:-l] for l in lens)])
     G = data.counts_cum(data.unit)
-    best, bstart, blen, bc = _score(data, G, (vi, vk), W, prospective, min_cases, keep_best=True)
-    order = np.argsort(-best, kind="stable")
-    chosen = []
-    for o in order:
-        if best[o] <= 0 or len(chosen) >= max_clusters:
-            break
-        i, k = vi[o], vk[o]
-        ce, r = data.loc_xy[i], data.radius[i, k]
-        if all(np.hypot(*(ce - data.loc_xy[vi[p]])) > r + data.radius[vi[p], vk[p]] for p in chosen):
-            chosen.append(o)
-    if not chosen:
-        return empty, info
-    obs = best[chosen]
-    floor = float(obs.min())
+    found = []
+    for prospective in analyses:
+        best, bstart, blen, bc = _score(data, G, (vi, vk), W, prospective, min_cases, keep_best=True)
+        chosen = []
+        for o in np.argsort(-best, kind="stable"):
+            if best[o] <= 0 or len(chosen) >= max_clusters:
+                break
+            i, k = vi[o], vk[o]
+            ce, r = data.loc_xy[i], data.radius[i, k]
+            if all(np.hypot(*(ce - data.loc_xy[vi[p]])) > r + data.radius[vi[p], vk[p]] for p in chosen):
+                chosen.append(o)
+        found.append((best, bstart, blen, bc, chosen))
+    floors = [float(best[chosen].min()) if chosen else np.inf for best, *_, chosen in found]
+    live = [a for a, f in enumerate(floors) if np.isfinite(f)]
     rng = np.random.default_rng(seed)
-    sims = np.empty(replications)
-    for r in range(replications):
+    sims = np.zeros((len(analyses), replications))
+    for r in range(replications if live else 0):
         Gr = data.counts_cum(data.unit[rng.permutation(data.C)])
-        sims[r] = _replicate_max(data, Gr, W, prospective, min_cases, floor)
-    p = (1 + (sims[None, :] >= obs[:, None] - 1e-9).sum(axis=1)) / (1 + replications)
-    rows = []
+        for a in live:
+            sims[a, r] = _replicate_max(data, Gr, W, analyses[a], min_cases, floors[a])
+    out = []
     unit_td = pd.Timedelta(days=data.unit_days)
     t0 = data.end - data.U * unit_td
-    for rank, (o, pv) in enumerate(zip(chosen, p), start=1):
-        i, k = vi[o], vk[o]
-        members = data.nb[i, : k + 1]
-        s, ln, c = int(bstart[o]), int(blen[o]), int(bc[o])
-        mu = data.S[i, k] * (data.Tcum[s + ln] - data.Tcum[s]) / data.C
-        inside = np.isin(data.loc, members) & (data.unit >= s) & (data.unit < s + ln)
-        kids = len(set(data.person[inside])) if data.person is not None else c
-        rr = (c / mu) / ((data.C - c) / (data.C - mu)) if data.C > mu and data.C > c else float("inf")
-        rows.append({"cluster_id": f"ST{'P' if prospective else 'R'}{rank:03d}",
-                     "start": t0 + s * unit_td, "end": t0 + (s + ln) * unit_td,
-                     "observed": c, "expected": float(mu), "relative_risk": float(rr),
-                     "llr": float(best[o]), "p_value": float(pv),
-                     "recurrence_days": float(data.unit_days / pv) if prospective else None,
-                     "rank": rank, "analysis": kind, "centre_e": float(data.loc_xy[i, 0]),
-                     "centre_n": float(data.loc_xy[i, 1]), "radius_m": float(data.radius[i, k]),
-                     "locations": int(k + 1), "children": int(kids), "start_unit": s, "units": ln})
-    info["sim_max_llr"] = {"mean": float(sims.mean()) if replications else None,
-                           "q95": float(np.quantile(sims, 0.95)) if replications else None,
-                           "note": "replicate maxima below the smallest reported LLR are lower bounds"}
-    return pd.DataFrame(rows), info
+    for a, (prospective, info, (best, bstart, blen, bc, chosen)) in enumerate(zip(analyses, infos, found)):
+        if not chosen:
+            out.append((empty, info))
+            continue
+        obs = best[chosen]
+        p = (1 + (sims[a][None, :] >= obs[:, None] - 1e-9).sum(axis=1)) / (1 + replications)
+        rows = []
+        for rank, (o, pv) in enumerate(zip(chosen, p), start=1):
+            i, k = vi[o], vk[o]
+            members = data.nb[i, : k + 1]
+            s_, ln, c = int(bstart[o]), int(blen[o]), int(bc[o])
+            mu = data.S[i, k] * (data.Tcum[s_ + ln] - data.Tcum[s_]) / data.C
+            inside = np.isin(data.loc, members) & (data.unit >= s_) & (data.unit < s_ + ln)
+            kids = len(set(data.person[inside])) if data.person is not None else c
+            rr = (c / mu) / ((data.C - c) / (data.C - mu)) if data.C > mu and data.C > c else float("inf")
+            rows.append({"cluster_id": f"ST{'P' if prospective else 'R'}{rank:03d}",
+                         "start": t0 + s_ * unit_td, "end": t0 + (s_ + ln) * unit_td,
+                         "observed": c, "expected": float(mu), "relative_risk": float(rr),
+                         "llr": float(best[o]), "p_value": float(pv),
+                         "recurrence_days": float(data.unit_days / pv) if prospective else None,
+                         "rank": rank, "analysis": info["analysis"], "centre_e": float(data.loc_xy[i, 0]),
+                         "centre_n": float(data.loc_xy[i, 1]), "radius_m": float(data.radius[i, k]),
+                         "locations": int(k + 1), "children": int(kids), "start_unit": s_, "units": ln})
+        info["sim_max_llr"] = {"mean": float(sims[a].mean()) if replications else None,
+                               "q95": float(np.quantile(sims[a], 0.95)) if replications else None,
+                               "note": "replicate maxima below the smallest reported LLR are lower bounds"}
+        out.append((pd.DataFrame(rows), info))
+    return out
 
 
 def scan_clusters(place_events: pd.DataFrame, *, seed: int = 0, replications: int = 999,
@@ -328,13 +346,9 @@ def scan_clusters(place_events: pd.DataFrame, *, seed: int = 0, replications: in
 
     prep_kw = {k: kw.pop(k) for k in ("unit_days", "cell_m", "max_radius_m", "max_share", "kinds") if k in kw}
     data = prepare(place_events, start=start, end=end, **prep_kw)
-    frames, infos = [], {}
-    for prospective in (False, True):
-        cl, info = space_time_scan(data, prospective=prospective, seed=seed, replications=replications,
-                                   max_radius_m=prep_kw.get("max_radius_m", 1000.0),
-                                   max_share=prep_kw.get("max_share", 0.5), **kw)
-        frames.append(cl)
-        infos[info["analysis"]] = info
+    res = space_time_scans(data, analyses=(False, True), seed=seed, replications=replications, **kw)
+    frames = [cl for cl, _ in res]
+    infos = {info["analysis"]: info for _, info in res}
     cl = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     cl["q_value"] = bh_qvalues(cl["p_value"].to_numpy(float)) if len(cl) else []
     half = (data.cell_m or 0) / 2

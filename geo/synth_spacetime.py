@@ -20,13 +20,17 @@ from scipy.spatial import cKDTree
 CHILDREN, SPAN_DAYS, END_GAP_DAYS = 10, 21, 7
 #: no premises (of any kind) within this many metres of the place
 CLEAR_M = 250.0
+#: planted only in scenarios of at least this many children (city and larger): in the
+#: 40-child sample ten children would be a quarter of everyone, and the committed sample stays
+#: as it was
+MIN_CHILDREN = 1000
 
 
 def plant_emerging_cluster(ctx, e: pd.DataFrame, idx: np.ndarray, base: int, start: pd.Timestamp,
                            days: int) -> np.ndarray:
     """Re-point the found-at texts (catalogue indices ``idx``) of ``CHILDREN`` episodes of
     different children returned in the window to one postcode; return ``idx``."""
-    if ctx.null or base != 0:
+    if ctx.null or base != 0 or e["ci"].nunique() < MIN_CHILDREN:
         return idx
     rng = np.random.default_rng([ctx.seed, 13])
     pcs, prem = ctx.ref.postcodes, ctx.ref.premises

@@ -62,3 +62,52 @@ def test_most_likely_cluster_equals_brute_force(prospective):
     i = int(np.argmin(np.hypot(data.loc_xy[:, 0] - top.centre_e, data.loc_xy[:, 1] - top.centre_n)))
     got = frozenset(np.flatnonzero(np.hypot(*(data.loc_xy - data.loc_xy[i]).T) <= top.radius_m + 1e-6).tolist())
     assert got == members and (top.start_unit, top.units) == (s, ln)
+
+
+def test_planted_cluster_found_by_both_analyses():
+    ev = _events(1500, 5, planted=10, days=364, extent=10000.0, at=(6000.0, 4000.0), when=340.0)
+    cl, infos = scan_clusters(ev, replications=499, seed=1, end=T0 + pd.Timedelta(days=364))
+    assert set(infos) == {"retrospective", "prospective"} and cl.crs.to_epsg() == 27700
+    assert set(["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr", "p_value",
+                "recurrence_days", "q_value"]) <= set(cl.columns)
+    for kind in ("retrospective", "prospective"):
+        top = cl[cl.analysis == kind].iloc[0]
+        assert top.p_value <= 0.01 and top.q_value < 0.05 and top.observed >= 8
+        assert np.hypot(top.centre_e - 6000, top.centre_n - 4000) <= top.radius_m + 400
+        assert top.start <= T0 + pd.Timedelta(days=341) and top.end >= T0 + pd.Timedelta(days=353)
+    pro = cl[cl.analysis == "prospective"].iloc[0]
+    assert pro.end == T0 + pd.Timedelta(days=364) and pro.recurrence_days >= 7 / 0.01 - 1e-6
+    assert cl[cl.analysis == "retrospective"].recurrence_days.isna().all()
+
+
+def test_secondary_clusters_do_not_overlap():
+    ev = pd.concat([_events(1500, 6, planted=10, days=364, extent=10000.0, at=(2000.0, 2000.0), when=100.0),
+                    _events(10, 7, planted=10, days=364, extent=10000.0, at=(8000.0, 8000.0), when=200.0)],
+                   ignore_index=True)
+    cl, _ = space_time_scan(ev, replications=99, seed=0)
+    assert len(cl) >= 3
+    top2 = cl.head(2)
+    assert {(round(e, -3), round(n, -3)) for e, n in zip(top2.centre_e, top2.centre_n)} == {(2000, 2000), (8000, 8000)}
+    xy, r = cl[["centre_e", "centre_n"]].to_numpy(), cl["radius_m"].to_numpy()
+    for a, b in itertools.combinations(range(len(cl)), 2):
+        assert np.hypot(*(xy[a] - xy[b])) > r[a] + r[b]
+
+
+@pytest.mark.slow
+def test_null_rate_of_significant_clusters():
+    """No space-time interaction: the most likely cluster has p < 0.05 in at most 1 of 20 data sets
+    for each analysis (Monte Carlo test: 5 % by construction; 99 replications each)."""
+    hits = {False: 0, True: 0}
+    for s in range(20):
+        ev = _events(800, 1000 + s, days=364, extent=8000.0)
+        for (cl, info), pro in zip(__import__("geo.scan", fromlist=["x"]).space_time_scans(
+                ev, replications=99, seed=s, end=T0 + pd.Timedelta(days=364)), (False, True)):
+            hits[pro] += bool(len(cl) and cl.p_value.iloc[0] < 0.05)
+    assert hits[False] <= 1 and hits[True] <= 1, hits
+
+
+def test_scan_rejects_bad_settings():
+    with pytest.raises(ValueError, match="unit_days"):
+        prepare(_events(20, 0), unit_days=0)
+    with pytest.raises(ValueError, match="replications"):
+        space_time_scan(_events(20, 0), replications=-1)
