@@ -22,7 +22,8 @@ SaTScan model that needs only case counts, no population at risk.
   reported cluster (secondary clusters are compared with the maximum, as SaTScan does: a
   conservative p-value). ``recurrence_days`` (prospective only) is ``unit_days / p``: the
   expected days between chance clusters this strong when the analysis is repeated every time
-  unit (SaTScan's recurrence interval).
+  unit (SaTScan's recurrence interval). Replication stops early once the most likely cluster is
+  clearly not significant (sequential Monte Carlo, Besag & Clifford 1991; ``early_stop``).
 * **Secondary clusters**: the best cylinder of every circle, in descending LLR, kept when its
   circle does not overlap any cluster already kept (SaTScan's "no geographical overlap": centre
   distance greater than the sum of the radii), up to ``max_clusters``.
@@ -253,9 +254,17 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                      replications: int = 999, seed: int = 0, max_window_days: float = 56.0,
                      min_cases: int = 2, max_clusters: int = 10, kinds=("found_at",), start=None,
                      end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
-                     max_radius_m: float = 1000.0, max_share: float = 0.5) -> list[tuple[pd.DataFrame, dict]]:
+                     max_radius_m: float = 1000.0, max_share: float = 0.5,
+                     early_stop: int | None = 50) -> list[tuple[pd.DataFrame, dict]]:
     """One ``(clusters, info)`` per analysis in ``analyses`` (False = retrospective, True =
-    prospective); the analyses share each replicate's permutation of the event times."""
+    prospective); the analyses share each replicate's permutation of the event times.
+
+    ``early_stop`` (h): sequential Monte Carlo p-values (Besag & Clifford 1991, "Sequential Monte
+    Carlo p-values", Biometrika 78(2); SaTScan's early termination): replication stops as soon as
+    the most likely cluster of every analysis has been equalled or beaten by ``h`` replicates,
+    and each cluster's p-value is then ``k / r`` (``k`` replicates as large of ``r`` run); a
+    cluster with ``p < h / replications`` always gets the full run and ``(1 + k) / (1 + R)``.
+    ``None`` runs every replication."""
     if replications < 0 or min_cases < 1 or max_window_days <= 0:
         raise ValueError("scan: replications >= 0, min_cases >= 1 and max_window_days > 0 are required")
     data = place_events if isinstance(place_events, ScanData) else prepare(
@@ -299,10 +308,18 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     live = [a for a, f in enumerate(floors) if np.isfinite(f)]
     rng = np.random.default_rng(seed)
     sims = np.zeros((len(analyses), replications))
+    tops = np.array([float(found[a][0][found[a][4][0]]) if found[a][4] else np.inf for a in range(len(analyses))])
+    done = 0
     for r in range(replications if live else 0):
         Gr = data.counts_cum(data.unit[rng.permutation(data.C)])
         for a in live:
             sims[a, r] = _replicate_max(data, Gr, W, analyses[a], min_cases, floors[a])
+        done = r + 1
+        # sequential Monte Carlo (Besag & Clifford 1991): stop once every most likely cluster
+        # has been matched by early_stop replicates -- its p-value is then clearly large
+        if early_stop and all((sims[a, :done] >= tops[a] - 1e-9).sum() >= early_stop for a in live):
+            break
+    sims = sims[:, :done]
     out = []
     unit_td = pd.Timedelta(days=data.unit_days)
     t0 = data.end - data.U * unit_td
@@ -311,7 +328,10 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
             out.append((empty, info))
             continue
         obs = best[chosen]
-        p = (1 + (sims[a][None, :] >= obs[:, None] - 1e-9).sum(axis=1)) / (1 + replications)
+        k = (sims[a][None, :] >= obs[:, None] - 1e-9).sum(axis=1)
+        # all replications: (1 + k) / (1 + R); stopped early after r: k / r (Besag & Clifford)
+        p = (1 + k) / (1 + replications) if done == replications else np.minimum(1.0, k / max(done, 1))
+        info["replications_run"] = int(done)
         rows = []
         for rank, (o, pv) in enumerate(zip(chosen, p), start=1):
             i, k = vi[o], vk[o]

@@ -185,7 +185,7 @@ def space_time_gi(X: np.ndarray, weights: SpatialWeights, time_steps: int = 1) -
 
 
 def emerging_hotspots(series: pd.DataFrame, weights: SpatialWeights, confidence: float = 0.90,
-                      population=None, time_steps: int = 1) -> pd.DataFrame:
+                      population=None, time_steps: int = 1, per: str = "children") -> pd.DataFrame:
     """ArcGIS-style emerging hot spot category per area from a :func:`monthly_series` frame.
 
     Method (ArcGIS Pro, "How Emerging Hot Spot Analysis works"): the space-time Gi* of every
@@ -193,9 +193,10 @@ def emerging_hotspots(series: pd.DataFrame, weights: SpatialWeights, confidence:
     months); normal p of the z-score; Benjamini-Hochberg false discovery rate across the areas
     within each month (ArcGIS's FDR correction), a bin hot (cold) when ``q < 1 - confidence``
     and z > 0 (< 0); then the categories of :func:`_classify` with the Mann-Kendall trend of
-    the z series. Values are rates per 1,000 children when ``population`` (Series or frame by
-    area_code) gives every area a positive count, otherwise episode counts (``basis`` says
-    which). Pass complete months only (:func:`complete_months`).
+    the z series. Values are rates per 1,000 ``per`` (children) when ``population`` (Series or
+    frame by area_code) gives every area a positive count, otherwise episode counts (``basis``
+    says which): without an exposure, an area with twice the homes has twice the episodes every
+    month and reads as a persistent hot spot. Pass complete months only (:func:`complete_months`).
 
     ``weights`` must be aligned with the areas in ``series`` (``weights.ids`` = area codes).
     Returns ``area_code, category, hot_months, cold_months, trend_z, trend_p, months, basis``.
@@ -214,7 +215,7 @@ def emerging_hotspots(series: pd.DataFrame, weights: SpatialWeights, confidence:
         pop = pd.Series(population).reindex(wide.index).astype(float).to_numpy()
         if len(pop) and np.all(np.isfinite(pop) & (pop > 0)):
             X = X / pop[:, None] * 1000.0
-            basis = "rate per 1,000 children"
+            basis = f"rate per 1,000 {per}"
         else:
             basis = f"episodes (population missing or zero for {int((~(np.isfinite(pop) & (pop > 0))).sum())} areas)"
     Z = space_time_gi(X, weights, time_steps) if T else np.zeros((m, 0))

@@ -35,6 +35,17 @@ def child_population(pops):
     return latest.groupby("area_code")["count"].sum()
 
 
+def ward_exposure(populations, postcodes):
+    """``(population per ward, what it counts)`` for emerging hot spots: the child population
+    when loaded, otherwise residential postcodes per ward (the proxy the area hot spots use)."""
+    kids = child_population(populations)
+    if kids is not None:
+        return kids, "children"
+    if postcodes is not None and "ward_code" in postcodes and postcodes["ward_code"].notna().any():
+        return postcodes.groupby("ward_code").size(), "residential postcodes"
+    return None, "children"
+
+
 def write_space_time(ev, out: Path, store, kx: dict, *, start=None, end=None, seed: int = 0,
                      permutations: int = 999) -> dict:
     """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
@@ -115,7 +126,8 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
     eh = pd.DataFrame(columns=["area_code", "category"])
     if len(series) and len(wards):
         w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
-        eh = emerging_hotspots(series, w, population=child_population(frame("populations")))
+        pop, per = ward_exposure(frame("populations"), postcodes)
+        eh = emerging_hotspots(series, w, population=pop, per=per)
     trends = trends.merge(eh[["area_code", "category"]], on="area_code", how="left")
     trends = trends[["area_code", "month", "episodes", "mk_tau", "mk_p", "category"]]
     trends.to_csv(out / "area_trends.csv", index=False)
