@@ -1093,7 +1093,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "ward_hotspot_rates": {"core": CORE_X, "neighbour": NEIGHBOUR_X,
                                "basis": "found-at points per postcode relative to the background (non-hot) wards"},
         "co_missing_groups": groups,
-        "space_time_clusters": ctx.truth.get("space_time_clusters", []),
+        **({"space_time_clusters": ctx.truth["space_time_clusters"]} if "space_time_clusters" in ctx.truth else {}),
         "adults_of_concern": aoc_ids,
         "adult_links": aoc_links,
         "locations": locations,

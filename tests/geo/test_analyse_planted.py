@@ -38,7 +38,7 @@ def _prepare(folder: str, null: bool) -> dict:
     from api.commands.analyse import run_analyse
     run_analyse(store, folder / "out", seed=SEED, permutations=499)
     store.engine.dispose()
-    return {k: truth[k] for k in ("venue_hotspots", "ward_hotspots", "null", "counts", "space_time_clusters")}
+    return {k: truth.get(k, []) for k in ("venue_hotspots", "ward_hotspots", "null", "counts", "space_time_clusters")}
 
 
 @pytest.fixture(scope="module")
