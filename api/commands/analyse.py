@@ -147,8 +147,10 @@ def register(app: typer.Typer) -> None:
     """Add ``analyse`` to the ``wayfinder`` Typer app."""
 
     @app.command("analyse", help="Spatial analyses: ward/LSOA hot spots (Gi*, local Moran, FDR), "
-                 "found-at clusters, premises of concern, monthly trends, emerging hot spots and "
-                 "the Knox test; writes the contract files into --out and stores the results.")
+                 "found-at clusters, premises of concern, monthly trends, emerging hot spots, "
+                 "the Knox test, the near-repeat table and the space-time permutation scan "
+                 "(space_time.json, space_time_clusters.geojson); writes the contract files into "
+                 "--out and stores the results.")
     def analyse_cmd(
         db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL (default WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"),
         out: Path = typer.Option(..., "--out", help="output folder"),
