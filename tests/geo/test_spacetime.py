@@ -184,13 +184,17 @@ def test_space_time_gi_equals_gi_star_and_brute_force():
     X = rng.poisson(5, (40, 6)).astype(float)
     Z = space_time_gi(X, w, 1)
     A = (w.transformed("b").sparse.toarray() != 0).astype(float) + np.eye(40)
-    n, xbar, sd = X.size, X.mean(), X.std()
     for i, t in [(0, 0), (7, 3), (39, 5)]:
-        wt = np.zeros_like(X)
-        wt[:, max(0, t - 1): t + 1] = A[i][:, None]
-        W = wt.sum()
-        z = ((wt * X).sum() - xbar * W) / (sd * np.sqrt((n * W - W ** 2) / (n - 1)))
-        assert np.isclose(Z[i, t], z)
+        steps = range(max(0, t - 1), t + 1)
+        W = A[i].sum()
+        S = sum(A[i] @ X[:, s] for s in steps)
+        E = sum(X[:, s].mean() * W for s in steps)
+        V = sum(X[:, s].var() * (40 * W - W ** 2) / 39 for s in steps)
+        assert np.isclose(Z[i, t], (S - E) / np.sqrt(V))
+    # a city-wide busy month is not a hot spot anywhere
+    X2 = X.copy()
+    X2[:, -1] *= 1.5
+    assert np.allclose(space_time_gi(X2, w, 0)[:, -1], space_time_gi(X, w, 0)[:, -1])
 
 
 def _ward_series(wards, seed, hot=None, months=12):
