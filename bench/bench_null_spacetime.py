@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 warnings.simplefilter("ignore")
 
 
-def one_drop(i: int, work: Path, R: int) -> dict:
+def one_drop(i: int, work: Path, R: int, ehs_only: bool = False) -> dict:
     import pandas as pd
     from api.commands.analyse import ward_exposure
     from api.commands.network import save_identities
@@ -54,6 +54,12 @@ def one_drop(i: int, work: Path, R: int) -> dict:
     store = open_store(f"sqlite:///{d / 'wf.sqlite'}")
     load_bundled(store)
     ingest_drop(store, d / "drop")
+    if ehs_only:   # episode counts per ward-month need no identity resolution
+        row = {"drop": i, "seed": 1000 + i, "ehs_only": True}
+        row.update(_ehs(store, store.frame("place_events")))
+        store.engine.dispose()
+        shutil.rmtree(d, ignore_errors=True)
+        return row
     ids = resolve_identities(records_from_frames(store.frame("children"), store.frame("persons")),
                              store.table("identity_overrides"), seed=i)
     save_identities(store, ids)
@@ -68,13 +74,7 @@ def one_drop(i: int, work: Path, R: int) -> dict:
     from geo.permutation import bh_qvalues
     allp = pd.concat([retro["p_value"], pro["p_value"]]).to_numpy(float)
     q = bh_qvalues(allp) if len(allp) else allp
-    areas = store.frame("areas")
-    wards = areas[areas["level"] == "ward"].reset_index(drop=True)
-    s = monthly_series(ev, wards, level="ward")
-    s = complete_months(s, last_at=filter_events(ev)["at"].max())
-    w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
-    pop, per = ward_exposure(store.frame("populations"), store.frame("postcodes"))
-    eh = emerging_hotspots(s, w, population=pop, per=per)
+    ehs = _ehs(store, ev)
     store.engine.dispose()
     shutil.rmtree(d, ignore_errors=True)
     return {"drop": i, "seed": 1000 + i, "replications": R, "events": int(kx["n_events"]),
@@ -83,13 +83,31 @@ def one_drop(i: int, work: Path, R: int) -> dict:
             "scan_retro_p": float(retro["p_value"].iloc[0]) if len(retro) else 1.0,
             "scan_pro_p": float(pro["p_value"].iloc[0]) if len(pro) else 1.0,
             "scan_min_q": float(q.min()) if len(q) else 1.0,
-            "ehs_share": float((eh["category"] != "no_pattern").mean()), "ehs_wards": int(len(eh)),
-            "ehs_months": int(eh["months"].iloc[0]) if len(eh) else 0,
-            "seconds": {"prepare": round(t1 - t0, 1), "knox_near_repeat": round(t2 - t1, 1),
+            **ehs, "seconds": {"prepare": round(t1 - t0, 1), "knox_near_repeat": round(t2 - t1, 1),
                         "scan": round(t3 - t2, 1), "total": round(time.perf_counter() - t0, 1)}}
 
 
-def summary(rows: list[dict]) -> str:
+def _ehs(store, ev) -> dict:
+    """Emerging hot spots exactly as ``wayfinder analyse`` runs them (complete months, exposure)."""
+    from api.commands.analyse import ward_exposure
+    from geo.hotspots import filter_events
+    from geo.spacetime import complete_months, emerging_hotspots, monthly_series
+    from geo.weights import queen_weights
+    areas = store.frame("areas")
+    wards = areas[areas["level"] == "ward"].reset_index(drop=True)
+    s = monthly_series(ev, wards, level="ward")
+    s = complete_months(s, last_at=filter_events(ev)["at"].max())
+    w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
+    pop, per = ward_exposure(store.frame("populations"), store.frame("postcodes"))
+    eh = emerging_hotspots(s, w, population=pop, per=per)
+    return {"ehs_share": float((eh["category"] != "no_pattern").mean()), "ehs_wards": int(len(eh)),
+            "ehs_months": int(eh["months"].iloc[0]) if len(eh) else 0,
+            "ehs_categories": eh["category"].value_counts().to_dict()}
+
+
+def summary(all_rows: list[dict]) -> str:
+    rows = [r for r in all_rows if not r.get("ehs_only")]
+    ehs_rows = [r for r in all_rows if r.get("ehs_only")] or rows
     n = len(rows)
     if not n:
         return "no drops"
@@ -101,9 +119,9 @@ def summary(rows: list[dict]) -> str:
              f"| scan, retrospective: most likely cluster p < 0.05 | {c(lambda r: r['scan_retro_p'] < 0.05)} | <= 1 of 20 |",
              f"| scan, prospective: most likely cluster p < 0.05 | {c(lambda r: r['scan_pro_p'] < 0.05)} | <= 1 of 20 |",
              f"| scan, either analysis: any cluster BH q < 0.05 | {c(lambda r: r['scan_min_q'] < 0.05)} | |"]
-    wards = sum(r["ehs_wards"] for r in rows)
-    flagged = sum(r["ehs_share"] * r["ehs_wards"] for r in rows)
-    lines.append(f"| emerging hot spots: ward-runs with a category | {flagged:.0f} of {wards} ({flagged / max(wards, 1):.1%}) | <= 5 % |")
+    wards = sum(r["ehs_wards"] for r in ehs_rows)
+    flagged = sum(r["ehs_share"] * r["ehs_wards"] for r in ehs_rows)
+    lines.append(f"| emerging hot spots ({len(ehs_rows)} drops): ward-runs with a category | {flagged:.0f} of {wards} ({flagged / max(wards, 1):.1%}) | <= 5 % |")
     return "\n".join(lines)
 
 
@@ -115,11 +133,12 @@ def main() -> None:
     ap.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "null_spacetime.jsonl")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "null_spacetime")
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--ehs-only", action="store_true", help="emerging hot spots only (no identity, Knox, scan)")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     if not a.summary_only:
         for i in range(a.first, a.first + a.drops):
-            row = one_drop(i, a.work, a.replications)
+            row = one_drop(i, a.work, a.replications, a.ehs_only)
             with open(a.log, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)
