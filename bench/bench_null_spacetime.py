@@ -35,16 +35,13 @@ warnings.simplefilter("ignore")
 
 def one_drop(i: int, work: Path, R: int, ehs_only: bool = False) -> dict:
     import pandas as pd
-    from api.commands.analyse import ward_exposure
     from api.commands.network import save_identities
-    from geo.hotspots import filter_events
     from geo.ingest import ingest_drop
     from geo.reference import load_bundled
     from geo.scan import space_time_scans
-    from geo.spacetime import complete_months, emerging_hotspots, knox_test, monthly_series, near_repeat
+    from geo.spacetime import knox_test, near_repeat
     from geo.store import open_store
     from geo.synth import generate
-    from geo.weights import queen_weights
     from network.identity import records_from_frames, resolve_identities
 
     t0 = time.perf_counter()
