@@ -95,7 +95,7 @@ def _ehs(store, ev) -> dict:
     s = monthly_series(ev, wards, level="ward")
     s = complete_months(s, last_at=filter_events(ev)["at"].max())
     w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
-    pop, per = ward_exposure(store.frame("populations"), store.frame("postcodes"))
+    pop, per = ward_exposure(store.frame("populations"), store.frame("postcodes"), wards["area_code"].to_numpy())
     eh = emerging_hotspots(s, w, population=pop, per=per)
     return {"ehs_share": float((eh["category"] != "no_pattern").mean()), "ehs_wards": int(len(eh)),
             "ehs_months": int(eh["months"].iloc[0]) if len(eh) else 0,

@@ -39,7 +39,7 @@ EXTRA_STATIC = {
 }
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".json": "application/json",
-          ".geojson": "application/geo+json", ".png": "image/png"}
+          ".geojson": "application/geo+json", ".png": "image/png", ".svg": "image/svg+xml"}
 
 
 def page_html() -> str:
@@ -65,6 +65,22 @@ def static_path(path: str) -> Path:
     return f
 
 
+@router.get("/static/base/labels.geojson", name="web_base_labels", include_in_schema=False)
+def web_base_labels() -> Response:
+    """The offline base layer's ward and place names (:mod:`maps.base`; public open data)."""
+    from maps import base
+    return Response(base.labels_geojson(), media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/favicon.ico", name="web_favicon", include_in_schema=False)
+def web_favicon() -> FileResponse:
+    """The page's icon (browsers ask for /favicon.ico whatever the page links)."""
+    return FileResponse(assets.STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 @router.get("/static/{path:path}", name="web_static", include_in_schema=False)
 def web_static(path: str) -> FileResponse:
     """Vendored JavaScript/CSS and the page's own scripts (no CDN, ever)."""
@@ -80,6 +96,7 @@ def pack(request: Request, kind: str,
          start: str = Query(..., alias="from", description="first day, YYYY-MM-DD"),
          end: str = Query(..., alias="to", description="last day, YYYY-MM-DD"),
          child: str | None = Query(None, max_length=200, description="MASE: the child"),
+         area: str | None = Query(None, max_length=80, description="MASE: one area's list of children at CSE risk"),
          purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)")
          ) -> Response:
     from maps import packs
@@ -91,8 +108,12 @@ def pack(request: Request, kind: str,
         raise HTTPException(status_code=401, detail="sign in first")
     if role == "admin":
         raise HTTPException(status_code=403, detail="role admin sees no case data")
-    if kind not in packs.PACK_KINDS:
-        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of mog, cog, mase")
+    if kind not in packs.PACK_ROLES:
+        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of mog, cog, mase, licensing")
+    if role not in packs.PACK_ROLES[kind]:
+        if ctx is not None:
+            ctx.action = "denied"
+        raise HTTPException(status_code=403, detail=f"role {role} may not receive the {kind} pack")
     mini = getattr(wf, "minimiser", None)
     settings = getattr(wf, "settings", None)
     view = packs.View(role=role, secret=getattr(mini, "secret", None),
@@ -105,13 +126,22 @@ def pack(request: Request, kind: str,
         if ch is not None and len(ch):
             hits = [p for p in ch["person_id"].astype(str).unique() if view.pseudonym(p) == child]
             child = hits[0] if hits else child
+    if kind == "mase" and child and role == "mase_member" and purpose:
+        # the member asked for this child with a purpose: the pack names that child (only)
+        from dataclasses import replace
+        try:
+            view = replace(view, subject=packs.resolve_child(data, child))
+        except packs.PackError:
+            pass
     try:
-        html = packs.build_pack(kind, data, start, end, child=child, view=view)
+        html = packs.build_pack(kind, data, start, end, child=child, view=view, area=area)
     except (packs.PackError, ValueError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     if ctx is not None:       # the API's request context: the audit entry is a disclosure
         ctx.action = "disclosure"
-        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "")
+        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "") + (
+            f" area {area}" if area and not child else "") + (
+            " (named to the member, purpose given)" if view.subject else "")
         ctx.result_count = 1
     name = f"wayfinder-{kind}-{start}-{end}.html"
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"',

@@ -25,3 +25,15 @@ def store_for(db: Optional[str]):
         return open_store(db)
     except StoreError as exc:
         fail(str(exc))
+
+
+def require_episodes(store) -> None:
+    """Fail with the next step when the store holds no missing episodes (nothing ingested yet),
+    instead of analysing nothing and reporting zeros as if they were findings."""
+    try:
+        with store.engine.connect() as conn:
+            n = conn.exec_driver_sql("SELECT count(*) FROM episodes").scalar()
+    except Exception:  # noqa: BLE001 - a store without the table holds no episodes either
+        n = 0
+    if not n:
+        fail("the store holds no episodes: run `wayfinder ingest DROP_FOLDER` first")

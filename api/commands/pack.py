@@ -22,7 +22,7 @@ from api.roles import ROUTES
 def register(app: typer.Typer) -> None:
     @app.command("pack")
     def pack(
-        kind: str = typer.Argument(..., help="mog, cog or mase", metavar="{mog,cog,mase}"),
+        kind: str = typer.Argument(..., help="mog, cog, mase or licensing", metavar="{mog,cog,mase,licensing}"),
         db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store (default: "
                                          "$WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"),
         start: str = typer.Option(..., "--from", help="first day of the period (YYYY-MM-DD)"),
@@ -35,6 +35,11 @@ def register(app: typer.Typer) -> None:
                                            "meeting's member role); analyst = full view"),
         tile_url: Optional[str] = typer.Option(None, "--tile-url", help="optional tile server "
                                                "URL template; default: boundaries only"),
+        area: Optional[str] = typer.Option(None, "--area", help="MASE: one area's list of children at "
+                                           "CSE risk (areas: wayfinder reference --mase-areas)"),
+        purpose: Optional[str] = typer.Option(None, "--purpose", help="MASE: why the member asks for "
+                                              "this child; the pack then names the child (only), and "
+                                              "the disclosure is logged"),
     ) -> None:
         """Meeting packs: MOG, COG, or MASE for one child (--child)."""
         from maps import packs
@@ -44,14 +49,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
         kind = kind.lower()
-        if kind not in packs.PACK_KINDS:
-            fail(f"unknown pack {kind!r}: one of mog, cog, mase")
+        if kind not in packs.PACK_ROLES:
+            fail(f"unknown pack {kind!r}: one of mog, cog, mase, licensing")
         role = role or packs.DEFAULT_ROLE[kind]
-        allowed = ROUTES["pack"].roles        # the same rule as GET /packs/{kind}
+        allowed = ROUTES["pack"].roles & packs.PACK_ROLES[kind]   # as GET /packs/{kind}
         if role not in allowed:
             fail(f"role {role!r} may not receive a pack (one of {', '.join(sorted(allowed))})")
-        if kind == "mase" and not child:
-            fail("the MASE pack needs --child ID")
+        if kind == "mase" and not child and not area:
+            fail("the MASE pack needs --child ID (one child) or --area NAME (an area's list)")
         try:
             period = packs.Period.parse(start, end)
         except (ValueError, packs.PackError) as exc:
@@ -77,11 +82,19 @@ def register(app: typer.Typer) -> None:
         except Exception:  # noqa: BLE001 - packs still minimise with a pack-local key
             view = packs.View(role=role)
         data = packs.load_pack_data(store)
+        from api.commands.scorecard import resolve_in_memory
+        resolve_in_memory(store, data)      # children are resolved persons, as in the scorecard
         if data.get("episodes") is None or len(data["episodes"]) == 0:
             fail("the store holds no episodes: run `wayfinder ingest` first")
+        if kind == "mase" and role == "mase_member" and purpose and purpose.strip():
+            from dataclasses import replace
+            try:
+                view = replace(view, subject=packs.resolve_child(data, child))
+            except packs.PackError as exc:
+                fail(str(exc))
         try:
             html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
-                                    child=child, view=view, tile_url=tile_url)
+                                    child=child, view=view, tile_url=tile_url, area=area)
             written = packs.write_pack(html, out, pdf=pdf)
         except packs.PackError as exc:
             fail(str(exc))
@@ -94,6 +107,10 @@ def register(app: typer.Typer) -> None:
             what = f"pack {kind} {period.start.date()}..{period.end.date()}"
             if child:
                 what += " child " + (view.pseudonym(packs.resolve_child(data, child)))
+            if area and not child:
+                what += f" area {area}"
+            if view.subject:
+                what += " (named to the member, purpose given)"
             trail.record_now(AuditEntry(action="disclosure", user_name="cli", role=role, route="pack",
                                         what=what + f" -> {out.name}", status=0))
             trail.close()

@@ -3,7 +3,7 @@ import mapbox_vector_tile
 
 
 def test_landing_and_conformance(as_role):
-    assert any(l["rel"] == "data" for l in as_role("analyst", "GET", "/api").json()["links"])
+    assert any(l["rel"] == "data" for l in as_role("analyst", "GET", "/").json()["links"])
     assert "conformsTo" in as_role("analyst", "GET", "/conformance").json()
 
 
