@@ -266,6 +266,27 @@ def _min_co_missing(gdf, view, m):
     return gpd.GeoDataFrame(out, geometry=geoms, crs=BNG)
 
 
+def _build_space_time_clusters(store, settings):
+    res = _safe(lambda: store.read_result("space_time_clusters"))
+    if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
+        return _empty(["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr",
+                       "p_value", "recurrence_days"])
+    return _to_bng(res)
+
+
+def _min_space_time_clusters(gdf, view, m):
+    """Counts banded; where the observed count is small, the figures it can be read back from
+    (expected, relative risk, LLR) go too; no exact centre."""
+    if view == "full" or len(gdf) == 0:
+        return gdf
+    out = gdf.drop(columns=[c for c in ("centre_e", "centre_n", "start_unit") if c in gdf]).copy()
+    small = np.array([disclosure.is_small(v, m.small) for v in out["observed"]], bool)
+    for c in ("expected", "relative_risk", "llr"):
+        if c in out:
+            out[c] = out[c].astype(object).where(~small, None)
+    return _suppress(out, ["observed", "children"], m)
+
+
 def _build_placements(store, settings):
     cols = ["child_key", "person_id", "placement_type", "care_status", "responsible_authority",
             "placement_ward"]
@@ -321,6 +342,12 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
              "Point", _build_premises, _identity,
              queryables=("premises_id", "premises_type", "licence_type", "status", "ward_code",
                          "postcode")),
+    LayerDef("space_time_clusters", "Space-time clusters",
+             "Kulldorff space-time permutation scan: places where more children were found within a "
+             "few weeks than the overall place and time totals predict; Monte Carlo p-values "
+             "(p_value), BH q over the reported clusters (q_value), retrospective and prospective "
+             "(recurrence_days).", "Polygon", _build_space_time_clusters, _min_space_time_clusters,
+             time_column="end"),
     LayerDef("co_missing_lines", "Co-missing groups",
              "Lines joining the usual found-at locations of children who go missing together.",
              "LineString", _build_co_missing, _min_co_missing, time_column="last",

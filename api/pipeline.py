@@ -66,7 +66,8 @@ STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "result
 STEP_FILES = {
     "identity": ("identity.csv",),
     "analyses": ("area_hotspots_ward.geojson", "found_at_clusters.geojson",
-                 "premises_of_concern.csv", "area_trends.csv"),
+                 "premises_of_concern.csv", "area_trends.csv", "space_time.json",
+                 "space_time_clusters.geojson"),
     "graph": ("bridging_persons.csv", "graph.graphml", "graph.gexf", "cytoscape.json",
               "i2_entities.csv", "i2_links.csv"),
     "groups": ("co_missing_groups.json",),

@@ -82,6 +82,7 @@ ROUTES: dict[str, Rule] = {
 COLLECTION_ROLES: dict[str, frozenset[str]] = {
     "found_at": _DATA,
     "found_at_clusters": _DATA,
+    "space_time_clusters": _DATA,
     "hotspots_ward": _DATA,
     "hotspots_lsoa": _DATA,
     "hotspots_grid": _DATA,

@@ -51,6 +51,7 @@ from geo.synth_locations import Catalogue, addresses
 from geo.synth_nulls import NULL_MODELS, found_back_home
 from geo.synth_populations import write_populations
 from geo.synth_reference import Reference, load_reference
+from geo.synth_spacetime import plant_emerging_cluster
 
 FILES = {
     "children.csv": ["child_id", "source", "given_name", "family_name", "dob", "sex", "ethnicity", "care_status",
@@ -542,6 +543,7 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
         # found together at a postcode, a ward or a place; never at a named real premises
         gtext = cat.render_point(rng, gpc, p_premises=0, p_none=0, p_empty=0)
         idx[e.group.to_numpy() >= 0] = gtext[inv]
+    idx = plant_emerging_cluster(ctx, e, idx, base, START, DAYS)
     still = e.returned_at.isna().to_numpy()
     idx[still] = -2
     ctx.used_locations.append(idx)
@@ -1131,6 +1133,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "ward_hotspot_rates": {"core": CORE_X, "neighbour": NEIGHBOUR_X,
                                "basis": "found-at points per postcode relative to the background (non-hot) wards"},
         "co_missing_groups": groups,
+        **({"space_time_clusters": ctx.truth["space_time_clusters"]} if "space_time_clusters" in ctx.truth else {}),
         "adults_of_concern": aoc_ids,
         "adult_links": aoc_links,
         "locations": locations,

@@ -1,4 +1,5 @@
-"""`wayfinder analyse`: area hot spots, found-at clusters, premises of concern, trends, Knox.
+"""`wayfinder analyse`: area hot spots, found-at clusters, premises of concern, trends, Knox,
+the near-repeat table and the space-time permutation scan.
 
 Loads frames from the store, calls the pure analyses in geo/, writes the contract files
 (GeoJSON in WGS84 with the CRS stated, CSV tables) and stores every result with
@@ -66,11 +67,51 @@ def run_area_hotspots(store, ev, areas, out: Path, start, end, seed: int, permut
     return summary
 
 
+def ward_exposure(populations, postcodes, ward_codes):
+    """``(population per ward, what it counts)`` for emerging hot spots: the child population
+    (``geo.rates.child_population``) when it covers every ward, otherwise residential postcodes
+    per ward (the exposure proxy; stated in the output's ``basis``)."""
+    from geo.rates import child_population
+    pop, basis = child_population(populations, ward_codes)
+    if basis and pop.notna().all() and (pop > 0).all():
+        return pop, "children"
+    if postcodes is not None and "ward_code" in postcodes and postcodes["ward_code"].notna().any():
+        return postcodes.groupby("ward_code").size(), "residential postcodes"
+    return None, "children"
+
+
+def write_space_time(ev, out: Path, store, kx: dict, *, start=None, end=None, seed: int = 0,
+                     permutations: int = 999) -> dict:
+    """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
+    ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan), both stored."""
+    import pandas as pd
+    from geo.scan import scan_clusters
+    from geo.spacetime import near_repeat
+
+    nr = near_repeat(ev, permutations=permutations, seed=seed, start=start, end=end)
+    clusters, scans = scan_clusters(ev, seed=seed, replications=permutations, start=start, end=end)
+    doc = {"knox": {"observed": kx["statistic"], "expected": kx["expected"], "p_value": kx["p_value"],
+                    "space_m": kx["space_m"], "days": kx["time_days"],
+                    **{k: v for k, v in kx.items() if k not in ("statistic", "space_m", "time_days", "expected", "p_value")}},
+           "near_repeat": nr.to_dict("records"),
+           "near_repeat_method": ("Ratcliffe near-repeat calculator: pairs of events of different children per "
+                                  "distance x time band; expected and Monte Carlo p from seeded permutations "
+                                  "of whole child time-lines; BH q over the table"),
+           "scan": scans}
+    (out / "space_time.json").write_text(json.dumps(doc, indent=1, default=str))
+    _write_geojson(clusters, out / "space_time_clusters.geojson")
+    store.write_result("space_time_clusters", clusters, {"seed": seed, "from": start, "to": end})
+    store.write_result("near_repeat", nr, {"seed": seed, "from": start, "to": end})
+    sig = clusters[clusters["p_value"] < 0.05] if len(clusters) else clusters
+    return {"space_time_clusters": int(len(clusters)), "space_time_clusters_p05": int(len(sig))}
+
+
 def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
     """Run every spatial analysis on the store's frames; write files; store results."""
     import pandas as pd
     from geo.clusters import found_at_clusters
-    from geo.spacetime import area_trends, emerging_hotspots, knox_test, monthly_series
+    from geo.hotspots import filter_events
+    from geo.spacetime import area_trends, complete_months, emerging_hotspots, knox_test, monthly_series
     from geo.venues import premises_of_concern
     from geo.weights import queen_weights
 
@@ -105,11 +146,13 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
     summary["premises_of_concern"] = int(poc["significant"].sum()) if len(poc) else 0
     wards = areas[areas["level"] == "ward"].reset_index(drop=True)
     series = monthly_series(ev, wards, start=start, end=end, level="ward")
+    series = complete_months(series, start, end, last_at=filter_events(ev, start=start, end=end)["at"].max())
     trends = area_trends(series) if len(series) else series.assign(mk_tau=[], mk_p=[])
     eh = pd.DataFrame(columns=["area_code", "category"])
     if len(series) and len(wards):
         w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
-        eh = emerging_hotspots(series, w)
+        pop, per = ward_exposure(frame("populations"), frame("postcodes"), wards["area_code"].to_numpy())
+        eh = emerging_hotspots(series, w, population=pop, per=per)
     trends = trends.merge(eh[["area_code", "category"]], on="area_code", how="left")
     trends = trends[["area_code", "month", "episodes", "mk_tau", "mk_p", "category"]]
     trends.to_csv(out / "area_trends.csv", index=False)
@@ -120,6 +163,8 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
     (out / "knox.json").write_text(json.dumps(kx, indent=2, default=str))
     store.write_result("knox", pd.DataFrame([kx]))
     summary["knox_p"] = kx["p_value"]
+    summary.update(write_space_time(ev, out, store, kx, start=start, end=end, seed=seed,
+                                    permutations=permutations))
     return summary
 
 
@@ -127,8 +172,10 @@ def register(app: typer.Typer) -> None:
     """Add ``analyse`` to the ``wayfinder`` Typer app."""
 
     @app.command("analyse", help="Spatial analyses: ward/LSOA hot spots (Gi*, local Moran, FDR), "
-                 "found-at clusters, premises of concern, monthly trends, emerging hot spots and "
-                 "the Knox test; writes the contract files into --out and stores the results.")
+                 "found-at clusters, premises of concern, monthly trends, emerging hot spots, "
+                 "the Knox test, the near-repeat table and the space-time permutation scan "
+                 "(space_time.json, space_time_clusters.geojson); writes the contract files into "
+                 "--out and stores the results.")
     def analyse_cmd(
         db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL (default WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"),
         out: Path = typer.Option(..., "--out", help="output folder"),

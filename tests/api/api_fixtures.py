@@ -200,6 +200,9 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                            "episodes": [3, 5, 8], "mk_tau": [0.8] * 3, "mk_p": [0.04] * 3,
                            "category": ["increasing"] * 3})
     store.write_result("area_trends", trends)
+    from geo.scan import scan_clusters
+    store.write_result("space_time_clusters", scan_clusters(ev, replications=19, seed=0, unit_days=14,
+                                                            max_window_days=56)[0])
 
 
 def open_populated(url: str):

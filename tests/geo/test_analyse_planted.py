@@ -38,7 +38,8 @@ def _prepare(folder: str, null: bool) -> dict:
     from api.commands.analyse import run_analyse
     run_analyse(store, folder / "out", seed=SEED, permutations=499)
     store.engine.dispose()
-    return {k: truth[k] for k in ("venue_hotspots", "ward_hotspots", "ward_hotspot_cores", "null", "counts")}
+    return {k: truth.get(k, []) for k in ("venue_hotspots", "ward_hotspots", "ward_hotspot_cores", "null", "counts",
+                                          "space_time_clusters")}
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,25 @@ def test_null_drop_at_most_5_percent_significant(drops):
     # same volumes as the planted drop (a fair null)
     assert abs(d["truth"]["counts"]["episodes.csv"] - drops["planted"]["truth"]["counts"]["episodes.csv"]) \
         < 0.1 * drops["planted"]["truth"]["counts"]["episodes.csv"]
+
+
+def test_space_time_outputs_and_planted_scan_cluster(drops):
+    """The planted emerging cluster (10 children at one postcode in 3 weeks) is the scan's most
+    likely cluster with p < 0.05 in both analyses; the null drop has none; contract keys."""
+    d = drops["planted"]
+    st = json.loads((d["out"] / "space_time.json").read_text())
+    assert {"observed", "expected", "p_value", "space_m", "days"} <= set(st["knox"])
+    assert st["near_repeat"] and {"p_value", "q_value", "ratio"} <= set(st["near_repeat"][0])
+    (plant,) = d["truth"]["space_time_clusters"]
+    cl = gpd.read_file(d["out"] / "space_time_clusters.geojson").to_crs(27700)
+    assert {"cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr", "p_value",
+            "recurrence_days"} <= set(cl.columns)
+    import shapely
+    where = shapely.Point(plant["easting"], plant["northing"])
+    for kind in ("retrospective", "prospective"):
+        top = cl[cl["analysis"] == kind].iloc[0]
+        assert top["p_value"] < 0.05 and top.geometry.buffer(150).contains(where), top
+    n = drops["null"]
+    assert not n["truth"]["space_time_clusters"]
+    ncl = gpd.read_file(n["out"] / "space_time_clusters.geojson")
+    assert not len(ncl) or ncl["q_value"].min() >= 0.05

@@ -128,7 +128,101 @@ def test_knox_counts_only_pairs_of_different_children():
         "person_id": "P_HOME", "kind": "found_at", "precision": "postcode"})
     ev = pd.concat([ev, home], ignore_index=True)
     naive = knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1,
-                      distinct_persons=False)
+                      distinct_persons=False, permute="event")
     fair = knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1)
     assert naive["p_value"] <= 0.01          # the repeat finds of one child look like a cluster
-    assert fair["p_value"] > 0.05 and fair["distinct_persons"]
+    assert fair["p_value"] > 0.05 and fair["distinct_persons"] and fair["permute"] == "child"
+    # swapping whole time-lines keeps the child's own rhythm in every permutation too
+    assert knox_test(ev, space_m=300, time_days=7, permutations=199, seed=1,
+                     distinct_persons=False)["p_value"] > 0.05
+
+
+def test_child_timeline_swap_keeps_each_childs_gaps_and_close_in_time_excludes_own_pairs():
+    from geo.spacetime import _close_in_time_pairs, _timeline_shuffler
+    rng = np.random.default_rng(0)
+    pid = np.repeat(np.arange(30), np.tile([1, 2, 3], 10))
+    t = rng.integers(0, 10**7, len(pid))
+    sh = _timeline_shuffler(pid, t, np.random.default_rng(1))()
+    assert sorted(sh) == sorted(t)
+    gaps = lambda x: sorted(tuple(np.diff(np.sort(x[pid == p]))) for p in range(30))
+    assert gaps(sh) == gaps(t)                       # every time-line moves whole
+    w = 10**6
+    brute = sum(abs(t[a] - t[b]) <= w and pid[a] != pid[b] for a in range(len(t)) for b in range(a + 1, len(t)))
+    assert _close_in_time_pairs(t, w, pid) == brute
+
+
+def test_near_repeat_table_finds_planted_burst_and_not_null():
+    from geo.spacetime import near_repeat
+    ev, rng = _knox_events(600, 40, 11)
+    ev["person_id"] = [f"P{i}" for i in range(len(ev))]
+    nr = near_repeat(ev, permutations=999, seed=0)
+    assert len(nr) == 16 and list(nr.columns[:4]) == ["space_from_m", "space_to_m", "days_from", "days_to"]
+    first = nr.iloc[0]                               # 0-250 m, 0-7 days
+    assert first.observed > 3 * first.expected and first.q_value < 0.05
+    xy = ev[["easting", "northing"]].to_numpy()
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    dt = np.abs((ev["at"].to_numpy()[:, None] - ev["at"].to_numpy()[None, :]) / np.timedelta64(1, "D"))
+    iu = np.triu_indices(len(ev), 1)
+    assert first.observed == ((d[iu] < 250) & (dt[iu] < 7)).sum()
+    ev.loc[:39, "at"] = pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, 40), unit="D")
+    assert (near_repeat(ev, permutations=199, seed=0)["q_value"] < 0.05).sum() == 0
+
+
+def _wards():
+    g = gpd.read_file("data/reference/boundaries/birmingham_wards_2013.geojson").to_crs(27700)
+    return gpd.GeoDataFrame({"area_code": g.WD13CD, "area_name": g.WD13NM, "level": "ward"}, geometry=g.geometry, crs=27700)
+
+
+def test_space_time_gi_equals_gi_star_and_brute_force():
+    from geo.getis_ord import gi_star
+    from geo.spacetime import space_time_gi
+    wards = _wards()
+    w = queen_weights(wards, ids=wards.area_code.to_numpy())
+    rng = np.random.default_rng(2)
+    x = rng.poisson(5, (40, 1)).astype(float)
+    assert np.allclose(space_time_gi(x, w, 0)[:, 0], gi_star(x[:, 0], w.transformed("b"), permutations=0).z)
+    X = rng.poisson(5, (40, 6)).astype(float)
+    Z = space_time_gi(X, w, 1)
+    A = (w.transformed("b").sparse.toarray() != 0).astype(float) + np.eye(40)
+    for i, t in [(0, 0), (7, 3), (39, 5)]:
+        steps = range(max(0, t - 1), t + 1)
+        W = A[i].sum()
+        S = sum(A[i] @ X[:, s] for s in steps)
+        E = sum(X[:, s].mean() * W for s in steps)
+        V = sum(X[:, s].var() * (40 * W - W ** 2) / 39 for s in steps)
+        assert np.isclose(Z[i, t], (S - E) / np.sqrt(V))
+    # a city-wide busy month is not a hot spot anywhere
+    X2 = X.copy()
+    X2[:, -1] *= 1.5
+    assert np.allclose(space_time_gi(X2, w, 0)[:, -1], space_time_gi(X, w, 0)[:, -1])
+
+
+def _ward_series(wards, seed, hot=None, months=12):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in range(months):
+        for j, code in enumerate(wards.area_code):
+            lam = 8 + (12 if hot is not None and j in hot and m >= months - 4 else 0)
+            rows.append((code, f"2017-{m + 1:02d}", rng.poisson(lam)))
+    return pd.DataFrame(rows, columns=["area_code", "month", "episodes"])
+
+
+def test_emerging_hotspots_planted_and_null():
+    wards = _wards()
+    w = queen_weights(wards, ids=wards.area_code.to_numpy(), islands="nearest")
+    hot = [10] + list(w.neighbours(10))
+    eh = emerging_hotspots(_ward_series(wards, 0, hot=hot), w).set_index("area_code")
+    cats = eh.loc[wards.area_code[hot], "category"]
+    assert (cats != "no_pattern").mean() >= 0.5 and eh.loc[wards.area_code[10], "category"] in ("new", "consecutive")
+    flagged = [(emerging_hotspots(_ward_series(wards, 100 + s), w).category != "no_pattern").mean() for s in range(20)]
+    assert np.mean(flagged) <= 0.05, flagged
+    pop = pd.Series(2000.0, index=wards.area_code)
+    assert emerging_hotspots(_ward_series(wards, 1), w, population=pop).basis.iloc[0] == "rate per 1,000 children"
+
+
+def test_complete_months_drops_partial_final_month():
+    from geo.spacetime import complete_months
+    s = pd.DataFrame({"area_code": "A", "month": ["2016-04", "2016-05", "2016-06"], "episodes": [3, 4, 1]})
+    assert complete_months(s, last_at=pd.Timestamp("2016-06-02 10:00", tz="UTC")).month.tolist() == ["2016-04", "2016-05"]
+    assert complete_months(s, last_at=pd.Timestamp("2016-06-30 22:00", tz="UTC")).month.tolist() == s.month.tolist()
+    assert complete_months(s, start="2016-04-15", end="2016-07-01").month.tolist() == ["2016-05", "2016-06"]

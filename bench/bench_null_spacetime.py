@@ -1,0 +1,147 @@
+"""Null rates of the space-time inference (issue 13, items 3-5) over generated null city drops.
+
+Run: ``.venv/bin/python bench/bench_null_spacetime.py --drops 20 --replications 999``
+
+Each drop: ``geo.synth.generate(seed=1000+i, scale="city", null=True)`` (no planted structure,
+same volumes), the bundled Birmingham reference data, ingest and geocoding into SQLite, identity
+resolution, then exactly the analyses ``wayfinder analyse`` runs for space and time:
+
+* Knox (500 m, 14 days) with the child time-line permutation (and, for comparison, the old event
+  permutation): p < 0.05?
+* the near-repeat table: any cell with BH q < 0.05?
+* Kulldorff's space-time permutation scan, retrospective and prospective (shared permutations):
+  most likely cluster with p < 0.05? any reported cluster with BH q < 0.05?
+* emerging hot spots on complete months: share of wards with a category other than no_pattern.
+
+One JSON line per drop goes to ``--log`` as it finishes (a partial run keeps its drops); the
+summary table is printed as Markdown. Targets (issue 13): Knox p < 0.05 in at most 2 of 20 drops,
+scan clusters with p < 0.05 in at most 1 of 20, emerging categories on at most 5 % of ward-runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+warnings.simplefilter("ignore")
+
+
+def one_drop(i: int, work: Path, R: int, ehs_only: bool = False) -> dict:
+    import pandas as pd
+    from api.commands.network import save_identities
+    from geo.ingest import ingest_drop
+    from geo.reference import load_bundled
+    from geo.scan import space_time_scans
+    from geo.spacetime import knox_test, near_repeat
+    from geo.store import open_store
+    from geo.synth import generate
+    from network.identity import records_from_frames, resolve_identities
+
+    t0 = time.perf_counter()
+    d = work / f"null{i}"
+    shutil.rmtree(d, ignore_errors=True)
+    generate(d / "drop", seed=1000 + i, scale="city", null=True)
+    store = open_store(f"sqlite:///{d / 'wf.sqlite'}")
+    load_bundled(store)
+    ingest_drop(store, d / "drop")
+    if ehs_only:   # episode counts per ward-month need no identity resolution
+        row = {"drop": i, "seed": 1000 + i, "ehs_only": True}
+        row.update(_ehs(store, store.frame("place_events")))
+        store.engine.dispose()
+        shutil.rmtree(d, ignore_errors=True)
+        return row
+    ids = resolve_identities(records_from_frames(store.frame("children"), store.frame("persons")),
+                             store.table("identity_overrides"), seed=i)
+    save_identities(store, ids)
+    ev = store.frame("place_events")
+    t1 = time.perf_counter()
+    kx = knox_test(ev, seed=i, permutations=R)
+    kx_event = knox_test(ev, seed=i, permutations=R, permute="event")
+    nr = near_repeat(ev, seed=i, permutations=R)
+    t2 = time.perf_counter()
+    (retro, _), (pro, _) = space_time_scans(ev, replications=R, seed=i)
+    t3 = time.perf_counter()
+    from geo.permutation import bh_qvalues
+    allp = pd.concat([retro["p_value"], pro["p_value"]]).to_numpy(float)
+    q = bh_qvalues(allp) if len(allp) else allp
+    ehs = _ehs(store, ev)
+    store.engine.dispose()
+    shutil.rmtree(d, ignore_errors=True)
+    return {"drop": i, "seed": 1000 + i, "replications": R, "events": int(kx["n_events"]),
+            "knox_p": kx["p_value"], "knox_event_perm_p": kx_event["p_value"],
+            "near_repeat_min_q": float(nr["q_value"].min()), "near_repeat_cells_q05": int((nr["q_value"] < 0.05).sum()),
+            "scan_retro_p": float(retro["p_value"].iloc[0]) if len(retro) else 1.0,
+            "scan_pro_p": float(pro["p_value"].iloc[0]) if len(pro) else 1.0,
+            "scan_min_q": float(q.min()) if len(q) else 1.0,
+            **ehs, "seconds": {"prepare": round(t1 - t0, 1), "knox_near_repeat": round(t2 - t1, 1),
+                        "scan": round(t3 - t2, 1), "total": round(time.perf_counter() - t0, 1)}}
+
+
+def _ehs(store, ev) -> dict:
+    """Emerging hot spots exactly as ``wayfinder analyse`` runs them (complete months, exposure)."""
+    from api.commands.analyse import ward_exposure
+    from geo.hotspots import filter_events
+    from geo.spacetime import complete_months, emerging_hotspots, monthly_series
+    from geo.weights import queen_weights
+    areas = store.frame("areas")
+    wards = areas[areas["level"] == "ward"].reset_index(drop=True)
+    s = monthly_series(ev, wards, level="ward")
+    s = complete_months(s, last_at=filter_events(ev)["at"].max())
+    w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
+    pop, per = ward_exposure(store.frame("populations"), store.frame("postcodes"), wards["area_code"].to_numpy())
+    eh = emerging_hotspots(s, w, population=pop, per=per)
+    return {"ehs_share": float((eh["category"] != "no_pattern").mean()), "ehs_wards": int(len(eh)),
+            "ehs_months": int(eh["months"].iloc[0]) if len(eh) else 0,
+            "ehs_categories": eh["category"].value_counts().to_dict()}
+
+
+def summary(all_rows: list[dict]) -> str:
+    rows = [r for r in all_rows if not r.get("ehs_only")]
+    ehs_rows = [r for r in all_rows if r.get("ehs_only")] or rows
+    n = len(rows)
+    if not n:
+        return "no drops"
+    c = lambda f: sum(1 for r in rows if f(r))
+    lines = [f"| test | drops flagged (of {n}) | target |", "|---|---|---|",
+             f"| Knox p < 0.05, child time-line permutation | {c(lambda r: r['knox_p'] < 0.05)} | <= 2 of 20 |",
+             f"| Knox p < 0.05, event permutation (before) | {c(lambda r: r['knox_event_perm_p'] < 0.05)} | |",
+             f"| near-repeat table: any cell q < 0.05 | {c(lambda r: r['near_repeat_min_q'] < 0.05)} | |",
+             f"| scan, retrospective: most likely cluster p < 0.05 | {c(lambda r: r['scan_retro_p'] < 0.05)} | <= 1 of 20 |",
+             f"| scan, prospective: most likely cluster p < 0.05 | {c(lambda r: r['scan_pro_p'] < 0.05)} | <= 1 of 20 |",
+             f"| scan, either analysis: any cluster BH q < 0.05 | {c(lambda r: r['scan_min_q'] < 0.05)} | |"]
+    wards = sum(r["ehs_wards"] for r in ehs_rows)
+    flagged = sum(r["ehs_share"] * r["ehs_wards"] for r in ehs_rows)
+    lines.append(f"| emerging hot spots ({len(ehs_rows)} drops): ward-runs with a category | {flagged:.0f} of {wards} ({flagged / max(wards, 1):.1%}) | <= 5 % |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--drops", type=int, default=20)
+    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--replications", type=int, default=999)
+    ap.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "null_spacetime.jsonl")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "null_spacetime")
+    ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--ehs-only", action="store_true", help="emerging hot spots only (no identity, Knox, scan)")
+    a = ap.parse_args()
+    a.work.mkdir(parents=True, exist_ok=True)
+    if not a.summary_only:
+        for i in range(a.first, a.first + a.drops):
+            row = one_drop(i, a.work, a.replications, a.ehs_only)
+            with open(a.log, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+    rows = [json.loads(x) for x in open(a.log)] if a.log.exists() else []
+    print(summary(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Benchmark (issue 13): Kulldorff's space-time permutation scan at city and national scale.
+
+Run: ``.venv/bin/python bench/bench_scan.py --db sqlite:///STORE --events 800000 [--replications 999]``
+
+* ``--db``: the found-at events of a store (e.g. a city drop after ``wayfinder run``).
+* ``--events N``: N found-at events sampled on the bundled Code-Point Open postcodes of the
+  B postcode area (every postcode equally likely, as the generator's background), times uniform
+  over a year, 340,000 children: the national drop's volume of located found-at events without
+  the hour of generation and ingest. No space-time structure.
+
+Each case runs in a fresh process: the retrospective and prospective scans together
+(``geo.scan.space_time_scans``, shared permutations, 250 m cells, radius <= 1 km, 7-day units,
+windows up to 8 weeks), reporting wall time, CPU time and peak RSS (``ru_maxrss``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r'''
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np, pandas as pd
+from geo.scan import prepare, space_time_scans
+src, R = sys.argv[2], int(sys.argv[3])
+if src.startswith("events:"):
+    n = int(src.split(":")[1])
+    rng = np.random.default_rng(0)
+    cp = pd.read_csv(sys.argv[1] + "/data/reference/gazetteer/codepoint_open_2014_b.csv", header=None,
+                     usecols=[2, 3]).to_numpy(float)
+    cp = cp[(cp[:, 0] > 0) & (cp[:, 1] > 0)]
+    xy = cp[rng.integers(0, len(cp), n)]
+    ev = pd.DataFrame({"easting": xy[:, 0], "northing": xy[:, 1], "kind": "found_at", "precision": "postcode",
+                       "person_id": rng.integers(0, 340000, n).astype(str),
+                       "at": pd.Timestamp("2016-04-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, n), unit="D")})
+else:
+    from geo.store import open_store
+    ev = open_store(src).frame("place_events")
+t0, c0 = time.perf_counter(), time.process_time()
+data = prepare(ev)
+t1 = time.perf_counter()
+res = space_time_scans(data, replications=R, seed=0)
+t2, c2 = time.perf_counter(), time.process_time()
+out = {"source": src, "events": int(data.C), "locations": int(data.L), "circles": int(data.valid.sum()),
+       "units": int(data.U), "replications": R, "prepare_s": round(t1 - t0, 2), "scan_wall_s": round(t2 - t1, 1),
+       "cpu_s": round(c2 - c0, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+       "top": [{"analysis": info["analysis"], "llr": float(cl.llr.iloc[0]) if len(cl) else None,
+                "p": float(cl.p_value.iloc[0]) if len(cl) else None, "observed": int(cl.observed.iloc[0]) if len(cl) else None}
+               for cl, info in res]}
+print(json.dumps(out))
+'''
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", action="append", default=[])
+    ap.add_argument("--events", type=int, action="append", default=[])
+    ap.add_argument("--replications", type=int, default=999)
+    a = ap.parse_args()
+    for src in a.db + [f"events:{n}" for n in a.events]:
+        r = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), src, str(a.replications)],
+                           capture_output=True, text=True)
+        print(r.stdout.strip() or r.stderr[-2000:], flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Space-time permutation scan statistic (Kulldorff et al. 2005), retrospective and prospective.
+
+Model: Kulldorff M, Heffernan R, Hartman J, Assuncao R, Mostashari F (2005), "A space-time
+permutation scan statistic for disease outbreak detection", PLoS Medicine 2(3): e59 -- the
+SaTScan model that needs only case counts, no population at risk.
+
+* **Data**: located events (found-at places by default; area centroids and unresolved texts
+  left out) aggregated to locations (a ``cell_m`` metre grid, or exact points with
+  ``cell_m=None``) and to time units of ``unit_days`` days aligned to END at the end of the
+  period, so the last unit is complete. One child counts once per location and time unit.
+* **Cylinders**: the base is a circle around each location holding its nearest locations up to
+  ``max_radius_m`` metres and at most ``max_share`` of all events (locations at equal distance
+  enter together); the height is any run of 1 .. ``max_window_days`` time units (retrospective),
+  or a run that ends at the last unit (prospective).
+* **Expected**: ``mu_A = sum_{z in A} C_z * sum_{d in A} C_d / C`` -- the product of the spatial
+  and temporal margins (no space-time interaction).
+* **Statistic**: the Poisson generalised likelihood ratio ``LLR = c ln(c/mu) + (C-c)
+  ln((C-c)/(C-mu))`` for ``c > mu`` and ``c >= min_cases``; the most likely cluster maximises it.
+* **Null and inference**: the event times are permuted over the events (both margins held fixed;
+  no space-time interaction); ``replications`` (999) seeded Monte Carlo replicates give the null
+  distribution of the maximum LLR, and ``p = (1 + #{max_sim >= LLR}) / (1 + R)`` for every
+  reported cluster (secondary clusters are compared with the maximum, as SaTScan does: a
+  conservative p-value). ``recurrence_days`` (prospective only) is ``unit_days / p``: the
+  expected days between chance clusters this strong when the analysis is repeated every time
+  unit (SaTScan's recurrence interval). Replication stops early once the most likely cluster is
+  clearly not significant (sequential Monte Carlo, Besag & Clifford 1991; ``early_stop``).
+* **Secondary clusters**: the best cylinder of every circle, in descending LLR, kept when its
+  circle does not overlap any cluster already kept (SaTScan's "no geographical overlap": centre
+  distance greater than the sum of the radii), up to ``max_clusters``.
+
+Speed: nested circles are precomputed once as neighbour orders (a KD-tree); each replicate
+builds the location x unit counts with one ``bincount``, their cumulative sums over time, and
+the cumulative sums over each neighbour order, so every cylinder's count is a difference of two
+numbers. Each replicate first scores every circle at the longest window (a lower bound on the
+maximum and each circle's largest window count), bounds every circle's best LLR by
+``LLR(c_max, S * T_min / C)`` and scores all windows only for circles whose bound beats both
+that lower bound and the smallest reported LLR (a circle that cannot reach either cannot change
+any p-value). Exact for the p-values; see ``tests/geo/test_scan.py`` for the brute-force check.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from geo.hotspots import filter_events
+from geo.permutation import bh_qvalues
+
+__all__ = ["ScanData", "prepare", "space_time_scan", "space_time_scans", "scan_clusters", "llr",
+           "CLUSTER_COLUMNS"]
+
+CLUSTER_COLUMNS = ["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr",
+                   "p_value", "recurrence_days"]
+EXCLUDE_PRECISION = ("area", "none")
+METHOD = ("Kulldorff et al. (2005) space-time permutation scan statistic: cylinders over {loc}, "
+          "radius <= {r:g} m and <= {share:.0%} of events, {u:g}-day time units, windows of "
+          "1-{w} units ({kind}); expected counts from the spatial x temporal margins; Poisson "
+          "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of event "
+          "times (seed {seed}); secondary clusters without geographical overlap")
+
+
+def llr(c, mu, C):
+    """Poisson GLR of the space-time permutation model; 0 where ``c <= mu``."""
+    c = np.asarray(c, float)
+    mu = np.asarray(mu, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = c * np.log(c / mu)
+        rest = C - c
+        b = np.where(rest > 0, rest * np.log(rest / (C - mu)), 0.0)
+        out = a + b
+    return np.where((c > mu) & (mu > 0), out, 0.0)
+
+
+class ScanData:
+    """Events as (location, time unit) indices plus the fixed cylinder geometry."""
+
+    def __init__(self, loc_xy, loc, unit, n_units, unit_days, end, max_radius_m, max_share,
+                 cell_m, person=None):
+        self.loc_xy = np.asarray(loc_xy, float)
+        self.loc = np.asarray(loc, np.int64)
+        self.unit = np.asarray(unit, np.int64)
+        self.U = int(n_units)
+        self.unit_days = float(unit_days)
+        self.end = end
+        self.cell_m = cell_m
+        self.max_radius_m = float(max_radius_m)
+        self.max_share = float(max_share)
+        self.person = person
+        self.C = len(self.loc)
+        L = len(self.loc_xy)
+        self.L = L
+        self.Cz = np.bincount(self.loc, minlength=L).astype(float)
+        self.Ct = np.bincount(self.unit, minlength=self.U).astype(float)
+        self.Tcum = np.r_[0.0, np.cumsum(self.Ct)]
+        # nested circles: neighbour order per centre, padded with the sentinel location L
+        tree = cKDTree(self.loc_xy)
+        kmax = int(max(1, min(L, max(len(x) for x in tree.query_ball_point(self.loc_xy, max_radius_m)))))
+        d, nb = tree.query(self.loc_xy, k=kmax, distance_upper_bound=max_radius_m * (1 + 1e-9))
+        d = np.asarray(d, float).reshape(L, kmax)
+        nb = np.asarray(nb, np.int64).reshape(L, kmax)
+        nb[~np.isfinite(d)] = L
+        d[~np.isfinite(d)] = np.inf
+        self.nb = nb
+        self.dist = d
+        Cz_pad = np.r_[self.Cz, 0.0]
+        self.S = np.cumsum(Cz_pad[nb], axis=1)           # events in each nested circle
+        # a circle is a candidate when it ends a tie group, is inside the radius and holds
+        # at most max_share of the events
+        dn = np.c_[d[:, 1:], np.full(L, np.inf)]
+        self.valid = np.isfinite(d) & (dn > d + 1e-6) & (self.S <= max_share * self.C)
+        self.valid_idx = np.nonzero(self.valid)
+        self.radius = np.where(np.isfinite(d), d, 0.0)
+
+    def counts_cum(self, unit: np.ndarray) -> np.ndarray:
+        """Cumulative counts over (circle, time): shape (L, K, U+1), int32."""
+        L, U = self.L, self.U
+        cnt = np.bincount(self.loc * U + unit, minlength=L * U).reshape(L, U)
+        cum = np.zeros((L + 1, U + 1), np.int32)
+        np.cumsum(cnt, axis=1, out=cum[:L, 1:])
+        G = cum[self.nb]                                   # (L, K, U+1)
+        np.cumsum(G, axis=1, out=G)
+        return G
+
+
+def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
+            unit_days: float = 7.0, cell_m: float | None = 250.0, max_radius_m: float = 1000.0,
+            max_share: float = 0.5, exclude_precision=EXCLUDE_PRECISION) -> ScanData:
+    """Aggregate located events to locations and time units (see the module docstring)."""
+    if unit_days <= 0 or max_radius_m < 0 or not 0 < max_share <= 1:
+        raise ValueError("scan: unit_days must be > 0, max_radius_m >= 0 and 0 < max_share <= 1")
+    ev = filter_events(place_events, kinds, start, end).dropna(subset=["easting", "northing", "at"])
+    if exclude_precision and "precision" in ev:
+        ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
+    at = pd.to_datetime(ev["at"], utc=True)
+    if end is None:
+        t_end = (at.max().floor("D") + pd.Timedelta(days=1)) if len(ev) else pd.Timestamp("1970-01-02", tz="UTC")
+    else:
+        t_end = pd.Timestamp(end)
+        t_end = t_end.tz_localize("UTC") if t_end.tzinfo is None else t_end.tz_convert("UTC")
+    unit_s = unit_days * 86400.0
+    back = np.floor((t_end - at).dt.total_seconds().to_numpy() / unit_s).astype(np.int64) if len(ev) else np.zeros(0, np.int64)
+    if start is not None:
+        t0 = pd.Timestamp(start)
+        t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+        U = int(np.ceil((t_end - t0).total_seconds() / unit_s))
+    else:
+        U = int(back.max()) + 1 if len(back) else 1
+    unit = U - 1 - back
+    xy = ev[["easting", "northing"]].to_numpy(float)
+    if cell_m:
+        xy = (np.floor(xy / cell_m) + 0.5) * cell_m
+    keys = pd.DataFrame({"e": np.round(xy[:, 0], 1), "n": np.round(xy[:, 1], 1), "u": unit})
+    if "person_id" in ev:
+        keys["p"] = ev["person_id"].astype("string").fillna("").to_numpy()
+        has = keys["p"] != ""
+        keys.loc[~has.to_numpy(), "p"] = "event:" + pd.Series(np.arange(len(keys)))[~has.to_numpy()].astype(str).to_numpy()
+        keys = keys.drop_duplicates(["p", "e", "n", "u"])     # one child once per place and unit
+    codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([keys["e"], keys["n"]]))
+    loc_xy = np.array([list(t) for t in uniq], float).reshape(-1, 2)
+    return ScanData(loc_xy, codes, keys["u"].to_numpy(), U, unit_days, t_end, max_radius_m, max_share,
+                    cell_m, keys["p"].to_numpy() if "p" in keys else None)
+
+
+def _windows(U: int, W: int, prospective: bool):
+    """(start, stop) unit pairs of every window length 1..W, grouped by length."""
+    for ln in range(1, min(W, U) + 1):
+        if prospective:
+            yield ln, np.array([U - ln])
+        else:
+            yield ln, np.arange(0, U - ln + 1)
+
+
+def _score(data: ScanData, G, rows, W, prospective, min_cases, keep_best=False):
+    """Max LLR over all windows for circles ``rows`` (index arrays into (L, K)); with
+    ``keep_best`` also each circle's best (llr, start, length, count)."""
+    C = float(data.C)
+    ci, ck = rows
+    S = data.S[ci, ck]
+    best = np.zeros(len(ci))
+    bstart = np.zeros(len(ci), np.int64)
+    blen = np.zeros(len(ci), np.int64)
+    bc = np.zeros(len(ci), np.int64)
+    Gc = G[ci, ck]                                          # (n, U+1)
+    for ln, starts in _windows(data.U, W, prospective):
+        c = Gc[:, starts + ln] - Gc[:, starts]              # (n, s)
+        mu = S[:, None] * ((data.Tcum[starts + ln] - data.Tcum[starts]) / C)[None, :]
+        ok = (c >= min_cases) & (c > mu)
+        if not ok.any():
+            continue
+        v = np.zeros(c.shape)
+        v[ok] = llr(c[ok], mu[ok], C)
+        j = np.argmax(v, axis=1)
+        top = v[np.arange(len(ci)), j]
+        up = top > best
+        best[up] = top[up]
+        if keep_best:
+            bstart[up] = starts[j[up]]
+            blen[up] = ln
+            bc[up] = c[np.arange(len(ci)), j][up]
+    return best, bstart, blen, bc
+
+
+def _replicate_max(data: ScanData, G, W, prospective, min_cases, floor, block=512):
+    """The maximum LLR of one replicate, exact whenever it is >= ``floor`` (bound pruning)."""
+    C = float(data.C)
+    U = data.U
+    ln = min(W, U)
+    vi, vk = data.valid_idx
+    if prospective:   # W windows per circle: score them all
+        return float(_score(data, G, (vi, vk), W, True, min_cases)[0].max())
+    starts = np.arange(0, U - ln + 1)
+    Gv = G[vi, vk]
+    c = Gv[:, starts + ln] - Gv[:, starts]
+    S = data.S[vi, vk]
+    mu = S[:, None] * ((data.Tcum[starts + ln] - data.Tcum[starts]) / C)[None, :]
+    ok = (c >= min_cases) & (c > mu)
+    lb = float(llr(c[ok], mu[ok], C).max()) if ok.any() else 0.0
+    # bound: a window of l units holds at most min(cmax_W, l * cmax_1) events and expects at
+    # least S * Tmin_l / C (Tmin_l: the smallest temporal total of an l-unit window)
+    cmax = c.max(axis=1)
+    c1 = (Gv[:, 1:] - Gv[:, :-1]).max(axis=1)[:, None]
+    lens = np.arange(1, ln + 1)
+    cap = np.minimum(cmax[:, None], lens[None, :] * c1)
+    mu_min = S[:, None] * data.Tmin[None, :ln] / C
+    ub = np.where(cap >= min_cases, llr(cap, np.maximum(mu_min, 1e-12), C), 0.0).max(axis=1)
+    # circles in descending bound, in blocks; the running maximum only rises, so the scan
+    # stops at the first block whose bound cannot beat it (or the floor)
+    cand = np.flatnonzero(ub > max(lb, floor))
+    cand = cand[np.argsort(-ub[cand], kind="stable")]
+    best = lb
+    for b in range(0, len(cand), block):
+        blk = cand[b:b + block]
+        if ub[blk[0]] <= max(best, floor):
+            break
+        blk = blk[ub[blk] > max(best, floor)]
+        best = max(best, float(_score(data, G, (vi[blk], vk[blk]), W, False, min_cases)[0].max()))
+    return best
+
+
+def space_time_scan(place_events: pd.DataFrame | ScanData, *, prospective: bool = False,
+                    **kw) -> tuple[pd.DataFrame, dict]:
+    """Kulldorff's space-time permutation scan; returns ``(clusters, info)``.
+
+    ``clusters``: one row per reported cluster (most likely first, then secondary clusters with
+    no geographical overlap), columns :data:`CLUSTER_COLUMNS` plus ``rank, analysis,
+    centre_e, centre_n, radius_m, locations, children, start_unit, units``; ``start`` inclusive
+    and ``end`` exclusive (UTC). ``info``: the settings, counts, method and the Monte Carlo
+    replicate maxima summary. Keywords as :func:`space_time_scans`.
+    """
+    return space_time_scans(place_events, analyses=(bool(prospective),), **kw)[0]
+
+
+def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, True),
+                     replications: int = 999, seed: int = 0, max_window_days: float = 56.0,
+                     min_cases: int = 2, max_clusters: int = 10, kinds=("found_at",), start=None,
+                     end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
+                     max_radius_m: float = 1000.0, max_share: float = 0.5,
+                     early_stop: int | None = 50) -> list[tuple[pd.DataFrame, dict]]:
+    """One ``(clusters, info)`` per analysis in ``analyses`` (False = retrospective, True =
+    prospective); the analyses share each replicate's permutation of the event times.
+
+    ``early_stop`` (h): sequential Monte Carlo p-values (Besag & Clifford 1991, "Sequential Monte
+    Carlo p-values", Biometrika 78(2); SaTScan's early termination): replication stops as soon as
+    the most likely cluster of every analysis has been equalled or beaten by ``h`` replicates,
+    and each cluster's p-value is then ``k / r`` (``k`` replicates as large of ``r`` run); a
+    cluster with ``p < h / replications`` always gets the full run and ``(1 + k) / (1 + R)``.
+    ``None`` runs every replication."""
+    if replications < 0 or min_cases < 1 or max_window_days <= 0:
+        raise ValueError("scan: replications >= 0, min_cases >= 1 and max_window_days > 0 are required")
+    data = place_events if isinstance(place_events, ScanData) else prepare(
+        place_events, kinds=kinds, start=start, end=end, unit_days=unit_days, cell_m=cell_m,
+        max_radius_m=max_radius_m, max_share=max_share)
+    W = max(1, int(np.floor(max_window_days / data.unit_days + 1e-9)))
+    empty = pd.DataFrame(columns=CLUSTER_COLUMNS + ["rank", "analysis", "centre_e", "centre_n", "radius_m",
+                                                    "locations", "children", "start_unit", "units"])
+    infos = []
+    for prospective in analyses:
+        kind = "prospective" if prospective else "retrospective"
+        infos.append({"analysis": kind, "events": int(data.C), "locations": int(data.L), "units": int(data.U),
+                      "unit_days": data.unit_days, "max_window_units": W, "max_radius_m": data.max_radius_m,
+                      "max_share": data.max_share, "cell_m": data.cell_m, "min_cases": int(min_cases),
+                      "replications": int(replications), "seed": int(seed),
+                      "end": data.end.isoformat() if data.end is not None else None,
+                      "method": METHOD.format(loc=f"{data.cell_m:g} m grid cells" if data.cell_m else "event points",
+                                              r=data.max_radius_m, share=data.max_share, u=data.unit_days, w=W,
+                                              kind=kind, R=replications, seed=seed)})
+    if data.C < 2 or data.U < 1:
+        return [(empty, info) for info in infos]
+    vi, vk = data.valid_idx
+    # the smallest temporal total of an l-unit window holding any event (bound pruning)
+    lens = np.arange(1, min(W, data.U) + 1)
+    data.Tmin = np.array([np.min(np.where(w > 0, w, np.inf)) for w in
+                          (data.Tcum[l:] - data.Tcum[:-l] for l in lens)])
+    G = data.counts_cum(data.unit)
+    found = []
+    for prospective in analyses:
+        best, bstart, blen, bc = _score(data, G, (vi, vk), W, prospective, min_cases, keep_best=True)
+        chosen = []
+        for o in np.argsort(-best, kind="stable"):
+            if best[o] <= 0 or len(chosen) >= max_clusters:
+                break
+            i, k = vi[o], vk[o]
+            ce, r = data.loc_xy[i], data.radius[i, k]
+            if all(np.hypot(*(ce - data.loc_xy[vi[p]])) > r + data.radius[vi[p], vk[p]] for p in chosen):
+                chosen.append(o)
+        found.append((best, bstart, blen, bc, chosen))
+    floors = [float(best[chosen].min()) if chosen else np.inf for best, *_, chosen in found]
+    live = [a for a, f in enumerate(floors) if np.isfinite(f)]
+    rng = np.random.default_rng(seed)
+    sims = np.zeros((len(analyses), replications))
+    tops = np.array([float(found[a][0][found[a][4][0]]) if found[a][4] else np.inf for a in range(len(analyses))])
+    done = 0
+    for r in range(replications if live else 0):
+        Gr = data.counts_cum(data.unit[rng.permutation(data.C)])
+        for a in live:
+            sims[a, r] = _replicate_max(data, Gr, W, analyses[a], min_cases, floors[a])
+        done = r + 1
+        # sequential Monte Carlo (Besag & Clifford 1991): stop once every most likely cluster
+        # has been matched by early_stop replicates -- its p-value is then clearly large
+        if early_stop and all((sims[a, :done] >= tops[a] - 1e-9).sum() >= early_stop for a in live):
+            break
+    sims = sims[:, :done]
+    out = []
+    unit_td = pd.Timedelta(days=data.unit_days)
+    t0 = data.end - data.U * unit_td
+    for a, (prospective, info, (best, bstart, blen, bc, chosen)) in enumerate(zip(analyses, infos, found)):
+        if not chosen:
+            out.append((empty, info))
+            continue
+        obs = best[chosen]
+        k = (sims[a][None, :] >= obs[:, None] - 1e-9).sum(axis=1)
+        # all replications: (1 + k) / (1 + R); stopped early after r: k / r (Besag & Clifford)
+        p = (1 + k) / (1 + replications) if done == replications else np.minimum(1.0, k / max(done, 1))
+        info["replications_run"] = int(done)
+        rows = []
+        for rank, (o, pv) in enumerate(zip(chosen, p), start=1):
+            i, k = vi[o], vk[o]
+            members = data.nb[i, : k + 1]
+            s_, ln, c = int(bstart[o]), int(blen[o]), int(bc[o])
+            mu = data.S[i, k] * (data.Tcum[s_ + ln] - data.Tcum[s_]) / data.C
+            inside = np.isin(data.loc, members) & (data.unit >= s_) & (data.unit < s_ + ln)
+            kids = len(set(data.person[inside])) if data.person is not None else c
+            rr = (c / mu) / ((data.C - c) / (data.C - mu)) if data.C > mu and data.C > c else float("inf")
+            rows.append({"cluster_id": f"ST{'P' if prospective else 'R'}{rank:03d}",
+                         "start": t0 + s_ * unit_td, "end": t0 + (s_ + ln) * unit_td,
+                         "observed": c, "expected": float(mu), "relative_risk": float(rr),
+                         "llr": float(best[o]), "p_value": float(pv),
+                         "recurrence_days": float(data.unit_days / pv) if prospective else None,
+                         "rank": rank, "analysis": info["analysis"], "centre_e": float(data.loc_xy[i, 0]),
+                         "centre_n": float(data.loc_xy[i, 1]), "radius_m": float(data.radius[i, k]),
+                         "locations": int(k + 1), "children": int(kids), "start_unit": s_, "units": ln})
+        info["sim_max_llr"] = {"mean": float(sims[a].mean()) if replications else None,
+                               "q95": float(np.quantile(sims[a], 0.95)) if replications else None,
+                               "note": "replicate maxima below the smallest reported LLR are lower bounds"}
+        out.append((pd.DataFrame(rows), info))
+    return out
+
+
+def scan_clusters(place_events: pd.DataFrame, *, seed: int = 0, replications: int = 999,
+                  start=None, end=None, **kw):
+    """Retrospective and prospective scans of one data set as one GeoDataFrame (EPSG:27700, the
+    cluster circles) with ``q_value`` (Benjamini-Hochberg over every reported cluster of both
+    analyses), plus the two info dicts."""
+    import geopandas as gpd
+    import shapely
+
+    prep_kw = {k: kw.pop(k) for k in ("unit_days", "cell_m", "max_radius_m", "max_share", "kinds") if k in kw}
+    data = prepare(place_events, start=start, end=end, **prep_kw)
+    res = space_time_scans(data, analyses=(False, True), seed=seed, replications=replications, **kw)
+    frames = [cl for cl, _ in res]
+    infos = {info["analysis"]: info for _, info in res}
+    cl = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    cl["q_value"] = bh_qvalues(cl["p_value"].to_numpy(float)) if len(cl) else []
+    half = (data.cell_m or 0) / 2
+    geom = shapely.buffer(shapely.points(cl["centre_e"].to_numpy(float), cl["centre_n"].to_numpy(float)),
+                          np.maximum(cl["radius_m"].to_numpy(float) + half, 50.0)) if len(cl) else []
+    return gpd.GeoDataFrame(cl, geometry=list(geom), crs=27700), infos
