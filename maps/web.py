@@ -79,9 +79,16 @@ def web_static(path: str) -> FileResponse:
 def pack(request: Request, kind: str,
          start: str = Query(..., alias="from", description="first day, YYYY-MM-DD"),
          end: str = Query(..., alias="to", description="last day, YYYY-MM-DD"),
-         child: str | None = Query(None, max_length=200, description="MASE: the child"),
-         purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)")
+         child: str | None = Query(None, max_length=200, description="MASE: the child (its pseudonym; "
+                                   "analysts may give a person id or record key)"),
+         purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)"),
+         recipients: str | None = Query(None, max_length=300, description="who the pack is for "
+                                        "(recorded in the audit trail)")
          ) -> Response:
+    """Which role may have which pack kind is the API's matrix (``api.roles.PACK_ROLES``, checked
+    before this runs: a kind not in the matrix is refused to everyone). Here: only analysts may
+    name a child by raw id; the audit entry names the resolved child; minimised views get the
+    results tables through the one disclosure policy (``geo.disclosure.minimise_frame``)."""
     from maps import packs
 
     ctx = getattr(request.state, "ctx", None)
@@ -89,30 +96,107 @@ def pack(request: Request, kind: str,
     wf = getattr(request.app.state, "wf", None)
     if not role or wf is None:
         raise HTTPException(status_code=401, detail="sign in first")
-    if role == "admin":
-        raise HTTPException(status_code=403, detail="role admin sees no case data")
+    rule = getattr(ctx, "rule", None)
+    if rule is None or not rule.allows(role, kind):          # deny by default (never reached
+        raise HTTPException(status_code=403, detail=f"role {role} may not receive a {kind!r} pack")
     if kind not in packs.PACK_KINDS:
-        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of mog, cog, mase")
+        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of {', '.join(packs.PACK_KINDS)}")
+    try:
+        period = packs.Period.parse(start, end)
+    except (packs.PackError, ValueError, TypeError, OverflowError) as exc:
+        raise HTTPException(status_code=400, detail=f"bad period: {exc}") from None
     mini = getattr(wf, "minimiser", None)
     settings = getattr(wf, "settings", None)
     view = packs.View(role=role, secret=getattr(mini, "secret", None),
                       small=int(getattr(settings, "small_count", 5) or 5),
                       grid_m=float(getattr(settings, "grid_m", 250) or 250))
-    data = packs.load_pack_data(wf.store)
-    if child and not view.full and str(child).startswith("C-"):
-        # a pseudonym from the page: find the child it stands for
-        ch = data.get("children")
-        if ch is not None and len(ch):
-            hits = [p for p in ch["person_id"].astype(str).unique() if view.pseudonym(p) == child]
-            child = hits[0] if hits else child
-    try:
-        html = packs.build_pack(kind, data, start, end, child=child, view=view)
-    except (packs.PackError, ValueError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    data = pack_data(wf, view)
+    pid = resolve_pack_child(data, child, view) if child else None
+    key = (kind, str(period.start), str(period.end), pid, role)
+    cache = _pack_cache(wf)
+    html = cache.get(key)
+    if html is None:
+        try:
+            html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
+                                    child=pid, view=view)
+        except (packs.PackError, ValueError) as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        cache[key] = html
+        while len(cache) > PACK_CACHE_SIZE:
+            cache.popitem(last=False)
     if ctx is not None:       # the API's request context: the audit entry is a disclosure
         ctx.action = "disclosure"
-        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "")
+        ctx.what = (f"pack {kind} {period.start.date()}..{period.end.date()}"
+                    + (f" child {view.pseudonym(pid)}" if pid else "")
+                    + (f" to {' '.join(recipients.split())[:200]}" if recipients else ""))
         ctx.result_count = 1
-    name = f"wayfinder-{kind}-{start}-{end}.html"
+    name = f"wayfinder-{kind}-{period.start.date()}-{period.end.date()}.html"
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                        "Cache-Control": "no-store"})
+
+
+#: packs kept per process (by kind, period, child and role) until the store changes
+PACK_CACHE_SIZE = 32
+
+
+def _pack_cache(wf):
+    """An LRU of built packs, dropped with the layer cache when the store changes."""
+    from collections import OrderedDict
+    return wf.layers.cached("packs_html", OrderedDict)
+
+
+def pack_data(wf, view):
+    """The pack frames for a view, loaded once per store state (``load_pack_data`` reads the
+    whole store: 20 s at city scale) and, for minimised views, the results tables through
+    ``geo.disclosure.minimise_frame`` (no rates, populations, scores or explanations beside
+    banded counts; no exact centroids)."""
+    from maps import packs
+    from geo import disclosure
+
+    full = wf.layers.cached("packs_data", lambda: packs.load_pack_data(wf.store))
+    if view.full:
+        return full
+
+    def minimised():
+        out = dict(full)
+        for name in packs.RESULTS:
+            df = out.get(name)
+            if df is not None and len(df):
+                out[name] = disclosure.minimise_frame(df, view.small, dates=None, band=False,
+                                                      drop=disclosure.LOCATING_FIELDS)
+        cl = out.get("found_at_clusters")
+        if cl is not None and len(cl) and hasattr(cl, "geometry"):
+            # a cluster's hull has found-at points for corners: a grid cell centre instead
+            import geopandas as gpd
+            import shapely
+            pts = cl.geometry.representative_point()
+            e, n = view.snap(pts.x.to_numpy(), pts.y.to_numpy())
+            cl = cl.copy()
+            cl.geometry = gpd.GeoSeries(shapely.points(e, n), index=cl.index, crs=cl.crs)
+            out["found_at_clusters"] = cl
+        out.pop("_graph", None)
+        return out
+    return wf.layers.cached("packs_data_minimised", minimised)
+
+
+def resolve_pack_child(data: dict, child: str, view) -> str:
+    """The person id of the pack's child. Minimised views name a child by its pseudonym only: a
+    person id or care-system record key is refused without being looked up (no mapping from care
+    ids to pseudonyms, no oracle of which ids exist)."""
+    from maps import packs
+
+    child = str(child).strip()
+    if view.full:
+        try:
+            return packs.resolve_child(data, child)
+        except packs.PackError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+    if not child.startswith("C-"):
+        raise HTTPException(status_code=400, detail="child: give the child's pseudonym (C-...); "
+                                                    "only analysts may use record ids")
+    ch = data.get("children")
+    if ch is not None and len(ch):
+        for p in ch["person_id"].astype(str).unique():
+            if view.pseudonym(p) == child:
+                return p
+    raise HTTPException(status_code=404, detail=f"no child {child!r}")

@@ -403,18 +403,16 @@ def register(app: typer.Typer) -> None:
               as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
         """Erase a child's or person's records across the store, in one transaction, with an
         `erasure` audit entry (pseudonymous subject, counts, reason; never the data)."""
-        import os
-
-        from api.auth import token_secret
         from api.commands import fail, store_for
+        from api.keys import KeyError_, keys_for
         from api.minimise import Minimiser
         from api.tables import create_tables
         store = store_for(db)
         try:
             create_tables(store.engine)
-            m = Minimiser(token_secret(store.engine, os.environ.get("WAYFINDER_SECRET")))
+            m = Minimiser(keys_for(store.engine).pseudonym)
             report = erase_subject(store, kind, ref, reason, by, "cli", m)
-        except ErasureError as exc:
+        except (ErasureError, KeyError_) as exc:
             fail(str(exc))
         except sa.exc.SQLAlchemyError as exc:
             fail(f"erasure not done (nothing changed): {str(exc).splitlines()[0]}")

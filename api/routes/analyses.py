@@ -13,20 +13,15 @@ from api.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
-COUNTS = ("episodes", "children", "mentions", "intel", "events", "co_episodes")
 
 
 def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
     if df is None or len(df) == 0:
         return []
     df = pd.DataFrame(df.drop(columns=[c for c in drop if c in df]))
-    recs = _json_ready(df)
-    if not ctx.analyst:
-        for r in recs:
-            for c in COUNTS:
-                if c in r:
-                    r[c] = m.count(r[c])
-    return recs
+    if not ctx.analyst:      # the one disclosure policy (geo.disclosure.minimise_frame)
+        df = m.table(df, ctx.view)
+    return _json_ready(df)
 
 
 @router.get("/analyses/hotspots", name="area_hotspots", responses={**_ERR, **example(HOTSPOTS_EXAMPLE)},
@@ -61,7 +56,7 @@ def premises_of_concern(request: Request, limit: Annotated[int, Query(ge=1, le=1
     return out
 
 
-@router.get("/analyses/premises/{premises_id}", name="premises_profile",
+@router.get("/analyses/premises/{premises_id:path}", name="premises_profile",
             summary="A premises: register entry, concern ranking and explanation, linked episodes by month",
             responses={**_ERR, 404: {"description": "Unknown premises"}})
 def premises_profile(request: Request,
@@ -113,6 +108,8 @@ def co_missing_groups(request: Request, purpose: Annotated[str, PURPOSE]) -> lis
             else:
                 item["members"] = wf.minimiser.pseudonyms(members)
                 item["co_episodes"] = wf.minimiser.count(item["co_episodes"])
+                item["first"] = item["first"] and item["first"][:10]    # the day, not the hour
+                item["last"] = item["last"] and item["last"][:10]
             out.append(item)
     ctx.result_count = len(out)
     return out

@@ -34,7 +34,9 @@ CollectionId = Annotated[str, Path(description="Collection id (see GET /collecti
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The service's public base URL (``WAYFINDER_PUBLIC_URL``), else "" (links relative to this
+    origin): never the request's ``Host`` header, which a client chooses."""
+    return (getattr(service(request).settings, "public_url", None) or "").rstrip("/")
 
 
 @router.get("/api", name="landing", response_model=Landing, summary="OGC API landing page",
