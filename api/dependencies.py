@@ -206,7 +206,16 @@ def _instant(text: str) -> pd.Timestamp | None:
 
 
 def parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
-    """OGC datetime: an instant, ``a/b``, ``../b`` or ``a/..``; returns ns bounds (inclusive)."""
+    """OGC datetime: an instant, ``a/b``, ``../b`` or ``a/..``; returns ns bounds (inclusive).
+    A date outside what nanosecond time stamps hold (years 1678-2261; ``-0`` parses as year 0)
+    is a 400, not an overflow."""
+    try:
+        return _parse_datetime(value)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        raise BadRequest(f"datetime: {value!r} is out of range (years 1678 to 2261)") from None
+
+
+def _parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
     if value is None or value == "":
         return None
     if "/" in value:

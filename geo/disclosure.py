@@ -268,7 +268,7 @@ def drop_personal(record: Mapping, keys: frozenset = PERSONAL_KEYS) -> dict:
 COUNT_FIELDS = frozenset({
     "episodes", "children", "events", "mentions", "intel", "co_episodes", "near_children",
     "recent_children", "named_children", "rhi_mentions", "link_mentions", "event_mentions",
-    "cse_children", "missing_children", "n", "count",
+    "cse_children", "missing_children",
 })
 #: fields computed from counts, which give a banded count back (``rate x population``, a score
 #: that adds counts, an explanation that spells them out): withheld in every row where a count

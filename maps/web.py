@@ -59,8 +59,12 @@ def static_path(path: str) -> Path:
     """The file behind ``/static/{path}``; raises 404 for anything outside maps/static."""
     if path in EXTRA_STATIC:
         return EXTRA_STATIC[path]
-    f = (assets.STATIC_DIR / path).resolve()
-    if assets.STATIC_DIR not in f.parents or not f.is_file() or f.name in ("index.html",):
+    try:
+        f = (assets.STATIC_DIR / path).resolve()
+        ok = assets.STATIC_DIR in f.parents and f.is_file() and f.name not in ("index.html",)
+    except (ValueError, OSError):          # a NUL byte, a name too long: no such file
+        ok = False
+    if not ok:
         raise HTTPException(status_code=404, detail=f"no static file {path!r}")
     return f
 
@@ -102,7 +106,7 @@ def pack(request: Request, kind: str,
     if kind not in packs.PACK_KINDS:
         raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of {', '.join(packs.PACK_KINDS)}")
     try:
-        period = packs.Period.parse(start, end)
+        period = packs.Period.parse(iso_day(start, "from"), iso_day(end, "to"))
     except (packs.PackError, ValueError, TypeError, OverflowError) as exc:
         raise HTTPException(status_code=400, detail=f"bad period: {exc}") from None
     mini = getattr(wf, "minimiser", None)
@@ -133,6 +137,19 @@ def pack(request: Request, kind: str,
     name = f"wayfinder-{kind}-{period.start.date()}-{period.end.date()}.html"
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                        "Cache-Control": "no-store"})
+
+
+def iso_day(text: str, name: str) -> str:
+    """``text`` when it is a calendar date YYYY-MM-DD (years 1900-2199), else ValueError: "nan",
+    "inf" or "-0" must be a 400, not a crash inside the period arithmetic."""
+    import datetime as _dt
+    try:
+        d = _dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date YYYY-MM-DD, not {str(text)[:40]!r}") from None
+    if not 1900 <= d.year <= 2199:
+        raise ValueError(f"{name} {d} is out of range")
+    return d.isoformat()
 
 
 #: packs kept per process (by kind, period, child and role) until the store changes
@@ -186,17 +203,18 @@ def resolve_pack_child(data: dict, child: str, view) -> str:
     from maps import packs
 
     child = str(child).strip()
-    if view.full:
-        try:
-            return packs.resolve_child(data, child)
-        except packs.PackError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
-    if not child.startswith("C-"):
+    if child.startswith("C-"):
+        ch = data.get("children")
+        if ch is not None and len(ch):
+            for p in ch["person_id"].astype(str).unique():
+                if view.pseudonym(p) == child:
+                    return p
+        if not view.full:
+            raise HTTPException(status_code=404, detail=f"no child {child!r}")
+    if not view.full:
         raise HTTPException(status_code=400, detail="child: give the child's pseudonym (C-...); "
                                                     "only analysts may use record ids")
-    ch = data.get("children")
-    if ch is not None and len(ch):
-        for p in ch["person_id"].astype(str).unique():
-            if view.pseudonym(p) == child:
-                return p
-    raise HTTPException(status_code=404, detail=f"no child {child!r}")
+    try:
+        return packs.resolve_child(data, child)
+    except packs.PackError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None

@@ -63,8 +63,9 @@ def register(app: typer.Typer) -> None:
             fail(f"role {role!r} may not receive a {kind} pack (one of {', '.join(allowed) or 'none'})")
         if kind == "mase" and not child:
             fail("the MASE pack needs --child ID")
+        from maps.web import iso_day
         try:
-            period = packs.Period.parse(start, end)
+            period = packs.Period.parse(iso_day(start, "--from"), iso_day(end, "--to"))
         except (ValueError, packs.PackError) as exc:
             fail(f"bad period: {exc}")
         from geo.store import StoreError, open_store

@@ -106,6 +106,9 @@ def populate(store, seed: int = 7, n_children: int = 30, n_episodes: int = 140,
         "last_seen": [texts[i] for i in rng.integers(0, n_places, n_episodes)],
         "found_at": [texts[i] for i in rng.integers(0, n_found_places, n_episodes)],  # concentrated
         "found_with": "", "rag": rng.choice(["red", "amber", "green"], n_episodes)})
+    # one child last seen at a children's home: that place is not restricted as a whole, but the
+    # residence edges to it are (issue 15: restricted edges must go even when the place stays)
+    episodes.loc[0, "last_seen"] = place_pc[0]
     ep_ret = episodes[episodes["returned_at"].notna()]
     rhi = ep_ret.sample(frac=0.7, random_state=seed)
     offered = rhi["returned_at"] + pd.Timedelta(hours=6)
@@ -158,6 +161,12 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
     z = (hot["episodes"] - hot["episodes"].mean()) / (hot["episodes"].std() or 1)
     hot["gi_z"], hot["gi_p"], hot["gi_q"] = z, 0.5, 0.5
     hot["gi_bin"] = np.sign(z).astype(int)
+    # one quiet ward with a small count, as real wards have (banded as "<5" for non-analysts)
+    quiet = hot.index[hot["children"] == 0][0]
+    hot.loc[quiet, ["episodes", "children"]] = [3, 2]
+    # child populations and rates (rate x population gives the count back: issue 15)
+    hot["population"] = 2000.0 + 10 * np.arange(len(hot))
+    hot["rate"] = hot["children"] / hot["population"] * 1000.0
     store.write_result("area_hotspots_ward", gpd.GeoDataFrame(hot, geometry="geometry", crs=27700))
     grp = found.groupby("text")
     cl = grp.agg(episodes=("episode_key", "nunique"), children=("person_id", "nunique"),
@@ -165,14 +174,19 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                  e=("easting", "mean"), n=("northing", "mean")).reset_index(drop=True)
     cl.insert(0, "cluster_id", range(1, len(cl) + 1))
     cl["nearest_premises_id"] = "PR000"
+    cl["centroid_e"], cl["centroid_n"] = cl["e"], cl["n"]       # exact, as geo.clusters gives them
+    cl["nearest_premises_m"] = 42.0
     store.write_result("found_at_clusters", gpd.GeoDataFrame(
         cl.drop(columns=["e", "n"]), geometry=shapely.points(cl["e"], cl["n"]), crs=27700))
     poc = pd.DataFrame({"rank": [1, 2, 3], "premises_id": ["PR000", "PR001", "PR002"],
                         "name": ["Test premises 0", "Test premises 1", "Test premises 2"],
                         "premises_type": ["pub", "takeaway", "hotel"], "score": [9.1, 4.2, 1.3],
-                        "children": [7, 3, 1], "episodes": [12, 4, 1], "mentions": [3, 1, 0],
-                        "intel": [2, 0, 1], "p_value": [0.001, 0.04, 0.3], "q_value": [0.01, 0.2, 0.6],
-                        "explanation": ["7 children found within 100 m", "3 children", "1 intelligence item"]})
+                        "children": [7, 3, 1], "episodes": [12, 4, 1], "mentions": [6, 1, 0],
+                        "intel": [5, 0, 1], "p_value": [0.001, 0.04, 0.3], "q_value": [0.01, 0.2, 0.6],
+                        "explanation": ["7 children found within 100 m", "3 children", "1 intelligence item"],
+                        # neighbour counts and mentions as geo.venues gives them
+                        "near_children": [7, 3, 0], "recent_children": [6, 2, 1],
+                        "rhi_mentions": [5, 1, 0]})
     store.write_result("premises_of_concern", poc)
     pids = sorted(found["person_id"].unique())
     groups = pd.DataFrame({"group_id": ["G1", "G2"], "members": [pids[:3], pids[3:5]],
