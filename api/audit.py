@@ -250,6 +250,28 @@ def _append(conn, entries: list[AuditEntry], anchor_prior: bool = False):
     return ids, (seq, prev)
 
 
+def record_command(engine: Engine, action: str, what: str, purpose: str | None = None,
+                   role: str = "cli", result_count: int | None = None) -> int:
+    """Record a command-line action (collection by ingest, combination by analyse, network and
+    ego, disclosure by pack) as the operator (``cli:<login>``); returns the entry id. Raises when
+    it cannot be recorded: the caller does not go on (or says the record is missing)."""
+    import getpass
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in a container
+        who = str(os.getuid())
+    create_tables(engine)
+    return append_entries(engine, [AuditEntry(
+        action=action, user_name=f"cli:{who}", role=role, route="cli", what=what[:2000],
+        purpose=purpose, result_count=result_count, status=0)])[0]
+
+
+def subject(engine: Engine, person_id) -> str:
+    """The pseudonym under which an audit entry names a person (never the id)."""
+    from geo.disclosure import pseudonym
+    return pseudonym(keys_of(engine).pseudonym, person_id) or "?"
+
+
 def create_writer_role(engine: Engine, role: str = "wayfinder_audit",
                        password: str | None = None) -> str:
     """PostgreSQL: a login role that may INSERT into (and SELECT from) ``audit_log`` and nothing
@@ -387,7 +409,8 @@ class AuditTrail:
         self.retries = retries
         self.timeout = timeout
         create_tables(engine)
-        _ensure_head(engine)
+        if engine.dialect.name != "postgresql":     # PostgreSQL: the anchor alone (the
+            _ensure_head(engine)                    # INSERT-only role cannot write settings)
         self._q: deque[_Pending] = deque()
         self._cv = threading.Condition()
         self._busy = False
