@@ -209,12 +209,24 @@ class Authenticator:
         new, ttl = self.issue(user)
         return user, new, ttl
 
-    def login(self, name: str, password: str, guard: "LoginGuard | None" = None) -> User | None:
-        """The user when ``password`` is right; None otherwise. With ``guard``, at most its
-        ``hash_concurrency`` Argon2 hashes run at once (raises :class:`Busy` after waiting)."""
+    def login(self, name: str, password: str, guard: "LoginGuard | None" = None,
+              client: str = "unknown") -> User | None:
+        """The user when ``password`` is right; None otherwise. With ``guard``: at most its
+        ``hash_concurrency`` Argon2 hashes run at once (raises :class:`Busy` after waiting), the
+        limits are checked again once a hashing slot is held (raises :class:`Locked`: requests
+        queued behind the failures that locked an account are refused without hashing), and the
+        outcome is counted before the slot is released."""
         if guard is not None:
             with guard.hashing():
-                return self.login(name, password)
+                wait = guard.check(name, client)
+                if wait:
+                    raise Locked(wait)
+                user = self.login(name, password)
+                if user is None:
+                    guard.failed(name, client)
+                else:
+                    guard.succeeded(name)
+                return user
         with self.engine.connect() as conn:
             row = conn.execute(select(app_user.c.name, app_user.c.role, app_user.c.disabled,
                                       app_user.c.password_hash).where(app_user.c.name == name)).first()
@@ -246,6 +258,14 @@ class Authenticator:
 
 class Busy(RuntimeError):
     """Too many password checks at once: try again shortly."""
+
+
+class Locked(RuntimeError):
+    """The account or client address is over its limit: ``wait`` seconds."""
+
+    def __init__(self, wait: float):
+        super().__init__("too many failed logins for this account or address: wait and try again")
+        self.wait = wait
 
 
 class LoginGuard:

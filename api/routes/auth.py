@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import roles
-from api.auth import Busy
+from api.auth import Busy, Locked
 from api.dependencies import bearer_token, client_address, ctx_of, service
 from api.errors import NotAuthenticated, RateLimited
 from api.model import ERRORS, Me, Token
@@ -34,14 +34,15 @@ def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
         raise RateLimited("too many failed logins for this account or address: wait and try "
                           "again", int(wait) + 1)
     try:
-        user = wf.auth.login(name, form.password, guard)
+        user = wf.auth.login(name, form.password, guard, client)
+    except Locked as exc:
+        ctx.what = "login refused: too many failed logins"
+        raise RateLimited(str(exc), int(exc.wait) + 1) from None
     except Busy as exc:
         raise RateLimited(str(exc), 2) from None
     if user is None:
-        guard.failed(name, client)
         ctx.what = "login failed"
         raise NotAuthenticated("incorrect user name or password, or user disabled")
-    guard.succeeded(name)
     ctx.role = user.role
     token, ttl = wf.auth.issue(user)
     ctx.what = "token issued"
