@@ -164,6 +164,8 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:
             _fail(f"network failed: {type(exc).__name__}: {exc}")
         from api.commands import audit_command
+        from api.exports import record_export_dir
+        record_export_dir(store.engine, out)        # erasure finds these files again
         audit_command(store, "combination", f"network -> {out} (graph, groups, bridging, exports)")
         typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
 
