@@ -32,7 +32,7 @@ ENV = {"token": "WAYFINDER_SECRET", "pseudonym": "WAYFINDER_PSEUDONYM_KEY",
 LEGACY_SETTING = "token_secret"
 
 
-class KeyError_(ValueError):
+class KeyConfigError(ValueError):
     """A key is missing, too short or readable by others (one-line reason)."""
 
 
@@ -60,7 +60,7 @@ def key_dir_for(url) -> Path:
 def _check_mode(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise KeyError_(f"{path} is readable by others (mode {mode:04o}): chmod 600 {path}")
+        raise KeyConfigError(f"{path} is readable by others (mode {mode:04o}): chmod 600 {path}")
 
 
 def ensure_dir(directory: Path) -> Path:
@@ -85,7 +85,7 @@ def write_private(path: Path, text: str, exclusive: bool = False) -> None:
 def check_key(value: str, what: str) -> str:
     value = (value or "").strip()
     if len(value) < MIN_KEY:
-        raise KeyError_(f"{what} must be at least {MIN_KEY} characters (e.g. "
+        raise KeyConfigError(f"{what} must be at least {MIN_KEY} characters (e.g. "
                         "python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     return value
 
@@ -151,7 +151,7 @@ def keys_for(engine, token_env: str | None = None) -> Keys:
                 audit=load_key("audit", directory, os.environ.get(ENV["audit"])),
                 directory=directory)
     if keys.token == keys.pseudonym:
-        raise KeyError_("the token key and the pseudonym key must differ (rotating one must not "
+        raise KeyConfigError("the token key and the pseudonym key must differ (rotating one must not "
                         "change the other)")
     if initial is not None or _legacy_secret(engine) is not None:
         _forget_legacy(engine)
@@ -162,7 +162,7 @@ def rotate_token_key(engine) -> Path:
     """Replace the token key file (every token issued so far stops working; pseudonyms and the
     audit key are unchanged). Refused when the token key comes from the environment."""
     if os.environ.get(ENV["token"]):
-        raise KeyError_("the token key comes from WAYFINDER_SECRET: change it there")
+        raise KeyConfigError("the token key comes from WAYFINDER_SECRET: change it there")
     directory = ensure_dir(key_dir_for(engine.url))
     path = directory / "token.key"
     tmp = directory / "token.key.new"

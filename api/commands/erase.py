@@ -413,7 +413,7 @@ def register(app: typer.Typer) -> None:
         """Erase a child's or person's records across the store, in one transaction, with an
         `erasure` audit entry (pseudonymous subject, counts, reason; never the data)."""
         from api.commands import fail, store_for
-        from api.keys import KeyError_, keys_for
+        from api.keys import KeyConfigError, keys_for
         from api.minimise import Minimiser
         from api.tables import create_tables
         store = store_for(db)
@@ -421,7 +421,7 @@ def register(app: typer.Typer) -> None:
             create_tables(store.engine)
             m = Minimiser(keys_for(store.engine).pseudonym)
             report = erase_subject(store, kind, ref, reason, by, "cli", m)
-        except (ErasureError, KeyError_) as exc:
+        except (ErasureError, KeyConfigError) as exc:
             fail(str(exc))
         except sa.exc.SQLAlchemyError as exc:
             fail(f"erasure not done (nothing changed): {str(exc).splitlines()[0]}")

@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure to open is a one-line reason
             fail(f"cannot open the store: {exc}")
-        from api.keys import KeyError_, keys_for
+        from api.keys import KeyConfigError, keys_for
         from api.settings import Settings
         from api.tables import create_tables
 
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
             create_tables(store.engine)
             view = packs.View(role=role, secret=keys_for(store.engine, settings.secret).pseudonym,
                               small=settings.small_count, grid_m=float(settings.grid_m))
-        except KeyError_ as exc:
+        except KeyConfigError as exc:
             fail(str(exc))
         data = packs.load_pack_data(store)
         if data.get("episodes") is None or len(data["episodes"]) == 0:

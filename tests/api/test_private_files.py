@@ -39,16 +39,16 @@ def test_exports_private_and_erased_with_the_child(tmp_path):
 
 def test_weak_or_shared_secrets_refused(tmp_path, monkeypatch):
     from api.app import build_service
-    from api.keys import KeyError_
+    from api.keys import KeyConfigError
     import pytest
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     monkeypatch.setenv("WAYFINDER_SECRET", "a")
-    with pytest.raises(KeyError_, match="at least 32"):
+    with pytest.raises(KeyConfigError, match="at least 32"):
         build_service(url)
     same = "x" * 40
     monkeypatch.setenv("WAYFINDER_SECRET", same)
     monkeypatch.setenv("WAYFINDER_PSEUDONYM_KEY", same)
-    with pytest.raises(KeyError_, match="differ"):
+    with pytest.raises(KeyConfigError, match="differ"):
         build_service(url)
 
 
