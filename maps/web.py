@@ -17,6 +17,7 @@ route reads the caller's role from ``request.state.ctx`` and the store and pseud
 from __future__ import annotations
 
 import mimetypes
+import threading
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -120,14 +121,23 @@ def pack(request: Request, kind: str,
     cache = _pack_cache(wf)
     html = cache.get(key)
     if html is None:
+        # a pack not built yet costs seconds to a minute at city scale: one build at a time per
+        # process, others told to come back (the request rate limit counts requests, not cost)
+        if not _PACK_BUILDS.acquire(timeout=PACK_BUILD_WAIT):
+            raise HTTPException(status_code=429, detail="another pack is being built: try again "
+                                "shortly", headers={"Retry-After": "30"})
         try:
-            html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
-                                    child=pid, view=view)
+            html = cache.get(key)
+            if html is None:
+                html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
+                                        child=pid, view=view)
+                cache[key] = html
+                while len(cache) > PACK_CACHE_SIZE:
+                    cache.popitem(last=False)
         except (packs.PackError, ValueError) as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        cache[key] = html
-        while len(cache) > PACK_CACHE_SIZE:
-            cache.popitem(last=False)
+        finally:
+            _PACK_BUILDS.release()
     if ctx is not None:       # the API's request context: the audit entry is a disclosure
         ctx.action = "disclosure"
         ctx.what = (f"pack {kind} {period.start.date()}..{period.end.date()}"
@@ -154,6 +164,9 @@ def iso_day(text: str, name: str) -> str:
 
 #: packs kept per process (by kind, period, child and role) until the store changes
 PACK_CACHE_SIZE = 32
+#: packs built at once per process, and how long a request waits for its turn (seconds)
+_PACK_BUILDS = threading.BoundedSemaphore(1)
+PACK_BUILD_WAIT = 5.0
 
 
 def _pack_cache(wf):

@@ -309,3 +309,28 @@ def test_no_host_reflection(as_role):
     assert all("evil.example" not in t for t in tj["tiles"])
     coll = as_role("analyst", "GET", "/collections", headers={"Host": "evil.example"}).text
     assert "evil.example" not in coll
+
+
+def test_packs_cached_per_period_and_role_and_built_one_at_a_time(app, as_role, monkeypatch):
+    """Finding 12: the same pack again is served from the cache; a second build waits its turn
+    or is told to come back (429), so pack requests cannot take every worker."""
+    from maps import packs, web
+    calls = []
+    real = packs.build_pack
+
+    def counted(*a, **k):
+        calls.append(a[0])
+        return real(*a, **k)
+    monkeypatch.setattr(packs, "build_pack", counted)
+    q = "/packs/mog?from=2017-02-01&to=2017-02-28&" + PURPOSE
+    assert as_role("mog_member", "GET", q).status_code == 200
+    assert as_role("mog_member", "GET", q).status_code == 200
+    assert as_role("mase_member", "GET", q).status_code == 200      # another role: its own
+    assert calls == ["mog", "mog"]
+    monkeypatch.setattr(web, "PACK_BUILD_WAIT", 0.05)
+    assert web._PACK_BUILDS.acquire(timeout=1)                       # a build in progress
+    try:
+        r = as_role("mog_member", "GET", "/packs/mog?from=2017-03-01&to=2017-03-31&" + PURPOSE)
+        assert r.status_code == 429 and r.headers["retry-after"] == "30"
+    finally:
+        web._PACK_BUILDS.release()
