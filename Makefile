@@ -12,7 +12,7 @@ DEMO_DB := sqlite:///$(abspath $(DEMO))/wayfinder.sqlite
 DEMO_SERVE ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test postgis browser bench clean
+.PHONY: venv demo test postgis browser gdal bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ postgis:
 browser:
 	bash scripts/ensure_browser.sh
 
-test: venv postgis browser
+gdal:
+	bash scripts/ensure_gdal.sh
+
+test: venv postgis browser gdal
 	WAYFINDER_REQUIRE_POSTGIS=1 WAYFINDER_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -n 2 -q $(PYTEST_ARGS)
 
 demo: venv

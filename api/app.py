@@ -41,8 +41,10 @@ role-by-route matrix; non-analyst roles receive minimised data (pseudonyms, coun
 `purpose`. Every consultation, disclosure and denied request is recorded in a hash-chained audit
 trail (Data Protection Act 2018 s.62).
 
-**Layers** are OGC API - Features collections (`/collections`) and Mapbox vector tiles
-(`/collections/{id}/tiles/WebMercatorQuad/{z}/{x}/{y}`) so QGIS and web maps can add them directly.
+**Layers** are OGC API - Features collections (landing page `/`, asked for as JSON; Part 2 `crs`
+and `bbox-crs` with CRS84 and EPSG:27700; Part 3 queryables) and Mapbox vector tiles
+(`/collections/{id}/tiles/WebMercatorQuad/{z}/{x}/{y}`) so QGIS, GDAL and web maps can add them
+directly.
 """
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -273,10 +275,28 @@ def all_routes(app_or_router):
             yield r
 
 
+def serve_openapi_30(app: FastAPI) -> None:
+    """``/openapi.json`` as OpenAPI 3.0.3 (:func:`api.ogc.openapi_30`): the version the landing
+    page's service-desc link and the oas30 conformance class declare. FastAPI still builds
+    (and rebuilds when routes change) its 3.1 description; the 3.0 form follows it."""
+    from api.ogc import openapi_30
+
+    build = app.openapi
+    seen: dict = {}
+
+    def openapi() -> dict:
+        spec = build()
+        if seen.get("source") is not spec:
+            seen["source"], seen["spec"] = spec, openapi_30(spec)
+        return seen["spec"]
+
+    app.openapi = openapi
+
+
 def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app over a store (or an SQLAlchemy URL; default ``WAYFINDER_DB``)."""
-    from api.routes import (admin, analyses, auth, collections, network, profiles, scorecards,
-                            tiles)
+    from api.routes import (admin, analyses, auth, collections, licensing, network, profiles,
+                            scorecards, tiles)
     wf = build_service(store_or_url, settings)
 
     @asynccontextmanager
@@ -300,6 +320,7 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
             {"name": "network", "description": "Network views (Cytoscape JSON)"},
             {"name": "children", "description": "Profiles, missing now, worrying cases"},
             {"name": "scorecards", "description": "MOG and CSE scorecards"},
+            {"name": "licensing", "description": "Screening and premises reviews"},
             {"name": "admin", "description": "Audit trail and users (admin only)"},
         ])
     app.state.wf = wf
@@ -311,9 +332,10 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, admin):
+    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, licensing, admin):
         app.include_router(module.router)
     include_web_page(app)
+    serve_openapi_30(app)
     missing = [r.name for r in all_routes(app) if roles.rule_for(r.name) is None]
     if missing:
         log.warning("routes without a rule are refused to everyone: %s", missing)

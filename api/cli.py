@@ -30,27 +30,41 @@ def _private_files() -> None:
 
 @app.command()
 def reference(
-    codepoint: List[Path] = typer.Option(..., "--codepoint", help="OS Code-Point Open CSV "
+    codepoint: List[Path] = typer.Option(None, "--codepoint", help="OS Code-Point Open CSV "
                                          "(no header) or ONS Postcode Directory CSV; repeatable"),
-    wards: Path = typer.Option(..., "--wards", help="ward boundaries (GeoJSON, GeoPackage, shp)"),
+    wards: Optional[Path] = typer.Option(None, "--wards", help="ward boundaries (GeoJSON, "
+                                         "GeoPackage, shp)"),
+    addresses: Optional[Path] = typer.Option(None, "--addresses", help="address register CSV "
+                                             "(uprn, address, postcode, easting/northing or "
+                                             "latitude/longitude): house addresses resolve to "
+                                             "the door"),
     lsoa: Optional[Path] = typer.Option(None, "--lsoa", help="LSOA boundaries"),
     code_field: Optional[str] = typer.Option(None, "--code-field", help="area code property "
                                              "(default: detected, e.g. WD13CD, LSOA11CD)"),
     name_field: Optional[str] = typer.Option(None, "--name-field", help="area name property"),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Load the postcode gazetteer and ward/LSOA boundaries of any city."""
+    """Load the postcode gazetteer and ward/LSOA boundaries of any city (and, optionally, an
+    address register)."""
     from geo.areas import BoundaryError
     from geo.reference import load_reference
+    codepoint = codepoint or []
+    if addresses is None and not (codepoint and wards):
+        fail("give --codepoint and --wards (and optionally --addresses), or --addresses alone")
+    if bool(codepoint) != (wards is not None):
+        fail("--codepoint and --wards go together")
     for p in codepoint:
         if not p.exists():
             fail(f"{p}: no such file")
     store = store_for(db)
     try:
-        report = load_reference(store, codepoint, wards, lsoa, code_field, name_field)
+        if codepoint:
+            typer.echo(str(load_reference(store, codepoint, wards, lsoa, code_field, name_field)))
+        if addresses is not None:
+            from geo.addresses import load_addresses
+            typer.echo(f"loaded {load_addresses(store, addresses)} addresses from {addresses.name}")
     except (BoundaryError, ValueError, OSError) as exc:
         fail(str(exc))
-    typer.echo(str(report))
 
 
 @app.command()
@@ -60,12 +74,16 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="print the report as one JSON object"),
     no_geocode: bool = typer.Option(False, "--no-geocode", help="store only; geocode later with "
                                     "`wayfinder regeocode`"),
+    mapping: Optional[List[Path]] = typer.Option(None, "--mapping", help="column-mapping file "
+                                                 "(YAML) for a drop of real exports; repeatable "
+                                                 "(one per system); draft one with `wayfinder "
+                                                 "inspect`"),
 ) -> None:
     """Read a drop, validate it, hold bad rows with reasons, store and geocode the rest."""
     from geo.ingest import DropError, ingest_drop
     store = store_for(db)
     try:
-        report = ingest_drop(store, drop, geocode=not no_geocode)
+        report = ingest_drop(store, drop, geocode=not no_geocode, mapping=mapping or None)
     except DropError as exc:
         fail(str(exc))
     _audit(store, "collection", f"ingest {drop.name} run {report.run_id}: "
@@ -97,7 +115,8 @@ def held(
 
 
 COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
-                   "audit", "pack", "run", "erase", "scorecard")
+                   "audit", "pack", "run", "erase", "scorecard", "inspect", "cse", "screen",
+                   "licensing")
 
 
 def _register_commands() -> None:

@@ -141,7 +141,10 @@ async def authorize(request: Request) -> Context | None:
         ctx.action = "denied"         # before the purpose: a refused layer is refused (403)
         raise Forbidden(f"role {user.role} may not see collection {cid}")
     if rule.person_level or roles.needs_purpose(name, request.path_params):
-        purpose = (request.query_params.get("purpose") or "").strip()
+        # the query parameter, or the X-Purpose header (for clients such as GDAL that send the
+        # same headers with every request but cannot add a parameter to the links they follow)
+        purpose = (request.query_params.get("purpose") or request.headers.get("x-purpose")
+                   or "").strip()
         if len(purpose) < 5:
             raise PurposeRequired("purpose: person-level data need a stated purpose "
                                   "(query parameter purpose, 5-300 characters)")
@@ -173,23 +176,26 @@ PURPOSE = Query(..., min_length=5, max_length=300,
 # -- query parsing -------------------------------------------------------------------------------
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """The four numbers of ``bbox`` (six: the heights are dropped), lower corner first; whether
+    they are in range depends on ``bbox-crs`` (:func:`api.ogc.bbox_in`)."""
     if bbox is None or bbox == "":
         return None
     parts = bbox.split(",")
     if len(parts) not in (4, 6):
-        raise BadRequest("bbox must be minlon,minlat,maxlon,maxlat (WGS84)")
+        raise BadRequest("bbox must be minx,miny,maxx,maxy (longitudes and latitudes, or "
+                         "eastings and northings with bbox-crs=EPSG:27700)")
     try:
         vals = [float(p) for p in parts]
     except ValueError:
         raise BadRequest("bbox values must be numbers") from None
     if len(vals) == 6:
         vals = [vals[0], vals[1], vals[3], vals[4]]
+    if any(v != v or v in (float("inf"), float("-inf")) for v in vals):
+        raise BadRequest("bbox values must be finite numbers")
     x0, y0, x1, y1 = vals
-    if any(v != v for v in vals) or not (-180 <= x0 <= 180 and -180 <= x1 <= 180
-                                         and -90 <= y0 <= 90 and -90 <= y1 <= 90):
-        raise BadRequest("bbox out of range: longitudes -180..180, latitudes -90..90")
     if y0 > y1:
-        raise BadRequest("bbox: minlat must not exceed maxlat")
+        raise BadRequest("bbox: the lower corner's y (minlat or min northing) must not exceed "
+                         "the upper corner's")
     return x0, y0, x1, y1
 
 
@@ -203,6 +209,12 @@ def _instant(text: str) -> pd.Timestamp | None:
     if t is pd.NaT:
         raise BadRequest(f"datetime: {text!r} is not a date-time")
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _is_date(text: str) -> bool:
+    """A calendar date without a time (YYYY-MM-DD)."""
+    t = text.strip()
+    return len(t) == 10 and t[4] == "-" and t[7] == "-"
 
 
 def parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
@@ -223,12 +235,14 @@ def _parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
         lo, hi = _instant(a.strip()), _instant(b.strip())
         if lo is None and hi is None:
             raise BadRequest("datetime: at least one end of the interval must be given")
+        if hi is not None and _is_date(b):   # a date-only end includes that whole day
+            hi = hi + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
     else:
         lo = _instant(value.strip())
         if lo is None:
             raise BadRequest("datetime: give an instant or an interval a/b")
         hi = lo
-        if len(value.strip()) <= 10:  # a date: the whole day
+        if _is_date(value):  # a date: the whole day
             hi = lo + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
     if lo is not None and hi is not None and lo > hi:
         raise BadRequest("datetime: the interval ends before it starts")

@@ -97,6 +97,9 @@ class LayerDef:
     time_column: str | None = None
     minzoom: int = 0
     maxzoom: int = 22
+    #: properties an OGC client may filter on (``?name=value``, listed at ``/queryables``);
+    #: only those present in the caller's minimisation view apply
+    queryables: tuple[str, ...] = ()
 
 
 def _build_found_at(store, settings):
@@ -146,6 +149,7 @@ def _min_counts(count_cols, snap=False, drop=()):
         if view == "full":
             return gdf
         out = _snap_points(gdf, m) if snap else gdf.copy()
+        out = disclosure.suppress_small_rates(out, small=m.small)
         out = out.drop(columns=[c for c in drop if c in out])
         return disclosure.minimise_frame(out, m.small, dates=DATES_OF_VIEW.get(view, "month"),
                                          counts=counts)
@@ -270,6 +274,7 @@ def _identity(gdf, view, m):
     return gdf
 
 
+HOTSPOT_QUERYABLES = ("area_code", "area_name", "gi_bin", "lisa_type")
 HOTSPOT_DESC = ("{level} hotspots of missing episodes: Getis-Ord Gi* z, p and FDR q, hot/cold bin, "
                 "local Moran's I cluster type; counts of episodes and children.")
 
@@ -277,32 +282,44 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
     LayerDef("found_at", "Found-at points",
              "Where children were found after missing episodes (geocoded found-at locations). "
              "Exact points and record keys for analysts; others see 250 m grid cells and pseudonyms.",
-             "Point", _build_found_at, _min_found_at, time_column="at"),
+             "Point", _build_found_at, _min_found_at, time_column="at",
+             queryables=("ward_code", "lsoa_code", "precision")),
     LayerDef("found_at_clusters", "Found-at clusters",
              "Clusters of found-at locations, weighted by distinct children.",
-             "Point", _build_clusters,
-             _min_counts(["episodes", "children"], snap=True), time_column="last_seen"),
-    LayerDef("hotspots_ward", "Ward hotspots", HOTSPOT_DESC.format(level="Ward"), "Polygon",
-             _build_hotspots("ward"), _min_counts(["episodes", "children"])),
-    LayerDef("hotspots_lsoa", "LSOA hotspots", HOTSPOT_DESC.format(level="LSOA"), "Polygon",
-             _build_hotspots("lsoa"), _min_counts(["episodes", "children"])),
+             "Polygon", _build_clusters,
+             _min_counts(["episodes", "children"], snap=True), time_column="last_seen",
+             queryables=("cluster_id", "nearest_premises_id")),
+    LayerDef("hotspots_ward", "Ward hotspots", HOTSPOT_DESC.format(level="Ward"), "MultiPolygon",
+             _build_hotspots("ward"), _min_counts(["episodes", "children"]),
+             queryables=HOTSPOT_QUERYABLES),
+    LayerDef("hotspots_lsoa", "LSOA hotspots", HOTSPOT_DESC.format(level="LSOA"), "MultiPolygon",
+             _build_hotspots("lsoa"), _min_counts(["episodes", "children"]),
+             queryables=HOTSPOT_QUERYABLES),
     LayerDef("hotspots_grid", "Grid hotspots", HOTSPOT_DESC.format(level="Grid cell"), "Polygon",
-             _build_hotspots("grid"), _min_counts(["episodes", "children"])),
+             _build_hotspots("grid"), _min_counts(["episodes", "children"]),
+             queryables=HOTSPOT_QUERYABLES),
     LayerDef("heat_grid", "Heat grid",
              "Counts of reported places (found at, last seen, RHI places) per grid cell.",
-             "Polygon", _build_heat, _min_counts(["events", "episodes", "children"])),
+             "Polygon", _build_heat, _min_counts(["events", "episodes", "children"]),
+             queryables=("cell",)),
     LayerDef("premises_of_concern", "Premises of concern",
              "Licensed premises ranked by evidence of linked missing episodes, with explanation "
              "and significance.", "Point", _build_premises_of_concern,
-             _min_counts(["children", "episodes", "mentions", "intel"])),
+             _min_counts(["children", "episodes", "mentions", "intel"]),
+             queryables=("premises_id", "premises_type")),
     LayerDef("premises", "Licensed premises", "The licensing register (public register data).",
-             "Point", _build_premises, _identity),
+             "Point", _build_premises, _identity,
+             queryables=("premises_id", "premises_type", "licence_type", "status", "ward_code",
+                         "postcode")),
     LayerDef("co_missing_lines", "Co-missing groups",
              "Lines joining the usual found-at locations of children who go missing together.",
-             "LineString", _build_co_missing, _min_co_missing, time_column="last"),
+             "LineString", _build_co_missing, _min_co_missing, time_column="last",
+             queryables=("group_id", "size")),
     LayerDef("placements", "Placements (restricted)",
              "Children's home and placement locations: analysts only.", "Point",
-             _build_placements, _only_full),
+             _build_placements, _only_full,
+             queryables=("placement_type", "care_status", "responsible_authority",
+                         "placement_ward")),
 ]}
 
 
@@ -371,9 +388,23 @@ class Prepared:
     extent: list[float] | None
     interval: list | None
     table: str | None = None
+    #: the GeoJSON type of the features (the declared one when there are none)
+    geometry_type: str = "Geometry"
+    _types: dict | None = None
 
     def __len__(self):
         return len(self.features)
+
+    def column_types(self) -> dict[str, str]:
+        """JSON Schema type of each property: string, integer, number or boolean (a count
+        suppressed as "<5" in a minimised view makes its column a string)."""
+        if self._types is None:
+            self._types = {c: JSON_TYPES[_col_type(self.frame[c])] for c in self.columns}
+        return self._types
+
+    def queryables(self) -> list[str]:
+        """The layer's queryable properties present in this view."""
+        return [q for q in self.layer.queryables if q in self.columns]
 
     def props_at(self, idx) -> list[dict]:
         return self.frame.iloc[idx].to_dict("records") if len(idx) else []
@@ -383,7 +414,9 @@ def prepare(layer: LayerDef, gdf: gpd.GeoDataFrame, view: str) -> Prepared:
     gdf = gdf[~gdf.geometry.isna() & ~gdf.geometry.is_empty].reset_index(drop=True)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     wgs = gdf.to_crs(4326) if len(gdf) else gdf.set_crs(BNG, allow_override=True)
-    geoms = shapely.set_precision(wgs.geometry.to_numpy(), 1e-6) if len(gdf) else np.array([])
+    # RFC 7946 s3.1.6: exterior rings counter-clockwise, holes clockwise
+    geoms = shapely.orient_polygons(shapely.set_precision(wgs.geometry.to_numpy(), 1e-6),
+                                    exterior_cw=False) if len(gdf) else np.array([])
     merc = gdf.to_crs(3857).geometry.to_numpy() if len(gdf) else np.array([])
     frame = _json_frame(pd.DataFrame(gdf[cols])).reset_index(drop=True)
     pj = _row_json(frame) if len(gdf) else []
@@ -405,7 +438,25 @@ def prepare(layer: LayerDef, gdf: gpd.GeoDataFrame, view: str) -> Prepared:
     if len(gdf):
         extent = [float(bounds[:, 0].min()), float(bounds[:, 1].min()),
                   float(bounds[:, 2].max()), float(bounds[:, 3].max())]
-    return Prepared(layer, view, cols, features, bounds, times, merc, mb, frame, extent, interval)
+    return Prepared(layer, view, cols, features, bounds, times, merc, mb, frame, extent, interval,
+                    geometry_type=geometry_type(geoms, layer.geometry_type))
+
+
+def geometry_type(geoms, declared: str) -> str:
+    """The one GeoJSON type of ``geoms``: a mix of a type and its Multi form is the Multi form,
+    any other mix "Geometry"; ``declared`` when there are none."""
+    kinds = set(shapely.get_type_id(geoms).tolist()) if len(geoms) else set()
+    if not kinds:
+        return declared
+    names = {_TYPE_NAMES[k] for k in kinds}
+    if len(names) == 1:
+        return names.pop()
+    multi = {n if n.startswith("Multi") else "Multi" + n for n in names}
+    return multi.pop() if len(multi) == 1 else "Geometry"
+
+
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LineString", 3: "Polygon", 4: "MultiPoint",
+               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 def _pg_type(values: list) -> str:
@@ -419,6 +470,11 @@ def _pg_type(values: list) -> str:
     if kinds <= {int, float}:
         return "double precision"
     return "text"
+
+
+#: PostgreSQL column type -> JSON Schema type (queryables, TileJSON fields)
+JSON_TYPES = {"text": "string", "bigint": "integer", "double precision": "number",
+              "boolean": "boolean"}
 
 
 def _col_type(values: pd.Series) -> str:

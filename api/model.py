@@ -125,7 +125,13 @@ MOG_EXAMPLE = {"period": {"from": "2017-03-01T00:00:00+00:00", "to": "2017-04-01
 CSE_EXAMPLE = {"cohort": 273, "by_risk": {"at_risk": 128, "significant": 79, "serious": 66},
                "by_risk_pct": {"at_risk": 46.89, "significant": 28.94, "serious": 24.18},
                "female_pct": 85.0, "in_care": 98, "cse_episodes": 310, "missing_episodes_of_cohort": 522,
-               "repeat_missing": {"subjects": 273, "repeat": 97, "rate_pct": 35.53}}
+               "repeat_missing": {"subjects": 273, "repeat": 97, "rate_pct": 35.53},
+               "cse_cohort": 271, "cse_cohort_low": 119, "cse_cohort_medium": 85, "cse_cohort_high": 67,
+               "cse_new_referrals": 277, "cse_average_days_open": 340.7, "cse_risk_reduced": 211,
+               "cse_risk_increased": 117, "cse_crimes": 136, "cse_non_crimes": 788,
+               "cse_repeat_victims": 180, "cse_repeat_suspects": 11, "cse_missing_overlap_pct": 90.04,
+               "victims": 506, "repeat_victim_rate_pct": 35.57, "suspects": 93,
+               "repeat_suspect_rate_pct": 11.83, "identity": "stored"}
 WORRYING_EXAMPLE = [{"child": "C-3F2A9B10C4", "score": 14, "episodes": 11,
                      "last_reported": "2017-03-28T22:10:00+00:00",
                      "reasons": ["missing now (30 h)", "5 episodes in the last 90 days",

@@ -282,6 +282,7 @@ class Progress:
 class RunOptions:
     out: Path
     drop: Path | None = None
+    mapping: list[Path] | None = None      # column-mapping files for a drop of real exports
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
     seed: int = 0
@@ -385,6 +386,9 @@ def run_pipeline(store: Store, opts: RunOptions, progress: Progress | None = Non
     # 0. ingest (only with --drop): its own record, keyed by the drop's files
     if opts.drop is not None:
         dfp = drop_fingerprint(opts.drop)
+        if opts.mapping:                    # another mapping reads the same files differently
+            dfp = hashlib.sha1((dfp + "".join(Path(m).read_text(encoding="utf-8")
+                                              for m in opts.mapping)).encode()).hexdigest()
         key = "pipeline_ingest:" + dfp
         if opts.resume and get_setting(store, key):
             reports["ingest"] = {"status": "done", "skipped": True, "seconds": 0.0}
@@ -471,7 +475,7 @@ def step_ingest(ctx: Context) -> dict:
     """Read and store the drop (geocoding is the next step)."""
     from geo.ingest import ingest_drop
     ctx.progress.start("ingest", estimate=_estimate(ctx.store, "ingest", _drop_rows(ctx.opts.drop)))
-    report = ingest_drop(ctx.store, ctx.opts.drop, geocode=False)
+    report = ingest_drop(ctx.store, ctx.opts.drop, geocode=False, mapping=ctx.opts.mapping or None)
     return report.to_json()
 
 

@@ -55,18 +55,20 @@ class Rule:
 PUBLIC = Rule(frozenset(), public=True)
 
 ROUTES: dict[str, Rule] = {
-    # public: the token endpoint, the API description, liveness
+    # public: the token endpoint, the API description, liveness, and the OGC landing page
+    # (links, or the web page) and conformance classes, which hold no data and which OGC
+    # clients read before they send credentials
     "login": Rule(frozenset(), action="login", public=True),
     "openapi": PUBLIC, "swagger_ui_html": PUBLIC, "swagger_ui_redirect": PUBLIC,
-    "redoc_html": PUBLIC, "health": PUBLIC,
+    "redoc_html": PUBLIC, "health": PUBLIC, "landing": PUBLIC, "conformance": PUBLIC,
     # any signed-in user
-    "landing": Rule(_ALL), "conformance": Rule(_ALL), "whoami": Rule(_ALL),
-    "token_refresh": Rule(_ALL, action="login"),
+    "whoami": Rule(_ALL), "token_refresh": Rule(_ALL, action="login"),
     # OGC API - Features and tiles (per-collection roles in COLLECTION_ROLES)
     "collections": Rule(_DATA), "collection": Rule(_DATA), "items": Rule(_DATA),
-    "item": Rule(_DATA), "tilejson": Rule(_DATA), "tile": Rule(_DATA),
+    "item": Rule(_DATA), "queryables": Rule(_DATA), "tilejson": Rule(_DATA),
+    "tile": Rule(_DATA),
     # analyses
-    "area_hotspots": Rule(_DATA), "area_trends": Rule(_DATA),
+    "area_hotspots": Rule(_DATA), "area_autocorrelation": Rule(_DATA), "area_trends": Rule(_DATA),
     "premises_of_concern": Rule(_DATA), "premises_profile": Rule(_DATA),
     "co_missing_groups": Rule(_CASE, person_level=True),
     # network views (combination of records about people)
@@ -77,8 +79,13 @@ ROUTES: dict[str, Rule] = {
     "person_profile": Rule(_CASE, person_level=True),
     "missing_now": Rule(_CASE, person_level=True),
     "worrying_cases": Rule(frozenset({"analyst", "mog_member", "mase_member"}), person_level=True),
+    "cse_victims_at_risk": Rule(frozenset({"analyst", "cog_member", "mase_member"}), person_level=True),
     # scorecards (aggregates)
     "scorecard_mog": Rule(_CASE), "scorecard_cse": Rule(_CASE),
+    # licensing officers: screening, review records of premises
+    "licensing_screen": Rule(frozenset({"analyst", "licensing_officer"})),
+    "licensing_reviews": Rule(frozenset({"analyst", "licensing_officer", "cog_member"})),
+    "licensing_review_record": Rule(frozenset({"analyst", "licensing_officer"}), action="alteration"),
     # administration
     "audit_list": Rule(frozenset({"admin"})), "audit_verify": Rule(frozenset({"admin"})),
     "users_list": Rule(frozenset({"admin"})),
@@ -86,7 +93,7 @@ ROUTES: dict[str, Rule] = {
     "refresh_layers": Rule(frozenset({"analyst", "admin"}), action="alteration"),
     # the maps engineer's web page (maps.web.router): page and vendored assets hold no data;
     # meeting packs are disclosures of person-level data
-    "web_page": PUBLIC, "web_static": PUBLIC,
+    "web_page": PUBLIC, "web_static": PUBLIC, "web_base_labels": PUBLIC, "web_favicon": PUBLIC,
     # "pack": added below from PACK_CONTENTS (roles per pack kind)
 }
 
@@ -97,8 +104,10 @@ ROUTES: dict[str, Rule] = {
 PACK_CONTENTS: dict[str, tuple[str, ...]] = {
     "mog": ("scorecard_mog", "area_trends", "area_hotspots", "worrying_cases"),
     "cog": ("premises_of_concern", "network_bridging", "network_ego", "co_missing_groups",
-            "area_hotspots"),
+            "area_hotspots", "scorecard_cse", "cse_victims_at_risk"),
     "mase": ("person_profile", "network_ego", "premises_of_concern"),
+    # premises of concern and their review records, no person reference (maps.cse_packs)
+    "licensing": ("premises_of_concern", "licensing_reviews"),
 }
 
 

@@ -11,7 +11,7 @@ Rules (DOMAIN.md, "Data protection as the papers raise it"; issue 7, "Minimisati
 - **Pseudonyms** (:func:`pseudonym`): a child or adult is named by a keyed HMAC of the person id,
   never by name, date of birth or record id.
 - **Small counts** (:func:`small_count`): counts from 1 to ``small - 1`` (default 1-4) read
-  ``"<5"``.
+  ``"<5"``; rates computed from such a count are withheld (:func:`suppress_small_rates`).
 - **Points** (:func:`snap_to_grid`): exact locations of children are generalised to the centre
   of a British National Grid cell (default 250 m: street level, not an address).
 - **Dates** (:func:`coarsen_dates`, :func:`month_of`, :func:`day_of`): roles that get no
@@ -121,6 +121,29 @@ def small_count(n, small: int = SMALL):
 
 def small_counts(values: Iterable, small: int = SMALL) -> list:
     return [small_count(v, small) for v in values]
+
+
+#: per-area figures computed from a count of children: a rate times the (public) population
+#: gives the count back, so they are withheld wherever that count is small
+RATE_KEYS = ("value", "rate", "eb_rate", "seb_rate")
+
+
+def suppress_small_rates(frame: pd.DataFrame, count: str = "children", keys: Iterable[str] = RATE_KEYS,
+                         small: int = SMALL) -> pd.DataFrame:
+    """A copy of ``frame`` whose rate columns are empty (None) in rows where ``count`` is 1 to
+    ``small - 1``: the rule of :func:`small_count` carried to the figures that reveal it.
+
+    >>> suppress_small_rates(pd.DataFrame({"children": [3, 12], "rate": [0.5, 2.0]}))["rate"].tolist()
+    [None, 2.0]
+    """
+    if count not in frame:
+        return frame
+    out = frame.copy()
+    hide = np.asarray([is_small(v, small) for v in out[count]], dtype=bool)
+    for k in keys:
+        if k in out and hide.any():
+            out[k] = out[k].astype(object).where(~hide, None)
+    return out
 
 
 # ---------------------------------------------------------------- locations

@@ -218,6 +218,7 @@ class Gazetteer:
         ward_code, units.
     areas : GeoDataFrame (EPSG:27700) area_code, area_name, level, geometry.
     names : NameIndex over premises, places, areas and streets.
+    addresses : the address register (geo.addresses.AddressIndex), when one is loaded.
     """
 
     postcodes: pd.DataFrame
@@ -226,6 +227,7 @@ class Gazetteer:
     areas: gpd.GeoDataFrame
     names: NameIndex
     _area_index: AreaIndex | None = field(default=None, repr=False)
+    addresses: object | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -491,5 +493,10 @@ def _street_entities(premises: pd.DataFrame | None, gaz: Gazetteer) -> pd.DataFr
 def gazetteer_from_store(store) -> Gazetteer:
     """The gazetteer of what a store holds (``geo.store.Store``): its postcodes, areas,
     premises and places frames, plus the curated places of the bundled city."""
-    return Gazetteer.build(store.frame("postcodes"), store.frame("areas"),
-                           store.frame("premises"), store.frame("places"), curated=True)
+    gaz = Gazetteer.build(store.frame("postcodes"), store.frame("areas"),
+                          store.frame("premises"), store.frame("places"), curated=True)
+    register = store.table("addresses")
+    if len(register):
+        from geo.addresses import AddressIndex
+        gaz.addresses = AddressIndex(register)
+    return gaz

@@ -11,10 +11,13 @@ The cascade, run once per distinct text and vectorised over all of them:
    tolerant, aliases; a postcode, district or area name in the text
    disambiguates same-named candidates, and a postcode far from the named
    candidate vetoes it) -> precision ``premises``;
-3. a full unit postcode anywhere in the text (any case or spacing; a letter O/I
+3. with an address register loaded (geo.addresses), a house number and street at
+   the text's unit postcode that the register holds -> ``address`` (its UPRN's
+   coordinates); then
+   a full unit postcode anywhere in the text (any case or spacing; a letter O/I
    for the sector digit is corrected only if that gives a known postcode) ->
-   ``postcode``; with an address-looking text it stays ``postcode``: without an
-   address register there is no evidence of the door;
+   ``postcode``; with an address-looking text not in the register (or no register)
+   it stays ``postcode``: there is no evidence of the door;
 4. a street seen in the gazetteer (disambiguated by district or area) -> ``street``;
 5. an area name (ward, neighbourhood), a postcode sector or district, or the
    sector of an unknown but well-formed postcode -> ``area`` (a point inside
@@ -22,7 +25,7 @@ The cascade, run once per distinct text and vectorised over all of them:
 6. otherwise ``none`` (no coordinates, confidence 0).
 
 Match ids are typed references: ``premises:ID``, ``place:NAME``, ``postcode:B7 4PS``,
-``street:NAME@DISTRICT``, ``area:CODE``, ``sector:B7 4``, ``district:B7``.
+``street:NAME@DISTRICT``, ``area:CODE``, ``sector:B7 4``, ``district:B7``, ``uprn:ID``.
 """
 from __future__ import annotations
 
@@ -185,7 +188,18 @@ def resolve_distinct(texts: pd.Series, gaz: Gazetteer, overrides: pd.DataFrame |
         assign(m, site["easting"], site["northing"], "premises", site["confidence"],
                site["method"], site["entity_id"], site["ward_code"])
 
-    # 3. unit postcodes
+    # 3. house addresses in the register, then unit postcodes
+    if gaz.addresses is not None and (house & has_pc).any():
+        sub = np.flatnonzero(house & has_pc & ~done)
+        hit = gaz.addresses.match(texts.iloc[sub])
+        ok = np.zeros(n, dtype=bool)
+        ok[sub] = hit["ok"].to_numpy()
+        e_, n_, conf, mid = (np.full(n, np.nan), np.full(n, np.nan), np.zeros(n),
+                             np.full(n, None, dtype=object))
+        e_[sub], n_[sub] = hit["easting"].to_numpy(float), hit["northing"].to_numpy(float)
+        conf[sub] = hit["confidence"].to_numpy(float)
+        mid[sub] = ("uprn:" + hit["uprn"].astype(str)).to_numpy(dtype=object)
+        assign(ok, e_, n_, "address", conf, "address", mid)
     assign(has_pc, unit["easting"], unit["northing"], "postcode",
            np.where(unit["corrected"], 0.75, 0.95),
            np.where(unit["corrected"], "postcode_corrected", "postcode"),

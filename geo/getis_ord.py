@@ -15,7 +15,9 @@ standard deviation of ``x`` (ArcGIS Pro "Hot Spot Analysis (Getis-Ord Gi*)" uses
 formula). For binary weights this equals esda's ``G_Local(star=True, transform="B").Zs``
 exactly. Inference: conditional permutation (:mod:`geo.permutation`, shared with local
 Moran), two-sided pseudo p-values by default, Benjamini-Hochberg q-values, and ArcGIS's
-``Gi_Bin`` (+-3 / +-2 / +-1 at 99 / 95 / 90 % confidence, 0 not significant).
+``Gi_Bin`` classes (+-3 / +-2 / +-1, 0 not significant) from those q-values: q < 0.01 / 0.05 /
+0.10 (ArcGIS's "99 / 95 / 90 % confidence with FDR correction"; the words a person reads are
+:data:`GI_BIN_LABELS`, which name the test and the q threshold).
 
 Units: ``x`` in whatever the caller counts (episodes, children, rate per 1,000 children);
 weights from :mod:`geo.weights` on EPSG:27700 metres.
@@ -32,7 +34,22 @@ from scipy import stats
 from geo.permutation import bh_qvalues, crand
 from geo.weights import SpatialWeights
 
-__all__ = ["GiStarResult", "gi_star", "gi_bin"]
+__all__ = ["GiStarResult", "gi_star", "gi_bin", "GI_BIN_LABELS", "GI_TEST"]
+
+#: What was tested, in words, for every label derived from ``gi_bin``.
+GI_TEST = ("Getis-Ord Gi*, conditional permutation test (999 permutations), "
+           "Benjamini-Hochberg false discovery rate over all areas")
+
+#: ``gi_bin`` -> the label a person reads: the direction and the FDR q-value it earned.
+GI_BIN_LABELS = {
+    3: "Hot spot, FDR q < 0.01",
+    2: "Hot spot, FDR q < 0.05",
+    1: "Hot spot, FDR q < 0.10",
+    0: "Not significant (FDR q >= 0.10)",
+    -1: "Cold spot, FDR q < 0.10",
+    -2: "Cold spot, FDR q < 0.05",
+    -3: "Cold spot, FDR q < 0.01",
+}
 
 
 @dataclass
@@ -43,7 +60,7 @@ class GiStarResult:
     ----------
     gs : G*_i values.  z : standardised z-scores.  p_norm : two-sided normal p of ``z``.
     p_sim : permutation pseudo p-values.  q_sim : BH q-values of ``p_sim``.
-    z_sim : z against the permutation distribution.  bins : ArcGIS Gi_Bin from ``p_sim``.
+    z_sim : z against the permutation distribution.  bins : ArcGIS Gi_Bin from ``q_sim``.
     sims : ``(n, permutations)`` simulated G*_i when ``keep=True``.
     """
 
@@ -60,7 +77,8 @@ class GiStarResult:
 def gi_bin(z: np.ndarray, p: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.ndarray:
     """ArcGIS ``Gi_Bin``: sign(z) * (3 if p < .01, 2 if p < .05, 1 if p < .10, else 0).
 
-    ``p`` may be raw p-values or FDR q-values (ArcGIS's "Apply FDR correction").
+    Wayfinder passes the BH q-values of the permutation p-values (:func:`gi_star` ``q_sim``),
+    ArcGIS's "Apply FDR correction"; the labels are :data:`GI_BIN_LABELS`.
     """
     z = np.asarray(z, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -132,4 +150,4 @@ def gi_star(
         sims = None
         z = np.nan_to_num(z)
     q = bh_qvalues(p_sim)
-    return GiStarResult(gs, z, p_norm, p_sim, q, z_sim, gi_bin(z, p_sim), sims)
+    return GiStarResult(gs, z, p_norm, p_sim, q, z_sim, gi_bin(z, q), sims)

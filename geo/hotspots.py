@@ -7,18 +7,18 @@ EPSG:27700, area_code, area_name, level). Every count of children counts distinc
 
 Method: for every area, ``episodes`` and ``children`` from the place events of the chosen
 kinds (found-at and return-interview places by default) in the period; the analysed value is
-``children`` (or ``episodes``), or its rate per 1,000 children when a child population per
-area is given. Getis-Ord Gi* (:mod:`geo.getis_ord`, Ord & Getis 1995) on binary contiguity
+``children`` (or ``episodes``), or its rate per 1,000 children when a child population is
+given for every area (:mod:`geo.rates`; never a rate on a missing or zero population). Getis-Ord Gi* (:mod:`geo.getis_ord`, Ord & Getis 1995) on binary contiguity
 (queen by default) or distance-band weights, and Anselin's local Moran's I
 (:mod:`geo.moran_local`, Anselin 1995) on row-standardised weights, both with conditional
 permutation inference from the shared engine (:mod:`geo.permutation`; 999 permutations,
 seeded), two-sided pseudo p-values and Benjamini-Hochberg q-values over the areas.
 
-``gi_bin`` is ArcGIS's Gi_Bin (+-3/2/1 at 99/95/90 % confidence, sign of ``gi_z``). ArcGIS
-Pro derives it from the normal p-value of the Gi* z-score with its FDR correction; that is
-the default here (``gi_bin_basis="normal"``: BH q-values of the two-sided normal p-values of
-``gi_z``), because conditional permutation holds the area's own value fixed and so only
-tests its neighbourhood. ``gi_bin_basis="permutation"`` bins ``gi_q`` instead.
+``gi_bin`` is ArcGIS's Gi_Bin (+-3/2/1, sign of ``gi_z``) taken from the same inference as the
+exported ``gi_p`` / ``gi_q``: the Benjamini-Hochberg q-value of the two-sided conditional
+permutation p-value, binned at q < 0.01 / 0.05 / 0.10 (:data:`geo.getis_ord.GI_BIN_LABELS`
+say so in words). The normal-approximation p of ``gi_z`` is kept as ``gi_p_norm`` for
+reference only; nothing is labelled from it.
 ``lisa_type`` is HH / LH / LL / HL where ``lisa_q < alpha``, else ``ns``.
 
 Units: coordinates and cell sizes in metres, EPSG:27700. Output geometry EPSG:27700.
@@ -32,8 +32,9 @@ import geopandas as gpd
 import shapely
 
 from geo.getis_ord import gi_bin, gi_star
+from geo.global_autocorrelation import general_g, global_moran
 from geo.moran_local import local_moran, lisa_types
-from geo.permutation import bh_qvalues
+from geo.rates import area_rates, assuncao_reis
 from geo.weights import SpatialWeights, contiguity_weights, distance_band_weights
 
 __all__ = ["DEFAULT_KINDS", "make_grid", "count_by_area", "area_hotspots", "filter_events"]
@@ -202,7 +203,6 @@ def area_hotspots(
     kinds=DEFAULT_KINDS,
     start=None,
     end=None,
-    gi_bin_basis: str = "normal",
 ) -> gpd.GeoDataFrame:
     """Hot spots of one area level (ward, LSOA or grid) as a GeoDataFrame (EPSG:27700).
 
@@ -213,19 +213,25 @@ def area_hotspots(
         :func:`make_grid`, or ``areas[areas.level == "ward"]``).
     value : ``"children"`` (distinct person_id, default) or ``"episodes"``.
     population : optional child population per area (Series indexed by area_code, or frame
-        ``area_code, <population>``); the statistic then uses the rate per 1,000 children.
+        ``area_code, <population>``; :func:`geo.rates.child_population`). Rates, empirical Bayes
+        and spatial EB rates and the EB-standardised local Moran are computed where an area has
+        a population > 0 (:func:`geo.rates.area_rates`); Gi* and local Moran use the rate per
+        1,000 children when every area has one, otherwise the counts (``value_basis`` says which).
     weights : ``"queen"``, ``"rook"``, ``"distance_band"`` (``distance_m`` metres between
         centroids) or a prepared :class:`SpatialWeights` aligned with ``areas``.
     permutations, seed : conditional permutations and RNG seed (both statistics).
     alpha : significance level of ``lisa_type``.
     kinds, start, end : which events and period (``start <= at < end``).
-    gi_bin_basis : ``"normal"`` (ArcGIS: normal p of gi_z, BH-corrected) or ``"permutation"``.
 
     Returns
     -------
     GeoDataFrame with ``area_code, area_name, level, episodes, children, value, gi_z, gi_p,
-    gi_q, gi_bin, lisa_i, lisa_p, lisa_q, lisa_type`` (+ ``rate``, ``lisa_quadrant``,
-    ``gi_p_norm``), one row per area, in the order of ``areas``.
+    gi_q, gi_bin, lisa_i, lisa_p, lisa_q, lisa_type`` (+ ``value_basis``, ``population, rate,
+    eb_rate, seb_rate, eb_moran_i, eb_moran_p, eb_moran_q, eb_moran_type, rate_note``,
+    ``gi_p_norm``, ``lisa_quadrant``), one row per area, in the order of ``areas``. Its
+    ``attrs["autocorrelation"]`` lists global Moran's I and General G
+    (:mod:`geo.global_autocorrelation`) of the mapped value and, where there are rates, of the
+    EB-standardised / EB rates.
     """
     areas = _check_crs(areas).reset_index(drop=True)
     if "area_name" not in areas:
@@ -239,42 +245,64 @@ def area_hotspots(
     if value not in ("children", "episodes"):
         raise ValueError("value must be 'children' or 'episodes'")
     x = out[value].to_numpy(dtype=float)
-    pop = _population(population, out["area_code"].to_numpy())
-    if pop is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.where(pop > 0, x / pop * 1000.0, 0.0)
-        out["population"] = pop
-        out["rate"] = rate
-        x = rate
-    out["value"] = x
-    if isinstance(weights, SpatialWeights):
-        w = weights
-    elif weights in ("queen", "rook"):
-        w = contiguity_weights(out, weights, ids=out["area_code"].to_numpy(), islands="nearest")
-    elif weights == "distance_band":
-        if not distance_m:
-            raise ValueError("distance_band weights need distance_m")
-        w = distance_band_weights(out, distance_m, ids=out["area_code"].to_numpy(), islands="nearest")
-    else:
+    codes = out["area_code"].to_numpy()
+
+    def build(frame, ids):
+        if weights in ("queen", "rook"):
+            return contiguity_weights(frame, weights, ids=ids, islands="nearest")
+        if weights == "distance_band":
+            if not distance_m:
+                raise ValueError("distance_band weights need distance_m")
+            return distance_band_weights(frame, distance_m, ids=ids, islands="nearest")
         raise ValueError(f"unknown weights {weights!r}")
+
+    w = weights if isinstance(weights, SpatialWeights) else build(out, codes)
     if w.n != len(out):
         raise ValueError("weights are not aligned with areas")
+
+    def weights_for(mask):
+        if isinstance(weights, SpatialWeights):
+            keep = np.flatnonzero(mask)
+            return SpatialWeights(w.sparse[keep][:, keep].tocsr(), codes[keep], w.kind, w.transform)
+        return build(out[mask].reset_index(drop=True), codes[mask])
+
+    pop = _population(population, codes)
+    rates = area_rates(x, np.full(len(out), np.nan) if pop is None else pop, weights_for,
+                       permutations=permutations, seed=None if seed is None else seed + 2, alpha=alpha)
+    for c in rates.columns:
+        out[c] = rates[c].to_numpy()
+    complete = pop is not None and bool(np.isfinite(pop).all() and (pop > 0).all())
+    if complete:
+        x = out["rate"].to_numpy(dtype=float)
+        basis = f"{value} per 1,000 child population"
+    else:
+        basis = f"{value} (counts: " + ("no child population loaded" if pop is None else
+                                        "some areas have no child population") + ")"
+    out["value"] = x
+    out["value_basis"] = basis
+    glob = [dict(map=f"{level}:value", basis=basis, **global_moran(x, w, permutations, seed)),
+            dict(map=f"{level}:value", basis=basis, **general_g(x, w, permutations, seed))]
+    ok = np.isfinite(out["eb_rate"].to_numpy(dtype=float))
+    if ok.sum() >= 4:
+        wo = weights_for(ok)
+        glob.append(dict(map=f"{level}:eb_rate", basis="EB-standardised rate (Assuncao & Reis 1999)",
+                         **global_moran(assuncao_reis(out[value].to_numpy(float)[ok], pop[ok]), wo,
+                                        permutations, seed)))
+        glob.append(dict(map=f"{level}:eb_rate", basis="empirical Bayes rate per 1,000",
+                         **general_g(out["eb_rate"].to_numpy(float)[ok], wo, permutations, seed)))
     g = gi_star(x, w.transformed("b"), permutations, seed)
     m = local_moran(x, w, permutations, seed + 1 if seed is not None else None, transform="r")
     out["gi_z"] = g.z
     out["gi_p"] = g.p_sim
     out["gi_q"] = g.q_sim
     out["gi_p_norm"] = g.p_norm
-    if gi_bin_basis == "normal":
-        out["gi_bin"] = gi_bin(g.z, bh_qvalues(g.p_norm))
-    elif gi_bin_basis == "permutation":
-        out["gi_bin"] = gi_bin(g.z, g.q_sim)
-    else:
-        raise ValueError("gi_bin_basis must be 'normal' or 'permutation'")
+    out["gi_bin"] = gi_bin(g.z, g.q_sim)
     out["lisa_i"] = m.Is
     out["lisa_p"] = m.p_sim
     out["lisa_q"] = m.q_sim
     out["lisa_quadrant"] = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)[m.q]
     out["lisa_type"] = lisa_types(m.q, m.q_sim, alpha)
-    cols = OUTPUT_COLUMNS + [c for c in ("population", "rate", "gi_p_norm", "lisa_quadrant") if c in out] + ["geometry"]
-    return gpd.GeoDataFrame(out[cols], geometry="geometry", crs=BNG)
+    cols = OUTPUT_COLUMNS + ["value_basis"] + list(rates.columns) + ["gi_p_norm", "lisa_quadrant", "geometry"]
+    res = gpd.GeoDataFrame(out[cols], geometry="geometry", crs=BNG)
+    res.attrs["autocorrelation"] = glob
+    return res

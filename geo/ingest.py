@@ -46,11 +46,18 @@ class FileReport:
     warnings: int = 0
     updated: int = 0
     warning_messages: list[str] = field(default_factory=list)
+    as_file: str | None = None     # the contract file a mapped export feeds
+    filtered: int = 0              # rows a mapping's `where` left out (not read)
 
     def contract(self) -> dict:
-        """The `--json` form: read, accepted, new, held, warnings (and updated)."""
+        """The `--json` form: read, accepted, new, held, warnings (and updated; for a mapped
+        export also "as", its contract file, and "filtered")."""
         d = asdict(self)
         d.pop("warning_messages")
+        as_file = d.pop("as_file")
+        filtered = d.pop("filtered")
+        if as_file is not None:
+            d = {"as": as_file, **d, "filtered": filtered}
         return d
 
 
@@ -60,18 +67,27 @@ class IngestReport:
     run_id: int
     files: dict[str, FileReport]
     geocoded: int = 0
+    mapping: dict | None = None    # with --mapping: {"file", "skipped", "warnings"}
 
     def to_json(self) -> dict:
-        return {"files": {name: r.contract() for name, r in self.files.items()},
-                "run_id": self.run_id, "geocoded": self.geocoded}
+        out = {"files": {name: r.contract() for name, r in self.files.items()},
+               "run_id": self.run_id, "geocoded": self.geocoded}
+        if self.mapping is not None:
+            out["mapping"] = self.mapping
+        return out
 
     def __str__(self) -> str:
         lines = [f"drop {self.drop} (run {self.run_id})",
                  f"{'file':<24}{'read':>9}{'accepted':>10}{'new':>9}{'held':>7}{'warnings':>10}"]
         for name, r in self.files.items():
             lines.append(f"{name:<24}{r.read:>9}{r.accepted:>10}{r.new:>9}{r.held:>7}"
-                         f"{r.warnings:>10}")
+                         f"{r.warnings:>10}" + (f"  -> {r.as_file}" if r.as_file else ""))
+            if r.filtered:
+                lines.append(f"  {r.filtered} rows left out by the mapping's where")
             lines += [f"  warning: {w}" for w in r.warning_messages[:5]]
+        if self.mapping is not None:
+            lines += [f"skipped {name}: {why}" for name, why in self.mapping["skipped"].items()]
+            lines += [f"mapping warning: {w}" for w in self.mapping["warnings"]]
         lines.append(f"geocoded {self.geocoded} new location texts")
         held = sum(r.held for r in self.files.values())
         if held:
@@ -89,6 +105,16 @@ class RawTable:
     frame: pd.DataFrame            # columns: normalised header names; index: 0..n-1
     lines: np.ndarray              # physical line number (1-based, header = its own line)
     malformed: list[tuple[int, str, list[str]]]   # (line, reason, cells)
+    headers: list[str] = field(default_factory=list)   # header names as written (trimmed)
+    # a mapped export (geo.mapping): the export's own column for each contract column (reasons
+    # name it), the export's rows as read (kept with held rows), and problems the mapping found
+    # (e.g. a code outside a values table), which come before the contract's checks
+    fields: dict[str, str] = field(default_factory=dict)
+    original: pd.DataFrame | None = None
+    held_field: pd.Series | None = None
+    held_reason: pd.Series | None = None
+    as_file: str | None = None
+    filtered: int = 0
 
 
 def find_files(drop: Path) -> dict[str, Path]:
@@ -111,15 +137,15 @@ def find_files(drop: Path) -> dict[str, Path]:
     return found
 
 
-def read_table(path: Path) -> RawTable:
-    """Read a CSV (UTF-8, BOM allowed, RFC 4180) or XLSX (first sheet) file as strings.
+def read_table(path: Path, sheet: str | None = None) -> RawTable:
+    """Read a CSV (UTF-8, BOM allowed, RFC 4180) or XLSX (first sheet, or `sheet`) as strings.
 
     CSV files whose records are one physical line each (nearly all exports) are parsed by pandas'
     C parser; files with quoted line breaks or ragged rows fall back to the csv module, which
     reports the physical line of every record.
     """
     if path.suffix.lower() == ".xlsx":
-        return _table_from_rows(path.name, _read_xlsx(path))
+        return _table_from_rows(path.name, _read_xlsx(path, sheet))
     text = _decode(path)
     fast = _fast_csv(path.name, text)
     return fast if fast is not None else _table_from_rows(path.name, _read_csv(path.name, text))
@@ -158,7 +184,8 @@ def _fast_csv(name: str, text: str) -> RawTable | None:
     keep[: first + 1] = False
     body = df[keep]
     body.columns = _header_names(header)
-    return RawTable(name, body.reset_index(drop=True), lines[keep], [])
+    return RawTable(name, body.reset_index(drop=True), lines[keep], [],
+                    [str(h).strip() for h in header])
 
 
 def _table_from_rows(name: str, rows: list[tuple[int, list[str]]]) -> RawTable:
@@ -179,7 +206,8 @@ def _table_from_rows(name: str, rows: list[tuple[int, list[str]]]) -> RawTable:
     names = _header_names(header)
     frame = pd.DataFrame(good, columns=names, dtype=object) if good else \
         pd.DataFrame(columns=names, dtype=object)
-    return RawTable(name, frame.fillna(""), np.asarray(lines, dtype=np.int64), malformed)
+    return RawTable(name, frame.fillna(""), np.asarray(lines, dtype=np.int64), malformed,
+                    [str(h).strip() for h in header])
 
 
 def _decode(path: Path) -> str:
@@ -209,14 +237,29 @@ def _read_csv(name: str, text: str) -> list[tuple[int, list[str]]]:
     return out
 
 
-def _read_xlsx(path: Path) -> list[tuple[int, list[str]]]:
+def xlsx_sheets(path: Path) -> list[str]:
+    """The sheet names of a workbook, in order."""
+    import openpyxl
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
+        raise DropError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
+def _read_xlsx(path: Path, sheet: str | None = None) -> list[tuple[int, list[str]]]:
     import openpyxl
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
         raise DropError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
     try:
-        ws = wb.worksheets[0]
+        if sheet is not None and sheet not in wb.sheetnames:
+            raise DropError(f"{path.name}: no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
+        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
         out = []
         for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
             out.append((i, [_xlsx_cell(v) for v in values]))
@@ -280,6 +323,10 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
 def parse_dates(values: pd.Series) -> pd.Series:
     """Dates (ISO or UK day-first); a time part, if any, is dropped. NaT when unparseable."""
     s = values.astype(str).str.strip()
+    # a local time part goes before parsing: converting it to UTC would move a summer midnight
+    # (an XLSX date cell reads as 2003-07-06T00:00:00) to the day before
+    s = s.str.replace(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})[ T]\d{1,2}:\d{2}"
+                      r"(?::\d{2}(?:\.\d+)?)?$", r"\1", regex=True)
     iso = pd.to_datetime(s.where(s.str.match(r"^\d{4}-\d{2}-\d{2}$")), format="%Y-%m-%d",
                          errors="coerce")
     uk = pd.to_datetime(s.where(s.str.match(r"^\d{1,2}/\d{1,2}/\d{4}$")), format="%d/%m/%Y",
@@ -413,15 +460,30 @@ def row_hash(frame: pd.DataFrame) -> pd.Series:
     return pd.Series([f"{v:016x}" for v in h.tolist()], index=frame.index, dtype=object)
 
 
-def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestReport:
-    """Read, validate and store a drop; returns the per-file report.
+def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
+                mapping=None) -> IngestReport:
+    """Read, validate and store a drop; returns the per-file report. With `mapping` (a
+    column-mapping file, or a list of them read as one; geo.mapping), the drop's exports are
+    read through it first.
 
     Raises DropError (and writes nothing) when the drop itself cannot be read.
     """
     drop = Path(drop)
-    paths = find_files(drop)
-    tables = {name: read_table(path) for name, path in paths.items()}   # read all before writing
-    if geocode and _has_location_texts(tables) and not store.has_reference():
+    mapped = None
+    if mapping is not None:
+        from geo.mapping import Mapping, read_mapped_drop
+        mapped = read_mapped_drop(drop, Mapping.load_all(mapping))  # read all before writing
+        jobs = mapped.jobs
+    else:
+        paths = find_files(drop)
+        tables = {name: read_table(path) for name, path in paths.items()}   # read all first
+        jobs = [(paths[spec.name].name, spec, tables[spec.name]) for spec in FILES
+                if spec.name in tables]
+    if all(len(t.frame) + len(t.malformed) == 0 for _, _, t in jobs):
+        what = "contract files" if mapped is None else "files read (after the mapping's where)"
+        raise DropError(f"{drop}: the drop is empty (its {len(jobs)} {what} have a header row "
+                        "and no records): check the export before ingesting")
+    if geocode and _has_location_texts(jobs) and not store.has_reference():
         raise DropError("the store holds no reference data (postcodes and boundaries) to geocode "
                         "against: run `wayfinder reference` first, or ingest with --no-geocode")
     drop_name = drop.resolve().name
@@ -430,9 +492,12 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestR
             drop=str(drop.resolve()), started_at=utcnow(), status="running")).inserted_primary_key[0]
     ctx = _Context(store, drop_name, run_id)
     report = IngestReport(str(drop), run_id, {})
-    for spec in FILES:
-        if spec.name in tables:
-            report.files[paths[spec.name].name] = ctx.ingest_file(spec, tables.pop(spec.name))
+    if mapped is not None:
+        files = [mapping] if isinstance(mapping, (str, Path)) else list(mapping)
+        report.mapping = {"files": [str(Path(m).resolve()) for m in files],
+                          "skipped": mapped.skipped, "warnings": mapped.warnings}
+    for name, spec, table in jobs:
+        report.files[name] = ctx.ingest_file(spec, table)
     if geocode:
         from geo.geocoding import geocode_stored_texts
         report.geocoded = geocode_stored_texts(store)
@@ -443,11 +508,10 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True) -> IngestR
     return report
 
 
-def _has_location_texts(tables: dict[str, RawTable]) -> bool:
+def _has_location_texts(jobs: list[tuple[str, FileSpec, RawTable]]) -> bool:
     """Whether any location column of the tables read holds a value (texts to geocode)."""
-    for spec in FILES:
-        raw = tables.get(spec.name)
-        for col in spec.locations if raw is not None else ():
+    for _, spec, raw in jobs:
+        for col in spec.locations:
             if col in raw.frame.columns and (raw.frame[col].astype(str).str.strip() != "").any():
                 return True
     return False
@@ -462,7 +526,12 @@ class _Context:
 
     def ingest_file(self, spec: FileSpec, raw: RawTable) -> FileReport:
         frame, problems, warnings = validate(spec, raw.frame, self.drop_name)
-        rep = FileReport(read=len(raw.frame) + len(raw.malformed))
+        rep = FileReport(read=len(raw.frame) + len(raw.malformed), as_file=raw.as_file,
+                         filtered=raw.filtered)
+        if raw.held_reason is not None:      # a mapping's own problems come first
+            first = (raw.held_reason != "").to_numpy()
+            problems.field[first] = raw.held_field[first].to_numpy()
+            problems.reason[first] = raw.held_reason[first].to_numpy()
         frame = getattr(self, f"_check_{spec.name}", lambda f, p, w: f)(frame, problems, warnings)
         key_cols = ["source", *spec.key]
         # a key is claimed by its first row that is not held for another reason
@@ -479,11 +548,16 @@ class _Context:
         accepted = frame[~held].copy()
         accepted["row_hash"] = row_hash(accepted.drop(columns=["extra"], errors="ignore"))
         accepted["run_id"] = self.run_id
+        cells = [dict(zip(raw.frame.columns, r)) for r in raw.frame[held].itertuples(index=False)]
+        if raw.original is not None:     # a mapped export: its own row too, under "export"
+            export = raw.original[held.to_numpy()]
+            cells = [{**c, "export": dict(zip(export.columns, r))}
+                     for c, r in zip(cells, export.itertuples(index=False))]
         held_rows = pd.DataFrame({
             "run_id": self.run_id, "file": raw.name, "line": raw.lines[held.to_numpy()],
-            "field": problems.field[held].to_numpy(), "reason": problems.reason[held].to_numpy(),
-            "raw": [json.dumps(dict(zip(raw.frame.columns, r)), ensure_ascii=False)
-                    for r in raw.frame[held].itertuples(index=False)]})
+            "field": problems.field[held].map(lambda f: raw.fields.get(f, f)).to_numpy(),
+            "reason": problems.reason[held].to_numpy(),
+            "raw": [json.dumps(c, ensure_ascii=False) for c in cells]})
         if raw.malformed:
             held_rows = pd.concat([held_rows, pd.DataFrame({
                 "run_id": self.run_id, "file": raw.name,
@@ -499,8 +573,11 @@ class _Context:
                 self._upsert(conn, schema.children, ["source", "child_id"], extra_children)
             self._minimal_children = None
             self.store.insert_frame(conn, schema.held_rows, held_rows)
-        # later files only look up the keys of earlier ones
-        self.accepted[spec.name] = accepted[["source", *spec.key]]
+        # later files only look up the keys of earlier ones (several exports may feed one file)
+        keys = accepted[["source", *spec.key]]
+        earlier = self.accepted.get(spec.name)
+        self.accepted[spec.name] = keys if earlier is None else \
+            pd.concat([earlier, keys], ignore_index=True)
         rep.accepted, rep.held = len(accepted), len(held_rows)
         rep.warnings = len(warnings) + int(getattr(self, "_row_warnings", 0))
         self._row_warnings = 0

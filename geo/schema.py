@@ -224,6 +224,16 @@ postcodes = sa.Table(
     sa.Column("lsoa_code", sa.String(9)),   # by point in polygon when LSOAs are loaded
 )
 
+#: The optional address register (reference data: a council's LLPG/AddressBase, or addresses
+#: joined to OS Open UPRN coordinates): house addresses resolve at precision ``address``.
+addresses = sa.Table(
+    "addresses", metadata,
+    sa.Column("uprn", sa.String(32), primary_key=True),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("postcode", sa.String(8), index=True),
+    sa.Column("easting", sa.Float, nullable=False), sa.Column("northing", sa.Float, nullable=False),
+)
+
 areas = sa.Table(
     "areas", metadata,
     sa.Column("level", sa.String(16), primary_key=True),      # ward | lsoa
@@ -284,6 +294,20 @@ identity_overrides = sa.Table(
     sa.Column("action", sa.String(8), nullable=False),        # link | unlink
     sa.Column("by_user", sa.String(128)), sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("reason", sa.Text),
+)
+
+#: Licensing officers' review records of premises (decision, date, officer, reason); premises by
+#: register id (premises_id as written in premises.csv, which may hold "/").
+premises_reviews = sa.Table(
+    "premises_reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("premises_id", sa.String(128), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),     # reviewed | no_action | referred | conditions | suspended
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("officer", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Index("ix_premises_reviews_premises_id", "premises_id"),
 )
 
 # ---- analysis results, users and the audit trail ----------------------------------------------

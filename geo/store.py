@@ -43,6 +43,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+STORE_URL_FORMS = "sqlite:///PATH/wayfinder.sqlite or postgresql://USER@HOST/DATABASE"
+
+
 def open_store(url: str | None = None, migrate: bool = True) -> "Store":
     """Open (and by default migrate) the store at an SQLAlchemy URL."""
     return Store(resolve_url(url), migrate=migrate)
@@ -68,10 +71,16 @@ class Store:
             path = sa.engine.make_url(url).database
             if path and path != ":memory:" and not Path(path).parent.exists():
                 raise StoreError(f"cannot open {url}: folder {Path(path).parent} does not exist")
+        scheme = url.partition(":")[0].lower()
+        if scheme in ("http", "https"):
+            raise StoreError(f"{url} is a web address, not a database: --db takes "
+                             f"{STORE_URL_FORMS} (the service's web address is for QGIS, GDAL "
+                             "and browsers)")
         try:
             self.engine = sa.create_engine(url, future=True, **kwargs)
         except Exception as exc:  # bad URL, missing driver
-            raise StoreError(f"cannot open {url}: {exc}") from exc
+            raise StoreError(f"cannot open {url}: not a database URL Wayfinder can open "
+                             f"({' '.join(str(exc).split())}); use {STORE_URL_FORMS}") from exc
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         if migrate:

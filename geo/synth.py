@@ -44,8 +44,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo import synth_cse
 from geo import synth_names as nm
 from geo.synth_locations import Catalogue, addresses
+from geo.synth_nulls import NULL_MODELS, found_back_home
+from geo.synth_populations import write_populations
 from geo.synth_reference import Reference, load_reference
 
 FILES = {
@@ -540,6 +543,7 @@ def _episodes(ctx: _Ctx, rng: np.random.Generator, k: pd.DataFrame, recs: pd.Dat
     idx[still] = -2
     ctx.used_locations.append(idx)
     e["found_at"] = cat.texts(idx)
+    found_back_home(ctx, k, e, base)  # the housemates null (geo.synth_nulls); else a no-op
     e["last_seen"] = _last_seen(ctx, rng, k, ci)
 
     # --- found_with: co-missing members by id or name; peers for background
@@ -927,7 +931,8 @@ def _plan(ref: Reference, cat: Catalogue, rng: np.random.Generator, null: bool, 
     return np.array(venues, dtype=int), hot_rows, core_rows, n_venues
 
 
-def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool = False) -> dict:
+def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool | str = False,
+             populations: bool = False) -> dict:
     """Write a synthetic contract drop and ``truth.json`` into ``out_dir``; return the truth dict.
 
     Parameters
@@ -936,13 +941,19 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     seed : the scenario is a deterministic function of (seed, scale, null).
     scale : "sample" (a few hundred rows), "city" (~5k episodes, ~1.5k children), "region"
         (~100k episodes), "national" (>= 1M episodes, ~520k child records; chunked).
-    null : same volumes and marginal distributions, no planted structure.
+    null : same volumes and marginal distributions, no planted structure; ``"housemates"``
+        also finds children back at their own homes (:mod:`geo.synth_nulls`).
+    populations : also write a synthetic ``populations.csv`` of the wards
+        (:mod:`geo.synth_populations`, labelled synthetic).
 
     Truth coordinates are British National Grid (EPSG:27700) metres.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sc = SCALES[scale]
+    null_model, null = (null if isinstance(null, str) else ("plain" if null else None)), bool(null)
+    if null_model is not None and null_model not in NULL_MODELS:
+        raise ValueError(f"unknown null model {null_model!r}; choose one of {', '.join(NULL_MODELS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ref = load_reference()
@@ -957,7 +968,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     hot_pc = hot_pc[np.argsort(pc_ward[hot_pc], kind="stable")]
     hot_cdf = np.cumsum(excess[hot_pc]) / max(excess.sum(), 1e-12)
     ctx = _Ctx(ref=ref, cat=cat, seed=seed, null=null, venues=venues, hot_wards=hot, hot_pc=hot_pc, hot_cdf=hot_cdf,
-               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues})
+               hot_share=float(excess.sum() / (excess.sum() + len(pc_ward))), truth={"n_venues": n_venues, "null_model": null_model})
     writer = _Writer(out)
     identities: dict[str, str] = {}
     siblings, groups, aoc_ids, bad_rows = [], [], [], []
@@ -1063,6 +1074,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                 aoc_links[persons.tid.iloc[a]] = sorted(k.tid.to_numpy()[aoc_children.get(a, [])].tolist())
         del k, recs, persons, precs, e, rhi, it, ln
 
+    if populations:
+        writer.rows["populations.csv"] = write_populations(out, ref.wards, seed)
     locs = pd.concat([cat.truth(np.concatenate(ctx.used_locations))] + ctx.extra_locations, ignore_index=True)
     # child home/placement addresses are location texts too (last_seen); recorded via extra_locations
     locs = locs.drop_duplicates("text")
@@ -1071,7 +1084,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
                  for t, e_, n_, p_, w_, r_, k_ in zip(locs.text, locs.easting, locs.northing, locs.precision,
                                                       locs.ward_code, locs.resolvable, locs.kind)]
     truth = {
-        "seed": seed, "scale": scale, "null": null,
+        "seed": seed, "scale": scale, "null": null, **({"null_model": null_model} if null else {}),
         "note": "Synthetic scenario. People are fictional. Venue hotspots are planted only on invented "
                 "premises (fictional_premises: made-up trading names at real postcodes, registered in "
                 "premises.csv like any other). Real premises and places from open data (FSA FHRS, HMRC Eat "
@@ -1096,6 +1109,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "locations": locations,
         "bad_rows": bad_rows,
     }
+    truth.update(synth_cse.write(out, ref, truth, seed, null, START, DAYS))   # CSE assessments, crimes
     with open(out / "truth.json", "w", encoding="utf-8") as fh:
         json.dump(truth, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":") if scale in ("region", "national") else None,
                   indent=None if scale in ("region", "national") else 1)

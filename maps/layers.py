@@ -35,6 +35,7 @@ from branca.element import MacroElement
 from folium.template import Template
 from pyproj import Transformer
 
+from geo.getis_ord import GI_BIN_LABELS, GI_TEST
 from maps import assets
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference" / "boundaries"
@@ -42,16 +43,11 @@ BIRMINGHAM = (52.48, -1.89)
 
 _TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
 
-#: Gi* classes (gi_bin: sign x confidence level 90/95/99 %) -> colour and label.
-GI_CLASSES = {
-    3: ("#b2182b", "Hot spot, 99% confidence"),
-    2: ("#ef8a62", "Hot spot, 95% confidence"),
-    1: ("#fddbc7", "Hot spot, 90% confidence"),
-    0: ("#f7f7f7", "Not significant"),
-    -1: ("#d1e5f0", "Cold spot, 90% confidence"),
-    -2: ("#67a9cf", "Cold spot, 95% confidence"),
-    -3: ("#2166ac", "Cold spot, 99% confidence"),
-}
+#: Gi* classes (gi_bin: sign x the BH q-value of the permutation p, geo.getis_ord) -> colour
+#: and the label a person reads (the test and the q it earned, never "confidence").
+GI_CLASSES = {b: (c, GI_BIN_LABELS[b]) for b, c in {
+    3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f7f7f7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac",
+}.items()}
 
 #: premises_type -> short glyph on the icon (icon by type).
 PREMISES_GLYPHS = {
@@ -295,7 +291,7 @@ def hotspot_layer(hotspots: gpd.GeoDataFrame, name: str = "Ward hot spots (Gi*)"
 def hotspot_legend(title: str = "Gi* hot and cold spots") -> Legend:
     rows = "".join(f'<div><i style="background:{c}"></i>{esc(label)}</div>'
                    for _, (c, label) in sorted(GI_CLASSES.items(), reverse=True))
-    return Legend(f"<b>{esc(title)}</b>{rows}")
+    return Legend(f"<b>{esc(title)}</b>{rows}<div style='max-width:16em;font-size:85%'>{esc(GI_TEST)}</div>")
 
 
 _DTYPES = (("u8", np.uint8), ("u16", np.uint16), ("i32", np.int32))

@@ -33,12 +33,18 @@ import numpy as np
 import pandas as pd
 
 from geo import disclosure
+from geo.getis_ord import GI_BIN_LABELS, GI_TEST
 from geo.permutation import bh_qvalues
 from maps import assets, layers
 from maps.layers import esc
 
 PACK_KINDS = ("mog", "cog", "mase")
-DEFAULT_ROLE = {"mog": "mog_member", "cog": "cog_member", "mase": "mase_member"}
+DEFAULT_ROLE = {"mog": "mog_member", "cog": "cog_member", "mase": "mase_member",
+                "licensing": "licensing_officer"}
+#: roles that may receive each pack (the meeting packs: the case roles of api/roles.py "pack")
+CASE_ROLES = frozenset({"analyst", "mog_member", "cog_member", "mase_member"})
+PACK_ROLES = {"mog": CASE_ROLES, "cog": CASE_ROLES, "mase": CASE_ROLES,
+              "licensing": frozenset({"analyst", "licensing_officer", "cog_member"})}
 RHI_HOURS = 72
 CHROMIUM = "/usr/bin/chromium"
 #: pseudonym key of a pack made without the install's secret (stable across such packs only)
@@ -179,7 +185,8 @@ def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable
             data[name] = store.read_result(name)
         except StoreError:      # not analysed yet: the pack says which analysis to run
             continue
-    return data
+    from maps.cse_packs import add_cse_data
+    return add_cse_data(store, data)
 
 
 def _utc(t) -> pd.Series:
@@ -633,12 +640,12 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
         hot = hs[pd.to_numeric(hs["gi_bin"], errors="coerce") > 0].sort_values("gi_z", ascending=False)
-        hot = hot.assign(confidence=pd.to_numeric(hot["gi_bin"]).map({3: "99%", 2: "95%", 1: "90%"}))
+        hot = hot.assign(confidence=pd.to_numeric(hot["gi_bin"]).map(GI_BIN_LABELS))
         inner = map_frame(m, "Ward hotspot map") + "<h3>Hot spot wards</h3>" + _table(
             hot, [("area_name", "Ward"), ("episodes", "Episodes"), ("children", "Children"), ("gi_z", "Gi* z"),
-                  ("confidence", "Hot spot confidence (Gi_Bin)"), ("gi_p", "permutation p"),
+                  ("confidence", "Gi* class (permutation q, FDR)"), ("gi_p", "permutation p"),
                   ("gi_q", "permutation q (FDR)")], num=["episodes", "children", "gi_z", "gi_p", "gi_q"],
-            fmt={"episodes": view.count, "children": view.count}, empty="No significant hot spot wards.")
+            fmt={"episodes": view.count, "children": view.count}, empty="No hot spot ward at FDR q < 0.10.") + f"<p class='note'>{esc(GI_TEST)}.</p>"
     else:
         inner = _missing(data, ["area_hotspots_ward"])
     parts.append(_section("Ward hot spots (Getis-Ord Gi*)", inner + ANALYSIS_NOTE, "hotspots"))
@@ -732,6 +739,8 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         gtab = _missing(data, ["co_missing_groups"]) or "<p class='note'>No co-missing groups.</p>"
     parts.append(_section("Co-missing groups", gtab, "groups"))
     parts.append(_section("Network view", cog_network(data, view), "network"))
+    from maps.cse_packs import cse_section
+    parts.append(_section("CSE scorecard", cse_section(data, period, view), "cse"))
     parts.append(_section("Licensing review candidates", licensing_candidates_table(data, view), "licensing"))
     return page("COG pack: CSE Operational Group", period.label(), "".join(parts), view,
                 scripts=["vendor/cytoscape.min.js"])
@@ -793,10 +802,13 @@ def licensing_candidates(data: dict, q_max: float = 0.05) -> pd.DataFrame:
 
 
 def licensing_candidates_table(data: dict, view: View) -> str:
+    from maps.cse_packs import review_state
     c = licensing_candidates(data)
+    if len(c):
+        c = c.assign(review=review_state(c["premises_id"], data, month_only=not view.full))
     cols = [("rank", "#"), ("premises_id", "Licence"), ("name", "Premises"), ("premises_type", "Type"),
             ("licence_type", "Licence type"), ("postcode", "Postcode"), ("children", "Children"),
-            ("q_value", "q"), ("explanation", "Evidence")]
+            ("q_value", "q"), ("explanation", "Evidence"), ("review", "Latest review")]
     return _table(c, cols, num=["children", "q_value"], fmt={"children": view.count},
                   empty="No premises significant after false discovery rate control.") + (
         "<p class='note'>Candidates are premises of concern with q &le; 0.05 and an active licence; a review "
@@ -985,6 +997,9 @@ def build_pack(kind: str, data: dict, start: str, end: str, child: str | None = 
         if not child:
             raise PackError("the MASE pack needs --child ID")
         return mase_pack(data, period, child, view, tile_url)
+    if kind == "licensing":
+        from maps.cse_packs import licensing_pack
+        return licensing_pack(data, period, view)
     raise PackError(f"unknown pack {kind!r}: one of {', '.join(PACK_KINDS)}")
 
 

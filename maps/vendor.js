@@ -17,6 +17,10 @@ const files = [
   ['leaflet.markercluster/dist/MarkerCluster.Default.css', 'MarkerCluster.Default.css'],
   ['leaflet.heat/dist/leaflet-heat.js', 'leaflet-heat.js'],
   ['cytoscape/dist/cytoscape.min.js', 'cytoscape.min.js'],
+  // fCoSE force-directed layout for link charts (and the two modules it is built on, in load order)
+  ['layout-base/layout-base.js', 'layout-base.js'],
+  ['cose-base/cose-base.js', 'cose-base.js'],
+  ['cytoscape-fcose/cytoscape-fcose.js', 'cytoscape-fcose.js'],
 ];
 fs.mkdirSync(path.join(out, 'images'), { recursive: true });
 const manifest = {};

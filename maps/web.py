@@ -40,7 +40,7 @@ EXTRA_STATIC = {
 }
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".json": "application/json",
-          ".geojson": "application/geo+json", ".png": "image/png"}
+          ".geojson": "application/geo+json", ".png": "image/png", ".svg": "image/svg+xml"}
 
 
 def page_html() -> str:
@@ -68,6 +68,22 @@ def static_path(path: str) -> Path:
     if not ok:
         raise HTTPException(status_code=404, detail=f"no static file {path!r}")
     return f
+
+
+@router.get("/static/base/labels.geojson", name="web_base_labels", include_in_schema=False)
+def web_base_labels() -> Response:
+    """The offline base layer's ward and place names (:mod:`maps.base`; public open data)."""
+    from maps import base
+    return Response(base.labels_geojson(), media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/favicon.ico", name="web_favicon", include_in_schema=False)
+def web_favicon() -> FileResponse:
+    """The page's icon (browsers ask for /favicon.ico whatever the page links)."""
+    return FileResponse(assets.STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/static/{path:path}", name="web_static", include_in_schema=False)
@@ -102,10 +118,11 @@ def pack(request: Request, kind: str,
     if not role or wf is None:
         raise HTTPException(status_code=401, detail="sign in first")
     rule = getattr(ctx, "rule", None)
-    if rule is None or not rule.allows(role, kind):          # deny by default (never reached
+    if rule is None or not rule.allows(role, kind):     # deny by default (the matrix decides
         raise HTTPException(status_code=403, detail=f"role {role} may not receive a {kind!r} pack")
-    if kind not in packs.PACK_KINDS:
-        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of {', '.join(packs.PACK_KINDS)}")
+    kinds = sorted(set(packs.PACK_KINDS) | set(getattr(packs, "PACK_ROLES", {})))
+    if kind not in kinds:
+        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of {', '.join(kinds)}")
     try:
         period = packs.Period.parse(iso_day(start, "from"), iso_day(end, "to"))
     except (packs.PackError, ValueError, TypeError, OverflowError) as exc:

@@ -10,6 +10,12 @@
 Every format keeps, on every link, its relation, source records, dates, 3x5x2 gradings and the
 ``intelligence`` flag; intelligence links are marked unconfirmed/tentative (i2 strength) or
 dashed (Cytoscape style) and never presented as confirmed fact.
+
+Mutual relations (:data:`MUTUAL`: associate, found_with, seen_with, mentioned_with) have no
+direction: they are undirected edges in a directed graph (GraphML ``directed="false"``, GEXF
+``type="undirected"``, Cytoscape class ``mutual`` without an arrowhead, i2 ``Without Arrows``), so
+Gephi's in- and out-degrees count only relations that have a direction. networkx's readers refuse
+such mixed graphs; :func:`read_graph` reads them with each undirected edge as a pair.
 """
 from __future__ import annotations
 
@@ -23,7 +29,11 @@ import pandas as pd
 from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists
 
 __all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
-           "i2_frames", "write_all", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS", "I2_LINK_COLUMNS"]
+           "i2_frames", "write_all", "read_graph", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS",
+           "I2_LINK_COLUMNS", "MUTUAL"]
+
+#: relations without a direction (A associates with B is B associates with A)
+MUTUAL = frozenset({"associate", "found_with", "seen_with", "mentioned_with"})
 
 I2_ENTITY_TYPES = {"child": "Child", "person": "Person", "place": "Location",
                    "premises": "Premises", "vehicle": "Vehicle"}
@@ -242,9 +252,10 @@ class _GraphML:
                    + "    </node>")
 
     def edge(self, row, i: int) -> str:
-        e, _, _, _, u, v, _, vals = row
+        e, _, _, a, u, v, _, vals = row
         eid = self.eid
-        return (f'    <edge source="{u}" target="{v}" id="{e}">\n'
+        mutual = ' directed="false"' if a.get("relation") in MUTUAL else ""
+        return (f'    <edge source="{u}" target="{v}" id="{e}"{mutual}>\n'
                 + "".join([f'      <data key="{eid[k]}">{x}</data>\n' for k, x in vals])
                 + "    </edge>")
 
@@ -275,7 +286,7 @@ class _GEXF:
         yield f'  <meta lastmodifieddate="{today}">'
         yield f"    <creator>Wayfinder (GEXF 1.2draft as NetworkX {networkx.__version__} writes it)</creator>"
         yield "  </meta>"
-        yield '  <graph defaultedgetype="directed" mode="static" name="">'
+        yield '  <graph defaultedgetype="directed" mode="static">'
         for cls, types, ids in (("edge", etypes, eid), ("node", ntypes, nid)):
             if not types:
                 continue
@@ -296,9 +307,11 @@ class _GEXF:
         yield "    <edges>"
 
     def edge(self, row, i: int) -> str:
-        e, _, _, _, u, v, rel, vals = row
+        e, _, _, a, u, v, rel, vals = row
         eid = self.eid
-        return (f'      <edge source="{u}" target="{v}" id="{e}" label="{rel}">\n        <attvalues>\n'
+        kind = "undirected" if a.get("relation") in MUTUAL else "directed"
+        return (f'      <edge source="{u}" target="{v}" id="{e}" type="{kind}" label="{rel}">\n'
+                '        <attvalues>\n'
                 + "".join([f'          <attvalue for="{eid[k]}" value="{x}" />\n'
                            for k, x in vals if k != "label"])
                 + f'          <attvalue for="{eid["networkx_key"]}" value="{e}" />\n'
@@ -319,6 +332,7 @@ CYTOSCAPE_STYLE = [
     {"selector": "node.vehicle", "style": {"background-color": "#9467bd", "shape": "triangle"}},
     {"selector": "edge", "style": {"label": "data(relation)", "curve-style": "bezier",
                                     "target-arrow-shape": "triangle"}},
+    {"selector": "edge.mutual", "style": {"target-arrow-shape": "none"}},
     {"selector": "edge.intelligence", "style": {"line-style": "dashed", "line-color": "#999999"}},
 ]
 
@@ -328,8 +342,10 @@ def _cytoscape_node(n, d) -> dict:
 
 
 def _cytoscape_edge(e, u, v, d) -> dict:
+    rel = str(d.get("relation", ""))
     return {"data": {"id": e, "source": u, "target": v, **d},
-            "classes": str(d.get("relation", "")) + (" intelligence" if d.get("intelligence") else "")}
+            "classes": rel + (" mutual" if rel in MUTUAL else "")
+            + (" intelligence" if d.get("intelligence") else "")}
 
 
 class _Cytoscape:
@@ -447,7 +463,6 @@ def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
     edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
     kind = nx.get_node_attributes(G, "kind")
     etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in kind.items()}
-    mutual = {"associate", "mentioned_with", "seen_with", "found_with"}
     for start in range(0, max(len(edges), 1), chunk):
         part = edges[start:start + chunk]
         data = [d for *_, d in part]
@@ -467,7 +482,7 @@ def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
             rel = d.get("relation", k)
             links.append((
                 f"L{start + i + 1}", rel, etype.get(u, "Person"), u, etype.get(v, "Person"), v,
-                "Without Arrows" if rel in mutual else "With Arrows", strength,
+                "Without Arrows" if rel in MUTUAL else "With Arrows", strength,
                 rel + (" (intelligence)" if intel else ""),
                 first[:10], first[11:19], (d.get("last") or "")[:10],
                 texts[i], sources[i], "Intelligence" if intel else "Record", g1, g2, g3,
@@ -508,8 +523,45 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
                                              paths["cytoscape"]: _Cytoscape()})
     paths["i2_entities"] = out / "i2_entities.csv"
     paths["i2_links"] = out / "i2_links.csv"
-    _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8")
-    with open(paths["i2_links"], "w", encoding="utf-8", newline="") as f:
+    # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
+    # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
+    _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8-sig")
+    with open(paths["i2_links"], "w", encoding="utf-8-sig", newline="") as f:
         for i, links in enumerate(_i2_link_chunks(G)):
             links.to_csv(f, index=False, header=i == 0)
     return paths
+
+
+def read_graph(path) -> nx.MultiDiGraph:
+    """A Wayfinder ``graph.graphml`` or ``graph.gexf`` read with networkx, which refuses graphs
+    that mix directed and undirected edges: each undirected (mutual) edge is read as the two
+    directed edges u->v and v->u, both with ``mutual=True`` (the usual directed form of an
+    undirected edge; ``G.to_undirected()`` folds them back)."""
+    import copy
+    import io
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(path)
+    root = tree.getroot()
+    ns = root.tag[1:root.tag.index("}")]
+    gexf = root.tag.endswith("}gexf")
+    mark, undirected = ("type", "undirected") if gexf else ("directed", "false")
+    flipped = set()
+    for parent in root.iter(f"{{{ns}}}edges" if gexf else f"{{{ns}}}graph"):
+        edges = list(parent.findall(f"{{{ns}}}edge"))
+        for e in edges:
+            if e.get(mark) != undirected:
+                continue
+            e.attrib.pop(mark)
+            back = copy.deepcopy(e)
+            back.set("source", e.get("target"))
+            back.set("target", e.get("source"))
+            parent.insert(list(parent).index(e) + 1, back)
+            flipped.add(e.get("id"))
+    buf = io.BytesIO()
+    tree.write(buf, xml_declaration=True, encoding="utf-8")
+    buf.seek(0)
+    G = nx.read_gexf(buf) if gexf else nx.read_graphml(buf, force_multigraph=True)
+    for _, _, k, d in G.edges(keys=True, data=True):
+        d["mutual"] = k in flipped
+    return G

@@ -19,10 +19,13 @@ Candidates are generated without forming all pairs: the home and found condition
 *sort-and-sweep* over ``(key, time)`` where the key is the home postcode or the
 ``distance``-sized grid cell of the found point (the 3 x 3 neighbouring cells are searched with
 ``numpy.searchsorted``); the named conditions are a join on the named child. Co-episodes that
-share an episode are one *event* (connected components). Home-only events of a pair of
-children are kept only when more than chance would give (Poisson, Knox 1964; Benjamini-Hochberg
-over all pairs of housemates): housemates who each go missing a hundred times a year start
-within six hours of each other now and then.
+share an episode are one *event* (connected components). Every rule passes a chance filter
+(:func:`_chance_filter`, :mod:`network.coincidence`): for each pair of children and rule, the
+number of joint events is tested against a null that shifts one child's whole timeline against
+the other's by whole weeks (each child keeps its own time-of-day and day-of-week pattern, its
+places and durations), Benjamini-Hochberg over all pairs and rules tested. Housemates who each
+go missing a hundred times a year, or who are each found back at their home, start or come
+back within six hours of each other now and then; that alone is not a group.
 Children are joined by a graph weighted by the events they share; groups are its Louvain
 communities (Blondel et al. 2008, ``networkx.community.louvain_communities``, seeded) with at
 least ``min_co_episodes`` events, every member having been missing with the rest of its group
@@ -33,7 +36,8 @@ References
 Blondel, V. D., Guillaume, J.-L., Lambiotte, R., Lefebvre, E. (2008). Fast unfolding of
 communities in large networks. J. Stat. Mech. P10008.
 Benjamini, Y., Hochberg, Y. (1995). Controlling the false discovery rate. JRSS B 57(1).
-Knox, E. G. (1964). The detection of space-time interactions. Applied Statistics 13(1).
+Lotwick, H. W., Silverman, B. W. (1982). Methods for analysing spatial processes of several
+types of points. JRSS B 44(3) (the circular shift null).
 Preparata, F. P., Shamos, M. I. (1985). Computational Geometry (plane sweep).
 """
 from __future__ import annotations
@@ -240,32 +244,8 @@ def co_episode_pairs(episodes: pd.DataFrame, children: pd.DataFrame | None = Non
             emit(a, b, "found", place)
 
     # ---- named: found_with and RHI associates resolving to another child's episode
-    named = []
-    need_named = ("found_with" in reasons and "found_with" in ep.columns) or \
-        ("associate" in reasons and return_interviews is not None and len(return_interviews))
-    if need_named:
-        idx = _index if _index is not None else build_ref_index(children, persons, None)
-        if "found_with" in reasons and "found_with" in ep.columns:
-            fw = _explode_refs(ep["found_with"], pd.DataFrame({
-                "i": np.arange(n), "source": _col(ep, "source", "").fillna("").astype(str).to_numpy()}))
-            if len(fw):
-                fw = resolve_refs(fw, idx, expect="child")
-                named.append(fw.assign(reason="found_with"))
-        if "associate" in reasons and return_interviews is not None and len(return_interviews) \
-                and "associates" in return_interviews.columns:
-            ri = return_interviews[["episode_key", "associates"]].copy()
-            ri["i"] = pd.Index(ep["episode_key"].astype(object)).get_indexer(ri["episode_key"].astype(object))
-            ri = ri[ri["i"] >= 0]
-            ri["source"] = _col(ep, "source", "").fillna("").astype(str).to_numpy()[ri["i"].to_numpy()]
-            ri = _explode_refs(ri["associates"], ri[["i", "source"]])
-            if len(ri):
-                ri = resolve_refs(ri[["i", "source", "ref"]], idx, expect="child")
-                named.append(ri.assign(reason="associate"))
-    if named:
-        nm = pd.concat(named, ignore_index=True)
-        nm = nm[nm["node_kind"] == "child"][["i", "node", "reason"]]
-        nm = nm.assign(code=puniq.get_indexer(nm["node"].astype(str)))
-        nm = nm[nm["code"] >= 0]
+    nm = _named_children(ep, children, persons, return_interviews, reasons, puniq, _index)
+    if len(nm):
         # episodes of each named child: a CSR-style lookup by person code
         by_p = np.argsort(pcode, kind="stable")
         starts = np.searchsorted(pcode[by_p], nm["code"].to_numpy(), side="left")
@@ -298,6 +278,45 @@ def co_episode_pairs(episodes: pd.DataFrame, children: pd.DataFrame | None = Non
     return out.drop_duplicates(["episode_a", "episode_b", "reason"]).reset_index(drop=True)
 
 
+def _named_children(ep: pd.DataFrame, children, persons, return_interviews, reasons, puniq: pd.Index,
+                    _index=None, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Children named by each episode: ``i`` (row of ``ep``), ``code`` (index in ``puniq``)
+    and ``reason`` (``found_with`` in the episode, ``associate`` in its return interview).
+    ``rows`` limits the episodes looked at."""
+    n = len(ep)
+    named = []
+    need = ("found_with" in reasons and "found_with" in ep.columns) or \
+        ("associate" in reasons and return_interviews is not None and len(return_interviews))
+    if not need:
+        return pd.DataFrame(columns=["i", "code", "reason"])
+    idx = _index if _index is not None else build_ref_index(children, persons, None)
+    look = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    src = _col(ep, "source", "").fillna("").astype(str).to_numpy()
+    if "found_with" in reasons and "found_with" in ep.columns and len(look):
+        fw = _explode_refs(ep["found_with"].iloc[look], pd.DataFrame({"i": look, "source": src[look]}))
+        if len(fw):
+            fw = resolve_refs(fw, idx, expect="child")
+            named.append(fw.assign(reason="found_with"))
+    if "associate" in reasons and return_interviews is not None and len(return_interviews) \
+            and "associates" in return_interviews.columns:
+        ri = return_interviews[["episode_key", "associates"]].copy()
+        ri["i"] = pd.Index(ep["episode_key"].astype(object)).get_indexer(ri["episode_key"].astype(object))
+        ri = ri[ri["i"] >= 0]
+        if rows is not None:
+            ri = ri[np.isin(ri["i"].to_numpy(), look)]
+        ri["source"] = src[ri["i"].to_numpy()]
+        ri = _explode_refs(ri["associates"], ri[["i", "source"]])
+        if len(ri):
+            ri = resolve_refs(ri[["i", "source", "ref"]], idx, expect="child")
+            named.append(ri.assign(reason="associate"))
+    if not named:
+        return pd.DataFrame(columns=["i", "code", "reason"])
+    nm = pd.concat(named, ignore_index=True)
+    nm = nm[nm["node_kind"] == "child"][["i", "node", "reason"]]
+    nm = nm.assign(code=puniq.get_indexer(nm["node"].astype(str)))
+    return nm[nm["code"] >= 0][["i", "code", "reason"]].reset_index(drop=True)
+
+
 def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = None,
                       return_interviews: pd.DataFrame | None = None,
                       persons: pd.DataFrame | None = None, *,
@@ -306,7 +325,7 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
                       seed: int = 0, resolution: float = 1.0,
                       adult_links: pd.DataFrame | None = None,
                       pairs: pd.DataFrame | None = None,
-                      home_alpha: float = 0.01, _index=None) -> pd.DataFrame:
+                      alpha: float = 0.01, _index=None) -> pd.DataFrame:
     """Co-missing groups as Louvain communities of the child-child co-episode graph.
 
     Parameters
@@ -319,8 +338,8 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
         person-place graph) used to list each group's ``shared_adults`` (adults linked to at
         least two members). Without it adults named in ``found_with`` are used.
     pairs : precomputed :func:`co_episode_pairs` output.
-    home_alpha : false discovery rate for home-only co-events (see :func:`_chance_filter`);
-        1 keeps every home-only event.
+    alpha : false discovery rate of the chance filter over every pair of children and rule
+        tested (see :func:`_chance_filter`); 1 keeps every co-episode.
 
     Returns
     -------
@@ -328,10 +347,12 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     ``co_episodes`` (joint missing events: connected sets of co-episodes), ``first, last``
     (ISO 8601 UTC of the earliest report and latest report/return of those events),
     ``shared_places`` (list, most frequent first), ``shared_adults`` (list), ``episodes``
-    (list of lists of episode keys, one list per event).
+    (list of lists of episode keys, one list per event), ``chance_q`` (the largest
+    chance-filter q-value of the member pairs: how well the weakest link beat chance; NaN
+    when ``alpha`` is 1).
     """
     cols = ["group_id", "members", "co_episodes", "first", "last", "shared_places",
-            "shared_adults", "episodes"]
+            "shared_adults", "episodes", "chance_q"]
     if _index is None and (children is not None or persons is not None):
         _index = build_ref_index(children, persons, None)
     if pairs is None:
@@ -355,10 +376,10 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     pa, pb = pr["person_a"].to_numpy(object), pr["person_b"].to_numpy(object)
     sw = pa > pb
     cc = pd.DataFrame({"a": np.where(sw, pb, pa), "b": np.where(sw, pa, pb),
-                       "event": pr["event"].to_numpy(),
-                       "strong": (pr["reason"] != "home").to_numpy()})
-    cc = cc.groupby(["a", "b", "event"], sort=False)["strong"].any().reset_index()
-    cc = _chance_filter(cc, pairs_episodes, children, pd.Timedelta(window), home_alpha)
+                       "event": pr["event"].to_numpy(), "reason": pr["reason"].to_numpy()})
+    cc = cc.drop_duplicates(["a", "b", "event", "reason"]).reset_index(drop=True)
+    cc = _chance_filter(cc, pairs_episodes, children, return_interviews, persons, window=window,
+                        distance=distance, max_span=max_span, alpha=alpha, _index=_index)
     pr = pr.merge(cc[["event"]].drop_duplicates(), on="event")
     if len(cc) == 0:
         return pd.DataFrame(columns=cols)
@@ -435,6 +456,12 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     pl = pl.sort_values(["g", "k", "place"], ascending=[True, False, True]).groupby("g").head(20)
     stats["shared_places"] = pl.groupby("g")["place"].agg(list)
     stats["members"] = [sorted(communities[g]) for g in stats.index]
+    # the weakest chance-filter evidence inside each group: the largest q of its member pairs
+    pq = cc.groupby(["a", "b"])["q"].min().reset_index()
+    ga, gb = pq["a"].map(member_of), pq["b"].map(member_of)
+    same = (ga.notna() & (ga == gb)).to_numpy()
+    stats["chance_q"] = pq[same].groupby(ga[same].astype(np.int64).to_numpy())["q"].max() \
+        .reindex(stats.index).to_numpy()
 
     # shared adults: adults linked to at least two members
     if adult_links is None:
@@ -473,43 +500,182 @@ def _homes(children: pd.DataFrame | None) -> pd.Series:
 
 
 def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFrame | None,
-                   window: pd.Timedelta, alpha: float) -> pd.DataFrame:
-    """Drop home-only co-events of a pair of children when that many are expected by chance.
+                   return_interviews: pd.DataFrame | None, persons: pd.DataFrame | None, *,
+                   window, distance: float, max_span, alpha: float, _index=None) -> pd.DataFrame:
+    """Keep the joint events of a pair of children only under a rule they share more often
+    than their own timing gives by chance.
 
-    Two children of one home with ``n_a`` and ``n_b`` episodes over a period ``T`` start within
-    ``w`` of each other by chance about ``lambda = n_a n_b 2w / T`` times (independent Poisson
-    arrivals, as in the Knox space-time test, Knox 1964); ``p = P(Poisson(lambda) >= k)``.
-    Every pair of housemates with episodes is a test, so the home-only events of a pair are kept
-    only when its p survives the Benjamini-Hochberg step-up procedure at false discovery rate
-    ``alpha`` over all housemate pairs (Benjamini & Hochberg 1995). Events with stronger
-    evidence (found together, found_with, associate) are always kept.
+    ``cc`` has one row per pair of children ``a < b``, joint event and rule (``home``,
+    ``found``, ``found_with``, ``associate``). For every pair and rule with a joint event, the
+    number ``k`` of its joint events is tested against the week-shift null of
+    :mod:`network.coincidence` (each child keeps its time of day, day of week, places and
+    durations; only the alignment of the two timelines is random), with the p-value conditional
+    on ``k >= 1``; Benjamini-Hochberg at ``alpha`` over all pairs and rules tested. An event is
+    kept when one of its rules passed for the pair. Returns the kept rows ``a, b, event``
+    (unique) with ``q``, the smallest q-value of the rules that kept it.
+
+    The episode pairs that can coincide under some shift are found without forming every pair
+    of two children's episodes: for the window rules (home, found) only pairs whose times of
+    week are within the window can, found by a sort-and-sweep on ``(pair, time of week)``; for
+    the named rules only the episodes that name the other child.
     """
-    home = ~cc["strong"]
-    if not home.any() or alpha >= 1:
-        return cc
-    from scipy.special import pdtrc  # Poisson survival: P(X > k) = pdtrc(k, lambda)
-    t = pd.to_datetime(episodes["reported_at"], utc=True, errors="coerce")
-    span = (t.max() - t.min()).total_seconds()
-    span = max(span, 30 * 86400.0)
-    n_eps = episodes["person_id"].astype(str).value_counts()
-    hp = cc[home].groupby(["a", "b"]).size().rename("k").reset_index()
-    lam = hp["a"].map(n_eps).fillna(1).to_numpy(float) * hp["b"].map(n_eps).fillna(1).to_numpy(float) \
-        * 2 * window.total_seconds() / span
-    p = pdtrc(hp["k"].to_numpy() - 1, lam)
-    # tests: all pairs of children with episodes who share a home
+    out_cols = ["a", "b", "event"]
+    if len(cc) == 0 or alpha >= 1:
+        return cc[out_cols].drop_duplicates().reset_index(drop=True).assign(q=np.nan)
+    from network.coincidence import WEEK_S, conditional_p, shift_null, shift_weeks, week_matches
+    from geo.permutation import bh_qvalues
+
+    win = int(pd.Timedelta(window).total_seconds())
+    cap = int(pd.Timedelta(max_span).total_seconds())
+    ep = episodes.drop_duplicates("episode_key").reset_index(drop=True)
+    pcode, puniq = pd.factorize(ep["person_id"].astype(str).to_numpy(dtype=object))
+    puniq = pd.Index(np.asarray(puniq, dtype=object))
+    t = _secs(ep["reported_at"])
+    nat = np.iinfo(np.int64).min
+    okt = (t != nat) & (pcode >= 0)
+    end = _secs(_col(ep, "returned_at"))
+    span = _spans(t, end, win, cap)
+    weeks = shift_weeks(int(t[okt].min()), int(t[okt].max())) if okt.any() else 2
+
+    # hypotheses: pair of children x rule, with the observed number of joint events
+    hy = cc.groupby(["a", "b", "reason"], sort=True)["event"].nunique().rename("k").reset_index()
+    hy["ca"] = puniq.get_indexer(hy["a"].astype(str))
+    hy["cb"] = puniq.get_indexer(hy["b"].astype(str))
+    hy = hy[(hy["ca"] >= 0) & (hy["cb"] >= 0)].reset_index(drop=True)
+    if len(hy) == 0:
+        return cc[out_cols].iloc[:0].assign(q=np.nan)
+    rules = ["home", "found", "found_with", "associate"]
+    pairs = hy[["ca", "cb"]].drop_duplicates().reset_index(drop=True)
+    npers = np.int64(len(puniq))
+    pkey = pairs["ca"].to_numpy(np.int64) * npers + pairs["cb"].to_numpy(np.int64)
+    hy["pair"] = pd.Index(pkey).get_indexer(hy["ca"].to_numpy(np.int64) * npers + hy["cb"].to_numpy(np.int64))
+    hyp_of = np.full((len(pairs), len(rules)), -1, dtype=np.int64)
+    hyp_of[hy["pair"].to_numpy(), hy["reason"].map(rules.index).to_numpy()] = np.arange(len(hy))
+    # episodes by person (only usable report times)
+    usable = np.flatnonzero(okt)
+    by_p = usable[np.argsort(pcode[usable], kind="stable")]
+    sp = pcode[by_p]
+
+    def entries(pair_ids, codes, mask=None):
+        """(pair id, episode) for every episode of ``codes[k]`` under ``pair_ids[k]``."""
+        lo = np.searchsorted(sp, codes, "left")
+        cnt = np.searchsorted(sp, codes, "right") - lo
+        rep = np.repeat(np.arange(len(codes)), cnt)
+        e = by_p[np.repeat(lo, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+        pid = np.asarray(pair_ids)[rep]
+        if mask is not None:
+            keep = mask[e]
+            pid, e = pid[keep], e[keep]
+        return pid, e
+
+    parts = []
+
+    def add(rule, pid, i, j, lo, hi):
+        h = hyp_of[pid, rules.index(rule)]
+        m = h >= 0
+        parts.append((h[m], lo[m], hi[m]))
+
+    for rule in ("home", "found"):
+        sel = np.flatnonzero(hyp_of[:, rules.index(rule)] >= 0)
+        if not len(sel):
+            continue
+        mask = None
+        if rule == "found":
+            fe = pd.to_numeric(_col(ep, "found_e"), errors="coerce").to_numpy(float)
+            fn = pd.to_numeric(_col(ep, "found_n"), errors="coerce").to_numpy(float)
+            fine = ep["found_precision"].isin(FOUND_PRECISIONS).to_numpy() \
+                if "found_precision" in ep.columns else np.ones(len(ep), bool)
+            mask = fine & np.isfinite(fe) & np.isfinite(fn) & (end != nat)
+        pa, ia = entries(sel, pairs["ca"].to_numpy()[sel], mask)
+        pb, jb = entries(sel, pairs["cb"].to_numpy()[sel], mask)
+        tt = t if rule == "home" else end           # reports, or returns, within the window
+        pid, i, j = week_matches(pa, ia, tt[ia], pb, jb, tt[jb], win)
+        d_t = (t[j] - t[i]).astype(float)
+        if rule == "home":
+            add("home", pid, i, j, -win - d_t, win - d_t)
+        else:
+            near = (fe[i] - fe[j]) ** 2 + (fn[i] - fn[j]) ** 2 <= distance ** 2
+            d_r = (end[j] - end[i]).astype(float)
+            lo = np.maximum(-win - d_r, -span[j] - d_t)       # returns within the window and
+            hi = np.minimum(win - d_r, span[i] - d_t)          # the episodes overlapping
+            add("found", pid[near], i[near], j[near], lo[near], hi[near])
+    named_rules = [r for r in ("found_with", "associate") if (hyp_of[:, rules.index(r)] >= 0).any()]
+    nm_all = _named_children(ep, children, persons, return_interviews, ("found_with", "associate"),
+                             puniq, _index, rows=usable)
+    nm_all = nm_all[nm_all["code"].to_numpy() != pcode[nm_all["i"].to_numpy(np.int64)]] \
+        if len(nm_all) else nm_all
+    named_family = {}
+    for r in ("found_with", "associate"):
+        sub = nm_all[nm_all["reason"] == r]
+        own = pcode[sub["i"].to_numpy(np.int64)].astype(np.int64)
+        code = sub["code"].to_numpy(np.int64)
+        named_family[r] = len(np.unique(np.minimum(own, code) * npers + np.maximum(own, code)))
+    if named_rules:
+        nm = nm_all
+        for r in named_rules:
+            sub = nm[nm["reason"] == r]
+            i0 = sub["i"].to_numpy(np.int64)
+            named_code = sub["code"].to_numpy(np.int64)
+            own = pcode[i0].astype(np.int64)
+            # the naming episode's child is a (names b) or b (names a)
+            fwd = pd.Index(pkey).get_indexer(own * npers + named_code)
+            rev = pd.Index(pkey).get_indexer(named_code * npers + own)
+            rows = []
+            for pid_, ok_, side in ((fwd, fwd >= 0, "cb"), (rev, rev >= 0, "ca")):
+                pid_ = pid_[ok_]
+                live = hyp_of[pid_, rules.index(r)] >= 0
+                pid_, i_ = pid_[live], i0[ok_][live]
+                pj, j_ = entries(pid_, pairs[side].to_numpy()[pid_])
+                # entries() repeats in the order of its inputs: recover which naming episode
+                cnt = np.searchsorted(sp, pairs[side].to_numpy()[pid_], "right") - \
+                    np.searchsorted(sp, pairs[side].to_numpy()[pid_], "left")
+                inam = np.repeat(i_, cnt)
+                if side == "cb":
+                    rows.append((pj, inam, j_))
+                else:
+                    rows.append((pj, j_, inam))
+            pid = np.concatenate([x[0] for x in rows])
+            i = np.concatenate([x[1] for x in rows])
+            j = np.concatenate([x[2] for x in rows])
+            if len(pid):
+                u = np.unique(np.c_[pid, i, j], axis=0)
+                pid, i, j = u[:, 0], u[:, 1], u[:, 2]
+            d_t = (t[j] - t[i]).astype(float)
+            add(r, pid, i, j, -span[j] - d_t, span[i] - d_t)
+    h = np.concatenate([x[0] for x in parts]) if parts else np.empty(0, np.int64)
+    lo = np.concatenate([x[1] for x in parts]) if parts else np.empty(0)
+    hi = np.concatenate([x[2] for x in parts]) if parts else np.empty(0)
+    # the uniform pseudo-shift of the home rule in closed form: every pair of the two
+    # children's episodes is within the window for 2w of the S weeks
+    uniform = None
+    home = np.flatnonzero(hy["reason"].to_numpy() == "home")
+    if len(home):
+        n_eps = np.bincount(pcode[okt], minlength=len(puniq)).astype(float)
+        uniform = np.full(len(hy), np.nan)
+        uniform[home] = n_eps[hy["ca"].to_numpy()[home]] * n_eps[hy["cb"].to_numpy()[home]] * 2 * win \
+            / (weeks * WEEK_S)
+    mean, var = shift_null(h, lo, hi, len(hy), weeks, uniform)
+    hy["expected"] = mean
+    # the tests: every housemate pair and every pair of children of whom one names the other
+    # (p unconditional), and the found pairs with a joint event (p conditional on k >= 1)
+    found = hy["reason"].to_numpy() == "found"
+    hy["p"] = conditional_p(hy["k"].to_numpy(), mean, var, conditional=found)
+    untested = max(_family_size(ep, pcode, okt, children, named_family) - int((~found).sum()), 0)
+    hy["q"] = bh_qvalues(np.r_[hy["p"].to_numpy(), np.ones(untested)])[: len(hy)]
+    passed = hy[hy["q"] <= alpha][["a", "b", "reason", "q"]]
+    kept = cc.merge(passed, on=["a", "b", "reason"])
+    return kept.groupby(out_cols, sort=False)["q"].min().reset_index()
+
+
+def _family_size(ep: pd.DataFrame, pcode: np.ndarray, okt: np.ndarray, children,
+                 named_family: dict) -> int:
+    """Tests of the chance filter made whether or not they show a joint event: every pair of
+    children with episodes who share a home, and every pair of whom one names the other."""
     homes = _homes(children)
-    homes = homes[_isin(homes.index, n_eps.index)]
+    with_eps = pd.unique(np.asarray(ep["person_id"].astype(str).to_numpy(dtype=object))[okt])
+    homes = homes[_isin(homes.index, with_eps)]
     per_home = homes.value_counts().to_numpy(np.int64)
-    m = max(int((per_home * (per_home - 1) // 2).sum()), len(hp), 1)
-    order = np.argsort(p, kind="stable")
-    ok = p[order] <= alpha * np.arange(1, len(p) + 1) / m
-    real = np.zeros(len(p), bool)
-    if ok.any():
-        real[order[: np.flatnonzero(ok).max() + 1]] = True
-    chance = hp[~real][["a", "b"]].assign(_chance=True)
-    out = cc.merge(chance, on=["a", "b"], how="left")
-    keep = out["strong"] | out["_chance"].isna()
-    return out[keep].drop(columns="_chance").reset_index(drop=True)
+    return int((per_home * (per_home - 1) // 2).sum()) + int(sum(named_family.values()))
 
 
 def _explode_refs(refs: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
@@ -551,5 +717,6 @@ def groups_to_records(groups: pd.DataFrame) -> list[dict]:
                     "co_episodes": int(r.co_episodes), "first": r.first, "last": r.last,
                     "shared_places": list(r.shared_places),
                     "shared_adults": list(r.shared_adults),
-                    "episodes": [list(x) for x in r.episodes]})
+                    "episodes": [list(x) for x in r.episodes],
+                    "chance_q": None if pd.isna(getattr(r, "chance_q", np.nan)) else float(r.chance_q)})
     return out

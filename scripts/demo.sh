@@ -37,6 +37,19 @@ $WF pack mog --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/mog.html"
 $WF pack cog --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/cog.html"
 $WF pack mase --db "$DB" --from "$FROM" --to "$TO" --child "$CHILD" --out "$OUT/packs/mase.html"
 
+step "the CSE scorecard, a licensing screening of a planted venue and the licensing pack"
+$WF scorecard cse --db "$DB" --from "$FROM" --to "$TO" --json > "$OUT/results/scorecard_cse.json"
+VENUE_PC=$(.venv/bin/python - "$OUT/drop" <<'PY'
+import csv, json, sys
+truth = json.load(open(f"{sys.argv[1]}/truth.json"))
+venue = truth["venue_hotspots"][0]
+row = next(r for r in csv.DictReader(open(f"{sys.argv[1]}/premises.csv")) if r["premises_id"] == venue)
+print(row["postcode"] or row["name"])
+PY
+)
+$WF screen "$VENUE_PC" --db "$DB"
+$WF pack licensing --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/licensing.html"
+
 step "a demo analyst account (password generated now, never built in)"
 PASSWORD=$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))")
 echo "$PASSWORD" | $WF users add demo_analyst --role analyst --db "$DB"
@@ -48,7 +61,7 @@ cat <<TXT
 store:      $DB
 drop:       $OUT/drop (truth.json holds what was planted)
 results:    $OUT/results (hotspots, clusters, premises of concern, trends, groups, graph exports)
-packs:      $OUT/packs/{mog,cog,mase}.html
+packs:      $OUT/packs/{mog,cog,mase,licensing}.html
 sign in:    demo_analyst / $(cat "$OUT/demo_analyst.password")
 TXT
 if [ "${DEMO_SERVE:-1}" = "1" ]; then

@@ -35,3 +35,15 @@ def audit_command(store, action: str, what: str, purpose: Optional[str] = None) 
         record_command(store.engine, action, what, purpose)
     except Exception as exc:  # noqa: BLE001 - one-line reason
         fail(f"done, but not recorded in the audit trail: {str(exc).splitlines()[0]}")
+
+
+def require_episodes(store) -> None:
+    """Fail with the next step when the store holds no missing episodes (nothing ingested yet),
+    instead of analysing nothing and reporting zeros as if they were findings."""
+    try:
+        with store.engine.connect() as conn:
+            n = conn.exec_driver_sql("SELECT count(*) FROM episodes").scalar()
+    except Exception:  # noqa: BLE001 - a store without the table holds no episodes either
+        n = 0
+    if not n:
+        fail("the store holds no episodes: run `wayfinder ingest DROP_FOLDER` first")

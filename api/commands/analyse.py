@@ -12,25 +12,64 @@ from typing import Optional
 
 import typer
 
+#: least permutations of the area maps (Gi*, local Moran, EB local Moran, global statistics)
+AREA_PERMUTATIONS = 9999
+
 WGS84_CRS = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
 
 
-def _write_geojson(gdf, path: Path) -> None:
-    """GeoJSON FeatureCollection in WGS84 with the CRS member stated."""
+def _write_geojson(gdf, path: Path, members: dict | None = None) -> None:
+    """GeoJSON FeatureCollection in WGS84 with the CRS member stated (and foreign
+    ``members``)."""
     g = gdf.to_crs(4326)
     for c in g.columns:
         if str(g[c].dtype).startswith("datetime"):
             g[c] = g[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     doc = json.loads(g.to_json(na="null", drop_id=True))
     doc["crs"] = WGS84_CRS
-    path.write_text(json.dumps(doc))
+    doc.update(members or {})
+    path.write_text(json.dumps(doc, default=str))
+
+
+def run_area_hotspots(store, ev, areas, out: Path, start, end, seed: int, permutations: int) -> dict:
+    """Ward and LSOA hot spots with rates where a child population is loaded (populations.csv,
+    ``geo.rates``; no population, no rate) and the global Moran's I and General G of each map:
+    ``area_hotspots_{level}.geojson`` (the globals as its foreign member ``autocorrelation``),
+    ``area_autocorrelation.json`` and the stored results of the same names."""
+    import pandas as pd
+    from geo.hotspots import area_hotspots
+    from geo.rates import child_population
+
+    try:
+        populations = store.frame("populations")
+    except Exception:  # a store from before populations.csv: no population
+        populations = None
+    summary, glob = {}, []
+    # the two-sided pseudo p of R permutations is at least 3 / (R + 1): with 999 and BH over the
+    # 40 wards no ward could reach q < 0.05 on its own (3/1000 x 40 = 0.12); area maps are small
+    perms = max(permutations, AREA_PERMUTATIONS)
+    for level in ("ward", "lsoa"):
+        a = areas[areas["level"] == level]
+        if a.empty:
+            continue
+        pop, basis = child_population(populations, a["area_code"].to_numpy())
+        hs = area_hotspots(ev, a, population=pop if basis else None, permutations=perms,
+                           seed=seed, start=start, end=end)
+        auto = [dict(level=level, population=basis or None, **g) for g in hs.attrs.get("autocorrelation", [])]
+        glob += auto
+        _write_geojson(hs, out / f"area_hotspots_{level}.geojson", {"autocorrelation": auto})
+        store.write_result(f"area_hotspots_{level}", hs, {"seed": seed, "from": start, "to": end,
+                                                          "permutations": perms, "population": basis or None})
+        summary[f"area_hotspots_{level}"] = len(hs)
+    (out / "area_autocorrelation.json").write_text(json.dumps(glob, indent=1, default=str))
+    store.write_result("area_autocorrelation", pd.DataFrame(glob), {"seed": seed, "from": start, "to": end})
+    return summary
 
 
 def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
     """Run every spatial analysis on the store's frames; write files; store results."""
     import pandas as pd
     from geo.clusters import found_at_clusters
-    from geo.hotspots import area_hotspots
     from geo.spacetime import area_trends, emerging_hotspots, knox_test, monthly_series
     from geo.venues import premises_of_concern
     from geo.weights import queen_weights
@@ -40,21 +79,7 @@ def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutati
     areas = store.frame("areas")
     premises = store.frame("premises")
     summary = {}
-    postcodes = store.frame("postcodes")
-    for level in ("ward", "lsoa"):
-        a = areas[areas["level"] == level]
-        if a.empty:
-            continue
-        pop = None
-        col = {"ward": "ward_code", "lsoa": "lsoa_code"}[level]
-        if col in postcodes and postcodes[col].notna().any():
-            # exposure: residential postcodes per area (a population proxy where no child
-            # population is loaded)
-            pop = postcodes.groupby(col).size()
-        hs = area_hotspots(ev, a, population=pop, permutations=permutations, seed=seed, start=start, end=end)
-        _write_geojson(hs, out / f"area_hotspots_{level}.geojson")
-        store.write_result(f"area_hotspots_{level}", hs, {"seed": seed, "from": start, "to": end})
-        summary[f"area_hotspots_{level}"] = len(hs)
+    summary.update(run_area_hotspots(store, ev, areas, out, start, end, seed, permutations))
     cl = found_at_clusters(ev, premises, start=start, end=end)
     _write_geojson(cl, out / "found_at_clusters.geojson")
     store.write_result("found_at_clusters", cl, {"from": start, "to": end})
@@ -106,12 +131,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="seed of every permutation test"),
         permutations: int = typer.Option(999, "--permutations", help="conditional permutations"),
     ) -> None:
-        from geo.store import open_store
+        from api.commands import require_episodes, store_for
+        store = store_for(db)
+        require_episodes(store)
         try:
             import pandas as pd
             start = pd.Timestamp(date_from) if date_from else None
             end = pd.Timestamp(date_to) if date_to else None
-            store = open_store(db)
             summary = run_analyse(store, Path(out), start, end, seed, permutations)
         except Exception as exc:  # one-line reason, non-zero exit
             typer.echo(f"wayfinder analyse: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)

@@ -366,7 +366,8 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
             if not isinstance(raw, dict):
                 continue
             stem = str(r.file).rsplit("/", 1)[-1].lower()
-            col = id_col["person"] if stem.startswith("persons") else id_col["child"]
+            col = id_col["person"] if stem.startswith("persons") or \
+                ("person_id" in raw and "child_id" not in raw) else id_col["child"]
             own = child_keys if col == "child_id" else person_keys
             val = str(raw.get(col, "")).strip()
             src = str(raw.get("source", "")).strip()

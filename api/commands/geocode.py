@@ -100,6 +100,8 @@ def review(
     premises: Optional[str] = typer.Option(None, "--premises", help="the text names this premises_id"),
     none: bool = typer.Option(False, "--none", help="the text cannot be placed: never guess it"),
     threshold: float = typer.Option(0.6, "--threshold", help="list texts with confidence below this"),
+    codes: bool = typer.Option(False, "--codes", help="list only the codes held by a mapping's values "
+                               "tables (CSV on stdout, with a suggested contract value)"),
     by: Optional[str] = typer.Option(None, "--by", help="analyst name recorded with the correction "
                                      "(default: $USER)"),
 ) -> None:
@@ -108,7 +110,11 @@ def review(
     if text is None:
         if any(v is not None for v in (postcode, easting, northing, premises)) or none:
             _fail("a correction needs --text")
+        if codes:
+            _list_codes(store, sys.stdout)
+            return
         _list_review(store, threshold)
+        _list_codes(store, None)
         return
     given = [postcode is not None, easting is not None or northing is not None, premises is not None, none]
     if sum(given) != 1:
@@ -131,6 +137,27 @@ def _list_review(store, threshold: float) -> None:
     todo = todo.sort_values(["precision", "confidence", "text"])
     todo[["text", "precision", "confidence", "method", "match_id"]].to_csv(sys.stdout, index=False)
     typer.echo(f"{len(todo)} texts to review (unresolved or confidence < {threshold})", err=True)
+
+
+def _list_codes(store, out) -> None:
+    """Codes held by a mapping (geo.mapping.held_codes) with a suggested contract value: as CSV
+    on `out`, or (out None) as lines on stderr after the location texts."""
+    from geo.mapping import held_codes, suggest_code
+
+    df = held_codes(store)
+    df["suggested"] = [suggest_code(a, t, c) for a, t, c in zip(df["as"], df["target"], df["code"])]
+    if out is not None:
+        df.to_csv(out, index=False)
+        typer.echo(f"{len(df)} codes held by mappings", err=True)
+        return
+    if df.empty:
+        return
+    typer.echo(f"{len(df)} codes held by a mapping's values (add them to the mapping and "
+               "re-ingest; `wayfinder review --codes` for CSV):", err=True)
+    for r in df.itertuples(index=False):
+        hint = f"; suggested: {r.suggested}" if r.suggested else ""
+        typer.echo(f"  {r.file}: {r.column!r} -> {r.target} ({r[2]}): {r.code!r} "
+                   f"({r.rows} row{'s' if r.rows != 1 else ''}){hint}", err=True)
 
 
 def _record_override(store, text, postcode, easting, northing, premises, none, by) -> None:

@@ -155,9 +155,10 @@ def register(app: typer.Typer) -> None:
         distance: float = typer.Option(250.0, "--distance", help="co-missing found distance, metres"),
     ) -> None:
         """Identity, person-place graph, co-missing groups, bridging persons, exports."""
-        from geo.store import open_store
+        from api.commands import require_episodes, store_for
+        store = store_for(db)
+        require_episodes(store)
         try:
-            store = open_store(db)
             summary = run_network(store, Path(out), seed=seed, window=window, distance=distance)
         except typer.Exit:
             raise
@@ -209,7 +210,7 @@ def register(app: typer.Typer) -> None:
         elif suffix == ".gexf":
             write_gexf(sub, out)
         elif suffix == ".csv":
-            i2_frames(sub)[1].to_csv(out, index=False)
+            i2_frames(sub)[1].to_csv(out, index=False, encoding="utf-8-sig")   # BOM: i2 reads UTF-8
         else:
             out.write_text(json.dumps(cytoscape_json(sub), ensure_ascii=False, indent=1), encoding="utf-8")
         typer.echo(f"ego={sub.graph['ego']} nodes={sub.number_of_nodes()} edges={sub.number_of_edges()}")

@@ -1,4 +1,4 @@
-"""``wayfinder pack {mog,cog,mase}``: meeting packs (standalone offline HTML, optional PDF).
+"""``wayfinder pack {mog,cog,mase,licensing}``: meeting packs (standalone offline HTML, optional PDF).
 
 ``wayfinder pack mog --db URL --from 2017-01-01 --to 2017-03-31 --out mog.html [--pdf] [--role ROLE]``
 ``wayfinder pack mase --child police/C00012 --from ... --to ... --out mase.html``
@@ -23,7 +23,7 @@ from api.roles import PACK_ROLES, pack_allowed
 def register(app: typer.Typer) -> None:
     @app.command("pack")
     def pack(
-        kind: str = typer.Argument(..., help="mog, cog or mase", metavar="{mog,cog,mase}"),
+        kind: str = typer.Argument(..., help="mog, cog, mase or licensing", metavar="{mog,cog,mase,licensing}"),
         db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store (default: "
                                          "$WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"),
         start: str = typer.Option(..., "--from", help="first day of the period (YYYY-MM-DD)"),
@@ -55,8 +55,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
         kind = kind.lower()
-        if kind not in packs.PACK_KINDS:
-            fail(f"unknown pack {kind!r}: one of {', '.join(packs.PACK_KINDS)}")
+        kinds = sorted(set(packs.PACK_KINDS) | set(getattr(packs, "PACK_ROLES", {})))
+        if kind not in kinds:
+            fail(f"unknown pack {kind!r}: one of {', '.join(kinds)}")
         role = role or packs.DEFAULT_ROLE.get(kind, "analyst")
         if not pack_allowed(kind, role):          # the same rule as GET /packs/{kind}
             allowed = sorted(PACK_ROLES.get(kind, ()))

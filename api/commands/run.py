@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="output folder for the contract files"),
         drop: Optional[Path] = typer.Option(None, "--drop", help="ingest this drop folder first "
                                             "(skipped on resume when its files are unchanged)"),
+        mapping: Optional[List[Path]] = typer.Option(None, "--mapping", help="column-mapping "
+                                                     "file for a --drop of real exports; "
+                                                     "repeatable"),
         date_from: Optional[str] = typer.Option(None, "--from", help="first date of the analyses "
                                                 "(inclusive), e.g. 2016-04-01"),
         date_to: Optional[str] = typer.Option(None, "--to", help="last date of the analyses "
@@ -73,6 +76,8 @@ def register(app: typer.Typer) -> None:
             fail("give either --scheduler or --local-cluster, not both")
         if drop is not None and not drop.is_dir():
             fail(f"{drop}: no such drop folder")
+        if mapping and drop is None:
+            fail("--mapping goes with --drop")
         try:
             start = pd.Timestamp(date_from) if date_from else None
             end = pd.Timestamp(date_to) if date_to else None
@@ -89,7 +94,8 @@ def register(app: typer.Typer) -> None:
                 client, cluster = make_client(scheduler, local_cluster, processes=not threads)
             except Exception as exc:
                 fail(f"cannot start Dask: {type(exc).__name__}: {exc}")
-        opts = RunOptions(out=Path(out), drop=drop, start=start, end=end, seed=seed,
+        opts = RunOptions(out=Path(out), drop=drop, mapping=mapping or None, start=start,
+                          end=end, seed=seed,
                           permutations=permutations, window=window, distance=distance,
                           resume=resume, client=client)
         try:

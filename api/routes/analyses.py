@@ -10,6 +10,7 @@ from api.dependencies import PURPOSE, ctx_of, service
 from api.errors import NotFound
 from api.layers import _json_ready
 from api.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
+from geo import disclosure
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -20,7 +21,7 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
         return []
     df = pd.DataFrame(df.drop(columns=[c for c in drop if c in df]))
     if not ctx.analyst:      # the one disclosure policy (geo.disclosure.minimise_frame)
-        df = m.table(df, ctx.view)
+        df = m.table(disclosure.suppress_small_rates(df, small=m.small), ctx.view)
     return _json_ready(df)
 
 
@@ -29,6 +30,21 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
 def area_hotspots(request: Request, level: Annotated[Literal["ward", "lsoa", "grid"], Query()] = "ward") -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
     out = _records(wf.layers.result(f"area_hotspots_{level}"), ctx, wf.minimiser)
+    ctx.result_count = len(out)
+    return out
+
+
+@router.get("/analyses/hotspots/global", name="area_autocorrelation", responses=_ERR,
+            summary="Global Moran's I and Getis-Ord General G of each area map (value and EB rates)")
+def area_autocorrelation(request: Request,
+                         level: Annotated[Literal["ward", "lsoa"] | None, Query()] = None) -> list[dict]:
+    """One row per area level, map and statistic: ``value``, ``expected``, ``z``, ``p_norm``,
+    ``p_sim`` (permutations), the ``method`` and the ``population`` basis of the rates."""
+    wf, ctx = service(request), ctx_of(request)
+    df = wf.layers.result("area_autocorrelation")
+    if df is not None and level and len(df):
+        df = df[df["level"] == level]
+    out = _records(df, ctx, wf.minimiser)
     ctx.result_count = len(out)
     return out
 
@@ -57,7 +73,8 @@ def premises_of_concern(request: Request, limit: Annotated[int, Query(ge=1, le=1
 
 
 @router.get("/analyses/premises/{premises_id:path}", name="premises_profile",
-            summary="A premises: register entry, concern ranking and explanation, linked episodes by month",
+            summary="A premises (any register id, '/' included): register entry, concern ranking "
+                    "and explanation, linked episodes by month, review records",
             responses={**_ERR, 404: {"description": "Unknown premises"}})
 def premises_profile(request: Request,
                      premises_id: Annotated[str, Path(max_length=128, examples=["PR000"])]) -> dict:
@@ -81,7 +98,25 @@ def premises_profile(request: Request,
         if not ctx.analyst:
             near = [{k: v for k, v in c.items() if k in ("cluster_id", "episodes", "children", "first_seen", "last_seen")} for c in near]
     ctx.result_count = 1
-    return {"premises": reg, "concern": concern, "found_at_clusters": near}
+    return {"premises": reg, "concern": concern, "found_at_clusters": near,
+            **_linked(wf, ctx, row.iloc[0], premises_id)}
+
+
+def _linked(wf, ctx, prem_row, premises_id: str) -> dict:
+    """Linked episodes by month (geo.screening) and the premises' review records."""
+    from api.commands.licensing import review_json
+    from geo.reviews import reviews_frame
+    from geo.screening import episodes_by_month, linked_events
+    ev = wf.layers.frame("place_events")
+    months = episodes_by_month(linked_events(prem_row, ev)) if ev is not None else []
+    reviews = [review_json(r) for r in reviews_frame(wf.store, premises_id).to_dict("records")]
+    if not ctx.analyst:
+        months = [{**m, "episodes": wf.minimiser.count(m["episodes"]),
+                   "children": wf.minimiser.count(m["children"])} for m in months]
+        if ctx.view == "licensing":
+            for r in reviews:
+                r["decided_at"] = r["decided_at"][:7]
+    return {"linked_episodes_by_month": months, "reviews": reviews}
 
 
 def _premises(wf):

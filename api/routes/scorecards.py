@@ -7,7 +7,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 
 from api.dependencies import PURPOSE, ctx_of, parse_date, service
-from api.errors import Unavailable
+from api.errors import BadRequest, Unavailable
 from api.model import (CSE_EXAMPLE, ERRORS, MISSING_NOW_EXAMPLE, MOG_EXAMPLE, WORRYING_EXAMPLE,
                        example)
 from geo import disclosure
@@ -56,14 +56,40 @@ def scorecard_mog(request: Request, from_: Annotated[str | None, FROM] = None,
 
 
 @router.get("/scorecards/cse", name="scorecard_cse", tags=["scorecards"], responses={**_ERR, **example(CSE_EXAMPLE)},
-            summary="CSE scorecard: cohort by risk, CSE episodes, repeat missing and repeat victim rates")
+            summary="CSE scorecard: the contract's cse_* measures (assessing tool's cohort by level, "
+                    "days open, risk reduced/increased, CSE crimes and non-crimes, repeat victims "
+                    "and suspects, CSE x missing) and the children.csv cse_risk cohort")
 def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
-                  to: Annotated[str | None, TO] = None) -> dict:
+                  to: Annotated[str | None, TO] = None,
+                  as_of: Annotated[str | None, Query(max_length=40, description="as-of time "
+                                                     "(default: the end of the period)")] = None) -> dict:
+    from api.commands.cse import cse_scorecard_of
+    from geo.cse import CSE_PCT_BASE
+    from geo.periods import Period, PeriodError
+    from network.crime_parties import CSE_FRAMES
     wf, ctx = service(request), ctx_of(request)
     ep, ch, _ = _frames(wf)
-    s = sc.cse_scorecard(ep, ch, parse_date(from_, "from"), parse_date(to, "to"))
-    ctx.result_count = s["cohort"]
-    return s if ctx.analyst else suppress_dict(s, wf.minimiser)
+    lo, hi = parse_date(from_, "from"), parse_date(to, "to")
+    frames = {n: wf.layers.frame(n) for n in CSE_FRAMES + ("populations",)}
+    first = (lo or ep["reported_at"].min()).date() if len(ep) or lo is not None else "2000-01-01"
+    last = ((hi - pd.Timedelta(days=1)) if hi is not None else ep["reported_at"].max()).date() \
+        if len(ep) or hi is not None else first
+    from network.crime_parties import with_identities
+    try:
+        period = Period.parse(str(first), str(last), as_of)
+        frames, how = wf.layers.cached("cse_identities", lambda: with_identities(
+            frames, wf.store.table("identity_links"), wf.store.table("identity_overrides")))
+        card = {**cse_scorecard_of(frames, period), "identity": how}
+    except (PeriodError, LookupError) as exc:
+        raise BadRequest(str(exc)) from None
+    s = {**sc.cse_scorecard(ep, ch, lo, hi), **card}
+    ctx.result_count = s["cse_cohort"]
+    if ctx.analyst:
+        return s
+    out = disclosure.suppress_scorecard(s, wf.minimiser.small, pct_base={**sc.PCT_BASE, **CSE_PCT_BASE})
+    out["cse_cohort_by_month"] = [disclosure.suppress_scorecard(m, wf.minimiser.small)
+                                  for m in s["cse_cohort_by_month"]]
+    return out
 
 
 def _person_out(wf, ctx, pid, extra: dict) -> dict:
@@ -100,3 +126,38 @@ def worrying(request: Request, purpose: Annotated[str, PURPOSE],
     rows = sc.worrying_cases(ep, ch, rhi, n=n)
     ctx.result_count = len(rows)
     return [_person_out(wf, ctx, r.pop("person_id"), r) for r in rows]
+
+
+@router.get("/cse/victims-at-risk", name="cse_victims_at_risk", tags=["children"], responses=_ERR,
+            summary="The CSE cohort at risk with CSE incidents as victim and missing episodes in the "
+                    "period (COG's victims-at-risk list; pseudonyms for non-analysts)")
+def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
+                        from_: Annotated[str | None, FROM] = None, to: Annotated[str | None, TO] = None,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
+    from geo import cse
+    from network.crime_parties import CSE_FRAMES, cse_inputs, with_identities
+    wf, ctx = service(request), ctx_of(request)
+    ep, _, _ = _frames(wf)
+    lo, hi = parse_date(from_, "from"), parse_date(to, "to")
+    lo = lo if lo is not None else ep["reported_at"].min()
+    hi = hi if hi is not None else ep["reported_at"].max() + pd.Timedelta(seconds=1)
+    frames = {n: wf.layers.frame(n) for n in CSE_FRAMES}
+    try:
+        frames, _ = wf.layers.cached("cse_identities", lambda: with_identities(
+            frames, wf.store.table("identity_links"), wf.store.table("identity_overrides")))
+        x = cse_inputs(frames)
+    except LookupError as exc:
+        raise Unavailable(str(exc)) from None
+    v = cse.victims_at_risk(cse.cohort_at(x["cse_assessments"], hi), x["crimes"], x["parties"],
+                            x["episodes"], lo, hi).head(limit)
+    out = []
+    for r in v.to_dict("records"):
+        extra = {"level": r["level"], "days_open": round(float(r["days_open"]), 1),
+                 "cse_incidents": int(r["cse_incidents"]), "missing_episodes": int(r["missing_episodes"]),
+                 "last_assessed": pd.Timestamp(r["last_assessed"]).date().isoformat()}
+        if not ctx.analyst:
+            extra["cse_incidents"] = wf.minimiser.count(extra["cse_incidents"])
+            extra["missing_episodes"] = wf.minimiser.count(extra["missing_episodes"])
+        out.append(_person_out(wf, ctx, r["person_id"], extra))
+    ctx.result_count = len(out)
+    return out

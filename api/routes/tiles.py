@@ -31,9 +31,14 @@ from starlette.concurrency import run_in_threadpool
 router = APIRouter(tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
 TILE_ROUTE = "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}"
-#: TILE_ROUTE with z, x, y in canonical decimal (so that int() gives back the same text)
+#: TILE_ROUTE with z, x, y in canonical decimal (so that int() gives back the same text), and
+#: the same with the ``.pbf`` / ``.mvt`` suffix that QGIS, GDAL and MapLibre templates often add
 _TILE_PATH = re.compile(r"/collections/([^/]+)/tiles/WebMercatorQuad/"
-                        r"(0|[1-9][0-9]{0,6})/(0|[1-9][0-9]{0,6})/(0|[1-9][0-9]{0,6})")
+                        r"(0|[1-9][0-9]{0,6})/(0|[1-9][0-9]{0,6})/(0|[1-9][0-9]{0,6})"
+                        r"(?:\.pbf|\.mvt)?")
+#: TileJSON field types of the properties' JSON types
+TILEJSON_TYPES = {"string": "String", "integer": "Number", "number": "Number",
+                  "boolean": "Boolean"}
 HALF = 20037508.342789244
 
 
@@ -70,7 +75,7 @@ def tile_memory(prep: Prepared, z: int, x: int, y: int, extent: int, buffer: int
     if not len(idx):
         return b""
     geoms = prep.merc[idx]
-    if prep.layer.geometry_type != "Point":
+    if prep.geometry_type not in ("Point", "MultiPoint"):
         geoms = shapely.clip_by_rect(geoms, minx - pad, miny - pad, maxx + pad, maxy + pad)
     feats = []
     for i, g, p in zip(idx, geoms, prep.props_at(idx)):
@@ -112,7 +117,7 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
     require_collection(request, collection_id)
     prep = wf.layers.get(collection_id, ctx.view)
     base = _base(request)
-    fields = {c: "String" for c in prep.columns}
+    fields = {c: TILEJSON_TYPES[t] for c, t in prep.column_types().items()}
     # a person-level layer's tiles need the purpose too: carry the stated one in the template
     query = ("?" + urlencode({"purpose": ctx.purpose})) if ctx.purpose else ""
     return {"tilejson": "3.0.0", "name": collection_id, "description": prep.layer.description,
@@ -130,6 +135,8 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
             responses={200: {"content": {MVT: {}}, "description": "MVT (may be empty)"},
                        **{k: ERRORS[k] for k in (400, 401, 403, 429)},
                        404: {"description": "No such collection"}})
+@router.get(TILE_ROUTE + ".pbf", name="tile", include_in_schema=False, response_class=Response)
+@router.get(TILE_ROUTE + ".mvt", name="tile", include_in_schema=False, response_class=Response)
 async def tile(request: Request, collection_id: CollectionId,
          z: Annotated[int, Path(ge=0, le=22, examples=[12])],
          x: Annotated[int, Path(ge=0, le=4194303, examples=[2029])],

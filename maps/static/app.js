@@ -7,7 +7,43 @@
   var GI = { '3': '#b2182b', '2': '#ef8a62', '1': '#fddbc7', '0': '#f7f7f7', '-1': '#d1e5f0', '-2': '#67a9cf', '-3': '#2166ac' };
   var LINE_COLOURS = ['#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#e6ab02'];
   var POINT_COLOURS = { found_at: '#b2182b', found_at_clusters: '#6a3d9a', premises_of_concern: '#f03b20', premises: '#555', placements: '#1b7837' };
-  var DEFAULT_ON = { hotspots_ward: true };
+  // Layers on when the page opens: ward hot spots, the flagged premises and (when the clusters
+  // carry a significance test) the significant clusters; everything else is one click away.
+  var DEFAULT_ON = { hotspots_ward: true, premises_of_concern: true, found_at_clusters: 'if-tested' };
+  // Layers that hold flags or significance: with "Flagged and significant only" ticked (the
+  // default) they draw only those features.
+  var FLAGGABLE = { premises_of_concern: true, found_at_clusters: true };
+  var ALPHA = 0.05;
+  var FIELD_LABELS = {
+    event_key: 'Record', person_id: 'Child (person id)', episode_key: 'Episode', at: 'Date',
+    text: 'Place as written', precision: 'Location precision', confidence: 'Geocoding confidence',
+    ward_code: 'Ward code', lsoa_code: 'LSOA code', child: 'Child (pseudonym)',
+    cluster_id: 'Cluster', method: 'Method', episodes: 'Missing episodes', children: 'Children',
+    events: 'Reports', first_seen: 'First seen', last_seen: 'Last seen',
+    nearest_premises_id: 'Nearest premises', nearest_premises_m: 'Distance to nearest premises (m)',
+    area_code: 'Area code', area_name: 'Area', level: 'Level', value: 'Value',
+    gi_z: 'Gi* z-score', gi_p: 'Gi* p-value', gi_q: 'Gi* q-value (FDR)', gi_bin: 'Hot or cold spot',
+    lisa_i: "Local Moran's I", lisa_p: "Local Moran's p-value", lisa_q: "Local Moran's q-value (FDR)",
+    lisa_type: "Local Moran's cluster type", cell: 'Grid cell',
+    rank: 'Rank', premises_id: 'Premises id', name: 'Name', premises_type: 'Type', score: 'Score',
+    mentions: 'Mentions', intel: 'Intelligence logs', p_value: 'p-value', q_value: 'q-value (FDR)',
+    explanation: 'Why it is listed', recent_children: 'Children (recent)',
+    near_children: 'Children found nearby', named_children: 'Children who named it',
+    rhi_mentions: 'Return-interview mentions', link_mentions: 'Reported relationships',
+    event_mentions: 'Found-at reports', intel_weight: 'Intelligence weight',
+    intel_grades: 'Intelligence grades', expected: 'Expected children', significant: 'Flagged (q < 0.05)',
+    source: 'Source', address: 'Address', postcode: 'Postcode', licence_type: 'Licence type',
+    status: 'Status', group_id: 'Group', members: 'Children in the group', size: 'Children',
+    co_episodes: 'Episodes together', first: 'First', last: 'Last', child_key: 'Child record',
+    placement_type: 'Placement type', care_status: 'Care status',
+    responsible_authority: 'Responsible authority', placement_ward: 'Placement ward'
+  };
+  var HIDDEN_FIELDS = { gi_bin_colour: true, stratum: true, centroid_e: true, centroid_n: true };
+  // Gi_Bin is the BH q of the permutation p (geo.getis_ord.GI_BIN_LABELS): say so, never "confidence"
+  var GI_LABEL = { '3': 'hot spot, FDR q < 0.01', '2': 'hot spot, FDR q < 0.05', '1': 'hot spot, FDR q < 0.10',
+    '0': 'not significant (q >= 0.10)', '-1': 'cold spot, FDR q < 0.10', '-2': 'cold spot, FDR q < 0.05',
+    '-3': 'cold spot, FDR q < 0.01' };
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   var MAX_FEATURES = 200000;
   var $ = function (id) { return document.getElementById(id); };
 
@@ -115,25 +151,62 @@
     if (S.map) { setTimeout(function () { S.map.invalidateSize(); }, 0); return; }
     S.map = L.map('map', { preferCanvas: true, zoomControl: true }).setView([52.48, -1.89], 11);
     S.map.attributionControl.setPrefix(false);
-    S.map.attributionControl.addAttribution('Boundaries: Contains Ordnance Survey and ONS data &copy; Crown copyright and database right 2016 (OGL v3). ' +
-      'Postcodes: Contains OS data &copy; Crown copyright 2014; Royal Mail data &copy; Royal Mail copyright 2014; National Statistics data &copy; Crown copyright 2014. Synthetic people only.');
-    L.control.scale().addTo(S.map);
+    S.map.attributionControl.addAttribution('<span title="Boundaries: Contains Ordnance Survey and ONS data &copy; Crown copyright and database right 2016 (OGL v3). ' +
+      'Postcodes: Contains OS data &copy; Crown copyright 2014; Royal Mail data &copy; Royal Mail copyright 2014; National Statistics data &copy; Crown copyright 2014.">' +
+      'Contains OS, ONS and Royal Mail data &copy; Crown copyright (OGL v3). Synthetic people only.</span>');
+    L.control.scale({ position: 'bottomleft', imperial: false, maxWidth: 160 }).addTo(S.map);
+    S.map.createPane('labels');
+    S.map.getPane('labels').style.zIndex = 450;          // above overlays, below popups
+    S.map.getPane('labels').style.pointerEvents = 'none';
     fetch('/static/boundaries/wards.geojson').then(function (r) { return r.ok ? r.json() : null; }).then(function (gj) {
       if (!gj) { return; }
       var base = L.geoJSON(gj, { style: { color: '#555', weight: 1, fillColor: '#fbfbf8', fillOpacity: 0.6 }, interactive: false });
       base.addTo(S.map); base.bringToBack();
+      S.baseWards = base;
       S.map.fitBounds(base.getBounds());
     });
-    var legend = WF.legend('<b>Gi* hot and cold spots</b>' + ['3', '2', '1', '0', '-1', '-2', '-3'].map(function (k) {
-      var lab = { '3': 'hot 99%', '2': 'hot 95%', '1': 'hot 90%', '0': 'not significant', '-1': 'cold 90%', '-2': 'cold 95%', '-3': 'cold 99%' }[k];
-      return '<div><i style="background:' + GI[k] + '"></i>' + lab + '</div>';
-    }).join(''));
+    fetch('/static/base/labels.geojson').then(function (r) { return r.ok ? r.json() : null; }).then(function (gj) {
+      if (!gj) { return; }
+      var wards = L.layerGroup(), places = L.layerGroup();
+      gj.features.forEach(function (f) {
+        var p = f.properties || {}, c = f.geometry.coordinates;
+        var ward = p.kind === 'ward';
+        var icon = L.divIcon({ className: 'wf-label ' + (ward ? 'ward' : 'place ' + esc(p.kind)), html: esc(p.name), iconSize: null });
+        L.marker([c[1], c[0]], { icon: icon, interactive: false, keyboard: false, pane: 'labels' }).addTo(ward ? wards : places);
+      });
+      S.base = { wards: wards, places: places };
+      function byZoom() {
+        var z = S.map.getZoom();
+        if (z >= 11) { wards.addTo(S.map); } else { wards.remove(); }
+        if (z >= 13) { places.addTo(S.map); } else { places.remove(); }
+        document.body.dataset.baseLabels = String(document.querySelectorAll('.wf-label').length);
+      }
+      S.map.on('zoomend', byZoom);
+      byZoom();
+    });
+    var legend = L.control({ position: 'topright' });
+    legend.onAdd = function () {
+      var div = L.DomUtil.create('div', 'wf-legend');
+      div.id = 'wf-legend';
+      div.innerHTML = '<b>Legend</b><div id="wf-legend-body"></div>';
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
     legend.addTo(S.map);
+    updateLegend();
   }
 
   function buildToggles() {
     var box = $('layers');
     box.innerHTML = '';
+    var only = document.createElement('label');
+    only.className = 'only';
+    only.innerHTML = '<input type="checkbox" id="flagged-only" checked> <span>Flagged premises and significant clusters only</span>';
+    only.title = 'Premises of concern with an FDR q-value under 0.05 and clusters that passed their significance test';
+    box.appendChild(only);
+    only.querySelector('input').addEventListener('change', function () {
+      Object.keys(S.layers).filter(function (id) { return FLAGGABLE[id]; }).forEach(function (id) { toggle(id, true); });
+    });
     S.collections.forEach(function (c) {
       var id = c.id;
       var lab = document.createElement('label');
@@ -145,7 +218,13 @@
       lab.appendChild(cb); lab.appendChild(span); lab.appendChild(count);
       lab.title = c.description || '';
       box.appendChild(lab);
-      if (DEFAULT_ON[id]) { cb.checked = true; toggle(id, true); }
+      if (c.numberOfFeatures === 0) {      // nothing to draw: say so rather than offer an empty layer
+        cb.disabled = true; lab.classList.add('empty'); count.textContent = '(none)';
+        lab.title = (c.description || '') + ' No features in the store.';
+        return;
+      }
+      var on = DEFAULT_ON[id] === true || (DEFAULT_ON[id] === 'if-tested' && tested(c));
+      if (on) { cb.checked = true; toggle(id, true); }
     });
     if (!S.collections.length) { box.textContent = 'No layers for this role.'; }
   }
@@ -175,23 +254,93 @@
 
   function toggle(id, on) {
     if (S.layers[id]) { S.map.removeLayer(S.layers[id]); delete S.layers[id]; }
-    if (!on) { $('count-' + id).textContent = ''; return Promise.resolve(); }
-    status('Loading ' + id + '...');
+    if (!on) { $('count-' + id).textContent = ''; updateLegend(); return Promise.resolve(); }
+    status('Loading ' + label(id).toLowerCase() + '...');
     $('count-' + id).textContent = '...';
     return fetchAll(id).then(function (feats) {
       S.data[id] = feats;
       if (!$('layer-' + id).checked) { return; }
-      var layer = render(id, feats);
+      if (S.layers[id]) { S.map.removeLayer(S.layers[id]); }
+      var only = FLAGGABLE[id] && $('flagged-only') && $('flagged-only').checked;
+      var shown = only ? feats.filter(function (f) { return flagged(f.properties || {}); }) : feats;
+      var layer = render(id, shown);
       S.layers[id] = layer.addTo(S.map);
-      $('count-' + id).textContent = '(' + feats.length + ')';
+      restack();
+      $('count-' + id).textContent = '(' + (shown.length === feats.length ? shown.length.toLocaleString('en-GB')
+        : shown.length.toLocaleString('en-GB') + ' of ' + feats.length.toLocaleString('en-GB')) + ')';
       status('');
-      document.body.dataset['loaded_' + id.replace(/[^a-z_]/g, '')] = String(feats.length);
-    }).catch(function (e) { $('count-' + id).textContent = ''; status(id + ': ' + e.message); });
+      document.body.dataset['loaded_' + id.replace(/[^a-z_]/g, '')] = String(shown.length);
+      document.body.dataset['total_' + id.replace(/[^a-z_]/g, '')] = String(feats.length);
+      updateLegend();
+    }).catch(function (e) { $('count-' + id).textContent = ''; status(label(id) + ': ' + e.message); });
+  }
+
+  // ------------------------------------------------------------------ legend
+  var SYMBOLS = {
+    found_at: function () { return '<i class="pt" style="background:' + POINT_COLOURS.found_at + '"></i>'; },
+    found_at_clusters: function () { return '<i class="pt big" style="background:' + POINT_COLOURS.found_at_clusters + '"></i>'; },
+    premises_of_concern: function () { return '<i class="pt" style="background:' + POINT_COLOURS.premises_of_concern + '"></i>'; },
+    premises: function () { return '<i class="pt" style="background:' + POINT_COLOURS.premises + '"></i>'; },
+    placements: function () { return '<i class="pt" style="background:' + POINT_COLOURS.placements + '"></i>'; },
+    co_missing_lines: function () { return '<i class="ln" style="background:' + LINE_COLOURS[0] + '"></i>'; },
+    heat_grid: function () { return '<i style="background:#6a3d9a;opacity:.5"></i>'; }
+  };
+
+  function updateLegend() {
+    var box = document.getElementById('wf-legend-body');
+    if (!box) { return; }
+    var parts = [];
+    Object.keys(S.layers).forEach(function (id) {
+      if (/^hotspots_/.test(id)) { return; }
+      var sym = SYMBOLS[id] ? SYMBOLS[id]() : '<i style="background:#6a3d9a;opacity:.5"></i>';
+      var note = FLAGGABLE[id] && $('flagged-only') && $('flagged-only').checked ?
+        (id === 'premises_of_concern' ? ' (flagged: q &lt; 0.05)' : ' (significant only)') : '';
+      if (id === 'found_at_clusters') { note += ', size by episodes'; }
+      parts.push('<div>' + sym + esc(layerTitle(id)) + note + '</div>');
+    });
+    var hot = Object.keys(S.layers).filter(function (id) { return /^hotspots_/.test(id); });
+    if (hot.length) {
+      parts.push('<div class="head">' + esc(hot.map(layerTitle).join(', ')) + ': Getis-Ord Gi* (permutation test, Benjamini-Hochberg q)</div>' +
+        ['3', '2', '1', '0', '-1', '-2', '-3'].map(function (k) {
+          return '<div><i style="background:' + GI[k] + '"></i>' + esc(GI_LABEL[k]) + '</div>';
+        }).join(''));
+    }
+    parts.push('<div class="head">Base map</div><div><i class="ln" style="background:#555"></i>ward boundary</div>' +
+      '<div><span class="wf-label-key">Ward</span> ward name, <span class="wf-label-key place">place</span> major place</div>');
+    box.innerHTML = parts.join('');
+  }
+
+  function label(k) {
+    if (FIELD_LABELS[k]) { return FIELD_LABELS[k]; }
+    var t = String(k).replace(/_/g, ' ');
+    return t.charAt(0).toUpperCase() + t.slice(1);
+  }
+
+  // A property value as a chair reads it: UK dates, rounded numbers, words for codes.
+  function fmt(k, v) {
+    if (v === true) { return 'Yes'; }
+    if (v === false) { return 'No'; }
+    if (k === 'gi_bin' && GI_LABEL[String(v)]) { return GI_LABEL[String(v)]; }
+    if (typeof v === 'number') {
+      if (/(^|_)(p|q)(_value)?$/.test(k)) { return v < 0.001 ? '< 0.001' : v.toFixed(3); }
+      if (Number.isInteger(v)) { return v.toLocaleString('en-GB'); }
+      return (Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 100) / 100).toLocaleString('en-GB');
+    }
+    var s = String(v);
+    var d = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/.exec(s);
+    if (d) {
+      var day = d[3] + '/' + d[2] + '/' + d[1];
+      return d[4] && (d[4] !== '00' || d[5] !== '00') ? day + ' ' + d[4] + ':' + d[5] : day;
+    }
+    var m = /^(\d{4})-(\d{2})$/.exec(s);
+    if (m) { return MONTHS[+m[2] - 1] + ' ' + m[1]; }
+    if (/^[a-z0-9]+(_[a-z0-9]+)+$/.test(s)) { return s.replace(/_/g, ' '); }
+    return s;
   }
 
   function popupHTML(id, p) {
-    var rows = Object.keys(p).filter(function (k) { return p[k] !== null && p[k] !== '' && k !== 'gi_bin_colour'; }).map(function (k) {
-      return '<tr><td>' + esc(k.replace(/_/g, ' ')) + '</td><td>' + esc(p[k]) + '</td></tr>';
+    var rows = Object.keys(p).filter(function (k) { return p[k] !== null && p[k] !== '' && !HIDDEN_FIELDS[k]; }).map(function (k) {
+      return '<tr><td>' + esc(label(k)) + '</td><td>' + esc(fmt(k, p[k])) + '</td></tr>';
     }).join('');
     var ref = p.person_id || p.child || p.person || null;
     var btn = ref && S.me && (S.me.routes || []).indexOf('network_ego') >= 0 ?
@@ -201,7 +350,30 @@
       var first = String(members).split(/[;, ]+/)[0];
       if (first) { btn = '<button type="button" class="wf-net" data-ref="' + esc(first) + '">Network view</button>'; }
     }
-    return '<div class="wf-popup" data-collection="' + esc(id) + '"><b>' + esc(p.name || p.area_name || p.cluster_id || p.group_id || id) + '</b><table>' + rows + '</table>' + btn + '</div>';
+    var title = p.name || p.area_name || (p.cluster_id != null ? 'Cluster ' + p.cluster_id : null) ||
+      (p.group_id != null ? 'Group ' + p.group_id : null) || layerTitle(id);
+    return '<div class="wf-popup" data-collection="' + esc(id) + '"><b>' + esc(title) + '</b>' +
+      '<div class="note">' + esc(layerTitle(id)) + '</div><table>' + rows + '</table>' + btn + '</div>';
+  }
+
+  function layerTitle(id) {
+    var c = S.collections.filter(function (x) { return x.id === id; })[0];
+    return (c && c.title) || label(id);
+  }
+
+  // Flagged or significant: the FDR q-value when the layer has one, else the p-value, else
+  // the layer's own flag; a feature of a layer with none of these is kept.
+  function flagged(p) {
+    if (p.q_value !== undefined && p.q_value !== null && p.q_value !== '') { return +p.q_value < ALPHA; }
+    if (p.p_value !== undefined && p.p_value !== null && p.p_value !== '') { return +p.p_value < ALPHA; }
+    if (p.significant !== undefined && p.significant !== null) { return p.significant === true; }
+    if (p.flagged !== undefined && p.flagged !== null) { return p.flagged === true; }
+    return true;
+  }
+
+  function tested(c) {
+    var cols = (c && c.properties) || [];
+    return ['q_value', 'p_value', 'significant', 'flagged'].some(function (k) { return cols.indexOf(k) >= 0; });
   }
 
   function render(id, feats) {
@@ -219,6 +391,7 @@
     return L.geoJSON({ type: 'FeatureCollection', features: feats }, {
       style: function (f) {
         var p = f.properties || {};
+        if (f.geometry && /Point/.test(f.geometry.type)) { return {}; }   // pointToLayer's style
         if (p.gi_bin !== undefined && p.gi_bin !== null) {
           return { fillColor: GI[String(Math.max(-3, Math.min(3, Math.round(p.gi_bin))))] || '#f7f7f7', color: '#444', weight: 0.8, fillOpacity: 0.72 };
         }
@@ -232,6 +405,15 @@
       },
       onEachFeature: function (f, layer) { layer.bindPopup(popupHTML(id, f.properties || {}), { maxWidth: 360, maxHeight: 320 }); }
     });
+  }
+
+  // Areas under lines under points, whatever order the layers finished loading in, and the base
+  // map's ward fill under everything.
+  function restack() {
+    ['heat_grid', 'hotspots_grid', 'hotspots_lsoa', 'hotspots_ward'].forEach(function (id) {
+      if (S.layers[id] && S.layers[id].bringToBack) { S.layers[id].bringToBack(); }
+    });
+    if (S.baseWards) { S.baseWards.bringToBack(); }
   }
 
   function reloadActive() {
@@ -291,30 +473,132 @@
     var depth = $('network-depth').value;
     $('network-status').textContent = 'Loading network...';
     return apiJSON('/network/ego/' + encodeURIComponent(ref) + '?depth=' + depth + '&purpose=' + encodeURIComponent(purpose))
-      .then(function (data) {
-        var els = data.elements || data;
-        var nodes = els.nodes || [], edges = els.edges || [];
-        $('network').hidden = false;
-        $('network-title').textContent = 'Network of ' + ref + ' (' + nodes.length + ' nodes, ' + edges.length + ' links)';
-        if (S.cy) { S.cy.destroy(); }
-        S.cy = cytoscape({
-          container: $('cy'), elements: { nodes: nodes, edges: edges },
-          style: [
-            { selector: 'node', style: { label: 'data(label)', 'font-size': 9, width: 16, height: 16, 'background-color': '#999' } },
-            { selector: 'node[kind = "child"]', style: { 'background-color': '#d6604d' } },
-            { selector: 'node[kind = "person"]', style: { 'background-color': '#4393c3' } },
-            { selector: 'node[kind = "premises"]', style: { 'background-color': '#f4a582' } },
-            { selector: 'node[kind = "vehicle"]', style: { 'background-color': '#762a83' } },
-            { selector: 'edge', style: { width: 1.5, 'line-color': '#bbb', 'curve-style': 'bezier', label: 'data(relation)', 'font-size': 7, color: '#666' } },
-            { selector: 'edge[?intelligence]', style: { 'line-style': 'dashed', 'line-color': '#762a83' } }
-          ],
-          layout: { name: 'cose', animate: false, randomize: false }
-        });
-        window.wfCy = S.cy;
-        $('network-status').textContent = nodes.length + ' nodes shown.';
-      })
+      .then(function (data) { drawNetwork(data, ref); })
       .catch(function (e) { $('network-status').textContent = e.message; });
   }
+
+  // A link chart that stays legible: at most NET_CAP nodes (the ego, then the nearest and best
+  // connected; the rest collapse into one "N more" node), an fCoSE force layout, i2-style shapes
+  // per kind, labels only on the few key nodes (never overlapping) and on hover, and filters by
+  // kind, grading and date.
+  var NET_CAP = 120, NET_KEY_LABELS = 12;
+  var KIND_STYLE = {
+    child: { color: '#d6604d', shape: 'ellipse' }, person: { color: '#4393c3', shape: 'ellipse' },
+    place: { color: '#999999', shape: 'diamond' }, premises: { color: '#f4a582', shape: 'round-rectangle' },
+    vehicle: { color: '#762a83', shape: 'triangle' }, more: { color: '#ffffff', shape: 'round-rectangle' }
+  };
+
+  function capElements(nodes, edges, ego) {
+    if (nodes.length <= NET_CAP) { return { nodes: nodes, edges: edges, hidden: 0 }; }
+    var adj = {}, deg = {};
+    edges.forEach(function (e) {
+      var a = e.data.source, b = e.data.target;
+      (adj[a] = adj[a] || []).push(b); (adj[b] = adj[b] || []).push(a);
+      deg[a] = (deg[a] || 0) + 1; deg[b] = (deg[b] || 0) + 1;
+    });
+    var dist = {}, queue = [];
+    if (ego) { dist[ego] = 0; queue.push(ego); }
+    while (queue.length) {
+      var n = queue.shift();
+      (adj[n] || []).forEach(function (m) { if (dist[m] === undefined) { dist[m] = dist[n] + 1; queue.push(m); } });
+    }
+    var order = nodes.slice().sort(function (a, b) {
+      var da = dist[a.data.id] === undefined ? 99 : dist[a.data.id], db = dist[b.data.id] === undefined ? 99 : dist[b.data.id];
+      return da - db || (deg[b.data.id] || 0) - (deg[a.data.id] || 0) || (a.data.id < b.data.id ? -1 : 1);
+    });
+    var keep = {}, kept = order.slice(0, NET_CAP - 1);
+    kept.forEach(function (x) { keep[x.data.id] = true; });
+    var hidden = nodes.length - kept.length;
+    var anchor = ego && keep[ego] ? ego : kept[0].data.id;
+    var more = { data: { id: '__more__', label: hidden + ' more', kind: 'more' } };
+    var kedges = edges.filter(function (e) { return keep[e.data.source] && keep[e.data.target]; });
+    kedges.push({ data: { id: '__more_edge__', source: anchor, target: '__more__', relation: 'more' } });
+    return { nodes: kept.concat([more]), edges: kedges, hidden: hidden };
+  }
+
+  function netFilters(cy) {
+    var box = $('network-filters');
+    if (!box) { return; }
+    var kinds = {};
+    cy.nodes().forEach(function (n) { var k = n.data('kind'); if (k && k !== 'more') { kinds[k] = (kinds[k] || 0) + 1; } });
+    box.innerHTML = Object.keys(kinds).sort().map(function (k) {
+      return '<label><input type="checkbox" data-kind="' + esc(k) + '" checked> <span class="dot ' + esc(k) + '"></span>' +
+        esc(k) + ' (' + kinds[k] + ')</label>';
+    }).join('') + '<label><input type="checkbox" id="net-intel" checked> intelligence links</label>';
+    function apply() {
+      var off = {};
+      Array.prototype.forEach.call(box.querySelectorAll('input[data-kind]'), function (i) { if (!i.checked) { off[i.dataset.kind] = true; } });
+      var intel = $('net-intel').checked;
+      cy.batch(function () {
+        cy.nodes().forEach(function (n) { n.style('display', off[n.data('kind')] ? 'none' : 'element'); });
+        cy.edges().forEach(function (e) { e.style('display', !intel && e.data('intelligence') ? 'none' : 'element'); });
+      });
+    }
+    Array.prototype.forEach.call(box.querySelectorAll('input'), function (i) { i.addEventListener('change', apply); });
+  }
+
+  // Labels on the key nodes (the ego, then by degree), dropping any that would overlap one
+  // already shown: the default view has no overlapping labels at any size.
+  function keyLabels(cy, ego) {
+    cy.nodes().removeClass('key');
+    var ranked = cy.nodes().sort(function (a, b) {
+      return (b.id() === ego) - (a.id() === ego) || (b.data('kind') === 'more') - (a.data('kind') === 'more') || b.degree() - a.degree();
+    });
+    var shown = [];
+    ranked.slice(0, NET_KEY_LABELS * 2).forEach(function (n) {
+      if (shown.length >= NET_KEY_LABELS) { return; }
+      n.addClass('key');
+      var bb = n.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+      var clash = shown.some(function (o) { return !(bb.x2 < o.x1 || o.x2 < bb.x1 || bb.y2 < o.y1 || o.y2 < bb.y1); });
+      if (clash || !bb.w) { n.removeClass('key'); } else { shown.push(bb); }
+    });
+    return shown.length;
+  }
+
+  function drawNetwork(data, ref) {
+    var els = data.elements || data;
+    var allNodes = els.nodes || [], allEdges = els.edges || [];
+    var ego = data.ego || (allNodes.filter(function (n) { return n.data.id === ref || n.data.pseudonym === ref; })[0] || {}).data;
+    ego = typeof ego === 'object' && ego ? ego.id : ego;
+    var capped = capElements(allNodes, allEdges, ego);
+    $('network').hidden = false;
+    $('network-title').textContent = 'Network of ' + ref + ' (' + allNodes.length + ' nodes, ' + allEdges.length + ' links' +
+      (capped.hidden ? '; ' + capped.hidden + ' collapsed' : '') + ')';
+    if (S.cy) { S.cy.destroy(); }
+    var style = [
+      { selector: 'node', style: { label: '', width: 14, height: 14, 'background-color': '#999', 'border-width': 1, 'border-color': '#555',
+        'font-size': 10, 'text-valign': 'bottom', 'text-margin-y': 2, 'text-background-color': '#fff', 'text-background-opacity': 0.85,
+        'text-background-padding': 1, 'min-zoomed-font-size': 6 } },
+      { selector: 'node.key, node.hover', style: { label: 'data(label)' } },
+      { selector: 'node.hover', style: { 'z-index': 10, 'font-weight': 'bold' } },
+      { selector: 'edge', style: { width: 1.2, 'line-color': '#c4c4c4', 'curve-style': 'haystack', opacity: 0.8 } },
+      { selector: 'edge.hover', style: { label: 'data(relation)', 'font-size': 8, color: '#444', 'line-color': '#666', width: 2 } },
+      { selector: 'edge[?intelligence]', style: { 'line-style': 'dashed', 'line-color': '#9e7bb5' } }
+    ];
+    Object.keys(KIND_STYLE).forEach(function (k) {
+      style.push({ selector: 'node[kind = "' + k + '"]', style: { 'background-color': KIND_STYLE[k].color, shape: KIND_STYLE[k].shape } });
+    });
+    style.push({ selector: 'node[kind = "more"]', style: { width: 46, height: 18, 'border-style': 'dashed', label: 'data(label)',
+      'text-valign': 'center', 'text-margin-y': 0, 'font-size': 9 } });
+    if (ego) { style.push({ selector: 'node[id = "' + String(ego).replace(/["\\]/g, '') + '"]', style: { width: 22, height: 22, 'border-width': 3, 'border-color': '#222' } }); }
+    var fcose = typeof cytoscapeFcose !== 'undefined' || (cytoscape.extension && cytoscape.extension('layout', 'fcose'));
+    S.cy = cytoscape({
+      container: $('cy'), elements: { nodes: capped.nodes, edges: capped.edges }, style: style,
+      layout: fcose ? { name: 'fcose', quality: 'default', animate: false, randomize: true, nodeSeparation: 90,
+                        idealEdgeLength: 70, nodeRepulsion: 9000, packComponents: true }
+                    : { name: 'cose', animate: false, randomize: false }
+    });
+    S.cy.on('mouseover', 'node', function (e) { e.target.addClass('hover'); e.target.connectedEdges().addClass('hover'); });
+    S.cy.on('mouseout', 'node', function (e) { e.target.removeClass('hover'); e.target.connectedEdges().removeClass('hover'); });
+    S.cy.on('mouseover', 'edge', function (e) { e.target.addClass('hover'); });
+    S.cy.on('mouseout', 'edge', function (e) { e.target.removeClass('hover'); });
+    var labelled = keyLabels(S.cy, ego);
+    netFilters(S.cy);
+    window.wfCy = S.cy;
+    $('network-status').textContent = S.cy.nodes().length + ' nodes shown' +
+      (capped.hidden ? ' (' + capped.hidden + ' more collapsed)' : '') + '; ' + labelled + ' labelled: hover for the rest.';
+  }
+  S.drawNetwork = drawNetwork;
 
   // ------------------------------------------------------------------ packs
   function openPack(kind) {

@@ -168,6 +168,13 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
     hot["population"] = 2000.0 + 10 * np.arange(len(hot))
     hot["rate"] = hot["children"] / hot["population"] * 1000.0
     store.write_result("area_hotspots_ward", gpd.GeoDataFrame(hot, geometry="geometry", crs=27700))
+    from geo.global_autocorrelation import general_g, global_moran
+    from geo.weights import queen_weights
+    w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
+    x = hot["episodes"].to_numpy(float)
+    store.write_result("area_autocorrelation", pd.DataFrame(
+        [dict(level="ward", map="ward:value", basis="episodes (counts)", **f(x, w, 99, 0))
+         for f in (global_moran, general_g)]))
     grp = found.groupby("text")
     cl = grp.agg(episodes=("episode_key", "nunique"), children=("person_id", "nunique"),
                  first_seen=("at", "min"), last_seen=("at", "max"),

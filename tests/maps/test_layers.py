@@ -32,7 +32,7 @@ def test_full_map_is_offline_and_has_every_layer(frames):
         assert name in html
     assert "Contains Ordnance Survey and ONS data" in html  # attribution kept in the credits
     assert "WF.pointsLayer" in html and "WF.timeHeat" in html
-    assert "Hot spot, 99% confidence" in html  # legend
+    assert "Hot spot, FDR q" in html and "confidence" not in html  # legend: the test and the q
 
 
 def test_points_are_one_canvas_layer_not_markers(frames):

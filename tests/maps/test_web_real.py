@@ -25,7 +25,7 @@ def token(c, user, pw):
 
 
 def test_page_served_by_the_real_app(client):
-    r = client.get("/")
+    r = client.get("/", headers={"Accept": "text/html"})      # a browser; OGC clients get JSON
     assert r.status_code == 200 and 'id="signin-form"' in r.text
     assert client.get("/static/app.js").status_code == 200
 

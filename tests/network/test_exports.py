@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import networkx as nx
 import pandas as pd
 import pytest
 
-from network.exports import (I2_ENTITY_COLUMNS, I2_LINK_COLUMNS, cytoscape_json, i2_frames,
-                             write_all)
+from network.exports import (I2_ENTITY_COLUMNS, I2_LINK_COLUMNS, MUTUAL, cytoscape_json,
+                             i2_frames, read_graph, write_all)
 
 T = "2017-03-04T21:15:00Z"
 
@@ -45,9 +46,11 @@ def test_graphml_and_gexf_round_trip(G, tmp_path):
     paths = write_all(G, tmp_path)
     for name in ("graph.graphml", "graph.gexf", "cytoscape.json", "i2_entities.csv", "i2_links.csv"):
         assert (tmp_path / name).stat().st_size > 0
-    H = nx.read_graphml(paths["graphml"], force_multigraph=True)
+    # networkx refuses mixed graphs: read_graph reads each mutual edge as a pair
+    mutual = sum(d["relation"] in MUTUAL for *_, d in G.edges(data=True))
+    H = read_graph(paths["graphml"])
     assert set(H.nodes) == set(G.nodes)
-    assert H.number_of_edges() == G.number_of_edges()
+    assert H.number_of_edges() == G.number_of_edges() + mutual
     assert H.nodes["P1"]["kind"] == "child"
     assert H.nodes["P1"]["records"] == "police/C1; carefirst/K9"
     intel = [d for _, _, d in H.edges(data=True) if d["relation"] == "mentioned_with"][0]
@@ -55,9 +58,9 @@ def test_graphml_and_gexf_round_trip(G, tmp_path):
     assert intel["gradings"] == "3C C; 2B P" and intel["sources"] == "police/I1; police/I2"
     fact = [d for _, _, d in H.edges(data=True) if d["relation"] == "associate"][0]
     assert fact["intelligence"] is False and fact["strength"] == "fact"
-    X = nx.read_gexf(paths["gexf"])
+    X = read_graph(paths["gexf"])
     assert set(X.nodes) == set(G.nodes)
-    assert X.number_of_edges() == G.number_of_edges()  # multi-edges kept (unique edge ids)
+    assert X.number_of_edges() == G.number_of_edges() + mutual  # multi-edges kept (unique ids)
     assert X.nodes["PA1"]["label"] == "Tariq Ross"
 
 
@@ -147,10 +150,10 @@ def test_network_command_contract_outputs(loaded_store):
         .groupby("person_id")["t"].first()
     top = set(b["person_id"].head(10).map(p2t))
     assert set(truth["adults_of_concern"]) <= top
-    H = nx.read_graphml(out / "graph.graphml", force_multigraph=True)
+    H = read_graph(out / "graph.graphml")
     assert H.number_of_nodes() > 0
     assert set(ident["person_id"]) & set(H.nodes)
-    nx.read_gexf(out / "graph.gexf")
+    assert read_graph(out / "graph.gexf").number_of_edges() == H.number_of_edges()
     cy = json.loads((out / "cytoscape.json").read_text())
     assert len(cy["elements"]["nodes"]) == H.number_of_nodes()
     ents, links = pd.read_csv(out / "i2_entities.csv"), pd.read_csv(out / "i2_links.csv")
@@ -181,7 +184,7 @@ def test_ego_command(loaded_store):
     r = runner.invoke(app, ["ego", ref, "--depth", "2", "--from", "2000-01-01", "--to", "2000-12-31",
                             "--db", db, "--out", str(f)])
     assert r.exit_code == 0, r.output
-    E = nx.read_graphml(f)
+    E = read_graph(f)
     assert ref in E and all(not d.get("first") for _, _, d in E.edges(data=True))  # undated only
     r = runner.invoke(app, ["ego", "nobody-at-all", "--db", db])
     assert r.exit_code != 0
@@ -229,15 +232,87 @@ def test_graphml_schema_rules_and_awkward_text(G, tmp_path):
                intelligence=False, restricted=True, count=3, texts=["a & b"])
     paths = write_all(G, tmp_path)
     _check_graphml_structure(paths["graphml"])
-    H = nx.read_graphml(paths["graphml"], force_multigraph=True)
+    H = read_graph(paths["graphml"])
     odd = "name:o'neil & <co> \"x\""
     assert H.nodes[odd]["label"] == "O'Neil & <Co>\n\"x\""   # control character dropped
     assert H.nodes["premises:L1"]["easting"] == 406905.4 and H.nodes[odd]["easting"] == 1.0
     e = [d for u, v, d in H.edges(data=True) if v == odd][0]
     assert e["restricted"] is True and e["count"] == 3 and e["texts"] == "a & b"
-    X = nx.read_gexf(paths["gexf"])
+    X = read_graph(paths["gexf"])
     assert X.nodes[odd]["label"] == "O'Neil & <Co>\n\"x\""
-    assert X.number_of_edges() == G.number_of_edges()
+    mutual = sum(d["relation"] in MUTUAL for *_, d in G.edges(data=True))
+    assert X.number_of_edges() == G.number_of_edges() + mutual
     assert {d["id"] for _, _, d in X.edges(data=True)} == {f"e{i}" for i in range(1, 7)}
     # the file written and the in-memory JSON are the same document
     assert json.loads(paths["cytoscape"].read_text()) == json.loads(json.dumps(cytoscape_json(G)))
+
+
+# --------------------------------------------------------------------------- loading cleanly
+GEXF_XSD = Path(__file__).resolve().parents[2] / "data" / "gexf" / "gexf.xsd"
+
+
+def test_gexf_is_valid_against_the_gexf_12draft_schema(G, tmp_path):
+    from lxml import etree
+    schema = etree.XMLSchema(etree.parse(str(GEXF_XSD)))
+    G.add_node("name:o'neil & <co>", kind="person", label="O'Neil & <Co>\n", unresolved=True)
+    G.add_edge("P1", "name:o'neil & <co>", key="seen_with", relation="seen_with",
+               sources=["rhi/R2"], dates=[], first=None, last=None, gradings=[],
+               intelligence=False, restricted=False, count=1, texts=[])
+    paths = write_all(G, tmp_path)
+    doc = etree.parse(str(paths["gexf"]))
+    assert schema.validate(doc), schema.error_log.filter_from_errors()
+    # and a file the schema refuses is refused (the test can fail)
+    bad = etree.parse(str(paths["gexf"]))
+    bad.getroot().find("{http://www.gexf.net/1.2draft}graph").set("name", "")
+    assert not schema.validate(bad)
+    empty = write_all(nx.MultiDiGraph(), tmp_path / "empty")
+    assert schema.validate(etree.parse(str(empty["gexf"]))), schema.error_log
+
+
+def test_mutual_relations_are_undirected_in_every_format(G, tmp_path):
+    from lxml import etree
+    paths = write_all(G, tmp_path)
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns", "x": "http://www.gexf.net/1.2draft"}
+    seen = {}
+    for e in etree.parse(str(paths["graphml"])).iterfind(".//g:edge", ns):
+        relation = e.find("g:data[@key='relation']", ns).text
+        seen[relation] = e.get("directed")
+    assert seen == {"associate": "false", "mentioned_with": "false", "drives_for": None,
+                    "found_at": None, "went_to": None}
+    types = {e.get("label"): e.get("type") for e in etree.parse(str(paths["gexf"])).iterfind(".//x:edge", ns)}
+    assert types == {"associate": "undirected", "mentioned_with": "undirected",
+                     "drives_for": "directed", "found_at": "directed", "went_to": "directed"}
+    # a Gephi-style reader (networkx, through read_graph) sees them undirected: both ways,
+    # flagged, and in- and out-degree no longer depend on which end was written first
+    for path in (paths["graphml"], paths["gexf"]):
+        H = read_graph(path)
+        for u, v, d in H.edges(data=True):
+            assert d["mutual"] == (d["relation"] in MUTUAL)
+            if d["mutual"]:
+                assert any(dd["relation"] == d["relation"] for dd in H.get_edge_data(v, u).values())
+            else:
+                assert not H.has_edge(v, u) or all(
+                    dd["relation"] != d["relation"] for dd in H.get_edge_data(v, u).values())
+        mutual_only = nx.MultiDiGraph([(u, v) for u, v, d in H.edges(data=True) if d["mutual"]])
+        assert dict(mutual_only.in_degree()) == dict(mutual_only.out_degree())
+        assert H.to_undirected().number_of_edges() <= H.number_of_edges()
+    cy = cytoscape_json(G)
+    for e in cy["elements"]["edges"]:
+        assert ("mutual" in e["classes"].split()) == (e["data"]["relation"] in MUTUAL)
+    assert {"selector": "edge.mutual", "style": {"target-arrow-shape": "none"}} in cy["style"]
+    _, links = i2_frames(G)
+    assert set(links.loc[links["Direction"] == "Without Arrows", "Link Type"]) == {"associate", "mentioned_with"}
+
+
+def test_i2_csvs_have_a_utf8_bom(G, tmp_path):
+    G.add_node("name:zoë", kind="person", label="Zoë Łukasz", unresolved=True)
+    G.add_edge("P1", "name:zoë", key="associate", relation="associate", sources=["rhi/R3"],
+               dates=[], first=None, last=None, gradings=[], intelligence=False,
+               restricted=False, count=1, texts=[])
+    paths = write_all(G, tmp_path)
+    for name in ("i2_entities", "i2_links"):
+        raw = paths[name].read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1
+    ents = pd.read_csv(paths["i2_entities"], encoding="utf-8-sig")
+    assert list(ents.columns) == I2_ENTITY_COLUMNS and "Zoë Łukasz" in set(ents["Label"])
+    assert list(pd.read_csv(paths["i2_links"], encoding="utf-8-sig").columns) == I2_LINK_COLUMNS

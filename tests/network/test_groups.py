@@ -176,7 +176,7 @@ def test_chance_coincidences_of_housemates_dropped():
     assert ((pr["person_a"] == "PC0000") | (pr["person_b"] == "PC0000")).sum() >= 2  # coincidences
     g = co_missing_groups(ep, ch)
     assert [m for m in g["members"]] == [["PC0002", "PC0003"]]
-    g = co_missing_groups(ep, ch, home_alpha=1.0)  # without the chance correction
+    g = co_missing_groups(ep, ch, alpha=1.0)  # without the chance filter
     assert ["PC0000", "PC0001"] in list(g["members"])
 
 

@@ -16,10 +16,10 @@ def test_rate_limit(store):
     app = create_app(store, Settings(rate_per_minute=5, login_rate_per_minute=3))
     with TestClient(app) as c:
         tok = c.post("/auth/token", data={"username": "t_rate", "password": pw}).json()["access_token"]
-        codes = [c.get("/conformance", headers={"Authorization": f"Bearer {tok}"}).status_code
+        codes = [c.get("/collections", headers={"Authorization": f"Bearer {tok}"}).status_code
                  for _ in range(8)]
         assert codes[:5] == [200] * 5 and 429 in codes[5:]
-        r = c.get("/conformance", headers={"Authorization": f"Bearer {tok}"})
+        r = c.get("/collections", headers={"Authorization": f"Bearer {tok}"})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         fails = [c.post("/auth/token", data={"username": "t_rate", "password": "wrong-password-1"}).status_code
                  for _ in range(6)]

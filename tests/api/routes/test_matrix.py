@@ -54,7 +54,7 @@ def test_matrix(app, as_role, role):
     with wf.store.engine.connect() as conn:
         logged = set(conn.execute(select(audit_log.c.route).where(
             audit_log.c.action == "denied", audit_log.c.user_name == f"t_{role}")).scalars())
-    assert set(denied_urls) <= logged
+    assert set(denied_urls) <= logged, set(denied_urls) - logged
 
 
 @pytest.mark.parametrize("role", ROLES)

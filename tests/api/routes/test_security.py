@@ -258,6 +258,10 @@ def test_purpose_for_person_level_layers_recorded(app, as_role):
                                .order_by(audit_log.c.id.desc())).mappings().first()
         assert row["purpose"] == "placement review" and cid in row["what"]
         assert row["client"] and row["request_id"] and row["token_id"]
+        # clients that cannot add a parameter to followed links (GDAL) send an X-Purpose header
+        r = as_role("analyst", "GET", f"/collections/{cid}/items?limit=1",
+                    headers={"X-Purpose": "GDAL layer review"})
+        assert r.status_code == 200
 
 
 def test_tokens_forged_long_or_replayed_after_refresh(app, client, passwords):

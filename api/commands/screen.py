@@ -1,0 +1,152 @@
+"""``wayfinder screen "TEXT"``: licensing screening of an address, postcode, premises name or
+licence application (shared/DATA_CONTRACT.md; the evidence rules are geo/screening.py).
+
+``wayfinder screen "B7 4PS" --db URL [--radius M] [--from D] [--to D] [--json] [--role ROLE]``
+
+The text is geocoded against the loaded gazetteer, premises and places (as ``wayfinder geocode``);
+a text that cannot be placed stops with a one-line reason. Made for a licensing officer by default
+(geo.disclosure: no person references, counts 1-4 as "<5", months not days); ``--role analyst``
+gives exact counts and dates. Every screening is written to the audit trail as a consultation.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable, Optional
+
+import typer
+
+from api.commands import DB_HELP, fail, store_for
+
+ROLES = ("licensing_officer", "analyst")
+FRAMES = ("premises", "place_events", "intelligence", "crimes")
+
+
+class ScreenError(ValueError):
+    """The text cannot be placed or the period cannot be read."""
+
+
+def period_bounds(start: str | None, end: str | None):
+    """[start of --from, end of --to) in UTC, either end open (geo.periods rules)."""
+    from geo.periods import Period, PeriodError
+    try:
+        lo = Period.parse(start, start).start if start else None
+        hi = Period.parse(end, end).end if end else None
+    except PeriodError as exc:
+        raise ScreenError(str(exc)) from None
+    if lo is not None and hi is not None and hi <= lo:
+        raise ScreenError(f"the period {start} to {end} is empty: --to is before --from")
+    return lo, hi
+
+
+def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable, overrides,
+               radius: float, start, end, analyst: bool, small: int, reviews=None) -> dict:
+    """Geocode ``text`` and screen the evidence around it (frames and results come from the
+    store or the API's layer cache through ``frame(name)`` / ``result(name)``)."""
+    import pandas as pd
+
+    from geo import screening
+    from geo.geocode import geocode
+    text = " ".join(str(text).split())
+    if not text:
+        raise ScreenError("nothing to screen: give an address, postcode, premises name or application")
+    if not 0 < radius <= 5000:
+        raise ScreenError(f"--radius {radius:g}: give metres between 1 and 5000")
+    gaz = gazetteer()
+    if gaz.postcodes.empty:
+        raise ScreenError("no postcodes loaded in the store: run `wayfinder reference` first")
+    loc = geocode(pd.Series([text]), gaz, overrides=overrides).iloc[0].to_dict()
+    if loc["precision"] == "none" or pd.isna(loc["easting"]):
+        raise ScreenError(f"{text!r} could not be placed (no postcode, address, premises or place "
+                          f"matched): try a postcode or a fuller address")
+    frames = {n: frame(n) for n in FRAMES}
+    missing = [n for n, f in frames.items() if f is None]
+    if missing:
+        raise ScreenError(f"the store cannot give {', '.join(missing)}: run wayfinder ingest")
+    geo = frame("geocodes")
+    if geo is not None and len(geo):     # which premises a crime's or an item's location names
+        match = geo.drop_duplicates("text").set_index("text")["match_id"]
+        for name in ("crimes", "intelligence"):
+            f = frames[name]
+            frames[name] = f.assign(match_id=f["location_text"].map(match)) if len(f) else f
+    out = screening.screen(loc, frames["premises"], frames["place_events"], frames["intelligence"],
+                           frames["crimes"], radius, start, end, concern=result("premises_of_concern"),
+                           reviews=reviews)
+    if not analyst:
+        out = screening.minimise(out, small)
+    out["explanation"] = screening.explain(out)
+    return out
+
+
+def gazetteer_of(store):
+    """The store's gazetteer, or the reason there is none."""
+    from geo.gazetteer import gazetteer_from_store
+    if not store.has_reference():
+        raise ScreenError("no postcodes loaded in the store: run `wayfinder reference` first")
+    return gazetteer_from_store(store)
+
+
+def _result(store, name):
+    from geo.store import StoreError
+    try:
+        return store.read_result(name)
+    except StoreError:
+        return None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("screen")
+    def screen(
+        text: str = typer.Argument(..., help="address, postcode, premises name or licence application"),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        radius: float = typer.Option(250.0, "--radius", help="metres around the place (default 250)"),
+        start: Optional[str] = typer.Option(None, "--from", help="first day (default: all records)"),
+        end: Optional[str] = typer.Option(None, "--to", help="last day (default: all records)"),
+        as_json: bool = typer.Option(False, "--json", help="one JSON object on stdout"),
+        role: str = typer.Option("licensing_officer", "--role", help="licensing_officer (minimised, "
+                                 "the default) or analyst (exact counts and dates)"),
+        by: Optional[str] = typer.Option(None, "--by", help="who screens (audit trail; default $USER)"),
+    ) -> None:
+        """Licensing screening: the evidence near an address, postcode, premises or application."""
+        import os
+
+        if role not in ROLES:
+            fail(f"role {role!r} may not screen (one of {', '.join(ROLES)})")
+        try:
+            lo, hi = period_bounds(start, end)
+        except ScreenError as exc:
+            fail(str(exc))
+        store = store_for(db)
+        from api.commands.geocode import _overrides
+        from api.settings import Settings
+        from geo.reviews import reviews_frame
+        small = Settings().small_count
+        try:
+            out = run_screen(text, store.frame, lambda n: _result(store, n),
+                             lambda: gazetteer_of(store), _overrides(store), radius, lo, hi,
+                             role == "analyst", small, reviews=reviews_frame(store))
+        except ScreenError as exc:
+            fail(str(exc))
+        _audit(store, by or os.environ.get("USER") or "cli", role, text, out)
+        if as_json:
+            typer.echo(json.dumps(out, default=str))
+        else:
+            typer.echo(out["explanation"])
+            for p in out["premises"][:10]:
+                typer.echo(f"  {p['distance_m']:>5} m  {p['name']} ({p['premises_type']}, "
+                           f"{p.get('status') or '?'})  episodes {p['episodes']}, children "
+                           f"{p['children']}, intelligence {p['intelligence']}, CSE {p['cse_incidents']}"
+                           + (f", review: {p['review']['decision']}" if p.get("review") else ""))
+
+
+def _audit(store, user: str, role: str, text: str, out: dict) -> None:
+    """A consultation entry: who screened which place (the text as given, not the evidence)."""
+    try:
+        from api.audit import AuditEntry, append_entries
+        from api.tables import create_tables
+        create_tables(store.engine)
+        append_entries(store.engine, [AuditEntry(
+            action="consultation", user_name=user, role=role, route="screen",
+            what=f"screen {text!r} radius {out['radius_m']:g} m",
+            result_count=len(out["premises"]), status=0)])
+    except Exception as exc:  # noqa: BLE001 - the screening is done; say the entry is not
+        typer.echo(f"wayfinder: warning: screening not recorded in the audit trail: {exc}", err=True)
