@@ -42,15 +42,18 @@ def reference(
     code_field: Optional[str] = typer.Option(None, "--code-field", help="area code property "
                                              "(default: detected, e.g. WD13CD, LSOA11CD)"),
     name_field: Optional[str] = typer.Option(None, "--name-field", help="area name property"),
+    mase_areas: Optional[Path] = typer.Option(None, "--mase-areas", help="CSV ward_code, mase_area: "
+                                              "the wards of each MASE meeting area"),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Load the postcode gazetteer and ward/LSOA boundaries of any city (and, optionally, an
-    address register)."""
+    address register and the MASE areas)."""
     from geo.areas import BoundaryError
     from geo.reference import load_reference
     codepoint = codepoint or []
-    if addresses is None and not (codepoint and wards):
-        fail("give --codepoint and --wards (and optionally --addresses), or --addresses alone")
+    if addresses is None and mase_areas is None and not (codepoint and wards):
+        fail("reference needs --codepoint FILE and --wards FILE (and optionally --addresses, "
+             "--mase-areas), or --addresses or --mase-areas alone")
     if bool(codepoint) != (wards is not None):
         fail("--codepoint and --wards go together")
     for p in codepoint:
@@ -65,6 +68,13 @@ def reference(
             typer.echo(f"loaded {load_addresses(store, addresses)} addresses from {addresses.name}")
     except (BoundaryError, ValueError, OSError) as exc:
         fail(str(exc))
+    if mase_areas is not None:
+        from geo.mase import MaseAreaError
+        from geo.reference import load_mase_areas
+        try:
+            typer.echo(load_mase_areas(store, mase_areas))
+        except MaseAreaError as exc:
+            fail(str(exc))
 
 
 @app.command()
@@ -116,7 +126,7 @@ def held(
 
 COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
                    "audit", "pack", "run", "erase", "scorecard", "inspect", "cse", "screen",
-                   "licensing")
+                   "licensing", "quality", "mase")
 
 
 def _register_commands() -> None:

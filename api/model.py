@@ -114,14 +114,21 @@ def example(value) -> dict:
     return {200: {"content": {"application/json": {"example": value}}}}
 
 
-MOG_EXAMPLE = {"period": {"from": "2017-03-01T00:00:00+00:00", "to": "2017-04-01T00:00:00+00:00"},
-               "episodes": 412, "children": 233, "repeat_children": 81, "repeat_rate_pct": 34.76,
-               "persistent_children": 29, "first_time_children": 102, "returned_episodes": 405,
-               "still_missing": 7, "rhi_offered": 405, "rhi_offered_pct": 100.0, "rhi_held": 111,
-               "rhi_held_within_72h": 53, "rhi_held_within_72h_pct": 13.09,
-               "rhi_outcomes": {"engaged": 111, "declined": 115, "no_engagement": 179},
-               "out_of_area_children": 41, "by_category": {"missing": 300, "absent": 112},
-               "by_placement_type": {"residential": 190, "foster": 80, "parent": 142}}
+MOG_EXAMPLE = {"period": {"from": "2017-03-01T00:00:00+00:00", "to": "2017-04-01T00:00:00+00:00",
+                          "as_of": "2017-04-01T00:00:00+00:00"},
+               "missing_episodes": 249, "absent_episodes": 91, "away_episodes": 31,
+               "missing_children": 206, "repeat_missing_children": 33, "persistent_missing_children": 2,
+               "first_time_missing_children": 47, "missing_episodes_looked_after": 90,
+               "returned_missing_episodes": 240, "rhi_offered_pct": 100.0, "rhi_held_within_72h_pct": 11.67,
+               "rhi_engaged_pct": 25.42, "missing_over_48h_looked_after": 4, "missing_now": 17,
+               "stale_open_episodes": 18, "rhi_offered_episodes": 240, "rhi_held_within_72h_episodes": 28,
+               "rhi_engaged_episodes": 61, "repeat_missing_pct": 16.02, "absent_children": 84,
+               "away_children": 29, "missing_over_72h": 4, "missing_episodes_rag_red": 77,
+               "missing_now_looked_after": 9,
+               "missing_episodes_by_placement_type": {"residential": 56, "parent": 85, "foster": 12},
+               "bases": {"rhi_offered_pct": "returned_missing_episodes",
+                         "rhi_held_within_72h_pct": "returned_missing_episodes",
+                         "rhi_engaged_pct": "rhi_offered_episodes", "repeat_missing_pct": "missing_children"}}
 CSE_EXAMPLE = {"cohort": 273, "by_risk": {"at_risk": 128, "significant": 79, "serious": 66},
                "by_risk_pct": {"at_risk": 46.89, "significant": 28.94, "serious": 24.18},
                "female_pct": 85.0, "in_care": 98, "cse_episodes": 310, "missing_episodes_of_cohort": 522,

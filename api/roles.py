@@ -86,6 +86,8 @@ ROUTES: dict[str, Rule] = {
     "licensing_screen": Rule(frozenset({"analyst", "licensing_officer"})),
     "licensing_reviews": Rule(frozenset({"analyst", "licensing_officer", "cog_member"})),
     "licensing_review_record": Rule(frozenset({"analyst", "licensing_officer"}), action="alteration"),
+    # data quality lists record keys per source: analysts only
+    "data_quality": Rule(frozenset({ANALYST})),
     # administration
     "audit_list": Rule(frozenset({"admin"})), "audit_verify": Rule(frozenset({"admin"})),
     "users_list": Rule(frozenset({"admin"})),

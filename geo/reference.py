@@ -19,6 +19,7 @@ from geo.postcodes import read_postcode_file
 from geo.store import Store
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
+MASE_AREAS_ILLUSTRATIVE = REFERENCE_DIR / "mase_areas_birmingham_illustrative.csv"
 BUNDLED = {
     "codepoint": [REFERENCE_DIR / "gazetteer" / "codepoint_open_2014_b.csv"],
     "wards": REFERENCE_DIR / "boundaries" / "birmingham_wards_2013.geojson",
@@ -79,3 +80,19 @@ def load_reference(store: Store, codepoint: Iterable[str | Path], wards: str | P
 def load_bundled(store: Store) -> ReferenceReport:
     """The bundled Birmingham reference data (data/reference, see SOURCES.md)."""
     return load_reference(store, BUNDLED["codepoint"], BUNDLED["wards"], BUNDLED["lsoa"])
+
+
+def load_mase_areas(store: Store, path: str | Path) -> str:
+    """Replace the store's MASE areas (``geo.mase.read_mase_areas``) with a file's; wards not in
+    the loaded boundaries are kept but counted in the report line."""
+    from geo.mase import read_mase_areas
+    df = read_mase_areas(path)
+    with store.engine.begin() as conn:
+        wards = set(conn.execute(sa.select(schema.areas.c.area_code)
+                                 .where(schema.areas.c.level == "ward")).scalars())
+        conn.execute(schema.mase_areas.delete())
+        store.insert_frame(conn, schema.mase_areas, df)
+    unknown = int((~df["ward_code"].isin(wards)).sum()) if wards else len(df)
+    return (f"loaded {len(df)} wards in {df['mase_area'].nunique()} MASE areas "
+            f"({', '.join(sorted(df['mase_area'].unique()))})"
+            + (f"; {unknown} ward codes not in the loaded boundaries" if unknown else ""))

@@ -244,6 +244,14 @@ areas = sa.Table(
     sa.Column("population", sa.Float),  # child population where given, for rates
 )
 
+#: wards to MASE (Multi-Agency Sexual Exploitation) meeting areas (``wayfinder reference --mase-areas``)
+mase_areas = sa.Table(
+    "mase_areas", metadata,
+    sa.Column("ward_code", sa.String(16), primary_key=True),
+    sa.Column("mase_area", sa.Text, nullable=False),
+    sa.Column("ward_name", sa.Text),
+)
+
 # ---- geocoding --------------------------------------------------------------------------------
 geocodes = sa.Table(
     "geocodes", metadata,

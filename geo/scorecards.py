@@ -23,8 +23,18 @@ CSE_EPISODE_RISKS = ("significant", "serious")  # medium and high
 #: percentages over small bases for non-analyst views (api/routes/scorecards.py).
 PCT_BASE = {
     "repeat_rate_pct": "children",
-    "rhi_offered_pct": "returned_episodes",
-    "rhi_held_within_72h_pct": "returned_episodes",
+    "repeat_missing_pct": "missing_children",
+    "rhi_offered_pct": "returned_missing_episodes",
+    "rhi_held_within_72h_pct": "returned_missing_episodes",
+    "rhi_engaged_pct": "rhi_offered_episodes",
+    # geo.mog_extras
+    "first_time_rhi_engaged_pct": "first_time_rhi_offered",
+    "first_time_missing_again_pct": "first_time_children",
+    "first_time_not_missing_again_pct": "first_time_children",
+    "placed_out_pct": "looked_after_children_known_placement",
+    "cme_children_also_missing_pct": "cme_children_in_period",
+    "push_factors_pct": "interviews_held", "pull_factors_pct": "interviews_held",
+    "issues_pct": "interviews_held",
     "by_risk_pct": "cohort",
     "female_pct": "cohort",
     "rate_pct": "subjects",
@@ -64,62 +74,173 @@ def repeat_rate(counts: pd.Series | np.ndarray) -> dict:
     return {"subjects": int(len(c)), "repeat": rep, "rate_pct": _pct(rep, len(c))}
 
 
+MISSING, ABSENT, AWAY = "missing", "absent", "away_without_authorisation"
+LOOKED_AFTER = "cic"
+
+#: the contract's MOG keys (shared/DATA_CONTRACT.md, "Scorecard measures"), in its order, with
+#: the definition each is computed by (the readable table and the pack print these)
+MOG_MEASURES = {
+    "missing_episodes": "episodes of category missing reported in the period",
+    "absent_episodes": "episodes of category absent reported in the period (intelligence only: "
+                       "no search, no MASH referral; never inside a missing figure)",
+    "away_episodes": "episodes of category away without authorisation reported in the period",
+    "missing_children": "children with at least 1 missing episode reported in the period",
+    "repeat_missing_children": "children with at least 2 missing episodes in the period",
+    "persistent_missing_children": "children with more than 3 missing episodes in the period",
+    "first_time_missing_children": "children whose earliest missing episode on record is in the period",
+    "missing_episodes_looked_after": "missing episodes in the period of children in care (cic)",
+    "returned_missing_episodes": "missing episodes in the period returned by the as-of time",
+    "rhi_offered_pct": "% of returned missing episodes with a return interview offered "
+                       "(outcome not 'not offered')",
+    "rhi_held_within_72h_pct": "% of returned missing episodes with a return interview held "
+                               "0-72 hours after the return",
+    "rhi_engaged_pct": "% of offered return interviews (per returned missing episode) where "
+                       "the child engaged",
+    "missing_over_48h_looked_after": "missing episodes in the period of children in care lasting "
+                                     "more than 48 hours (to the return, or to the as-of time)",
+    "missing_now": "missing episodes not returned by the as-of time, with no later episode of "
+                   "the child",
+    "stale_open_episodes": "episodes (any category) with no return recorded although the child "
+                           "has a later episode: a marker not cleared (data quality)",
+}
+
+#: the count each contract percentage is a share of
+MOG_BASES = {"rhi_offered_pct": "returned_missing_episodes",
+             "rhi_held_within_72h_pct": "returned_missing_episodes",
+             "rhi_engaged_pct": "rhi_offered_episodes",
+             "repeat_missing_pct": "missing_children"}
+
+
+def _as_of(as_of, end) -> pd.Timestamp:
+    return _utc(as_of) or _utc(end) or pd.Timestamp.now(tz="UTC")
+
+
+def next_episode_at(episodes: pd.DataFrame, as_of=None) -> pd.Series:
+    """For each episode reported at or before ``as_of`` (all when None), the reported_at of the
+    same child's next episode (any category) reported after it and at or before ``as_of``; NaT
+    when there is none (or the episode is after ``as_of``). Indexed like ``episodes``."""
+    out = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
+    t = _utc(as_of)
+    e = episodes if t is None else episodes[episodes["reported_at"] <= t]
+    if e.empty:
+        return out
+    e = e[["person_id", "reported_at"]].sort_values(["person_id", "reported_at"], kind="stable")
+    g = e.groupby("person_id", sort=False)["reported_at"]
+    nxt = g.shift(-1)
+    nxt = nxt.where(nxt > e["reported_at"])          # a tie is not "later"
+    nxt = nxt.groupby(e["person_id"], sort=False).bfill()
+    out.loc[nxt.index] = nxt
+    return out
+
+
+def episode_states(episodes: pd.DataFrame, as_of) -> pd.DataFrame:
+    """The state of each episode as of T: ``known`` (reported at or before T), ``returned``
+    (returned_at at or before T), ``has_later`` (a later episode of the child reported by T),
+    ``stale`` (no return recorded at all, and a later episode: a marker not cleared) and
+    ``missing_now`` (a missing episode, known, not returned by T, no later episode)."""
+    t = _utc(as_of)
+    known = episodes["reported_at"] <= t
+    returned = episodes["returned_at"].notna() & (episodes["returned_at"] <= t)
+    nxt = next_episode_at(episodes, t)
+    has_later = nxt.notna()
+    return pd.DataFrame({
+        "known": known, "returned": returned, "next_reported_at": nxt, "has_later": has_later,
+        "stale": known & episodes["returned_at"].isna() & has_later,
+        "missing_now": known & ~returned & ~has_later & (episodes["category"] == MISSING),
+    }, index=episodes.index)
+
+
+def _view(children: pd.DataFrame, view: pd.DataFrame | None) -> pd.DataFrame:
+    if view is not None:
+        return view
+    from geo.person_view import person_view
+    return person_view(children)
+
+
+def _of_person(view: pd.DataFrame, field: str, pids: pd.Series) -> pd.Series:
+    if field not in view:
+        return pd.Series(None, index=pids.index, dtype=object)
+    return pids.map(view[field])
+
+
 def mog_scorecard(episodes: pd.DataFrame, children: pd.DataFrame,
                   return_interviews: pd.DataFrame, start=None, end=None,
-                  host_authority: str | None = "Birmingham") -> dict:
-    """The MOG's monthly figures for episodes reported in [start, end).
-
-    Returns a dict: ``episodes``, ``children`` (distinct person_id), ``repeat_children`` (more than
-    one episode in the period) with rate, ``persistent_children`` (more than 3), ``first_time``
-    (children whose first recorded episode falls in the period), RHI offered / held / held within
-    72 h of return (counts and % of returned episodes), ``out_of_area`` (children in the period
-    whose responsible authority is not ``host_authority``), and breakdowns by category and
-    placement type.
-    """
-    ep = in_period(episodes, start, end)
-    per_child = ep.groupby("person_id").size()
-    first = episodes.groupby("person_id")["reported_at"].min()
-    lo = _utc(start) if start is not None else None
-    hi = _utc(end) if end is not None else None
-    firsts = first[first.index.isin(per_child.index)]
-    if lo is not None:
-        firsts = firsts[firsts >= lo]
-    if hi is not None:
-        firsts = firsts[firsts < hi]
-    returned = ep[ep["returned_at"].notna()]
+                  host_authority: str | None = "Birmingham", as_of=None,
+                  view: pd.DataFrame | None = None) -> dict:
+    """The MOG scorecard for episodes reported in [start, end), as of T (``as_of``, default
+    ``end``): the keys of shared/DATA_CONTRACT.md ("Scorecard measures", :data:`MOG_MEASURES`)
+    and beside them the counts behind each percentage (:data:`MOG_BASES`, also under
+    ``bases``), ``absent_children``, ``away_children``, ``repeat_missing_pct``, the 72-hour
+    strategy-meeting clock (``missing_over_72h``), MASH red ratings, and missing episodes by
+    placement type. Measures the papers define on missing use missing episodes only; absent and
+    away are counted beside them. A child is a ``person_id``; a child's care status and
+    placement are the best view of the person (``geo.person_view``; pass ``view`` to reuse
+    one). A percentage with a zero base is None."""
+    lo, hi = _utc(start), _utc(end)
+    t = _as_of(as_of, end)
+    view = _view(children, view)
+    ep = in_period(episodes, lo, hi)
+    cat = ep["category"]
+    mis = ep[cat == MISSING]
+    per_child = mis.groupby("person_id").size()
+    all_mis = episodes[episodes["category"] == MISSING]
+    first = all_mis.groupby("person_id")["reported_at"].min()
+    first_in = first[in_period(first.to_frame("reported_at"), lo, hi).index]
+    care = _of_person(view, "care_status", mis["person_id"])
+    lac = mis[(care == LOOKED_AFTER).to_numpy()]
+    ret_ok = mis["returned_at"].notna() & (mis["returned_at"] <= t)
+    returned = mis[ret_ok]
     rhi = return_interviews[return_interviews["episode_key"].isin(returned["episode_key"])]
     rhi = rhi.merge(returned[["episode_key", "returned_at"]], on="episode_key", how="left")
-    offered_eps = rhi.loc[rhi["offered_at"].notna() | rhi["outcome"].ne("not_offered"), "episode_key"].nunique()
-    held = rhi[rhi["held_at"].notna()]
-    within = held[(held["held_at"] - held["returned_at"]) <= pd.Timedelta(hours=RHI_HOURS)]
-    ch = children.drop_duplicates("person_id").set_index("person_id")
-    cohort = ch.reindex(per_child.index)
-    out_of_area = 0
-    if host_authority and "responsible_authority" in cohort:
-        ra = cohort["responsible_authority"].dropna().astype(str).str.strip().str.lower()
-        out_of_area = int((ra != host_authority.lower()).sum())
-    ep_pt = ep.join(ch["placement_type"], on="person_id") if "placement_type" in ch else ep.assign(placement_type=None)
-    return {
-        "period": {"from": None if lo is None else lo.isoformat(), "to": None if hi is None else hi.isoformat()},
-        "episodes": int(len(ep)),
-        "children": int(len(per_child)),
-        "repeat_children": int((per_child > 1).sum()),
-        "repeat_rate_pct": _pct((per_child > 1).sum(), len(per_child)),
-        "persistent_children": int((per_child > PERSISTENT).sum()),
-        "first_time_children": int(len(firsts)),
-        "returned_episodes": int(len(returned)),
-        "still_missing": int(ep["returned_at"].isna().sum()),
-        "rhi_offered": int(offered_eps),
-        "rhi_offered_pct": _pct(offered_eps, len(returned)),
-        "rhi_held": int(held["episode_key"].nunique()),
-        "rhi_held_within_72h": int(within["episode_key"].nunique()),
-        "rhi_held_within_72h_pct": _pct(within["episode_key"].nunique(), len(returned)),
-        "rhi_outcomes": {k: int(v) for k, v in rhi["outcome"].value_counts().items()},
-        "out_of_area_children": out_of_area,
-        "by_category": {str(k): int(v) for k, v in ep["category"].value_counts().items()},
-        "by_placement_type": {str(k): int(v) for k, v in
-                              ep_pt["placement_type"].fillna("unknown").value_counts().items()},
+    offered = set(rhi.loc[rhi["outcome"].notna() & (rhi["outcome"] != "not_offered"), "episode_key"])
+    gap = rhi["held_at"] - rhi["returned_at"]
+    within = set(rhi.loc[rhi["held_at"].notna() & (gap >= pd.Timedelta(0))
+                         & (gap <= pd.Timedelta(hours=RHI_HOURS)), "episode_key"])
+    engaged = set(rhi.loc[rhi["outcome"] == "engaged", "episode_key"]) & offered
+
+    def lasting(e: pd.DataFrame, hours: float) -> int:
+        stop = e["returned_at"].where(e["returned_at"].notna() & (e["returned_at"] <= t), t)
+        return int(((stop - e["reported_at"]) > pd.Timedelta(hours=hours)).sum())
+
+    st = episode_states(episodes, t)
+    pt = _of_person(view, "placement_type", mis["person_id"]).fillna("unknown")
+    rag = mis["rag"] if "rag" in mis else pd.Series(None, index=mis.index, dtype=object)
+    n_ret = int(len(returned))
+    out = {
+        "period": {"from": None if lo is None else lo.isoformat(),
+                   "to": None if hi is None else hi.isoformat(), "as_of": t.isoformat()},
+        "missing_episodes": int(len(mis)),
+        "absent_episodes": int((cat == ABSENT).sum()),
+        "away_episodes": int((cat == AWAY).sum()),
+        "missing_children": int(len(per_child)),
+        "repeat_missing_children": int((per_child >= 2).sum()),
+        "persistent_missing_children": int((per_child > PERSISTENT).sum()),
+        "first_time_missing_children": int(len(first_in)),
+        "missing_episodes_looked_after": int(len(lac)),
+        "returned_missing_episodes": n_ret,
+        "rhi_offered_pct": _pct(len(offered), n_ret),
+        "rhi_held_within_72h_pct": _pct(len(within), n_ret),
+        "rhi_engaged_pct": _pct(len(engaged), len(offered)),
+        "missing_over_48h_looked_after": lasting(lac, LAC_NOTIFY_HOURS),
+        "missing_now": int(st["missing_now"].sum()),
+        "stale_open_episodes": int(st["stale"].sum()),
+        # beside the contract keys: the counts behind the percentages, and what the papers
+        # report next to the missing figures
+        "rhi_offered_episodes": len(offered),
+        "rhi_held_within_72h_episodes": len(within),
+        "rhi_engaged_episodes": len(engaged),
+        "repeat_missing_pct": _pct((per_child >= 2).sum(), len(per_child)),
+        "absent_children": int(ep.loc[cat == ABSENT, "person_id"].nunique()),
+        "away_children": int(ep.loc[cat == AWAY, "person_id"].nunique()),
+        "missing_over_72h": lasting(mis, STRATEGY_HOURS),
+        "missing_episodes_rag_red": int((rag.astype("string").str.lower() == "red").sum()),
+        "missing_now_looked_after": int((st["missing_now"]
+                                         & (_of_person(view, "care_status", episodes["person_id"])
+                                            == LOOKED_AFTER)).sum()),
+        "missing_episodes_by_placement_type": {str(k): int(v) for k, v in pt.value_counts().items()},
+        "bases": dict(MOG_BASES),
     }
+    return out
 
 
 def cse_scorecard(episodes: pd.DataFrame, children: pd.DataFrame, start=None, end=None,
@@ -128,7 +249,8 @@ def cse_scorecard(episodes: pd.DataFrame, children: pd.DataFrame, start=None, en
     rate of children at risk; CSE episodes (episodes of children at significant or serious risk,
     i.e. medium/high); with ``incidents`` (columns ``person_id`` per CSE incident, crime or
     non-crime), the repeat victim rate (DOMAIN.md: 180 of 506 = 35.57%)."""
-    ch = children.drop_duplicates("person_id")
+    from geo.person_view import person_view
+    ch = person_view(children).reset_index()
     cohort = ch[ch["cse_risk"].isin(["at_risk", "significant", "serious"])]
     ep = in_period(episodes, start, end)
     ep_c = ep[ep["person_id"].isin(cohort["person_id"])]
@@ -149,70 +271,90 @@ def cse_scorecard(episodes: pd.DataFrame, children: pd.DataFrame, start=None, en
     return out
 
 
-def missing_now(episodes: pd.DataFrame, children: pd.DataFrame, now=None) -> pd.DataFrame:
-    """Open episodes (no return time) with hours missing and the actions the clocks call for."""
-    now = _utc(now) or pd.Timestamp.now(tz="UTC")
-    open_ = episodes[episodes["returned_at"].isna() & (episodes["reported_at"] <= now)].copy()
-    ch = children.drop_duplicates("person_id").set_index("person_id")
-    open_ = open_.join(ch[[c for c in ("care_status", "placement_type", "cse_risk") if c in ch]],
-                       on="person_id")
+def missing_now(episodes: pd.DataFrame, children: pd.DataFrame, now=None,
+                view: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Children missing as of ``now`` (default: the present): missing episodes reported by then,
+    not returned by then, with no later episode of the child (an open record followed by a later
+    episode is stale: :func:`episode_states`, listed by ``geo.data_quality``), with hours missing
+    as of ``now`` and the actions the clocks call for (48 h for children in care: notify the
+    director; 72 h: strategy meeting; MASH red: strategy meeting within 4 hours). Care status and
+    placement are the best view of the person (``geo.person_view``)."""
+    now = _as_of(now, None)
+    view = _view(children, view)
+    st = episode_states(episodes, now)
+    open_ = episodes[st["missing_now"]].copy()
+    for f in ("care_status", "placement_type", "cse_risk"):
+        open_[f] = _of_person(view, f, open_["person_id"])
     open_["hours_missing"] = ((now - open_["reported_at"]).dt.total_seconds() / 3600).round(1)
     actions = []
     for r in open_.itertuples():
         a = []
-        if getattr(r, "care_status", None) == "cic" and r.hours_missing > LAC_NOTIFY_HOURS:
+        if getattr(r, "care_status", None) == LOOKED_AFTER and r.hours_missing > LAC_NOTIFY_HOURS:
             a.append("looked-after child missing over 48 h: notify the director of children's services")
         if r.hours_missing > STRATEGY_HOURS:
             a.append("missing over 72 h: strategy meeting within 5 working days")
+        if str(getattr(r, "rag", "") or "").lower() == "red":
+            a.append("MASH red: strategy meeting within 4 hours of the notification")
         if getattr(r, "police_risk", None) == "high":
             a.append("high police risk")
         actions.append(a)
     open_["actions"] = actions
+    open_["as_of"] = now
     cols = ["person_id", "episode_key", "category", "reported_at", "hours_missing", "police_risk",
-            "care_status", "placement_type", "cse_risk", "actions"]
+            "care_status", "placement_type", "cse_risk", "actions", "as_of"]
     return open_[[c for c in cols if c in open_]].sort_values("hours_missing", ascending=False) \
         .reset_index(drop=True)
 
 
 def worrying_cases(episodes: pd.DataFrame, children: pd.DataFrame,
                    return_interviews: pd.DataFrame, now=None, n: int = 6,
-                   window_days: int = 90) -> list[dict]:
-    """The ``n`` most worrying children with the reasons for each (MOG's "six most worrying").
+                   window_days: int = 90, view: pd.DataFrame | None = None) -> list[dict]:
+    """The ``n`` most worrying children as of ``now`` with the reasons for each (MOG's "six most
+    worrying"). Only what is known by ``now`` counts.
 
-    Points per reason: missing now (4, +2 past 72 h), episodes in the last ``window_days``
-    (1 each, up to 6), persistent (more than 3 episodes ever: 2), frequency increasing (more in
-    the last window than the one before: 2), CSE risk serious (3) / significant (2), high police
-    risk in the window (2), in residential care (1), early-warning profile (female aged 14-17: 1),
-    no return interview held within 72 h after a return in the window (1), missing from more than
-    one setting (1). Ties broken by the most recent episode.
+    Points per reason: missing now (4, +2 past 72 h; a missing episode not returned by ``now``
+    and not followed by a later episode: stale open records are data-quality findings, not
+    missing children), missing episodes in the last ``window_days`` (1 each, up to 6), absent or
+    away episodes in the window (1: intelligence, reported beside), persistent (more than 3
+    missing episodes on record: 2), frequency increasing (more missing episodes in the last
+    window than the one before: 2), CSE risk serious (3) / significant (2), high police risk in
+    the window (2), in residential care (1), early-warning profile (female aged 14-17: 1), no
+    return interview held within 72 h after a return in the window (1), missing from more than
+    one setting (1). Ties broken by the most recent episode. Care status, placement and CSE
+    risk are the best view of the person (``geo.person_view``).
     """
-    now = _utc(now) or pd.Timestamp.now(tz="UTC")
+    now = _as_of(now, None)
     win = pd.Timedelta(days=window_days)
-    ch = children.drop_duplicates("person_id").set_index("person_id")
+    view = _view(children, view)
     held = return_interviews.dropna(subset=["held_at"])[["episode_key", "held_at"]]
+    known = episodes[episodes["reported_at"] <= now]
+    st = episode_states(known, now)
     out = []
-    for pid, g in episodes.groupby("person_id"):
-        g = g[g["reported_at"] <= now]
-        if g.empty:
-            continue
+    for pid, g in known.groupby("person_id"):
         reasons, score = [], 0
-        recent = g[g["reported_at"] > now - win]
-        before = g[(g["reported_at"] <= now - win) & (g["reported_at"] > now - 2 * win)]
-        open_ = g[g["returned_at"].isna()]
+        gm = g[g["category"] == MISSING]
+        recent_all = g[g["reported_at"] > now - win]
+        recent = gm[gm["reported_at"] > now - win]
+        before = gm[(gm["reported_at"] <= now - win) & (gm["reported_at"] > now - 2 * win)]
+        open_ = gm[st.loc[gm.index, "missing_now"].to_numpy()]
         if len(open_):
             hours = (now - open_["reported_at"].min()).total_seconds() / 3600
             score += 4 + (2 if hours > STRATEGY_HOURS else 0)
             reasons.append(f"missing now ({hours:.0f} h)")
         if len(recent):
             score += min(len(recent), 6)
-            reasons.append(f"{len(recent)} episodes in the last {window_days} days")
-        if len(g) > PERSISTENT:
+            reasons.append(f"{len(recent)} missing episodes in the last {window_days} days")
+        other = recent_all[recent_all["category"] != MISSING]
+        if len(other):
+            score += 1
+            reasons.append(f"{len(other)} absent or away episodes in the last {window_days} days")
+        if len(gm) > PERSISTENT:
             score += 2
-            reasons.append(f"persistent: {len(g)} episodes in all")
+            reasons.append(f"persistent: {len(gm)} missing episodes in all")
         if len(recent) > len(before) and len(recent) >= 2:
             score += 2
-            reasons.append(f"increasing: {len(before)} -> {len(recent)} episodes")
-        c = ch.loc[pid] if pid in ch.index else None
+            reasons.append(f"increasing: {len(before)} -> {len(recent)} missing episodes")
+        c = view.loc[pid] if pid in view.index else None
         if c is not None:
             risk = c.get("cse_risk")
             if risk == "serious":
@@ -230,10 +372,10 @@ def worrying_cases(episodes: pd.DataFrame, children: pd.DataFrame,
                 if 14 <= age < 18:
                     score += 1
                     reasons.append("early-warning profile: female aged 14-17")
-        if "police_risk" in recent and (recent["police_risk"] == "high").any():
+        if "police_risk" in recent_all and (recent_all["police_risk"] == "high").any():
             score += 2
             reasons.append("high police risk")
-        ret = recent[recent["returned_at"].notna()]
+        ret = recent[recent["returned_at"].notna() & (recent["returned_at"] <= now)]
         if len(ret):
             h = ret[["episode_key", "returned_at"]].merge(held, on="episode_key", how="left")
             ok = (h["held_at"] - h["returned_at"]) <= pd.Timedelta(hours=RHI_HOURS)
@@ -246,7 +388,7 @@ def worrying_cases(episodes: pd.DataFrame, children: pd.DataFrame,
             reasons.append("missing from more than one setting")
         if score:
             out.append({"person_id": pid, "score": int(score), "reasons": reasons,
-                        "episodes": int(len(g)), "last_reported": g["reported_at"].max()})
+                        "episodes": int(len(gm)), "last_reported": g["reported_at"].max()})
     out.sort(key=lambda r: (-r["score"], -r["last_reported"].value))
     for r in out:
         r["last_reported"] = r["last_reported"].isoformat()

@@ -46,6 +46,7 @@ import pandas as pd
 
 from geo import synth_cse
 from geo import synth_names as nm
+from geo.synth_mog import MogPlan
 from geo.synth_locations import Catalogue, addresses
 from geo.synth_nulls import NULL_MODELS, found_back_home
 from geo.synth_populations import write_populations
@@ -1003,6 +1004,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
     bad_rows += writer.write("places.csv", pldf, plb)
 
     n_chunks = -(-sc.children // sc.chunk)
+    mog = MogPlan(seed, scale, null)     # placements, homes, stale records, CME (geo.synth_mog)
     for c in range(n_chunks):
         crng = np.random.default_rng([seed, 2, c, int(null)])
         n = min(sc.chunk, sc.children - c * sc.chunk)
@@ -1049,6 +1051,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         rhi = _return_interviews(ctx, crng, k, e, persons, base, aoc_of_child)
         it, ln = _intel_links(ctx, crng, k, recs, persons, e, rhi, base, aoc_children, aoc_venue)
 
+        mog.collect(k, recs, e)
         # formatting per source
         fmt = e.source.map(FMT).to_numpy()
         e["_reported"] = e.reported_at
@@ -1076,6 +1079,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
 
     if populations:
         writer.rows["populations.csv"] = write_populations(out, ref.wards, seed)
+    mog_truth = mog.finish(out, writer.rows, bad_rows)
     locs = pd.concat([cat.truth(np.concatenate(ctx.used_locations))] + ctx.extra_locations, ignore_index=True)
     # child home/placement addresses are location texts too (last_seen); recorded via extra_locations
     locs = locs.drop_duplicates("text")
@@ -1108,6 +1112,7 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         "adult_links": aoc_links,
         "locations": locations,
         "bad_rows": bad_rows,
+        **mog_truth,
     }
     truth.update(synth_cse.write(out, ref, truth, seed, null, START, DAYS))   # CSE assessments, crimes
     with open(out / "truth.json", "w", encoding="utf-8") as fh:

@@ -76,6 +76,9 @@ class View:
     small: int = 5
     grid_m: float = 250.0
     names: dict = field(default_factory=dict, compare=False, hash=False)
+    #: the one child a MASE member asked for with a purpose (logged as a disclosure): named in
+    #: that child's own pack; every other child stays a pseudonym
+    subject: str | None = None
 
     @property
     def full(self) -> bool:
@@ -97,6 +100,9 @@ class View:
         if self.full:
             name = self.names.get(str(person_id))
             return f"{name} ({person_id})" if name else str(person_id)
+        if self.subject is not None and str(person_id) == str(self.subject) and kind == "child":
+            name = self.names.get(str(person_id))
+            return f"{name} ({self.pseudonym(person_id, kind)})" if name else self.pseudonym(person_id, kind)
         return self.pseudonym(person_id, kind)
 
     def count(self, n: object) -> str:
@@ -133,7 +139,9 @@ class View:
             fn = f.get("family_name", pd.Series("", index=f.index)).fillna("").astype(str)
             full = (gn + " " + fn).str.strip()
             names.update({str(p): n for p, n in zip(f["person_id"], full) if n})
-        return View(self.role, self.secret, self.small, self.grid_m, names if self.full else {})
+        if not self.full:
+            names = {k: v for k, v in names.items() if self.subject is not None and k == str(self.subject)}
+        return View(self.role, self.secret, self.small, self.grid_m, names, self.subject)
 
 
 # ---------------------------------------------------------------- period and data
@@ -167,7 +175,7 @@ class Period:
         return f"{self.start:%d %b %Y} to {self.end:%d %b %Y}"
 
 
-FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
+FRAMES = ("children", "persons", "episodes", "return_interviews", "education", "place_events", "premises",
           "intelligence", "links", "areas")
 RESULTS = ("area_hotspots_ward", "area_hotspots_lsoa", "found_at_clusters", "premises_of_concern",
            "area_trends", "co_missing_groups", "bridging_persons")
@@ -180,13 +188,35 @@ def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable
 
     for name in frames:
         data[name] = store.frame(name)
+    try:
+        data["mase_areas"] = store.table("mase_areas")
+    except Exception:  # noqa: BLE001 - a store from before MASE areas
+        pass
     for name in results:
         try:
             data[name] = store.read_result(name)
         except StoreError:      # not analysed yet: the pack says which analysis to run
             continue
+    try:                        # the period each stored analysis covered (for the headings)
+        import sqlalchemy as sa
+
+        from geo import schema
+        rows = store.read_sql(sa.select(schema.results.c.name, schema.results.c.params))
+        data["_result_params"] = {n: json.loads(p_ or "{}") for n, p_ in zip(rows["name"], rows["params"])}
+    except Exception:  # noqa: BLE001 - headings then say "its own period"
+        data["_result_params"] = {}
     from maps.cse_packs import add_cse_data
     return add_cse_data(store, data)
+
+
+def analysis_period(data: dict, name: str) -> str:
+    """The period a stored analysis result covered, in words for a heading."""
+    p = (data.get("_result_params") or {}).get(name) or {}
+    a, b = p.get("from"), p.get("to")
+    if a or b:
+        return f"analysis period {a or 'the first episode'} to {b or 'the last episode'}"
+    return "analysis period: every stored episode" if name in (data.get("_result_params") or {}) else \
+        "the last analysis run's own period"
 
 
 def _utc(t) -> pd.Series:
@@ -239,21 +269,26 @@ def period_episodes(episodes: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Per month of return: returns, RHIs offered, held, held within 72 hours of the return, and
-    outcomes. Episodes are those of ``period`` with a return; an RHI is matched by episode_key."""
+    outcomes. Episodes are the missing episodes of ``period`` returned by its end (the scorecard's
+    returned_missing_episodes; an interview follows
+    a missing episode: absent and away are not in the base); an RHI is matched by episode_key."""
     cols = ["month", "returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement"]
     ep = period_episodes(episodes, period)
+    if "category" in ep.columns:
+        ep = ep[ep["category"] == "missing"]
     if ep.empty:
         return pd.DataFrame(columns=cols)
-    ep = ep[_utc(ep["returned_at"]).notna()].copy()
+    returned = _utc(ep["returned_at"])
+    ep = ep[(returned.notna() & (returned <= contract_period(period).as_of)).to_numpy()].copy()
     ep["returned"] = _utc(ep["returned_at"])
     r = rhis if not rhis.empty else pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome"])
     r = r.sort_values("held_at", na_position="last").drop_duplicates("episode_key")
     m = ep.merge(r[["episode_key", "offered_at", "held_at", "outcome"]], on="episode_key", how="left")
     held = _utc(m["held_at"])
-    m["is_offered"] = _utc(m["offered_at"]).notna() | held.notna() | m["outcome"].isin(
-        ["engaged", "declined", "no_engagement"])
+    m["is_offered"] = m["outcome"].notna() & (m["outcome"] != "not_offered")   # the contract's rule
     m["is_held"] = held.notna()
-    m["in_72h"] = held.notna() & ((held - m["returned"]) <= pd.Timedelta(hours=RHI_HOURS))
+    gap = held - m["returned"]
+    m["in_72h"] = held.notna() & (gap >= pd.Timedelta(0)) & (gap <= pd.Timedelta(hours=RHI_HOURS))
     m["month"] = m["returned"].dt.strftime("%Y-%m")
     out = m.groupby("month").agg(returns=("episode_key", "size"), offered=("is_offered", "sum"),
                                  held=("is_held", "sum"), within_72h=("in_72h", "sum"),
@@ -263,75 +298,104 @@ def rhi_timeliness(episodes: pd.DataFrame, rhis: pd.DataFrame, period: Period) -
     return out.reset_index()[cols]
 
 
-def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[tuple[str, object, str]]:
-    """MOG figures for the period as (label, value, note) rows, from ``geo.scorecards.mog_scorecard``
-    (the same definitions the API serves), plus the local counts the pack adds (high risk, long
-    episodes, CSE risk). Values are raw counts (the table shows them through ``view.count``); the
-    percentages in the notes are those ``view`` may see: for non-analysts, the API's small-base
-    suppression (``geo.disclosure.suppress_scorecard``) gives ``"n/a (<5)"`` over a base of 1-4
-    or for a share implying a count of 1-4. Without ``view``: unminimised (analyst) figures."""
+def contract_period(period: Period):
+    """The pack's days as the contract's reporting period (``geo.periods.Period``: London days,
+    as of the end), so a pack's figures equal ``wayfinder scorecard mog --from --to``."""
+    from geo.periods import Period as ReportingPeriod
+    return ReportingPeriod.parse(period.start.date(), period.end.date())
+
+
+def person_view(data: dict) -> pd.DataFrame:
+    """The best view of each person (``geo.person_view``), computed once per pack data."""
+    pv = data.get("_person_view")
+    if pv is None:
+        from geo.person_view import person_view as _pv
+        ch = _frame(data, "children")
+        pv = _pv(ch if len(ch) else pd.DataFrame(columns=["person_id"]))
+        data["_person_view"] = pv
+    return pv
+
+
+def mog_card(data: dict, period: Period) -> dict:
+    """``geo.scorecards.mog_scorecard`` for the pack's period, as of its end (the dict the CLI
+    and the API serve)."""
     from geo import scorecards as sc
 
     ep_all = _frame(data, "episodes")
-    ch = _frame(data, "children")
     rh = _frame(data, "return_interviews")
     if rh.empty:
         rh = pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome"])
-    if ch.empty:
-        ch = pd.DataFrame(columns=["person_id"])
-    d = sc.mog_scorecard(ep_all, ch, rh, period.start, period.stop)
-    ep = period_episodes(ep_all, period)
-    cat = d.get("by_category", {})
+    p = contract_period(period)
+    return sc.mog_scorecard(ep_all, _frame(data, "children"), rh, p.start, p.end,
+                            as_of=p.as_of, view=person_view(data))
+
+
+def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[tuple[str, object, str]]:
+    """MOG figures for the period as (label, value, note) rows: each row is one key of
+    ``geo.scorecards.mog_scorecard`` (the contract's definitions, the dict the CLI and the API
+    serve; the note says the base of each percentage). Values are raw counts (the table shows
+    them through ``view.count``); the percentages are those ``view`` may see: for
+    non-analysts the API's small-base suppression (``geo.disclosure.suppress_scorecard``) gives
+    ``"n/a (<5)"`` over a base of 1-4 or for a share implying a count of 1-4. Without ``view``:
+    unminimised (analyst) figures."""
+    d = mog_card(data, period)
     shown = d if view is None else view.scorecard(d)
 
     def pct(key):
         v = shown.get(key)
         if v is None:
-            return ""
+            return "n/a (no base)"
         return v if isinstance(v, str) else f"{v:.0f}%"
 
+    as_of = pd.Timestamp(d["period"]["as_of"]).tz_convert("Europe/London")
     rows: list[tuple[str, object, str]] = [
-        ("Episodes reported", d["episodes"], "missing, absent and away without authorisation"),
-        *[(f"  of which {c.replace('_', ' ')}", int(cat.get(c, 0)), "")
-          for c in ("missing", "absent", "away_without_authorisation")],
-        ("Children with an episode", d["children"], "distinct children"),
-        ("Children with more than one episode", d["repeat_children"], f"repeat rate {pct('repeat_rate_pct')}"),
-        ("Children persistently missing (more than 3)", d["persistent_children"], "triggers intensive support"),
-        ("First-time missing children", d["first_time_children"], "first recorded episode in the period"),
-        ("Episodes with no return recorded", d["still_missing"], "still missing, or marker not cleared"),
-        ("High police risk episodes", int((ep.get("police_risk") == "high").sum()) if len(ep) else 0, ""),
+        ("Missing episodes", d["missing_episodes"], "category missing, reported in the period"),
+        ("Absent episodes (beside missing, not in it)", d["absent_episodes"],
+         "intelligence only: no search, no MASH referral"),
+        ("Away without authorisation episodes (beside missing)", d["away_episodes"],
+         "looked-after children whose whereabouts were known"),
+        ("Children missing", d["missing_children"], "children with a missing episode in the period"),
+        ("Children missing more than once", d["repeat_missing_children"],
+         f"repeat rate {pct('repeat_missing_pct')} of children missing"),
+        ("Children persistently missing (more than 3)", d["persistent_missing_children"],
+         "missing episodes in the period; triggers intensive support"),
+        ("First-time missing children", d["first_time_missing_children"],
+         "first missing episode on record in the period"),
+        ("Missing episodes of children in care", d["missing_episodes_looked_after"],
+         "care status cic (best view of each child)"),
+        ("Missing episodes of children in care over 48 hours", d["missing_over_48h_looked_after"],
+         "notify the director of children's services"),
+        ("Missing episodes over 72 hours", d["missing_over_72h"], "strategy meeting within 5 working days"),
+        ("Missing episodes rated red by the MASH", d["missing_episodes_rag_red"],
+         "strategy meeting within 4 hours"),
     ]
-    if len(ep):
-        dur = _utc(ep["returned_at"]) - _utc(ep["reported_at"])
-        rows.append(("Episodes longer than 48 hours", int((dur > pd.Timedelta(hours=48)).sum()),
-                     "looked-after child: notify the director"))
-        if "cse_risk" in ch.columns:
-            risk = ep["person_id"].map(ch.drop_duplicates("person_id").set_index("person_id")["cse_risk"])
-            rows.append(("Children at significant or serious CSE risk who went missing",
-                         ep.loc[risk.isin(["significant", "serious"]), "person_id"].nunique(), ""))
-    for pt, v in sorted(d.get("by_placement_type", {}).items(), key=lambda kv: -kv[1]):
-        rows.append((f"  episodes, placement {pt.replace('_', ' ')}", int(v), ""))
+    for pt, v in sorted(d.get("missing_episodes_by_placement_type", {}).items(), key=lambda kv: -kv[1]):
+        rows.append((f"  missing episodes, placement {pt.replace('_', ' ')}", int(v), ""))
     rows += [
-        ("Returns needing a return interview", d["returned_episodes"], ""),
-        ("RHIs offered", d["rhi_offered"], pct("rhi_offered_pct") + " of returns"),
-        ("RHIs held", d["rhi_held"], ""),
-        ("RHIs held within 72 hours of return", d["rhi_held_within_72h"],
-         pct("rhi_held_within_72h_pct") + " of returns"),
-        ("Children placed from out of area with an episode", d["out_of_area_children"],
-         "responsible authority is not the host"),
+        ("Returned missing episodes", d["returned_missing_episodes"],
+         f"returned by {as_of:%d %b %Y %H:%M}: the base of the interview figures"),
+        ("RHIs offered", d["rhi_offered_episodes"], pct("rhi_offered_pct") + " of returned missing episodes"),
+        ("RHIs held within 72 hours of return", d["rhi_held_within_72h_episodes"],
+         pct("rhi_held_within_72h_pct") + " of returned missing episodes"),
+        ("RHIs where the child engaged", d["rhi_engaged_episodes"], pct("rhi_engaged_pct") + " of RHIs offered"),
+        ("Children missing now", d["missing_now"], f"as of {as_of:%d %b %Y %H:%M}; open records followed "
+         "by a later episode are not counted"),
+        ("Open records not cleared", d["stale_open_episodes"],
+         "no return recorded though the child has a later episode (data quality)"),
     ]
     return rows
 
 
 def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.DataFrame:
-    """Children placed here by other authorities who had an episode in the period, by authority."""
+    """Children placed here by other authorities who had a missing episode in the period, by
+    responsible authority (best view of each child, ``geo.person_view``)."""
     cols = ["responsible_authority", "children", "episodes"]
     ep = period_episodes(_frame(data, "episodes"), period)
-    ch = _frame(data, "children")
-    if ep.empty or ch.empty or "responsible_authority" not in ch.columns:
+    pv = person_view(data)
+    if ep.empty or "responsible_authority" not in pv.columns:
         return pd.DataFrame(columns=cols)
-    ra = ch.dropna(subset=["responsible_authority"]).drop_duplicates("person_id").set_index("person_id")[
-        "responsible_authority"].astype(str)
+    ep = ep[ep["category"] == "missing"] if "category" in ep.columns else ep
+    ra = pv["responsible_authority"].dropna().astype(str)
     ra = ra[~ra.str.strip().str.lower().str.contains(host.lower()) & (ra.str.strip() != "")]
     e = ep[ep["person_id"].isin(ra.index)].assign(responsible_authority=lambda d: d["person_id"].map(ra))
     if e.empty:
@@ -343,7 +407,8 @@ def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.Data
 def worrying_cases(data: dict, period: Period, n: int = 6) -> pd.DataFrame:
     """The ``n`` most worrying children as at the end of the period, with reasons: the points score
     of ``geo.scorecards.worrying_cases`` (the one the API serves) over a window of the period's
-    length. Returns person_id, score, episodes, reasons (list), last_reported."""
+    length, as of the period's end. Returns person_id, score, episodes, reasons (list),
+    last_reported."""
     from geo import scorecards as sc
 
     cols = ["person_id", "score", "episodes", "reasons", "last_reported"]
@@ -357,7 +422,8 @@ def worrying_cases(data: dict, period: Period, n: int = 6) -> pd.DataFrame:
     if ch.empty:
         ch = pd.DataFrame(columns=["person_id"])
     days = max(1, int((period.stop - period.start).days))
-    rows = sc.worrying_cases(ep, ch, rh, now=period.stop, n=n, window_days=days)
+    rows = sc.worrying_cases(ep, ch, rh, now=contract_period(period).as_of, n=n, window_days=days,
+                             view=person_view(data))
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -410,7 +476,9 @@ def _table(df: pd.DataFrame, columns: Sequence[tuple[str, str]], num: Iterable[s
 
 
 def _plain(v: object) -> str:
-    if v is None:
+    if v is None or v is pd.NaT or (isinstance(v, (float, np.floating)) and math.isnan(v)):
+        return ""
+    if isinstance(v, str) and v.strip().lower() in ("nan", "nat", "none"):
         return ""
     if isinstance(v, float):
         return "" if math.isnan(v) else (f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}")
@@ -612,10 +680,11 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     episodes = _frame(data, "episodes")
     parts = []
     sc = pd.DataFrame(mog_scorecard(data, period, view), columns=["figure", "value", "note"])
-    parts.append(_section("Scorecard", _table(sc, [("figure", "Figure"), ("value", "Value"), ("note", "Note")],
-                                              num=["value"], fmt={"value": view.count}), "scorecard"))
+    parts.append(_section(f"Scorecard ({period.label()})", _table(
+        sc, [("figure", "Figure"), ("value", "Value"), ("note", "Note")], num=["value"],
+        fmt={"value": view.count}), "scorecard"))
     mc = monthly_counts(episodes, period)
-    series = {c: mc[c].tolist() for c in mc.columns if c != "month"}
+    series = {str(c).replace("_", " "): mc[c].tolist() for c in mc.columns if c != "month"}
     trend_html = svg_bars(mc["month"].tolist() if len(mc) else [], series, "Episodes per month")
     trends = _frame(data, "area_trends")
     if not trends.empty and "category" in trends.columns:
@@ -635,7 +704,8 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         trend_html += ("<h3>Emerging hot spots (ArcGIS space-time categories)</h3>"
                        + _table(emerging, [("area", "Ward"), ("category", "Category")],
                                 empty="No emerging hot spot ward."))
-    parts.append(_section("Trends", trend_html, "trends"))
+    parts.append(_section(f"Trends (episodes per month: {period.label()}; ward trends: "
+                          f"{analysis_period(data, 'area_trends')})", trend_html, "trends"))
     hs = data.get("area_hotspots_ward")
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
@@ -648,14 +718,15 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
             fmt={"episodes": view.count, "children": view.count}, empty="No hot spot ward at FDR q < 0.10.") + f"<p class='note'>{esc(GI_TEST)}.</p>"
     else:
         inner = _missing(data, ["area_hotspots_ward"])
-    parts.append(_section("Ward hot spots (Getis-Ord Gi*)", inner + ANALYSIS_NOTE, "hotspots"))
+    parts.append(_section(f"Ward hot spots (Getis-Ord Gi*; {analysis_period(data, 'area_hotspots_ward')})",
+                          inner + ANALYSIS_NOTE, "hotspots"))
     wc = worrying_cases(data, period)
     if len(wc):
         wc = wc.assign(child=wc["person_id"].map(lambda p: view.who(p)),
                        why=wc["reasons"].map(lambda r: "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in r) + "</ul>"
                                              if isinstance(r, (list, tuple, np.ndarray)) else esc(r)))
         wc.insert(0, "rank", range(1, len(wc) + 1))
-    parts.append(_section("The six most worrying cases", _table(
+    parts.append(_section(f"The six most worrying cases (as of the end of {period.label()})", _table(
         wc, [("rank", "#"), ("child", "Child"), ("episodes", "Episodes"), ("score", "Score"), ("why", "Reasons")],
         num=["episodes", "score"], fmt={"why": lambda v: v, "episodes": view.count}) +
         "<p class='note'>Score: points for the red indicators (geo.scorecards.worrying_cases, the same "
@@ -667,16 +738,166 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         t["held_72h_pct"] = [view.pct(a, b) for a, b in zip(t["within_72h"], t["held"])]
         t["offered_pct"] = [view.pct(a, b) for a, b in zip(t["offered"], t["returns"])]
     cnt = {c: view.count for c in ("returns", "offered", "held", "within_72h", "engaged", "declined", "no_engagement")}
-    parts.append(_section("Return home interviews: timeliness", _table(
+    parts.append(_section(f"Return home interviews: timeliness ({period.label()})", _table(
         t, [("month", "Month of return"), ("returns", "Returns"), ("offered", "Offered"), ("offered_pct", "% offered"),
             ("held", "Held"), ("within_72h", "Held within 72 h"), ("held_72h_pct", "% of held within 72 h"),
             ("engaged", "Engaged"), ("declined", "Declined"), ("no_engagement", "Did not engage")],
         num=list(cnt) + ["offered_pct", "held_72h_pct"], fmt=cnt), "rhi"))
-    ooa = out_of_area(data, period)
-    parts.append(_section("Children placed from out of area", _table(
-        ooa, [("responsible_authority", "Responsible authority"), ("children", "Children"), ("episodes", "Episodes")],
-        num=["children", "episodes"], fmt={"children": view.count, "episodes": view.count}), "out-of-area"))
+    parts += mog_extra_sections(data, period, view)
     return page("MOG pack: Missing Operational Group", period.label(), "".join(parts), view)
+
+
+def mog_extras(data: dict, period: Period) -> dict:
+    """``geo.mog_extras.mog_extras`` for the pack's period as of its end (the CLI's and API's)."""
+    from geo.mog_extras import mog_extras as _extras
+
+    p = contract_period(period)
+    rh = _frame(data, "return_interviews")
+    if rh.empty:
+        rh = pd.DataFrame(columns=["episode_key", "offered_at", "held_at", "outcome", "push_factors",
+                                   "pull_factors", "issues"])
+    return _extras(_frame(data, "episodes"), _frame(data, "children"), rh, p.start, p.end, p.as_of,
+                   education=data.get("education"), view=person_view(data))
+
+
+def _words(v: object) -> str:
+    """A vocabulary value or ``;`` list as words (no raw field names where a person reads)."""
+    return "; ".join(str(x).replace("_", " ") for x in str(v or "").split(";") if x)
+
+
+def mog_extra_sections(data: dict, period: Period, view: View) -> list[str]:
+    """The MOG's other tables (geo.mog_extras), each headed with its period: children's homes
+    (roles that may see homes only), out of area both ways, first-time missing, more than one
+    setting, RHI themes, children missing education, data quality."""
+    x = mog_extras(data, period)
+    label = period.label()
+    out = []
+    cnt = view.count
+    cats = [("missing_episodes", "Missing"), ("absent_episodes", "Absent"), ("away_episodes", "Away"),
+            ("children", "Children")]
+    if view.full:
+        homes = pd.DataFrame(x["by_establishment"])
+        inner = _table(homes, [("establishment", "Children's home")] + cats, num=[c for c, _ in cats],
+                       empty="No episodes of children in a named home in the period.")
+    else:
+        inner = ("<p class='note'>Children's homes are restricted: the per-home table is given to analysts "
+                 "only (the placements rule of the API).</p>")
+    out.append(_section(f"Episodes per children's home ({label})", inner, "homes"))
+    o = x["out_of_area"]
+    pin = pd.DataFrame(o["placed_in_list"])
+    if len(pin):
+        pin = pin.assign(child=pin["person_id"].map(view.who), settings=pin["settings"].map(_words),
+                         first=pd.to_datetime(pin["first_reported"]).dt.strftime("%d %b"),
+                         last=pd.to_datetime(pin["last_reported"]).dt.strftime("%d %b"))
+    host = pd.DataFrame([{"host": k, **v} for k, v in o["placed_out_by_host"].items()])
+    share = o["placed_out_pct"]
+    share_txt = view.pct(o["placed_out_children"], o["looked_after_children_known_placement"])
+    ooa = out_of_area(data, period)
+    out.append(_section(f"Children placed from out of area, and the city's children placed elsewhere ({label})",
+        "<h3>Children placed in the city by other authorities, by responsible authority</h3>"
+        + _table(ooa, [("responsible_authority", "Responsible authority"), ("children", "Children"),
+                       ("episodes", "Missing episodes")],
+                 num=["children", "episodes"], fmt={"children": cnt, "episodes": cnt})
+        + "<h3>Children placed in the city by other authorities: pattern per child</h3>"
+        + _table(pin, [("child", "Child"), ("responsible_authority", "Responsible authority"),
+                       ("missing_episodes", "Missing"), ("absent_episodes", "Absent"),
+                       ("away_episodes", "Away"), ("first", "First"), ("last", "Last"), ("settings", "From")],
+                 num=["missing_episodes", "absent_episodes", "away_episodes"],
+                 fmt={c: cnt for c in ("missing_episodes", "absent_episodes", "away_episodes")},
+                 empty="No child placed here by another authority had an episode in the period.")
+        + "<h3>The city's own looked-after children placed elsewhere, by host authority</h3>"
+        + f"<p>{esc(cnt(o['placed_out_children']))} of {esc(cnt(o['looked_after_children_known_placement']))} "
+          f"looked-after children with a recorded placement authority are placed outside the city "
+          f"({esc(share_txt if share is not None else 'n/a')}; the papers report 41%).</p>"
+        + _table(host, [("host", "Host authority"), ("children", "Children placed there"),
+                        ("children_missing", "Of whom missing in the period"),
+                        ("missing_episodes", "Missing episodes")],
+                 num=["children", "children_missing", "missing_episodes"],
+                 fmt={c: cnt for c in ("children", "children_missing", "missing_episodes")},
+                 empty="No placement authority recorded."), "out-of-area"))
+    f = x["first_time"]
+    ft = pd.DataFrame([
+        ("Children missing for the first time", cnt(f["first_time_children"]), ""),
+        ("Return interviews offered after the first episode", cnt(f["first_time_rhi_offered"]), ""),
+        ("Of which the child engaged", cnt(f["first_time_rhi_engaged"]),
+         view.pct(f["first_time_rhi_engaged"], f["first_time_rhi_offered"]) + " (papers: 34%)"),
+        ("Went missing again by the end of the period", cnt(f["first_time_missing_again"]),
+         view.pct(f["first_time_missing_again"], f["first_time_children"])
+         + " (papers: 84% not missing again)"),
+    ], columns=["figure", "value", "note"])
+    out.append(_section(f"First-time missing children ({label})",
+                        _table(ft, [("figure", "Figure"), ("value", "Value"), ("note", "Note")], num=["value"]),
+                        "first-time"))
+    ms = pd.DataFrame(x["multi_setting"])
+    if len(ms):
+        ms = ms.assign(child=ms["person_id"].map(view.who), settings=ms["settings"].map(_words),
+                       last=pd.to_datetime(ms["last_reported"]).dt.strftime("%d %b %Y"),
+                       sources=ms["sources"].map(_words))
+    out.append(_section(f"Children missing from more than one setting ({label})", _table(
+        ms, [("child", "Child"), ("settings", "Settings"), ("episodes", "Episodes"),
+             ("missing_episodes", "Missing"), ("last", "Last reported"), ("sources", "Recorded by")],
+        num=["episodes", "missing_episodes"], fmt={"episodes": cnt, "missing_episodes": cnt},
+        empty="No child had episodes from more than one setting in the period."), "settings"))
+    th = x["rhi_themes"]
+    rows = []
+    for col, what in (("push_factors", "Push factor"), ("pull_factors", "Pull factor"), ("issues", "Issue")):
+        for k, v in th.get(col, {}).items():
+            rows.append({"kind": what, "theme": k.replace("_", " "), "n": v,
+                         "pct": view.pct(v, th["interviews_held"])})
+    themes = pd.DataFrame(rows)
+    by_month = th.get("issues_by_month", {})
+    months = sorted(by_month)
+    issues = sorted({i for m in by_month.values() for i in m})
+    trend = svg_bars(months, {i.replace("_", " "): [by_month[m].get(i, 0) for m in months] for i in issues[:5]},
+                     "Issues raised per month (return interviews held)") if months else ""
+    out.append(_section(f"Return home interviews: push, pull and issues ({label})",
+                        f"<p>{esc(cnt(th['interviews_held']))} interviews held after missing episodes of the period "
+                        "(papers: mental health 25%, substance misuse 18%, CSE 12%, offending 6.5%).</p>"
+                        + _table(themes, [("kind", "Kind"), ("theme", "Theme"), ("n", "Interviews"),
+                                          ("pct", "% of interviews held")], num=["n", "pct"], fmt={"n": cnt},
+                                 empty="No interview held.") + trend, "themes"))
+    c = x["cme"]
+    if c.get("records"):
+        cm = pd.DataFrame([
+            ("Children on a children-missing-education record in the period", cnt(c["cme_children_in_period"])),
+            ("Of whom also missing in the period", cnt(c["cme_children_also_missing"])),
+            ("CME records open at the end of the period", cnt(c["open_at_as_of"]["cme"])),
+            ("Not in education, employment or training (CNES) open", cnt(c["open_at_as_of"]["cnes"])),
+            ("Removed from roll, not located, open", cnt(c["open_at_as_of"]["removed_unlocated"])),
+            ("Elective home education open", cnt(c["open_at_as_of"]["elective_home_education"])),
+            ("Records started in the period", cnt(c["started_in_period"])),
+            ("Records ended in the period", cnt(c["ended_in_period"])),
+        ], columns=["figure", "value"])
+        cme_html = _table(cm, [("figure", "Figure"), ("value", "Value")], num=["value"])
+    else:
+        cme_html = "<p class='note'>No education.csv records in the store.</p>"
+    out.append(_section(f"Children missing education ({label})", cme_html, "cme"))
+    out.append(_section(f"Data quality: records that do not agree (as of the end of {label})",
+                        data_quality_table(data, period, view), "quality"))
+    return out
+
+
+def data_quality_table(data: dict, period: Period, view: View) -> str:
+    """Counts per source of ``geo.data_quality`` findings as of the period's end."""
+    from geo.data_quality import FINDINGS, quality_report
+
+    rh = _frame(data, "return_interviews")
+    ep = _frame(data, "episodes")
+    if ep.empty:
+        return "<p class='note'>No episodes.</p>"
+    rep = quality_report(ep, _frame(data, "children"), rh, contract_period(period).as_of, view=person_view(data))
+    labels = {"stale_open_episodes": "Open records followed by a later episode",
+              "long_open_episodes": "Missing over 28 days with no later episode (check)",
+              "unknown_children": "Episodes of a child with no child record",
+              "rhi_after_next_episode": "Interviews held after the next episode",
+              "disagreements": "Details that disagree between sources"}
+    rows = [{"finding": labels[k], **{src: v[k] for src, v in rep["summary"].items()}, "all": rep["totals"][k]}
+            for k in FINDINGS]
+    srcs = list(rep["summary"])
+    return _table(pd.DataFrame(rows), [("finding", "Finding")] + [(s_, s_.replace("_", " ")) for s_ in srcs]
+                  + [("all", "All")], num=srcs + ["all"], fmt={c: view.count for c in srcs + ["all"]}) + (
+        "<p class='note'>Stale open records are kept out of children missing now and the most worrying "
+        "cases; analysts list them with <code>wayfinder quality</code>.</p>")
 
 
 def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str | None = None) -> str:
@@ -758,27 +979,78 @@ def concerning_premises(data: dict, top: int = 30) -> pd.DataFrame:
     return poc.head(top)
 
 
-def adults_table(data: dict, view: View) -> str:
+#: direct links that make an adult "of concern" (with a recorded role adult_of_concern, or a path
+#: resting on intelligence); family and professionals linked only through shared places are not
+CONCERNING_RELATIONS = ("associate", "transported_by", "intelligence", "intel", "drives_for")
+_RELATION_WORDS = {"associate": "associate of", "transported_by": "transported", "seen_with": "seen with",
+                   "found_with": "found with", "drives_for": "drives for", "intelligence": "in intelligence on",
+                   "intel": "in intelligence on"}
+
+
+def adult_basis(evidence: object) -> dict:
+    """Direct relations of an adult to children from ``bridging_persons.evidence`` (``PID relation``
+    items; items ``via`` a place are indirect): ``{relation: children}``."""
+    out: dict = {}
+    for item in str(evidence or "").split("; "):
+        parts = item.split(" ", 2)
+        if len(parts) < 2 or " via " in item:
+            continue
+        for rel in parts[1].split("+"):
+            out.setdefault(rel, set()).add(parts[0])
+    return {k: len(v) for k, v in out.items()}
+
+
+def adults_of_concern(data: dict) -> tuple[pd.DataFrame, int]:
+    """Adults with concerning evidence (a role of adult_of_concern, an associate, transported-by or
+    intelligence link to a child, or paths resting on intelligence) from ``bridging_persons``,
+    with the basis in words; and how many other linked adults (family, professionals, adults
+    linked only through shared places) were left out."""
     bp = _frame(data, "bridging_persons")
     persons = _frame(data, "persons")
     role = dict(zip(persons.get("person_id", []), persons.get("role", []))) if len(persons) else {}
-    if len(bp):
-        bp = bp.assign(who=bp["person_id"].map(lambda p: view.who(p, "adult")),
-                       role=bp["person_id"].map(lambda p: str(role.get(p, "") or "").replace("_", " ")))
-        cols = [("rank", "#"), ("who", "Adult"), ("role", "Recorded role"), ("children", "Children linked"),
-                ("score", "Score")]
-        if view.full and "evidence" in bp.columns:
-            cols.append(("evidence", "Evidence"))
-        if "intelligence_only" in bp.columns:
-            bp["intel_only"] = bp["intelligence_only"].map(lambda v: "intelligence only (graded, not fact)" if v else "")
-            cols.append(("intel_only", "Basis"))
-        return _table(bp, cols, num=["children", "score"], fmt={"children": view.count}) + (
-            "<p class='note'>Adults linked to several children directly or through shared places "
-            "(network.measures.bridging_persons).</p>")
+    if bp.empty:
+        return bp, 0
+    bp = bp.copy()
+    bp["role"] = bp["person_id"].map(lambda p_: str(role.get(p_, "") or ""))
+    basis = bp.get("evidence", pd.Series("", index=bp.index)).map(adult_basis)
+    intel_only = bp.get("intelligence_only", pd.Series(False, index=bp.index)).fillna(False).astype(bool)
+    concern = (bp["role"] == "adult_of_concern") | intel_only | basis.map(
+        lambda b: any(r in b for r in CONCERNING_RELATIONS))
+    concern &= ~bp["role"].isin(["family", "professional"]) | basis.map(
+        lambda b: any(r in b for r in CONCERNING_RELATIONS))
+
+    def words(i) -> str:
+        b = basis[i]
+        parts = ["recorded as an adult of concern"] if bp.at[i, "role"] == "adult_of_concern" else []
+        parts += [f"{_RELATION_WORDS[r]} {n} {'child' if n == 1 else 'children'}"
+                  for r, n in sorted(b.items(), key=lambda kv: -kv[1]) if r in _RELATION_WORDS]
+        if intel_only[i]:
+            parts.append("intelligence only (graded, not fact)")
+        return "; ".join(parts)
+    bp["basis"] = [words(i) for i in bp.index]
+    shown = bp[concern.to_numpy()]
+    return shown, int((~concern).sum())
+
+
+def adults_table(data: dict, view: View) -> str:
+    shown, left_out = adults_of_concern(data)
+    persons = _frame(data, "persons")
+    if len(shown):
+        shown = shown.assign(who=shown["person_id"].map(lambda p: view.who(p, "adult")),
+                             role_words=shown["role"].str.replace("_", " "))
+        cols = [("rank", "#"), ("who", "Adult"), ("role_words", "Recorded role"),
+                ("children", "Children linked"), ("score", "Score"), ("basis", "Basis")]
+        return _table(shown, cols, num=["children", "score"], fmt={"children": view.count}) + (
+            "<p class='note'>Adults with concerning evidence: a recorded role of adult of concern, or an "
+            "associate, transported-by or intelligence link to a child (network.measures.bridging_persons). "
+            f"{esc(view.count(left_out))} other adults linked to several children (family members, professionals, "
+            "adults sharing only a place such as a postcode) are not listed here.</p>")
     if len(persons) and "role" in persons.columns:
         aoc = persons[persons["role"] == "adult_of_concern"].drop_duplicates("person_id")
-        aoc = aoc.assign(who=aoc["person_id"].map(lambda p: view.who(p, "adult")))
-        return _missing(data, ["bridging_persons"]) + _table(aoc, [("who", "Adult of concern (recorded)")])
+        aoc = aoc.assign(who=aoc["person_id"].map(lambda p: view.who(p, "adult")),
+                         basis="recorded as an adult of concern")
+        return _missing(data, ["bridging_persons"]) + _table(
+            aoc, [("who", "Adult of concern (recorded)"), ("basis", "Basis")])
     return _missing(data, ["bridging_persons"])
 
 
@@ -857,10 +1129,12 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
     pid = resolve_child(data, child)
     ch = _frame(data, "children")
     rec = ch[ch["person_id"] == pid]
-    r0 = rec.iloc[0]
+    r0 = person_view(data).loc[pid]     # the best view of the child's linked records
     who = view.who(pid)
-    facts = [("Child", who), ("Sex", r0.get("sex")), ("Care status", r0.get("care_status")),
-             ("Placement type", r0.get("placement_type")), ("CSE risk", r0.get("cse_risk")),
+    care_words = {"cic": "in care (looked after)", "cp": "child protection plan", "cin": "child in need"}
+    facts = [("Child", who), ("Sex", r0.get("sex")),
+             ("Care status", care_words.get(r0.get("care_status"), _words(r0.get("care_status")))),
+             ("Placement type", _words(r0.get("placement_type"))), ("CSE risk", _words(r0.get("cse_risk"))),
              ("Responsible authority", r0.get("responsible_authority")),
              ("Records linked", len(rec) if view.full else view.count(len(rec)))]
     if view.full:
@@ -882,7 +1156,8 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
                 ("where_found", "Found (ward)" if not view.full else "Found at"), ("in_period", "In period")]
         if view.full:
             cols.insert(0, ("episode_key", "Episode"))
-        timeline += _table(e, cols, num=["hours"])
+        timeline += _table(e, cols, num=["hours"], fmt={"category": lambda v: esc(_words(v)),
+                                                        "missing_from": lambda v: esc(_words(v))})
     parts.append(_section("Timeline of episodes", timeline + f"<p class='note'>{len(ep)} episodes in all, "
                           f"{int(in_p.sum()) if len(ep) else 0} in the period.</p>", "timeline"))
     evs = _frame(data, "place_events")
@@ -930,6 +1205,47 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
         rcols += [("places", "Places"), ("associates", "Associates")]
     parts.append(_section("Return home interviews", _table(rh, rcols, empty="No return interviews recorded."), "rhi"))
     return page(f"MASE pack: {who}", period.label(), "".join(parts), view, scripts=["vendor/cytoscape.min.js"])
+
+
+def mase_area_pack(data: dict, period: Period, area: str, view: View | None = None) -> str:
+    """One MASE area's list (``geo.mase.mase_lists``): the children at CSE risk whose ward is in the
+    area, with their episodes in the period and whether missing at its end. Children are
+    pseudonyms for every role but analysts."""
+    from geo.mase import mase_lists
+
+    view = (view or View(DEFAULT_ROLE["mase"])).with_names(data.get("children"), data.get("persons"))
+    areas = data.get("mase_areas")
+    if areas is None or len(areas) == 0:
+        raise PackError("no MASE areas loaded: run `wayfinder reference --mase-areas FILE`")
+    names = {a.lower(): a for a in areas["mase_area"].unique()}
+    if area.strip().lower() not in names:
+        raise PackError(f"no MASE area {area!r}: one of {', '.join(sorted(names.values()))}")
+    area = names[area.strip().lower()]
+    p = contract_period(period)
+    lst = mase_lists(_frame(data, "episodes"), _frame(data, "children"), areas, p.start, p.end, p.as_of,
+                     view=person_view(data), area=area)
+    wards = _area_names(data)
+    lst = lst.assign(child=lst["person_id"].map(view.who), risk=lst["cse_risk"].map(_words),
+                     care=lst["care_status"].map(lambda c: {"cic": "in care", "cp": "child protection plan",
+                                                            "cin": "child in need"}.get(c, _words(c))),
+                     ward=lst["ward_code"].map(lambda w: wards.get(w, "") if isinstance(w, str) else ""),
+                     last=pd.to_datetime(lst["last_reported"], utc=True).dt.strftime("%d %b %Y"),
+                     now=lst["missing_now"].map(lambda b: "yes" if b else ""))
+    cnt = view.count
+    summary = (f"<p>{esc(cnt(len(lst)))} children at CSE risk in the {esc(area)} area; "
+               f"{esc(cnt(int((lst['missing_episodes'] > 0).sum())))} missing in the period; "
+               f"{esc(cnt(int(lst['missing_now'].sum())))} missing at its end.</p>")
+    table = _table(lst, [("child", "Child"), ("risk", "CSE risk"), ("care", "Care status"), ("ward", "Ward"),
+                         ("missing_episodes", "Missing"), ("absent_away_episodes", "Absent or away"),
+                         ("last", "Last episode"), ("now", "Missing now")],
+                   num=["missing_episodes", "absent_away_episodes"],
+                   fmt={"missing_episodes": cnt, "absent_away_episodes": cnt},
+                   empty="No child at CSE risk in this area.")
+    body = _section(f"Children at CSE risk in the {area} area ({period.label()})", summary + table, "area-list") + (
+        "<p class='note'>Area of a child: the ward of their placement or home (best view of their records), "
+        "else of their latest episode. Areas are the wards loaded with <code>wayfinder reference "
+        "--mase-areas</code>.</p>")
+    return page(f"MASE pack: {area} area", period.label(), body, view)
 
 
 def svg_timeline(ep: pd.DataFrame, period: Period, width: int = 760, height: int = 70) -> str:
@@ -985,17 +1301,19 @@ def _boundaries(data: dict):
 # ---------------------------------------------------------------- building and writing
 
 def build_pack(kind: str, data: dict, start: str, end: str, child: str | None = None,
-               view: View | None = None, tile_url: str | None = None) -> str:
+               view: View | None = None, tile_url: str | None = None, area: str | None = None) -> str:
     """The pack ``kind`` (mog, cog, mase) for [start, end] (whole days); ``view`` defaults to the
-    meeting's member role (minimised)."""
+    meeting's member role (minimised). MASE: one child (``child``) or one area's list (``area``)."""
     period = Period.parse(start, end)
     if kind == "mog":
         return mog_pack(data, period, view, tile_url)
     if kind == "cog":
         return cog_pack(data, period, view, tile_url)
     if kind == "mase":
+        if not child and area:
+            return mase_area_pack(data, period, area, view)
         if not child:
-            raise PackError("the MASE pack needs --child ID")
+            raise PackError("the MASE pack needs --child ID (one child) or --area NAME (an area's list)")
         return mase_pack(data, period, child, view, tile_url)
     if kind == "licensing":
         from maps.cse_packs import licensing_pack

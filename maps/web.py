@@ -102,6 +102,7 @@ def pack(request: Request, kind: str,
          end: str = Query(..., alias="to", description="last day, YYYY-MM-DD"),
          child: str | None = Query(None, max_length=200, description="MASE: the child (its pseudonym; "
                                    "analysts may give a person id or record key)"),
+         area: str | None = Query(None, max_length=80, description="MASE: one area's list of children at CSE risk"),
          purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)"),
          recipients: str | None = Query(None, max_length=300, description="who the pack is for "
                                         "(recorded in the audit trail)")
@@ -134,7 +135,11 @@ def pack(request: Request, kind: str,
                       grid_m=float(getattr(settings, "grid_m", 250) or 250))
     data = pack_data(wf, view)
     pid = resolve_pack_child(data, child, view) if child else None
-    key = (kind, str(period.start), str(period.end), pid, role)
+    if kind == "mase" and pid and role == "mase_member" and purpose:
+        # the member asked for this child with a purpose: the pack names that child (only)
+        from dataclasses import replace
+        view = replace(view, subject=pid)
+    key = (kind, str(period.start), str(period.end), pid, area, role, getattr(view, "subject", None))
     cache = _pack_cache(wf)
     html = cache.get(key)
     if html is None:
@@ -147,7 +152,7 @@ def pack(request: Request, kind: str,
             html = cache.get(key)
             if html is None:
                 html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
-                                        child=pid, view=view)
+                                        child=pid, view=view, area=area)
                 cache[key] = html
                 while len(cache) > PACK_CACHE_SIZE:
                     cache.popitem(last=False)
@@ -159,6 +164,8 @@ def pack(request: Request, kind: str,
         ctx.action = "disclosure"
         ctx.what = (f"pack {kind} {period.start.date()}..{period.end.date()}"
                     + (f" child {view.pseudonym(pid)}" if pid else "")
+                    + (f" area {area}" if area and not pid else "")
+                    + (" (named to the member, purpose given)" if getattr(view, "subject", None) else "")
                     + (f" to {' '.join(recipients.split())[:200]}" if recipients else ""))
         ctx.result_count = 1
     name = f"wayfinder-{kind}-{period.start.date()}-{period.end.date()}.html"

@@ -18,22 +18,33 @@ $WF reference --db "$DB" --codepoint $REF/gazetteer/codepoint_open_2014_b.csv \
   --wards $REF/boundaries/birmingham_wards_2013.geojson \
   --lsoa $REF/boundaries/birmingham_lsoa_2011.geojson
 
+step "MASE areas: an illustrative three-area split of the wards (data/reference/SOURCES.md)"
+$WF reference --db "$DB" --mase-areas $REF/mase_areas_birmingham_illustrative.csv
+
 step "a generated city-scale drop (synthetic people on real wards, postcodes, premises)"
 $WF synth --out "$OUT/drop" --seed 7 --scale city
 
 step "the pipeline: ingest, geocode, identity, analyses, graph, co-missing groups"
 $WF run --db "$DB" --drop "$OUT/drop" --out "$OUT/results" --seed 7
 
-read -r FROM TO CHILD < <(.venv/bin/python - "$DB" <<'PY'
+read -r FROM TO CHILD MONTH < <(.venv/bin/python - "$DB" <<'PY'
 import sys
 from geo.store import open_store
 eps = open_store(sys.argv[1]).frame("episodes")
-print(eps["reported_at"].min().date(), eps["reported_at"].max().date(),
-      eps["person_id"].value_counts().index[0])
+last = eps["reported_at"].max()
+print(eps["reported_at"].min().date(), last.date(),
+      eps["person_id"].value_counts().index[0], last.tz_convert("Europe/London").strftime("%Y-%m-01"))
 PY
 )
-step "meeting packs ($FROM to $TO)"
-$WF pack mog --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/mog.html"
+step "the MOG scorecard for the last month ($MONTH to $TO) and the data-quality report"
+mkdir -p "$OUT/packs"
+$WF scorecard mog --db "$DB" --from "$MONTH" --to "$TO" --json > "$OUT/packs/mog_scorecard.json"
+$WF scorecard mog --db "$DB" --from "$MONTH" --to "$TO" --no-extras
+$WF quality --db "$DB" --as-of "$TO 23:59" --out "$OUT/quality"
+
+step "meeting packs (MOG: $MONTH to $TO; COG, MASE: $FROM to $TO)"
+$WF pack mog --db "$DB" --from "$MONTH" --to "$TO" --out "$OUT/packs/mog.html"
+$WF pack mase --db "$DB" --from "$FROM" --to "$TO" --area South --out "$OUT/packs/mase_south.html"
 $WF pack cog --db "$DB" --from "$FROM" --to "$TO" --out "$OUT/packs/cog.html"
 $WF pack mase --db "$DB" --from "$FROM" --to "$TO" --child "$CHILD" --out "$OUT/packs/mase.html"
 
@@ -61,7 +72,8 @@ cat <<TXT
 store:      $DB
 drop:       $OUT/drop (truth.json holds what was planted)
 results:    $OUT/results (hotspots, clusters, premises of concern, trends, groups, graph exports)
-packs:      $OUT/packs/{mog,cog,mase,licensing}.html
+packs:      $OUT/packs/{mog,cog,mase,mase_south,licensing}.html, $OUT/packs/mog_scorecard.json
+quality:    $OUT/quality (stale open records, unknown children, late interviews, disagreements)
 sign in:    demo_analyst / $(cat "$OUT/demo_analyst.password")
 TXT
 if [ "${DEMO_SERVE:-1}" = "1" ]; then

@@ -36,8 +36,12 @@ def register(app: typer.Typer) -> None:
                                            "meeting's member role); analyst = full view"),
         tile_url: Optional[str] = typer.Option(None, "--tile-url", help="optional tile server "
                                                "URL template; default: boundaries only"),
-        purpose: Optional[str] = typer.Option(None, "--purpose", help="why the pack is made "
-                                              "(audit trail; default: the meeting, e.g. 'MOG meeting pack')"),
+        area: Optional[str] = typer.Option(None, "--area", help="MASE: one area's list of children at "
+                                           "CSE risk (areas: wayfinder reference --mase-areas)"),
+        purpose: Optional[str] = typer.Option(None, "--purpose", help="why the pack is made (audit "
+                                              "trail; default: the meeting, e.g. 'MOG meeting pack'); "
+                                              "for a mase_member's MASE pack the pack then names the "
+                                              "child (only)"),
         recipients: Optional[str] = typer.Option(None, "--recipients", help="who receives it "
                                                  "(audit trail; default: the meeting's members)"),
     ) -> None:
@@ -62,8 +66,8 @@ def register(app: typer.Typer) -> None:
         if not pack_allowed(kind, role):          # the same rule as GET /packs/{kind}
             allowed = sorted(PACK_ROLES.get(kind, ()))
             fail(f"role {role!r} may not receive a {kind} pack (one of {', '.join(allowed) or 'none'})")
-        if kind == "mase" and not child:
-            fail("the MASE pack needs --child ID")
+        if kind == "mase" and not child and not area:
+            fail("the MASE pack needs --child ID (one child) or --area NAME (an area's list)")
         from maps.web import iso_day
         try:
             period = packs.Period.parse(iso_day(start, "--from"), iso_day(end, "--to"))
@@ -89,6 +93,8 @@ def register(app: typer.Typer) -> None:
         except KeyConfigError as exc:
             fail(str(exc))
         data = packs.load_pack_data(store)
+        from api.commands.scorecard import resolve_in_memory
+        resolve_in_memory(store, data)      # children are resolved persons, as in the scorecard
         if data.get("episodes") is None or len(data["episodes"]) == 0:
             fail("the store holds no episodes: run `wayfinder ingest` first")
         pid = None
@@ -102,9 +108,12 @@ def register(app: typer.Typer) -> None:
                     pid = packs.resolve_child(data, child)
                 except packs.PackError as exc:
                     fail(str(exc))
+        if kind == "mase" and pid and role == "mase_member" and purpose and purpose.strip():
+            from dataclasses import replace
+            view = replace(view, subject=pid)     # the member asked with a purpose: named (only)
         try:
             html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
-                                    child=pid, view=view, tile_url=tile_url)
+                                    child=pid, view=view, tile_url=tile_url, area=area)
         except packs.PackError as exc:
             fail(str(exc))
         import getpass
@@ -113,6 +122,10 @@ def register(app: typer.Typer) -> None:
         what = f"pack {kind} {period.start.date()}..{period.end.date()}"
         if pid:
             what += " child " + view.pseudonym(pid)
+        if area and not pid:
+            what += f" area {area}"
+        if getattr(view, "subject", None):
+            what += " (named to the member, purpose given)"
         try:
             append_entries(store.engine, [AuditEntry(
                 action="disclosure", user_name=f"cli:{getpass.getuser()}", role=role, route="pack",

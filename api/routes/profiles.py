@@ -59,12 +59,20 @@ def profile(request: Request, person_ref: PersonRef, purpose: Annotated[str, PUR
     out: dict = {"person_id": pid} if full else {"pseudonym": m.pseudonym(pid, kind)}
     out["kind"] = kind
     if len(recs):
-        r = recs.iloc[0].to_dict()
-        keep = ["sex", "care_status", "placement_type", "responsible_authority", "cse_risk"]
+        # the best view of the child from all linked records (geo.person_view), not the first one
+        from geo.person_view import person_view
+        pv = wf.layers.cached("person_view", lambda: person_view(ch))
+        r = pv.loc[pid].to_dict()
+        keep = ["sex", "care_status", "placement_type", "responsible_authority", "placement_authority",
+                "cse_risk"]
         if full:
-            keep += ["given_name", "family_name", "school", "placement_postcode", "child_key"]
+            keep += ["given_name", "family_name", "school", "placement_postcode", "establishment"]
             out["records"] = sorted(recs["child_key"].tolist())
             out["dob"] = _iso(r.get("dob"))
+            out["provenance"] = {k: r.get(f"{k}_source") for k in keep + ["dob"]
+                                 if isinstance(r.get(f"{k}_source"), str)}
+            out["conflicts"] = {k: r.get(f"{k}_values") for k in keep + ["dob"]
+                                if bool(r.get(f"{k}_conflict")) and isinstance(r.get(f"{k}_values"), dict)}
         elif pd.notna(r.get("dob")):
             out["age_band"] = "under 14" if (pd.Timestamp.now() - pd.Timestamp(r["dob"])).days / 365.25 < 14 else "14-17+"
         out["details"] = {k: (None if pd.isna(r.get(k)) else r.get(k)) for k in keep if k in r}

@@ -17,6 +17,21 @@ router = APIRouter()
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
 FROM = Query(alias="from", description="period start (date, inclusive)", examples=["2017-01-01"], max_length=10)
 TO = Query(description="period end (date, exclusive)", examples=["2017-04-01"], max_length=10)
+AS_OF = Query(description="the time the figures are as of (ISO 8601; no offset = London time); "
+                          "default: the end of the period for scorecards, now for children missing now",
+              examples=["2017-04-01T09:00"], max_length=40)
+
+
+def _instant(value: str | None):
+    """An as-of time, or None; a bad one is a 400 with the reason."""
+    if not value:
+        return None
+    from geo.periods import PeriodError, parse_instant
+    try:
+        return parse_instant(value)
+    except PeriodError as exc:
+        from api.errors import BadRequest
+        raise BadRequest(str(exc)) from None
 
 
 def _frames(wf):
@@ -43,16 +58,33 @@ def suppress_dict(d, m, keys_exempt=("period",), bases=None):
 
 
 @router.get("/scorecards/mog", name="scorecard_mog", tags=["scorecards"], responses={**_ERR, **example(MOG_EXAMPLE)},
-            summary="MOG scorecard: episodes, children, repeat, persistent, first-time, RHI within 72 h, out of area")
+            summary="MOG scorecard (shared/DATA_CONTRACT.md, Scorecard measures): missing episodes and "
+                    "children, absent and away beside them, RHI offered / within 72 h / engaged, clocks, "
+                    "missing now and stale open records as of a time")
 def scorecard_mog(request: Request, from_: Annotated[str | None, FROM] = None,
                   to: Annotated[str | None, TO] = None,
+                  as_of: Annotated[str | None, AS_OF] = None,
                   host: Annotated[str, Query(max_length=80, description="host authority")] = "Birmingham") -> dict:
+    from api.roles import collection_allowed
+    from geo.mog_extras import minimised, mog_extras
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
-    s = sc.mog_scorecard(ep, ch, rhi, parse_date(from_, "from"),
-                         parse_date(to, "to"), host)
-    ctx.result_count = s["episodes"]
-    return s if ctx.analyst else suppress_dict(s, wf.minimiser)
+    view = _person_view(wf, ch)
+    lo, hi, t = parse_date(from_, "from"), parse_date(to, "to"), _instant(as_of)
+    s = sc.mog_scorecard(ep, ch, rhi, lo, hi, host, as_of=t, view=view)
+    x = mog_extras(ep, ch, rhi, lo, hi, t, host, education=wf.layers.frame("education"), view=view)
+    ctx.result_count = s["missing_episodes"]
+    if ctx.analyst:
+        return {**s, **x}
+    m = wf.minimiser
+    return {**suppress_dict(s, m), **minimised(x, m.pseudonym, m.small,
+                                                homes=collection_allowed("placements", ctx.role))}
+
+
+def _person_view(wf, ch):
+    """The best view of each person (geo.person_view), cached with the store's frames."""
+    from geo.person_view import person_view
+    return wf.layers.cached("person_view", lambda: person_view(ch))
 
 
 @router.get("/scorecards/cse", name="scorecard_cse", tags=["scorecards"], responses={**_ERR, **example(CSE_EXAMPLE)},
@@ -100,13 +132,15 @@ def _person_out(wf, ctx, pid, extra: dict) -> dict:
 
 @router.get("/children/missing-now", name="missing_now", tags=["children"], responses={**_ERR, **example(MISSING_NOW_EXAMPLE)},
             summary="Children missing now, longest first, with the actions the clocks call for")
-def missing_now(request: Request, purpose: Annotated[str, PURPOSE]) -> list[dict]:
+def missing_now(request: Request, purpose: Annotated[str, PURPOSE],
+                as_of: Annotated[str | None, AS_OF] = None) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
     ep, ch, _ = _frames(wf)
-    df = sc.missing_now(ep, ch)
+    df = sc.missing_now(ep, ch, now=_instant(as_of), view=_person_view(wf, ch))
     out = []
     for r in df.to_dict("records"):
         extra = {"category": r.get("category"), "reported_at": r["reported_at"].isoformat(),
+                 "as_of": r["as_of"].isoformat(),
                  "hours_missing": r["hours_missing"], "police_risk": r.get("police_risk"),
                  "care_status": r.get("care_status"), "placement_type": r.get("placement_type"),
                  "cse_risk": r.get("cse_risk"), "actions": r["actions"]}
@@ -120,10 +154,11 @@ def missing_now(request: Request, purpose: Annotated[str, PURPOSE]) -> list[dict
 @router.get("/children/worrying", name="worrying_cases", tags=["children"], responses={**_ERR, **example(WORRYING_EXAMPLE)},
             summary="The most worrying cases (MOG's six) with the reasons for each")
 def worrying(request: Request, purpose: Annotated[str, PURPOSE],
-             n: Annotated[int, Query(ge=1, le=50)] = 6) -> list[dict]:
+             n: Annotated[int, Query(ge=1, le=50)] = 6,
+             as_of: Annotated[str | None, AS_OF] = None) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
-    rows = sc.worrying_cases(ep, ch, rhi, n=n)
+    rows = sc.worrying_cases(ep, ch, rhi, now=_instant(as_of), n=n, view=_person_view(wf, ch))
     ctx.result_count = len(rows)
     return [_person_out(wf, ctx, r.pop("person_id"), r) for r in rows]
 
@@ -161,3 +196,16 @@ def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
         out.append(_person_out(wf, ctx, r["person_id"], extra))
     ctx.result_count = len(out)
     return out
+
+
+@router.get("/quality", name="data_quality", tags=["scorecards"], responses=_ERR,
+            summary="Data quality per source (analysts): stale open records with source and age, "
+                    "unknown children, interviews after the next episode, records that disagree")
+def data_quality(request: Request, as_of: Annotated[str | None, AS_OF] = None) -> dict:
+    from api.commands.quality import report_json
+    from geo.data_quality import quality_report
+    wf, ctx = service(request), ctx_of(request)
+    ep, ch, rhi = _frames(wf)
+    rep = report_json(quality_report(ep, ch, rhi, _instant(as_of), view=_person_view(wf, ch)))
+    ctx.result_count = sum(v for v in rep["totals"].values() if isinstance(v, int))
+    return rep

@@ -39,15 +39,17 @@ def _frames():
 
 
 def test_mog_scorecard():
+    # the contract's definitions (issue 14): missing measures count missing episodes only; B's
+    # absent episode and its interview are reported beside, never inside
     ep, ch, rhi = _frames()
     s = mog_scorecard(ep, ch, rhi, start="2017-03-01", end="2017-04-01")
-    assert s["episodes"] == 7 and s["children"] == 3
-    assert s["repeat_children"] == 1 and s["persistent_children"] == 1
-    assert s["first_time_children"] == 2          # A and B first went missing in March; C in February
-    assert s["returned_episodes"] == 6 and s["still_missing"] == 1
-    assert s["rhi_held"] == 2 and s["rhi_held_within_72h"] == 1   # B's interview took 9 days
-    assert s["out_of_area_children"] == 1
-    assert s["by_category"] == {"missing": 6, "absent": 1}
+    assert s["missing_episodes"] == 6 and s["absent_episodes"] == 1 and s["missing_children"] == 2
+    assert s["repeat_missing_children"] == 1 and s["persistent_missing_children"] == 1
+    assert s["first_time_missing_children"] == 1  # A first went missing in March; C in February
+    assert s["returned_missing_episodes"] == 5 and s["missing_now"] == 1
+    assert s["rhi_offered_pct"] == 40.0 and s["rhi_held_within_72h_pct"] == 20.0
+    assert s["rhi_engaged_pct"] == 50.0 and s["missing_episodes_looked_after"] == 5
+    assert s["absent_children"] == 1 and s["stale_open_episodes"] == 0
 
 
 def test_cse_scorecard_and_missing_now_and_worrying():
@@ -62,7 +64,7 @@ def test_cse_scorecard_and_missing_now_and_worrying():
     w = worrying_cases(ep, ch, rhi, now=now, n=6)
     assert [r["person_id"] for r in w][:2] == ["A", "C"] or w[0]["person_id"] in ("A", "C")
     top = {r["person_id"]: r for r in w}
-    assert "persistent: 5 episodes in all" in top["A"]["reasons"]
+    assert "persistent: 5 missing episodes in all" in top["A"]["reasons"]
     assert any(r.startswith("missing now") for r in top["C"]["reasons"])
     assert "missing from more than one setting" in top["C"]["reasons"]
 

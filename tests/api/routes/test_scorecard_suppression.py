@@ -13,7 +13,7 @@ CASE_ROLES = ["mog_member", "cog_member", "mase_member"]
 def test_suppress_dict_bases_and_implied_counts():
     m = Minimiser("k" * 32)
     s = {"period": {"from": None, "to": None}, "episodes": 9, "children": 3,
-         "repeat_children": 1, "repeat_rate_pct": 33.33, "returned_episodes": 40,
+         "repeat_children": 1, "repeat_rate_pct": 33.33, "returned_missing_episodes": 40,
          "rhi_offered": 38, "rhi_offered_pct": 95.0,
          "rhi_held_within_72h": 2, "rhi_held_within_72h_pct": 5.0}
     out = suppress_dict(s, m)
@@ -42,7 +42,7 @@ def _small_window(as_role):
         for month in ("01", "02", "03", "04", "05"):
             q = f"from=2017-{month}-{day:02d}&to=2017-{month}-{day + 1:02d}"
             s = as_role("analyst", "GET", f"/scorecards/mog?{q}").json()
-            if 0 < s["children"] < 5 and s["repeat_rate_pct"] is not None:
+            if 0 < s["missing_children"] < 5 and s["repeat_missing_pct"] is not None:
                 return q, s
     pytest.fail("no one-day window with 1-4 children in the test store")
 
@@ -50,14 +50,14 @@ def _small_window(as_role):
 @pytest.mark.parametrize("role", CASE_ROLES)
 def test_mog_small_base_suppressed_for_non_analysts(as_role, role):
     q, full = _small_window(as_role)
-    assert isinstance(full["repeat_rate_pct"], float)       # the analyst sees it
+    assert isinstance(full["repeat_missing_pct"], float)       # the analyst sees it
     r = as_role(role, "GET", f"/scorecards/mog?{q}")
     assert r.status_code == 200, r.text
     s = r.json()
-    assert s["children"] == "<5"
-    assert s["repeat_rate_pct"] == SUPPRESSED_PCT
+    assert s["missing_children"] == "<5"
+    assert s["repeat_missing_pct"] == SUPPRESSED_PCT
     for k in ("rhi_offered_pct", "rhi_held_within_72h_pct"):
-        base = full["returned_episodes"]
+        base = full["returned_missing_episodes"]
         if full[k] is not None and 0 < base < 5:
             assert s[k] == SUPPRESSED_PCT
 
@@ -97,15 +97,15 @@ def test_mog_pack_small_base_suppressed_for_non_analysts(as_role, role):
     sec = _scorecard_section(r.text)
     assert f"repeat rate {SUPPRESSED_PCT}" in sec
     for k, label in (("rhi_offered_pct", "RHIs offered"), ("rhi_held_within_72h_pct", "RHIs held within 72")):
-        if full[k] is not None and 0 < full["returned_episodes"] < 5:
+        if full[k] is not None and 0 < full["returned_missing_episodes"] < 5:
             row = sec[sec.index(label):]
             assert row[:row.index("</tr>")].count(SUPPRESSED_PCT) == 1, k
-    if full["returned_episodes"] < 5:  # then every base in the table is small
+    if full["returned_missing_episodes"] < 5:  # then every base in the table is small
         assert not re.search(r"\d+%", sec), "a percentage over a small base reached a member"
     a = as_role("analyst", "GET", f"/packs/mog?{_pack_day(q)}")
     assert a.status_code == 200, a.text
     asec = _scorecard_section(a.text)
-    assert f"repeat rate {full['repeat_rate_pct']:.0f}%" in asec and SUPPRESSED_PCT not in asec
+    assert f"repeat rate {full['repeat_missing_pct']:.0f}%" in asec and SUPPRESSED_PCT not in asec
 
 
 def test_pack_view_scorecard_is_the_api_rule():

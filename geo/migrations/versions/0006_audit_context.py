@@ -1,15 +1,15 @@
 """audit_log: client address, request id and token id of each entry (issue 15)
 
-Revision ID: 0005_audit_context
-Revises: 0003_premises_reviews
+Revision ID: 0006_audit_context
+Revises: 0003_mase_areas
 Create Date: 2026-12-01
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_audit_context'
-down_revision = '0003_premises_reviews'
+revision = '0006_audit_context'
+down_revision = '0003_mase_areas'
 branch_labels = None
 depends_on = None
 
