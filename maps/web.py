@@ -133,13 +133,15 @@ def pack(request: Request, kind: str,
     view = packs.View(role=role, secret=getattr(mini, "secret", None),
                       small=int(getattr(settings, "small_count", 5) or 5),
                       grid_m=float(getattr(settings, "grid_m", 250) or 250))
-    data = pack_data(wf, view)
+    stamp = _pack_inputs(wf)
+    data = pack_data(wf, view, stamp)
     pid = resolve_pack_child(data, child, view) if child else None
     if kind == "mase" and pid and role == "mase_member" and purpose:
         # the member asked for this child with a purpose: the pack names that child (only)
         from dataclasses import replace
         view = replace(view, subject=pid)
-    key = (kind, str(period.start), str(period.end), pid, area, role, getattr(view, "subject", None))
+    key = (kind, str(period.start), str(period.end), pid, area, role, getattr(view, "subject", None),
+           stamp)
     cache = _pack_cache(wf)
     html = cache.get(key)
     if html is None:
@@ -199,7 +201,16 @@ def _pack_cache(wf):
     return wf.layers.cached("packs_html", OrderedDict)
 
 
-def pack_data(wf, view):
+def _pack_inputs(wf) -> str:
+    """A cheap stamp of pack inputs the layer fingerprint does not cover (MASE areas)."""
+    try:
+        with wf.store.engine.connect() as conn:
+            return str(conn.exec_driver_sql("SELECT count(*) FROM mase_areas").scalar())
+    except Exception:  # noqa: BLE001 - no such table yet
+        return "0"
+
+
+def pack_data(wf, view, stamp: str = ""):
     """The pack frames for a view, loaded once per store state (``load_pack_data`` reads the
     whole store: 20 s at city scale) and, for minimised views, the results tables through
     ``geo.disclosure.minimise_frame`` (no rates, populations, scores or explanations beside
@@ -207,7 +218,7 @@ def pack_data(wf, view):
     from maps import packs
     from geo import disclosure
 
-    full = wf.layers.cached("packs_data", lambda: packs.load_pack_data(wf.store))
+    full = wf.layers.cached(f"packs_data:{stamp}", lambda: packs.load_pack_data(wf.store))
     if view.full:
         return full
 
@@ -230,7 +241,7 @@ def pack_data(wf, view):
             out["found_at_clusters"] = cl
         out.pop("_graph", None)
         return out
-    return wf.layers.cached("packs_data_minimised", minimised)
+    return wf.layers.cached(f"packs_data_minimised:{stamp}", minimised)
 
 
 def resolve_pack_child(data: dict, child: str, view) -> str:
