@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api import roles
 from api.audit import AuditEntry, AuditTrail
-from api.auth import Authenticator, token_secret
+from api.auth import Authenticator, LoginGuard
 from api.dependencies import RateLimiter, authorize
 from api.errors import add_exception_handlers
 from api.layers import LayerCache
@@ -59,7 +60,7 @@ class Service:
     layers: LayerCache
     limiter: RateLimiter
     anon_limiter: RateLimiter
-    login_limiter: RateLimiter
+    login_guard: LoginGuard
 
 
 def _open(store_or_url):
@@ -70,21 +71,42 @@ def _open(store_or_url):
 
 
 def build_service(store_or_url=None, settings: Settings | None = None) -> Service:
+    from api.keys import keys_for
     settings = settings or Settings()
     store = _open(store_or_url if store_or_url is not None else settings.db)
     create_tables(store.engine)
-    secret = token_secret(store.engine, settings.secret)
-    minimiser = Minimiser(secret, float(settings.grid_m), settings.small_count)
+    # keys outside the store: tokens, pseudonyms and audit MACs each their own (api.keys)
+    keys = keys_for(store.engine, settings.secret)
+    minimiser = Minimiser(keys.pseudonym, float(settings.grid_m), settings.small_count)
+    audit_engine = store.engine
+    if settings.audit_db:         # the INSERT-only role (PostgreSQL)
+        import sqlalchemy as sa
+        audit_engine = sa.create_engine(settings.audit_db, pool_pre_ping=True)
     return Service(
         store=store, settings=settings,
-        auth=Authenticator(store.engine, secret, settings.token_minutes, settings.user_cache_seconds),
-        audit=AuditTrail(store.engine), minimiser=minimiser,
+        auth=Authenticator(store.engine, keys.token, settings.token_minutes, settings.user_cache_seconds),
+        audit=AuditTrail(audit_engine), minimiser=minimiser,
         layers=LayerCache(store, settings, minimiser, refresh_seconds=settings.refresh_seconds,
                           tile_cache_size=settings.tile_cache_size,
                           tile_cache_bytes=settings.tile_cache_mb * 2**20),
         limiter=RateLimiter(settings.rate_per_minute),
         anon_limiter=RateLimiter(settings.rate_per_minute and max(settings.rate_per_minute, 60)),
-        login_limiter=RateLimiter(settings.login_rate_per_minute))
+        login_guard=LoginGuard(settings.login_rate_per_minute, settings.login_account_failures,
+                               settings.lockout_seconds,
+                               hash_concurrency=settings.login_hash_concurrency))
+
+
+#: on every response that has not set its own: data are never cached by browsers or proxies,
+#: and never sniffed into another type
+DATA_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"no-referrer"))
+
+
+def _with_security_headers(message: dict) -> dict:
+    headers = list(message.get("headers") or [])
+    present = {k.lower() for k, _ in headers}
+    headers += [(k, v) for k, v in DATA_HEADERS if k not in present]
+    return {**message, "headers": headers}
 
 
 class AuditMiddleware:
@@ -115,6 +137,7 @@ class AuditMiddleware:
                     state["refused"] = True
                     await _refuse(send)
                     return
+                message = _with_security_headers(message)
             await send(message)
 
         hit = _cached_tile(scope)
@@ -192,7 +215,23 @@ def _entry(scope, code: int | None) -> AuditEntry | None:
         action=action, user_name=ctx.user, role=ctx.role, route=ctx.route,
         what=_what(scope, ctx, wf)[:2000], purpose=(ctx.purpose or None),
         result_count=ctx.result_count if code is not None and code < 400 else None,
-        status=code)
+        status=code, client=ctx.client or (scope.get("client") or ("",))[0] or None,
+        request_id=_request_id(scope), token_id=ctx.token_id)
+
+
+def _request_id(scope) -> str:
+    """The request's id: a well-formed ``X-Request-ID`` from the proxy, else a new one (kept in
+    the scope so that the response can name it)."""
+    state = scope.setdefault("state", {})
+    rid = state.get("request_id") if isinstance(state, dict) else None
+    if rid:
+        return rid
+    given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
+    text = given.decode("latin-1")[:64]
+    rid = text if text and all(c.isalnum() or c in "-_." for c in text) else uuid.uuid4().hex
+    if isinstance(state, dict):
+        state["request_id"] = rid
+    return rid
 
 
 async def _record(scope, code: int | None) -> bool:
@@ -210,8 +249,8 @@ async def _record(scope, code: int | None) -> bool:
 
 def include_web_page(app: FastAPI) -> None:
     """Mount the maps engineer's page (``maps.web.router``, at /) when it exists. Its routes are
-    public (the page and its vendored assets; data comes through the guarded API) unless
-    ``maps.web.RULES`` maps a route name to a :class:`api.roles.Rule`."""
+    ruled by :data:`api.roles.ROUTES` (the page and its assets are public there) or by
+    ``maps.web.RULES``; a route in neither is refused to everyone."""
     try:
         from maps import web
         router = web.router
@@ -220,8 +259,9 @@ def include_web_page(app: FastAPI) -> None:
     extra = getattr(web, "RULES", {}) or {}
     for r in all_routes(router):
         name = getattr(r, "name", None)
-        if name and name not in roles.ROUTES:
-            roles.ROUTES[name] = extra.get(name, roles.PUBLIC)
+        if name and name not in roles.ROUTES and name in extra:
+            roles.ROUTES[name] = extra[name]
+        # a route named nowhere stays out of the matrix: refused to everyone (fail closed)
     app.include_router(router)
 
 
@@ -264,8 +304,12 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
         yield
         wf.audit.close()
 
+    docs = bool(getattr(wf.settings, "docs", True))
     app = FastAPI(
         title="Wayfinder", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+        # swagger-ui and ReDoc load from a CDN: only when WAYFINDER_DOCS is on (development);
+        # the OpenAPI description stays at /openapi.json
+        docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
         dependencies=[Depends(authorize), Depends(oauth2)],
         responses={k: ERRORS[k] for k in (400, 401, 403, 429)},
         openapi_tags=[

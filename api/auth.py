@@ -1,10 +1,21 @@
-"""Users, Argon2 password hashes and short-lived JWT bearer tokens.
+"""Users, Argon2 password hashes, short-lived JWT bearer tokens and login limiting.
 
 There are no default or built-in accounts or passwords: users are created with
-``wayfinder users add NAME --role ROLE`` (password from stdin). Tokens are HS256 JWTs signed with a
-per-install secret: ``WAYFINDER_SECRET`` when set, otherwise a random 256-bit secret generated
-once and kept in the store (``api_setting``). Tokens carry the user name and role and expire after
-``token_minutes``; a disabled user's tokens stop working within ``user_cache_seconds``.
+``wayfinder users add NAME --role ROLE`` (password from stdin). Tokens are HS256 JWTs signed with
+the install's token key (``api.keys``: ``WAYFINDER_SECRET`` or ``token.key`` outside the store, at
+least 32 characters; separate from the pseudonym key, so rotating it changes no pseudonym).
+Tokens carry the user name, role and a token id (``jti``) and expire after ``token_minutes``; the
+server refuses any token whose lifetime (``exp - iat``) exceeds ``token_minutes`` or that was
+issued in the future, whoever signed it. A signed-in page renews its token before it expires
+(``POST /auth/refresh``): the old token is revoked (its id kept in a bounded list until it would
+have expired), so a chair is not signed out mid-meeting and a stolen token is not renewed twice.
+A disabled user's tokens stop working within ``user_cache_seconds``.
+
+Login limiting (:class:`LoginGuard`): the per-account and per-client-address limits are checked
+*before* any password is hashed; a locked account or address is answered 429 whatever the
+password (right or wrong), and unknown accounts are limited like known ones (no enumeration).
+State is bounded (LRU of ``max_keys`` per kind), and at most ``hash_concurrency`` Argon2 hashes
+run at once (each takes 64 MiB: 600 concurrent guesses would otherwise take gigabytes).
 
 Per-request cost (every request is authenticated): a token's signature is checked once and the
 verified claims are kept in a bounded LRU keyed by the exact token string (an HMAC check of the same
@@ -36,7 +47,6 @@ from api.errors import BadRequest, NotAuthenticated
 from api.roles import ROLES
 from api.tables import api_setting, app_user, create_tables, utcnow
 
-SECRET_KEY = "token_secret"
 ALGORITHM = "HS256"
 _hasher = PasswordHasher()
 # a hash to verify against when the user does not exist (same cost, no user enumeration by timing)
@@ -61,22 +71,6 @@ def check_password(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-def token_secret(engine: Engine, env_secret: str | None = None) -> str:
-    """The signing secret: the environment's, else the store's, generating it on first use."""
-    if env_secret:
-        return env_secret
-    create_tables(engine)
-    with engine.begin() as conn:
-        value = conn.execute(select(api_setting.c.value).where(api_setting.c.key == SECRET_KEY)).scalar()
-        if value:
-            return value
-        value = secrets.token_urlsafe(32)
-        with contextlib.suppress(IntegrityError):   # another process stored one first: use it
-            conn.execute(api_setting.insert().values(key=SECRET_KEY, value=value))
-    with engine.connect() as conn:
-        return conn.execute(select(api_setting.c.value).where(api_setting.c.key == SECRET_KEY)).scalar_one()
 
 
 # -- user administration (CLI and admin routes) -------------------------------------------------
@@ -138,8 +132,11 @@ class _LRU(OrderedDict):
 class Authenticator:
     def __init__(self, engine: Engine, secret: str, token_minutes: int = 15,
                  cache_seconds: float = 5.0, cache_size: int = 10_000):
+        from api.keys import check_key
         self.engine = engine
-        self.secret = secret
+        self.secret = check_key(secret, "the token key")
+        #: ids of tokens revoked by a refresh -> their expiry (bounded; expired ids dropped)
+        self._revoked: _LRU = _LRU(cache_size * 10)
         self.token_minutes = token_minutes
         self.cache_seconds = cache_seconds
         #: user name -> (looked up at, User or None), re-read after ``cache_seconds``
@@ -167,19 +164,69 @@ class Authenticator:
         if claims is not None:
             if time.time() >= int(claims["exp"]):    # as PyJWT: expired once now >= exp
                 raise NotAuthenticated("token expired: request a new one at POST /auth/token")
+            if claims["jti"] in self._revoked:
+                raise NotAuthenticated("token revoked: sign in again")
             return claims
         try:
             claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM],
-                                options={"require": ["sub", "exp", "iat", "role"]})
+                                options={"require": ["sub", "exp", "iat", "role", "jti"]})
         except jwt.ExpiredSignatureError:
             raise NotAuthenticated("token expired: request a new one at POST /auth/token") from None
         except jwt.PyJWTError:
             raise NotAuthenticated("invalid bearer token") from None
+        # the server caps lifetimes whoever signed the token (a 10-year token is refused)
+        try:
+            iat, exp = int(claims["iat"]), int(claims["exp"])
+        except (TypeError, ValueError):
+            raise NotAuthenticated("invalid bearer token") from None
+        if exp - iat > self.token_minutes * 60 + 5 or iat > time.time() + 60:
+            raise NotAuthenticated("invalid bearer token: lifetime longer than the server allows")
+        if claims["jti"] in self._revoked:
+            raise NotAuthenticated("token revoked: sign in again")
         with self._lock:
             self._tokens.put(token, claims)
         return claims
 
-    def login(self, name: str, password: str) -> User | None:
+    def token_id(self, token: str) -> str | None:
+        """The id (``jti``) of a token already verified by :meth:`user_from_token`."""
+        claims = self._tokens.get(token)
+        return None if claims is None else str(claims.get("jti"))
+
+    def revoke(self, token: str) -> None:
+        """Refuse ``token`` from now on (until it would have expired anyway)."""
+        claims = self._claims(token)
+        now = time.time()
+        with self._lock:
+            self._revoked.put(str(claims["jti"]), int(claims["exp"]))
+            for k in [k for k, exp in list(self._revoked.items())[:100] if exp <= now]:
+                self._revoked.pop(k, None)
+            self._tokens.pop(token, None)
+
+    def refresh(self, token: str) -> tuple[User, str, int]:
+        """A new token for the user of a valid ``token``, which is revoked (one renewal each)."""
+        user = self.user_from_token(token)
+        self.revoke(token)
+        new, ttl = self.issue(user)
+        return user, new, ttl
+
+    def login(self, name: str, password: str, guard: "LoginGuard | None" = None,
+              client: str = "unknown") -> User | None:
+        """The user when ``password`` is right; None otherwise. With ``guard``: at most its
+        ``hash_concurrency`` Argon2 hashes run at once (raises :class:`Busy` after waiting), the
+        limits are checked again once a hashing slot is held (raises :class:`Locked`: requests
+        queued behind the failures that locked an account are refused without hashing), and the
+        outcome is counted before the slot is released."""
+        if guard is not None:
+            with guard.hashing():
+                wait = guard.check(name, client)
+                if wait:
+                    raise Locked(wait)
+                user = self.login(name, password)
+                if user is None:
+                    guard.failed(name, client)
+                else:
+                    guard.succeeded(name)
+                return user
         with self.engine.connect() as conn:
             row = conn.execute(select(app_user.c.name, app_user.c.role, app_user.c.disabled,
                                       app_user.c.password_hash).where(app_user.c.name == name)).first()
@@ -205,3 +252,86 @@ class Authenticator:
         if user.role != claims["role"]:
             raise NotAuthenticated("role changed since the token was issued: log in again")
         return user
+
+
+# -- login limiting ------------------------------------------------------------------------------
+
+class Busy(RuntimeError):
+    """Too many password checks at once: try again shortly."""
+
+
+class Locked(RuntimeError):
+    """The account or client address is over its limit: ``wait`` seconds."""
+
+    def __init__(self, wait: float):
+        super().__init__("too many failed logins for this account or address: wait and try again")
+        self.wait = wait
+
+
+class LoginGuard:
+    """Limits on password guessing, checked before any hashing.
+
+    - per client address: ``per_minute`` failed logins (token bucket, burst of the same size);
+    - per account name (known or not): ``account_failures`` failures in a row lock the name for
+      ``lockout_seconds``; a success before that resets the count;
+    - state is two LRUs of at most ``max_keys`` entries each (a flood of new names or addresses
+      evicts the oldest, it does not grow memory);
+    - at most ``hash_concurrency`` password hashes at once (:meth:`hashing`).
+    """
+
+    def __init__(self, per_minute: int = 20, account_failures: int = 10,
+                 lockout_seconds: float = 900.0, max_keys: int = 10_000, hash_concurrency: int = 2,
+                 wait_seconds: float = 10.0):
+        self.rate = per_minute / 60.0
+        self.burst = float(per_minute)
+        self.account_failures = account_failures
+        self.lockout_seconds = lockout_seconds
+        self.wait_seconds = wait_seconds
+        self._clients: _LRU = _LRU(max_keys)
+        self._accounts: _LRU = _LRU(max_keys)
+        self._lock = threading.Lock()
+        self._hashes = threading.BoundedSemaphore(max(1, hash_concurrency))
+
+    def check(self, account: str, client: str) -> float:
+        """0 when a login may be tried (and hashed) now, else seconds to wait. Costs nothing."""
+        now = time.monotonic()
+        with self._lock:
+            wait = 0.0
+            if self.rate > 0:
+                tokens, last = self._clients.get(client, (self.burst, now))
+                tokens = min(self.burst, tokens + (now - last) * self.rate)
+                if tokens < 1:
+                    wait = (1 - tokens) / self.rate
+            acc = self._accounts.get(account.lower())
+            if acc is not None and acc[1] > now:
+                wait = max(wait, acc[1] - now)
+            return wait
+
+    def failed(self, account: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self.rate > 0:
+                tokens, last = self._clients.get(client, (self.burst, now))
+                tokens = min(self.burst, tokens + (now - last) * self.rate)
+                self._clients.put(client, (tokens - 1, now))
+            n, until = self._accounts.get(account.lower(), (0, 0.0))
+            n = 0 if until and until <= now else n      # a lockout that ended starts afresh
+            n += 1
+            until = now + self.lockout_seconds if self.account_failures and n >= self.account_failures else 0.0
+            self._accounts.put(account.lower(), (n, until))
+
+    def succeeded(self, account: str) -> None:
+        with self._lock:
+            self._accounts.pop(account.lower(), None)
+
+    def size(self) -> int:
+        return len(self._clients) + len(self._accounts)
+
+    @contextlib.contextmanager
+    def hashing(self):
+        if not self._hashes.acquire(timeout=self.wait_seconds):
+            raise Busy("too many sign-ins at once: try again shortly")
+        try:
+            yield
+        finally:
+            self._hashes.release()

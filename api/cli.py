@@ -18,7 +18,14 @@ app = typer.Typer(help="Wayfinder: geospatial intelligence for safeguarding chil
                        "missing and children at risk of sexual exploitation.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-from api.commands import DB_HELP, fail, store_for  # noqa: E402
+from api.commands import DB_HELP, audit_command as _audit, fail, store_for  # noqa: E402
+
+
+@app.callback()
+def _private_files() -> None:
+    """Files the commands write (store, exports, packs, keys) are for their owner only."""
+    import os
+    os.umask(0o077)
 
 
 @app.command()
@@ -89,6 +96,8 @@ def ingest(
         report = ingest_drop(store, drop, geocode=not no_geocode, mapping=mapping or None)
     except DropError as exc:
         fail(str(exc))
+    _audit(store, "collection", f"ingest {drop.name} run {report.run_id}: "
+           + ", ".join(f"{n} {r.accepted}" for n, r in report.files.items()))
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:

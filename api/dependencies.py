@@ -28,6 +28,8 @@ class Context:
     purpose: str | None = None
     result_count: int | None = None
     action: str | None = None
+    client: str | None = None
+    token_id: str | None = None
 
     @property
     def analyst(self) -> bool:
@@ -37,10 +39,12 @@ class Context:
 class RateLimiter:
     """Token bucket per key: ``rate`` requests per minute with a burst of the same size."""
 
-    def __init__(self, per_minute: int):
+    def __init__(self, per_minute: int, max_keys: int = 10_000):
+        from api.auth import _LRU
         self.rate = per_minute / 60.0
         self.burst = float(per_minute)
-        self._b: dict[str, tuple[float, float]] = {}
+        #: bounded: a flood of new keys evicts the least recently stored
+        self._b = _LRU(max_keys)
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
@@ -52,9 +56,9 @@ class RateLimiter:
             tokens, last = self._b.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1:
-                self._b[key] = (tokens - 1, now)
+                self._b.put(key, (tokens - 1, now))
                 return 0.0
-            self._b[key] = (tokens, now)
+            self._b.put(key, (tokens, now))
             return (1 - tokens) / self.rate
 
 
@@ -62,8 +66,26 @@ def service(request: Request):
     return request.app.state.wf
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request) -> str:
+    """The client's address: the TCP peer, or, when the peer is one of the configured
+    ``trusted_proxies``, the last address it put in ``X-Forwarded-For`` (forwarded headers from
+    anyone else are ignored, so rotating them does not dodge a limit)."""
+    return client_of_scope(request.scope, request.app.state.wf.settings)
+
+
+def client_of_scope(scope, settings) -> str:
+    """:func:`client_address` of an ASGI scope."""
+    peer = (scope.get("client") or ("unknown",))[0] or "unknown"
+    trusted = getattr(settings, "trusted_proxies", "") or ""
+    if trusted and peer in {t.strip() for t in trusted.split(",") if t.strip()}:
+        fwd = next((v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"), b"")
+        hops = [h.strip() for h in fwd.decode("latin-1").split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return peer
+
+
+_client = client_address
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -82,7 +104,7 @@ async def authorize(request: Request) -> Context | None:
     rule = roles.rule_for(name)
     path = getattr(route, "path", None)      # request.url only when needed: it costs
     ctx = Context(user=None, role=None, route=path if path is not None else request.url.path,
-                  rule=rule)
+                  rule=rule, client=client_address(request))
     request.state.ctx = ctx
     if rule is not None and rule.public:
         return ctx
@@ -100,6 +122,7 @@ async def authorize(request: Request) -> Context | None:
         ctx.action = "denied"
         raise
     ctx.user, ctx.role, ctx.view = user.name, user.role, view_for(user.role)
+    ctx.token_id = wf.auth.token_id(token)
     wait = wf.limiter.take("u:" + user.name)
     if wait:
         raise RateLimited(f"rate limit of {wf.settings.rate_per_minute} requests per minute "
@@ -107,8 +130,21 @@ async def authorize(request: Request) -> Context | None:
     if rule is None or user.role not in rule.roles:
         ctx.action = "denied"
         raise Forbidden(f"role {user.role} may not use {ctx.route}")
-    if rule.person_level:
-        purpose = (request.query_params.get("purpose") or "").strip()
+    if rule.param is not None:          # e.g. a pack kind: allowed per value, unknown refused
+        value = str(request.path_params.get(rule.param, ""))
+        if not rule.allows(user.role, value):
+            ctx.action = "denied"
+            raise Forbidden(f"role {user.role} may not use {ctx.route} with {rule.param} "
+                            f"{value[:40]!r}")
+    cid = request.path_params.get("collection_id")
+    if cid in roles.COLLECTION_ROLES and not roles.collection_allowed(cid, user.role):
+        ctx.action = "denied"         # before the purpose: a refused layer is refused (403)
+        raise Forbidden(f"role {user.role} may not see collection {cid}")
+    if rule.person_level or roles.needs_purpose(name, request.path_params):
+        # the query parameter, or the X-Purpose header (for clients such as GDAL that send the
+        # same headers with every request but cannot add a parameter to the links they follow)
+        purpose = (request.query_params.get("purpose") or request.headers.get("x-purpose")
+                   or "").strip()
         if len(purpose) < 5:
             raise PurposeRequired("purpose: person-level data need a stated purpose "
                                   "(query parameter purpose, 5-300 characters)")
@@ -182,7 +218,16 @@ def _is_date(text: str) -> bool:
 
 
 def parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
-    """OGC datetime: an instant, ``a/b``, ``../b`` or ``a/..``; returns ns bounds (inclusive)."""
+    """OGC datetime: an instant, ``a/b``, ``../b`` or ``a/..``; returns ns bounds (inclusive).
+    A date outside what nanosecond time stamps hold (years 1678-2261; ``-0`` parses as year 0)
+    is a 400, not an overflow."""
+    try:
+        return _parse_datetime(value)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+        raise BadRequest(f"datetime: {value!r} is out of range (years 1678 to 2261)") from None
+
+
+def _parse_datetime(value: str | None) -> tuple[int | None, int | None] | None:
     if value is None or value == "":
         return None
     if "/" in value:

@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from api.minimise import VIEWS, Minimiser, day_of, month_of
+from api.minimise import DATES_OF_VIEW, VIEWS, Minimiser, day_of, month_of
 from geo import disclosure
 
 log = logging.getLogger("wayfinder.layers")
@@ -139,13 +139,20 @@ def _build_clusters(store, settings):
 
 
 def _min_counts(count_cols, snap=False, drop=()):
+    """Minimised views of a table of results: ``geo.disclosure.minimise_frame`` (counts banded,
+    with the rates, populations, scores and explanations that would give them back; exact
+    centroids and distances dropped; dates to the day, to the month for licensing officers),
+    points snapped to the grid when ``snap``. ``count_cols`` are banded as counts as well."""
+    counts = disclosure.COUNT_FIELDS | frozenset(count_cols)
+
     def minimise(gdf, view, m):
         if view == "full":
             return gdf
         out = _snap_points(gdf, m) if snap else gdf.copy()
         out = disclosure.suppress_small_rates(out, small=m.small)
         out = out.drop(columns=[c for c in drop if c in out])
-        return _suppress(out, count_cols, m)
+        return disclosure.minimise_frame(out, m.small, dates=DATES_OF_VIEW.get(view, "month"),
+                                         counts=counts)
     return minimise
 
 

@@ -34,6 +34,8 @@ VIEW_OF_ROLE = {
     "admin": "none",
 }
 VIEWS = ("full", "case", "licensing")
+#: resolution of dates in minimised views (licensing officers: the month only)
+DATES_OF_VIEW = {"case": "day", "licensing": "month"}
 
 
 def view_for(role: str) -> str:
@@ -70,6 +72,14 @@ class Minimiser:
         return disclosure.snap_to_grid(e, n, self.grid_m)
 
     # -- records ------------------------------------------------------------------------------
+    def table(self, df, view: str):
+        """A table of results as ``view`` may receive it (``geo.disclosure.minimise_frame``:
+        counts banded with the derived fields that would give them back, exact positions
+        dropped, dates coarsened); analysts get it as it is."""
+        if view == "full" or df is None:
+            return df
+        return disclosure.minimise_frame(df, self.small, dates=DATES_OF_VIEW.get(view, "month"))
+
     def scrub(self, record: dict, view: str) -> dict:
         """Drop personal keys from a plain record for non-analyst views."""
         if view == "full":

@@ -1,8 +1,8 @@
 """Service settings (pydantic-settings, environment prefix ``WAYFINDER_``).
 
 Examples: ``WAYFINDER_DB=postgresql+psycopg://postgres@127.0.0.1/wayfinder``,
-``WAYFINDER_SECRET=...`` (token-signing secret; when unset, a random per-install secret
-is generated once and kept in the store), ``WAYFINDER_TOKEN_MINUTES=15``.
+``WAYFINDER_SECRET=...`` (token-signing key, at least 32 characters; when unset, ``token.key``
+in the store's key directory, see ``api.keys``), ``WAYFINDER_TOKEN_MINUTES=15``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WAYFINDER_", extra="ignore")
 
     db: str = DEFAULT_DB
+    #: the public base URL behind the TLS proxy (e.g. https://wayfinder.example.gov.uk) used in
+    #: links; unset: links are relative (the request's Host header is never reflected)
+    public_url: str | None = None
     secret: str | None = None
     token_minutes: int = 15
     #: OGC API items paging: default and maximum page size
@@ -24,6 +27,19 @@ class Settings(BaseSettings):
     rate_per_minute: int = 600
     #: failed logins per minute per client address before 429
     login_rate_per_minute: int = 20
+    #: failed logins in a row that lock an account name for ``lockout_seconds`` (0: no lockout)
+    login_account_failures: int = 10
+    lockout_seconds: float = 900.0
+    #: password hashes (Argon2, 64 MiB each) at once; more sign-ins wait, then get 429
+    login_hash_concurrency: int = 2
+    #: addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated); empty:
+    #: the client address is the TCP peer's, whatever the headers say
+    trusted_proxies: str = ""
+    #: PostgreSQL URL of the INSERT-only audit role (``wayfinder audit writer-role``); unset:
+    #: the audit trail is written with the store's own connection
+    audit_db: str | None = None
+    #: the web page hides /docs and /redoc (swagger-ui is vendored, no CDN) when false
+    docs: bool = False
     #: street-level grid (metres, British National Grid) to which non-analyst points are snapped
     grid_m: int = 250
     #: counts from 1 to this value minus one are shown as "<N" to non-analysts

@@ -283,3 +283,86 @@ def drop_personal(record: Mapping, keys: frozenset = PERSONAL_KEYS) -> dict:
     """The record without :data:`PERSONAL_KEYS` (names, dates of birth, ids, addresses,
     placement locations, free-text locations)."""
     return {k: v for k, v in record.items() if k not in keys}
+
+
+# ---------------------------------------------------------------- tables of results (one policy)
+
+#: counts of children, episodes or records under any name: banded like ``children``
+COUNT_FIELDS = frozenset({
+    "episodes", "children", "events", "mentions", "intel", "co_episodes", "near_children",
+    "recent_children", "named_children", "rhi_mentions", "link_mentions", "event_mentions",
+    "cse_children", "missing_children",
+})
+#: fields computed from counts, which give a banded count back (``rate x population``, a score
+#: that adds counts, an explanation that spells them out): withheld in every row where a count
+#: is banded, and whenever the text itself states a count of 1 to ``small - 1``
+DERIVED_FIELDS = frozenset({
+    "rate", "population", "value", "explanation", "score", "expected", "intel_weight",
+    "intel_grades", "reasons", "evidence",
+})
+#: exact positions and distances that would undo the grid (a cluster's centroid, its distance
+#: to a premises whose location is public): never sent to a minimised view
+LOCATING_FIELDS = frozenset({
+    "centroid_e", "centroid_n", "easting", "northing", "nearest_premises_m", "lat", "lon",
+    "x", "y", "found_e", "found_n",
+})
+#: dates in result tables: to the day for case views, to the month for licensing officers
+DATE_FIELDS = frozenset({"first_seen", "last_seen", "first", "last", "at", "reported_at",
+                         "returned_at", "last_reported"})
+
+_SMALL_NUMBER = None
+
+
+def states_small_count(text, small: int = SMALL) -> bool:
+    """True when a free text states a whole number from 1 to ``small - 1`` (``"3 different
+    children"``, ``"1 intelligence log"``); grades such as ``1C`` and decimals are not counts."""
+    import re
+    global _SMALL_NUMBER
+    if not isinstance(text, str):
+        return False
+    if _SMALL_NUMBER is None:
+        _SMALL_NUMBER = re.compile(r"(?<![\w.=])(\d+)(?![\w.])")
+    return any(0 < int(m) < small for m in _SMALL_NUMBER.findall(text))
+
+
+def minimise_frame(df: pd.DataFrame, small: int = SMALL, dates: str | None = "day",
+                   counts: frozenset = COUNT_FIELDS, derived: frozenset = DERIVED_FIELDS,
+                   drop: frozenset = LOCATING_FIELDS | PERSONAL_KEYS,
+                   band: bool = True) -> pd.DataFrame:
+    """A table of results (hot spots, clusters, premises of concern, any layer's properties) as a
+    minimised view may receive it; the one rule used by the API's layers and endpoints and the
+    meeting packs:
+
+    - ``drop`` (exact positions and distances, personal keys) removed;
+    - every column in ``counts`` banded (1 to ``small - 1`` read ``"<small"``);
+    - every column in ``derived`` set to None in each row where a count was banded, and a text
+      that itself states a small count withheld wherever it is;
+    - every column in :data:`DATE_FIELDS` reduced to ``dates`` (``"day"`` or ``"month"``;
+      None keeps them).
+
+    ``band=False`` leaves the counts as numbers (a caller that bands them itself, as the packs'
+    tables do) but still withholds the derived fields of rows whose counts are small.
+
+    Why: banding ``children`` is worthless if ``rate`` and ``population`` beside it give it back
+    (rate x population / 1000), or if the explanation says "3 different children found within
+    50 m"; an exact centroid undoes the 250 m grid of the point it labels.
+    """
+    if df is None:
+        return df
+    out = df.drop(columns=[c for c in df.columns if c in drop])
+    n = len(out)
+    banded = np.zeros(n, dtype=bool)
+    cols = [c for c in out.columns if c in counts]
+    for c in cols:
+        v = pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float)
+        banded |= (v > 0) & (v < small)
+    for c in [c for c in out.columns if c in derived]:
+        s = out[c].astype(object)
+        hide = banded | s.map(lambda t: states_small_count(t, small)).to_numpy(dtype=bool)
+        out[c] = s.where(~hide, None)
+    for c in cols if band else ():
+        out[c] = pd.Series(small_counts(out[c].tolist(), small), index=out.index, dtype=object)
+    if dates:
+        for c in [c for c in out.columns if c in DATE_FIELDS]:
+            out[c] = coarsen_dates(out[c], dates).to_numpy()
+    return out

@@ -346,6 +346,9 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("route", sa.Text), sa.Column("what", sa.Text), sa.Column("purpose", sa.Text),
     sa.Column("result_count", sa.Integer), sa.Column("status", sa.Integer),
+    # who asked from where, under which token (issue 15): client address, request id, token id
+    sa.Column("client", sa.String(64)), sa.Column("request_id", sa.String(64)),
+    sa.Column("token_id", sa.String(64)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )

@@ -17,6 +17,7 @@ route reads the caller's role from ``request.state.ctx`` and the store and pseud
 from __future__ import annotations
 
 import mimetypes
+import threading
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -59,8 +60,12 @@ def static_path(path: str) -> Path:
     """The file behind ``/static/{path}``; raises 404 for anything outside maps/static."""
     if path in EXTRA_STATIC:
         return EXTRA_STATIC[path]
-    f = (assets.STATIC_DIR / path).resolve()
-    if assets.STATIC_DIR not in f.parents or not f.is_file() or f.name in ("index.html",):
+    try:
+        f = (assets.STATIC_DIR / path).resolve()
+        ok = assets.STATIC_DIR in f.parents and f.is_file() and f.name not in ("index.html",)
+    except (ValueError, OSError):          # a NUL byte, a name too long: no such file
+        ok = False
+    if not ok:
         raise HTTPException(status_code=404, detail=f"no static file {path!r}")
     return f
 
@@ -95,10 +100,17 @@ def web_static(path: str) -> FileResponse:
 def pack(request: Request, kind: str,
          start: str = Query(..., alias="from", description="first day, YYYY-MM-DD"),
          end: str = Query(..., alias="to", description="last day, YYYY-MM-DD"),
-         child: str | None = Query(None, max_length=200, description="MASE: the child"),
+         child: str | None = Query(None, max_length=200, description="MASE: the child (its pseudonym; "
+                                   "analysts may give a person id or record key)"),
          area: str | None = Query(None, max_length=80, description="MASE: one area's list of children at CSE risk"),
-         purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)")
+         purpose: str | None = Query(None, max_length=300, description="why (recorded in the audit trail)"),
+         recipients: str | None = Query(None, max_length=300, description="who the pack is for "
+                                        "(recorded in the audit trail)")
          ) -> Response:
+    """Which role may have which pack kind is the API's matrix (``api.roles.PACK_ROLES``, checked
+    before this runs: a kind not in the matrix is refused to everyone). Here: only analysts may
+    name a child by raw id; the audit entry names the resolved child; minimised views get the
+    results tables through the one disclosure policy (``geo.disclosure.minimise_frame``)."""
     from maps import packs
 
     ctx = getattr(request.state, "ctx", None)
@@ -106,43 +118,151 @@ def pack(request: Request, kind: str,
     wf = getattr(request.app.state, "wf", None)
     if not role or wf is None:
         raise HTTPException(status_code=401, detail="sign in first")
-    if role == "admin":
-        raise HTTPException(status_code=403, detail="role admin sees no case data")
-    if kind not in packs.PACK_ROLES:
-        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of mog, cog, mase, licensing")
-    if role not in packs.PACK_ROLES[kind]:
-        if ctx is not None:
-            ctx.action = "denied"
-        raise HTTPException(status_code=403, detail=f"role {role} may not receive the {kind} pack")
+    rule = getattr(ctx, "rule", None)
+    if rule is None or not rule.allows(role, kind):     # deny by default (the matrix decides
+        raise HTTPException(status_code=403, detail=f"role {role} may not receive a {kind!r} pack")
+    kinds = sorted(set(packs.PACK_KINDS) | set(getattr(packs, "PACK_ROLES", {})))
+    if kind not in kinds:
+        raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of {', '.join(kinds)}")
+    try:
+        period = packs.Period.parse(iso_day(start, "from"), iso_day(end, "to"))
+    except (packs.PackError, ValueError, TypeError, OverflowError) as exc:
+        raise HTTPException(status_code=400, detail=f"bad period: {exc}") from None
     mini = getattr(wf, "minimiser", None)
     settings = getattr(wf, "settings", None)
     view = packs.View(role=role, secret=getattr(mini, "secret", None),
                       small=int(getattr(settings, "small_count", 5) or 5),
                       grid_m=float(getattr(settings, "grid_m", 250) or 250))
-    data = packs.load_pack_data(wf.store)
-    if child and not view.full and str(child).startswith("C-"):
-        # a pseudonym from the page: find the child it stands for
-        ch = data.get("children")
-        if ch is not None and len(ch):
-            hits = [p for p in ch["person_id"].astype(str).unique() if view.pseudonym(p) == child]
-            child = hits[0] if hits else child
-    if kind == "mase" and child and role == "mase_member" and purpose:
+    stamp = _pack_inputs(wf)
+    data = pack_data(wf, view, stamp)
+    pid = resolve_pack_child(data, child, view) if child else None
+    if kind == "mase" and pid and role == "mase_member" and purpose:
         # the member asked for this child with a purpose: the pack names that child (only)
         from dataclasses import replace
+        view = replace(view, subject=pid)
+    key = (kind, str(period.start), str(period.end), pid, area, role, getattr(view, "subject", None),
+           stamp)
+    cache = _pack_cache(wf)
+    html = cache.get(key)
+    if html is None:
+        # a pack not built yet costs seconds to a minute at city scale: one build at a time per
+        # process, others told to come back (the request rate limit counts requests, not cost)
+        if not _PACK_BUILDS.acquire(timeout=PACK_BUILD_WAIT):
+            raise HTTPException(status_code=429, detail="another pack is being built: try again "
+                                "shortly", headers={"Retry-After": "30"})
         try:
-            view = replace(view, subject=packs.resolve_child(data, child))
-        except packs.PackError:
-            pass
-    try:
-        html = packs.build_pack(kind, data, start, end, child=child, view=view, area=area)
-    except (packs.PackError, ValueError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
+            html = cache.get(key)
+            if html is None:
+                html = packs.build_pack(kind, data, str(period.start.date()), str(period.end.date()),
+                                        child=pid, view=view, area=area)
+                cache[key] = html
+                while len(cache) > PACK_CACHE_SIZE:
+                    cache.popitem(last=False)
+        except (packs.PackError, ValueError) as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        finally:
+            _PACK_BUILDS.release()
     if ctx is not None:       # the API's request context: the audit entry is a disclosure
         ctx.action = "disclosure"
-        ctx.what = f"pack {kind} {start}..{end}" + (f" child {view.pseudonym(child)}" if child else "") + (
-            f" area {area}" if area and not child else "") + (
-            " (named to the member, purpose given)" if view.subject else "")
+        ctx.what = (f"pack {kind} {period.start.date()}..{period.end.date()}"
+                    + (f" child {view.pseudonym(pid)}" if pid else "")
+                    + (f" area {area}" if area and not pid else "")
+                    + (" (named to the member, purpose given)" if getattr(view, "subject", None) else "")
+                    + (f" to {' '.join(recipients.split())[:200]}" if recipients else ""))
         ctx.result_count = 1
-    name = f"wayfinder-{kind}-{start}-{end}.html"
+    name = f"wayfinder-{kind}-{period.start.date()}-{period.end.date()}.html"
     return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                        "Cache-Control": "no-store"})
+
+
+def iso_day(text: str, name: str) -> str:
+    """``text`` when it is a calendar date YYYY-MM-DD (years 1900-2199), else ValueError: "nan",
+    "inf" or "-0" must be a 400, not a crash inside the period arithmetic."""
+    import datetime as _dt
+    try:
+        d = _dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date YYYY-MM-DD, not {str(text)[:40]!r}") from None
+    if not 1900 <= d.year <= 2199:
+        raise ValueError(f"{name} {d} is out of range")
+    return d.isoformat()
+
+
+#: packs kept per process (by kind, period, child and role) until the store changes
+PACK_CACHE_SIZE = 32
+#: packs built at once per process, and how long a request waits for its turn (seconds)
+_PACK_BUILDS = threading.BoundedSemaphore(1)
+PACK_BUILD_WAIT = 5.0
+
+
+def _pack_cache(wf):
+    """An LRU of built packs, dropped with the layer cache when the store changes."""
+    from collections import OrderedDict
+    return wf.layers.cached("packs_html", OrderedDict)
+
+
+def _pack_inputs(wf) -> str:
+    """A cheap stamp of pack inputs the layer fingerprint does not cover (MASE areas)."""
+    try:
+        with wf.store.engine.connect() as conn:
+            return str(conn.exec_driver_sql("SELECT count(*) FROM mase_areas").scalar())
+    except Exception:  # noqa: BLE001 - no such table yet
+        return "0"
+
+
+def pack_data(wf, view, stamp: str = ""):
+    """The pack frames for a view, loaded once per store state (``load_pack_data`` reads the
+    whole store: 20 s at city scale) and, for minimised views, the results tables through
+    ``geo.disclosure.minimise_frame`` (no rates, populations, scores or explanations beside
+    banded counts; no exact centroids)."""
+    from maps import packs
+    from geo import disclosure
+
+    full = wf.layers.cached(f"packs_data:{stamp}", lambda: packs.load_pack_data(wf.store))
+    if view.full:
+        return full
+
+    def minimised():
+        out = dict(full)
+        for name in packs.RESULTS:
+            df = out.get(name)
+            if df is not None and len(df):
+                out[name] = disclosure.minimise_frame(df, view.small, dates=None, band=False,
+                                                      drop=disclosure.LOCATING_FIELDS)
+        cl = out.get("found_at_clusters")
+        if cl is not None and len(cl) and hasattr(cl, "geometry"):
+            # a cluster's hull has found-at points for corners: a grid cell centre instead
+            import geopandas as gpd
+            import shapely
+            pts = cl.geometry.representative_point()
+            e, n = view.snap(pts.x.to_numpy(), pts.y.to_numpy())
+            cl = cl.copy()
+            cl.geometry = gpd.GeoSeries(shapely.points(e, n), index=cl.index, crs=cl.crs)
+            out["found_at_clusters"] = cl
+        out.pop("_graph", None)
+        return out
+    return wf.layers.cached(f"packs_data_minimised:{stamp}", minimised)
+
+
+def resolve_pack_child(data: dict, child: str, view) -> str:
+    """The person id of the pack's child. Minimised views name a child by its pseudonym only: a
+    person id or care-system record key is refused without being looked up (no mapping from care
+    ids to pseudonyms, no oracle of which ids exist)."""
+    from maps import packs
+
+    child = str(child).strip()
+    if child.startswith("C-"):
+        ch = data.get("children")
+        if ch is not None and len(ch):
+            for p in ch["person_id"].astype(str).unique():
+                if view.pseudonym(p) == child:
+                    return p
+        if not view.full:
+            raise HTTPException(status_code=404, detail=f"no child {child!r}")
+    if not view.full:
+        raise HTTPException(status_code=400, detail="child: give the child's pseudonym (C-...); "
+                                                    "only analysts may use record ids")
+    try:
+        return packs.resolve_child(data, child)
+    except packs.PackError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None

@@ -14,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
+# the install keys (api.keys) of every test store go to a throwaway directory, one per store
+os.environ.setdefault("WAYFINDER_KEY_DIR", __import__("tempfile").mkdtemp(prefix="wf-test-keys-"))
 SAMPLE_DROP = ROOT / "data" / "sample"
 PG_ADMIN_URL = os.environ.get("WAYFINDER_TEST_PG",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

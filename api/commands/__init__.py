@@ -27,6 +27,16 @@ def store_for(db: Optional[str]):
         fail(str(exc))
 
 
+def audit_command(store, action: str, what: str, purpose: Optional[str] = None) -> None:
+    """Record a command in the audit trail (DPA 2018 s.62(1): collection, combination,
+    disclosure); a command that cannot be recorded fails with the reason."""
+    from api.audit import record_command
+    try:
+        record_command(store.engine, action, what, purpose)
+    except Exception as exc:  # noqa: BLE001 - one-line reason
+        fail(f"done, but not recorded in the audit trail: {str(exc).splitlines()[0]}")
+
+
 def require_episodes(store) -> None:
     """Fail with the next step when the store holds no missing episodes (nothing ingested yet),
     instead of analysing nothing and reporting zeros as if they were findings."""

@@ -195,4 +195,8 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:  # one-line reason, non-zero exit
             typer.echo(f"wayfinder analyse: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
             raise typer.Exit(1)
+        from api.commands import audit_command
+        from api.exports import record_export_dir
+        record_export_dir(store.engine, out)        # erasure finds these files again
+        audit_command(store, "combination", f"analyse {date_from or '..'}/{date_to or '..'} -> {out}")
         typer.echo(json.dumps(summary, default=str))

@@ -50,4 +50,50 @@ def register(app: typer.Typer) -> None:
                                  ("id", "at", "user_name", "role", "action", "route", "what",
                                   "purpose", "result_count", "status")))
 
+    @audit.command("writer-role")
+    def writer_role(db: str = typer.Option(None, "--db"),
+                    role: str = typer.Option("wayfinder_audit", "--role", help="role name"),
+                    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                        help="read the role's password from stdin")) -> None:
+        """PostgreSQL: create the INSERT-only audit role; prints the URL for WAYFINDER_AUDIT_DB."""
+        import sys
+
+        from api.audit import create_writer_role
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+        try:
+            url = create_writer_role(_engine(db), role, password)
+        except Exception as exc:
+            typer.echo(f"wayfinder audit writer-role: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(1)
+        typer.echo(url if password is None else url.replace(f":{password}@", ":***@"))
+
     app.add_typer(audit, name="audit")
+
+    keys = typer.Typer(help="The install's keys (tokens, pseudonyms, audit MACs), outside the store")
+
+    @keys.command("where")
+    def keys_where(db: str = typer.Option(None, "--db")) -> None:
+        """Print the key directory and the audit anchor of a store."""
+        from api.keys import keys_for
+        try:
+            k = keys_for(_engine(db))
+        except Exception as exc:
+            typer.echo(f"wayfinder keys where: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"keys {k.directory}\nanchor {k.anchor}")
+
+    @keys.command("rotate")
+    def keys_rotate(db: str = typer.Option(None, "--db")) -> None:
+        """Replace the token key: everybody is signed out; pseudonyms and the audit key stay."""
+        from api.audit import record_command
+        from api.keys import rotate_token_key
+        try:
+            engine = _engine(db)
+            path = rotate_token_key(engine)
+            record_command(engine, "alteration", "token key rotated (all tokens revoked)")
+        except Exception as exc:
+            typer.echo(f"wayfinder keys rotate: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"new token key in {path}: restart the service; every user signs in again")
+
+    app.add_typer(keys, name="keys")

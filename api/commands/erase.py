@@ -30,6 +30,7 @@ import contextlib
 
 import io
 import json
+from pathlib import Path
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -74,6 +75,7 @@ class ErasureReport:
     counts: dict = field(default_factory=dict)
     results_removed: list = field(default_factory=list)
     audit_id: int | None = None
+    exports_removed: list = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -85,11 +87,15 @@ class ErasureReport:
         if self.results_removed:
             text += "; analysis results removed (re-run wayfinder analyse): " + \
                     ", ".join(self.results_removed)
+        if self.exports_removed:
+            text += (f"; {len(self.exports_removed)} export files naming them removed (re-run "
+                     "wayfinder network / analyse): " + ", ".join(Path(p).name for p in self.exports_removed))
         return text
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "subject": self.subject, "counts": self.counts,
-                "results_removed": self.results_removed, "audit_id": self.audit_id}
+                "results_removed": self.results_removed, "audit_id": self.audit_id,
+                "exports_removed": self.exports_removed}
 
 
 def _norm(text) -> str:
@@ -386,6 +392,9 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
                 conn.execute(t.results.delete().where(t.results.c.name == name))
                 removed.append(name)
         report = ErasureReport(kind=pkind, subject=subject, counts=counts, results_removed=removed)
+        # exports on disk (network, analyses) naming the subject go too (api.exports)
+        from api.exports import export_dirs, remove_naming
+        report.exports_removed = remove_naming(export_dirs(conn), {pid} | keys | names)
         report.audit_id = append_in(conn, [AuditEntry(
             action="erasure", user_name=by[:120], role=role, route=route,
             what=report.summary()[:2000], purpose=reason[:300], result_count=report.total,
@@ -404,18 +413,16 @@ def register(app: typer.Typer) -> None:
               as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
         """Erase a child's or person's records across the store, in one transaction, with an
         `erasure` audit entry (pseudonymous subject, counts, reason; never the data)."""
-        import os
-
-        from api.auth import token_secret
         from api.commands import fail, store_for
+        from api.keys import KeyConfigError, keys_for
         from api.minimise import Minimiser
         from api.tables import create_tables
         store = store_for(db)
         try:
             create_tables(store.engine)
-            m = Minimiser(token_secret(store.engine, os.environ.get("WAYFINDER_SECRET")))
+            m = Minimiser(keys_for(store.engine).pseudonym)
             report = erase_subject(store, kind, ref, reason, by, "cli", m)
-        except ErasureError as exc:
+        except (ErasureError, KeyConfigError) as exc:
             fail(str(exc))
         except sa.exc.SQLAlchemyError as exc:
             fail(f"erasure not done (nothing changed): {str(exc).splitlines()[0]}")

@@ -164,6 +164,10 @@ def register(app: typer.Typer) -> None:
             raise
         except Exception as exc:
             _fail(f"network failed: {type(exc).__name__}: {exc}")
+        from api.commands import audit_command
+        from api.exports import record_export_dir
+        record_export_dir(store.engine, out)        # erasure finds these files again
+        audit_command(store, "combination", f"network -> {out} (graph, groups, bridging, exports)")
         typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
 
     @app.command("ego")
@@ -192,6 +196,10 @@ def register(app: typer.Typer) -> None:
             raise
         except Exception as exc:
             _fail(f"ego failed: {type(exc).__name__}: {exc}")
+        from api.audit import subject
+        from api.commands import audit_command
+        audit_command(store, "combination", f"ego network {subject(store.engine, sub.graph.get('ego', ref))} "
+                      f"depth {depth} {date_from or '..'}/{date_to or '..'} -> {out.name if out else 'stdout'}")
         if out is None:
             typer.echo(json.dumps(cytoscape_json(sub), ensure_ascii=False))
             return

@@ -110,6 +110,11 @@ def register(app: typer.Typer) -> None:
                 client.close()
             if cluster is not None:
                 cluster.close()
+        from api.commands import audit_command
+        from api.exports import record_export_dir
+        record_export_dir(store.engine, opts.out)      # erasure finds these files again
+        audit_command(store, "combination", f"run -> {opts.out}"
+                      + (f" (collection: ingest of {opts.drop})" if opts.drop is not None else ""))
         if as_json:
             typer.echo(json.dumps(report.to_json(), default=str))
         else:

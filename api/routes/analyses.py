@@ -14,8 +14,6 @@ from geo import disclosure
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
-COUNTS = ("episodes", "children", "mentions", "intel", "events", "co_episodes", "points", "near_children",
-          "named_children", "recent_children", "rhi_mentions", "link_mentions", "event_mentions")
 
 
 def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
@@ -25,15 +23,9 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
     if not ctx.analyst and "explanation" in df:  # premises: the text must not show suppressed counts
         from geo.venues import explanations_for
         df["explanation"] = explanations_for(df, m.count).to_numpy()
-    if not ctx.analyst:
-        df = disclosure.suppress_small_rates(df, small=m.small)
-    recs = _json_ready(df)
-    if not ctx.analyst:
-        for r in recs:
-            for c in COUNTS:
-                if c in r:
-                    r[c] = m.count(r[c])
-    return recs
+    if not ctx.analyst:      # the one disclosure policy (geo.disclosure.minimise_frame)
+        df = m.table(disclosure.suppress_small_rates(df, small=m.small), ctx.view)
+    return _json_ready(df)
 
 
 @router.get("/analyses/hotspots", name="area_hotspots", responses={**_ERR, **example(HOTSPOTS_EXAMPLE)},
@@ -154,6 +146,8 @@ def co_missing_groups(request: Request, purpose: Annotated[str, PURPOSE]) -> lis
             else:
                 item["members"] = wf.minimiser.pseudonyms(members)
                 item["co_episodes"] = wf.minimiser.count(item["co_episodes"])
+                item["first"] = item["first"] and item["first"][:10]    # the day, not the hour
+                item["last"] = item["last"] and item["last"][:10]
             out.append(item)
     ctx.result_count = len(out)
     return out

@@ -44,7 +44,17 @@ CollectionId = Annotated[str, Path(description="Collection id (see GET /collecti
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The service's public base URL (``WAYFINDER_PUBLIC_URL``), else the address the server
+    listens on (the socket's, from the ASGI scope): never the request's ``Host`` header, which a
+    client chooses (issue 15: a forged Host went into every link and TileJSON template)."""
+    public = getattr(service(request).settings, "public_url", None)
+    if public:
+        return public.rstrip("/")
+    host, port = (request.scope.get("server") or ("127.0.0.1", 80))[:2]
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    host = f"[{host}]" if ":" in str(host) else host
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 @router.get("/", name="landing", response_model=Landing, summary="OGC API landing page",

@@ -19,6 +19,8 @@ from api.routes.profiles import resolve_person
 router = APIRouter(tags=["network"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
 NODE_KEEP = {"kind", "hops", "role", "premises_type", "component", "intelligence"}
+#: relations that place a child at home or in a placement (restricted data)
+RESTRICTED_RELATIONS = frozenset({"resides_at", "placed_at", "lives_at"})
 EDGE_KEEP = {"relation", "intelligence", "count", "grading", "gradings", "first", "last"}
 
 
@@ -57,10 +59,16 @@ def minimise_cytoscape(cy: dict, ctx, m) -> dict:
                       "classes": n.get("classes", "")})
     for i, e in enumerate(cy["elements"]["edges"]):
         d = e["data"]
+        # a restricted edge (a child's home or placement) goes even when its place is kept
+        if d.get("restricted") or d.get("relation") in RESTRICTED_RELATIONS:
+            continue
         if d["source"] in ids and d["target"] in ids:
             edges.append({"data": {"id": f"e{i}", "source": ids[d["source"]], "target": ids[d["target"]],
                                    **{k: v for k, v in d.items() if k in EDGE_KEEP}},
                           "classes": e.get("classes", "")})
+    # a place left with no edge after the restricted ones went says nothing but where it is
+    linked = {x for e in edges for x in (e["data"]["source"], e["data"]["target"])}
+    nodes = [n for n in nodes if n["data"].get("kind") != "place" or n["data"]["id"] in linked]
     return {**{k: v for k, v in cy.items() if k != "elements"}, "elements": {"nodes": nodes, "edges": edges}}
 
 
@@ -121,6 +129,9 @@ def network_components(request: Request, purpose: Annotated[str, PURPOSE],
         item = {"component": int(comp), "size": int(len(g)), "kinds": kinds}
         if ctx.analyst:
             item["nodes"] = g["node"].tolist()
+        else:       # 1-4 children (or adults) in a component are banded as everywhere else
+            item["kinds"] = {k: wf.minimiser.count(v) for k, v in kinds.items()}
+            item["size"] = wf.minimiser.count(item["size"])
         out.append(item)
     ctx.result_count = len(out)
     return out

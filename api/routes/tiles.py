@@ -10,6 +10,7 @@ import json
 import math
 import re
 from typing import Annotated
+from urllib.parse import urlencode
 
 import mapbox_vector_tile
 import numpy as np
@@ -18,12 +19,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from api import roles
-from api.dependencies import Context, bearer_token, ctx_of, require_collection, service
+from api.dependencies import (Context, bearer_token, client_of_scope, ctx_of, require_collection,
+                              service)
 from api.errors import BadRequest, NotAuthenticated
 from api.layers import Prepared
 from api.minimise import view_for
 from api.model import ERRORS, TILEJSON_EXAMPLE
-from api.routes.collections import CollectionId, get_prepared
+from api.routes.collections import CollectionId, _base, get_prepared
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(tags=["tiles"])
@@ -114,11 +116,14 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
     wf, ctx = service(request), ctx_of(request)
     require_collection(request, collection_id)
     prep = wf.layers.get(collection_id, ctx.view)
-    base = str(request.base_url).rstrip("/")
+    base = _base(request)
     fields = {c: TILEJSON_TYPES[t] for c, t in prep.column_types().items()}
+    # a person-level layer's tiles need the purpose too: carry the stated one in the template
+    query = ("?" + urlencode({"purpose": ctx.purpose})) if ctx.purpose else ""
     return {"tilejson": "3.0.0", "name": collection_id, "description": prep.layer.description,
             "scheme": "xyz", "format": "pbf",
-            "tiles": [f"{base}/collections/{collection_id}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"],
+            "tiles": [f"{base}/collections/{collection_id}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
+                      + query],
             "minzoom": prep.layer.minzoom, "maxzoom": prep.layer.maxzoom,
             "bounds": prep.extent or [-180.0, -85.0511, 180.0, 85.0511],
             "vector_layers": [{"id": collection_id, "fields": fields,
@@ -223,7 +228,8 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     collection_id = m.group(1)
     rule = roles.rule_for("tile")
     if (rule is None or rule.public or rule.person_level or user.role not in rule.roles
-            or not roles.collection_allowed(collection_id, user.role)):
+            or not roles.collection_allowed(collection_id, user.role)
+            or roles.needs_purpose("tile", {"collection_id": collection_id})):
         return None
     layers = wf.layers
     view = view_for(user.role)
@@ -242,5 +248,6 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     if data is None or wf.limiter.take("u:" + user.name):
         return None
     ctx = Context(user=user.name, role=user.role, route=TILE_ROUTE, rule=rule, view=view,
-                  what=f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+                  what=f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+                  client=client_of_scope(scope, wf.settings), token_id=wf.auth.token_id(token))
     return ctx, data, tile_headers(gz)

@@ -85,13 +85,39 @@
       .then(function (tok) {
         S.token = tok.access_token;
         try { sessionStorage.setItem('wf_token', S.token); } catch (e) { /* private mode */ }
+        scheduleRefresh(tok.expires_in);
         $('password').value = '';
         return start();
       })
       .catch(function (e) { $('signin-error').textContent = e.message; });
   }
 
+  // a signed-in page renews its token before it expires (the old one is revoked by the server),
+  // so a chair is not signed out mid-meeting
+  function scheduleRefresh(seconds) {
+    if (S.refreshTimer) { clearTimeout(S.refreshTimer); }
+    var wait = Math.max(10, Math.floor((seconds || 60) * 0.8)) * 1000;
+    S.refreshTimer = setTimeout(function () {
+      if (!S.token) { return; }
+      fetch('/auth/refresh', { method: 'POST', headers: { Authorization: 'Bearer ' + S.token } })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (tok) {
+          S.token = tok.access_token;
+          try { sessionStorage.setItem('wf_token', S.token); } catch (e) { /* private mode */ }
+          scheduleRefresh(tok.expires_in);
+        })
+        .catch(function () { signOut('Your session has ended: sign in again.'); });
+    }, wait);
+  }
+
+  function purposeParam() {
+    // person-level layers (found-at points, co-missing lines, placements) need a stated purpose
+    var p = $('network-purpose') ? $('network-purpose').value.trim() : '';
+    return p.length >= 5 ? '&purpose=' + encodeURIComponent(p) : '';
+  }
+
   function signOut(msg) {
+    if (S.refreshTimer) { clearTimeout(S.refreshTimer); S.refreshTimer = null; }
     S.token = null; S.me = null;
     try { sessionStorage.removeItem('wf_token'); } catch (e) { /* ignore */ }
     Object.keys(S.layers).forEach(function (id) { if (S.map && S.layers[id]) { S.map.removeLayer(S.layers[id]); } });
@@ -112,6 +138,7 @@
         ['analyst', 'mog_member', 'cog_member', 'mase_member'].indexOf(me.role) < 0;
       if (me.role === 'licensing_officer') { $('premises-panel').open = true; }
       initMap();
+      if (!S.refreshTimer) { scheduleRefresh(60); }   // a token kept from before a reload
       return apiJSON('/collections');
     }).then(function (cols) {
       S.collections = (cols.collections || []);
@@ -222,7 +249,7 @@
         return feats;
       });
     }
-    return page('/collections/' + encodeURIComponent(id) + '/items?limit=10000' + (dt ? '&datetime=' + encodeURIComponent(dt) : ''));
+    return page('/collections/' + encodeURIComponent(id) + '/items?limit=10000' + (dt ? '&datetime=' + encodeURIComponent(dt) : '') + purposeParam());
   }
 
   function toggle(id, on) {

@@ -106,6 +106,9 @@ def populate(store, seed: int = 7, n_children: int = 30, n_episodes: int = 140,
         "last_seen": [texts[i] for i in rng.integers(0, n_places, n_episodes)],
         "found_at": [texts[i] for i in rng.integers(0, n_found_places, n_episodes)],  # concentrated
         "found_with": "", "rag": rng.choice(["red", "amber", "green"], n_episodes)})
+    # one child last seen at a children's home: that place is not restricted as a whole, but the
+    # residence edges to it are (issue 15: restricted edges must go even when the place stays)
+    episodes.loc[0, "last_seen"] = place_pc[0]
     ep_ret = episodes[episodes["returned_at"].notna()]
     rhi = ep_ret.sample(frac=0.7, random_state=seed)
     offered = rhi["returned_at"] + pd.Timedelta(hours=6)
@@ -158,6 +161,12 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
     z = (hot["episodes"] - hot["episodes"].mean()) / (hot["episodes"].std() or 1)
     hot["gi_z"], hot["gi_p"], hot["gi_q"] = z, 0.5, 0.5
     hot["gi_bin"] = np.sign(z).astype(int)
+    # one quiet ward with a small count, as real wards have (banded as "<5" for non-analysts)
+    quiet = hot.index[hot["children"] == 0][0]
+    hot.loc[quiet, ["episodes", "children"]] = [3, 2]
+    # child populations and rates (rate x population gives the count back: issue 15)
+    hot["population"] = 2000.0 + 10 * np.arange(len(hot))
+    hot["rate"] = hot["children"] / hot["population"] * 1000.0
     store.write_result("area_hotspots_ward", gpd.GeoDataFrame(hot, geometry="geometry", crs=27700))
     from geo.global_autocorrelation import general_g, global_moran
     from geo.weights import queen_weights
@@ -172,6 +181,8 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                  e=("easting", "mean"), n=("northing", "mean")).reset_index(drop=True)
     cl.insert(0, "cluster_id", range(1, len(cl) + 1))
     cl["nearest_premises_id"] = "PR000"
+    cl["centroid_e"], cl["centroid_n"] = cl["e"], cl["n"]       # exact, as geo.clusters gives them
+    cl["nearest_premises_m"] = 42.0
     store.write_result("found_at_clusters", gpd.GeoDataFrame(
         cl.drop(columns=["e", "n"]), geometry=shapely.points(cl["e"], cl["n"]), crs=27700))
     poc = pd.DataFrame({"rank": [1, 2, 3], "premises_id": ["PR000", "PR001", "PR002"],

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from api import cli
 from api.app import create_app
 from api.audit import verify
-from api.auth import add_user, token_secret
+from api.auth import add_user
+from api.keys import keys_for
 from api.minimise import Minimiser
 from api.settings import Settings
 from api.tables import audit_log
@@ -94,7 +95,7 @@ def test_cli_erases_child_everywhere_in_one_transaction(store):
     assert r.exit_code == 0, r.output
     import json
     rep = json.loads(r.output)
-    secret = token_secret(store.engine, os.environ.get("WAYFINDER_SECRET"))
+    secret = keys_for(store.engine).pseudonym
     assert rep["subject"] == Minimiser(secret).pseudonym("P000001", "child")
     assert rep["counts"]["children"] == 2            # both records of the one child
     assert rep["counts"]["episodes"] == c1_eps and rep["counts"]["return_interviews"] == c1_rhi

@@ -22,6 +22,8 @@ from tests.maps._server import Server
 
 BNG = "http://www.opengis.net/def/crs/EPSG/0/27700"
 BOX = (-1.95, 52.45, -1.85, 52.52)
+#: found-at points are person-level (issue 15): clients state a purpose (X-Purpose header)
+PURPOSE = "GDAL and OWSLib client test"
 
 
 def _gdal(tool: str) -> str:
@@ -44,14 +46,14 @@ def served(store):
 
 def _api(served, path):
     url, token = served
-    r = requests.get(url + path, headers={"Authorization": f"Bearer {token}"})
+    r = requests.get(url + path, headers={"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE})
     assert r.status_code == 200, (path, r.text)
     return r.json()
 
 
 def _run(served, *args, tool="ogrinfo"):
     url, token = served
-    cmd = [_gdal(tool), "--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}",
+    cmd = [_gdal(tool), "--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}\r\nX-Purpose: {PURPOSE}",
            "--config", "GDAL_HTTP_TIMEOUT", "60", "--config", "CPL_VSIL_CURL_CACHE_SIZE", "0",
            *[a.replace("{url}", url) for a in args]]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
@@ -154,7 +156,7 @@ def test_gdal_mvt_driver_reads_the_tiles(served, tmp_path):
     assert "Layer name: found_at" in out and f"Feature Count: {n}" in out
     # and a tile saved to disk with the MVT driver named
     tile = requests.get(url + "/collections/hotspots_ward/tiles/WebMercatorQuad/10/506/336",
-                        headers={"Authorization": f"Bearer {token}"})
+                        headers={"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE})
     assert tile.status_code == 200 and tile.content
     path = tmp_path / "10" / "506" / "336.pbf"
     path.parent.mkdir(parents=True)
@@ -171,7 +173,7 @@ def test_gdal_mvt_driver_reads_the_tiles(served, tmp_path):
 def test_owslib_features(served):
     from owslib.ogcapi.features import Features
     url, token = served
-    w = Features(url + "/", headers={"Authorization": f"Bearer {token}"})
+    w = Features(url + "/", headers={"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE})
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in w.conformance()["conformsTo"]
     assert w.api()["openapi"].startswith("3.0")
     assert "found_at" in w.feature_collections()

@@ -94,6 +94,8 @@ def test_sign_in_toggle_popup_network_screenshot(browser, server):
     assert "analyst1" in page.inner_text("#who")
     # the default layer (ward hotspots) loads; then toggle the found-at layer on
     wait_js(page, "document.body.dataset.loaded_hotspots_ward !== undefined", 45)
+    # found-at points are person-level (issue 15): the page sends the stated purpose with them
+    page.evaluate("document.getElementById('network-purpose').value = 'MOG monthly review'")
     page.check("#layer-found_at")
     wait_js(page, "document.body.dataset.loaded_found_at !== undefined", 45)
     n_all = int(page.get_attribute("body", "data-loaded_found_at"))

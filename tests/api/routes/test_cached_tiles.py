@@ -9,7 +9,8 @@ from api.auth import add_user, set_disabled
 from api.routes.tiles import cached_tile
 from api.tables import audit_log
 
-TILE = "/collections/found_at/tiles/WebMercatorQuad/10/506/336"
+# found_at is a person-level layer now (a purpose on every tile, no fast path): a ward layer
+TILE = "/collections/hotspots_ward/tiles/WebMercatorQuad/10/506/336"
 KEYS = ("user_name", "role", "action", "route", "what", "purpose", "result_count", "status")
 
 
@@ -51,7 +52,7 @@ def test_cached_tile_same_answer_and_audit_entry(app, as_role, served):
 
 def test_cached_tile_refusals_go_the_normal_way(app, as_role, served):
     wf = app.state.wf
-    placements = "/collections/placements/tiles/WebMercatorQuad/0/0/0"
+    placements = "/collections/placements/tiles/WebMercatorQuad/0/0/0?purpose=tile+test"
     for _ in range(2):                                # cached for the analyst's (full) view
         assert as_role("analyst", "GET", placements).status_code == 200
     assert as_role("analyst", "GET", TILE).status_code == 200
@@ -76,7 +77,7 @@ def test_cached_tile_checks_collection_and_matrix(app, as_role, monkeypatch, ser
     are applied (defence in depth: the normal way never caches a tile its caller may not see)."""
     from api import roles
     wf = app.state.wf
-    placements = "/collections/placements/tiles/WebMercatorQuad/0/0/0"
+    placements = "/collections/placements/tiles/WebMercatorQuad/0/0/0?purpose=tile+test"
     as_role("analyst", "GET", placements)             # layers built and fresh
     prep = wf.layers._data[("placements", "case")]    # mog_member's view
     wf.layers.tile_put((id(prep), 0, 0, 0), b"planted")

@@ -27,7 +27,7 @@ def test_rate_limit(store):
 
 
 def test_page_size_limit(as_role):
-    r = as_role("analyst", "GET", "/collections/found_at/items?limit=10001")
+    r = as_role("analyst", "GET", "/collections/found_at/items?purpose=page+size+test&limit=10001")
     assert r.status_code == 400 and "limit" in r.json()["description"]
 
 
