@@ -169,7 +169,7 @@ def _min_premises(gdf, view, m):
     out = gdf.copy()
     if "explanation" in out:
         out["explanation"] = explanations_for(out, m.count).to_numpy()
-    return _suppress(out, PREMISES_COUNTS, m)
+    return _min_counts(PREMISES_COUNTS)(out, view, m)
 
 
 def _build_hotspots(level):

