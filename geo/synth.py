@@ -1141,6 +1141,8 @@ def generate(out_dir: str | Path, seed: int = 1, scale: str = "city", null: bool
         **mog_truth,
     }
     truth.update(synth_cse.write(out, ref, truth, seed, null, START, DAYS))   # CSE assessments, crimes
+    for name in ("cse_assessments.csv", "crimes.csv"):   # rows written, as for every other file
+        truth["counts"][name] = len(pd.read_csv(out / name, dtype=str, usecols=[0]))
     with open(out / "truth.json", "w", encoding="utf-8") as fh:
         json.dump(truth, fh, ensure_ascii=False, allow_nan=False, separators=(",", ":") if scale in ("region", "national") else None,
                   indent=None if scale in ("region", "national") else 1)

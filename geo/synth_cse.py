@@ -265,6 +265,7 @@ def write(out: str | Path, ref, truth: dict, seed: int, null: bool, start: pd.Ti
     c["recorded_at"] = _fmt_police(c["recorded_at"])
     c[CRIME_COLUMNS].to_csv(out / "crimes.csv", index=False, lineterminator="\n")
     pid_tid = dict(zip(persons["person_id"], persons["tid"]))
-    t_c["repeat_offenders"] = sorted({pid_tid.get(p, p) for p in t_c["repeat_offenders"]})
+    t_c["repeat_offenders"] = sorted({str(pid_tid[p]) if isinstance(pid_tid.get(p), str) else str(p)
+                                      for p in t_c["repeat_offenders"]})
     return {"cse": {**t_a, **t_c, "note": "levels are the assessing tool's scale (none < low < "
                     "medium < high), not children.csv cse_risk; people are fictional"}}
