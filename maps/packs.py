@@ -188,10 +188,7 @@ def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable
 
     for name in frames:
         data[name] = store.frame(name)
-    try:
-        data["mase_areas"] = store.table("mase_areas")
-    except Exception:  # noqa: BLE001 - a store from before MASE areas
-        pass
+    data["mase_areas"] = store.table("mase_areas")      # every migrated store has the table
     for name in results:
         try:
             data[name] = store.read_result(name)
