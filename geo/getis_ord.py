@@ -89,13 +89,24 @@ def gi_bin(z: np.ndarray, p: np.ndarray, levels=(0.01, 0.05, 0.10)) -> np.ndarra
 
 
 def _star_matrix(w) -> sp.csr_matrix:
-    """Gi* weights: add a self weight of 1 (binary), re-standardising row-standardised input."""
-    if isinstance(w, SpatialWeights):
-        if (w.sparse.diagonal() != 0).all():
-            return sp.csr_matrix(w.sparse, dtype=float)
-        star = w.transformed("b").with_self_weight(1.0)
-        return sp.csr_matrix(star.transformed(w.transform).sparse, dtype=float)
-    return sp.csr_matrix(w, dtype=float)
+    """Gi* weights: binary neighbours plus a self weight of 1, re-standardised when ``w`` is
+    row-standardised (``transform="r"``); a matrix, or weights with a full diagonal, as given."""
+    if not isinstance(w, SpatialWeights):
+        return sp.csr_matrix(w, dtype=float)
+    a = sp.coo_matrix(w.sparse)
+    if len(a.data) and (w.sparse.diagonal() != 0).all():
+        return sp.csr_matrix(w.sparse, dtype=float)
+    n = w.n
+    keep = (a.data != 0) & (a.row != a.col)
+    idx = np.arange(n)
+    m = sp.csr_matrix((np.ones(int(keep.sum()) + n), (np.r_[a.row[keep], idx], np.r_[a.col[keep], idx])),
+                      shape=(n, n))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    if w.transform.lower() == "r":
+        m.data = np.repeat(1.0 / np.diff(m.indptr), np.diff(m.indptr))
+    m.sort_indices()
+    return m
 
 
 def gi_star(
@@ -137,12 +148,7 @@ def gi_star(
         z = (lag - xbar * Wi) / (S * np.sqrt((n * S1 - Wi**2) / (n - 1)))
     p_norm = 2 * stats.norm.sf(np.abs(z))
     if permutations and n > 2 and total != 0 and S > 0:
-        self_w = m.diagonal()
-
-        def stat(sites, lags):
-            return (lags + (self_w[sites] * x[sites])[:, None]) / total
-
-        res = crand(x, m, gs, stat, permutations, seed, alternative, keep)
+        res = crand(x, m, 1.0 / total, permutations, seed, alternative, keep)
         p_sim, z_sim, sims = res.p_sim, res.z_sim, res.sims
     else:
         p_sim = np.ones(n) if permutations else np.full(n, np.nan)

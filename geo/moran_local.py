@@ -101,13 +101,7 @@ def local_moran(
     Is = scaling * z * lag
     q = np.where(z > 0, np.where(lag > 0, 1, 4), np.where(lag > 0, 2, 3)).astype(np.int64)
     if permutations and n > 2 and den > 0:
-        self_w = m.diagonal()
-
-        def stat(sites, lags):
-            zi = z[sites][:, None]
-            return zi * (lags + self_w[sites][:, None] * zi) * scaling
-
-        res = crand(z, m, Is, stat, permutations, seed, alternative, keep)
+        res = crand(z, m, scaling * z, permutations, seed, alternative, keep)
         p_sim, ei, zs, sims = res.p_sim, res.ei_sim, res.z_sim, res.sims
     else:
         p_sim = np.ones(n) if permutations else np.full(n, np.nan)
