@@ -246,11 +246,14 @@ class _Ranked:
         classes, self.cls = np.unique(k, return_inverse=True)
         B = draws.S[:, classes].T  # (n_classes, R)
         order = np.argsort(B, axis=1, kind="stable")
-        self.Bs = np.take_along_axis(B, order, axis=1)
+        Bs = np.take_along_axis(B, order, axis=1)
+        # ascending copies then descending copies: U is ascending along a site's row
+        self.Bflat = np.concatenate([Bs, Bs[:, ::-1]]).ravel()
         rank = np.empty_like(order)
         rank[np.arange(len(classes))[:, None], order] = np.arange(R)[None, :]
         self.c, self.w, self.s = draws.c[rows], draws.w[rows], sign
         self.desc = sign < 0
+        self.offset = (self.cls + self.desc * len(classes)) * R
         ns = len(rows)
         # base moments of T per site
         mb = B.mean(axis=1)
@@ -288,10 +291,9 @@ class _Ranked:
         self.g[li[o], col] = pos[o] - col  # u-th kept position = u + #(g <= u)
         self.Avalid = np.isfinite(self.Aval) & (np.arange(E)[None, :] < self.e[:, None])
 
-    def base(self, q: np.ndarray) -> np.ndarray:
-        """``U`` at sorted base position ``q`` (ascending in ``q``) of each site."""
-        idx = np.where(self.desc, self.R - 1 - q, q)
-        return self.s * (self.c + self.w * self.Bs[self.cls, idx])
+    def base(self, q: np.ndarray, at=slice(None)) -> np.ndarray:
+        """``U`` at sorted base position ``q`` (ascending in ``q``) of the sites ``at``."""
+        return self.s[at] * (self.c[at] + self.w[at] * self.Bflat[self.offset[at] + q])
 
     def _first(self, v: np.ndarray, strict: bool) -> np.ndarray:
         """Smallest base position whose ``U`` is ``> v`` (``strict``) or ``>= v``; ``R`` if none."""
@@ -325,15 +327,18 @@ class _Ranked:
         the corrected values, both ascending (out-of-range X: -inf below, +inf above).
         """
         R = self.R
-        best = np.full(len(j), np.inf)
-        for t in range(self.g.shape[1] + 1):
-            u = j - t
-            pos = u + (self.g <= u[:, None]).sum(axis=1)
-            x = self.base(np.clip(pos, 0, R - 1))
-            x = np.where(u < 0, -np.inf, np.where(u >= R - self.e, np.inf, x))
-            if t:
-                x = np.maximum(x, self.Aval[:, t - 1])
-            best = np.minimum(best, x)
+        best = self.base(j)  # t = 0: nothing corrected comes first
+        pos0 = j + (self.g <= j[:, None]).sum(axis=1)
+        hit = self.e > 0
+        best[hit] = self.base(np.minimum(pos0[hit], R - 1), hit)
+        best[hit & (j >= R - self.e)] = np.inf
+        for t in range(1, self.g.shape[1] + 1):
+            at = np.flatnonzero(self.e >= t)  # A[t - 1] is +inf elsewhere
+            u = j[at] - t
+            pos = u + (self.g[at] <= u[:, None]).sum(axis=1)
+            x = self.base(np.clip(pos, 0, R - 1), at)
+            x = np.where(u < 0, -np.inf, np.where(u >= R - self.e[at], np.inf, x))
+            best[at] = np.minimum(best[at], np.maximum(x, self.Aval[at, t - 1]))
         return best
 
     def p_values(self, u_obs: np.ndarray, alternative: str) -> np.ndarray:
