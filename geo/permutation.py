@@ -188,7 +188,7 @@ class _Draws:
                    site[order], perm[order], slot[order], c + lag_obs)
 
     def corrections(self, rows: np.ndarray):
-        """Corrections of ``rows``: (local row index, permutation, slot) of each."""
+        """Corrections of ``rows``: local row index, permutation, slot and site of each."""
         local = np.full(len(self.card), -1)
         local[rows] = np.arange(len(rows))
         li = local[self.site]
