@@ -117,10 +117,15 @@ def test_planted_wards_hot_at_95(drops):
     w = _wards(d).set_index("area_code")
     # gi_bin is the exported permutation q binned (issue 13), no longer the normal p of gi_z:
     # the conditional permutation test holds a ward's own value fixed and tests its
-    # neighbourhood, so each cluster's core (every neighbour hot) is hot at q < 0.05, while a
-    # planted neighbour with cold neighbours of its own is hot by its z only
+    # neighbourhood, so each cluster's core (every neighbour hot) is hot, while a planted
+    # neighbour with cold neighbours of its own is hot by its z only. The core's two-sided
+    # permutation p is about 0.0012 (99,999 permutations); with 9,999 its BH q over the 40
+    # wards straddles 0.05 (q < 0.05 for 39-46 % of seeds, q < 0.10 for 97-98 %, p <= 0.0028
+    # for all of 100 seeds, with the engine before and after issue 19), so the core is checked
+    # on its p and on q < 0.10
     cores = d["truth"]["ward_hotspot_cores"]
-    assert (w.loc[cores, "gi_bin"] >= 2).all(), w.loc[hot, ["gi_z", "gi_q", "gi_bin"]]
+    assert (w.loc[cores, "gi_p"] <= 0.005).all(), w.loc[hot, ["gi_z", "gi_p", "gi_q", "gi_bin"]]
+    assert (w.loc[cores, "gi_bin"] >= 1).all(), w.loc[hot, ["gi_z", "gi_p", "gi_q", "gi_bin"]]
     assert (w.loc[hot, "gi_z"] > 1.9).all(), w.loc[hot, ["gi_z", "gi_q", "gi_bin"]]
     assert (w.drop(index=hot)["gi_bin"] < 2).all()
 
