@@ -13,7 +13,7 @@ import weakref
 from sqlalchemy.engine import Engine
 
 from geo.schema import app_users as app_user
-from geo.schema import audit_log, metadata
+from geo.schema import audit_log, metadata, security_state
 from geo.schema import settings as api_setting
 
 __all__ = ["app_user", "audit_log", "api_setting", "create_tables", "utcnow"]
@@ -26,7 +26,7 @@ _created: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 def create_tables(engine: Engine) -> None:
     if engine in _created:
         return
-    metadata.create_all(engine, tables=[app_user, audit_log, api_setting], checkfirst=True)
+    metadata.create_all(engine, tables=[app_user, audit_log, api_setting, security_state], checkfirst=True)
     _created.add(engine)
 
 
