@@ -15,6 +15,8 @@ user per role, and runs, with bounded counts and time:
 3. login flood: ``--flood`` wrong passwords from ``--clients`` rotating ``X-Forwarded-For``
    values, then the right password for the locked account; the server's RSS before and after;
 4. bad inputs that used to give 500s; a Host header reflected; response headers;
+4b. two workers: a second server process on the same store: a token refreshed on one is refused
+   by the other, failed logins split over both lock the account;
 5. audit tampering on copies of the store (SQLite): an edited row, an edited and re-hashed row,
    the newest rows deleted, every row deleted: ``wayfinder audit verify`` must exit non-zero
    naming the entry each time, and 0 on the untouched copy.
@@ -110,6 +112,28 @@ def _serve(url: str, port: int, env: dict) -> subprocess.Popen:
         if p.poll() is not None:
             raise SystemExit(f"server did not start: {p.stderr.read().decode()[-500:]}")
     raise SystemExit("server did not start within 150 s")
+
+
+def two_workers(c, c2, passwords: dict, f: Findings) -> int:
+    """A second server process on the same store stands for a second uvicorn worker: a token
+    refreshed on one must be refused by the other, and failed logins must count across both."""
+    tok = c.post("/auth/token", data={"username": "t_analyst", "password": passwords["analyst"]}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {tok}"}
+    if c2.get("/auth/me", headers=auth).status_code != 200:
+        f.add("workers", "a valid token refused by the second worker")
+    if c.post("/auth/refresh", headers=auth).status_code != 200:
+        f.add("workers", "refresh failed")
+    time.sleep(6)                                   # the other worker's user cache (5 s)
+    if c2.get("/auth/me", headers=auth).status_code != 401:
+        f.add("workers", "a token revoked on one worker still works on another")
+    codes = [(c, c2)[i % 2].post("/auth/token", data={"username": "t_mase_member",
+                                                     "password": f"wrong-{i}-password"}).status_code
+             for i in range(10)]
+    right = [w.post("/auth/token", data={"username": "t_mase_member", "password": passwords["mase_member"]}).status_code
+             for w in (c, c2)]
+    if right != [429, 429]:
+        f.add("workers", f"10 failures split over two workers did not lock the account ({codes} then {right})")
+    return 3
 
 
 def _route_names() -> dict:
@@ -410,6 +434,14 @@ def main() -> int:
             report["role walk"] = f"{counts['requests']} requests, 6 roles, {time.perf_counter() - t:.1f} s"
             report["token forgeries"] = f"{forgeries(c, url, tokens, passwords, f)} cases"
             report["bad inputs and headers"] = f"{bad_inputs(c, tokens, f)} cases"
+            port2 = _free_port()
+            server2 = _serve(url, port2, env)
+            try:
+                with httpx.Client(base_url=f"http://127.0.0.1:{port2}", timeout=60) as c2:
+                    report["two workers (revocation, login failures shared)"] = f"{two_workers(c, c2, passwords, f)} cases"
+            finally:
+                server2.terminate()
+                server2.wait(10)
             report["login flood"] = json.dumps(flood(c, server.pid, passwords, a.flood, a.clients, f))
         c2 = subprocess.run(WF + ["audit", "verify", "--db", url], cwd=ROOT, env=env,
                             capture_output=True, text=True)

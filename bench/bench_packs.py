@@ -85,11 +85,23 @@ def main() -> int:
                   f"{t_ref / max(t_new, 1e-9):.0f}x | {len(f_new)} | {same} |")
     if a.pack:
         view = packs.View(role="mog_member", secret="bench-secret-" + "x" * 32)
-        data.pop("_graph", None)
-        t0 = time.perf_counter()
-        packs.build_pack("mog", data, str(period.start.date()), str(period.end.date()), view=view)
-        print(f"\nfirst build_pack('mog') for a mog_member ({period.label()}): "
-              f"{time.perf_counter() - t0:.1f} s (frames already loaded)")
+        built = {}
+        for name, mod in ((f"reference ({a.ref})", ref), ("vectorised", new)):
+            real = new.worrying_cases
+            new.worrying_cases = mod.worrying_cases       # maps.packs calls geo.scorecards.worrying_cases
+            try:
+                for k in ("_graph", "_person_view"):
+                    data.pop(k, None)
+                t0 = time.perf_counter()
+                built[name] = packs.build_pack("mog", data, str(period.start.date()), str(period.end.date()),
+                                               view=view)
+                print(f"\nfirst build_pack('mog') for a mog_member ({period.label()}), worrying_cases "
+                      f"{name}: {time.perf_counter() - t0:.1f} s (frames already loaded)")
+            finally:
+                new.worrying_cases = real
+        same = len(set(built.values())) == 1
+        ok &= same
+        print(f"packs identical: {same}")
     print("\nall equal" if ok else "\nDIFFERENT")
     return 0 if ok else 1
 
