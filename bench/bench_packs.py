@@ -99,9 +99,13 @@ def main() -> int:
                       f"{name}: {time.perf_counter() - t0:.1f} s (frames already loaded)")
             finally:
                 new.worrying_cases = real
-        same = len(set(built.values())) == 1
+        import re
+        # the worrying-cases section of each (the rest of a pack holds its build time and
+        # folium's random element ids)
+        sect = {k: re.search(r"<section id='worrying'>.*?</section>", v, re.S) for k, v in built.items()}
+        same = all(sect.values()) and len({m.group(0) for m in sect.values()}) == 1
         ok &= same
-        print(f"packs identical: {same}")
+        print(f"worrying-cases sections of the two packs identical: {same}")
     print("\nall equal" if ok else "\nDIFFERENT")
     return 0 if ok else 1
 
