@@ -91,7 +91,7 @@ def build_service(store_or_url=None, settings: Settings | None = None) -> Servic
                           tile_cache_bytes=settings.tile_cache_mb * 2**20),
         limiter=RateLimiter(settings.rate_per_minute),
         anon_limiter=RateLimiter(settings.rate_per_minute and max(settings.rate_per_minute, 60)),
-        login_guard=LoginGuard(settings.login_rate_per_minute, settings.login_account_failures,
+        login_guard=LoginGuard(store.engine, settings.login_rate_per_minute, settings.login_account_failures,
                                settings.lockout_seconds,
                                hash_concurrency=settings.login_hash_concurrency))
 

@@ -108,6 +108,24 @@ def entry_hash(row: dict, prev_hash: str, key: str | bytes) -> str:
 _KEYS: dict = {}
 
 
+def legacy_hash(row: dict, prev_hash: str) -> str:
+    """The plain SHA-256 chain of trails written before entries were MACed (issue 15): the JSON
+    array of the first ten columns (no client, request id or token id) plus ``prev_hash``. Anyone
+    can recompute it, so it shows only that the legacy entries were not changed *without* changing
+    what follows them: the first MACed entry's MAC covers the legacy head (its ``prev_hash``)."""
+    canonical = _canonical(
+        [int(row["id"]), _utc_text(row["at"]), row.get("user_name"), row.get("role"),
+         row["action"], row.get("route"), row.get("what"), row.get("purpose"),
+         None if row.get("result_count") is None else int(row["result_count"]),
+         None if row.get("status") is None else int(row["status"])])
+    return hashlib.sha256((canonical + prev_hash).encode("utf-8")).hexdigest()
+
+
+def _legacy_row(row: dict) -> bool:
+    """A row that could predate the MAC (the columns added with it are empty)."""
+    return row.get("client") is None and row.get("request_id") is None and row.get("token_id") is None
+
+
 def keys_of(engine: Engine):
     """The install's keys for the store behind ``engine`` (``api.keys.keys_for``, once per URL)."""
     url = engine.url.render_as_string(hide_password=False)
@@ -307,13 +325,20 @@ class VerifyResult:
     entries: int
     message: str
     first_bad_id: int | None = None
+    #: entries of the legacy segment (plain SHA-256 chain, written before the MAC) at the start
+    legacy: int = 0
 
 
 def verify(engine: Engine, batch: int = 5000) -> VerifyResult:
     """Walk the chain from the first entry checking each MAC with the audit key, then check the
-    external anchor: report the first altered or missing entry."""
+    external anchor: report the first altered or missing entry.
+
+    A trail begun before entries were MACed starts with a legacy segment: entries chained by
+    plain SHA-256 (:func:`legacy_hash`), checked as such, followed by the MACed chain, whose first
+    entry MACs the legacy head. Legacy entries are accepted only before the first MACed one."""
     key = keys_of(engine).audit
     prev, expected_id, n = GENESIS, 1, 0
+    legacy, legacy_at, maced = 0, None, False
     with engine.connect() as conn:
         head = conn.execute(select(api_setting.c.value).where(api_setting.c.key == HEAD_KEY)).scalar()
         last_id = 0
@@ -330,9 +355,16 @@ def verify(engine: Engine, batch: int = 5000) -> VerifyResult:
                 if row["prev_hash"] != prev:
                     return VerifyResult(False, n, f"audit entry {rid} does not follow entry "
                                         f"{rid - 1} (chain broken: entry {rid - 1} altered or replaced)", rid)
-                if not hmac.compare_digest(entry_hash(dict(row), prev, key), row["hash"]):
+                if hmac.compare_digest(entry_hash(dict(row), prev, key), row["hash"]):
+                    maced = True
+                elif (not maced and _legacy_row(row)
+                      and hmac.compare_digest(legacy_hash(dict(row), prev), row["hash"])):
+                    legacy, legacy_at = legacy + 1, row["at"]
+                else:
                     return VerifyResult(False, n, f"audit entry {rid} was altered "
-                                        "(its MAC does not match its content under the audit key)", rid)
+                                        "(its MAC does not match its content under the audit key)"
+                                        + (f"; entries 1 to {legacy} are a legacy segment (SHA-256, not MACed)"
+                                           if legacy else ""), rid, legacy)
                 prev = row["hash"]
                 expected_id += 1
                 n += 1
@@ -356,9 +388,17 @@ def verify(engine: Engine, batch: int = 5000) -> VerifyResult:
         if macs_at.get(seq) != anchors[seq]:
             return VerifyResult(False, n, f"audit entry {seq} was altered or replaced (does not "
                                 "match the external anchor)", seq)
-    if n and not anchors:
+    if legacy and n == legacy:      # nothing MACed pins it: a whole trail re-hashed as legacy
+        return VerifyResult(False, n, f"legacy, not MACed, {legacy} entries up to {_utc_text(legacy_at)} "
+                            "and no MACed entry after them: a trail rewritten in the old format "
+                            "would look the same (start the service or run any audited command so a "
+                            "MACed entry follows, then verify again)", None, legacy)
+    if n > legacy and not anchors:
         return VerifyResult(False, n, f"the external anchor {keys_of(engine).anchor} is missing "
-                            f"or empty while the trail holds {n} entries", None)
+                            f"or empty while the trail holds {n - legacy} MACed entries", None, legacy)
+    if anchors and min(anchors) <= legacy:
+        return VerifyResult(False, n, f"audit entry {min(anchors)} was altered or replaced (the "
+                            "external anchor records it as MACed)", min(anchors), legacy)
     if head is not None:
         head_id, _, head_hash = head.partition(":")
         head_id = int(head_id)
@@ -371,6 +411,11 @@ def verify(engine: Engine, batch: int = 5000) -> VerifyResult:
             if h != head_hash:
                 return VerifyResult(False, n, f"audit entry {head_id} was altered or replaced "
                                     "(does not match the recorded chain head)", head_id)
+    if legacy:
+        return VerifyResult(True, n, f"audit trail intact: legacy, not MACed, {legacy} entries up to "
+                            f"{_utc_text(legacy_at)} (entries 1 to {legacy}, SHA-256 chain); then "
+                            f"{n - legacy} MACed entries anchored from there, newest anchored entry {top}",
+                            legacy=legacy)
     return VerifyResult(True, n, f"audit trail intact: {n} entries, newest anchored entry {top}")
 
 

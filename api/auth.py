@@ -7,15 +7,18 @@ least 32 characters; separate from the pseudonym key, so rotating it changes no 
 Tokens carry the user name, role and a token id (``jti``) and expire after ``token_minutes``; the
 server refuses any token whose lifetime (``exp - iat``) exceeds ``token_minutes`` or that was
 issued in the future, whoever signed it. A signed-in page renews its token before it expires
-(``POST /auth/refresh``): the old token is revoked (its id kept in a bounded list until it would
-have expired), so a chair is not signed out mid-meeting and a stolen token is not renewed twice.
+(``POST /auth/refresh``): the old token is revoked (its id kept in the store's shared
+``security_state`` until it would have expired, so every worker process refuses it: at once in the
+worker that revoked it, within ``user_cache_seconds`` in the others), so a chair is not signed out
+mid-meeting and a stolen token is not renewed twice.
 A disabled user's tokens stop working within ``user_cache_seconds``.
 
 Login limiting (:class:`LoginGuard`): the per-account and per-client-address limits are checked
 *before* any password is hashed; a locked account or address is answered 429 whatever the
 password (right or wrong), and unknown accounts are limited like known ones (no enumeration).
-State is bounded (LRU of ``max_keys`` per kind), and at most ``hash_concurrency`` Argon2 hashes
-run at once (each takes 64 MiB: 600 concurrent guesses would otherwise take gigabytes).
+The counts live in the store (``api.security_state``), shared by every worker process, bounded
+(``max_keys`` rows per kind, stale rows pruned); at most ``hash_concurrency`` Argon2 hashes run at
+once per process (each takes 64 MiB: 600 concurrent guesses would otherwise take gigabytes).
 
 Per-request cost (every request is authenticated): a token's signature is checked once and the
 verified claims are kept in a bounded LRU keyed by the exact token string (an HMAC check of the same
@@ -45,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.errors import BadRequest, NotAuthenticated
 from api.roles import ROLES
+from api.security_state import Entry, SecurityState
 from api.tables import api_setting, app_user, create_tables, utcnow
 
 ALGORITHM = "HS256"
@@ -135,8 +139,12 @@ class Authenticator:
         from api.keys import check_key
         self.engine = engine
         self.secret = check_key(secret, "the token key")
-        #: ids of tokens revoked by a refresh -> their expiry (bounded; expired ids dropped)
-        self._revoked: _LRU = _LRU(cache_size * 10)
+        #: revoked token ids, shared by every worker (api.security_state, kind "revoked")
+        self.state = SecurityState(engine, max_keys=cache_size * 10)
+        self.state.stale_after["revoked"] = 0.0
+        #: ids this process knows are revoked, and when others were last checked in the store
+        self._revoked: _LRU = _LRU(cache_size)
+        self._not_revoked: _LRU = _LRU(cache_size)
         self.token_minutes = token_minutes
         self.cache_seconds = cache_seconds
         #: user name -> (looked up at, User or None), re-read after ``cache_seconds``
@@ -164,7 +172,7 @@ class Authenticator:
         if claims is not None:
             if time.time() >= int(claims["exp"]):    # as PyJWT: expired once now >= exp
                 raise NotAuthenticated("token expired: request a new one at POST /auth/token")
-            if claims["jti"] in self._revoked:
+            if self._is_revoked(str(claims["jti"])):
                 raise NotAuthenticated("token revoked: sign in again")
             return claims
         try:
@@ -181,11 +189,25 @@ class Authenticator:
             raise NotAuthenticated("invalid bearer token") from None
         if exp - iat > self.token_minutes * 60 + 5 or iat > time.time() + 60:
             raise NotAuthenticated("invalid bearer token: lifetime longer than the server allows")
-        if claims["jti"] in self._revoked:
+        if self._is_revoked(str(claims["jti"]), fresh=True):
             raise NotAuthenticated("token revoked: sign in again")
         with self._lock:
             self._tokens.put(token, claims)
         return claims
+
+    def _is_revoked(self, jti: str, fresh: bool = False) -> bool:
+        """Whether the token id was revoked by any worker: known here at once; looked up in the
+        store on first sight (``fresh``) and again at most every ``cache_seconds``."""
+        if jti in self._revoked:
+            return True
+        now = time.monotonic()
+        seen = self._not_revoked.get(jti)
+        if not fresh and seen is not None and now - seen < self.cache_seconds:
+            return False
+        revoked = self.state.get("revoked", jti) is not None
+        with self._lock:
+            (self._revoked.put(jti, True) if revoked else self._not_revoked.put(jti, now))
+        return revoked
 
     def token_id(self, token: str) -> str | None:
         """The id (``jti``) of a token already verified by :meth:`user_from_token`."""
@@ -195,11 +217,10 @@ class Authenticator:
     def revoke(self, token: str) -> None:
         """Refuse ``token`` from now on (until it would have expired anyway)."""
         claims = self._claims(token)
-        now = time.time()
+        jti = str(claims["jti"])
+        self.state.put("revoked", jti, 1.0, float(claims["exp"]))   # every worker: until it expires
         with self._lock:
-            self._revoked.put(str(claims["jti"]), int(claims["exp"]))
-            for k in [k for k, exp in list(self._revoked.items())[:100] if exp <= now]:
-                self._revoked.pop(k, None)
+            self._revoked.put(jti, True)
             self._tokens.pop(token, None)
 
     def refresh(self, token: str) -> tuple[User, str, int]:
@@ -269,17 +290,18 @@ class Locked(RuntimeError):
 
 
 class LoginGuard:
-    """Limits on password guessing, checked before any hashing.
+    """Limits on password guessing, checked before any hashing, shared by every worker process
+    through the store (:class:`api.security_state.SecurityState`).
 
     - per client address: ``per_minute`` failed logins (token bucket, burst of the same size);
     - per account name (known or not): ``account_failures`` failures in a row lock the name for
       ``lockout_seconds``; a success before that resets the count;
-    - state is two LRUs of at most ``max_keys`` entries each (a flood of new names or addresses
-      evicts the oldest, it does not grow memory);
-    - at most ``hash_concurrency`` password hashes at once (:meth:`hashing`).
+    - state is at most ``max_keys`` rows per kind in the store (a flood of new names or addresses
+      evicts the oldest, it does not grow the table or memory);
+    - at most ``hash_concurrency`` password hashes at once in this process (:meth:`hashing`).
     """
 
-    def __init__(self, per_minute: int = 20, account_failures: int = 10,
+    def __init__(self, engine: Engine, per_minute: int = 20, account_failures: int = 10,
                  lockout_seconds: float = 900.0, max_keys: int = 10_000, hash_concurrency: int = 2,
                  wait_seconds: float = 10.0):
         self.rate = per_minute / 60.0
@@ -287,45 +309,46 @@ class LoginGuard:
         self.account_failures = account_failures
         self.lockout_seconds = lockout_seconds
         self.wait_seconds = wait_seconds
-        self._clients: _LRU = _LRU(max_keys)
-        self._accounts: _LRU = _LRU(max_keys)
-        self._lock = threading.Lock()
+        self.state = SecurityState(engine, max_keys=max_keys)
+        # a bucket is full again after burst / rate seconds; a lockout's count is kept as long
+        self.state.stale_after.update({"client": self.burst / self.rate if self.rate > 0 else 0.0,
+                                       "account": float(lockout_seconds)})
         self._hashes = threading.BoundedSemaphore(max(1, hash_concurrency))
 
+    def _bucket(self, old: Entry | None, now: float) -> float:
+        if old is None:
+            return self.burst
+        return min(self.burst, old.n + max(0.0, now - old.at) * self.rate)
+
     def check(self, account: str, client: str) -> float:
-        """0 when a login may be tried (and hashed) now, else seconds to wait. Costs nothing."""
-        now = time.monotonic()
-        with self._lock:
-            wait = 0.0
-            if self.rate > 0:
-                tokens, last = self._clients.get(client, (self.burst, now))
-                tokens = min(self.burst, tokens + (now - last) * self.rate)
-                if tokens < 1:
-                    wait = (1 - tokens) / self.rate
-            acc = self._accounts.get(account.lower())
-            if acc is not None and acc[1] > now:
-                wait = max(wait, acc[1] - now)
-            return wait
+        """0 when a login may be tried (and hashed) now, else seconds to wait. Hashes nothing."""
+        now = time.time()
+        wait = 0.0
+        if self.rate > 0:
+            tokens = self._bucket(self.state.get("client", client), now)
+            if tokens < 1:
+                wait = (1 - tokens) / self.rate
+        acc = self.state.get("account", account.lower())
+        if acc is not None and acc.until > now:
+            wait = max(wait, acc.until - now)
+        return wait
 
     def failed(self, account: str, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if self.rate > 0:
-                tokens, last = self._clients.get(client, (self.burst, now))
-                tokens = min(self.burst, tokens + (now - last) * self.rate)
-                self._clients.put(client, (tokens - 1, now))
-            n, until = self._accounts.get(account.lower(), (0, 0.0))
-            n = 0 if until and until <= now else n      # a lockout that ended starts afresh
+        if self.rate > 0:
+            self.state.update("client", client, lambda old, now: Entry(self._bucket(old, now) - 1, now, 0.0))
+
+        def count(old: Entry | None, now: float) -> Entry:
+            n = 0 if old is None or (old.until and old.until <= now) else int(old.n)   # a lockout that ended starts afresh
             n += 1
             until = now + self.lockout_seconds if self.account_failures and n >= self.account_failures else 0.0
-            self._accounts.put(account.lower(), (n, until))
+            return Entry(float(n), now, until)
+        self.state.update("account", account.lower(), count)
 
     def succeeded(self, account: str) -> None:
-        with self._lock:
-            self._accounts.pop(account.lower(), None)
+        self.state.delete("account", account.lower())
 
     def size(self) -> int:
-        return len(self._clients) + len(self._accounts)
+        return self.state.count("client") + self.state.count("account")
 
     @contextlib.contextmanager
     def hashing(self):

@@ -432,6 +432,8 @@ class Prepared:
     extent: list[float] | None
     interval: list | None
     table: str | None = None
+    #: the store fingerprint the layer was built from (part of every tile cache key)
+    stamp: str = ""
     #: the GeoJSON type of the features (the declared one when there are none)
     geometry_type: str = "Geometry"
     _types: dict | None = None
@@ -643,6 +645,7 @@ class LayerCache:
                 full = layer.build(self.store, self.settings)
                 for view in VIEWS:
                     prep = prepare(layer, layer.minimise(full, view, self.minimiser), view)
+                    prep.stamp = stamp
                     if self.postgis:
                         prep.table = write_postgis(self.store.engine, prep, stamp)
                     data[(layer.id, view)] = prep
@@ -681,6 +684,13 @@ class LayerCache:
                 self._refreshing = False
 
         threading.Thread(target=run, name="layer-refresh", daemon=True).start()
+
+    @staticmethod
+    def tile_key(prep: Prepared, z: int, x: int, y: int, *variant) -> tuple:
+        """The tile cache key of a tile of ``prep``: layer, view, the store fingerprint it was
+        built from, z/x/y (and a variant such as ``"gzip"``). Never ``id()`` of an object: a
+        layer freed and another allocated at the same address must not be served its tiles."""
+        return (prep.layer.id, prep.view, prep.stamp, int(z), int(x), int(y), *variant)
 
     def tile_get(self, key):
         b = self._tiles.get(key)

@@ -8,23 +8,26 @@ the rest of the schema.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 
 from sqlalchemy.engine import Engine
 
 from geo.schema import app_users as app_user
-from geo.schema import audit_log, metadata
+from geo.schema import audit_log, metadata, security_state
 from geo.schema import settings as api_setting
 
 __all__ = ["app_user", "audit_log", "api_setting", "create_tables", "utcnow"]
 
-_created: set[int] = set()
+#: engines whose tables exist (weak: an engine freed and another at the same address is not taken
+#: for it, as an ``id()`` key would)
+_created: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
 def create_tables(engine: Engine) -> None:
-    if id(engine) in _created:
+    if engine in _created:
         return
-    metadata.create_all(engine, tables=[app_user, audit_log, api_setting], checkfirst=True)
-    _created.add(id(engine))
+    metadata.create_all(engine, tables=[app_user, audit_log, api_setting, security_state], checkfirst=True)
+    _created.add(engine)
 
 
 def utcnow() -> dt.datetime:

@@ -277,6 +277,29 @@ def suppress_scorecard(d: Mapping, small: int = SMALL, exempt: Iterable[str] = (
     return out
 
 
+# ---------------------------------------------------------------- network nodes
+
+#: kinds of network node whose label is public: licensed premises (name and licence number are on
+#: the public licensing register). Every other node that is not a child or adult (a place, which
+#: may be a home; a vehicle, whose registration names its keeper) is labelled by its kind only.
+PUBLIC_NODE_KINDS = frozenset({"premises"})
+
+
+def node_label(kind, label) -> str:
+    """How a minimised view labels a network node that is not a child or an adult: a premises
+    by its public label; anything else (a place, a vehicle) by its kind, never by its value.
+
+    Why: a vehicle registration identifies the adult who keeps it (DVLA) and a place's text can be
+    a child's home, so the API and the packs show neither to a pseudonymised view.
+
+    >>> node_label("vehicle", "AB51 CDE"), node_label("premises", "The Swan"), node_label(None, "B7 4PS")
+    ('vehicle', 'The Swan', 'place')
+    """
+    if kind in PUBLIC_NODE_KINDS and label is not None and not _missing(label):
+        return str(label)
+    return str(kind or "place")
+
+
 # ---------------------------------------------------------------- records
 
 def drop_personal(record: Mapping, keys: frozenset = PERSONAL_KEYS) -> dict:

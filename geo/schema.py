@@ -359,6 +359,20 @@ settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+#: state the service's worker processes share (issue 15): login limits per client address and per
+#: account, and the ids of revoked tokens. ``kind`` is client, account or revoked; ``n`` the bucket's
+#: tokens or the failures in a row; ``at`` the last update and ``until`` a lockout's end or a
+#: revoked token's expiry (both Unix seconds). Bounded: expired rows are pruned.
+security_state = sa.Table(
+    "security_state", metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("n", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("until", sa.Float, nullable=False),
+    sa.Index("ix_security_state_kind_at", "kind", "at"),
+)
+
 #: Drop tables by contract file name.
 DROP_TABLES = {t.name: t for t in (children, persons, premises, places, episodes,
                                    return_interviews, links, intelligence, cse_assessments,

@@ -329,67 +329,98 @@ def worrying_cases(episodes: pd.DataFrame, children: pd.DataFrame,
     held = return_interviews.dropna(subset=["held_at"])[["episode_key", "held_at"]]
     known = episodes[episodes["reported_at"] <= now]
     st = episode_states(known, now)
-    out = []
-    for pid, g in known.groupby("person_id"):
-        reasons, score = [], 0
-        gm = g[g["category"] == MISSING]
-        recent_all = g[g["reported_at"] > now - win]
-        recent = gm[gm["reported_at"] > now - win]
-        before = gm[(gm["reported_at"] <= now - win) & (gm["reported_at"] > now - 2 * win)]
-        open_ = gm[st.loc[gm.index, "missing_now"].to_numpy()]
-        if len(open_):
-            hours = (now - open_["reported_at"].min()).total_seconds() / 3600
-            score += 4 + (2 if hours > STRATEGY_HOURS else 0)
-            reasons.append(f"missing now ({hours:.0f} h)")
-        if len(recent):
-            score += min(len(recent), 6)
-            reasons.append(f"{len(recent)} missing episodes in the last {window_days} days")
-        other = recent_all[recent_all["category"] != MISSING]
-        if len(other):
-            score += 1
-            reasons.append(f"{len(other)} absent or away episodes in the last {window_days} days")
-        if len(gm) > PERSISTENT:
-            score += 2
-            reasons.append(f"persistent: {len(gm)} missing episodes in all")
-        if len(recent) > len(before) and len(recent) >= 2:
-            score += 2
-            reasons.append(f"increasing: {len(before)} -> {len(recent)} missing episodes")
-        c = view.loc[pid] if pid in view.index else None
-        if c is not None:
-            risk = c.get("cse_risk")
-            if risk == "serious":
-                score += 3
-                reasons.append("CSE risk serious")
-            elif risk == "significant":
-                score += 2
-                reasons.append("CSE risk significant")
-            if c.get("placement_type") == "residential":
-                score += 1
-                reasons.append("lives in residential care")
-            dob = c.get("dob")
-            if c.get("sex") == "female" and dob is not None and not pd.isna(dob):
-                age = (now.tz_localize(None) - pd.Timestamp(dob)).days / 365.25
-                if 14 <= age < 18:
-                    score += 1
-                    reasons.append("early-warning profile: female aged 14-17")
-        if "police_risk" in recent_all and (recent_all["police_risk"] == "high").any():
-            score += 2
-            reasons.append("high police risk")
-        ret = recent[recent["returned_at"].notna() & (recent["returned_at"] <= now)]
-        if len(ret):
-            h = ret[["episode_key", "returned_at"]].merge(held, on="episode_key", how="left")
-            ok = (h["held_at"] - h["returned_at"]) <= pd.Timedelta(hours=RHI_HOURS)
-            missed = int(ret["episode_key"].nunique() - h.loc[ok, "episode_key"].nunique())
-            if missed:
-                score += 1
-                reasons.append(f"{missed} returns without an interview within 72 h")
-        if "missing_from" in g and g["missing_from"].dropna().nunique() > 1:
-            score += 1
-            reasons.append("missing from more than one setting")
-        if score:
-            out.append({"person_id": pid, "score": int(score), "reasons": reasons,
-                        "episodes": int(len(gm)), "last_reported": g["reported_at"].max()})
-    out.sort(key=lambda r: (-r["score"], -r["last_reported"].value))
-    for r in out:
-        r["last_reported"] = r["last_reported"].isoformat()
-    return out[:n]
+    keep = known["person_id"].notna().to_numpy()        # as groupby: no child, no case
+    known, st = known[keep], st[keep]
+    if known.empty:
+        return []
+    t = known["reported_at"]
+    is_m = (known["category"] == MISSING).to_numpy()
+    in_win = (t > now - win).to_numpy()
+    recent = is_m & in_win
+    before = is_m & ((t <= now - win) & (t > now - 2 * win)).to_numpy()
+    other = in_win & ~is_m
+    opened = is_m & st["missing_now"].to_numpy(dtype=bool)
+    high = in_win & (known["police_risk"] == "high").to_numpy() if "police_risk" in known else \
+        np.zeros(len(known), dtype=bool)
+    pid = known["person_id"]
+    per = pd.DataFrame({"missing": is_m, "recent": recent, "before": before, "other": other,
+                        "high": high, "open_at": t.where(opened), "last": t},
+                       index=known.index).groupby(pid, sort=True).agg(
+        missing=("missing", "sum"), recent=("recent", "sum"), before=("before", "sum"),
+        other=("other", "sum"), high=("high", "any"), open_at=("open_at", "min"), last=("last", "max"))
+    ids = per.index
+    is_open = per["open_at"].notna()
+    over_72h = (now - per["open_at"]) > pd.Timedelta(hours=STRATEGY_HOURS)   # NaT: False
+    # returns in the window without an interview held within RHI_HOURS
+    ret = known.loc[recent & (known["returned_at"].notna() & (known["returned_at"] <= now)).to_numpy(),
+                    ["person_id", "episode_key", "returned_at"]]
+    missed = pd.Series(0, index=ids)
+    if len(ret):
+        h = ret.merge(held, on="episode_key", how="left")
+        ok = ((h["held_at"] - h["returned_at"]) <= pd.Timedelta(hours=RHI_HOURS)).to_numpy(dtype=bool)
+        n_ret = ret.groupby("person_id")["episode_key"].nunique()
+        n_ok = h[ok].groupby("person_id")["episode_key"].nunique()
+        missed = n_ret.sub(n_ok, fill_value=0).reindex(ids, fill_value=0).astype(int)
+    settings = (known["missing_from"].groupby(pid).nunique().reindex(ids, fill_value=0)
+                if "missing_from" in known else pd.Series(0, index=ids))
+
+    def of_view(field):
+        if field not in view:
+            return pd.Series(None, index=ids, dtype=object)
+        return view[field].reindex(ids)
+    risk = of_view("cse_risk")
+    dob = pd.to_datetime(of_view("dob"), errors="coerce")
+    age = (now.tz_localize(None) - dob).dt.days / 365.25
+    flags = pd.DataFrame({
+        "open": is_open, "recent": per["recent"] > 0, "other": per["other"] > 0,
+        "persistent": per["missing"] > PERSISTENT,
+        "increasing": (per["recent"] > per["before"]) & (per["recent"] >= 2),
+        "serious": risk == "serious", "significant": risk == "significant",
+        "residential": of_view("placement_type") == "residential",
+        "early": (of_view("sex") == "female") & dob.notna() & (age >= 14) & (age < 18),
+        "high": per["high"].astype(bool), "missed": missed > 0, "settings": settings > 1,
+    }, index=ids).fillna(False).astype(bool)
+    score = (flags["open"] * (4 + 2 * over_72h.to_numpy(dtype=bool)) + per["recent"].clip(upper=6)
+             + flags["other"] * 1 + flags["persistent"] * 2 + flags["increasing"] * 2
+             + flags["serious"] * 3 + flags["significant"] * 2 + flags["residential"] * 1
+             + flags["early"] * 1 + flags["high"] * 2 + flags["missed"] * 1 + flags["settings"] * 1
+             ).astype(int)
+    scored = np.flatnonzero(score.to_numpy() > 0)
+    last_ns = np.asarray(per["last"].array.asi8)[scored]
+    order = scored[np.lexsort((-last_ns, -score.to_numpy()[scored]))][:n]     # stable, as sorted()
+    return [_worrying_row(ids[i], per.iloc[i], flags.iloc[i], int(score.iloc[i]), now,
+                          int(missed.iloc[i]), window_days) for i in order]
+
+
+def _worrying_row(pid, per: pd.Series, f: pd.Series, score: int, now: pd.Timestamp, missed: int,
+                  window_days: int) -> dict:
+    """One row of :func:`worrying_cases` with its reasons in words (for the rows returned only)."""
+    recent, before, other, missing = (int(per[k]) for k in ("recent", "before", "other", "missing"))
+    reasons = []
+    if f["open"]:
+        hours = (now - per["open_at"]).total_seconds() / 3600
+        reasons.append(f"missing now ({hours:.0f} h)")
+    if f["recent"]:
+        reasons.append(f"{recent} missing episodes in the last {window_days} days")
+    if f["other"]:
+        reasons.append(f"{other} absent or away episodes in the last {window_days} days")
+    if f["persistent"]:
+        reasons.append(f"persistent: {missing} missing episodes in all")
+    if f["increasing"]:
+        reasons.append(f"increasing: {before} -> {recent} missing episodes")
+    if f["serious"]:
+        reasons.append("CSE risk serious")
+    elif f["significant"]:
+        reasons.append("CSE risk significant")
+    if f["residential"]:
+        reasons.append("lives in residential care")
+    if f["early"]:
+        reasons.append("early-warning profile: female aged 14-17")
+    if f["high"]:
+        reasons.append("high police risk")
+    if f["missed"]:
+        reasons.append(f"{missed} returns without an interview within 72 h")
+    if f["settings"]:
+        reasons.append("missing from more than one setting")
+    return {"person_id": pid, "score": score, "reasons": reasons, "episodes": missing,
+            "last_reported": per["last"].isoformat()}

@@ -622,12 +622,11 @@ def cytoscape_elements(G, view: View, max_nodes: int = 200, centre: str | None =
             label = view.who(n, "child" if kind == "child" else "adult")
             if view.full and d.get("label") and d.get("label") != n:
                 label = f"{d.get('label')} ({n})"
-        elif kind == "place":
-            if d.get("restricted") and not view.full:
-                continue
-            label = str(d.get("label") or n) if view.full else "place"
         else:
-            label = str(d.get("label") or n)
+            if kind == "place" and d.get("restricted") and not view.full:
+                continue
+            # places and vehicle registrations for analysts only (geo.disclosure, as the API)
+            label = str(d.get("label") or n) if view.full else disclosure.node_label(kind, d.get("label") or n)
         nodes.append({"data": {"id": nid(n), "label": label, "kind": kind, "centre": n == centre,
                                "role": d.get("role") or ""}})
     present = {x["data"]["id"] for x in nodes}

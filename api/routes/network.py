@@ -15,6 +15,7 @@ from api.dependencies import PURPOSE, ctx_of, service
 from api.errors import NotFound, Unavailable
 from api.model import ERRORS
 from api.routes.profiles import resolve_person
+from geo import disclosure
 
 router = APIRouter(tags=["network"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -51,9 +52,9 @@ def minimise_cytoscape(cy: dict, ctx, m) -> dict:
             label = new
         elif kind == "premises":
             new, label = d["id"], d.get("label")
-        else:
+        else:       # a place or vehicle: its kind, never its text or registration
             new = "place-" + m.pseudonym(d["id"], "place")[2:]
-            label = "place"
+            label = disclosure.node_label(kind, d.get("label"))
         ids[d["id"]] = new
         nodes.append({"data": {"id": new, "label": label, **{k: v for k, v in d.items() if k in NODE_KEEP}},
                       "classes": n.get("classes", "")})

@@ -146,7 +146,7 @@ async def tile(request: Request, collection_id: CollectionId,
     _check(z, x, y)
     prep = await get_prepared(wf, collection_id, ctx.view)
     s = wf.settings
-    key = (id(prep), z, x, y)        # the same key as cached_tile's
+    key = wf.layers.tile_key(prep, z, x, y)        # the same key as cached_tile's
     data = wf.layers.tile_get(key)
     if data is None:
         if prep.table:
@@ -237,12 +237,12 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     if prep is None:
         return None
     z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
-    data = layers.tile_get((id(prep), z, x, y))
+    data = layers.tile_get(layers.tile_key(prep, z, x, y))
     if data is not None and len(data) >= GZIP_MIN:
         accept = next((v for k, v in scope.get("headers", ()) if k == b"accept-encoding"), b"")
         gz = accepts_gzip(accept.decode("latin-1"))
         if gz:
-            data = layers.tile_get((id(prep), z, x, y, "gzip"))
+            data = layers.tile_get(layers.tile_key(prep, z, x, y, "gzip"))
     else:
         gz = False
     if data is None or wf.limiter.take("u:" + user.name):

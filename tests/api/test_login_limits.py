@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import LoginGuard, add_user
+from api.security_state import PRUNE_EVERY
 from api.settings import Settings
 
 
@@ -58,7 +59,7 @@ def test_forwarded_for_not_believed_unless_configured(served):
              for i in range(8)]
     assert 429 in codes and codes.index(429) <= 5
     app.state.wf.settings.trusted_proxies = "testclient"            # the TestClient's peer
-    app.state.wf.login_guard._clients.clear()
+    app.state.wf.login_guard.state.prune(now=1e12)                  # every count over
     codes = [_login(c, f"other{i}", "some-wrong-password", **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
              for i in range(8)]
     assert codes == [401] * 8                                       # now each address is its own
@@ -67,7 +68,8 @@ def test_forwarded_for_not_believed_unless_configured(served):
 def test_flood_state_and_hashing_bounded(served):
     """600 guesses from 40 addresses: bounded limiter state, at most 2 hashes at once."""
     app, c, _ = served
-    guard = LoginGuard(per_minute=20, account_failures=10, max_keys=100, hash_concurrency=2)
+    guard = LoginGuard(app.state.wf.store.engine, per_minute=20, account_failures=10, max_keys=100,
+                       hash_concurrency=2)
     app.state.wf.login_guard = guard
     app.state.wf.settings.trusted_proxies = "testclient"
     peak, now = [0], [0]
@@ -100,12 +102,13 @@ def test_flood_state_and_hashing_bounded(served):
         t.join()
     assert len(codes) == 600 and set(codes) <= {401, 429}
     assert codes.count(401) <= 3 * (10 + 2 - 1)         # locked after 10 (+1 per extra hash slot)
-    assert peak[0] <= 2 and guard.size() <= 200
+    assert peak[0] <= 2 and guard.size() <= 2 * (100 + PRUNE_EVERY)
     assert time.perf_counter() - t0 < 120
 
 
-def test_guard_bounded_by_lru():
-    g = LoginGuard(per_minute=5, max_keys=50)
-    for i in range(10_000):
+def test_guard_bounded(served):
+    app, _, _ = served
+    g = LoginGuard(app.state.wf.store.engine, per_minute=5, max_keys=50)
+    for i in range(600):
         g.failed(f"name{i}", f"10.{i // 256 % 256}.{i % 256}.1")
-    assert g.size() <= 100
+    assert g.size() <= 2 * (50 + PRUNE_EVERY)

@@ -80,7 +80,7 @@ def test_cached_tile_checks_collection_and_matrix(app, as_role, monkeypatch, ser
     placements = "/collections/placements/tiles/WebMercatorQuad/0/0/0?purpose=tile+test"
     as_role("analyst", "GET", placements)             # layers built and fresh
     prep = wf.layers._data[("placements", "case")]    # mog_member's view
-    wf.layers.tile_put((id(prep), 0, 0, 0), b"planted")
+    wf.layers.tile_put(wf.layers.tile_key(prep, 0, 0, 0), b"planted")
     r = as_role("mog_member", "GET", placements)
     assert r.status_code == 403 and b"planted" not in r.content and served[-1] is False
     assert as_role("analyst", "GET", TILE).status_code == 200
@@ -139,3 +139,29 @@ def test_tiles_gzip_for_clients_that_accept_it(app, as_role, served):
         assert r.content == plain.content   # httpx decodes it: the same tile
     refused = as_role("analyst", "GET", TILE, headers={"Accept-Encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers and refused.content == plain.content
+
+
+def test_tile_cache_key_is_not_an_object_address(app, as_role, monkeypatch):
+    """Issue 15 (low): the tile cache was keyed by ``id()`` of the prepared layer, so a layer
+    freed and another allocated at the same address (another view, or the next store version)
+    would be served the first one's tiles. Every object is given the same address here: the
+    member must still get the tile of the member's own view, not the analyst's."""
+    import dataclasses
+
+    import api.routes.tiles as tiles
+    wf = app.state.wf
+    wf.layers._tiles.clear()
+    member_own = as_role("mog_member", "GET", TILE).content
+    wf.layers._tiles.clear()
+    analyst = as_role("analyst", "GET", TILE).content
+    assert analyst != member_own               # the views differ here (banded counts)
+    wf.layers._tiles.clear()
+    monkeypatch.setattr(tiles, "id", lambda obj: 0x7F00DEAD, raising=False)
+    assert as_role("analyst", "GET", TILE).content == analyst        # cached for the full view
+    assert as_role("mog_member", "GET", TILE).content == member_own
+    # the key names the layer, view and store version, whatever object holds them
+    prep = wf.layers._data[("hotspots_ward", "case")]
+    same = dataclasses.replace(prep)
+    assert wf.layers.tile_key(same, 10, 506, 336) == wf.layers.tile_key(prep, 10, 506, 336)
+    newer = dataclasses.replace(prep, stamp=prep.stamp + "x")
+    assert wf.layers.tile_key(newer, 10, 506, 336) != wf.layers.tile_key(prep, 10, 506, 336)
