@@ -692,13 +692,15 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
             "key": pd.Categorical(ix.get_level_values(2)),
             "relation": pd.Categorical(agg["relation"].to_numpy(dtype=object)),
             "intelligence": agg["intelligence"].to_numpy(bool), "count": agg["count"].to_numpy(np.int64),
-            "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object)})
+            "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object),
+            "restricted": agg["restricted"].to_numpy(bool)})
     return G
 
 
 def edge_table(G: nx.MultiDiGraph) -> pd.DataFrame | None:
-    """The graph's edges as columns ``u, v, key, relation, intelligence, count, first, last``
-    (categoricals for the ids), row = ``eid``, in ``G.edges(keys=True)`` order, when ``G`` was
+    """The graph's edges as columns ``u, v, key, relation, intelligence, count, first, last,
+    restricted`` (categoricals for the ids), row = ``eid``, in ``G.edges(keys=True)`` order, which
+    is also sorted by ``(u, v, key)``, when ``G`` was
     built by :func:`person_place_graph` and has not gained or lost an edge since; else None."""
     t = G.graph.get("edge_table")
     if t is None or len(t) != G.number_of_edges():
