@@ -277,6 +277,9 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
     def objects(arr):
         return arr.to_numpy(zero_copy_only=False)
 
+    if len(edges) == 0:
+        yield pd.DataFrame(columns=I2_LINK_COLUMNS)
+        return
     for cols in edges:
         start, n = cols["start"], len(cols["u"])
         intel = cols["intelligence"]
