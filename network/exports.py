@@ -27,7 +27,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists
+from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists, node_attr, node_items
 
 __all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
            "i2_frames", "write_all", "read_graph", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS",
@@ -120,7 +120,7 @@ class _EdgeRows:
 def _rows(G: nx.MultiDiGraph) -> tuple[list, _EdgeRows]:
     """The export view of ``G``: ``nodes`` = ``[(id, attrs)]`` sorted by id (scalar
     attributes, lists joined with ``; ``) and the edges as an :class:`_EdgeRows`."""
-    nodes = [(n, _scalars(d)) for n, d in sorted(G.nodes(data=True), key=lambda x: x[0])]
+    nodes = [(n, _scalars(d)) for n, d in sorted(node_items(G), key=lambda x: x[0])]
     return nodes, _EdgeRows(G)
 
 
@@ -267,7 +267,7 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
     import pyarrow as pa
     import pyarrow.compute as pc
     t = edges.table
-    etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in nx.get_node_attributes(G, "kind").items()}
+    etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in node_attr(G, "kind").items()}
     types = {}
     for side in ("u", "v"):
         cat = t[side].cat
@@ -676,7 +676,7 @@ def _grades(gradings) -> tuple[str, str, str]:
 
 def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
     ents = []
-    for n, d in sorted(G.nodes(data=True)):
+    for n, d in sorted(node_items(G)):
         kind = d.get("kind", "person")
         desc = []
         for a in ("care_status", "cse_risk", "premises_type", "postcode", "precision", "status"):
@@ -699,7 +699,7 @@ def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
         yield from _i2_link_columns(G, columns)
         return
     edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
-    kind = nx.get_node_attributes(G, "kind")
+    kind = node_attr(G, "kind")
     etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in kind.items()}
     for start in range(0, max(len(edges), 1), chunk):
         part = edges[start:start + chunk]

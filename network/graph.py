@@ -61,6 +61,9 @@ __all__ = [
     "edge_list",
     "joined_edge_lists",
     "edge_table",
+    "node_items",
+    "node_ids",
+    "node_attr",
 ]
 
 RELATIONS = (
@@ -833,6 +836,23 @@ def edge_table(G) -> pd.DataFrame | None:
     if t is None or len(t) != G.number_of_edges():
         return None
     return t
+
+
+def node_items(G):
+    """``(node id, attribute dict)`` of every node, in the graph's node order, of a networkx
+    graph or a :class:`PersonPlaceGraph`."""
+    return G.nodes.items() if isinstance(G, PersonPlaceGraph) else G.nodes(data=True)
+
+
+def node_ids(G) -> list:
+    """The node ids in the graph's node order (networkx graph or :class:`PersonPlaceGraph`)."""
+    return list(G.nodes) if isinstance(G, PersonPlaceGraph) else list(G.nodes())
+
+
+def node_attr(G, name: str) -> dict:
+    """``{node: value}`` of one node attribute where nodes have it (``nx.get_node_attributes``
+    for a networkx graph or a :class:`PersonPlaceGraph`)."""
+    return {n: d[name] for n, d in node_items(G) if name in d}
 
 
 #: the provenance lists of an edge, kept as columns of the graph (``G.graph["edge_lists"]``)
