@@ -120,7 +120,9 @@ def child_adult_links(G) -> pd.DataFrame:
     child = np.concatenate([u[fwd], v[back]])
     adult = np.concatenate([v[fwd], u[back]])
     o = np.argsort(order, kind="stable")
-    out = pd.DataFrame({"person_id": child[o], "adult_id": adult[o]}, dtype=object)
+    if len(o) == 0:
+        return pd.DataFrame(columns=["person_id", "adult_id"])
+    out = pd.DataFrame({"person_id": child[o], "adult_id": adult[o]})
     return out.drop_duplicates().reset_index(drop=True)
 
 
