@@ -462,6 +462,8 @@ class PersonPlaceGraph:
     nodes: dict
     edges: pd.DataFrame
     lists: dict
+    #: frames derived from the tables once and read by several measures (``edge_frame``)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def graph(self) -> dict:

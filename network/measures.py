@@ -32,7 +32,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from network.graph import edge_list, edge_table, node_attr, node_ids, node_items
+from network.graph import PersonPlaceGraph, edge_list, edge_table, node_attr, node_ids, node_items
 
 
 def _isin(values, allowed) -> np.ndarray:
@@ -77,7 +77,16 @@ def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
     """The edges of ``G`` as a frame ``u, v, key, relation, weight, intelligence, count, first,
     last, kind_u, kind_v``, in ``G.edges(keys=True)`` order. Read from the graph's edge table
     when it has one (``network.graph.edge_table``), else by iterating the edges. Only
-    intelligence edges read their gradings (the weight of a recorded fact is 1)."""
+    intelligence edges read their gradings (the weight of a recorded fact is 1). Made once per
+    ``PersonPlaceGraph`` (the bridging persons, places and child-adult links all read it)."""
+    if isinstance(G, PersonPlaceGraph):
+        if "edge_frame" not in G.derived:
+            G.derived["edge_frame"] = _edge_frame(G)
+        return G.derived["edge_frame"].copy(deep=False)
+    return _edge_frame(G)
+
+
+def _edge_frame(G) -> pd.DataFrame:
     t = edge_table(G)
     if t is not None:
         df = pd.DataFrame({"u": _objects_of(t["u"]), "v": _objects_of(t["v"]),
