@@ -1,6 +1,10 @@
 """The person-place graph.
 
-Builds one ``networkx.MultiDiGraph`` from the frames of ``docs/FRAMES.md``.
+Built from the frames of ``docs/FRAMES.md`` as node and edge tables (:class:`PersonPlaceGraph`,
+:func:`person_place_tables`): what the pipeline's measures and exports read at national scale
+(2.6M edges), with no Python object per edge. :func:`person_place_graph` gives the same graph as
+a ``networkx.MultiDiGraph`` for small views (ego networks, the API, the packs); the measures
+and exports accept either (:func:`node_items`, :func:`node_attr`, :func:`edge_table`).
 
 Nodes (attribute ``kind``)
     ``child``     a resolved child, node id = ``person_id``
