@@ -575,11 +575,8 @@ def network_frames(store: Store) -> dict:
 def adult_links_of(G) -> pd.DataFrame:
     """Child -> adult links of the person-place graph (``person_id, adult_id``), as
     ``wayfinder network`` passes them to the co-missing groups."""
-    kind = {n: d.get("kind") for n, d in G.nodes(data=True)}
-    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
-    al = [(c, a) for u, v in G.edges() for c, a in ((u, v), (v, u))
-          if kind.get(c) == "child" and kind.get(a) == "person" and a not in unresolved]
-    return pd.DataFrame(al, columns=["person_id", "adult_id"]).drop_duplicates().reset_index(drop=True)
+    from network.measures import child_adult_links
+    return child_adult_links(G)
 
 
 GRAPH_PHASES = ("frames", "graph", "bridging", "centrality", "places", "components", "exports",
@@ -591,7 +588,7 @@ def step_graph(ctx: Context) -> dict:
     and the exports (GraphML, GEXF, Cytoscape, i2); results into the store (and the child-adult
     links the groups step reads)."""
     from network.exports import write_all
-    from network.graph import person_place_graph
+    from network.graph import person_place_tables
     from network.measures import bridging_persons, centrality, components, places_linking_children
     p, store, o = ctx.progress, ctx.store, ctx.opts
     p.start("graph", total=len(GRAPH_PHASES), label="graph (phases)")
@@ -606,9 +603,9 @@ def step_graph(ctx: Context) -> dict:
 
     frames = network_frames(store)
     phase_done("frames")
-    G = person_place_graph(frames["children"], frames["persons"], frames["episodes"],
-                           frames["return_interviews"], frames["place_events"],
-                           frames["premises"], frames["intelligence"], frames["links"])
+    G = person_place_tables(frames["children"], frames["persons"], frames["episodes"],
+                            frames["return_interviews"], frames["place_events"],
+                            frames["premises"], frames["intelligence"], frames["links"])
     del frames  # the measures and exports read the graph only: give back the frames' gigabytes
     phase_done("graph")
     bridging = bridging_persons(G)

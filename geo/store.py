@@ -176,7 +176,12 @@ class Store:
         if outer:
             self._memo = {}
         try:
-            return builder()
+            # a frame another frame is made from (the place events read the episodes and
+            # return interviews) is built once per call of `frames()`
+            key = ("frame", name)
+            if key not in self._memo:
+                self._memo[key] = builder()
+            return self._memo[key]
         finally:
             if outer:
                 self._memo = None
@@ -274,7 +279,7 @@ class Store:
         return df.drop(columns=["id", "row_hash", "run_id"])
 
     def _frame_place_events(self) -> pd.DataFrame:
-        ep = self._frame_episodes()
+        ep = self.frame("episodes")
         parts = []
         for kind, prefix, text in (("found_at", "found", "found_text"),
                                    ("last_seen", "last_seen", "last_seen_text")):
@@ -283,8 +288,8 @@ class Store:
             parts.append(pd.DataFrame({
                 "event_key": ep["episode_key"] + "#" + kind, "person_id": ep["person_id"],
                 "episode_key": ep["episode_key"], "kind": kind, "at": at, "text": ep[text]}))
-        rhi = self._frame_return_interviews()[["rhi_key", "episode_key", "person_id", "held_at",
-                                                "places"]]
+        rhi = self.frame("return_interviews")[["rhi_key", "episode_key", "person_id", "held_at",
+                                               "places"]]
         rhi = rhi.explode("places").dropna(subset=["places"])
         if len(rhi):
             when = rhi["episode_key"].map(ep.set_index("episode_key")["reported_at"])

@@ -19,6 +19,7 @@ such mixed graphs; :func:`read_graph` reads them with each undirected edge as a 
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists
+from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists, node_attr, node_items
 
 __all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
            "i2_frames", "write_all", "read_graph", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS",
@@ -88,10 +89,13 @@ class _EdgeRows:
     def __init__(self, G: nx.MultiDiGraph, chunk: int = 50_000):
         self.G = G
         self.chunk = chunk
-        self.edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
+
+    @functools.cached_property
+    def edges(self) -> list:
+        return sorted(self.G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
 
     def __len__(self) -> int:
-        return len(self.edges)
+        return self.G.number_of_edges()
 
     def __iter__(self):
         G, columnar = self.G, "edge_lists" in self.G.graph
@@ -116,7 +120,7 @@ class _EdgeRows:
 def _rows(G: nx.MultiDiGraph) -> tuple[list, _EdgeRows]:
     """The export view of ``G``: ``nodes`` = ``[(id, attrs)]`` sorted by id (scalar
     attributes, lists joined with ``; ``) and the edges as an :class:`_EdgeRows`."""
-    nodes = [(n, _scalars(d)) for n, d in sorted(G.nodes(data=True), key=lambda x: x[0])]
+    nodes = [(n, _scalars(d)) for n, d in sorted(node_items(G), key=lambda x: x[0])]
     return nodes, _EdgeRows(G)
 
 
@@ -129,6 +133,185 @@ def export_graph(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     H.add_nodes_from(nodes)
     H.add_edges_from((u, v, eid, attrs) for eid, u, v, attrs in edges)
     return H
+
+
+# --------------------------------------------------------------------------- columnar edges
+# A graph built by ``network.graph.person_place_graph`` keeps its edges as columns (its edge
+# table and provenance list columns, row = eid, sorted by (u, v, key): the order of the export
+# view). Its export lines are made a chunk at a time by pyarrow string kernels, so no Python
+# object is made per edge; the text is the same, byte for byte, as the per-edge writers make.
+_XML_REPLACE = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("\n", "&#10;"),
+                ("\r", "&#13;"), ("\t", "&#9;"))
+_BAD_XML_RE2 = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]"
+_JSON_SHORT = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
+               ("\b", "\\b"), ("\f", "\\f"))
+
+
+def _xml_col(arr):
+    """:func:`_xml` over a pyarrow string array."""
+    import pyarrow.compute as pc
+    if not pc.any(pc.match_substring_regex(arr, '[&<>"\\n\\r\\t\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f'
+                                                '\\x{fffe}\\x{ffff}]')).as_py():
+        return arr
+    for a, b in _XML_REPLACE:
+        arr = pc.replace_substring(arr, a, b)
+    return pc.replace_substring_regex(arr, _BAD_XML_RE2, "")
+
+
+def _json_col(arr):
+    """JSON string literals (``json`` with ``ensure_ascii=False``) of a pyarrow string array."""
+    import pyarrow.compute as pc
+    if pc.any(pc.match_substring_regex(arr, '[\\\\"\\x00-\\x1f]')).as_py():
+        for a, b in _JSON_SHORT:
+            arr = pc.replace_substring(arr, a, b)
+        for c in [*range(0x00, 0x08), 0x0b, *range(0x0e, 0x20)]:
+            arr = pc.replace_substring(arr, chr(c), f"\\u{c:04x}")
+    return pc.binary_join_element_wise('"', arr, '"', "")
+
+
+def _join(*parts):
+    """Concatenate string arrays and literals element-wise; a null part adds nothing."""
+    import pyarrow.compute as pc
+    return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
+
+
+def _when(mask, arr):
+    """``arr`` where ``mask``, else null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    return pc.if_else(pa.array(mask, pa.bool_()), arr, pa.scalar(None, pa.string()))
+
+
+class _EdgeColumns:
+    """The export view of the edges of a graph with an edge table (:func:`network.graph.
+    edge_table`), a chunk at a time as pyarrow columns: ``id`` (``e1`` ...), ``u``, ``v``,
+    ``relation``, booleans ``intelligence``, ``restricted``, ``mutual`` (numpy), ``count``,
+    ``first``, ``last`` (null where missing) and the provenance lists joined with ``; ``."""
+
+    def __init__(self, G: nx.MultiDiGraph, chunk: int = 100_000):
+        self.table = edge_table(G)
+        self.lists = G.graph["edge_lists"]
+        self.chunk = chunk
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        t = self.table
+        for start in range(0, len(t), self.chunk):
+            part = t.iloc[start:start + self.chunk]
+            n = len(part)
+            rel = part["relation"].astype(object).to_numpy()
+            cols = {
+                "start": start,
+                "id": pc.binary_join_element_wise(
+                    "e", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), ""),
+                "u": pa.array(part["u"].astype(object).to_numpy(), pa.string()),
+                "v": pa.array(part["v"].astype(object).to_numpy(), pa.string()),
+                "relation": pa.array(rel, pa.string()),
+                "intelligence": part["intelligence"].to_numpy(bool),
+                "restricted": part["restricted"].to_numpy(bool),
+                "mutual": np.isin(rel, list(MUTUAL)),
+                "count": pc.cast(pa.array(part["count"].to_numpy(np.int64)), pa.string()),
+                "first": pa.array(part["first"].to_numpy(dtype=object), pa.string(), from_pandas=True),
+                "last": pa.array(part["last"].to_numpy(dtype=object), pa.string(), from_pandas=True)}
+            for name in LIST_ATTRS:
+                cols[name] = pc.fill_null(pc.binary_join(self.lists[name].slice(start, n), "; "), "")
+            yield cols
+
+
+def _edge_columns(G: nx.MultiDiGraph, chunk: int = 100_000) -> _EdgeColumns | None:
+    """The export view of ``G``'s edges as columns when ``G`` keeps its edges as columns (built
+    by ``person_place_graph`` and unchanged since), else None (the per-edge view is used)."""
+    if edge_table(G) is None or "edge_lists" not in G.graph:
+        return None
+    return _EdgeColumns(G, chunk)
+
+
+def _edge_values(cols: dict, escape) -> dict:
+    """Each export edge attribute's value text (``escape`` applied to the strings, booleans as
+    ``true``/``false``), in the attribute order of the per-edge view (:class:`_EdgeRows`)."""
+    import numpy as np
+    import pyarrow as pa
+
+    def boolean(mask):
+        return pa.array(np.where(mask, "true", "false"), pa.string())
+
+    return {"relation": escape(cols["relation"]), "intelligence": boolean(cols["intelligence"]),
+            "restricted": boolean(cols["restricted"]), "count": cols["count"],
+            "first": escape(cols["first"]), "last": escape(cols["last"]),
+            **{name: escape(cols[name]) for name in LIST_ATTRS},
+            "strength": escape(pa.array(np.where(cols["intelligence"], "unconfirmed", "fact"),
+                                        pa.string()))}
+
+
+def _lines_bytes(arr) -> memoryview:
+    """The UTF-8 text of a pyarrow string array, each element followed by a newline."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    arr = pc.binary_join_element_wise(arr, "\n", "").cast(pa.large_string())
+    if len(arr) == 0:
+        return memoryview(b"")
+    _, off, data = arr.buffers()
+    o = np.frombuffer(off, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    return memoryview(data)[int(o[0]):int(o[-1])]
+
+
+def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
+    """The i2 links frames of :func:`_i2_link_chunks` from the edge columns, a chunk at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    t = edges.table
+    etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in node_attr(G, "kind").items()}
+    types = {}
+    for side in ("u", "v"):
+        cat = t[side].cat
+        types[side] = (pd.Series(cat.categories.astype(object)).map(etype).fillna("Person")
+                       .to_numpy(dtype=object)[cat.codes.to_numpy()])
+
+    def objects(arr):
+        return arr.to_numpy(zero_copy_only=False)
+
+    if len(edges) == 0:
+        yield pd.DataFrame(columns=I2_LINK_COLUMNS)
+        return
+    for cols in edges:
+        start, n = cols["start"], len(cols["u"])
+        intel = cols["intelligence"]
+        g = np.full((n, 3), "", dtype=object)
+        where = np.flatnonzero(intel)
+        if len(where):
+            taken = edges.lists["gradings"].slice(start, n).take(pa.array(where, pa.int64()))
+            g[where] = [_grades(x) for x in taken.to_pylist()]
+        strength = np.where(~intel, "Confirmed",
+                            np.where(np.isin(g[:, 0], ["1", "2"]) & np.isin(g[:, 1], ["A", "B"]),
+                                     "Unconfirmed", "Tentative"))
+        rel = objects(cols["relation"])
+        first = pc.fill_null(cols["first"], "")
+        yield pd.DataFrame({
+            "Link ID": objects(pc.binary_join_element_wise(
+                "L", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), "")),
+            "Link Type": rel, "From Entity Type": types["u"][start:start + n],
+            "From Identity": objects(cols["u"]), "To Entity Type": types["v"][start:start + n],
+            "To Identity": objects(cols["v"]),
+            "Direction": np.where(cols["mutual"], "Without Arrows", "With Arrows").astype(object),
+            "Strength": strength.astype(object),
+            "Label": np.where(intel, rel + " (intelligence)", rel).astype(object),
+            "Date": objects(pc.utf8_slice_codeunits(first, 0, 10)),
+            "Time": objects(pc.utf8_slice_codeunits(first, 11, 19)),
+            "Date Last": objects(pc.utf8_slice_codeunits(pc.fill_null(cols["last"], ""), 0, 10)),
+            "Description": objects(cols["texts"]), "Source Reference": objects(cols["sources"]),
+            "Source Type": np.where(intel, "Intelligence", "Record").astype(object),
+            "Grade 1": g[:, 0], "Grade 2": g[:, 1], "Grade 3": g[:, 2],
+            "Intelligence": np.where(intel, "Yes", "No").astype(object),
+            "Count": t["count"].to_numpy(np.int64)[start:start + n],
+            "Restricted": np.where(cols["restricted"], "Yes", "No").astype(object)},
+            columns=I2_LINK_COLUMNS)
 
 
 # --------------------------------------------------------------------------- XML writers
@@ -216,6 +399,8 @@ class _Prepared:
         # an unchanged person-place graph has the known edge types; any other graph is read
         self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
                        else _attr_types(a for *_, a in self._edges))
+        #: the edges as columns (:class:`_EdgeColumns`) when the graph keeps them, else None
+        self.columns = _edge_columns(G)
 
     def edges(self):
         """``(edge_id, u, v, attrs, xml u, xml v, xml relation, [(name, xml value)])``."""
@@ -258,6 +443,18 @@ class _GraphML:
         return (f'    <edge source="{u}" target="{v}" id="{e}"{mutual}>\n'
                 + "".join([f'      <data key="{eid[k]}">{x}</data>\n' for k, x in vals])
                 + "    </edge>")
+
+    def edge_chunk(self, cols: dict):
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        vals = _edge_values(cols, _xml_col)
+        return _join('    <edge source="', _xml_col(cols["u"]), '" target="', _xml_col(cols["v"]),
+                     '" id="', cols["id"], '"', _when(cols["mutual"], pa.scalar(' directed="false"')),
+                     ">\n",
+                     *[pc.binary_join_element_wise(f'      <data key="{self.eid[k]}">', x,
+                                                   "</data>\n", "") for k, x in vals.items()],
+                     "    </edge>")
 
     def tail(self):
         yield "  </graph>"
@@ -317,6 +514,21 @@ class _GEXF:
                 + f'          <attvalue for="{eid["networkx_key"]}" value="{e}" />\n'
                 + "        </attvalues>\n      </edge>")
 
+    def edge_chunk(self, cols: dict):
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        vals = _edge_values(cols, _xml_col)
+        kind = pa.array(np.where(cols["mutual"], "undirected", "directed"), pa.string())
+        return _join('      <edge source="', _xml_col(cols["u"]), '" target="', _xml_col(cols["v"]),
+                     '" id="', cols["id"], '" type="', kind, '" label="', vals["relation"],
+                     '">\n        <attvalues>\n',
+                     *[pc.binary_join_element_wise(f'          <attvalue for="{self.eid[k]}" value="', x,
+                                                   '" />\n', "") for k, x in vals.items()],
+                     f'          <attvalue for="{self.eid["networkx_key"]}" value="', cols["id"],
+                     '" />\n        </attvalues>\n      </edge>')
+
     def tail(self):
         yield "    </edges>"
         yield "  </graph>"
@@ -363,6 +575,25 @@ class _Cytoscape:
         e, u, v, d = row[:4]
         return (", " if i else " ") + self.enc(_cytoscape_edge(e, u, v, d))
 
+    def edge_chunk(self, cols: dict):
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        vals = _edge_values(cols, _json_col)
+        n = len(cols["u"])
+        lead = np.full(n, ", ", dtype=object)
+        if cols["start"] == 0 and n:
+            lead[0] = " "
+        rel = cols["relation"]
+        classes = _join(rel, _when(cols["mutual"], pa.scalar(" mutual")),
+                        _when(cols["intelligence"], pa.scalar(" intelligence")))
+        return _join(pa.array(lead, pa.string()), '{"data": {"id": ', _json_col(cols["id"]),
+                     ', "source": ', _json_col(cols["u"]), ', "target": ', _json_col(cols["v"]),
+                     *[pc.binary_join_element_wise(f', {json.dumps(k)}: ', x, "", "")
+                       for k, x in vals.items()],
+                     '}, "classes": ', _json_col(classes), "}")
+
     def tail(self):
         yield "]},"
         yield ' "style": ' + self.enc(CYTOSCAPE_STYLE) + "}"
@@ -371,18 +602,21 @@ class _Cytoscape:
 def _write_formats(pr: _Prepared, targets: dict) -> None:
     """Write each ``{path: format}`` in one pass over the edges (every format lists the nodes
     before the edges)."""
-    files = {Path(p): open(p, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
-             for p in targets}
+    files = {Path(p): open(p, "wb", buffering=1 << 20) for p in targets}
     try:
         fmts = [(files[Path(p)], f) for p, f in targets.items()]
         for f, fmt in fmts:
-            f.writelines(line + "\n" for line in fmt.head(pr))
-        for i, row in enumerate(pr.edges()):
-            for f, fmt in fmts:
-                f.write(fmt.edge(row, i))
-                f.write("\n")
+            f.writelines((line + "\n").encode("utf-8") for line in fmt.head(pr))
+        if pr.columns is not None:
+            for cols in pr.columns:
+                for f, fmt in fmts:
+                    f.write(_lines_bytes(fmt.edge_chunk(cols)))
+        else:
+            for i, row in enumerate(pr.edges()):
+                for f, fmt in fmts:
+                    f.write((fmt.edge(row, i) + "\n").encode("utf-8"))
         for f, fmt in fmts:
-            f.writelines(line + "\n" for line in fmt.tail())
+            f.writelines((line + "\n").encode("utf-8") for line in fmt.tail())
     finally:
         for f in files.values():
             f.close()
@@ -442,7 +676,7 @@ def _grades(gradings) -> tuple[str, str, str]:
 
 def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
     ents = []
-    for n, d in sorted(G.nodes(data=True)):
+    for n, d in sorted(node_items(G)):
         kind = d.get("kind", "person")
         desc = []
         for a in ("care_status", "cse_risk", "premises_type", "postcode", "precision", "status"):
@@ -460,8 +694,12 @@ def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
 
 def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
     """The i2 links frame a chunk of edges at a time (sorted by u, v, key)."""
+    columns = _edge_columns(G, chunk)
+    if columns is not None:
+        yield from _i2_link_columns(G, columns)
+        return
     edges = sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
-    kind = nx.get_node_attributes(G, "kind")
+    kind = node_attr(G, "kind")
     etype = {n: I2_ENTITY_TYPES.get(k, "Person") for n, k in kind.items()}
     for start in range(0, max(len(edges), 1), chunk):
         part = edges[start:start + chunk]

@@ -1,6 +1,10 @@
 """The person-place graph.
 
-Builds one ``networkx.MultiDiGraph`` from the frames of ``docs/FRAMES.md``.
+Built from the frames of ``docs/FRAMES.md`` as node and edge tables (:class:`PersonPlaceGraph`,
+:func:`person_place_tables`): what the pipeline's measures and exports read at national scale
+(2.6M edges), with no Python object per edge. :func:`person_place_graph` gives the same graph as
+a ``networkx.MultiDiGraph`` for small views (ego networks, the API, the packs); the measures
+and exports accept either (:func:`node_items`, :func:`node_attr`, :func:`edge_table`).
 
 Nodes (attribute ``kind``)
     ``child``     a resolved child, node id = ``person_id``
@@ -55,10 +59,15 @@ __all__ = [
     "resolve_refs",
     "merge_places",
     "person_place_graph",
+    "person_place_tables",
+    "PersonPlaceGraph",
     "LIST_ATTRS",
     "edge_list",
     "joined_edge_lists",
     "edge_table",
+    "node_items",
+    "node_ids",
+    "node_attr",
 ]
 
 RELATIONS = (
@@ -415,6 +424,88 @@ def _grading(row_eval, intel_eval, handling) -> str | None:
     return code or None
 
 
+class _Nodes:
+    """Node attributes by node id while the graph is built; the first writer of an attribute
+    wins (children are added before persons, so a child stays a child; premises from the
+    register before premises named in references); missing values are not written."""
+
+    def __init__(self):
+        self.attrs: dict[str, dict] = {}
+
+    def add(self, nid, **attrs) -> None:
+        if nid is None:
+            return
+        cur = self.attrs.setdefault(nid, {})
+        for k, v in attrs.items():
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                continue
+            cur.setdefault(k, v)
+
+    def __contains__(self, nid) -> bool:
+        return nid in self.attrs
+
+    def note(self, frame: pd.DataFrame) -> None:
+        """Add the nodes of resolved references (``node``, ``node_kind``) that are not resolved
+        people (those were added from their own frames)."""
+        for nid, kind in frame[["node", "node_kind"]].drop_duplicates().itertuples(index=False):
+            if kind in ("child", "person") and not str(nid).startswith(("name:", "child:", "person:")):
+                continue
+            label = str(nid).split(":", 1)[-1]
+            self.add(nid, kind=kind, label=label,
+                     unresolved=True if str(nid).startswith(("name:", "child:", "person:")) else None)
+
+
+@dataclass
+class PersonPlaceGraph:
+    """The person-place graph as tables: ``nodes`` (node id -> attribute dict, sorted by id),
+    ``edges`` (the edge table of :func:`edge_table`: one row per edge, row = ``eid``, sorted by
+    ``(u, v, key)``) and ``lists`` (the provenance list columns, :data:`LIST_ATTRS`, indexed by
+    ``eid``). The measures and exports read it as they read the networkx graph of
+    :func:`person_place_graph` (``network.measures``, ``network.exports``), without an object
+    per edge; :meth:`to_networkx` gives the networkx graph for small views (ego networks)."""
+    nodes: dict
+    edges: pd.DataFrame
+    lists: dict
+    #: frames derived from the tables once and read by several measures (``edge_frame``)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def graph(self) -> dict:
+        """The graph-level data, as ``networkx.Graph.graph`` holds it."""
+        return {"edge_table": self.edges, "edge_lists": self.lists}
+
+    def number_of_nodes(self) -> int:
+        return len(self.nodes)
+
+    def number_of_edges(self) -> int:
+        return len(self.edges)
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """The same graph as a ``networkx.MultiDiGraph``: node attributes, one edge per row of
+        the edge table (key = relation, ``relation/intel`` for intelligence) with ``relation,
+        intelligence, restricted, count, first, last, eid``; nodes and edges added in sorted
+        order; the tables kept in ``G.graph``."""
+        G = nx.MultiDiGraph()
+        G.add_nodes_from(self.nodes.items())
+        if len(self.edges) == 0:
+            return G
+        t = self.edges
+        relations = {r: sys.intern(r) for r in t["relation"].cat.categories.tolist()}
+
+        def rows():
+            for eid, (u, v, key, rel, intel, restr, cnt, first, last) in enumerate(zip(
+                    t["u"], t["v"], t["key"], t["relation"], t["intelligence"].tolist(),
+                    t["restricted"].tolist(), t["count"].tolist(), t["first"], t["last"])):
+                yield (u, v, key, {
+                    "relation": relations[rel], "intelligence": intel, "restricted": restr,
+                    "count": cnt, "first": first if isinstance(first, str) else None,
+                    "last": last if isinstance(last, str) else None, "eid": eid})
+        G.add_edges_from(rows())
+        G.graph["edge_lists"] = self.lists
+        G.graph["edge_table"] = self.edges
+        return G
+
+
 def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFrame | None = None,
                        episodes: pd.DataFrame | None = None,
                        return_interviews: pd.DataFrame | None = None,
@@ -424,7 +515,9 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
                        links: pd.DataFrame | None = None,
                        *, include_homes: bool = True, premises_radius: float = 30.0
                        ) -> nx.MultiDiGraph:
-    """Build the person-place graph from the frames of ``docs/FRAMES.md``.
+    """Build the person-place graph from the frames of ``docs/FRAMES.md`` as a networkx graph:
+    :func:`person_place_tables` with the same arguments, then
+    :meth:`PersonPlaceGraph.to_networkx`.
 
     Parameters
     ----------
@@ -450,260 +543,322 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
     models; intelligence edges keep their 3x5x2 grading (College of Policing, *Intelligence
     management*, APP 2021) and ``intelligence=True`` so they are never presented as fact.
     """
+    return person_place_tables(children, persons, episodes, return_interviews, place_events,
+                               premises, intelligence, links, include_homes=include_homes,
+                               premises_radius=premises_radius).to_networkx()
+
+
+def person_place_tables(children: pd.DataFrame | None = None, persons: pd.DataFrame | None = None,
+                        episodes: pd.DataFrame | None = None,
+                        return_interviews: pd.DataFrame | None = None,
+                        place_events: pd.DataFrame | None = None,
+                        premises: pd.DataFrame | None = None,
+                        intelligence: pd.DataFrame | None = None,
+                        links: pd.DataFrame | None = None,
+                        *, include_homes: bool = True, premises_radius: float = 30.0
+                        ) -> PersonPlaceGraph:
+    """The person-place graph as tables (:class:`PersonPlaceGraph`); the arguments of
+    :func:`person_place_graph`. The steps: people and premises nodes, geocoded points merged
+    into places (their edges), found-with, RHI associates, links, intelligence, then the edge
+    records aggregated into edges."""
     idx = build_ref_index(children, persons, premises)
-    G = nx.MultiDiGraph()
-    nodes: dict[str, dict] = {}
+    nodes = _Nodes()
+    _add_people(nodes, children, persons)
+    _add_premises(nodes, premises)
+    buf = _EdgeBuffer()
+    intel_places = _add_place_edges(nodes, buf, idx, episodes, place_events,
+                                    children if include_homes else None, persons, intelligence,
+                                    premises, premises_radius)
+    _add_found_with(nodes, buf, idx, episodes)
+    _add_associates(nodes, buf, idx, return_interviews)
+    _add_links(nodes, buf, idx, links)
+    _add_intelligence(nodes, buf, idx, intelligence, intel_places)
+    return _aggregate_edges(nodes, buf, idx)
 
-    def add_node(nid, **attrs):
-        if nid is None:
-            return
-        cur = nodes.setdefault(nid, {})
-        for k, v in attrs.items():
-            if v is None or (isinstance(v, float) and np.isnan(v)):
-                continue
-            # first writer wins: children are added before persons (a child stays a child),
-            # premises from the register before premises named in references
-            cur.setdefault(k, v)
 
-    # ---- people
+def _add_people(nodes: _Nodes, children, persons) -> None:
+    """Child and person nodes (records, label, the attributes the exports show)."""
     if not _empty(children):
         recs = _records_of(children, "child_key")
         for r in children.drop_duplicates("person_id").itertuples(index=False):
-            add_node(str(r.person_id), records=recs.get(str(r.person_id)))
+            nodes.add(str(r.person_id), records=recs.get(str(r.person_id)))
             name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
                             if isinstance(x, str) and x)
-            add_node(str(r.person_id), kind="child", label=name or str(r.person_id),
-                     care_status=getattr(r, "care_status", None),
-                     cse_risk=getattr(r, "cse_risk", None), sex=getattr(r, "sex", None))
+            nodes.add(str(r.person_id), kind="child", label=name or str(r.person_id),
+                      care_status=getattr(r, "care_status", None),
+                      cse_risk=getattr(r, "cse_risk", None), sex=getattr(r, "sex", None))
     if not _empty(persons):
         recs = _records_of(persons, "person_key")
+        attrs = nodes.attrs
         for r in persons.drop_duplicates("person_id").itertuples(index=False):
-            if str(r.person_id) in nodes and "records" in nodes[str(r.person_id)]:
-                nodes[str(r.person_id)]["records"] = sorted(
-                    set(nodes[str(r.person_id)]["records"]) | set(recs.get(str(r.person_id), [])))
+            pid = str(r.person_id)
+            if pid in attrs and "records" in attrs[pid]:
+                attrs[pid]["records"] = sorted(set(attrs[pid]["records"]) | set(recs.get(pid, [])))
             else:
-                add_node(str(r.person_id), records=recs.get(str(r.person_id)))
+                nodes.add(pid, records=recs.get(pid))
             name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
                             if isinstance(x, str) and x)
-            add_node(str(r.person_id), kind="person", label=name or str(r.person_id),
-                     role=getattr(r, "role", None), sex=getattr(r, "sex", None),
-                     dob=_date(getattr(r, "dob", None)))
-    if not _empty(premises):
-        for r in premises.drop_duplicates("premises_id").itertuples(index=False):
-            add_node(f"premises:{r.premises_id}", kind="premises", label=str(r.name),
-                     premises_type=getattr(r, "premises_type", None),
-                     postcode=getattr(r, "postcode", None),
-                     easting=_f(getattr(r, "easting", None)), northing=_f(getattr(r, "northing", None)),
-                     status=getattr(r, "status", None))
+            nodes.add(pid, kind="person", label=name or pid,
+                      role=getattr(r, "role", None), sex=getattr(r, "sex", None),
+                      dob=_date(getattr(r, "dob", None)))
 
-    buf = _EdgeBuffer()
 
-    # ---- geocoded points -> places
-    pts = _place_points(episodes, place_events, children if include_homes else None,
-                        persons, intelligence)
-    if len(pts):
-        pts["node"] = merge_places(pts, premises, premises_radius).to_numpy()
-        pts = pts[pts["node"].notna()]
-        # place node attributes: mean coordinates, most frequent text, precision (vectorised)
-        prem = pts["node"].str.startswith("premises:")
-        for nid in pd.unique(pts.loc[prem, "node"]):
-            add_node(nid, kind="premises", label=nid.split(":", 1)[1])
-        pl = pts[~prem]
-        if len(pl):
-            agg = pl.groupby("node", sort=True).agg(easting=("easting", "mean"),
-                                                    northing=("northing", "mean"),
-                                                    precision=("precision", "first"),
-                                                    restricted=("restricted", "all"))
-            tx = pl[["node", "text"]].dropna()
-            tx = tx.assign(text=tx["text"].astype(str))
-            tc = tx.groupby(["node", "text"]).size().rename("k").reset_index()
-            label = tc.sort_values(["node", "k", "text"], ascending=[True, False, True]) \
-                .drop_duplicates("node").set_index("node")["text"]
-            texts = _agg_lists(tc.sort_values(["node", "text"]), "node", "text", 10)
-            for nid, e, n, pr, rs in agg[["easting", "northing", "precision", "restricted"]].itertuples(name=None):
-                add_node(nid, kind="place", label=label.get(nid, nid), easting=float(e),
-                         northing=float(n), precision=str(pr), texts=texts.get(nid, []),
-                         restricted=bool(rs))
-        # written place text -> place node (the last point of a text wins), vectorised
-        tn = pd.DataFrame({"t": _objects(pts["text"]), "node": _objects(pts["node"])})
-        tn = tn[tn["t"].map(type) == str].drop_duplicates(keep="last")
-        key = tn["t"].str.replace(r"\s+", " ", regex=True).str.strip().str.lower()
-        ok_t = ~key.isin(list(_JUNK))
-        tmap = pd.Series(tn["node"].to_numpy(dtype=object)[ok_t.to_numpy()],
-                         index=key[ok_t].to_numpy(dtype=object))
-        tmap = tmap[~tmap.index.duplicated(keep="last")]
-        idx.place_texts = dict(zip(tmap.index.tolist(), tmap.tolist()))
-        ev = pts[pts["who"].notna()]
-        buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
-                intelligence=False, restricted=ev["restricted"], text=ev["text"])
-        del ev, pl, tn
-    # the places of intelligence items; the long point frame is not needed after this
-    intel_places = (pts.loc[pts["who"].isna() & pts["intel_key"].notna(), ["intel_key", "node"]]
-                    if len(pts) and "intel_key" in pts.columns else None)
-    del pts
+def _add_premises(nodes: _Nodes, premises) -> None:
+    """Premises nodes from the register."""
+    if _empty(premises):
+        return
+    for r in premises.drop_duplicates("premises_id").itertuples(index=False):
+        nodes.add(f"premises:{r.premises_id}", kind="premises", label=str(r.name),
+                  premises_type=getattr(r, "premises_type", None),
+                  postcode=getattr(r, "postcode", None),
+                  easting=_f(getattr(r, "easting", None)), northing=_f(getattr(r, "northing", None)),
+                  status=getattr(r, "status", None))
 
-    # ---- episode found_with
-    if not _empty(episodes) and "found_with" in episodes.columns:
-        fw = episodes[["episode_key", "person_id", "source", "reported_at", "found_with"]].copy()
-        fw["ref"] = fw["found_with"].map(_as_list)
-        fw = fw.explode("ref")
-        fw = fw[fw["ref"].notna()]
-        fw = resolve_refs(fw, idx, expect="child")
-        buf.add(fw["person_id"].astype(str), fw["node"], "found_with", fw["episode_key"],
-                fw["reported_at"])
-        _note_nodes(add_node, fw)
 
-    # ---- RHI associates
-    if not _empty(return_interviews) and "associates" in return_interviews.columns:
-        ri = return_interviews[["rhi_key", "person_id", "source", "associates"]].copy()
-        ri["at"] = _col(return_interviews, "held_at")
-        ri["at"] = ri["at"].where(ri["at"].notna(), _col(return_interviews, "notified_at"))
-        ri["ref"] = ri["associates"].map(_as_list)
-        ri = ri.explode("ref")
-        ri = ri[ri["ref"].notna()]
-        ri = resolve_refs(ri, idx, expect="person")
-        buf.add(ri["person_id"].astype(str), ri["node"], "associate", ri["rhi_key"], ri["at"])
-        _note_nodes(add_node, ri)
+def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes, place_events,
+                     children, persons, intelligence, premises, premises_radius: float):
+    """Geocoded points merged into place nodes (:func:`merge_places`), the edges of people to
+    them, and the written place texts they resolve (``idx.place_texts``). Returns the places of
+    intelligence items (``intel_key, node``) or None."""
+    pts = _place_points(episodes, place_events, children, persons, intelligence)
+    if len(pts) == 0:
+        return None
+    pts["node"] = merge_places(pts, premises, premises_radius).to_numpy()
+    pts = pts[pts["node"].notna()]
+    # place node attributes: mean coordinates, most frequent text, precision (vectorised)
+    prem = pts["node"].str.startswith("premises:")
+    for nid in pd.unique(pts.loc[prem, "node"]):
+        nodes.add(nid, kind="premises", label=nid.split(":", 1)[1])
+    pl = pts[~prem]
+    if len(pl):
+        agg = pl.groupby("node", sort=True).agg(easting=("easting", "mean"),
+                                                northing=("northing", "mean"),
+                                                precision=("precision", "first"),
+                                                restricted=("restricted", "all"))
+        tx = pl[["node", "text"]].dropna()
+        tx = tx.assign(text=tx["text"].astype(str))
+        tc = tx.groupby(["node", "text"]).size().rename("k").reset_index()
+        label = tc.sort_values(["node", "k", "text"], ascending=[True, False, True]) \
+            .drop_duplicates("node").set_index("node")["text"]
+        texts = _agg_lists(tc.sort_values(["node", "text"]), "node", "text", 10)
+        for nid, e, n, pr, rs in agg[["easting", "northing", "precision", "restricted"]].itertuples(name=None):
+            nodes.add(nid, kind="place", label=label.get(nid, nid), easting=float(e),
+                      northing=float(n), precision=str(pr), texts=texts.get(nid, []),
+                      restricted=bool(rs))
+    # written place text -> place node (the last point of a text wins), vectorised
+    tn = pd.DataFrame({"t": _objects(pts["text"]), "node": _objects(pts["node"])})
+    tn = tn[tn["t"].map(type) == str].drop_duplicates(keep="last")
+    key = tn["t"].str.replace(r"\s+", " ", regex=True).str.strip().str.lower()
+    ok_t = ~key.isin(list(_JUNK))
+    tmap = pd.Series(tn["node"].to_numpy(dtype=object)[ok_t.to_numpy()],
+                     index=key[ok_t].to_numpy(dtype=object))
+    tmap = tmap[~tmap.index.duplicated(keep="last")]
+    idx.place_texts = dict(zip(tmap.index.tolist(), tmap.tolist()))
+    ev = pts[pts["who"].notna()]
+    buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
+            intelligence=False, restricted=ev["restricted"], text=ev["text"])
+    # the places of intelligence items
+    if "intel_key" not in pts.columns:
+        return None
+    return pts.loc[pts["who"].isna() & pts["intel_key"].notna(), ["intel_key", "node"]]
 
-    # ---- links
-    if not _empty(links):
-        lk = links.copy()
-        lk["source"] = _col(lk, "source", "").fillna("").astype(str)
-        a = resolve_refs(lk.assign(ref=lk["from_ref"]), idx)
-        a = a[["link_key", "node", "node_kind", "ref"]].rename(columns={"node": "u", "node_kind": "uk"})
-        b = resolve_refs(lk.assign(ref=lk["to_ref"]), idx)
-        b = b[["link_key", "node", "node_kind"]].rename(columns={"node": "v", "node_kind": "vk"})
-        ab = lk.merge(a[["link_key", "u", "uk"]], on="link_key").merge(b, on="link_key")
-        for side, k in (("u", "uk"), ("v", "vk")):
-            _note_nodes(add_node, ab.rename(columns={side: "node", k: "node_kind"}))
-        rel = ab["relation"].fillna("other").astype(str).str.lower()
-        rel = rel.where(rel.isin(RELATIONS), "other")
-        sref = _col(ab, "source_ref", "").fillna("").astype(str)
-        grading = _col(ab, "grading").where(_col(ab, "grading").notna(), None)
-        is_intel = sref.str.lower().str.startswith("intel") | grading.notna().to_numpy()
-        buf.add(ab["u"], ab["v"], rel, sref.where(sref != "", ab["link_key"]),
-                _col(ab, "observed_at"), grading=grading, intelligence=is_intel)
 
-    # ---- intelligence: subjects mentioned with each other, the place, premises, vehicle
-    if not _empty(intelligence):
-        it = intelligence.copy()
-        it["source"] = _col(it, "source", "").fillna("").astype(str)
-        it["grade"] = [g if isinstance(g, str) and g.strip() else _grading(a, b, c)
-                       for g, a, b, c in zip(_col(it, "grading"), _col(it, "source_eval"),
-                                             _col(it, "intel_eval"), _col(it, "handling"))]
-        subj = it[["intel_key", "source", "subjects"]].copy()
-        subj["ref"] = subj["subjects"].map(_as_list)
-        subj = subj.explode("ref")
-        subj = subj[subj["ref"].notna()]
-        subj = resolve_refs(subj, idx, expect="person")[["intel_key", "node", "node_kind"]]
-        _note_nodes(add_node, subj)
-        # things the intel item is about besides its subjects
-        extra = []
-        if "premises_id" in it.columns:
-            p = it[it["premises_id"].notna() & (it["premises_id"].astype(str) != "")]
-            extra.append(pd.DataFrame({"intel_key": p["intel_key"],
-                                       "node": "premises:" + p["premises_id"].astype(str),
-                                       "node_kind": "premises"}))
-        if "vehicle" in it.columns:
-            v = it[it["vehicle"].notna() & (it["vehicle"].astype(str).str.strip() != "")]
-            vn = ["vehicle:" + _norm_reg(x) for x in v["vehicle"]]
-            extra.append(pd.DataFrame({"intel_key": v["intel_key"], "node": vn, "node_kind": "vehicle"}))
-            for x in vn:
-                add_node(x, kind="vehicle", label=x.split(":", 1)[1])
-        if intel_places is not None:
-            extra.append(intel_places.assign(node_kind="place"))
-        things = pd.concat([x for x in extra if len(x)] or [pd.DataFrame(columns=["intel_key", "node", "node_kind"])],
-                           ignore_index=True)
-        meta = it[["intel_key", "recorded_at", "grade"]]
-        # subject x subject (ordered pairs u<v) and subject -> thing
-        ss = subj.merge(subj, on="intel_key", suffixes=("_a", "_b"))
-        ss = ss[ss["node_a"].astype(str) < ss["node_b"].astype(str)].merge(meta, on="intel_key")
-        buf.add(ss["node_a"], ss["node_b"], "mentioned_with", ss["intel_key"], ss["recorded_at"],
-                grading=ss["grade"], intelligence=True)
-        st = subj.merge(things, on="intel_key", suffixes=("_a", "_b")).merge(meta, on="intel_key")
-        buf.add(st["node_a"], st["node_b"], "mentioned_with", st["intel_key"], st["recorded_at"],
-                grading=st["grade"], intelligence=True)
-        # an item with no person subject still ties its premises, vehicle and place together
-        tt = things.merge(things, on="intel_key", suffixes=("_a", "_b"))
-        tt = tt[tt["node_a"].astype(str) < tt["node_b"].astype(str)].merge(meta, on="intel_key")
-        buf.add(tt["node_a"], tt["node_b"], "mentioned_with", tt["intel_key"], tt["recorded_at"],
-                grading=tt["grade"], intelligence=True)
+def _add_found_with(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes) -> None:
+    """``found_with`` edges of episodes (a bare reference is tried as a child first)."""
+    if _empty(episodes) or "found_with" not in episodes.columns:
+        return
+    fw = episodes[["episode_key", "person_id", "source", "reported_at", "found_with"]].copy()
+    fw["ref"] = fw["found_with"].map(_as_list)
+    fw = fw.explode("ref")
+    fw = fw[fw["ref"].notna()]
+    fw = resolve_refs(fw, idx, expect="child")
+    buf.add(fw["person_id"].astype(str), fw["node"], "found_with", fw["episode_key"],
+            fw["reported_at"])
+    nodes.note(fw)
 
-    # ---- aggregate edges
+
+def _add_associates(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, return_interviews) -> None:
+    """``associate`` edges of return interviews, dated when held (else when notified)."""
+    if _empty(return_interviews) or "associates" not in return_interviews.columns:
+        return
+    ri = return_interviews[["rhi_key", "person_id", "source", "associates"]].copy()
+    ri["at"] = _col(return_interviews, "held_at")
+    ri["at"] = ri["at"].where(ri["at"].notna(), _col(return_interviews, "notified_at"))
+    ri["ref"] = ri["associates"].map(_as_list)
+    ri = ri.explode("ref")
+    ri = ri[ri["ref"].notna()]
+    ri = resolve_refs(ri, idx, expect="person")
+    buf.add(ri["person_id"].astype(str), ri["node"], "associate", ri["rhi_key"], ri["at"])
+    nodes.note(ri)
+
+
+def _add_links(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, links) -> None:
+    """The edges of the links file (intelligence where its source is intelligence or graded)."""
+    if _empty(links):
+        return
+    lk = links.copy()
+    lk["source"] = _col(lk, "source", "").fillna("").astype(str)
+    a = resolve_refs(lk.assign(ref=lk["from_ref"]), idx)
+    a = a[["link_key", "node", "node_kind", "ref"]].rename(columns={"node": "u", "node_kind": "uk"})
+    b = resolve_refs(lk.assign(ref=lk["to_ref"]), idx)
+    b = b[["link_key", "node", "node_kind"]].rename(columns={"node": "v", "node_kind": "vk"})
+    ab = lk.merge(a[["link_key", "u", "uk"]], on="link_key").merge(b, on="link_key")
+    for side, k in (("u", "uk"), ("v", "vk")):
+        nodes.note(ab.rename(columns={side: "node", k: "node_kind"}))
+    rel = ab["relation"].fillna("other").astype(str).str.lower()
+    rel = rel.where(rel.isin(RELATIONS), "other")
+    sref = _col(ab, "source_ref", "").fillna("").astype(str)
+    grading = _col(ab, "grading").where(_col(ab, "grading").notna(), None)
+    is_intel = sref.str.lower().str.startswith("intel") | grading.notna().to_numpy()
+    buf.add(ab["u"], ab["v"], rel, sref.where(sref != "", ab["link_key"]),
+            _col(ab, "observed_at"), grading=grading, intelligence=is_intel)
+
+
+def _add_intelligence(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, intelligence,
+                      intel_places) -> None:
+    """``mentioned_with`` intelligence edges: the subjects of an item with each other and with
+    its premises, vehicle and place, and those things with each other."""
+    if _empty(intelligence):
+        return
+    it = intelligence.copy()
+    it["source"] = _col(it, "source", "").fillna("").astype(str)
+    it["grade"] = [g if isinstance(g, str) and g.strip() else _grading(a, b, c)
+                   for g, a, b, c in zip(_col(it, "grading"), _col(it, "source_eval"),
+                                         _col(it, "intel_eval"), _col(it, "handling"))]
+    subj = it[["intel_key", "source", "subjects"]].copy()
+    subj["ref"] = subj["subjects"].map(_as_list)
+    subj = subj.explode("ref")
+    subj = subj[subj["ref"].notna()]
+    subj = resolve_refs(subj, idx, expect="person")[["intel_key", "node", "node_kind"]]
+    nodes.note(subj)
+    # things the intel item is about besides its subjects
+    extra = []
+    if "premises_id" in it.columns:
+        p = it[it["premises_id"].notna() & (it["premises_id"].astype(str) != "")]
+        extra.append(pd.DataFrame({"intel_key": p["intel_key"],
+                                   "node": "premises:" + p["premises_id"].astype(str),
+                                   "node_kind": "premises"}))
+    if "vehicle" in it.columns:
+        v = it[it["vehicle"].notna() & (it["vehicle"].astype(str).str.strip() != "")]
+        vn = ["vehicle:" + _norm_reg(x) for x in v["vehicle"]]
+        extra.append(pd.DataFrame({"intel_key": v["intel_key"], "node": vn, "node_kind": "vehicle"}))
+        for x in vn:
+            nodes.add(x, kind="vehicle", label=x.split(":", 1)[1])
+    if intel_places is not None:
+        extra.append(intel_places.assign(node_kind="place"))
+    things = pd.concat([x for x in extra if len(x)] or [pd.DataFrame(columns=["intel_key", "node", "node_kind"])],
+                       ignore_index=True)
+    meta = it[["intel_key", "recorded_at", "grade"]]
+    # subject x subject (ordered pairs u<v) and subject -> thing
+    ss = subj.merge(subj, on="intel_key", suffixes=("_a", "_b"))
+    ss = ss[ss["node_a"].astype(str) < ss["node_b"].astype(str)].merge(meta, on="intel_key")
+    buf.add(ss["node_a"], ss["node_b"], "mentioned_with", ss["intel_key"], ss["recorded_at"],
+            grading=ss["grade"], intelligence=True)
+    st = subj.merge(things, on="intel_key", suffixes=("_a", "_b")).merge(meta, on="intel_key")
+    buf.add(st["node_a"], st["node_b"], "mentioned_with", st["intel_key"], st["recorded_at"],
+            grading=st["grade"], intelligence=True)
+    # an item with no person subject still ties its premises, vehicle and place together
+    tt = things.merge(things, on="intel_key", suffixes=("_a", "_b"))
+    tt = tt[tt["node_a"].astype(str) < tt["node_b"].astype(str)].merge(meta, on="intel_key")
+    buf.add(tt["node_a"], tt["node_b"], "mentioned_with", tt["intel_key"], tt["recorded_at"],
+            grading=tt["grade"], intelligence=True)
+
+
+#: the columns of an edge table (:func:`edge_table`)
+EDGE_COLUMNS = ("u", "v", "key", "relation", "intelligence", "count", "first", "last", "restricted")
+
+
+def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> PersonPlaceGraph:
+    """The edge records aggregated into edges, one per (u, v, key) (key = relation, or
+    ``relation/intel`` for intelligence), sorted: count, first and last dates, restricted when
+    any record is, and the provenance list columns; the nodes the edges name that no step
+    added (unresolved references) are added."""
+    import pyarrow as pa
     ed = buf.frame()
+    buf.parts.clear()
     ed["u"] = ed["u"].astype(str)
     ed["v"] = ed["v"].astype(str)
     for nid in pd.unique(pd.concat([ed["u"], ed["v"]])):
         if nid not in nodes:
-            add_node(nid, kind=_kind_from_id(nid, idx), label=nid.split(":", 1)[-1],
-                     unresolved=nid.startswith(("name:", "child:", "person:")) or None)
-    G.add_nodes_from(sorted(nodes.items()))
-    if len(ed):
-        ed["iso"] = _iso_series(ed["date"])
-        ed["intelligence"] = ed["intelligence"].astype(bool)
-        ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
-        ed["relation"] = ed["relation"].astype(str)
-        ed["key"] = np.where(ed["intelligence"], ed["relation"] + "/intel", ed["relation"])
-        ed["source"] = ed["source"].astype(str)
-        ed = ed.sort_values(["u", "v", "key", "source"], kind="stable")
-        k3 = ["u", "v", "key"]
-        ed["ts"] = pd.to_datetime(ed["iso"], utc=True, format="ISO8601")
-        grp = ed.groupby(k3, sort=True)
-        agg = ed.drop_duplicates(k3)[k3 + ["relation", "intelligence"]].set_index(k3)
-        agg["restricted"] = grp["restricted"].any()
-        agg["count"] = grp.size()
-        agg["first"] = _iso_series(grp["ts"].min())
-        agg["last"] = _iso_series(grp["ts"].max())
-        agg = agg.sort_index()
-        # edge ids in the sorted order of ``agg``; the provenance lists are columns indexed by
-        # edge id (``edge_lists``), not Python lists on each edge
-        ed["eid"] = grp.ngroup().to_numpy()
-        m = len(agg)
-        lists = {
-            "sources": _list_column(ed.drop_duplicates(k3 + ["source"]), "source", m),
-            "dates": _list_column(ed[ed["iso"].notna()].sort_values(["eid", "iso"], kind="stable"),
-                                  "iso", m),
-            "gradings": _list_column(
-                ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
-                .drop_duplicates(k3 + ["grading"]), "grading", m),
-            "texts": _list_column(ed[ed["text"].map(lambda x: isinstance(x, str))]
-                                  .drop_duplicates(k3 + ["text"]), "text", m, limit=5)}
-        # the long record frame is not needed once aggregated: free it before the graph's edge
-        # dicts are built, and feed the edges as a generator (networkx copies each attribute
-        # dict, so a list of them would be held twice at the peak)
-        del ed, grp
-        G.graph["edge_lists"] = lists
-        relations = {r: sys.intern(r) for r in agg["relation"].unique().tolist()}
-
-        def rows():
-            for eid, ((u, v, key), rel, intel, restr, cnt, first, last) in enumerate(
-                    agg.itertuples(name=None)):
-                yield (u, v, key, {
-                    "relation": relations[rel], "intelligence": bool(intel),
-                    "restricted": bool(restr), "count": int(cnt),
-                    "first": first if isinstance(first, str) else None,
-                    "last": last if isinstance(last, str) else None, "eid": eid})
-        G.add_edges_from(rows())
-        # the same edges as columns, row = eid, in the graph's own edge order (nodes and edges
-        # were added sorted): the measures read them without iterating the graph
-        ix = agg.index
-        G.graph["edge_table"] = pd.DataFrame({
-            "u": pd.Categorical(ix.get_level_values(0)), "v": pd.Categorical(ix.get_level_values(1)),
-            "key": pd.Categorical(ix.get_level_values(2)),
-            "relation": pd.Categorical(agg["relation"].to_numpy(dtype=object)),
-            "intelligence": agg["intelligence"].to_numpy(bool), "count": agg["count"].to_numpy(np.int64),
-            "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object)})
-    return G
+            nodes.add(nid, kind=_kind_from_id(nid, idx), label=nid.split(":", 1)[-1],
+                      unresolved=nid.startswith(("name:", "child:", "person:")) or None)
+    node_attrs = dict(sorted(nodes.attrs.items()))
+    if len(ed) == 0:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in EDGE_COLUMNS})
+        for c in ("u", "v", "key", "relation"):
+            empty[c] = pd.Categorical([])
+        empty = empty.astype({"intelligence": bool, "count": np.int64, "restricted": bool})
+        lists = {name: pa.array([], pa.list_(pa.string())) for name in LIST_ATTRS}
+        return PersonPlaceGraph(node_attrs, empty, lists)
+    ed["iso"] = _iso_series(ed["date"])
+    ed["intelligence"] = ed["intelligence"].astype(bool)
+    ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
+    ed["relation"] = ed["relation"].astype(str)
+    ed["key"] = np.where(ed["intelligence"], ed["relation"] + "/intel", ed["relation"])
+    ed["source"] = ed["source"].astype(str)
+    ed = ed.sort_values(["u", "v", "key", "source"], kind="stable")
+    k3 = ["u", "v", "key"]
+    ed["ts"] = pd.to_datetime(ed["iso"], utc=True, format="ISO8601")
+    grp = ed.groupby(k3, sort=True)
+    agg = ed.drop_duplicates(k3)[k3 + ["relation", "intelligence"]].set_index(k3)
+    agg["restricted"] = grp["restricted"].any()
+    agg["count"] = grp.size()
+    agg["first"] = _iso_series(grp["ts"].min())
+    agg["last"] = _iso_series(grp["ts"].max())
+    agg = agg.sort_index()
+    # edge ids in the sorted order of ``agg``; the provenance lists are columns indexed by
+    # edge id, not Python lists on each edge
+    ed["eid"] = grp.ngroup().to_numpy()
+    m = len(agg)
+    lists = {
+        "sources": _list_column(ed.drop_duplicates(k3 + ["source"]), "source", m),
+        "dates": _list_column(ed[ed["iso"].notna()].sort_values(["eid", "iso"], kind="stable"),
+                              "iso", m),
+        "gradings": _list_column(
+            ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
+            .drop_duplicates(k3 + ["grading"]), "grading", m),
+        "texts": _list_column(ed[ed["text"].map(lambda x: isinstance(x, str))]
+                              .drop_duplicates(k3 + ["text"]), "text", m, limit=5)}
+    del ed, grp
+    ix = agg.index
+    table = pd.DataFrame({
+        "u": pd.Categorical(ix.get_level_values(0)), "v": pd.Categorical(ix.get_level_values(1)),
+        "key": pd.Categorical(ix.get_level_values(2)),
+        "relation": pd.Categorical(agg["relation"].to_numpy(dtype=object)),
+        "intelligence": agg["intelligence"].to_numpy(bool), "count": agg["count"].to_numpy(np.int64),
+        "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object),
+        "restricted": agg["restricted"].to_numpy(bool)})
+    return PersonPlaceGraph(node_attrs, table, lists)
 
 
-def edge_table(G: nx.MultiDiGraph) -> pd.DataFrame | None:
-    """The graph's edges as columns ``u, v, key, relation, intelligence, count, first, last``
-    (categoricals for the ids), row = ``eid``, in ``G.edges(keys=True)`` order, when ``G`` was
-    built by :func:`person_place_graph` and has not gained or lost an edge since; else None."""
+def edge_table(G) -> pd.DataFrame | None:
+    """The graph's edges as columns ``u, v, key, relation, intelligence, count, first, last,
+    restricted`` (categoricals for the ids), row = ``eid``, sorted by ``(u, v, key)``, which is
+    ``G.edges(keys=True)`` order, when ``G`` is a :class:`PersonPlaceGraph` or was built by
+    :func:`person_place_graph` and has not gained or lost an edge since; else None."""
+    if isinstance(G, PersonPlaceGraph):
+        return G.edges
     t = G.graph.get("edge_table")
     if t is None or len(t) != G.number_of_edges():
         return None
     return t
+
+
+def node_items(G):
+    """``(node id, attribute dict)`` of every node, in the graph's node order, of a networkx
+    graph or a :class:`PersonPlaceGraph`."""
+    return G.nodes.items() if isinstance(G, PersonPlaceGraph) else G.nodes(data=True)
+
+
+def node_ids(G) -> list:
+    """The node ids in the graph's node order (networkx graph or :class:`PersonPlaceGraph`)."""
+    return list(G.nodes) if isinstance(G, PersonPlaceGraph) else list(G.nodes())
+
+
+def node_attr(G, name: str) -> dict:
+    """``{node: value}`` of one node attribute where nodes have it (``nx.get_node_attributes``
+    for a networkx graph or a :class:`PersonPlaceGraph`)."""
+    return {n: d[name] for n, d in node_items(G) if name in d}
 
 
 #: the provenance lists of an edge, kept as columns of the graph (``G.graph["edge_lists"]``)
@@ -812,15 +967,6 @@ def _kind_from_id(nid: str, idx: RefIndex) -> str:
     if head in ("premises", "place", "vehicle", "child"):
         return head
     return "person"
-
-
-def _note_nodes(add_node, frame: pd.DataFrame) -> None:
-    for nid, kind in frame[["node", "node_kind"]].drop_duplicates().itertuples(index=False):
-        if kind in ("child", "person") and not str(nid).startswith(("name:", "child:", "person:")):
-            continue  # resolved people were added from their own frames
-        label = str(nid).split(":", 1)[-1]
-        add_node(nid, kind=kind, label=label,
-                 unresolved=True if str(nid).startswith(("name:", "child:", "person:")) else None)
 
 
 def _place_points(episodes, place_events, children, persons, intelligence) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from network.graph import edge_list, edge_table
+from network.graph import PersonPlaceGraph, edge_list, edge_table, node_attr, node_ids, node_items
 
 
 def _isin(values, allowed) -> np.ndarray:
@@ -41,6 +41,7 @@ def _isin(values, allowed) -> np.ndarray:
     return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(pd.Index(list(allowed), dtype=object))
 
 __all__ = ["evidence_weight", "edge_frame", "centrality", "bridging_persons", "find_node",
+           "child_adult_links",
            "places_linking_children", "components", "ego_network"]
 
 PLACE_KINDS = ("place", "premises", "vehicle")
@@ -76,7 +77,16 @@ def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
     """The edges of ``G`` as a frame ``u, v, key, relation, weight, intelligence, count, first,
     last, kind_u, kind_v``, in ``G.edges(keys=True)`` order. Read from the graph's edge table
     when it has one (``network.graph.edge_table``), else by iterating the edges. Only
-    intelligence edges read their gradings (the weight of a recorded fact is 1)."""
+    intelligence edges read their gradings (the weight of a recorded fact is 1). Made once per
+    ``PersonPlaceGraph`` (the bridging persons, places and child-adult links all read it)."""
+    if isinstance(G, PersonPlaceGraph):
+        if "edge_frame" not in G.derived:
+            G.derived["edge_frame"] = _edge_frame(G)
+        return G.derived["edge_frame"].copy(deep=False)
+    return _edge_frame(G)
+
+
+def _edge_frame(G) -> pd.DataFrame:
     t = edge_table(G)
     if t is not None:
         df = pd.DataFrame({"u": _objects_of(t["u"]), "v": _objects_of(t["v"]),
@@ -99,11 +109,30 @@ def edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
         d = {"eid": int(i)} if data is None else data[i]
         weight[i] = evidence_weight(True, edge_list(G, d, "gradings"))
     df.insert(4, "weight", weight)
-    kind = pd.Series(nx.get_node_attributes(G, "kind"), dtype=object)
+    kind = pd.Series(node_attr(G, "kind"), dtype=object)
     for side in ("u", "v"):
         codes, uniq = pd.factorize(df[side])
         df[f"kind_{side}"] = kind.reindex(uniq).to_numpy(dtype=object)[codes] if len(df) else []
     return df
+
+
+def child_adult_links(G) -> pd.DataFrame:
+    """``person_id, adult_id``: each child and each resolved adult (``person`` node, not an
+    unresolved name) an edge joins, either way round, in edge order, without repeats (the
+    adults linked to each child, for the co-missing groups' shared adults)."""
+    ed = edge_frame(G)
+    unresolved = {n for n, d in node_items(G) if d.get("unresolved")}
+    u, v = ed["u"].to_numpy(dtype=object), ed["v"].to_numpy(dtype=object)
+    fwd = ((ed["kind_u"] == "child") & (ed["kind_v"] == "person")).to_numpy(bool) & ~_isin(v, unresolved)
+    back = ((ed["kind_v"] == "child") & (ed["kind_u"] == "person")).to_numpy(bool) & ~_isin(u, unresolved)
+    order = np.concatenate([2 * np.flatnonzero(fwd), 2 * np.flatnonzero(back) + 1])
+    child = np.concatenate([u[fwd], v[back]])
+    adult = np.concatenate([v[fwd], u[back]])
+    o = np.argsort(order, kind="stable")
+    if len(o) == 0:
+        return pd.DataFrame(columns=["person_id", "adult_id"])
+    out = pd.DataFrame({"person_id": child[o], "adult_id": adult[o]})
+    return out.drop_duplicates().reset_index(drop=True)
 
 
 def _simple(G: nx.MultiDiGraph) -> nx.Graph:
@@ -129,7 +158,7 @@ def _adjacency(G: nx.MultiDiGraph):
     ``networkx.to_scipy_sparse_array`` stores it). One pass over the edges, no per-edge graph
     mutation."""
     from scipy.sparse import coo_matrix
-    nodes = list(G.nodes())
+    nodes = node_ids(G)
     n = len(nodes)
     m = G.number_of_edges()
     t = edge_table(G)
@@ -184,7 +213,7 @@ def components(G: nx.MultiDiGraph) -> pd.DataFrame:
     component 0 is the largest (ties by smallest node id)."""
     nodes, A = _adjacency(G)
     lab, _ = _component_labels(A)
-    return _components_frame(nodes, lab, nx.get_node_attributes(G, "kind"))
+    return _components_frame(nodes, lab, node_attr(G, "kind"))
 
 
 def _brandes(A, sources, n_total: int | None = None) -> np.ndarray:
@@ -353,11 +382,11 @@ def centrality(G: nx.MultiDiGraph, *, exact_max_nodes: int = 2000, k: int = 256,
     bc = _betweenness(pattern, nodes, kk, seed)
     pr = _pagerank(A, alpha=alpha)
     lab, _ = _component_labels(A)
-    kind = nx.get_node_attributes(G, "kind")
+    kind = node_attr(G, "kind")
     comp = _components_frame(nodes, lab, kind).set_index("node")["component"]
     df = pd.DataFrame({"node": pd.Series(nodes, dtype=object)})
     df["kind"] = df["node"].map(kind)
-    df["label"] = df["node"].map(nx.get_node_attributes(G, "label"))
+    df["label"] = df["node"].map(node_attr(G, "label"))
     df["degree"] = np.diff(A.indptr) + (diag != 0)
     rec = np.asarray(A.sum(axis=1)).ravel() + diag
     df["records"] = rec.astype(np.int64) if np.all(rec == np.round(rec)) else rec
@@ -377,10 +406,15 @@ def _adults(G: nx.MultiDiGraph, include_unresolved: bool, exclude_roles) -> set:
     """Person nodes that may be bridging adults: not unresolved names (unless asked), not of an
     excluded role (professionals; peers, who are young people), not under 18 by date of birth
     at the latest date in the graph."""
-    last = max((d.get("last") for _, _, d in G.edges(data=True) if d.get("last")), default=None)
+    t = edge_table(G)
+    if t is not None:
+        dated = [x for x in t["last"].tolist() if isinstance(x, str) and x]
+        last = max(dated, default=None)
+    else:
+        last = max((d.get("last") for _, _, d in G.edges(data=True) if d.get("last")), default=None)
     as_of = pd.Timestamp(last) if last else None
     out = set()
-    for n, d in G.nodes(data=True):
+    for n, d in node_items(G):
         if d.get("kind") != "person":
             continue
         if d.get("unresolved") and not include_unresolved:
@@ -514,7 +548,7 @@ class _PathEdges:
 
 def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
     ed = edge_frame(G)
-    kind = nx.get_node_attributes(G, "kind")
+    kind = node_attr(G, "kind")
     # undirected: each edge in both orientations; only the edges that touch an adult or join a
     # place to a child are kept (the whole edge list twice is gigabytes at national scale)
     useful = (_isin(ed["u"], adults) | _isin(ed["v"], adults)
@@ -530,14 +564,14 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
                            "intelligence": direct["intelligence"], "first": direct["first"],
                            "last": direct["last"]})
     # a ward or area centroid is not a shared place
-    vague = {n for n, d in G.nodes(data=True) if d.get("kind") == "place"
+    vague = {n for n, d in node_items(G) if d.get("kind") == "place"
              and d.get("precision") in VAGUE_PRECISIONS}
     a_x = both[_isin(both["u"], adults) & both["kind_v"].isin(PLACE_KINDS) & ~_isin(both["v"], vague)][
         ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
     x_c = both[both["kind_u"].isin(PLACE_KINDS) & (both["kind_v"] == "child")
                & both["relation"].isin(CHILD_PLACE_RELATIONS) & ~_isin(both["u"], vague)][
         ["u", "v", "relation", "weight", "intelligence", "first", "last"]]
-    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
+    unresolved = {n for n, d in node_items(G) if d.get("unresolved")}
     # children are counted by resolved person_id: a reference that matched no child record
     # (``child:ID`` node marked unresolved) is not counted
     direct = direct[(direct["child"].map(kind) == "child") & ~_isin(direct["child"], unresolved)]
@@ -613,7 +647,7 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
     if not adults:
         return pd.DataFrame(columns=cols)
     pe = _path_edges(G, adults)
-    label = nx.get_node_attributes(G, "label")
+    label = node_attr(G, "label")
     parts = [_bridging_block(pe, block, place_decay, label, evidence_items)
              for block in _adult_blocks(pe, adults, max_paths)]
     parts = [p for p in parts if p is not None]
@@ -727,7 +761,7 @@ def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.
         return pd.DataFrame(columns=cols)
     both = pd.concat([ed, ed.rename(columns={"u": "v", "v": "u", "kind_u": "kind_v",
                                              "kind_v": "kind_u"})], ignore_index=True)
-    vague = {n for n, d in G.nodes(data=True) if d.get("kind") == "place"
+    vague = {n for n, d in node_items(G) if d.get("kind") == "place"
              and d.get("precision") in VAGUE_PRECISIONS}
     at = both[both["kind_u"].isin(PLACE_KINDS) & ~_isin(both["u"], vague)]
     kids = at[(at["kind_v"] == "child") & at["relation"].isin(CHILD_PLACE_RELATIONS)]
@@ -738,7 +772,7 @@ def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.
     g["intelligence"] = at[at["intelligence"]].groupby("u").size()
     g = g.fillna({"adults": 0, "intelligence": 0})
     g = g[g["children"] >= min_children].reset_index().rename(columns={"u": "node"})
-    attrs = dict(G.nodes(data=True))
+    attrs = dict(node_items(G))
     for c in ("kind", "label", "easting", "northing"):
         g[c] = g["node"].map(lambda n: attrs[n].get(c))
     g = g.astype({"adults": int, "intelligence": int})
@@ -803,12 +837,12 @@ def find_node(G: nx.MultiDiGraph, ref: str) -> str | None:
     """A node id for a node id, a ``SOURCE/ID`` record key, or a typed reference."""
     if ref in G:
         return ref
-    for n, d in G.nodes(data=True):
+    for n, d in node_items(G):
         if ref in (d.get("records") or ()):
             return n
     if ":" in ref:
         kind, val = ref.split(":", 1)
-        for n, d in G.nodes(data=True):
+        for n, d in node_items(G):
             if any(r.endswith("/" + val) for r in (d.get("records") or ())) and d.get("kind") == kind:
                 return n
     return None

@@ -83,9 +83,10 @@ def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
                 distance: float = 250.0) -> dict:
     """The whole ``wayfinder network`` pipeline; returns counts for the summary line."""
     from network.exports import write_all
-    from network.graph import person_place_graph
+    from network.graph import person_place_tables
     from network.groups import co_missing_groups, groups_to_records
-    from network.measures import bridging_persons, centrality, components, places_linking_children
+    from network.measures import (bridging_persons, centrality, child_adult_links, components,
+                                  places_linking_children)
 
     frames, identities = load_frames(store, resolve=True)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,15 +94,11 @@ def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
     ident.to_csv(out_dir / "identity.csv", index=False)
     save_identities(store, identities)
 
-    G = person_place_graph(frames["children"], frames["persons"], frames["episodes"],
-                           frames["return_interviews"], frames["place_events"],
-                           frames["premises"], frames["intelligence"], frames["links"])
+    G = person_place_tables(frames["children"], frames["persons"], frames["episodes"],
+                            frames["return_interviews"], frames["place_events"],
+                            frames["premises"], frames["intelligence"], frames["links"])
     # adults linked to each child in the graph, for the groups' shared adults
-    kind = {n: d.get("kind") for n, d in G.nodes(data=True)}
-    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
-    al = [(c, a) for u, v in G.edges() for c, a in ((u, v), (v, u))
-          if kind.get(c) == "child" and kind.get(a) == "person" and a not in unresolved]
-    adult_links = pd.DataFrame(al, columns=["person_id", "adult_id"]).drop_duplicates()
+    adult_links = child_adult_links(G)
 
     groups = co_missing_groups(frames["episodes"], frames["children"], frames["return_interviews"],
                                frames["persons"], window=window, distance=distance, seed=seed,
