@@ -695,15 +695,9 @@ def co_episode_pairs_single(frames: dict, window: str, distance: float) -> pd.Da
 def step_tiles(ctx: Context) -> dict:
     """The pre-generalised tiles of the dense point layers, for every minimisation view
     (``api.tilesets.build_from_store``), so the service never makes such a tile from the points."""
-    from api.keys import keys_for
-    from api.minimise import Minimiser
-    from api.settings import Settings
-    from api.tilesets import build_from_store
+    from api.tilesets import build_for_install
     ctx.progress.start("tiles", estimate=ctx.cache["estimate"])
-    settings = Settings()
-    minimiser = Minimiser(keys_for(ctx.store.engine, settings.secret).pseudonym,
-                          float(settings.grid_m), settings.small_count)
-    return build_from_store(ctx.store, settings, minimiser)
+    return build_for_install(ctx.store)
 
 
 def step_results(ctx: Context) -> dict:

@@ -145,6 +145,18 @@ def build_from_store(store, settings, minimiser) -> dict:
     return summary
 
 
+def build_for_install(store) -> dict:
+    """:func:`build_from_store` with this install's settings (environment) and minimiser, as the
+    service makes them (``api.app.build_service``)."""
+    from api.keys import keys_for
+    from api.minimise import Minimiser
+    from api.settings import Settings
+    settings = Settings()
+    minimiser = Minimiser(keys_for(store.engine, settings.secret).pseudonym,
+                          float(settings.grid_m), settings.small_count)
+    return build_from_store(store, settings, minimiser)
+
+
 class _Points:
     """Just the Web Mercator points of a view (what :func:`ensure` reads of a prepared layer)."""
 
