@@ -38,6 +38,8 @@ log = logging.getLogger("wayfinder.tilesets")
 
 #: layers whose tiles at grid and cluster zooms come from their tileset
 GENERALISED = ("found_at",)
+#: the properties of a cell feature (TileJSON field types)
+CELL_FIELDS = {"points": "Number", "band": "String"}
 #: zooms below (and including) the opening zoom of a layer's extent that are warmed
 WARM_DEPTH = 4
 

@@ -2,7 +2,8 @@
 
 PostGIS: ``ST_AsMVT`` over the prepared layer table (GiST index on Web Mercator geometry).
 SQLite: ``mapbox_vector_tile`` over the prepared in-memory geometries. Both serve the caller's
-minimisation view.
+minimisation view. Dense point layers (``api.tilesets.GENERALISED``) at grid and cluster zooms
+are served from their pre-generalised cells instead (a bounded number of rows per tile).
 """
 from __future__ import annotations
 
@@ -119,6 +120,8 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
     prep = wf.layers.get(collection_id, ctx.view)
     base = _base(request)
     fields = {c: TILEJSON_TYPES[t] for c, t in prep.column_types().items()}
+    if collection_id in tilesets.GENERALISED:   # grid and cluster zooms: counts per cell
+        fields.update(tilesets.CELL_FIELDS)
     # a person-level layer's tiles need the purpose too: carry the stated one in the template
     query = ("?" + urlencode({"purpose": ctx.purpose})) if ctx.purpose else ""
     return {"tilejson": "3.0.0", "name": collection_id, "description": prep.layer.description,

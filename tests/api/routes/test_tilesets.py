@@ -146,3 +146,9 @@ def test_cache_is_warmed_with_the_opening_tiles(app):
     assert data is not None and data == tilesets.tile(wf.store.engine, "found_at", "case", z, x, y,
                                                       wf.settings.tile_extent, wf.settings.tile_buffer)
     assert np.isfinite(len(data))
+
+
+def test_tilejson_lists_the_cell_fields(as_role):
+    tj = as_role("mog_member", "GET", f"/collections/found_at/tiles/WebMercatorQuad/tilejson.json{Q}").json()
+    fields = tj["vector_layers"][0]["fields"]
+    assert fields["points"] == "Number" and fields["band"] == "String" and "child" in fields
