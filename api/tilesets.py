@@ -136,6 +136,10 @@ def build_from_store(store, settings, minimiser) -> dict:
     stamp = store_stamp(LayerCache(store, settings, minimiser).fingerprint())
     summary = {}
     for layer_id in GENERALISED:
+        if all(stored_stamp(store.engine, layer_id, view) == stamp_of(stamp, minimiser)
+               for view in VIEWS):          # already of this store state: nothing to build
+            summary[layer_id] = {view: {"current": True} for view in VIEWS}
+            continue
         layer = LAYERS[layer_id]
         full = layer.build(store, settings)
         prepared = {(layer_id, view): _Points.of(layer.minimise(full, view, minimiser))
