@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from api.layers import LayerCache
 from api.minimise import Minimiser
 from api.model import ERRORS
 from api.routes.tiles import MVT, cached_tile
+from api.routes.tiles import warm as warm_tiles
 from api.settings import Settings
 from api.tables import create_tables
 
@@ -82,7 +84,7 @@ def build_service(store_or_url=None, settings: Settings | None = None) -> Servic
     if settings.audit_db:         # the INSERT-only role (PostgreSQL)
         import sqlalchemy as sa
         audit_engine = sa.create_engine(settings.audit_db, pool_pre_ping=True)
-    return Service(
+    svc = Service(
         store=store, settings=settings,
         auth=Authenticator(store.engine, keys.token, settings.token_minutes, settings.user_cache_seconds),
         audit=AuditTrail(audit_engine), minimiser=minimiser,
@@ -94,6 +96,10 @@ def build_service(store_or_url=None, settings: Settings | None = None) -> Servic
         login_guard=LoginGuard(store.engine, settings.login_rate_per_minute, settings.login_account_failures,
                                settings.lockout_seconds,
                                hash_concurrency=settings.login_hash_concurrency))
+    # after every layer build: the tiles a chair's map opens on, in the background
+    svc.layers.after_build = lambda _: threading.Thread(
+        target=warm_tiles, args=(svc,), name="tile-warm", daemon=True).start()
+    return svc
 
 
 #: on every response that has not set its own: data are never cached by browsers or proxies,

@@ -33,6 +33,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from api import tilesets
 from api.minimise import DATES_OF_VIEW, VIEWS, Minimiser, day_of, month_of
 from geo import disclosure
 
@@ -609,6 +610,8 @@ class LayerCache:
     #: guards only the tile LRU (tile_put runs on the event loop: it must never wait for the
     #: layer lock, which a store check or rebuild holds for a long time)
     _tile_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: called after every build (the service warms its tile cache from it)
+    after_build: Callable | None = None
 
     @property
     def postgis(self) -> bool:
@@ -638,7 +641,7 @@ class LayerCache:
     def build_all(self) -> None:
         with self._lock:
             fp = self.fingerprint()
-            stamp = hashlib.sha1(json.dumps(fp, sort_keys=True, default=str).encode()).hexdigest()
+            stamp = tilesets.store_stamp(fp)
             data = {}
             for layer in LAYERS.values():
                 t0 = time.perf_counter()
@@ -650,6 +653,8 @@ class LayerCache:
                         prep.table = write_postgis(self.store.engine, prep, stamp)
                     data[(layer.id, view)] = prep
                 log.info("layer %s: %d features in %.2fs", layer.id, len(full), time.perf_counter() - t0)
+            # the pre-generalised tiles of these views (kept when the run already wrote them)
+            tilesets.ensure(self.store.engine, data, stamp, self.minimiser)
             self._data = data
             self._frames = {}
             with self._tile_lock:
@@ -659,6 +664,8 @@ class LayerCache:
             # the prepared layers are long-lived: keep them out of the cyclic GC's full passes
             gc.collect()
             gc.freeze()
+        if self.after_build is not None:
+            self.after_build(self)
 
     def is_fresh(self) -> bool:
         """True when serving from memory needs no store check (safe on the event loop)."""

@@ -60,7 +60,7 @@ import sqlalchemy as sa
 from geo import schema
 from geo.store import Store, utcnow
 
-STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "results")
+STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "tiles", "results")
 
 #: files each step writes into --out (a step whose files are missing runs again on resume).
 STEP_FILES = {
@@ -77,7 +77,7 @@ STEP_FILES = {
 #: seconds per 1,000 episodes, for the first ETA before any run has been timed (city scale,
 #: this machine).
 DEFAULT_RATE = {"ingest": 2.0, "geocode": 1.0, "identity": 2.0, "analyses": 6.0, "graph": 12.0,
-                "groups": 0.3, "results": 0.05}
+                "groups": 0.3, "tiles": 0.05, "results": 0.05}
 
 #: geocoding chunk size (texts); the gazetteer is built once and the chunks share it.
 GEOCODE_CHUNK = 20_000
@@ -689,6 +689,14 @@ def co_episode_pairs_single(frames: dict, window: str, distance: float) -> pd.Da
     return canonical_pairs(pairs)
 
 
+def step_tiles(ctx: Context) -> dict:
+    """The pre-generalised tiles of the dense point layers, for every minimisation view
+    (``api.tilesets.build_from_store``), so the service never makes such a tile from the points."""
+    from api.tilesets import build_for_install
+    ctx.progress.start("tiles", estimate=ctx.cache["estimate"])
+    return build_for_install(ctx.store)
+
+
 def step_results(ctx: Context) -> dict:
     """Check every contract file is in --out and every result is stored; write
     pipeline_run.json (the run record: steps, seconds, peak RSS) beside them."""
@@ -717,5 +725,5 @@ def step_results(ctx: Context) -> dict:
 STEP_FUNCTIONS: dict[str, Callable[[Context], dict]] = {
     "ingest": step_ingest, "geocode": step_geocode, "identity": step_identity,
     "analyses": step_analyses, "graph": step_graph, "groups": step_groups,
-    "results": step_results,
+    "tiles": step_tiles, "results": step_results,
 }

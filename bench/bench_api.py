@@ -15,7 +15,8 @@ drives it with ``wrk`` (Debian package; a Python load generator when wrk is miss
 - ``tiles``: ``/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}`` over Birmingham at z12-14
   (tile cache on, the default: once warm, every request is answered by ``AuditMiddleware``'s
   cached-tile path, ``api.routes.tiles.cached_tile``, still authenticated, authorised and audited)
-  and ``tiles_nocache`` (``WAYFINDER_TILE_CACHE_SIZE=0``: every tile by ST_AsMVT);
+  and ``tiles_nocache`` (``WAYFINDER_TILE_CACHE_SIZE=0``: every tile made on request; at z12-14
+  from the pre-generalised cells of ``api.tilesets``, built first as ``wayfinder run`` builds them);
 - with ``--tipg``: tipg (developmentseed) serving the same PostGIS table
   (``api_layer_found_at_full``) with the same tiles, same connections, same run.
 
@@ -202,25 +203,41 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--tipg", help="python of a venv with tipg installed")
     ap.add_argument("--no-nocache", action="store_true", help="skip the tiles_nocache test")
-    ap.add_argument("--reuse", action="store_true", help="reuse the populated wf_api_bench database")
+    ap.add_argument("--reuse", action="store_true", help="reuse the populated database")
+    ap.add_argument("--db-name", default="wf_api_bench", help="PostgreSQL database of the bench")
+    ap.add_argument("--no-items", action="store_true", help="skip the items test")
     args = ap.parse_args()
     from api_fixtures import fresh_pg_database, pg_url, populate
     from api.auth import add_user
     from geo.store import open_store
     load = run_wrk if shutil.which("wrk") else run_python
-    url = pg_url("wf_api_bench")
+    url = pg_url(args.db_name)
     pw = secrets.token_urlsafe(16)
     user = f"bench_{secrets.token_hex(3)}"
     if not args.reuse:
-        url = fresh_pg_database("wf_api_bench")
+        url = fresh_pg_database(args.db_name)
         t = time.time()
         populate(open_store(url), n_children=max(30, args.episodes // 5), n_episodes=args.episodes,
                  n_places=3000, n_found_places=3000, spread_m=1500.0)
         print(f"populated {args.episodes} episodes in {time.time() - t:.1f}s", flush=True)
     add_user(open_store(url).engine, user, "analyst", pw)
-    items = [f"/collections/found_at/items?limit=1000&offset={o}"
+    # the pre-generalised tiles, as the ``tiles`` step of ``wayfinder run`` writes them (in a
+    # process of its own, so that its memory is not held by this one during the tests)
+    t = time.time()
+    built = subprocess.run([sys.executable, "-c",
+                            "import json, sys; from geo.store import open_store; "
+                            "from api.tilesets import build_for_install; "
+                            "print(json.dumps(build_for_install(open_store(sys.argv[1]))))", url],
+                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
+                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    tileset = {"seconds": round(time.time() - t, 1), **json.loads(built)}
+    print("tilesets", tileset, flush=True)
+    # found_at is person-level (issue 15): every request states a purpose (so no cached tile of
+    # it is answered by the middleware's fast path: it goes the normal way, which audits it)
+    purpose = "purpose=load+benchmark"
+    items = [f"/collections/found_at/items?limit=1000&offset={o}&{purpose}"
              for o in range(0, max(1, args.episodes - 1000), 1000)]
-    tiles = [f"/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}" for zz in (12, 13, 14)
+    tiles = [f"/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}?{purpose}" for zz in (12, 13, 14)
              for (z, x, y) in tiles_over_birmingham(zz)]
     res = {}
     runs = (("", {}),) + (() if args.no_nocache else (("_nocache", {"WAYFINDER_TILE_CACHE_SIZE": "0"}),))
@@ -233,8 +250,10 @@ def main() -> None:
             warm(args.port, tok, [items[0]] * args.workers * 2)
             print(f"layers ready in {time.time() - t:.1f}s", flush=True)
             if not label:
-                res["items_1000"] = measured(load, args.port, tok, items, args.seconds, args.connections)
-                print("items", res["items_1000"], flush=True)
+                if not args.no_items:
+                    res["items_1000"] = measured(load, args.port, tok, items, args.seconds,
+                                                 args.connections)
+                    print("items", res["items_1000"], flush=True)
                 # steady state of the tile cache: every tile requested a few times (each worker
                 # keeps its own cache) before the cached-tile test
                 t = time.time()
@@ -253,7 +272,7 @@ def main() -> None:
         try:
             wait_up(args.port + 1, "/collections")
             tt = [p.replace("/collections/found_at/", "/collections/public.api_layer_found_at_full/")
-                  for p in tiles]
+                  .split("?")[0] for p in tiles]
             res["tipg_tiles"] = measured(load, args.port + 1, None, tt, args.seconds, args.connections)
             print("tipg", res["tipg_tiles"], flush=True)
         finally:
@@ -264,6 +283,8 @@ def main() -> None:
                 f"({args.episodes} found-at points), {args.connections} connections, "
                 f"{args.seconds:.0f} s per test, {args.workers} worker(s), load: {load.__name__}\n\n")
         f.write(f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) before/after each test.\n\n")
+        f.write(f"Tilesets (tiles step, api.tilesets.build_for_install): {tileset['seconds']} s; "
+                f"{json.dumps({k: v for k, v in tileset.items() if k != 'seconds'})}\n\n")
         f.write("| test | requests | req/s | p50 ms | p90 ms | p99 ms | errors | error kinds | load before | load after |\n"
                 "|---|---|---|---|---|---|---|---|---|---|\n")
         for k, v in res.items():
@@ -273,7 +294,7 @@ def main() -> None:
         if "tipg_tiles" in res and "tiles_nocache" in res:
             f.write(f"\ntiles/s ratio wayfinder (cache) / tipg: "
                     f"{res['tiles']['rps'] / max(res['tipg_tiles']['rps'], 1e-9):.2f}; "
-                    f"wayfinder (no cache, ST_AsMVT each time) / tipg: "
+                    f"wayfinder (no cache: each tile made on request, z12-14 from the tilesets) / tipg: "
                     f"{res['tiles_nocache']['rps'] / max(res['tipg_tiles']['rps'], 1e-9):.2f}\n")
     print(json.dumps(res, indent=1))
 

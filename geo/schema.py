@@ -371,6 +371,33 @@ security_state = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("until", sa.Float, nullable=False),
     sa.Index("ix_security_state_kind_at", "kind", "at"),
+
+)
+
+# ---- pre-generalised tilesets (geo/tilesets.py, api/tilesets.py) ------------------------------
+#: per layer, view and zoom the cells of a dense point layer with their (view's) counts
+tileset_cells = sa.Table(
+    "tileset_cells", metadata,
+    sa.Column("layer", sa.String(64), nullable=False),
+    sa.Column("view", sa.String(16), nullable=False),
+    sa.Column("z", sa.SmallInteger, nullable=False),
+    sa.Column("tx", sa.Integer, nullable=False),
+    sa.Column("ty", sa.Integer, nullable=False),
+    sa.Column("x", sa.Float, nullable=False),       # cell centre, Web Mercator (EPSG:3857)
+    sa.Column("y", sa.Float, nullable=False),
+    sa.Column("points", sa.Integer),                # withheld (NULL) when banded
+    sa.Column("band", sa.String(8)),                # "<5" for a small count in a minimised view
+    sa.Index("ix_tileset_cells_tile", "layer", "view", "z", "tx", "ty"),
+)
+
+#: which store state each stored tileset was built from
+tilesets = sa.Table(
+    "tilesets", metadata,
+    sa.Column("layer", sa.String(64), primary_key=True),
+    sa.Column("view", sa.String(16), primary_key=True),
+    sa.Column("stamp", sa.String(160), nullable=False),
+    sa.Column("cells", sa.Integer, nullable=False),
+    sa.Column("built_at", sa.DateTime, nullable=False),
 )
 
 #: Drop tables by contract file name.

@@ -391,6 +391,10 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
             if _result_mentions(frame, rterms):
                 conn.execute(t.results.delete().where(t.results.c.name == name))
                 removed.append(name)
+        # pre-generalised tiles count the subject's points: gone until rebuilt from what is left
+        # (the service does at its next layer build, `wayfinder run` in its tiles step)
+        conn.execute(t.tileset_cells.delete())
+        conn.execute(t.tilesets.delete())
         report = ErasureReport(kind=pkind, subject=subject, counts=counts, results_removed=removed)
         # exports on disk (network, analyses) naming the subject go too (api.exports)
         from api.exports import export_dirs, remove_naming

@@ -2,11 +2,13 @@
 
 PostGIS: ``ST_AsMVT`` over the prepared layer table (GiST index on Web Mercator geometry).
 SQLite: ``mapbox_vector_tile`` over the prepared in-memory geometries. Both serve the caller's
-minimisation view.
+minimisation view. Dense point layers (``api.tilesets.GENERALISED``) at grid and cluster zooms
+are served from their pre-generalised cells instead (a bounded number of rows per tile).
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from typing import Annotated
@@ -18,12 +20,12 @@ import shapely
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from api import roles
+from api import roles, tilesets
 from api.dependencies import (Context, bearer_token, client_of_scope, ctx_of, require_collection,
                               service)
 from api.errors import BadRequest, NotAuthenticated
 from api.layers import Prepared
-from api.minimise import view_for
+from api.minimise import VIEWS, view_for
 from api.model import ERRORS, TILEJSON_EXAMPLE
 from api.routes.collections import CollectionId, _base, get_prepared
 from starlette.concurrency import run_in_threadpool
@@ -118,6 +120,8 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
     prep = wf.layers.get(collection_id, ctx.view)
     base = _base(request)
     fields = {c: TILEJSON_TYPES[t] for c, t in prep.column_types().items()}
+    if collection_id in tilesets.GENERALISED:   # grid and cluster zooms: counts per cell
+        fields.update(tilesets.CELL_FIELDS)
     # a person-level layer's tiles need the purpose too: carry the stated one in the template
     query = ("?" + urlencode({"purpose": ctx.purpose})) if ctx.purpose else ""
     return {"tilejson": "3.0.0", "name": collection_id, "description": prep.layer.description,
@@ -145,16 +149,10 @@ async def tile(request: Request, collection_id: CollectionId,
     require_collection(request, collection_id)
     _check(z, x, y)
     prep = await get_prepared(wf, collection_id, ctx.view)
-    s = wf.settings
     key = wf.layers.tile_key(prep, z, x, y)        # the same key as cached_tile's
     data = wf.layers.tile_get(key)
     if data is None:
-        if prep.table:
-            data = await run_in_threadpool(tile_postgis, wf.store.engine, prep, z, x, y,
-                                           s.tile_extent, s.tile_buffer, s.tile_max_features)
-        else:
-            data = await run_in_threadpool(tile_memory, prep, z, x, y, s.tile_extent,
-                                           s.tile_buffer, s.tile_max_features)
+        data = await run_in_threadpool(render, wf, prep, z, x, y)
         wf.layers.tile_put(key, data)
     gz = accepts_gzip(request.headers.get("accept-encoding", "")) and len(data) >= GZIP_MIN
     if gz:
@@ -166,6 +164,55 @@ async def tile(request: Request, collection_id: CollectionId,
     ctx.what = f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}"
     ctx.result_count = None
     return Response(data, media_type=MVT, headers=tile_headers(gz))
+
+
+def render(wf, prep: Prepared, z: int, x: int, y: int) -> bytes:
+    """A tile of a prepared view: from the layer's pre-generalised cells at grid and cluster
+    zooms (``api.tilesets``), else from its features (ST_AsMVT on PostGIS, mapbox_vector_tile
+    on SQLite)."""
+    s = wf.settings
+    if tilesets.serves(prep.layer.id, z):
+        return tilesets.tile(wf.store.engine, prep.layer.id, prep.view, z, x, y, s.tile_extent,
+                             s.tile_buffer)
+    if prep.table:
+        return tile_postgis(wf.store.engine, prep, z, x, y, s.tile_extent, s.tile_buffer,
+                            s.tile_max_features)
+    return tile_memory(prep, z, x, y, s.tile_extent, s.tile_buffer, s.tile_max_features)
+
+
+def warm(wf) -> int:
+    """Put in the tile cache the tiles a map of each generalised layer opens on, for every view
+    (``api.tilesets.opening_tiles``: the zoom that shows the layer's whole extent and the few
+    below it), as a request would (same keys, gzip copy too). Run after each layer build, in a
+    background thread; stops when the layers are rebuilt meanwhile. Returns the tiles warmed."""
+    try:
+        return _warm(wf)
+    except Exception:              # a warm cache is an optimisation: requests still work
+        logging.getLogger("wayfinder.tiles").exception("warming the tile cache failed")
+        return 0
+
+
+def _warm(wf) -> int:
+    layers = wf.layers
+    if layers.tile_cache_size <= 0:
+        return 0
+    n = 0
+    for layer_id in tilesets.GENERALISED:
+        for view in VIEWS:
+            prep = layers.peek(layer_id, view)
+            if prep is None:
+                return n
+            for z, x, y in tilesets.opening_tiles(wf.store.engine, layer_id, view, prep.extent):
+                if layers.peek(layer_id, view) is not prep:
+                    return n
+                key = layers.tile_key(prep, z, x, y)
+                if layers.tile_get(key) is None:
+                    data = render(wf, prep, z, x, y)
+                    layers.tile_put(key, data)
+                    if len(data) >= GZIP_MIN:
+                        layers.tile_put(key + ("gzip",), gzip_tile(data))
+                n += 1
+    return n
 
 
 #: tiles smaller than this are sent as they are (gzip would save little)

@@ -162,7 +162,8 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
     hot["gi_z"], hot["gi_p"], hot["gi_q"] = z, 0.5, 0.5
     hot["gi_bin"] = np.sign(z).astype(int)
     # one quiet ward with a small count, as real wards have (banded as "<5" for non-analysts)
-    quiet = hot.index[hot["children"] == 0][0]
+    # (at bench scale every ward has children: then the ward with fewest is made quiet)
+    quiet = (hot.index[hot["children"] == 0].tolist() or [hot["children"].idxmin()])[0]
     hot.loc[quiet, ["episodes", "children"]] = [3, 2]
     # child populations and rates (rate x population gives the count back: issue 15)
     hot["population"] = 2000.0 + 10 * np.arange(len(hot))

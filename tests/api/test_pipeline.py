@@ -109,6 +109,11 @@ def test_run_writes_contract_files_stores_results_and_records_steps(reference_ru
     for name in ("area_hotspots_ward", "premises_of_concern", "co_missing_groups",
                  "bridging_persons", "network_measures", "co_episode_pairs"):
         assert name in store.result_names()
+    # the tiles step stored the pre-generalised tiles of every view, counting every found-at point
+    tiles = report.steps["tiles"]["summary"]["found_at"]
+    assert set(tiles) == {"full", "case", "licensing"} and all(v["cells"] > 0 for v in tiles.values())
+    ev = store.frame("place_events")
+    assert all(v["points"] == int((ev["kind"] == "found_at").sum()) for v in tiles.values())
     rec = latest_record(store)
     assert rec["fingerprint"] == report.fingerprint
     assert [s for s in STEPS[1:] if rec["steps"][s]["status"] == "done"] == list(STEPS[1:])
@@ -142,7 +147,7 @@ def test_resume_after_everything_done_skips_every_step(reference_run):
     # a missing output file makes its step (and the later ones) run again
     (out / "co_missing_groups.json").unlink()
     report = run_pipeline(store, _opts(out), Progress(enabled=False))
-    assert [s for s, r in report.steps.items() if not r.get("skipped")] == ["groups", "results"]
+    assert [s for s, r in report.steps.items() if not r.get("skipped")] == ["groups", "tiles", "results"]
     assert (out / "co_missing_groups.json").exists()
 
 
@@ -175,7 +180,7 @@ def test_failed_step_resumes_from_its_stored_input(base_db, reference_run, tmp_p
 
     report = pl.run_pipeline(store, _opts(out),
                              steps={s: counted(s) for s in pl.STEPS[1:]})
-    assert calls == ["graph", "groups", "results"]
+    assert calls == ["graph", "groups", "tiles", "results"]
     assert all(report.steps[s]["skipped"] for s in ("geocode", "identity", "analyses"))
     _same_outputs(out, reference_run["out"])
 
