@@ -72,6 +72,7 @@ def test_minimised_views_count_their_snapped_points(app):
     wf = app.state.wf
     z = SCHEME.cluster_max_zoom
     t = schema.tileset_cells
+    wf.layers.get("found_at", "full")            # the layers (and their tilesets) are built
     with wf.store.engine.connect() as conn:
         xy = {v: np.array(conn.execute(sa.select(t.c.x, t.c.y).where(
             t.c.layer == "found_at", t.c.view == v, t.c.z == z)).all()) for v in ("full", "case")}
@@ -142,7 +143,7 @@ def test_cache_is_warmed_with_the_opening_tiles(app):
     assert tile_of(prep.extent[0], prep.extent[3], z0)[0] <= tile_of(prep.extent[2], prep.extent[1], z0)[0]
     assert warm(wf) >= len(tiles)
     z, x, y = tiles[-1]
-    data = wf.layers.tile_get((id(prep), z, x, y))
+    data = wf.layers.tile_get(wf.layers.tile_key(prep, z, x, y))
     assert data is not None and data == tilesets.tile(wf.store.engine, "found_at", "case", z, x, y,
                                                       wf.settings.tile_extent, wf.settings.tile_buffer)
     assert np.isfinite(len(data))
