@@ -2,11 +2,11 @@
 
 Every command exits 0 on success and non-zero with a one-line reason on stderr when it cannot do
 its job. `--db` takes an SQLAlchemy URL; without it, WAYFINDER_DB, then sqlite:///wayfinder.sqlite.
-Commands of each domain live in api/commands/<domain>.py and register themselves here.
+Commands of each domain live in api/cli/<domain>.py and register themselves here; they parse
+arguments, call the jobs (api/jobs/) and print.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -18,7 +18,7 @@ app = typer.Typer(help="Wayfinder: geospatial intelligence for safeguarding chil
                        "missing and children at risk of sexual exploitation.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-from api.commands import DB_HELP, audit_command as _audit, fail, store_for  # noqa: E402
+from api.cli.common import DB_HELP, audit_command as _audit, fail, store_for  # noqa: E402
 
 
 @app.callback()
@@ -124,23 +124,17 @@ def held(
     typer.echo(f"{len(rows)} held rows")
 
 
-COMMAND_MODULES = ("synth", "geocode", "identity", "analyse", "network", "serve", "users",
-                   "audit", "pack", "run", "erase", "scorecard", "inspect", "cse", "screen",
-                   "licensing", "quality", "mase")
+#: the command modules (api/cli/<domain>.py), in the order of `wayfinder --help`; each adds its
+#: commands with `register(app)`. Imported by name, so a missing module fails loudly here.
+from api.cli import (analyse, audit, cse, erase, geocode, identity, inspect,  # noqa: E402
+                     licensing, mase, network, pack, quality, run, scorecard, screen, serve, synth,
+                     users)
 
+COMMAND_MODULES = (synth, geocode, identity, analyse, network, serve, users, audit, pack, run, erase,
+                   scorecard, inspect, cse, screen, licensing, quality, mase)
 
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"api.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"api.commands.{name}":
-                continue
-            raise
-        module.register(app)
-
-
-_register_commands()
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 if __name__ == "__main__":
     app()

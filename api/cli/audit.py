@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @audit.command("verify")
     def verify_(db: str = typer.Option(None, "--db")) -> None:
         """Exit 0 when the chain is intact; otherwise name the first altered or missing entry."""
-        from api.audit import verify
+        from api.jobs.audit import verify
         try:
             res = verify(_engine(db))
         except Exception as exc:
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         """PostgreSQL: create the INSERT-only audit role; prints the URL for WAYFINDER_AUDIT_DB."""
         import sys
 
-        from api.audit import create_writer_role
+        from api.jobs.audit import create_writer_role
         password = sys.stdin.readline().rstrip("\n") if password_stdin else None
         try:
             url = create_writer_role(_engine(db), role, password)
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
     @keys.command("rotate")
     def keys_rotate(db: str = typer.Option(None, "--db")) -> None:
         """Replace the token key: everybody is signed out; pseudonyms and the audit key stay."""
-        from api.audit import record_command
+        from api.jobs.audit import record_command
         from api.keys import rotate_token_key
         try:
             engine = _engine(db)

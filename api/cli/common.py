@@ -30,7 +30,7 @@ def store_for(db: Optional[str]):
 def audit_command(store, action: str, what: str, purpose: Optional[str] = None) -> None:
     """Record a command in the audit trail (DPA 2018 s.62(1): collection, combination,
     disclosure); a command that cannot be recorded fails with the reason."""
-    from api.audit import record_command
+    from api.jobs.audit import record_command
     try:
         record_command(store.engine, action, what, purpose)
     except Exception as exc:  # noqa: BLE001 - one-line reason

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from api.commands import DB_HELP, fail, store_for
-from api.commands.scorecard import scorecard_app
+from api.cli.common import DB_HELP, fail, store_for
+from api.cli.scorecard import scorecard_app
 
 
 def cse_scorecard_of(frames: dict, period) -> dict:

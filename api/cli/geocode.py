@@ -9,7 +9,7 @@
   --premises ID | --none [--by NAME]`` records an analyst's correction, reused for the same
   text (ignoring case and spacing) on every later geocode, and logged in the audit trail.
 
-``register(app)`` adds the commands to the Typer app of api/cli.py.
+``register(app)`` adds the commands to the Typer app of api/cli/__init__.py.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from typing import Optional
 
 import typer
 
-from api.commands import DB_HELP
-from api.commands import fail as _fail
-from api.commands import store_for as _store
+from api.cli.common import DB_HELP
+from api.cli.common import fail as _fail
+from api.cli.common import store_for as _store
 
 OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
                "match_id", "ward_code", "lsoa_code"]
@@ -209,7 +209,7 @@ def _record_override(store, text, postcode, easting, northing, premises, none, b
 
 def _log(store, by: str, text: str, precision: str) -> None:
     """Audit the alteration without the text itself (it may be a child's address)."""
-    from api.audit import AuditEntry, append_entries
+    from api.jobs.audit import AuditEntry, append_entries
 
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     append_entries(store.engine, [AuditEntry(

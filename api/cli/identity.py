@@ -1,6 +1,6 @@
 """CLI commands of identity resolution: ``wayfinder identity ...``.
 
-``register(app)`` adds an ``identity`` sub-app to the Typer app of ``api/cli.py``:
+``register(app)`` adds an ``identity`` sub-app to the Typer app of ``api/cli/__init__.py``:
 
 - ``identity resolve``: link records into persons (``network.identity``) and store them
   (table ``identity_links``).
@@ -26,9 +26,9 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from api.commands import DB_HELP
-from api.commands import fail as _fail
-from api.commands import store_for as _store
+from api.cli.common import DB_HELP
+from api.cli.common import fail as _fail
+from api.cli.common import store_for as _store
 
 
 
@@ -67,9 +67,9 @@ def _resolve_and_save(store, threshold: float, seed: int) -> pd.DataFrame:
 
 
 def _audit(store, user: str, what: str, route: str) -> None:
-    """Log a merge or split as a ``combination`` event (api.audit)."""
+    """Log a merge or split as a ``combination`` event (api.jobs.audit)."""
     try:
-        from api.audit import AuditEntry, append_entries
+        from api.jobs.audit import AuditEntry, append_entries
     except ImportError:  # audit trail not built yet
         return
     append_entries(store.engine, [AuditEntry(action="combination", user_name=user, role="analyst",

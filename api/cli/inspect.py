@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from api.commands import fail
+from api.cli.common import fail
 
 
 def inspect(

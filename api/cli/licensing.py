@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from api.commands import DB_HELP, fail, store_for
+from api.cli.common import DB_HELP, fail, store_for
 
 premises_app = typer.Typer(help="Licensing review records of premises.", no_args_is_help=True)
 
@@ -74,7 +74,7 @@ def review_json(r: dict) -> dict:
 def audit_review(engine, user: str, role: str, route: str, row: dict) -> None:
     """Record the review as an alteration (who recorded which decision on which premises)."""
     try:
-        from api.audit import AuditEntry, append_entries
+        from api.jobs.audit import AuditEntry, append_entries
         from api.tables import create_tables
         create_tables(engine)
         append_entries(engine, [AuditEntry(

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from api.commands import DB_HELP, fail, store_for
+from api.cli.common import DB_HELP, fail, store_for
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="one JSON object: {area: [children]}"),
     ) -> None:
         """Children at CSE risk per MASE area, with their episodes in the period."""
-        from api.commands.scorecard import _period, load_resolved
+        from api.cli.scorecard import _period, load_resolved
         from geo.mase import mase_lists
         period = _period(start, end, as_of)
         store = store_for(db)

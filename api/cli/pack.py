@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         except KeyConfigError as exc:
             fail(str(exc))
         data = packs.load_pack_data(store)
-        from api.commands.scorecard import resolve_in_memory
+        from api.cli.scorecard import resolve_in_memory
         resolve_in_memory(store, data)      # children are resolved persons, as in the scorecard
         if data.get("episodes") is None or len(data["episodes"]) == 0:
             fail("the store holds no episodes: run `wayfinder ingest` first")
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         import getpass
 
-        from api.audit import AuditEntry, append_entries
+        from api.jobs.audit import AuditEntry, append_entries
         what = f"pack {kind} {period.start.date()}..{period.end.date()}"
         if pid:
             what += " child " + view.pseudonym(pid)

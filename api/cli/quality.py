@@ -12,7 +12,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from api.commands import DB_HELP, fail, store_for
+from api.cli.common import DB_HELP, fail, store_for
 
 LABELS = {"stale_open_episodes": "open records followed by a later episode (marker not cleared)",
           "long_open_episodes": "missing episodes open over 28 days with no later episode (check)",
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Data quality per source: stale open records, unknown children, late interviews,
         records that disagree between sources."""
-        from api.commands.scorecard import load_resolved
+        from api.cli.scorecard import load_resolved
         from geo.data_quality import FINDINGS, quality_report
         from geo.periods import PeriodError, parse_instant
         try:

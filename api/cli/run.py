@@ -1,6 +1,6 @@
-"""`wayfinder run`: the whole pipeline in one resumable command (api.pipeline).
+"""`wayfinder run`: the whole pipeline in one resumable command (api.jobs.pipeline).
 
-``register(app)`` adds it to the Typer app of ``api/cli.py``.
+``register(app)`` adds it to the Typer app of ``api/cli/__init__.py``.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from api.commands import DB_HELP
+from api.cli.common import DB_HELP
 
 
 RUN_HELP = """Run the whole pipeline on the store: geocode, identity, analyses, graph, co-missing
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         import pandas as pd
 
-        from api.pipeline import PipelineError, Progress, RunOptions, run_pipeline
+        from api.jobs.pipeline import PipelineError, Progress, RunOptions, run_pipeline
         from geo.store import StoreError, open_store
 
         def fail(msg: str) -> None:
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         client = cluster = None
         if scheduler or local_cluster:
             try:
-                from api.partition import make_client
+                from api.jobs.partition import make_client
                 client, cluster = make_client(scheduler, local_cluster, processes=not threads)
             except Exception as exc:
                 fail(f"cannot start Dask: {type(exc).__name__}: {exc}")
@@ -110,8 +110,8 @@ def register(app: typer.Typer) -> None:
                 client.close()
             if cluster is not None:
                 cluster.close()
-        from api.commands import audit_command
-        from api.exports import record_export_dir
+        from api.cli.common import audit_command
+        from api.jobs.exports import record_export_dir
         record_export_dir(store.engine, opts.out)      # erasure finds these files again
         audit_command(store, "combination", f"run -> {opts.out}"
                       + (f" (collection: ingest of {opts.drop})" if opts.drop is not None else ""))

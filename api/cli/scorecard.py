@@ -1,6 +1,6 @@
 """CLI group ``wayfinder scorecard {mog,cse}``: the meetings' scorecards as one JSON object
 (shared/DATA_CONTRACT.md, "Scorecard measures"). Each meeting's command registers on
-``scorecard_app``: ``mog`` here, ``cse`` in api/commands/cse.py.
+``scorecard_app``: ``mog`` here, ``cse`` in api/cli/cse.py.
 
 "Child" in the measures is one resolved person: when the store's identity links do not cover
 every child record (identity resolution not run since the last ingest), :func:`load_resolved`
@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from api.commands import DB_HELP, fail, store_for
+from api.cli.common import DB_HELP, fail, store_for
 
 scorecard_app = typer.Typer(help="Scorecards of the meetings (MOG, CSE) for a period, as of a time.",
                             no_args_is_help=True)
@@ -40,7 +40,7 @@ def resolve_in_memory(store, frames: dict) -> bool:
         keys |= set(pe["person_key"])
     if not keys or keys <= set(links["record"]):
         return False
-    from api.commands.network import apply_identities
+    from api.jobs.network import apply_identities
     from network.identity import person_id_map, records_from_frames, resolve_identities
     typer.echo("wayfinder: identity links do not cover every record: resolving identities "
                "in memory (run `wayfinder identity resolve` to store them)", err=True)

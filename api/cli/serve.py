@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from api.app import create_app
+        from api.service.app import create_app
         from geo.store import resolve_url
         url = resolve_url(db)
         try:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         if workers > 1:
             os.environ["WAYFINDER_DB"] = url
             application.state.wf.audit.close()
-            uvicorn.run("api.commands.serve:web_app", factory=True, host=host, port=port,
+            uvicorn.run("api.cli.serve:web_app", factory=True, host=host, port=port,
                         workers=workers, log_level="warning")
             return
         _with_web_page(application)
@@ -35,11 +35,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _with_web_page(application):
-    """The web page is mounted by ``create_app`` (``api.app.include_web_page``)."""
+    """The web page is mounted by ``create_app`` (``api.service.app.include_web_page``)."""
     return application
 
 
 def web_app():
     """uvicorn factory for ``--workers N`` (store URL from WAYFINDER_DB)."""
-    from api.app import create_app
+    from api.service.app import create_app
     return _with_web_page(create_app())

@@ -2,7 +2,7 @@
 
 ``wayfinder synth --out DIR --seed N --scale {city,region,national} [--null] [--null-model housemates]`` (``sample`` is also
 accepted: the small drop committed in data/sample/). The drop follows shared/DATA_CONTRACT.md; the
-truth format is in docs/FRAMES.md. ``register(app)`` adds the command to the Typer app of api/cli.py.
+truth format is in docs/FRAMES.md. ``register(app)`` adds the command to the Typer app of api/cli/__init__.py.
 """
 from __future__ import annotations
 

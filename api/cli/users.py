@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from api.commands import fail as _fail
+from api.cli.common import fail as _fail
 
 from api.roles import ROLES
 
@@ -20,7 +20,7 @@ def _engine(db):
 
 
 def _alteration(engine, what: str) -> None:
-    from api.audit import AuditEntry, AuditTrail
+    from api.jobs.audit import AuditEntry, AuditTrail
     import getpass
     AuditTrail(engine).record_now(AuditEntry("alteration", f"cli:{getpass.getuser()}", "cli",
                                              "wayfinder users", what))
@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
     def add(name: str, role: str = typer.Option(..., "--role", help=", ".join(ROLES)),
             db: str = typer.Option(None, "--db")) -> None:
         """Create a user; the password is read as one line from stdin."""
-        from api.auth import add_user
-        from api.errors import BadRequest
+        from api.service.auth import add_user
+        from api.service.errors import BadRequest
         line = sys.stdin.readline()
         password = line.rstrip("\r\n")
         if not password:
@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
     @users.command("disable")
     def disable(name: str, db: str = typer.Option(None, "--db")) -> None:
         """Disable a user (their tokens stop working within seconds)."""
-        from api.auth import set_disabled
-        from api.errors import BadRequest
+        from api.service.auth import set_disabled
+        from api.service.errors import BadRequest
         try:
             engine = _engine(db)
             set_disabled(engine, name, True)
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
     @users.command("list")
     def list_(db: str = typer.Option(None, "--db")) -> None:
         """List users, roles and whether disabled."""
-        from api.auth import list_users
+        from api.service.auth import list_users
         try:
             rows = list_users(_engine(db))
         except Exception as exc:

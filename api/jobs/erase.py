@@ -1,7 +1,7 @@
 """Erasure of a child's or a person's records (DPA 2018 Part 3: erasure, logged under s.62).
 
 ``wayfinder erase --db URL (child|person) REF --reason TEXT --by NAME`` and the admin route
-``POST /erasures`` (:mod:`api.routes.admin`) both call :func:`erase_subject`.
+``POST /erasures`` (:mod:`api.service.routes.admin`) both call :func:`erase_subject`.
 
 ``REF`` is a record key (``police/C0012``), a resolved ``person_id`` (``P000042``) or the
 subject's pseudonym (``C-3F2A9B10C4``). The subject is the real individual behind it: every child
@@ -33,11 +33,9 @@ import json
 from pathlib import Path
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 import pandas as pd
 import sqlalchemy as sa
-import typer
 
 from geo import schema
 
@@ -226,7 +224,7 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
     ``minimiser`` gives the pseudonym recorded in the audit entry (and resolves pseudonyms).
     Raises :class:`ErasureError` when the subject is unknown or the request is malformed.
     """
-    from api.audit import AuditEntry, _ensure_head, append_in
+    from api.jobs.audit import AuditEntry, _ensure_head, append_in
     from api.tables import create_tables
     if kind not in KINDS:
         raise ErasureError(f"kind must be child or person, not {kind!r}")
@@ -392,38 +390,11 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
                 conn.execute(t.results.delete().where(t.results.c.name == name))
                 removed.append(name)
         report = ErasureReport(kind=pkind, subject=subject, counts=counts, results_removed=removed)
-        # exports on disk (network, analyses) naming the subject go too (api.exports)
-        from api.exports import export_dirs, remove_naming
+        # exports on disk (network, analyses) naming the subject go too (api.jobs.exports)
+        from api.jobs.exports import export_dirs, remove_naming
         report.exports_removed = remove_naming(export_dirs(conn), {pid} | keys | names)
         report.audit_id = append_in(conn, [AuditEntry(
             action="erasure", user_name=by[:120], role=role, route=route,
             what=report.summary()[:2000], purpose=reason[:300], result_count=report.total,
             status=200)])[0]
     return report
-
-
-def register(app: typer.Typer) -> None:
-    @app.command("erase")
-    def erase(kind: str = typer.Argument(..., help="child or person"),
-              ref: str = typer.Argument(..., help="record key (police/C0012), person_id or "
-                                        "pseudonym (C-3F2A9B10C4)"),
-              reason: str = typer.Option(..., "--reason", help="why (recorded in the audit trail)"),
-              by: str = typer.Option(..., "--by", help="who authorised the erasure"),
-              db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store"),
-              as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
-        """Erase a child's or person's records across the store, in one transaction, with an
-        `erasure` audit entry (pseudonymous subject, counts, reason; never the data)."""
-        from api.commands import fail, store_for
-        from api.keys import KeyConfigError, keys_for
-        from api.minimise import Minimiser
-        from api.tables import create_tables
-        store = store_for(db)
-        try:
-            create_tables(store.engine)
-            m = Minimiser(keys_for(store.engine).pseudonym)
-            report = erase_subject(store, kind, ref, reason, by, "cli", m)
-        except (ErasureError, KeyConfigError) as exc:
-            fail(str(exc))
-        except sa.exc.SQLAlchemyError as exc:
-            fail(f"erasure not done (nothing changed): {str(exc).splitlines()[0]}")
-        typer.echo(json.dumps(report.to_json()) if as_json else report.summary())

@@ -190,8 +190,8 @@ def pair_partitions(frames: dict, distance: float, block: float = BLOCK_M) -> li
 def co_episode_pairs_partitioned(client, frames: dict, window: str = "6h", distance: float = 250.0,
                                  progress=None, block: float = BLOCK_M) -> pd.DataFrame:
     """``co_episode_pairs`` over the partitions of :func:`pair_partitions` on the workers,
-    unioned into the canonical frame of ``api.pipeline.canonical_pairs``."""
-    from api.pipeline import canonical_pairs
+    unioned into the canonical frame of ``api.jobs.pipeline.canonical_pairs``."""
+    from api.jobs.pipeline import canonical_pairs
     ep = frames["episodes"].reset_index(drop=True)
     plan = pair_partitions({**frames, "episodes": ep}, distance, block)
     if progress is not None:

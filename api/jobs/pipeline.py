@@ -38,7 +38,7 @@ run took, scaled by the episode count ("est." in the label).
 Partitioned execution
 ---------------------
 With a Dask client (``--scheduler`` or ``--local-cluster``) the geocode and co-missing steps run
-partitioned (``api.partition``); their outputs are identical to the single-process run.
+partitioned (``api.jobs.partition``); their outputs are identical to the single-process run.
 """
 from __future__ import annotations
 
@@ -501,7 +501,7 @@ def pending_texts(store: Store) -> pd.Series:
 def step_geocode(ctx: Context) -> dict:
     """Geocode every stored location text not yet geocoded (``geo.geocoding``): premises without
     coordinates first, then the texts in chunks against one gazetteer; results into
-    ``geocodes``. On Dask the chunks run on the workers (``api.partition``)."""
+    ``geocodes``. On Dask the chunks run on the workers (``api.jobs.partition``)."""
     from geo.geocoding import _place_premises
     store = ctx.store
     _place_premises(store)
@@ -520,7 +520,7 @@ def step_geocode(ctx: Context) -> dict:
     overrides = overrides if len(overrides) else None
     ctx.progress.advance(1)
     if ctx.opts.client is not None:
-        from api.partition import geocode_partitioned
+        from api.jobs.partition import geocode_partitioned
         result = geocode_partitioned(ctx.opts.client, chunks, gaz, overrides, ctx.progress.advance)
     else:
         parts = []
@@ -538,7 +538,7 @@ def step_geocode(ctx: Context) -> dict:
 def step_identity(ctx: Context) -> dict:
     """Link child and person records into persons (``network.identity``); store them in
     ``identity_links``; write identity.csv."""
-    from api.commands.network import save_identities
+    from api.jobs.network import save_identities
     from network.identity import records_from_frames, resolve_identities
     store = ctx.store
     ctx.progress.start("identity", estimate=ctx.cache["estimate"])
@@ -558,7 +558,7 @@ def step_identity(ctx: Context) -> dict:
 def step_analyses(ctx: Context) -> dict:
     """Hot spots, found-at clusters, premises of concern, trends, Knox (``wayfinder analyse``):
     contract files into --out, results into the store."""
-    from api.commands.analyse import run_analyse
+    from api.jobs.analyse import run_analyse
     o = ctx.opts
     ctx.progress.start("analyses", estimate=ctx.cache["estimate"])
     summary = run_analyse(ctx.store, ctx.out, o.start, o.end, o.seed, o.permutations)
@@ -567,7 +567,7 @@ def step_analyses(ctx: Context) -> dict:
 
 def network_frames(store: Store) -> dict:
     """The frames of the network steps, with the stored (resolved) person_id."""
-    from api.commands.network import load_frames
+    from api.jobs.network import load_frames
     frames, _ = load_frames(store, resolve=False)
     return frames
 
@@ -642,13 +642,13 @@ GROUP_FRAMES = ("episodes", "children", "return_interviews", "persons")
 def step_groups(ctx: Context) -> dict:
     """Co-missing groups (``network.groups``) from the stored frames and the stored child-adult
     links; co_missing_groups.json and the stored result. On Dask the co-episode pairs are found
-    per partition (``api.partition``)."""
+    per partition (``api.jobs.partition``)."""
     from network.groups import co_missing_groups, groups_to_records
     store, o, p = ctx.store, ctx.opts, ctx.progress
     frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"))
     adult_links = store.read_result("network_adult_links")
     if o.client is not None:
-        from api.partition import co_episode_pairs_partitioned
+        from api.jobs.partition import co_episode_pairs_partitioned
         pairs = co_episode_pairs_partitioned(o.client, frames, window=o.window,
                                              distance=o.distance, progress=p)
     else:

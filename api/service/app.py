@@ -1,8 +1,8 @@
 """The Wayfinder service: ``create_app(store_url or store)``.
 
-One dependency (:func:`api.dependencies.authorize`) guards every route with the role-by-route
+One dependency (:func:`api.service.dependencies.authorize`) guards every route with the role-by-route
 matrix of :mod:`api.roles`; one middleware (:class:`AuditMiddleware`) records every request that
-reached a guarded route (allowed or denied) in the hash-chained audit trail (:mod:`api.audit`),
+reached a guarded route (allowed or denied) in the hash-chained audit trail (:mod:`api.jobs.audit`),
 committing the entry before the response (or the 401/403) is sent.
 """
 from __future__ import annotations
@@ -17,14 +17,14 @@ from fastapi import Depends, FastAPI
 from fastapi.security import OAuth2PasswordBearer
 
 from api import roles
-from api.audit import AuditEntry, AuditTrail
-from api.auth import Authenticator, LoginGuard
-from api.dependencies import RateLimiter, authorize
-from api.errors import add_exception_handlers
-from api.layers import LayerCache
+from api.jobs.audit import AuditEntry, AuditTrail
+from api.service.auth import Authenticator, LoginGuard
+from api.service.dependencies import RateLimiter, authorize
+from api.service.errors import add_exception_handlers
+from api.service.layers import LayerCache
 from api.minimise import Minimiser
-from api.model import ERRORS
-from api.routes.tiles import MVT, cached_tile
+from api.service.model import ERRORS
+from api.service.routes.tiles import MVT, cached_tile
 from api.settings import Settings
 from api.tables import create_tables
 
@@ -116,7 +116,7 @@ class AuditMiddleware:
     request is answered 503 and nothing of the route's response is sent.
 
     A tile already in the tile cache, asked for by a caller allowed to see it, is answered here
-    (:func:`api.routes.tiles.cached_tile`: the same authentication, matrix, collection, rate-limit
+    (:func:`api.service.routes.tiles.cached_tile`: the same authentication, matrix, collection, rate-limit
     and view checks, and the same audit entry, without the routing and dependency machinery);
     every other request, including every denied one, goes through the app."""
 
@@ -160,7 +160,7 @@ class AuditMiddleware:
 
 
 def _cached_tile(scope):
-    """:func:`api.routes.tiles.cached_tile`; None (the normal way) also when it fails, e.g. the
+    """:func:`api.service.routes.tiles.cached_tile`; None (the normal way) also when it fails, e.g. the
     store is unreachable for a user lookup: the normal way then fails, answers and audits it."""
     wf = getattr(getattr(scope.get("app"), "state", None), "wf", None)
     if wf is None:
@@ -276,10 +276,10 @@ def all_routes(app_or_router):
 
 
 def serve_openapi_30(app: FastAPI) -> None:
-    """``/openapi.json`` as OpenAPI 3.0.3 (:func:`api.ogc.openapi_30`): the version the landing
+    """``/openapi.json`` as OpenAPI 3.0.3 (:func:`api.service.ogc.openapi_30`): the version the landing
     page's service-desc link and the oas30 conformance class declare. FastAPI still builds
     (and rebuilds when routes change) its 3.1 description; the 3.0 form follows it."""
-    from api.ogc import openapi_30
+    from api.service.ogc import openapi_30
 
     build = app.openapi
     seen: dict = {}
@@ -295,7 +295,7 @@ def serve_openapi_30(app: FastAPI) -> None:
 
 def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app over a store (or an SQLAlchemy URL; default ``WAYFINDER_DB``)."""
-    from api.routes import (admin, analyses, auth, collections, licensing, network, profiles,
+    from api.service.routes import (admin, analyses, auth, collections, licensing, network, profiles,
                             scorecards, tiles)
     wf = build_service(store_or_url, settings)
 

@@ -43,7 +43,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import BadRequest, NotAuthenticated
+from api.service.errors import BadRequest, NotAuthenticated
 from api.roles import ROLES
 from api.tables import api_setting, app_user, create_tables, utcnow
 

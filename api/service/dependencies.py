@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import Query, Request
 
 from api import roles
-from api.errors import (BadRequest, Forbidden, NotAuthenticated, NotFound, PurposeRequired,
+from api.service.errors import (BadRequest, Forbidden, NotAuthenticated, NotFound, PurposeRequired,
                         RateLimited)
 from api.minimise import view_for
 
@@ -40,7 +40,7 @@ class RateLimiter:
     """Token bucket per key: ``rate`` requests per minute with a burst of the same size."""
 
     def __init__(self, per_minute: int, max_keys: int = 10_000):
-        from api.auth import _LRU
+        from api.service.auth import _LRU
         self.rate = per_minute / 60.0
         self.burst = float(per_minute)
         #: bounded: a flood of new keys evicts the least recently stored
@@ -157,7 +157,7 @@ def ctx_of(request: Request) -> Context:
 
 
 def require_collection(request: Request, collection_id: str) -> str:
-    from api.layers import LAYERS
+    from api.service.layers import LAYERS
     ctx: Context = request.state.ctx
     if collection_id not in LAYERS:
         raise NotFound(f"no collection {collection_id!r}: see GET /collections")
@@ -177,7 +177,7 @@ PURPOSE = Query(..., min_length=5, max_length=300,
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     """The four numbers of ``bbox`` (six: the heights are dropped), lower corner first; whether
-    they are in range depends on ``bbox-crs`` (:func:`api.ogc.bbox_in`)."""
+    they are in range depends on ``bbox-crs`` (:func:`api.service.ogc.bbox_in`)."""
     if bbox is None or bbox == "":
         return None
     parts = bbox.split(",")

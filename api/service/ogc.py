@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from api.errors import BadRequest
+from api.service.errors import BadRequest
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 BNG = "http://www.opengis.net/def/crs/EPSG/0/27700"

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.audit import verify
-from api.dependencies import ctx_of, service
-from api.errors import BadRequest, NotFound
-from api.model import ERRORS, AuditRow, AuditVerify
+from api.jobs.audit import verify
+from api.service.dependencies import ctx_of, service
+from api.service.errors import BadRequest, NotFound
+from api.service.model import ERRORS, AuditRow, AuditVerify
 from api.tables import audit_log
 
 router = APIRouter(tags=["admin"])
@@ -51,7 +51,7 @@ def audit_verify(request: Request) -> AuditVerify:
 
 @router.get("/users", name="users_list", summary="Users and roles (admin only)", responses=_ERR)
 def users_list(request: Request) -> list[dict]:
-    from api.auth import list_users
+    from api.service.auth import list_users
     wf, ctx = service(request), ctx_of(request)
     users = list_users(wf.store.engine)
     ctx.result_count = len(users)
@@ -93,7 +93,7 @@ ERASURE_EXAMPLE = {"kind": "child", "subject": "C-3F2A9B10C4",
              responses={**_ERR, 404: {"description": "No such child or person"},
                         200: {"content": {"application/json": {"example": ERASURE_EXAMPLE}}}})
 def erase(request: Request, body: Annotated[ErasureRequest, Body()]) -> dict:
-    from api.commands.erase import ErasureError, SubjectNotFound, erase_subject
+    from api.jobs.erase import ErasureError, SubjectNotFound, erase_subject
     wf, ctx = service(request), ctx_of(request)
     ctx.purpose = body.reason
     try:

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 
-from api.dependencies import PURPOSE, ctx_of, service
-from api.errors import NotFound
-from api.layers import _json_ready
-from api.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
+from api.service.dependencies import PURPOSE, ctx_of, service
+from api.service.errors import NotFound
+from api.service.layers import _json_ready
+from api.service.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
 from geo import disclosure
 
 router = APIRouter(tags=["analyses"])
@@ -107,7 +107,7 @@ def premises_profile(request: Request,
 
 def _linked(wf, ctx, prem_row, premises_id: str) -> dict:
     """Linked episodes by month (geo.screening) and the premises' review records."""
-    from api.commands.licensing import review_json
+    from api.cli.licensing import review_json
     from geo.reviews import reviews_frame
     from geo.screening import episodes_by_month, linked_events
     ev = wf.layers.frame("place_events")
@@ -123,7 +123,7 @@ def _linked(wf, ctx, prem_row, premises_id: str) -> dict:
 
 
 def _premises(wf):
-    from api.layers import _premises_frame
+    from api.service.layers import _premises_frame
     return _premises_frame(wf.store)
 
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import roles
-from api.auth import Busy, Locked
-from api.dependencies import bearer_token, client_address, ctx_of, service
-from api.errors import NotAuthenticated, RateLimited
-from api.model import ERRORS, Me, Token
+from api.service.auth import Busy, Locked
+from api.service.dependencies import bearer_token, client_address, ctx_of, service
+from api.service.errors import NotAuthenticated, RateLimited
+from api.service.model import ERRORS, Me, Token
 
 router = APIRouter(tags=["auth"])
 

@@ -2,7 +2,7 @@
 conformance, collections, queryables, items (GeoJSON in CRS84 or EPSG:27700).
 
 Part 1 Core with GeoJSON and OpenAPI 3.0, Part 2 CRS by reference (``crs``, ``bbox-crs``,
-``Content-Crs``), Part 3 queryables with ``name=value`` filters: the rules are in :mod:`api.ogc`."""
+``Content-Crs``), Part 3 queryables with ``name=value`` filters: the rules are in :mod:`api.service.ogc`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,11 +15,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api import ogc, roles
-from api.dependencies import ctx_of, parse_bbox, parse_datetime, require_collection, service
-from api.errors import BadRequest, NotFound
-from api.layers import EMPTY_TIME, LAYERS, Prepared
-from api.model import (ERRORS, FEATURE_COLLECTION_EXAMPLE, Collection, Collections, Conformance,
+from api.service import ogc
+from api import roles
+from api.service.dependencies import ctx_of, parse_bbox, parse_datetime, require_collection, service
+from api.service.errors import BadRequest, NotFound
+from api.service.layers import EMPTY_TIME, LAYERS, Prepared
+from api.service.model import (ERRORS, FEATURE_COLLECTION_EXAMPLE, Collection, Collections, Conformance,
                        Landing)
 
 router = APIRouter(tags=["OGC API - Features"])

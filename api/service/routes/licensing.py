@@ -1,7 +1,7 @@
 """Licensing officers: screening of an address, postcode, premises or application
 (``GET /licensing/screen``), and the review records of premises (``GET/POST /licensing/reviews``).
 
-The screening is the function of ``wayfinder screen`` (api/commands/screen.py, geo/screening.py):
+The screening is the function of ``wayfinder screen`` (api/jobs/screen.py, geo/screening.py):
 a licensing officer gets it minimised (no person references, counts 1-4 as "<5", months), an
 analyst in full. A review records the signed-in officer's decision and is an alteration in the
 audit trail; the latest review of each premises shows in later screenings and packs.
@@ -13,9 +13,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.dependencies import ctx_of, service
-from api.errors import BadRequest
-from api.model import ERRORS
+from api.service.dependencies import ctx_of, service
+from api.service.errors import BadRequest
+from api.service.model import ERRORS
 
 router = APIRouter(tags=["licensing"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -37,7 +37,7 @@ def licensing_screen(request: Request,
                      radius: Annotated[float, Query(gt=0, le=5000)] = 250.0,
                      from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                      to: Annotated[str | None, Query(max_length=10)] = None) -> dict:
-    from api.commands.screen import ScreenError, gazetteer_of, period_bounds, run_screen
+    from api.jobs.screen import ScreenError, gazetteer_of, period_bounds, run_screen
     from geo.reviews import reviews_frame
     from geo.store import StoreError
     wf, ctx = service(request), ctx_of(request)
@@ -70,7 +70,7 @@ class ReviewIn(BaseModel):
 @router.post("/licensing/reviews", name="licensing_review_record", responses=_ERR, status_code=201,
              summary="Record a licensing review decision about a premises (the signed-in officer)")
 def licensing_review_record(request: Request, body: ReviewIn) -> dict:
-    from api.commands.licensing import review_json
+    from api.cli.licensing import review_json
     from geo.reviews import ReviewError, record_review
     wf, ctx = service(request), ctx_of(request)
     try:
@@ -87,7 +87,7 @@ def licensing_review_record(request: Request, body: ReviewIn) -> dict:
             summary="Review records of premises, oldest first (one premises with premises_id)")
 def licensing_reviews(request: Request,
                       premises_id: Annotated[str | None, Query(max_length=128)] = None) -> list[dict]:
-    from api.commands.licensing import review_json
+    from api.cli.licensing import review_json
     from geo.disclosure import month_of
     from geo.reviews import reviews_frame
     wf, ctx = service(request), ctx_of(request)

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.dependencies import PURPOSE, ctx_of, service
-from api.errors import NotFound, Unavailable
-from api.model import ERRORS
-from api.routes.profiles import resolve_person
+from api.service.dependencies import PURPOSE, ctx_of, service
+from api.service.errors import NotFound, Unavailable
+from api.service.model import ERRORS
+from api.service.routes.profiles import resolve_person
 
 router = APIRouter(tags=["network"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}

@@ -6,10 +6,10 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Path, Request
 
-from api.dependencies import PURPOSE, ctx_of, service
-from api.errors import NotFound
+from api.service.dependencies import PURPOSE, ctx_of, service
+from api.service.errors import NotFound
 from api.minimise import PERSONAL_KEYS
-from api.model import ERRORS
+from api.service.model import ERRORS
 
 router = APIRouter(tags=["children"])
 PersonRef = Annotated[str, Path(description="person_id (analysts) or pseudonym such as C-3F2A9B10C4",

@@ -6,9 +6,9 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 
-from api.dependencies import PURPOSE, ctx_of, parse_date, service
-from api.errors import BadRequest, Unavailable
-from api.model import (CSE_EXAMPLE, ERRORS, MISSING_NOW_EXAMPLE, MOG_EXAMPLE, WORRYING_EXAMPLE,
+from api.service.dependencies import PURPOSE, ctx_of, parse_date, service
+from api.service.errors import BadRequest, Unavailable
+from api.service.model import (CSE_EXAMPLE, ERRORS, MISSING_NOW_EXAMPLE, MOG_EXAMPLE, WORRYING_EXAMPLE,
                        example)
 from geo import disclosure
 from geo import scorecards as sc
@@ -30,7 +30,7 @@ def _instant(value: str | None):
     try:
         return parse_instant(value)
     except PeriodError as exc:
-        from api.errors import BadRequest
+        from api.service.errors import BadRequest
         raise BadRequest(str(exc)) from None
 
 
@@ -95,7 +95,7 @@ def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
                   to: Annotated[str | None, TO] = None,
                   as_of: Annotated[str | None, Query(max_length=40, description="as-of time "
                                                      "(default: the end of the period)")] = None) -> dict:
-    from api.commands.cse import cse_scorecard_of
+    from api.cli.cse import cse_scorecard_of
     from geo.cse import CSE_PCT_BASE
     from geo.periods import Period, PeriodError
     from network.crime_parties import CSE_FRAMES
@@ -202,7 +202,7 @@ def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
             summary="Data quality per source (analysts): stale open records with source and age, "
                     "unknown children, interviews after the next episode, records that disagree")
 def data_quality(request: Request, as_of: Annotated[str | None, AS_OF] = None) -> dict:
-    from api.commands.quality import report_json
+    from api.cli.quality import report_json
     from geo.data_quality import quality_report
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)

@@ -19,13 +19,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from api import roles
-from api.dependencies import (Context, bearer_token, client_of_scope, ctx_of, require_collection,
+from api.service.dependencies import (Context, bearer_token, client_of_scope, ctx_of, require_collection,
                               service)
-from api.errors import BadRequest, NotAuthenticated
-from api.layers import Prepared
+from api.service.errors import BadRequest, NotAuthenticated
+from api.service.layers import Prepared
 from api.minimise import view_for
-from api.model import ERRORS, TILEJSON_EXAMPLE
-from api.routes.collections import CollectionId, _base, get_prepared
+from api.service.model import ERRORS, TILEJSON_EXAMPLE
+from api.service.routes.collections import CollectionId, _base, get_prepared
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(tags=["tiles"])
@@ -203,9 +203,9 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     routing, dependency and validation machinery (which cost several times the rest of such a
     request), or None: then the request goes the normal way, which decides and audits it.
 
-    Called by :class:`api.app.AuditMiddleware`, which commits the audit entry of the returned
+    Called by :class:`api.service.app.AuditMiddleware`, which commits the audit entry of the returned
     context before sending the tile, as for any request. Only the plain allowed case is
-    answered here, with the same checks as :func:`api.dependencies.authorize`, ``require_collection``
+    answered here, with the same checks as :func:`api.service.dependencies.authorize`, ``require_collection``
     and :func:`tile`: a GET of ``TILE_ROUTE`` with a valid bearer token of an enabled user (the
     same :meth:`Authenticator.user_from_token`) whose role the matrix allows on the ``tile`` route
     and on the collection, current layers (no store check due), the tile of the caller's view
