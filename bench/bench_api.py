@@ -14,7 +14,7 @@ drives it with ``wrk`` (Debian package; a Python load generator when wrk is miss
 - ``items_1000``: ``/collections/found_at/items?limit=1000&offset=...`` (1,000-feature pages);
 - ``tiles``: ``/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}`` over Birmingham at z12-14
   (tile cache on, the default: once warm, every request is answered by ``AuditMiddleware``'s
-  cached-tile path, ``api.routes.tiles.cached_tile``, still authenticated, authorised and audited)
+  cached-tile path, ``api.service.routes.tiles.cached_tile``, still authenticated, authorised and audited)
   and ``tiles_nocache`` (``WAYFINDER_TILE_CACHE_SIZE=0``: every tile by ST_AsMVT);
 - with ``--tipg``: tipg (developmentseed) serving the same PostGIS table
   (``api_layer_found_at_full``) with the same tiles, same connections, same run.
@@ -145,7 +145,7 @@ def wait_up(port: int, path: str = "/healthz", tries: int = 240) -> None:
 
 def start_wayfinder(url: str, port: int, workers: int, extra_env: dict | None = None):
     env = {**os.environ, "WAYFINDER_DB": url, "WAYFINDER_RATE_PER_MINUTE": "0", **(extra_env or {})}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.service.app:create_app", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
 
@@ -205,7 +205,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse the populated wf_api_bench database")
     args = ap.parse_args()
     from api_fixtures import fresh_pg_database, pg_url, populate
-    from api.auth import add_user
+    from api.service.auth import add_user
     from geo.store import open_store
     load = run_wrk if shutil.which("wrk") else run_python
     url = pg_url("wf_api_bench")
