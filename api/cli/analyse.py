@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from api.jobs.analyse import run_analyse
+from api.jobs.pipeline import run_analyses
 
 def register(app: typer.Typer) -> None:
     """Add ``analyse`` to the ``wayfinder`` Typer app."""
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
             import pandas as pd
             start = pd.Timestamp(date_from) if date_from else None
             end = pd.Timestamp(date_to) if date_to else None
-            summary = run_analyse(store, Path(out), start, end, seed, permutations)
+            summary = run_analyses(store, Path(out), start, end, seed, permutations)
         except Exception as exc:  # one-line reason, non-zero exit
             typer.echo(f"wayfinder analyse: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
             raise typer.Exit(1)

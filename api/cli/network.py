@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from api.cli.common import fail as _fail
-from api.jobs.network import FRAMES, load_frames, run_network
+from api.jobs.network import FRAMES, load_frames
+from api.jobs.pipeline import run_network
 
 def register(app: typer.Typer) -> None:
     """Add ``network`` and ``ego`` to the ``wayfinder`` Typer app."""

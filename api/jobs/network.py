@@ -73,57 +73,6 @@ def save_identities(store, identities: pd.DataFrame) -> None:
             conn.execute(schema.identity_links.insert(), rows)
 
 
-def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
-                distance: float = 250.0) -> dict:
-    """The whole ``wayfinder network`` pipeline; returns counts for the summary line."""
-    from network.exports import write_all
-    from network.graph import person_place_graph
-    from network.groups import co_missing_groups, groups_to_records
-    from network.measures import bridging_persons, centrality, components, places_linking_children
-
-    frames, identities = load_frames(store, resolve=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ident = identities[["record", "kind", "person_id", "match_weight"]]
-    ident.to_csv(out_dir / "identity.csv", index=False)
-    save_identities(store, identities)
-
-    G = person_place_graph(frames["children"], frames["persons"], frames["episodes"],
-                           frames["return_interviews"], frames["place_events"],
-                           frames["premises"], frames["intelligence"], frames["links"])
-    # adults linked to each child in the graph, for the groups' shared adults
-    kind = {n: d.get("kind") for n, d in G.nodes(data=True)}
-    unresolved = {n for n, d in G.nodes(data=True) if d.get("unresolved")}
-    al = [(c, a) for u, v in G.edges() for c, a in ((u, v), (v, u))
-          if kind.get(c) == "child" and kind.get(a) == "person" and a not in unresolved]
-    adult_links = pd.DataFrame(al, columns=["person_id", "adult_id"]).drop_duplicates()
-
-    groups = co_missing_groups(frames["episodes"], frames["children"], frames["return_interviews"],
-                               frames["persons"], window=window, distance=distance, seed=seed,
-                               adult_links=adult_links)
-    records = groups_to_records(groups)
-    (out_dir / "co_missing_groups.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
-
-    bridging = bridging_persons(G)
-    bridging[["rank", "person_id", "children", "score"]].to_csv(out_dir / "bridging_persons.csv",
-                                                                index=False)
-    bridging.to_csv(out_dir / "bridging_persons_evidence.csv", index=False)
-    measures = centrality(G, seed=seed)
-    places = places_linking_children(G)
-    comps = components(G)
-    write_all(G, out_dir)
-
-    params = {"seed": seed, "window": window, "distance_m": distance}
-    store.write_result("co_missing_groups", groups, params)
-    store.write_result("bridging_persons", bridging, params)
-    store.write_result("network_measures", measures, params)
-    store.write_result("places_linking_children", places, params)
-    store.write_result("network_components", comps, params)
-    store.write_result("network_adult_links", adult_links, params)
-    return {"records": len(ident), "persons": ident["person_id"].nunique(),
-            "nodes": G.number_of_nodes(), "edges": G.number_of_edges(), "groups": len(groups),
-            "bridging": len(bridging), "betweenness": betweenness_method(measures)}
-
-
 def betweenness_method(measures: pd.DataFrame) -> str:
     """``exact``, ``sampled:k=N`` or ``sampled:k=N(capped)`` from the ``measures_method`` of
     ``network.measures.centrality`` (the full wording is stored with ``network_measures``)."""

@@ -32,7 +32,7 @@ Co-episode pairs (the input of the co-missing groups)
       which may belong to any authority; it runs as one task over all episodes.
 
     The union, deduplicated on (episode_a, episode_b, reason) and sorted
-    (``pipeline.canonical_pairs``), is the frame the single-process run computes in one call;
+    (``api.jobs.pairs.canonical_pairs``), is the frame the single-process run computes in one call;
     the groups (Louvain, seeded, over the whole child-child graph, so groups that span
     partitions are found as one) are then computed once from it.
 
@@ -48,6 +48,8 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from api.jobs.pairs import canonical_pairs
 
 #: side of a grid block for the ``found`` partitions (metres, BNG)
 BLOCK_M = 4000.0
@@ -190,8 +192,7 @@ def pair_partitions(frames: dict, distance: float, block: float = BLOCK_M) -> li
 def co_episode_pairs_partitioned(client, frames: dict, window: str = "6h", distance: float = 250.0,
                                  progress=None, block: float = BLOCK_M) -> pd.DataFrame:
     """``co_episode_pairs`` over the partitions of :func:`pair_partitions` on the workers,
-    unioned into the canonical frame of ``api.jobs.pipeline.canonical_pairs``."""
-    from api.jobs.pipeline import canonical_pairs
+    unioned into the canonical frame of ``api.jobs.pairs.canonical_pairs``."""
     ep = frames["episodes"].reset_index(drop=True)
     plan = pair_partitions({**frames, "episodes": ep}, distance, block)
     if progress is not None:

@@ -57,6 +57,7 @@ from typing import Callable
 import pandas as pd
 import sqlalchemy as sa
 
+from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
 from geo import schema
 from geo.store import Store, utcnow
 
@@ -292,6 +293,9 @@ class RunOptions:
     distance: float = 250.0
     resume: bool = True
     client: object | None = None           # dask.distributed.Client for partitioned steps
+    #: seed of the identity resolution when it is not `seed`: `wayfinder network` resolves with
+    #: the default 0 (its --seed is the seed of Louvain and sampled betweenness)
+    identity_seed: int | None = None
 
     def params(self) -> dict:
         return {"from": self.start, "to": self.end, "seed": self.seed,
@@ -429,6 +433,46 @@ def run_pipeline(store: Store, opts: RunOptions, progress: Progress | None = Non
     return RunReport(fp, reports, time.perf_counter() - t_run, peak_rss_mb())
 
 
+def run_steps(store: Store, opts: RunOptions, names: tuple[str, ...],
+              progress: Progress | None = None) -> dict[str, dict]:
+    """Run the named steps once, in pipeline order, with no run record (no resume, no timings):
+    ``wayfinder analyse`` and ``wayfinder network`` are such runs. A failing step raises."""
+    unknown = set(names) - set(STEPS)
+    if unknown:
+        raise ValueError(f"no such step: {', '.join(sorted(unknown))}")
+    opts.out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(store, opts, progress or Progress(enabled=False))
+    ctx.episodes = _count_episodes(store)
+    summaries = {}
+    for step in STEPS:
+        if step in names:
+            ctx.cache["estimate"] = _estimate(store, step, ctx.episodes)
+            summaries[step] = STEP_FUNCTIONS[step](ctx) or {}
+    return summaries
+
+
+NETWORK_STEPS = ("identity", "graph", "groups")
+
+
+def run_network(store: Store, out: Path, seed: int = 0, window: str = "6h",
+                distance: float = 250.0) -> dict:
+    """``wayfinder network``: the identity, graph and groups steps; counts for the summary."""
+    from api.jobs.network import betweenness_method
+    s = run_steps(store, RunOptions(out=Path(out), seed=seed, window=window, distance=distance,
+                                    identity_seed=0), NETWORK_STEPS)
+    return {"records": s["identity"]["records"], "persons": s["identity"]["persons"],
+            "nodes": s["graph"]["nodes"], "edges": s["graph"]["edges"],
+            "groups": s["groups"]["groups"], "bridging": s["graph"]["bridging"],
+            "betweenness": betweenness_method(store.read_result("network_measures"))}
+
+
+def run_analyses(store: Store, out: Path, start=None, end=None, seed: int = 0,
+                 permutations: int = 999) -> dict:
+    """``wayfinder analyse``: the analyses step; its summary."""
+    return run_steps(store, RunOptions(out=Path(out), start=start, end=end, seed=seed,
+                                       permutations=permutations), ("analyses",))["analyses"]
+
+
 def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: dict | None) -> dict:
     store, progress = ctx.store, ctx.progress
     if record is not None:
@@ -548,7 +592,8 @@ def step_identity(ctx: Context) -> dict:
     except Exception:  # no persons loaded
         persons = None
     records = records_from_frames(children, persons)
-    identities = resolve_identities(records, store.table("identity_overrides"), seed=ctx.opts.seed)
+    seed = ctx.opts.seed if ctx.opts.identity_seed is None else ctx.opts.identity_seed
+    identities = resolve_identities(records, store.table("identity_overrides"), seed=seed)
     save_identities(store, identities)
     ident = identities[["record", "kind", "person_id", "match_weight"]]
     ident.to_csv(ctx.out / "identity.csv", index=False)
@@ -667,29 +712,6 @@ def step_groups(ctx: Context) -> dict:
     store.write_result("co_episode_pairs", pairs,
                        {"window": o.window, "distance_m": o.distance})
     return {"pairs": int(len(pairs)), "groups": int(len(groups))}
-
-
-PAIR_ORDER = ["episode_a", "episode_b", "reason"]
-
-
-def canonical_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Co-episode pairs in one canonical order (episode_a, episode_b, reason), duplicates of a
-    pair and reason dropped: the single-process and partitioned runs pass the same frame to
-    the groups."""
-    from network.groups import PAIR_COLUMNS
-    if len(pairs) == 0:
-        return pd.DataFrame(columns=PAIR_COLUMNS)
-    out = pairs.drop_duplicates(PAIR_ORDER).sort_values(PAIR_ORDER, kind="stable")
-    return out.reset_index(drop=True)[PAIR_COLUMNS]
-
-
-def co_episode_pairs_single(frames: dict, window: str, distance: float) -> pd.DataFrame:
-    from network.graph import build_ref_index
-    from network.groups import co_episode_pairs
-    idx = build_ref_index(frames["children"], frames["persons"], None)
-    pairs = co_episode_pairs(frames["episodes"], frames["children"], frames["return_interviews"],
-                             frames["persons"], window=window, distance=distance, _index=idx)
-    return canonical_pairs(pairs)
 
 
 def step_results(ctx: Context) -> dict:
