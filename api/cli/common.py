@@ -18,11 +18,17 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def db_url(db: Optional[str]) -> str:
+    """`--db`, else WAYFINDER_DB (api.settings), else the SQLite file in the current folder."""
+    from api.settings import Settings
+    return db or Settings().db
+
+
 def store_for(db: Optional[str]):
     """Open (and migrate) the store at `db`, or fail with the reason."""
     from geo.store import StoreError, open_store
     try:
-        return open_store(db)
+        return open_store(db_url(db))
     except StoreError as exc:
         fail(str(exc))
 

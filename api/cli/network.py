@@ -49,12 +49,13 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="FILE: .json (Cytoscape), .graphml, .gexf, .csv (i2 links)"),
     ) -> None:
         """The ego network of a child or person to depth 1-2, with a date filter."""
+        from api.cli.common import db_url
         from geo.store import open_store
         from network.exports import cytoscape_json, i2_frames, write_gexf, write_graphml
         from network.graph import person_place_graph
         from network.measures import ego_network
         try:
-            store = open_store(db)
+            store = open_store(db_url(db))
             has_ids = len(store.table("identity_links")) > 0
             frames, _ = load_frames(store, resolve=not has_ids)
             G = person_place_graph(**{k: frames[k] for k in FRAMES})

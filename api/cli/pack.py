@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         from geo.store import StoreError, open_store
 
         try:
-            store = open_store(db)
+            store = open_store(db_url(db))
         except StoreError as exc:
             fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure to open is a one-line reason

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             fail(f"bad date: {exc}")
         try:
-            store = open_store(db)
+            store = open_store(db_url(db))
         except StoreError as exc:
             fail(str(exc))
         client = cluster = None

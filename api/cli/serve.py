@@ -17,29 +17,25 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from api.service.app import create_app
-        from geo.store import resolve_url
-        url = resolve_url(db)
+        from api.cli.common import db_url
+        url = db_url(db)
         try:
             application = create_app(url)   # also checks the store opens before forking workers
         except Exception as exc:
             typer.echo(f"wayfinder serve: cannot start: {exc}".splitlines()[0], err=True)
             raise typer.Exit(1)
         if workers > 1:
+            # the worker processes import web_app and read their settings from the environment:
+            # the one way to hand them the store URL (uvicorn takes no factory arguments)
             os.environ["WAYFINDER_DB"] = url
             application.state.wf.audit.close()
             uvicorn.run("api.cli.serve:web_app", factory=True, host=host, port=port,
                         workers=workers, log_level="warning")
             return
-        _with_web_page(application)
         uvicorn.run(application, host=host, port=port, log_level="warning")
-
-
-def _with_web_page(application):
-    """The web page is mounted by ``create_app`` (``api.service.app.include_web_page``)."""
-    return application
 
 
 def web_app():
     """uvicorn factory for ``--workers N`` (store URL from WAYFINDER_DB)."""
     from api.service.app import create_app
-    return _with_web_page(create_app())
+    return create_app()

@@ -251,13 +251,6 @@ class Progress:
             if self._bar is not None and self._task is not None:
                 self._bar.advance(self._task, units)
 
-    def set_total(self, total: float) -> None:
-        with self._lock:
-            self._estimate = None
-            if self._bar is not None and self._task is not None:
-                self._bar.update(self._task, total=total, completed=0)
-            self.events.append((self._step, "total", 0, total))
-
     def tick(self) -> None:
         """Move a time-estimated bar (called by the sampler thread)."""
         with self._lock:

@@ -65,7 +65,7 @@ class Service:
 
 def _open(store_or_url):
     from geo.store import open_store
-    if isinstance(store_or_url, str) or store_or_url is None:
+    if isinstance(store_or_url, str):
         return open_store(store_or_url)
     return store_or_url
 

@@ -45,11 +45,6 @@ def _frames(wf):
 SUPPRESSED_PCT = disclosure.SUPPRESSED_PCT
 
 
-def _suppress_pct(pct, base, m):
-    """``geo.disclosure.suppress_pct`` with the install's small-count threshold."""
-    return disclosure.suppress_pct(pct, base, m.small)
-
-
 def suppress_dict(d, m, keys_exempt=("period",), bases=None):
     """Non-analyst scorecard: ``geo.disclosure.suppress_scorecard`` (counts 1-4 become "<5",
     percentages over a base of 1-4 or implying a count of 1-4 become "n/a (<5)", bases from
