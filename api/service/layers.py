@@ -41,11 +41,15 @@ BNG = 27700
 EMPTY_TIME = np.iinfo(np.int64).min
 
 
-def _safe(fn: Callable, default=None):
+def _stored(fn: Callable, default=None):
+    """The frame or result `fn` reads, or `default` when the store does not hold it yet
+    (StoreError: no such result, the analysis has not run): the layer is then empty. Any other
+    error is a fault and raises."""
+    from geo.store import StoreError
     try:
         return fn()
-    except Exception as exc:  # missing result or frame: the layer is empty
-        log.info("layer source unavailable: %s", exc)
+    except StoreError as exc:
+        log.info("layer source not in the store yet: %s", exc)
         return default
 
 
@@ -103,7 +107,7 @@ class LayerDef:
 
 
 def _build_found_at(store, settings):
-    ev = _safe(lambda: store.frame("place_events"))
+    ev = _stored(lambda: store.frame("place_events"))
     cols = ["event_key", "person_id", "episode_key", "at", "text", "precision", "confidence",
             "ward_code", "lsoa_code"]
     if ev is None or len(ev) == 0:
@@ -126,7 +130,7 @@ def _min_found_at(gdf, view, m):
 
 def _build_clusters(store, settings):
     cols = ["cluster_id", "episodes", "children", "first_seen", "last_seen", "nearest_premises_id"]
-    res = _safe(lambda: store.read_result("found_at_clusters"))
+    res = _stored(lambda: store.read_result("found_at_clusters"))
     if res is None or len(res) == 0:
         return _empty(cols)
     if not isinstance(res, gpd.GeoDataFrame):
@@ -174,7 +178,7 @@ def _min_premises(gdf, view, m):
 
 def _build_hotspots(level):
     def build(store, settings):
-        res = _safe(lambda: store.read_result(f"area_hotspots_{level}"))
+        res = _stored(lambda: store.read_result(f"area_hotspots_{level}"))
         if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
             return _empty(["area_code", "area_name", "episodes", "children"])
         return _to_bng(res)
@@ -182,7 +186,7 @@ def _build_hotspots(level):
 
 
 def _build_heat(store, settings):
-    ev = _safe(lambda: store.frame("place_events"))
+    ev = _stored(lambda: store.frame("place_events"))
     cols = ["cell", "events", "episodes", "children"]
     if ev is None or len(ev) == 0:
         return _empty(cols)
@@ -200,16 +204,16 @@ def _build_heat(store, settings):
 
 def _premises_frame(store):
     """The premises frame; the raw table when ward lookup fails (then without ward codes)."""
-    prem = _safe(lambda: store.frame("premises"))
+    prem = _stored(lambda: store.frame("premises"))
     if prem is None:
-        prem = _safe(lambda: store.table("premises"))
+        prem = _stored(lambda: store.table("premises"))
     return prem
 
 
 def _build_premises_of_concern(store, settings):
     cols = ["rank", "premises_id", "name", "premises_type", "score", "children", "episodes",
             "mentions", "intel", "p_value", "q_value", "explanation"]
-    res = _safe(lambda: store.read_result("premises_of_concern"))
+    res = _stored(lambda: store.read_result("premises_of_concern"))
     if res is None or len(res) == 0:
         return _empty(cols)
     if isinstance(res, gpd.GeoDataFrame):
@@ -234,8 +238,8 @@ def _build_premises(store, settings):
 
 def _build_co_missing(store, settings):
     cols = ["group_id", "members", "size", "co_episodes", "first", "last"]
-    groups = _safe(lambda: store.read_result("co_missing_groups"))
-    ev = _safe(lambda: store.frame("place_events"))
+    groups = _stored(lambda: store.read_result("co_missing_groups"))
+    ev = _stored(lambda: store.frame("place_events"))
     if groups is None or len(groups) == 0 or ev is None or len(ev) == 0:
         return _empty(cols)
     ev = ev[ev["kind"] == "found_at"]
@@ -274,7 +278,7 @@ def _min_co_missing(gdf, view, m):
 
 
 def _build_space_time_clusters(store, settings):
-    res = _safe(lambda: store.read_result("space_time_clusters"))
+    res = _stored(lambda: store.read_result("space_time_clusters"))
     if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
         return _empty(["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr",
                        "p_value", "recurrence_days"])
@@ -297,7 +301,7 @@ def _min_space_time_clusters(gdf, view, m):
 def _build_placements(store, settings):
     cols = ["child_key", "person_id", "placement_type", "care_status", "responsible_authority",
             "placement_ward"]
-    ch = _safe(lambda: store.frame("children"))
+    ch = _stored(lambda: store.frame("children"))
     if ch is None or len(ch) == 0:
         return _empty(cols)
     return _points(ch[cols + ["placement_e", "placement_n"]], "placement_e", "placement_n")
@@ -729,14 +733,14 @@ class LayerCache:
         self.ensure_fresh()
         key = ("frame", name)
         if key not in self._frames:
-            self._frames[key] = _safe(lambda: self.store.frame(name))
+            self._frames[key] = _stored(lambda: self.store.frame(name))
         return self._frames[key]
 
     def result(self, name: str):
         self.ensure_fresh()
         key = ("result", name)
         if key not in self._frames:
-            self._frames[key] = _safe(lambda: self.store.read_result(name))
+            self._frames[key] = _stored(lambda: self.store.read_result(name))
         return self._frames[key]
 
     def cached(self, key: str, build: Callable):
