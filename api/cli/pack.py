@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
             period = packs.Period.parse(iso_day(start, "--from"), iso_day(end, "--to"))
         except (ValueError, packs.PackError) as exc:
             fail(f"bad period: {exc}")
+        from api.cli.common import db_url
         from geo.store import StoreError, open_store
 
         try:

@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
 
         from api.jobs.pipeline import PipelineError, Progress, RunOptions, run_pipeline
+        from api.cli.common import db_url
         from geo.store import StoreError, open_store
 
         def fail(msg: str) -> None:
