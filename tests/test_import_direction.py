@@ -104,3 +104,15 @@ def test_api_imports_have_no_cycles():
         if m not in state:
             visit(m)
     assert not cycles, "import cycles in api/:\n" + "\n".join(cycles)
+
+
+def test_service_and_cli_stand_side_by_side():
+    """The service calls jobs, never the CLI; the CLI reaches the service only to serve it
+    (`wayfinder serve`) and to manage its users (`wayfinder users`)."""
+    edges = _api_edges()
+    cli_may = {"api.cli.serve": {"api.service.app"},
+               "api.cli.users": {"api.service.auth", "api.service.errors"}}
+    bad = [f"{m} imports {t}" for m, ts in sorted(edges.items()) for t in sorted(ts)
+           if (_layer(m) == "service" and _layer(t) == "cli")
+           or (_layer(m) == "cli" and _layer(t) == "service" and t not in cli_may.get(m, set()))]
+    assert not bad, "\n".join(bad)

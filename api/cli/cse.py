@@ -9,18 +9,7 @@ import typer
 
 from api.cli.common import DB_HELP, fail, store_for
 from api.cli.scorecard import scorecard_app
-
-
-def cse_scorecard_of(frames: dict, period) -> dict:
-    """The scorecard from loaded frames: victims and suspects resolved through identity
-    (network.crime_parties), then the pure measures (geo.cse) and the profile extras."""
-    from geo import cse
-    from network.crime_parties import cse_inputs
-    x = cse_inputs(frames)
-    card = cse.cse_scorecard(x["cse_assessments"], x["crimes"], x["parties"], x["episodes"], period)
-    card.update(cse.cse_extras(x["cse_assessments"], x["crimes"], x["episodes"], x["children"], period,
-                               frames.get("populations")))
-    return card
+from api.jobs.scorecard import cse_scorecard_of
 
 
 @scorecard_app.command("cse")

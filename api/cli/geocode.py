@@ -24,6 +24,7 @@ import typer
 from api.cli.common import DB_HELP
 from api.cli.common import fail as _fail
 from api.cli.common import store_for as _store
+from api.jobs.geocode import analyst_overrides as _overrides
 
 OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
                "match_id", "ward_code", "lsoa_code"]
@@ -35,14 +36,6 @@ def _gazetteer(store):
     if gaz.postcodes.empty:
         _fail("no postcodes loaded in the store: run `wayfinder reference` first")
     return gaz
-
-
-def _overrides(store):
-    done = store.frame("geocodes")
-    if done.empty or "override" not in done:
-        return None
-    ov = done[done["override"].astype(bool)]
-    return ov if len(ov) else None
 
 
 def geocode_csv(

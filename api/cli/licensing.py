@@ -17,6 +17,7 @@ from typing import Optional
 import typer
 
 from api.cli.common import DB_HELP, fail, store_for
+from api.jobs.licensing import audit_review, review_json
 
 premises_app = typer.Typer(help="Licensing review records of premises.", no_args_is_help=True)
 
@@ -39,7 +40,10 @@ def review(
         row = record_review(store, premises_id, decision, date, officer, reason)
     except ReviewError as exc:
         fail(str(exc))
-    audit_review(store.engine, officer, "licensing_officer", "premises review", row)
+    try:
+        audit_review(store.engine, officer, "licensing_officer", "premises review", row)
+    except Exception as exc:  # noqa: BLE001 - boundary: the review is stored; say the entry is not
+        typer.echo(f"wayfinder: warning: review not recorded in the audit trail: {exc}", err=True)
     typer.echo(f"review {row['id']}: {row['premises_id']} {row['decision']} on "
                f"{row['decided_at']:%Y-%m-%d} by {row['officer']}")
 
@@ -62,27 +66,6 @@ def reviews(
     for r in rows:
         typer.echo(f"{r['decided_at'][:10]}  {r['premises_id']}  {r['decision']}  {r['officer']}"
                    + (f"  {r['reason']}" if r.get("reason") else ""))
-
-
-def review_json(r: dict) -> dict:
-    import pandas as pd
-    return {"id": int(r["id"]), "premises_id": r["premises_id"], "decision": r["decision"],
-            "decided_at": pd.Timestamp(r["decided_at"]).isoformat(), "officer": r["officer"],
-            "reason": None if r.get("reason") is None or pd.isna(r.get("reason")) else r["reason"]}
-
-
-def audit_review(engine, user: str, role: str, route: str, row: dict) -> None:
-    """Record the review as an alteration (who recorded which decision on which premises)."""
-    try:
-        from api.jobs.audit import AuditEntry, append_entries
-        from api.tables import create_tables
-        create_tables(engine)
-        append_entries(engine, [AuditEntry(
-            action="alteration", user_name=user, role=role, route=route,
-            what=f"premises {row['premises_id']} review {row['id']}: {row['decision']}",
-            result_count=1, status=0)])
-    except Exception as exc:  # noqa: BLE001 - the review is stored; say the entry is not
-        typer.echo(f"wayfinder: warning: review not recorded in the audit trail: {exc}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="one JSON object: {area: [children]}"),
     ) -> None:
         """Children at CSE risk per MASE area, with their episodes in the period."""
-        from api.cli.scorecard import _period, load_resolved
+        from api.cli.scorecard import _period
+        from api.jobs.identity import load_resolved
         from geo.mase import mase_lists
         period = _period(start, end, as_of)
         store = store_for(db)

@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         except KeyConfigError as exc:
             fail(str(exc))
         data = packs.load_pack_data(store)
-        from api.cli.scorecard import resolve_in_memory
+        from api.jobs.identity import resolve_in_memory
         resolve_in_memory(store, data)      # children are resolved persons, as in the scorecard
         if data.get("episodes") is None or len(data["episodes"]) == 0:
             fail("the store holds no episodes: run `wayfinder ingest` first")

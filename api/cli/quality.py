@@ -13,28 +13,7 @@ import pandas as pd
 import typer
 
 from api.cli.common import DB_HELP, fail, store_for
-
-LABELS = {"stale_open_episodes": "open records followed by a later episode (marker not cleared)",
-          "long_open_episodes": "missing episodes open over 28 days with no later episode (check)",
-          "unknown_children": "episodes whose child has no child record",
-          "rhi_after_next_episode": "return interviews held after the next episode",
-          "disagreements": "fields on which a person's records disagree"}
-
-
-def report_json(rep: dict) -> dict:
-    """The report with each finding's frame as a list of records (dates ISO 8601, no NaN)."""
-    out = {}
-    for k, v in rep.items():
-        if isinstance(v, pd.DataFrame):
-            f = v.copy()
-            for c in f.columns:
-                if pd.api.types.is_datetime64_any_dtype(f[c]):
-                    f[c] = f[c].map(lambda x: None if pd.isna(x) else x.isoformat())
-            out[k] = json.loads(f.to_json(orient="records", date_format="iso"))
-        else:
-            out[k] = v
-    return out
-
+from api.jobs.quality import LABELS, report_json
 
 def register(app: typer.Typer) -> None:
     @app.command("quality")
@@ -47,7 +26,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Data quality per source: stale open records, unknown children, late interviews,
         records that disagree between sources."""
-        from api.cli.scorecard import load_resolved
+        from api.jobs.identity import load_resolved
         from geo.data_quality import FINDINGS, quality_report
         from geo.periods import PeriodError, parse_instant
         try:

@@ -3,7 +3,7 @@
 ``scorecard_app``: ``mog`` here, ``cse`` in api/cli/cse.py.
 
 "Child" in the measures is one resolved person: when the store's identity links do not cover
-every child record (identity resolution not run since the last ingest), :func:`load_resolved`
+every child record (identity resolution not run since the last ingest), ``api.jobs.identity.load_resolved``
 resolves identities in memory first (``network.identity``, with the analysts' overrides) and
 says so on stderr; ``wayfinder identity resolve`` or ``wayfinder network`` stores them.
 """
@@ -15,43 +15,10 @@ from typing import Optional
 import typer
 
 from api.cli.common import DB_HELP, fail, store_for
+from api.jobs.identity import load_resolved
 
 scorecard_app = typer.Typer(help="Scorecards of the meetings (MOG, CSE) for a period, as of a time.",
                             no_args_is_help=True)
-
-
-def load_resolved(store, names, missing_ok=()) -> dict:
-    """Frames ``names`` of the store with ``person_id`` from identity links covering every child
-    and person record (resolved in memory when the stored links do not)."""
-    wanted = list(dict.fromkeys(["children", "persons", *names]))
-    frames = store.frames(wanted, missing_ok=set(missing_ok) | {"persons"})
-    resolve_in_memory(store, frames)
-    return frames
-
-
-def resolve_in_memory(store, frames: dict) -> bool:
-    """When the stored identity links do not cover every child and person record of ``frames``
-    (identity resolution not run since the last ingest), resolve identities in memory (with the
-    analysts' overrides) and set ``person_id`` on every frame; True when it did."""
-    links = store.table("identity_links")
-    ch, pe = frames.get("children"), frames.get("persons")
-    keys = set(ch["child_key"]) if ch is not None else set()
-    if pe is not None:
-        keys |= set(pe["person_key"])
-    if not keys or keys <= set(links["record"]):
-        return False
-    from api.jobs.network import apply_identities
-    from network.identity import person_id_map, records_from_frames, resolve_identities
-    typer.echo("wayfinder: identity links do not cover every record: resolving identities "
-               "in memory (run `wayfinder identity resolve` to store them)", err=True)
-    identities = resolve_identities(records_from_frames(ch, pe), store.table("identity_overrides"))
-    pmap = person_id_map(identities)
-    apply_identities(frames, pmap)
-    for name in ("education", "cse_assessments"):
-        f = frames.get(name)
-        if f is not None and len(f) and "child_key" in f:
-            f["person_id"] = f["child_key"].map(pmap).fillna(f["person_id"])
-    return True
 
 
 def _period(start: str, end: str, as_of: Optional[str]):

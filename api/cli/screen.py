@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         except ScreenError as exc:
             fail(str(exc))
         store = store_for(db)
-        from api.cli.geocode import _overrides
+        from api.jobs.geocode import analyst_overrides as _overrides
         from api.settings import Settings
         from geo.reviews import reviews_frame
         small = Settings().small_count

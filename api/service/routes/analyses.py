@@ -107,7 +107,7 @@ def premises_profile(request: Request,
 
 def _linked(wf, ctx, prem_row, premises_id: str) -> dict:
     """Linked episodes by month (geo.screening) and the premises' review records."""
-    from api.cli.licensing import review_json
+    from api.jobs.licensing import review_json
     from geo.reviews import reviews_frame
     from geo.screening import episodes_by_month, linked_events
     ev = wf.layers.frame("place_events")

@@ -70,7 +70,7 @@ class ReviewIn(BaseModel):
 @router.post("/licensing/reviews", name="licensing_review_record", responses=_ERR, status_code=201,
              summary="Record a licensing review decision about a premises (the signed-in officer)")
 def licensing_review_record(request: Request, body: ReviewIn) -> dict:
-    from api.cli.licensing import review_json
+    from api.jobs.licensing import review_json
     from geo.reviews import ReviewError, record_review
     wf, ctx = service(request), ctx_of(request)
     try:
@@ -87,7 +87,7 @@ def licensing_review_record(request: Request, body: ReviewIn) -> dict:
             summary="Review records of premises, oldest first (one premises with premises_id)")
 def licensing_reviews(request: Request,
                       premises_id: Annotated[str | None, Query(max_length=128)] = None) -> list[dict]:
-    from api.cli.licensing import review_json
+    from api.jobs.licensing import review_json
     from geo.disclosure import month_of
     from geo.reviews import reviews_frame
     wf, ctx = service(request), ctx_of(request)

@@ -90,7 +90,7 @@ def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
                   to: Annotated[str | None, TO] = None,
                   as_of: Annotated[str | None, Query(max_length=40, description="as-of time "
                                                      "(default: the end of the period)")] = None) -> dict:
-    from api.cli.cse import cse_scorecard_of
+    from api.jobs.scorecard import cse_scorecard_of
     from geo.cse import CSE_PCT_BASE
     from geo.periods import Period, PeriodError
     from network.crime_parties import CSE_FRAMES
@@ -197,7 +197,7 @@ def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
             summary="Data quality per source (analysts): stale open records with source and age, "
                     "unknown children, interviews after the next episode, records that disagree")
 def data_quality(request: Request, as_of: Annotated[str | None, AS_OF] = None) -> dict:
-    from api.cli.quality import report_json
+    from api.jobs.quality import report_json
     from geo.data_quality import quality_report
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
