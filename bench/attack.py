@@ -115,7 +115,7 @@ def _serve(url: str, port: int, env: dict) -> subprocess.Popen:
 def _route_names() -> dict:
     """Route path -> route name (the matrix's key), from the routers the app includes."""
     from api.service.routes import admin, analyses, auth, collections, network, profiles, scorecards, tiles
-    from maps import web
+    from api.service.routes import web
     out = {"/healthz": "health"}
     for mod in (auth, collections, tiles, analyses, network, profiles, scorecards, admin, web):
         for r in mod.router.routes:

@@ -247,24 +247,6 @@ async def _record(scope, code: int | None) -> bool:
         return False
 
 
-def include_web_page(app: FastAPI) -> None:
-    """Mount the maps engineer's page (``maps.web.router``, at /) when it exists. Its routes are
-    ruled by :data:`api.roles.ROUTES` (the page and its assets are public there) or by
-    ``maps.web.RULES``; a route in neither is refused to everyone."""
-    try:
-        from maps import web
-        router = web.router
-    except (ImportError, AttributeError):
-        return
-    extra = getattr(web, "RULES", {}) or {}
-    for r in all_routes(router):
-        name = getattr(r, "name", None)
-        if name and name not in roles.ROUTES and name in extra:
-            roles.ROUTES[name] = extra[name]
-        # a route named nowhere stays out of the matrix: refused to everyone (fail closed)
-    app.include_router(router)
-
-
 def all_routes(app_or_router):
     """Every route of an app, flattening included routers (FastAPI keeps them nested)."""
     for r in app_or_router.routes:
@@ -296,7 +278,7 @@ def serve_openapi_30(app: FastAPI) -> None:
 def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app over a store (or an SQLAlchemy URL; default ``WAYFINDER_DB``)."""
     from api.service.routes import (admin, analyses, auth, collections, licensing, network, profiles,
-                            scorecards, tiles)
+                                    scorecards, tiles, web)
     wf = build_service(store_or_url, settings)
 
     @asynccontextmanager
@@ -332,9 +314,11 @@ def create_app(store_or_url=None, settings: Settings | None = None) -> FastAPI:
     def health() -> dict:
         return {"status": "ok"}
 
-    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, licensing, admin):
+    # the web page and packs (api/service/routes/web.py) last: its routes are named in
+    # api.roles.ROUTES like every other
+    for module in (auth, collections, tiles, analyses, network, profiles, scorecards, licensing, admin,
+                   web):
         app.include_router(module.router)
-    include_web_page(app)
     serve_openapi_30(app)
     missing = [r.name for r in all_routes(app) if roles.rule_for(r.name) is None]
     if missing:

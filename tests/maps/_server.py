@@ -12,7 +12,7 @@ import uvicorn
 def make_app(url: str):
     from api import roles
     from api.service.app import create_app
-    from maps import web
+    from api.service.routes import web
 
     # Until api/roles.py lists the page's routes, declare them here (the page and the vendored
     # assets hold no data; packs are person-level disclosures).

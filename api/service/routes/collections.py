@@ -71,9 +71,7 @@ def landing(request: Request, f: Annotated[str | None, Query(
     ogc.check_params(request.query_params, ogc.META_PARAMS, "the landing page",
                      formats=ogc.JSON_FORMATS + ("html",))
     if ogc.wants_html(request):
-        page = _web_page()
-        if page is not None:
-            return page
+        return _web_page()
     b = _base(request)
     return Landing(title="Wayfinder", description="Layers for safeguarding children who go missing",
                    links=[{"href": f"{b}/?f=json", "rel": "self", "type": "application/json",
@@ -90,12 +88,9 @@ def landing(request: Request, f: Annotated[str | None, Query(
                            "title": "The layers (sign in: Authorization: Bearer TOKEN)"}])
 
 
-def _web_page() -> HTMLResponse | None:
-    """The maps web page, when the maps package is there (api may import maps)."""
-    try:
-        from maps import web
-    except ImportError:
-        return None
+def _web_page() -> HTMLResponse:
+    """The maps web page (api may import maps)."""
+    from maps import web
     return HTMLResponse(web.page_html(), headers=web.SECURITY_HEADERS)
 
 

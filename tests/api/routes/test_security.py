@@ -321,7 +321,8 @@ def test_no_host_reflection(as_role):
 def test_packs_cached_per_period_and_role_and_built_one_at_a_time(app, as_role, monkeypatch):
     """Finding 12: the same pack again is served from the cache; a second build waits its turn
     or is told to come back (429), so pack requests cannot take every worker."""
-    from maps import packs, web
+    from api.service.routes import web
+    from maps import packs
     calls = []
     real = packs.build_pack
 
