@@ -20,6 +20,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any, Callable
 
+from geo.store_protocol import StoreLike
 from maps import assets, layers
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -79,7 +80,7 @@ def iso_day(text: str, name: str) -> str:
 Cached = Callable[[str, Callable[[], Any]], Any]
 
 
-def pack_data(store, cached: Cached, view, stamp: str = ""):
+def pack_data(store: StoreLike, cached: Cached, view, stamp: str = ""):
     """The pack frames for a view, loaded once per store state (``load_pack_data`` reads the
     whole store: 20 s at city scale) and, for minimised views, the results tables through
     ``geo.disclosure.minimise_frame`` (no rates, populations, scores or explanations beside

@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from geo.store_protocol import StoreLike
+
 DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
 
 
@@ -33,7 +35,7 @@ def store_for(db: Optional[str]):
         fail(str(exc))
 
 
-def audit_command(store, action: str, what: str, purpose: Optional[str] = None) -> None:
+def audit_command(store: StoreLike, action: str, what: str, purpose: Optional[str] = None) -> None:
     """Record a command in the audit trail (DPA 2018 s.62(1): collection, combination,
     disclosure); a command that cannot be recorded fails with the reason."""
     from api.jobs.audit import record_command
@@ -43,7 +45,7 @@ def audit_command(store, action: str, what: str, purpose: Optional[str] = None) 
         fail(f"done, but not recorded in the audit trail: {str(exc).splitlines()[0]}")
 
 
-def require_episodes(store) -> None:
+def require_episodes(store: StoreLike) -> None:
     """Fail with the next step when the store holds no missing episodes (nothing ingested yet),
     instead of analysing nothing and reporting zeros as if they were findings."""
     try:

@@ -25,12 +25,13 @@ from api.cli.common import DB_HELP
 from api.cli.common import fail as _fail
 from api.cli.common import store_for as _store
 from api.jobs.geocode import analyst_overrides as _overrides
+from geo.store_protocol import StoreLike
 
 OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
                "match_id", "ward_code", "lsoa_code"]
 
 
-def _gazetteer(store):
+def _gazetteer(store: StoreLike):
     from geo.gazetteer import gazetteer_from_store
     gaz = gazetteer_from_store(store)
     if gaz.postcodes.empty:
@@ -118,7 +119,7 @@ def review(
                      by or os.environ.get("USER") or "analyst")
 
 
-def _list_review(store, threshold: float) -> None:
+def _list_review(store: StoreLike, threshold: float) -> None:
     import pandas as pd
 
     geo = store.frame("geocodes")
@@ -132,7 +133,7 @@ def _list_review(store, threshold: float) -> None:
     typer.echo(f"{len(todo)} texts to review (unresolved or confidence < {threshold})", err=True)
 
 
-def _list_codes(store, out) -> None:
+def _list_codes(store: StoreLike, out) -> None:
     """Codes held by a mapping (geo.mapping.held_codes) with a suggested contract value: as CSV
     on `out`, or (out None) as lines on stderr after the location texts."""
     from geo.mapping import held_codes, suggest_code
@@ -153,7 +154,7 @@ def _list_codes(store, out) -> None:
                    f"({r.rows} row{'s' if r.rows != 1 else ''}){hint}", err=True)
 
 
-def _record_override(store, text, postcode, easting, northing, premises, none, by) -> None:
+def _record_override(store: StoreLike, text, postcode, easting, northing, premises, none, by) -> None:
     import numpy as np
     import pandas as pd
 
@@ -200,7 +201,7 @@ def _record_override(store, text, postcode, easting, northing, premises, none, b
     typer.echo(f"recorded: {precision}" + (f" at {e:.0f}, {n:.0f}" if precision != "none" else ""))
 
 
-def _log(store, by: str, text: str, precision: str) -> None:
+def _log(store: StoreLike, by: str, text: str, precision: str) -> None:
     """Audit the alteration without the text itself (it may be a child's address)."""
     from api.jobs.audit import AuditEntry, append_entries
 

@@ -29,10 +29,11 @@ import typer
 from api.cli.common import DB_HELP
 from api.cli.common import fail as _fail
 from api.cli.common import store_for as _store
+from geo.store_protocol import StoreLike
 
 
 
-def _records(store) -> pd.DataFrame:
+def _records(store: StoreLike) -> pd.DataFrame:
     from network.identity import records_from_frames
     children = store.frame("children")
     try:
@@ -42,11 +43,11 @@ def _records(store) -> pd.DataFrame:
     return records_from_frames(children, persons)
 
 
-def _overrides(store) -> pd.DataFrame:
+def _overrides(store: StoreLike) -> pd.DataFrame:
     return store.table("identity_overrides")
 
 
-def _save(store, identities: pd.DataFrame) -> None:
+def _save(store: StoreLike, identities: pd.DataFrame) -> None:
     from geo import schema
     rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
              "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
@@ -58,7 +59,7 @@ def _save(store, identities: pd.DataFrame) -> None:
             conn.execute(schema.identity_links.insert(), rows)
 
 
-def _resolve_and_save(store, threshold: float, seed: int) -> pd.DataFrame:
+def _resolve_and_save(store: StoreLike, threshold: float, seed: int) -> pd.DataFrame:
     from network.identity import resolve_identities
     identities = resolve_identities(_records(store), _overrides(store), threshold=threshold,
                                     seed=seed)
@@ -66,7 +67,7 @@ def _resolve_and_save(store, threshold: float, seed: int) -> pd.DataFrame:
     return identities
 
 
-def _audit(store, user: str, what: str, route: str) -> None:
+def _audit(store: StoreLike, user: str, what: str, route: str) -> None:
     """Log a merge or split as a ``combination`` event (api.jobs.audit)."""
     try:
         from api.jobs.audit import AuditEntry, append_entries
@@ -85,7 +86,7 @@ def _user(by: Optional[str]) -> str:
         return "unknown"
 
 
-def _add_override(store, record_a: str, record_b: Optional[str], action: str, by: str,
+def _add_override(store: StoreLike, record_a: str, record_b: Optional[str], action: str, by: str,
                   reason: Optional[str]) -> None:
     from geo import schema
     from geo.store import utcnow

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from geo.store_protocol import StoreLike
+
 #: least permutations of the area maps (Gi*, local Moran, EB local Moran, global statistics)
 AREA_PERMUTATIONS = 9999
 
@@ -29,7 +31,7 @@ def _write_geojson(gdf, path: Path, members: dict | None = None) -> None:
     path.write_text(json.dumps(doc, default=str))
 
 
-def run_area_hotspots(store, ev, areas, out: Path, start, end, seed: int, permutations: int) -> dict:
+def run_area_hotspots(store: StoreLike, ev, areas, out: Path, start, end, seed: int, permutations: int) -> dict:
     """Ward and LSOA hot spots with rates where a child population is loaded (populations.csv,
     ``geo.rates``; no population, no rate) and the global Moran's I and General G of each map:
     ``area_hotspots_{level}.geojson`` (the globals as its foreign member ``autocorrelation``),
@@ -77,7 +79,7 @@ def ward_exposure(populations, postcodes, ward_codes):
     return None, "children"
 
 
-def write_space_time(ev, out: Path, store, kx: dict, *, start=None, end=None, seed: int = 0,
+def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, end=None, seed: int = 0,
                      permutations: int = 999) -> dict:
     """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
     ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan), both stored."""
@@ -103,7 +105,7 @@ def write_space_time(ev, out: Path, store, kx: dict, *, start=None, end=None, se
     return {"space_time_clusters": int(len(clusters)), "space_time_clusters_p05": int(len(sig))}
 
 
-def run_analyse(store, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
+def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
     """Run every spatial analysis on the store's frames; write files; store results."""
     import pandas as pd
     from geo.clusters import found_at_clusters

@@ -38,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo import schema
+from geo.store_protocol import StoreLike
 
 KINDS = ("child", "person")
 #: Tables whose rows belong to one child through ``child_key`` (deleted with the child).
@@ -217,7 +218,7 @@ def _result_mentions(frame: pd.DataFrame, terms: set[str]) -> bool:
     return False
 
 
-def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
+def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, role: str,
                   minimiser, route: str = "wayfinder erase") -> ErasureReport:
     """Erase a child's or person's records in one transaction with its audit entry.
 

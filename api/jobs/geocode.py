@@ -2,8 +2,10 @@
 ``api.jobs.pipeline.step_geocode``)."""
 from __future__ import annotations
 
+from geo.store_protocol import StoreLike
 
-def analyst_overrides(store):
+
+def analyst_overrides(store: StoreLike):
     """The analysts' geocode overrides (reused for the same text on every later geocode), or
     None when there are none."""
     done = store.frame("geocodes")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import sys
 
+from geo.store_protocol import StoreLike
 
-def load_resolved(store, names, missing_ok=()) -> dict:
+
+def load_resolved(store: StoreLike, names, missing_ok=()) -> dict:
     """Frames ``names`` of the store with ``person_id`` from identity links covering every child
     and person record (resolved in memory when the stored links do not)."""
     wanted = list(dict.fromkeys(["children", "persons", *names]))
@@ -16,7 +18,7 @@ def load_resolved(store, names, missing_ok=()) -> dict:
     return frames
 
 
-def resolve_in_memory(store, frames: dict) -> bool:
+def resolve_in_memory(store: StoreLike, frames: dict) -> bool:
     """When the stored identity links do not cover every child and person record of ``frames``
     (identity resolution not run since the last ingest), resolve identities in memory (with the
     analysts' overrides) and set ``person_id`` on every frame; True when it did."""

@@ -20,11 +20,13 @@ import json
 from pathlib import Path
 import pandas as pd
 
+from geo.store_protocol import StoreLike
+
 FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
           "intelligence", "links")
 
 
-def load_frames(store, resolve: bool = True) -> tuple[dict, pd.DataFrame | None]:
+def load_frames(store: StoreLike, resolve: bool = True) -> tuple[dict, pd.DataFrame | None]:
     """The frames the network analyses need, with ``person_id`` set from a fresh identity
     resolution when ``resolve`` (returned as the second value), else as the store holds it."""
     # a frame the store cannot build (empty table, no geocodes) is None, but for the two the
@@ -60,7 +62,7 @@ def apply_identities(frames: dict, pmap: dict) -> None:
                 f["person_id"] = f["episode_key"].map(by_ep).fillna(f["person_id"])
 
 
-def save_identities(store, identities: pd.DataFrame) -> None:
+def save_identities(store: StoreLike, identities: pd.DataFrame) -> None:
     """Replace the ``identity_links`` table with this resolution."""
     from geo import schema
     rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,

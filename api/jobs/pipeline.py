@@ -59,7 +59,8 @@ import sqlalchemy as sa
 
 from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
 from geo import schema
-from geo.store import Store, utcnow
+from geo.store import utcnow
+from geo.store_protocol import StoreLike
 
 STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "results")
 
@@ -94,19 +95,19 @@ class PipelineError(RuntimeError):
 # ---------------------------------------------------------------------------------------------
 # settings (key/value) helpers
 # ---------------------------------------------------------------------------------------------
-def get_setting(store: Store, key: str) -> str | None:
+def get_setting(store: StoreLike, key: str) -> str | None:
     with store.engine.connect() as conn:
         return conn.execute(sa.select(schema.settings.c.value)
                             .where(schema.settings.c.key == key)).scalar()
 
 
-def put_setting(store: Store, key: str, value: str) -> None:
+def put_setting(store: StoreLike, key: str, value: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(schema.settings.delete().where(schema.settings.c.key == key))
         conn.execute(schema.settings.insert(), {"key": key, "value": value})
 
 
-def delete_settings(store: Store, prefix: str) -> None:
+def delete_settings(store: StoreLike, prefix: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(schema.settings.delete().where(schema.settings.c.key.like(prefix + "%")))
 
@@ -114,7 +115,7 @@ def delete_settings(store: Store, prefix: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # fingerprints
 # ---------------------------------------------------------------------------------------------
-def input_signature(store: Store) -> dict:
+def input_signature(store: StoreLike) -> dict:
     """What the run reads, summarised cheaply: counts, largest ids and ingest runs per table."""
     sig = {}
     with store.engine.connect() as conn:
@@ -298,7 +299,7 @@ class RunOptions:
 
 @dataclass
 class Context:
-    store: Store
+    store: StoreLike
     opts: RunOptions
     progress: Progress
     episodes: int = 0
@@ -331,12 +332,12 @@ class RunReport:
         return "\n".join(lines)
 
 
-def _count_episodes(store: Store) -> int:
+def _count_episodes(store: StoreLike) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(schema.episodes)).scalar())
 
 
-def _estimate(store: Store, step: str, episodes: int) -> float:
+def _estimate(store: StoreLike, step: str, episodes: int) -> float:
     raw = get_setting(store, TIMINGS_KEY)
     hist = json.loads(raw) if raw else {}
     h = hist.get(step)
@@ -345,19 +346,19 @@ def _estimate(store: Store, step: str, episodes: int) -> float:
     return DEFAULT_RATE.get(step, 1.0) * max(episodes, 1) / 1000
 
 
-def _save_timing(store: Store, step: str, seconds: float, episodes: int) -> None:
+def _save_timing(store: StoreLike, step: str, seconds: float, episodes: int) -> None:
     raw = get_setting(store, TIMINGS_KEY)
     hist = json.loads(raw) if raw else {}
     hist[step] = {"seconds": seconds, "episodes": episodes}
     put_setting(store, TIMINGS_KEY, json.dumps(hist))
 
 
-def load_record(store: Store, fp: str) -> dict | None:
+def load_record(store: StoreLike, fp: str) -> dict | None:
     raw = get_setting(store, RUN_KEY + fp)
     return json.loads(raw) if raw else None
 
 
-def latest_record(store: Store) -> dict | None:
+def latest_record(store: StoreLike) -> dict | None:
     fp = get_setting(store, RUN_KEY + "latest")
     return load_record(store, fp) if fp else None
 
@@ -366,7 +367,7 @@ def _files_present(out: Path, step: str) -> bool:
     return all((out / f).exists() for f in STEP_FILES.get(step, ()))
 
 
-def run_pipeline(store: Store, opts: RunOptions, progress: Progress | None = None,
+def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None = None,
                  steps: dict[str, Callable[[Context], dict]] | None = None) -> RunReport:
     """Run (or resume) the pipeline on `store`, writing the contract files into `opts.out`.
 
@@ -426,7 +427,7 @@ def run_pipeline(store: Store, opts: RunOptions, progress: Progress | None = Non
     return RunReport(fp, reports, time.perf_counter() - t_run, peak_rss_mb())
 
 
-def run_steps(store: Store, opts: RunOptions, names: tuple[str, ...],
+def run_steps(store: StoreLike, opts: RunOptions, names: tuple[str, ...],
               progress: Progress | None = None) -> dict[str, dict]:
     """Run the named steps once, in pipeline order, with no run record (no resume, no timings):
     ``wayfinder analyse`` and ``wayfinder network`` are such runs. A failing step raises."""
@@ -447,7 +448,7 @@ def run_steps(store: Store, opts: RunOptions, names: tuple[str, ...],
 NETWORK_STEPS = ("identity", "graph", "groups")
 
 
-def run_network(store: Store, out: Path, seed: int = 0, window: str = "6h",
+def run_network(store: StoreLike, out: Path, seed: int = 0, window: str = "6h",
                 distance: float = 250.0) -> dict:
     """``wayfinder network``: the identity, graph and groups steps; counts for the summary."""
     from api.jobs.network import betweenness_method
@@ -459,7 +460,7 @@ def run_network(store: Store, out: Path, seed: int = 0, window: str = "6h",
             "betweenness": betweenness_method(store.read_result("network_measures"))}
 
 
-def run_analyses(store: Store, out: Path, start=None, end=None, seed: int = 0,
+def run_analyses(store: StoreLike, out: Path, start=None, end=None, seed: int = 0,
                  permutations: int = 999) -> dict:
     """``wayfinder analyse``: the analyses step; its summary."""
     return run_steps(store, RunOptions(out=Path(out), start=start, end=end, seed=seed,
@@ -494,7 +495,7 @@ def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: di
     return rec
 
 
-def _record(store, record, step, rec, t0, sampler, c0) -> None:
+def _record(store: StoreLike, record, step, rec, t0, sampler, c0) -> None:
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     # CPU seconds of this process (all its threads): less sensitive than wall time to other
     # work on a shared machine; Dask worker processes are not included
@@ -526,7 +527,7 @@ def _drop_rows(drop: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
-def pending_texts(store: Store) -> pd.Series:
+def pending_texts(store: StoreLike) -> pd.Series:
     """Stored location texts not yet geocoded, in a stable order."""
     from geo.geocoding import stored_texts
     texts = stored_texts(store)
@@ -603,7 +604,7 @@ def step_analyses(ctx: Context) -> dict:
     return json.loads(json.dumps(summary, default=str))
 
 
-def network_frames(store: Store) -> dict:
+def network_frames(store: StoreLike) -> dict:
     """The frames of the network steps, with the stored (resolved) person_id."""
     from api.jobs.network import load_frames
     frames, _ = load_frames(store, resolve=False)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from geo.store_protocol import StoreLike
+
 ROLES = ("licensing_officer", "analyst")
 FRAMES = ("premises", "place_events", "intelligence", "crimes")
 
@@ -73,7 +75,7 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
     return out
 
 
-def gazetteer_of(store):
+def gazetteer_of(store: StoreLike):
     """The store's gazetteer, or the reason there is none."""
     from geo.gazetteer import gazetteer_from_store
     if not store.has_reference():
@@ -81,7 +83,7 @@ def gazetteer_of(store):
     return gazetteer_from_store(store)
 
 
-def _result(store, name):
+def _result(store: StoreLike, name):
     from geo.store import StoreError
     try:
         return store.read_result(name)
@@ -89,7 +91,7 @@ def _result(store, name):
         return None
 
 
-def record_screening(store, user: str, role: str, text: str, out: dict) -> None:
+def record_screening(store: StoreLike, user: str, role: str, text: str, out: dict) -> None:
     """A consultation entry: who screened which place (the text as given, not the evidence)."""
     from api.jobs.audit import AuditEntry, append_entries
     from api.tables import create_tables

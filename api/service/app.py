@@ -27,6 +27,7 @@ from api.service.model import ERRORS
 from api.service.routes.tiles import MVT, cached_tile
 from api.settings import Settings
 from api.tables import create_tables
+from geo.store_protocol import StoreLike
 
 log = logging.getLogger("wayfinder.api")
 
@@ -52,7 +53,7 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 @dataclass
 class Service:
-    store: object
+    store: StoreLike
     settings: Settings
     auth: Authenticator
     audit: AuditTrail

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from api.minimise import DATES_OF_VIEW, VIEWS, Minimiser, day_of, month_of
 from geo import disclosure
+from geo.store_protocol import StoreLike
 
 log = logging.getLogger("wayfinder.layers")
 BNG = 27700
@@ -106,7 +107,7 @@ class LayerDef:
     queryables: tuple[str, ...] = ()
 
 
-def _build_found_at(store, settings):
+def _build_found_at(store: StoreLike, settings):
     ev = _stored(lambda: store.frame("place_events"))
     cols = ["event_key", "person_id", "episode_key", "at", "text", "precision", "confidence",
             "ward_code", "lsoa_code"]
@@ -128,7 +129,7 @@ def _min_found_at(gdf, view, m):
     return gpd.GeoDataFrame(props, geometry=out.geometry, crs=BNG)
 
 
-def _build_clusters(store, settings):
+def _build_clusters(store: StoreLike, settings):
     cols = ["cluster_id", "episodes", "children", "first_seen", "last_seen", "nearest_premises_id"]
     res = _stored(lambda: store.read_result("found_at_clusters"))
     if res is None or len(res) == 0:
@@ -177,7 +178,7 @@ def _min_premises(gdf, view, m):
 
 
 def _build_hotspots(level):
-    def build(store, settings):
+    def build(store: StoreLike, settings):
         res = _stored(lambda: store.read_result(f"area_hotspots_{level}"))
         if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
             return _empty(["area_code", "area_name", "episodes", "children"])
@@ -185,7 +186,7 @@ def _build_hotspots(level):
     return build
 
 
-def _build_heat(store, settings):
+def _build_heat(store: StoreLike, settings):
     ev = _stored(lambda: store.frame("place_events"))
     cols = ["cell", "events", "episodes", "children"]
     if ev is None or len(ev) == 0:
@@ -202,7 +203,7 @@ def _build_heat(store, settings):
     return gpd.GeoDataFrame(g[cols], geometry=geom, crs=BNG)
 
 
-def _premises_frame(store):
+def _premises_frame(store: StoreLike):
     """The premises frame; the raw table when ward lookup fails (then without ward codes)."""
     prem = _stored(lambda: store.frame("premises"))
     if prem is None:
@@ -210,7 +211,7 @@ def _premises_frame(store):
     return prem
 
 
-def _build_premises_of_concern(store, settings):
+def _build_premises_of_concern(store: StoreLike, settings):
     cols = ["rank", "premises_id", "name", "premises_type", "score", "children", "episodes",
             "mentions", "intel", "p_value", "q_value", "explanation"]
     res = _stored(lambda: store.read_result("premises_of_concern"))
@@ -226,7 +227,7 @@ def _build_premises_of_concern(store, settings):
     return _points(res, "easting", "northing")
 
 
-def _build_premises(store, settings):
+def _build_premises(store: StoreLike, settings):
     cols = ["premises_id", "source", "name", "premises_type", "address", "postcode",
             "licence_type", "status", "ward_code"]
     prem = _premises_frame(store)
@@ -236,7 +237,7 @@ def _build_premises(store, settings):
                    "easting", "northing")
 
 
-def _build_co_missing(store, settings):
+def _build_co_missing(store: StoreLike, settings):
     cols = ["group_id", "members", "size", "co_episodes", "first", "last"]
     groups = _stored(lambda: store.read_result("co_missing_groups"))
     ev = _stored(lambda: store.frame("place_events"))
@@ -277,7 +278,7 @@ def _min_co_missing(gdf, view, m):
     return gpd.GeoDataFrame(out, geometry=geoms, crs=BNG)
 
 
-def _build_space_time_clusters(store, settings):
+def _build_space_time_clusters(store: StoreLike, settings):
     res = _stored(lambda: store.read_result("space_time_clusters"))
     if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
         return _empty(["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr",
@@ -298,7 +299,7 @@ def _min_space_time_clusters(gdf, view, m):
     return _suppress(out, ["observed", "children"], m)
 
 
-def _build_placements(store, settings):
+def _build_placements(store: StoreLike, settings):
     cols = ["child_key", "person_id", "placement_type", "care_status", "responsible_authority",
             "placement_ward"]
     ch = _stored(lambda: store.frame("children"))
@@ -595,7 +596,7 @@ def write_postgis(engine: sa.Engine, prep: Prepared, stamp: str = "") -> str:
 
 @dataclass
 class LayerCache:
-    store: object
+    store: StoreLike
     settings: object
     minimiser: Minimiser
     refresh_seconds: float = 30.0
