@@ -218,15 +218,34 @@ def _result_mentions(frame: pd.DataFrame, terms: set[str]) -> bool:
     return False
 
 
-def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, role: str,
-                  minimiser, route: str = "wayfinder erase") -> ErasureReport:
-    """Erase a child's or person's records in one transaction with its audit entry.
+@dataclass
+class _Subject:
+    """The subject of one erasure, inside its transaction: who, and the records that are theirs."""
+    conn: sa.Connection
+    recs: _Records
+    pid: str
+    child_keys: list
+    person_keys: list
+    counts: dict = field(default_factory=dict)
 
-    ``minimiser`` gives the pseudonym recorded in the audit entry (and resolves pseudonyms).
-    Raises :class:`ErasureError` when the subject is unknown or the request is malformed.
-    """
-    from api.jobs.audit import AuditEntry, _ensure_head, append_in
-    from api.tables import create_tables
+    @property
+    def keys(self) -> set[str]:
+        return {f"{s}/{i}" for s, i in self.child_keys + self.person_keys}
+
+    @property
+    def ids(self) -> set[str]:
+        return {i for _, i in self.child_keys + self.person_keys}
+
+    @property
+    def names(self) -> set[str]:
+        return {_norm(x) for x in self.recs.names if self.pid in self.recs.names[x]}
+
+    def is_subject(self, r, source, expect="person") -> bool:
+        return self.recs.resolve(r, source, expect) == self.pid
+
+
+def _check_request(kind: str, reason: str, by: str) -> tuple[str, str]:
+    """The reason and the authoriser, normalised; ErasureError when the request is malformed."""
     if kind not in KINDS:
         raise ErasureError(f"kind must be child or person, not {kind!r}")
     reason = " ".join((reason or "").split())
@@ -235,165 +254,212 @@ def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, r
         raise ErasureError("reason: state why the records are erased (5 characters or more)")
     if not by:
         raise ErasureError("by: name who authorised the erasure")
-    create_tables(store.engine)
-    _ensure_head(store.engine)
+    return reason, by
+
+
+def _lock_sqlite(store: StoreLike, conn) -> None:
+    """On SQLite take the write lock first: the driver would open the transaction only at the
+    first write, leaving the reads of the erasure outside it."""
+    if store.engine.dialect.name == "sqlite":
+        conn.execute(sa.update(schema.settings).where(schema.settings.c.key == "audit_head")
+                     .values(value=schema.settings.c.value))
+
+
+def _erase_records(sub: _Subject) -> list[str]:
+    """The subject's own records: episodes and their return interviews, every table whose rows
+    belong to one child (child_key), the child and person records. Returns the episode keys."""
+    t, conn, counts = schema, sub.conn, sub.counts
+    ep_keys: list[str] = []
+    for part in _chunks(f"{s}/{i}" for s, i in sub.child_keys):
+        ep_keys += [f"{s}/{e}" for s, e in conn.execute(
+            sa.select(t.episodes.c.source, t.episodes.c.episode_id)
+            .where(t.episodes.c.child_key.in_(part))).all()]
+    n = 0
+    for part in _chunks(ep_keys):
+        n += conn.execute(t.return_interviews.delete()
+                          .where(t.return_interviews.c.episode_key.in_(part))).rowcount
+    counts["return_interviews"] = n
+    # every table whose rows belong to one child (child_key): episodes, CSE assessments,
+    # education records
+    for table in CHILD_TABLES:
+        n = 0
+        for part in _chunks(f"{s}/{i}" for s, i in sub.child_keys):
+            n += conn.execute(table.delete().where(table.c.child_key.in_(part))).rowcount
+        counts[table.name] = n
+    n = 0
+    for part in _chunks(sub.child_keys):
+        n += conn.execute(t.children.delete()
+                          .where(_in_pairs(t.children, "source", "child_id", part))).rowcount
+    counts["children"] = n
+    n = 0
+    for part in _chunks(sub.person_keys):
+        n += conn.execute(t.persons.delete()
+                          .where(_in_pairs(t.persons, "source", "person_id", part))).rowcount
+    counts["persons"] = n
+    return ep_keys
+
+
+def _erase_links(sub: _Subject) -> None:
+    """Links with the subject at either end."""
     t = schema
-    counts: dict[str, int] = {}
-    with store.engine.begin() as conn:
-        if store.engine.dialect.name == "sqlite":
-            # take the write lock first: the driver would open the transaction only at the first
-            # write, leaving the reads below outside it
-            conn.execute(sa.update(t.settings).where(t.settings.c.key == "audit_head")
-                         .values(value=t.settings.c.value))
-        recs = _Records(conn)
-        pid, child_keys, person_keys = _subject(conn, recs, kind, ref, minimiser)
-        pkind = "child" if child_keys else "person"
-        subject = minimiser.pseudonym(pid, pkind)
-        keys = {f"{s}/{i}" for s, i in child_keys + person_keys}
-        ids = {i for _, i in child_keys + person_keys}
-
-        def is_subject(r, source, expect="person") -> bool:
-            return recs.resolve(r, source, expect) == pid
-
-        # episodes of the subject, and their return interviews
-        ep_keys: list[str] = []
-        for part in _chunks(f"{s}/{i}" for s, i in child_keys):
-            ep_keys += [f"{s}/{e}" for s, e in conn.execute(
-                sa.select(t.episodes.c.source, t.episodes.c.episode_id)
-                .where(t.episodes.c.child_key.in_(part))).all()]
-        n = 0
-        for part in _chunks(ep_keys):
-            n += conn.execute(t.return_interviews.delete()
-                              .where(t.return_interviews.c.episode_key.in_(part))).rowcount
-        counts["return_interviews"] = n
-        # every table whose rows belong to one child (child_key): episodes, CSE assessments,
-        # education records
-        for table in CHILD_TABLES:
-            n = 0
-            for part in _chunks(f"{s}/{i}" for s, i in child_keys):
-                n += conn.execute(table.delete().where(table.c.child_key.in_(part))).rowcount
-            counts[table.name] = n
-        n = 0
-        for part in _chunks(child_keys):
-            n += conn.execute(t.children.delete()
-                              .where(_in_pairs(t.children, "source", "child_id", part))).rowcount
-        counts["children"] = n
-        n = 0
-        for part in _chunks(person_keys):
-            n += conn.execute(t.persons.delete()
-                              .where(_in_pairs(t.persons, "source", "person_id", part))).rowcount
-        counts["persons"] = n
-
-        # links with the subject at either end
-        names = {_norm(x) for x in recs.names if pid in recs.names[x]}
-        terms = ids | names
-        lk = conn.execute(sa.select(t.links.c.id, t.links.c.source, t.links.c.from_ref,
+    lk = sub.conn.execute(sa.select(t.links.c.id, t.links.c.source, t.links.c.from_ref,
                                     t.links.c.to_ref)).all()
-        gone = [r.id for r in lk if is_subject(r.from_ref, r.source) or is_subject(r.to_ref, r.source)]
-        for part in _chunks(gone):
-            conn.execute(t.links.delete().where(t.links.c.id.in_(part)))
-        counts["links"] = len(gone)
+    gone = [r.id for r in lk
+            if sub.is_subject(r.from_ref, r.source) or sub.is_subject(r.to_ref, r.source)]
+    for part in _chunks(gone):
+        sub.conn.execute(t.links.delete().where(t.links.c.id.in_(part)))
+    sub.counts["links"] = len(gone)
 
-        # mentions in list cells of other records
-        def scrub_lists(table, col, expect, count_key):
-            like = sa.or_(*[sa.func.lower(table.c[col]).like(f"%{x.lower()}%") for x in terms]) \
-                if terms else sa.false()
-            rows = conn.execute(sa.select(table.c.id, table.c.source, table.c[col])
-                                .where(like)).all()
-            changed = 0
-            for r in rows:
-                items = _split(r[2])
-                keep = [x for x in items if not is_subject(x, r.source, expect)]
-                if len(keep) != len(items):
-                    conn.execute(table.update().where(table.c.id == r.id)
-                                 .values({col: ";".join(keep) or None}))
-                    changed += 1
-            counts[count_key] = changed
 
-        scrub_lists(t.episodes, "found_with", "person", "episode_mentions")
-        scrub_lists(t.return_interviews, "associates", "person", "interview_mentions")
-        scrub_lists(t.crimes, "victims", "person", "crime_victim_mentions")
-        scrub_lists(t.crimes, "suspects", "person", "crime_suspect_mentions")
+def _scrub_list_column(sub: _Subject, terms: set[str], table, col: str, expect: str,
+                       count_key: str) -> None:
+    """Drop the subject from a list cell (``a;b;c``) of other records."""
+    conn = sub.conn
+    like = sa.or_(*[sa.func.lower(table.c[col]).like(f"%{x.lower()}%") for x in terms]) \
+        if terms else sa.false()
+    rows = conn.execute(sa.select(table.c.id, table.c.source, table.c[col]).where(like)).all()
+    changed = 0
+    for r in rows:
+        items = _split(r[2])
+        keep = [x for x in items if not sub.is_subject(x, r.source, expect)]
+        if len(keep) != len(items):
+            conn.execute(table.update().where(table.c.id == r.id)
+                         .values({col: ";".join(keep) or None}))
+            changed += 1
+    sub.counts[count_key] = changed
 
-        # intelligence: drop the subject from subjects; redact its names from the text
-        like = sa.or_(*[sa.func.lower(t.intelligence.c.subjects).like(f"%{x.lower()}%") for x in terms],
-                      *[sa.func.lower(t.intelligence.c.text).like(f"%{x}%") for x in names]) \
-            if terms else sa.false()
-        rows = conn.execute(sa.select(t.intelligence.c.id, t.intelligence.c.source,
-                                      t.intelligence.c.subjects, t.intelligence.c.text)
-                            .where(like)).all()
-        deleted = redacted = 0
-        for r in rows:
-            items = _split(r.subjects)
-            keep = [x for x in items if not is_subject(x, r.source, "person")]
-            text = r.text
-            for nm in names:
-                if text:
-                    text = re.sub(re.escape(nm).replace(r"\ ", r"\s+"), REDACTED, text, flags=re.I)
-            if items and not keep:
-                conn.execute(t.intelligence.delete().where(t.intelligence.c.id == r.id))
-                deleted += 1
-            elif len(keep) != len(items) or text != r.text:
-                conn.execute(t.intelligence.update().where(t.intelligence.c.id == r.id)
-                             .values(subjects=";".join(keep) or None, text=text))
-                redacted += 1
-        counts["intelligence"] = deleted
-        counts["intelligence_redacted"] = redacted
 
-        # identity: links and analyst overrides naming the records
-        n = m = 0
-        for part in _chunks(keys):
-            n += conn.execute(t.identity_links.delete()
+def _scrub_mentions(sub: _Subject, terms: set[str]) -> None:
+    """Mentions in list cells of other records."""
+    t = schema
+    _scrub_list_column(sub, terms, t.episodes, "found_with", "person", "episode_mentions")
+    _scrub_list_column(sub, terms, t.return_interviews, "associates", "person", "interview_mentions")
+    _scrub_list_column(sub, terms, t.crimes, "victims", "person", "crime_victim_mentions")
+    _scrub_list_column(sub, terms, t.crimes, "suspects", "person", "crime_suspect_mentions")
+
+
+def _scrub_intelligence(sub: _Subject, terms: set[str], names: set[str]) -> None:
+    """Intelligence: drop the subject from subjects (an item left with none is deleted); redact
+    its names from the text."""
+    t, conn = schema, sub.conn
+    like = sa.or_(*[sa.func.lower(t.intelligence.c.subjects).like(f"%{x.lower()}%") for x in terms],
+                  *[sa.func.lower(t.intelligence.c.text).like(f"%{x}%") for x in names]) \
+        if terms else sa.false()
+    rows = conn.execute(sa.select(t.intelligence.c.id, t.intelligence.c.source,
+                                  t.intelligence.c.subjects, t.intelligence.c.text)
+                        .where(like)).all()
+    deleted = redacted = 0
+    for r in rows:
+        items = _split(r.subjects)
+        keep = [x for x in items if not sub.is_subject(x, r.source, "person")]
+        text = r.text
+        for nm in names:
+            if text:
+                text = re.sub(re.escape(nm).replace(r"\ ", r"\s+"), REDACTED, text, flags=re.I)
+        if items and not keep:
+            conn.execute(t.intelligence.delete().where(t.intelligence.c.id == r.id))
+            deleted += 1
+        elif len(keep) != len(items) or text != r.text:
+            conn.execute(t.intelligence.update().where(t.intelligence.c.id == r.id)
+                         .values(subjects=";".join(keep) or None, text=text))
+            redacted += 1
+    sub.counts["intelligence"] = deleted
+    sub.counts["intelligence_redacted"] = redacted
+
+
+def _erase_identity(sub: _Subject) -> None:
+    """Identity links and analyst overrides naming the records."""
+    t = schema
+    n = m = 0
+    for part in _chunks(sub.keys):
+        n += sub.conn.execute(t.identity_links.delete()
                               .where(t.identity_links.c.record.in_(part))).rowcount
-            m += conn.execute(t.identity_overrides.delete().where(
-                t.identity_overrides.c.record_a.in_(part) |
-                t.identity_overrides.c.record_b.in_(part))).rowcount
-        counts["identity_links"] = n
-        counts["identity_overrides"] = m
+        m += sub.conn.execute(t.identity_overrides.delete().where(
+            t.identity_overrides.c.record_a.in_(part) |
+            t.identity_overrides.c.record_b.in_(part))).rowcount
+    sub.counts["identity_links"] = n
+    sub.counts["identity_overrides"] = m
 
-        # rows held by ingest that carry the records
-        id_col = {"child": "child_id", "person": "person_id"}
-        held = conn.execute(sa.select(t.held_rows.c.id, t.held_rows.c.file, t.held_rows.c.raw)
+
+def _erase_held_rows(sub: _Subject) -> None:
+    """Rows held by ingest that carry the records."""
+    t, ids = schema, sub.ids
+    id_col = {"child": "child_id", "person": "person_id"}
+    held = sub.conn.execute(sa.select(t.held_rows.c.id, t.held_rows.c.file, t.held_rows.c.raw)
                             .where(sa.or_(*[t.held_rows.c.raw.like(f"%{x}%") for x in ids]))
                             ).all() if ids else []
-        gone = []
-        for r in held:
-            try:
-                raw = json.loads(r.raw)
-            except (TypeError, ValueError):
-                continue
-            if not isinstance(raw, dict):
-                continue
-            stem = str(r.file).rsplit("/", 1)[-1].lower()
-            col = id_col["person"] if stem.startswith("persons") or \
-                ("person_id" in raw and "child_id" not in raw) else id_col["child"]
-            own = child_keys if col == "child_id" else person_keys
-            val = str(raw.get(col, "")).strip()
-            src = str(raw.get("source", "")).strip()
-            if any(val == i and (not src or src == s) for s, i in own):
-                gone.append(r.id)
-        for part in _chunks(gone):
-            conn.execute(t.held_rows.delete().where(t.held_rows.c.id.in_(part)))
-        counts["held_rows"] = len(gone)
+    gone = []
+    for r in held:
+        try:
+            raw = json.loads(r.raw)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(raw, dict):
+            continue
+        stem = str(r.file).rsplit("/", 1)[-1].lower()
+        col = id_col["person"] if stem.startswith("persons") or \
+            ("person_id" in raw and "child_id" not in raw) else id_col["child"]
+        own = sub.child_keys if col == "child_id" else sub.person_keys
+        val = str(raw.get(col, "")).strip()
+        src = str(raw.get("source", "")).strip()
+        if any(val == i and (not src or src == s) for s, i in own):
+            gone.append(r.id)
+    for part in _chunks(gone):
+        sub.conn.execute(t.held_rows.delete().where(t.held_rows.c.id.in_(part)))
+    sub.counts["held_rows"] = len(gone)
 
-        # derived results naming the subject
-        names_r = list(conn.execute(sa.select(t.results.c.name)).scalars())
-        rterms = {pid} | keys | set(ep_keys)
-        removed = []
-        for name in names_r:
-            payload = conn.execute(sa.select(t.results.c.payload)
-                                   .where(t.results.c.name == name)).scalar()
-            try:
-                frame = pd.read_parquet(io.BytesIO(payload))
-            except Exception:
-                continue
-            if _result_mentions(frame, rterms):
-                conn.execute(t.results.delete().where(t.results.c.name == name))
-                removed.append(name)
-        report = ErasureReport(kind=pkind, subject=subject, counts=counts, results_removed=removed)
+
+def _remove_results(sub: _Subject, ep_keys: list[str]) -> list[str]:
+    """Derived results naming the subject, the records or the erased episodes; their names."""
+    t, conn = schema, sub.conn
+    rterms = {sub.pid} | sub.keys | set(ep_keys)
+    removed = []
+    for name in list(conn.execute(sa.select(t.results.c.name)).scalars()):
+        payload = conn.execute(sa.select(t.results.c.payload)
+                               .where(t.results.c.name == name)).scalar()
+        try:
+            frame = pd.read_parquet(io.BytesIO(payload))
+        except (ValueError, TypeError, OSError):   # not a parquet payload: nothing to read
+            continue
+        if _result_mentions(frame, rterms):
+            conn.execute(t.results.delete().where(t.results.c.name == name))
+            removed.append(name)
+    return removed
+
+
+def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, role: str,
+                  minimiser, route: str = "wayfinder erase") -> ErasureReport:
+    """Erase a child's or person's records in one transaction with its audit entry.
+
+    ``minimiser`` gives the pseudonym recorded in the audit entry (and resolves pseudonyms).
+    Raises :class:`ErasureError` when the subject is unknown or the request is malformed.
+    """
+    from api.jobs.audit import AuditEntry, _ensure_head, append_in
+    from api.jobs.exports import export_dirs, remove_naming
+    from api.tables import create_tables
+    reason, by = _check_request(kind, reason, by)
+    create_tables(store.engine)
+    _ensure_head(store.engine)
+    with store.engine.begin() as conn:
+        _lock_sqlite(store, conn)
+        recs = _Records(conn)
+        pid, child_keys, person_keys = _subject(conn, recs, kind, ref, minimiser)
+        sub = _Subject(conn, recs, pid, child_keys, person_keys)
+        pkind = "child" if child_keys else "person"
+        subject = minimiser.pseudonym(pid, pkind)
+        ep_keys = _erase_records(sub)
+        _erase_links(sub)
+        names = sub.names
+        terms = sub.ids | names
+        _scrub_mentions(sub, terms)
+        _scrub_intelligence(sub, terms, names)
+        _erase_identity(sub)
+        _erase_held_rows(sub)
+        removed = _remove_results(sub, ep_keys)
+        report = ErasureReport(kind=pkind, subject=subject, counts=sub.counts,
+                               results_removed=removed)
         # exports on disk (network, analyses) naming the subject go too (api.jobs.exports)
-        from api.jobs.exports import export_dirs, remove_naming
-        report.exports_removed = remove_naming(export_dirs(conn), {pid} | keys | names)
+        report.exports_removed = remove_naming(export_dirs(conn), {pid} | sub.keys | names)
         report.audit_id = append_in(conn, [AuditEntry(
             action="erasure", user_name=by[:120], role=role, route=route,
             what=report.summary()[:2000], purpose=reason[:300], result_count=report.total,
