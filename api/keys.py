@@ -119,13 +119,14 @@ class Keys:
 def _legacy_secret(engine) -> str | None:
     """The single secret older installs kept in the store (for tokens and pseudonyms alike)."""
     from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
     from api.tables import api_setting, create_tables
     try:
         create_tables(engine)
         with engine.connect() as conn:
             return conn.execute(select(api_setting.c.value)
                                 .where(api_setting.c.key == LEGACY_SETTING)).scalar()
-    except Exception:   # noqa: BLE001 - no settings table: nothing to move
+    except SQLAlchemyError:   # no settings table: nothing to move
         return None
 
 

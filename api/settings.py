@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WAYFINDER_", extra="ignore")
 
     db: str = DEFAULT_DB
+    #: who runs the identity commands (audit trail); unset: the login name
+    user: str | None = None
     #: the public base URL behind the TLS proxy (e.g. https://wayfinder.example.gov.uk) used in
     #: links; unset: links are relative (the request's Host header is never reflected)
     public_url: str | None = None

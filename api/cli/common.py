@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import sqlalchemy as sa
 import typer
 
 from geo.store_protocol import StoreLike
@@ -51,7 +52,7 @@ def require_episodes(store: StoreLike) -> None:
     try:
         with store.engine.connect() as conn:
             n = conn.exec_driver_sql("SELECT count(*) FROM episodes").scalar()
-    except Exception:  # noqa: BLE001 - a store without the table holds no episodes either
+    except sa.exc.SQLAlchemyError:  # a store without the table holds no episodes either
         n = 0
     if not n:
         fail("the store holds no episodes: run `wayfinder ingest DROP_FOLDER` first")

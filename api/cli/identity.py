@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -36,10 +35,7 @@ from geo.store_protocol import StoreLike
 def _records(store: StoreLike) -> pd.DataFrame:
     from network.identity import records_from_frames
     children = store.frame("children")
-    try:
-        persons = store.frame("persons")
-    except Exception:  # no persons loaded
-        persons = None
+    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
     return records_from_frames(children, persons)
 
 
@@ -80,9 +76,10 @@ def _audit(store: StoreLike, user: str, what: str, route: str) -> None:
 def _user(by: Optional[str]) -> str:
     if by:
         return by
+    from api.settings import Settings
     try:
-        return os.environ.get("WAYFINDER_USER") or getpass.getuser()
-    except Exception:
+        return Settings().user or getpass.getuser()
+    except (OSError, KeyError):    # no login name (e.g. in a container)
         return "unknown"
 
 

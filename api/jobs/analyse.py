@@ -40,10 +40,8 @@ def run_area_hotspots(store: StoreLike, ev, areas, out: Path, start, end, seed: 
     from geo.hotspots import area_hotspots
     from geo.rates import child_population
 
-    try:
-        populations = store.frame("populations")
-    except Exception:  # a store from before populations.csv: no population
-        populations = None
+    populations = store.frames(["populations"], missing_ok=["populations"])["populations"]
+    # None: a store from before populations.csv, no population
     summary, glob = {}, []
     # the two-sided pseudo p of R permutations is at least 3 / (R + 1): with 999 and BH over the
     # 40 wards no ward could reach q < 0.05 on its own (3/1000 x 40 = 0.12); area maps are small

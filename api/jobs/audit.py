@@ -258,7 +258,7 @@ def record_command(engine: Engine, action: str, what: str, purpose: str | None =
     import getpass
     try:
         who = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in a container
+    except (OSError, KeyError):  # no login name in a container
         who = str(os.getuid())
     create_tables(engine)
     return append_entries(engine, [AuditEntry(

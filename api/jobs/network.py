@@ -36,11 +36,7 @@ def load_frames(store: StoreLike, resolve: bool = True) -> tuple[dict, pd.DataFr
     if resolve:
         from network.identity import person_id_map, records_from_frames, resolve_identities
         records = records_from_frames(frames["children"], frames["persons"])
-        try:
-            overrides = store.table("identity_overrides")
-        except Exception:
-            overrides = None
-        identities = resolve_identities(records, overrides)
+        identities = resolve_identities(records, store.table("identity_overrides"))
         apply_identities(frames, person_id_map(identities))
     return frames, identities
 

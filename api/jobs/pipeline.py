@@ -581,10 +581,7 @@ def step_identity(ctx: Context) -> dict:
     store = ctx.store
     ctx.progress.start("identity", estimate=ctx.cache["estimate"])
     children = store.frame("children")
-    try:
-        persons = store.frame("persons")
-    except Exception:  # no persons loaded
-        persons = None
+    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
     records = records_from_frames(children, persons)
     seed = ctx.opts.seed if ctx.opts.identity_seed is None else ctx.opts.identity_seed
     identities = resolve_identities(records, store.table("identity_overrides"), seed=seed)

@@ -153,7 +153,7 @@ class AuditMiddleware:
             return
         try:
             await self.app(scope, receive, send_audited)
-        except Exception:
+        except Exception:  # noqa: BLE001 - boundary: audit the 500, then re-raise
             if not state["started"]:
                 state["started"] = True
                 await _record(scope, 500)
@@ -168,7 +168,7 @@ def _cached_tile(scope):
         return None
     try:
         return cached_tile(wf, scope)
-    except Exception:
+    except Exception:  # noqa: BLE001 - boundary: the fast path falls back, logged
         log.exception("cached tile fast path failed: request handled the normal way")
         return None
 
@@ -243,7 +243,7 @@ async def _record(scope, code: int | None) -> bool:
             return True
         await scope["app"].state.wf.audit.record_async(entry)
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - boundary: no audit entry, no answer (logged)
         log.exception("could not record audit entry: request refused")
         return False
 

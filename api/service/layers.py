@@ -633,7 +633,7 @@ class LayerCache:
             for k, sql in q.items():
                 try:
                     out[k] = tuple(str(v) for v in conn.exec_driver_sql(sql).one())
-                except Exception:
+                except sa.exc.SQLAlchemyError:   # no such table yet
                     conn.rollback()
                     out[k] = None
         return out
@@ -680,7 +680,7 @@ class LayerCache:
         def run():
             try:
                 self.ensure_fresh()
-            except Exception:
+            except Exception:  # noqa: BLE001 - boundary: a background thread reports, never dies silently
                 log.exception("background layer refresh failed")
             finally:
                 self._refreshing = False
