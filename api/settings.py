@@ -23,7 +23,15 @@ class Settings(BaseSettings):
     #: the public base URL behind the TLS proxy (e.g. https://wayfinder.example.gov.uk) used in
     #: links; unset: links are relative (the request's Host header is never reflected)
     public_url: str | None = None
+    #: the token-signing key (at least 32 characters, checked by api.keys); unset: token.key
     secret: str | None = None
+    #: the pseudonym and audit-MAC keys (api.keys); unset: pseudonym.key, audit.key
+    pseudonym_key: str | None = None
+    audit_key: str | None = None
+    #: folder of every store's key directory; unset: beside an SQLite store, else ~/.config
+    key_dir: str | None = None
+    #: the audit trail's external anchor file; unset: audit.anchor in the key directory
+    audit_anchor: str | None = None
     token_minutes: PositiveInt = 15
     #: OGC API items paging: default and maximum page size
     default_limit: PositiveInt = 100

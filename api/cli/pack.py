@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
         kind = kind.lower()
-        kinds = sorted(set(packs.PACK_KINDS) | set(getattr(packs, "PACK_ROLES", {})))
+        kinds = sorted(set(packs.PACK_KINDS) | set(packs.PACK_ROLES))
         if kind not in kinds:
             fail(f"unknown pack {kind!r}: one of {', '.join(kinds)}")
         role = role or packs.DEFAULT_ROLE.get(kind, "analyst")
@@ -82,6 +82,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure to open is a one-line reason
             fail(f"cannot open the store: {exc}")
+        from api.jobs.pack import disclosure_what, pack_view
         from api.keys import KeyConfigError, keys_for
         from api.settings import Settings
         from api.tables import create_tables
@@ -89,8 +90,7 @@ def register(app: typer.Typer) -> None:
         try:
             settings = Settings()
             create_tables(store.engine)
-            view = packs.View(role=role, secret=keys_for(store.engine, settings.secret).pseudonym,
-                              small=settings.small_count, grid_m=float(settings.grid_m))
+            view = pack_view(role, keys_for(store.engine, settings.secret).pseudonym, settings)
         except KeyConfigError as exc:
             fail(str(exc))
         data = packs.load_pack_data(store)
@@ -120,13 +120,7 @@ def register(app: typer.Typer) -> None:
         import getpass
 
         from api.jobs.audit import AuditEntry, append_entries
-        what = f"pack {kind} {period.start.date()}..{period.end.date()}"
-        if pid:
-            what += " child " + view.pseudonym(pid)
-        if area and not pid:
-            what += f" area {area}"
-        if getattr(view, "subject", None):
-            what += " (named to the member, purpose given)"
+        what = disclosure_what(kind, period, pid, area, view)
         try:
             append_entries(store.engine, [AuditEntry(
                 action="disclosure", user_name=f"cli:{getpass.getuser()}", role=role, route="pack",

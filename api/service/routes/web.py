@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.roles import PACK_ROLES
+from api.jobs.pack import disclosure_what, pack_view
 from api.service.dependencies import Context, service
 from maps import assets
 from maps.web import SECURITY_HEADERS, iso_day, media_type, pack_data, page_html, static_path
@@ -78,15 +78,14 @@ def pack(request: Request, kind: str,
     role, rule, wf = ctx.role, ctx.rule, service(request)
     if rule is None or not rule.allows(role, kind):     # deny by default (the matrix decides
         raise HTTPException(status_code=403, detail=f"role {role} may not receive a {kind!r} pack")
-    kinds = sorted(set(packs.PACK_KINDS) | set(PACK_ROLES))
+    kinds = sorted(set(packs.PACK_KINDS) | set(packs.PACK_ROLES))
     if kind not in kinds:
         raise HTTPException(status_code=404, detail=f"no pack {kind!r}: one of {', '.join(kinds)}")
     try:
         period = packs.Period.parse(iso_day(start, "from"), iso_day(end, "to"))
     except (packs.PackError, ValueError, TypeError, OverflowError) as exc:
         raise HTTPException(status_code=400, detail=f"bad period: {exc}") from None
-    view = packs.View(role=role, secret=wf.minimiser.secret, small=wf.settings.small_count,
-                      grid_m=float(wf.settings.grid_m))
+    view = pack_view(role, wf.minimiser.secret, wf.settings)
     stamp = _pack_inputs(wf)
     data = pack_data(wf.store, wf.layers.cached, view, stamp)
     pid = resolve_pack_child(data, child, view) if child else None
@@ -117,10 +116,7 @@ def pack(request: Request, kind: str,
             _PACK_BUILDS.release()
     # the audit entry is a disclosure
     ctx.action = "disclosure"
-    ctx.what = (f"pack {kind} {period.start.date()}..{period.end.date()}"
-                + (f" child {view.pseudonym(pid)}" if pid else "")
-                + (f" area {area}" if area and not pid else "")
-                + (" (named to the member, purpose given)" if view.subject else "")
+    ctx.what = (disclosure_what(kind, period, pid, area, view)
                 + (f" to {' '.join(recipients.split())[:200]}" if recipients else ""))
     ctx.result_count = 1
     name = f"wayfinder-{kind}-{period.start.date()}-{period.end.date()}.html"
