@@ -35,7 +35,7 @@ warnings.simplefilter("ignore")
 
 def one_drop(i: int, work: Path, R: int, ehs_only: bool = False) -> dict:
     import pandas as pd
-    from api.jobs.network import save_identities
+    from api.jobs.identity import save_identities
     from geo.ingest import ingest_drop
     from geo.reference import load_bundled
     from geo.scan import space_time_scans

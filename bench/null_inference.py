@@ -95,7 +95,7 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
 def _resolve_identities(store, seed: int) -> None:
     """``wayfinder identity`` as the pipeline runs it (api.jobs.pipeline.step_identity): records of one
     child across sources become one person_id, so its placement from any record is its home."""
-    from api.jobs.network import save_identities
+    from api.jobs.identity import save_identities
     from network.identity import records_from_frames, resolve_identities
     try:
         persons = store.frame("persons")

@@ -28,49 +28,9 @@ import typer
 from api.cli.common import DB_HELP
 from api.cli.common import fail as _fail
 from api.cli.common import store_for as _store
-from geo.store_protocol import StoreLike
+from api.jobs.identity import (add_override, identity_records, record_identity_change,
+                              resolve_and_save)
 
-
-
-def _records(store: StoreLike) -> pd.DataFrame:
-    from network.identity import records_from_frames
-    children = store.frame("children")
-    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
-    return records_from_frames(children, persons)
-
-
-def _overrides(store: StoreLike) -> pd.DataFrame:
-    return store.table("identity_overrides")
-
-
-def _save(store: StoreLike, identities: pd.DataFrame) -> None:
-    from geo import schema
-    rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
-             "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
-             "evidence": r.evidence}
-            for r in identities.itertuples(index=False)]
-    with store.engine.begin() as conn:
-        conn.execute(schema.identity_links.delete())
-        if rows:
-            conn.execute(schema.identity_links.insert(), rows)
-
-
-def _resolve_and_save(store: StoreLike, threshold: float, seed: int) -> pd.DataFrame:
-    from network.identity import resolve_identities
-    identities = resolve_identities(_records(store), _overrides(store), threshold=threshold,
-                                    seed=seed)
-    _save(store, identities)
-    return identities
-
-
-def _audit(store: StoreLike, user: str, what: str, route: str) -> None:
-    """Log a merge or split as a ``combination`` event (api.jobs.audit)."""
-    try:
-        from api.jobs.audit import AuditEntry, append_entries
-    except ImportError:  # audit trail not built yet
-        return
-    append_entries(store.engine, [AuditEntry(action="combination", user_name=user, role="analyst",
-                                             route=route, what=what)])
 
 
 def _user(by: Optional[str]) -> str:
@@ -81,16 +41,6 @@ def _user(by: Optional[str]) -> str:
         return Settings().user or getpass.getuser()
     except (OSError, KeyError):    # no login name (e.g. in a container)
         return "unknown"
-
-
-def _add_override(store: StoreLike, record_a: str, record_b: Optional[str], action: str, by: str,
-                  reason: Optional[str]) -> None:
-    from geo import schema
-    from geo.store import utcnow
-    with store.engine.begin() as conn:
-        conn.execute(schema.identity_overrides.insert(), [{
-            "record_a": record_a, "record_b": record_b, "action": action, "by_user": by,
-            "at": utcnow(), "reason": reason}])
 
 
 def register(app: typer.Typer) -> None:
@@ -109,7 +59,7 @@ def register(app: typer.Typer) -> None:
         """Link the stored child and person records into persons and store the result."""
         store = _store(db)
         try:
-            identities = _resolve_and_save(store, threshold, seed)
+            identities = resolve_and_save(store, threshold, seed)
         except (ValueError, KeyError) as exc:
             _fail(f"identity resolution failed: {exc}")
         summary = {
@@ -139,7 +89,7 @@ def register(app: typer.Typer) -> None:
         if record_a == record_b:
             _fail("link needs two different records")
         store = _store(db)
-        recs = _records(store).set_index("record")
+        recs = identity_records(store).set_index("record")
         for r in (record_a, record_b):
             if r not in recs.index:
                 _fail(f"no child or person record {r!r}")
@@ -147,10 +97,10 @@ def register(app: typer.Typer) -> None:
             _fail(f"{record_a} is a {recs.at[record_a, 'kind']} record and {record_b} a "
                   f"{recs.at[record_b, 'kind']} record; children and adults are never linked")
         user = _user(by)
-        _add_override(store, record_a, record_b, "link", user, reason)
-        _audit(store, user, f"identity link {record_a} {record_b}", "cli identity link")
+        add_override(store, record_a, record_b, "link", user, reason)
+        record_identity_change(store, user, f"identity link {record_a} {record_b}", "cli identity link")
         if not defer:
-            ids = _resolve_and_save(store, 1.0, 0).set_index("record")
+            ids = resolve_and_save(store, 1.0, 0).set_index("record")
             typer.echo(f"linked {record_a} and {record_b}: person {ids.at[record_a, 'person_id']}")
         else:
             typer.echo(f"override stored: link {record_a} {record_b}")
@@ -169,18 +119,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Split a record out into its own person, and keep it out on re-runs."""
         store = _store(db)
-        recs = _records(store).set_index("record")
+        recs = identity_records(store).set_index("record")
         for r in (record, other):
             if r is not None and r not in recs.index:
                 _fail(f"no child or person record {r!r}")
         if other == record:
             _fail("unlink needs two different records")
         user = _user(by)
-        _add_override(store, record, other, "unlink", user, reason)
-        _audit(store, user, f"identity unlink {record}" + (f" {other}" if other else ""),
+        add_override(store, record, other, "unlink", user, reason)
+        record_identity_change(store, user, f"identity unlink {record}" + (f" {other}" if other else ""),
                "cli identity unlink")
         if not defer:
-            ids = _resolve_and_save(store, 1.0, 0).set_index("record")
+            ids = resolve_and_save(store, 1.0, 0).set_index("record")
             typer.echo(f"unlinked {record}: person {ids.at[record, 'person_id']}")
         else:
             typer.echo(f"override stored: unlink {record}" + (f" {other}" if other else ""))
@@ -192,7 +142,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the analyst overrides, oldest first."""
         store = _store(db)
-        ov = _overrides(store).sort_values(["at", "id"], kind="stable")
+        ov = store.table("identity_overrides").sort_values(["at", "id"], kind="stable")
         if as_json:
             typer.echo(ov.assign(at=ov["at"].astype(str)).to_json(orient="records"))
             return

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 from geo.store_protocol import StoreLike
 
 
@@ -41,3 +43,51 @@ def resolve_in_memory(store: StoreLike, frames: dict) -> bool:
         if f is not None and len(f) and "child_key" in f:
             f["person_id"] = f["child_key"].map(pmap).fillna(f["person_id"])
     return True
+
+
+def save_identities(store: StoreLike, identities: pd.DataFrame) -> None:
+    """Replace the ``identity_links`` table with this resolution."""
+    from geo import schema
+    rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
+             "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
+             "evidence": getattr(r, "evidence", None)}
+            for r in identities.itertuples(index=False)]
+    with store.engine.begin() as conn:
+        conn.execute(schema.identity_links.delete())
+        if rows:
+            conn.execute(schema.identity_links.insert(), rows)
+
+
+def identity_records(store: StoreLike) -> pd.DataFrame:
+    """The child and person records identity resolution links."""
+    from network.identity import records_from_frames
+    children = store.frame("children")
+    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
+    return records_from_frames(children, persons)
+
+
+def resolve_and_save(store: StoreLike, threshold: float, seed: int) -> pd.DataFrame:
+    """Resolve identities (with the analysts' overrides) and store them in identity_links."""
+    from network.identity import resolve_identities
+    identities = resolve_identities(identity_records(store), store.table("identity_overrides"),
+                                    threshold=threshold, seed=seed)
+    save_identities(store, identities)
+    return identities
+
+
+def record_identity_change(store: StoreLike, user: str, what: str, route: str) -> None:
+    """Log a merge or split as a ``combination`` event (api.jobs.audit)."""
+    from api.jobs.audit import AuditEntry, append_entries
+    append_entries(store.engine, [AuditEntry(action="combination", user_name=user, role="analyst",
+                                             route=route, what=what)])
+
+
+def add_override(store: StoreLike, record_a: str, record_b: str | None, action: str, by: str,
+                  reason: str | None) -> None:
+    """An analyst's link or unlink of records, reused by every later resolution."""
+    from geo import schema
+    from geo.store import utcnow
+    with store.engine.begin() as conn:
+        conn.execute(schema.identity_overrides.insert(), [{
+            "record_a": record_a, "record_b": record_b, "action": action, "by_user": by,
+            "at": utcnow(), "reason": reason}])

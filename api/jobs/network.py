@@ -58,19 +58,6 @@ def apply_identities(frames: dict, pmap: dict) -> None:
                 f["person_id"] = f["episode_key"].map(by_ep).fillna(f["person_id"])
 
 
-def save_identities(store: StoreLike, identities: pd.DataFrame) -> None:
-    """Replace the ``identity_links`` table with this resolution."""
-    from geo import schema
-    rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
-             "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
-             "evidence": getattr(r, "evidence", None)}
-            for r in identities.itertuples(index=False)]
-    with store.engine.begin() as conn:
-        conn.execute(schema.identity_links.delete())
-        if rows:
-            conn.execute(schema.identity_links.insert(), rows)
-
-
 def betweenness_method(measures: pd.DataFrame) -> str:
     """``exact``, ``sampled:k=N`` or ``sampled:k=N(capped)`` from the ``measures_method`` of
     ``network.measures.centrality`` (the full wording is stored with ``network_measures``)."""

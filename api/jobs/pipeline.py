@@ -576,7 +576,7 @@ def step_geocode(ctx: Context) -> dict:
 def step_identity(ctx: Context) -> dict:
     """Link child and person records into persons (``network.identity``); store them in
     ``identity_links``; write identity.csv."""
-    from api.jobs.network import save_identities
+    from api.jobs.identity import save_identities
     from network.identity import records_from_frames, resolve_identities
     store = ctx.store
     ctx.progress.start("identity", estimate=ctx.cache["estimate"])
