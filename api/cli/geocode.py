@@ -13,7 +13,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ import typer
 from api.cli.common import DB_HELP
 from api.cli.common import fail as _fail
 from api.cli.common import store_for as _store
+from api.jobs.geocode import GeocodeOverrideError, gazetteer_of, record_override
 from api.jobs.geocode import analyst_overrides as _overrides
 from geo.store_protocol import StoreLike
 
@@ -32,11 +32,10 @@ OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "con
 
 
 def _gazetteer(store: StoreLike):
-    from geo.gazetteer import gazetteer_from_store
-    gaz = gazetteer_from_store(store)
-    if gaz.postcodes.empty:
-        _fail("no postcodes loaded in the store: run `wayfinder reference` first")
-    return gaz
+    try:
+        return gazetteer_of(store)
+    except GeocodeOverrideError as exc:
+        _fail(str(exc))
 
 
 def geocode_csv(
@@ -115,8 +114,12 @@ def review(
         _fail("give exactly one of --postcode, --easting/--northing, --premises, --none")
     if (easting is None) != (northing is None):
         _fail("--easting and --northing go together")
-    _record_override(store, text, postcode, easting, northing, premises, none,
-                     by or os.environ.get("USER") or "analyst")
+    try:
+        precision, e, n = record_override(store, text, postcode, easting, northing, premises, none,
+                                          by or os.environ.get("USER") or "analyst")
+    except GeocodeOverrideError as exc:
+        _fail(str(exc))
+    typer.echo(f"recorded: {precision}" + (f" at {e:.0f}, {n:.0f}" if precision != "none" else ""))
 
 
 def _list_review(store: StoreLike, threshold: float) -> None:
@@ -152,64 +155,6 @@ def _list_codes(store: StoreLike, out) -> None:
         hint = f"; suggested: {r.suggested}" if r.suggested else ""
         typer.echo(f"  {r.file}: {r.column!r} -> {r.target} ({r[2]}): {r.code!r} "
                    f"({r.rows} row{'s' if r.rows != 1 else ''}){hint}", err=True)
-
-
-def _record_override(store: StoreLike, text, postcode, easting, northing, premises, none, by) -> None:
-    import numpy as np
-    import pandas as pd
-
-    from geo import schema
-    from geo.gazetteer import to_wgs84
-    from geo.store import utcnow
-
-    gaz = _gazetteer(store)
-    if postcode is not None:
-        pt = gaz.postcode_points(pd.Series([postcode]))
-        if pt["easting"].isna().all():
-            _fail(f"postcode {postcode!r} is not in the loaded gazetteer")
-        e, n = float(pt["easting"].iloc[0]), float(pt["northing"].iloc[0])
-        precision, match_id = "postcode", f"postcode:{pt['postcode'].iloc[0]}"
-    elif premises is not None:
-        prem = store.frame("premises")
-        hit = prem[(prem["premises_id"].astype(str) == premises) & prem["easting"].notna()]
-        if hit.empty:
-            _fail(f"no premises {premises!r} with coordinates in the store")
-        e, n = float(hit["easting"].iloc[0]), float(hit["northing"].iloc[0])
-        precision, match_id = "premises", f"premises:{premises}"
-    elif none:
-        e = n = float("nan")
-        precision, match_id = "none", None
-    else:
-        e, n = float(easting), float(northing)
-        if not (0 <= e <= 700_000 and 0 <= n <= 1_300_000):
-            _fail("easting/northing are outside British National Grid (EPSG:27700 metres)")
-        precision, match_id = "address", None
-    where = gaz.locate(np.array([e]), np.array([n]))
-    lat, lon = to_wgs84(np.array([e]), np.array([n]))
-    nan = lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else v  # noqa: E731
-    row = {"text": text, "easting": nan(e), "northing": nan(n), "latitude": nan(float(lat[0])),
-           "longitude": nan(float(lon[0])), "precision": precision,
-           "confidence": 1.0 if precision != "none" else 0.0, "method": "override",
-           "match_id": match_id, "ward_code": where["ward_code"].iloc[0],
-           "lsoa_code": where["lsoa_code"].iloc[0], "override": True, "reviewed_by": by,
-           "updated_at": utcnow()}
-    t = schema.geocodes
-    with store.engine.begin() as conn:
-        conn.execute(t.delete().where(t.c.text == text))
-        store.insert_frame(conn, t, pd.DataFrame([row]))
-    _log(store, by, text, precision)
-    typer.echo(f"recorded: {precision}" + (f" at {e:.0f}, {n:.0f}" if precision != "none" else ""))
-
-
-def _log(store: StoreLike, by: str, text: str, precision: str) -> None:
-    """Audit the alteration without the text itself (it may be a child's address)."""
-    from api.jobs.audit import AuditEntry, append_entries
-
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    append_entries(store.engine, [AuditEntry(
-        action="alteration", user_name=by, role="analyst", route="cli:review",
-        what=f"geocode override text#{digest} precision={precision}",
-        purpose="geocoding review", result_count=1)])
 
 
 def register(app: typer.Typer) -> None:
