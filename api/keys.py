@@ -26,7 +26,11 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.settings import Settings
+
 MIN_KEY = 32
+#: the environment names of the keys (read by api.settings.Settings: secret, pseudonym_key,
+#: audit_key)
 ENV = {"token": "WAYFINDER_SECRET", "pseudonym": "WAYFINDER_PSEUDONYM_KEY",
        "audit": "WAYFINDER_AUDIT_KEY"}
 LEGACY_SETTING = "token_secret"
@@ -40,11 +44,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120] or "store"
 
 
-def key_dir_for(url) -> Path:
+def key_dir_for(url, settings: Settings | None = None) -> Path:
     """The key directory of the store at SQLAlchemy URL ``url`` (see the module docstring)."""
     import sqlalchemy as sa
     u = sa.engine.make_url(str(url)) if not hasattr(url, "drivername") else url
-    base = os.environ.get("WAYFINDER_KEY_DIR")
+    base = (settings or Settings()).key_dir
     if u.drivername.startswith("sqlite"):
         db = u.database or ":memory:"
         if db == ":memory:" or db.startswith("file:"):
@@ -109,23 +113,26 @@ class Keys:
     pseudonym: str
     audit: str
     directory: Path
+    #: the anchor file from settings (``WAYFINDER_AUDIT_ANCHOR``), when set
+    anchor_file: str | None = None
 
     @property
     def anchor(self) -> Path:
         """The audit trail's external anchor (append-only file; ``WAYFINDER_AUDIT_ANCHOR``)."""
-        return Path(os.environ.get("WAYFINDER_AUDIT_ANCHOR") or self.directory / "audit.anchor")
+        return Path(self.anchor_file or self.directory / "audit.anchor")
 
 
 def _legacy_secret(engine) -> str | None:
     """The single secret older installs kept in the store (for tokens and pseudonyms alike)."""
     from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
     from api.tables import api_setting, create_tables
     try:
         create_tables(engine)
         with engine.connect() as conn:
             return conn.execute(select(api_setting.c.value)
                                 .where(api_setting.c.key == LEGACY_SETTING)).scalar()
-    except Exception:   # noqa: BLE001 - no settings table: nothing to move
+    except SQLAlchemyError:   # no settings table: nothing to move
         return None
 
 
@@ -136,20 +143,21 @@ def _forget_legacy(engine) -> None:
         conn.execute(delete(api_setting).where(api_setting.c.key == LEGACY_SETTING))
 
 
-def keys_for(engine, token_env: str | None = None) -> Keys:
-    """The keys of the store behind ``engine`` (environment first, then the key directory).
-    ``token_env``: the token key from settings (``WAYFINDER_SECRET``), when given."""
-    directory = key_dir_for(engine.url)
-    pseudo_env = os.environ.get(ENV["pseudonym"])
+def keys_for(engine, token_env: str | None = None, settings: Settings | None = None) -> Keys:
+    """The keys of the store behind ``engine`` (settings, i.e. the environment, first, then the
+    key directory). ``token_env``: the token key of the caller's settings, when given."""
+    settings = settings or Settings()
+    directory = key_dir_for(engine.url, settings)
+    pseudo_env = settings.pseudonym_key
     initial = None
     if not pseudo_env and not (directory / "pseudonym.key").exists():
         initial = _legacy_secret(engine)
         if initial is not None and len(initial) < MIN_KEY:
             initial = None
-    keys = Keys(token=load_key("token", directory, token_env or os.environ.get(ENV["token"])),
+    keys = Keys(token=load_key("token", directory, token_env or settings.secret),
                 pseudonym=load_key("pseudonym", directory, pseudo_env, initial),
-                audit=load_key("audit", directory, os.environ.get(ENV["audit"])),
-                directory=directory)
+                audit=load_key("audit", directory, settings.audit_key),
+                directory=directory, anchor_file=settings.audit_anchor)
     if keys.token == keys.pseudonym:
         raise KeyConfigError("the token key and the pseudonym key must differ (rotating one must not "
                         "change the other)")
@@ -158,12 +166,13 @@ def keys_for(engine, token_env: str | None = None) -> Keys:
     return keys
 
 
-def rotate_token_key(engine) -> Path:
+def rotate_token_key(engine, settings: Settings | None = None) -> Path:
     """Replace the token key file (every token issued so far stops working; pseudonyms and the
     audit key are unchanged). Refused when the token key comes from the environment."""
-    if os.environ.get(ENV["token"]):
+    settings = settings or Settings()
+    if settings.secret:
         raise KeyConfigError("the token key comes from WAYFINDER_SECRET: change it there")
-    directory = ensure_dir(key_dir_for(engine.url))
+    directory = ensure_dir(key_dir_for(engine.url, settings))
     path = directory / "token.key"
     tmp = directory / "token.key.new"
     write_private(tmp, secrets.token_urlsafe(32))

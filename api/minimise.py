@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.roles import ANALYST
 from geo import disclosure
 from geo.disclosure import PERSONAL_KEYS, day_of, month_of  # noqa: F401 - re-exported
 
@@ -80,12 +79,3 @@ class Minimiser:
             return df
         return disclosure.minimise_frame(df, self.small, dates=DATES_OF_VIEW.get(view, "month"))
 
-    def scrub(self, record: dict, view: str) -> dict:
-        """Drop personal keys from a plain record for non-analyst views."""
-        if view == "full":
-            return record
-        return disclosure.drop_personal(record)
-
-
-def is_analyst(role: str) -> bool:
-    return role == ANALYST

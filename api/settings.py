@@ -6,32 +6,45 @@ in the store's key directory, see ``api.keys``), ``WAYFINDER_TOKEN_MINUTES=15``.
 """
 from __future__ import annotations
 
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DB = "sqlite:///wayfinder.sqlite"
+from geo.store import DEFAULT_URL as DEFAULT_DB
 
 
 class Settings(BaseSettings):
+    """Every ``WAYFINDER_*`` setting, validated (sizes and periods positive; 0 only where it
+    disables something), read once where a command or the service starts and passed down."""
     model_config = SettingsConfigDict(env_prefix="WAYFINDER_", extra="ignore")
 
     db: str = DEFAULT_DB
+    #: who runs the identity commands (audit trail); unset: the login name
+    user: str | None = None
     #: the public base URL behind the TLS proxy (e.g. https://wayfinder.example.gov.uk) used in
     #: links; unset: links are relative (the request's Host header is never reflected)
     public_url: str | None = None
+    #: the token-signing key (at least 32 characters, checked by api.keys); unset: token.key
     secret: str | None = None
-    token_minutes: int = 15
+    #: the pseudonym and audit-MAC keys (api.keys); unset: pseudonym.key, audit.key
+    pseudonym_key: str | None = None
+    audit_key: str | None = None
+    #: folder of every store's key directory; unset: beside an SQLite store, else ~/.config
+    key_dir: str | None = None
+    #: the audit trail's external anchor file; unset: audit.anchor in the key directory
+    audit_anchor: str | None = None
+    token_minutes: PositiveInt = 15
     #: OGC API items paging: default and maximum page size
-    default_limit: int = 100
-    max_limit: int = 10_000
+    default_limit: PositiveInt = 100
+    max_limit: PositiveInt = 10_000
     #: requests per minute per user (or per client address before login); 0 disables
-    rate_per_minute: int = 600
+    rate_per_minute: NonNegativeInt = 600
     #: failed logins per minute per client address before 429
-    login_rate_per_minute: int = 20
+    login_rate_per_minute: PositiveInt = 20
     #: failed logins in a row that lock an account name for ``lockout_seconds`` (0: no lockout)
-    login_account_failures: int = 10
-    lockout_seconds: float = 900.0
+    login_account_failures: NonNegativeInt = 10
+    lockout_seconds: PositiveFloat = 900.0
     #: password hashes (Argon2, 64 MiB each) at once; more sign-ins wait, then get 429
-    login_hash_concurrency: int = 2
+    login_hash_concurrency: PositiveInt = 2
     #: addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated); empty:
     #: the client address is the TCP peer's, whatever the headers say
     trusted_proxies: str = ""
@@ -41,26 +54,23 @@ class Settings(BaseSettings):
     #: the web page hides /docs and /redoc (swagger-ui is vendored, no CDN) when false
     docs: bool = False
     #: street-level grid (metres, British National Grid) to which non-analyst points are snapped
-    grid_m: int = 250
+    grid_m: PositiveInt = 250
     #: counts from 1 to this value minus one are shown as "<N" to non-analysts
-    small_count: int = 5
+    small_count: PositiveInt = 5
     #: heat grid cell size in metres
-    heat_cell_m: int = 500
+    heat_cell_m: PositiveInt = 500
     #: seconds a cached user lookup stays valid (disable/role changes take effect within this)
-    user_cache_seconds: float = 5.0
+    user_cache_seconds: PositiveFloat = 5.0
     #: tiles: extent and buffer
-    tile_extent: int = 4096
-    tile_buffer: int = 64
+    tile_extent: PositiveInt = 4096
+    tile_buffer: NonNegativeInt = 64
     #: maximum features in one vector tile (the rest are dropped and the tile flagged)
-    tile_max_features: int = 50_000
+    tile_max_features: PositiveInt = 50_000
     #: encoded tiles kept in memory per process (cleared when the store changes); 0 disables
-    tile_cache_size: int = 20_000
+    tile_cache_size: NonNegativeInt = 20_000
     #: ... and at most this many megabytes of them (dense national-scale tiles are megabytes
     #: each: 20,000 of them would not fit in memory)
-    tile_cache_mb: int = 512
+    tile_cache_mb: NonNegativeInt = 512
     #: seconds between checks that the store has changed (layers are rebuilt when it has)
-    refresh_seconds: float = 30.0
+    refresh_seconds: PositiveFloat = 30.0
 
-
-def get_settings(**overrides) -> Settings:
-    return Settings(**overrides)

@@ -99,7 +99,7 @@ def _store(db: str | None, work: Path) -> str:
 
 
 def _serve(url: str, port: int, env: dict) -> subprocess.Popen:
-    code = ("import uvicorn; from api.app import create_app; "
+    code = ("import uvicorn; from api.service.app import create_app; "
             f"uvicorn.run(create_app({url!r}), host='127.0.0.1', port={port}, log_level='warning')")
     p = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -138,9 +138,9 @@ def two_workers(c, c2, passwords: dict, f: Findings) -> int:
 
 def _route_names() -> dict:
     """Route path -> route name (the matrix's key), from the routers the app includes."""
-    from api.routes import (admin, analyses, auth, collections, licensing, network, profiles,
+    from api.service.routes import (admin, analyses, auth, collections, licensing, network, profiles,
                             scorecards, tiles)
-    from maps import web
+    from api.service.routes import web
     out = {"/healthz": "health"}
     for mod in (auth, collections, tiles, analyses, network, profiles, scorecards, licensing, admin, web):
         for r in mod.router.routes:
@@ -402,7 +402,7 @@ def main() -> int:
     f = Findings()
     work = Path(tempfile.mkdtemp(prefix="wf-attack-"))
     url = _store(a.db, work)
-    from api.auth import add_user
+    from api.service.auth import add_user
     from geo.store import open_store
     store = open_store(url)
     passwords = {r: secrets.token_urlsafe(18) for r in ROLES}

@@ -14,9 +14,9 @@ drives it with ``wrk`` (Debian package; a Python load generator when wrk is miss
 - ``items_1000``: ``/collections/found_at/items?limit=1000&offset=...`` (1,000-feature pages);
 - ``tiles``: ``/collections/found_at/tiles/WebMercatorQuad/{z}/{x}/{y}`` over Birmingham at z12-14
   (tile cache on, the default: once warm, every request is answered by ``AuditMiddleware``'s
-  cached-tile path, ``api.routes.tiles.cached_tile``, still authenticated, authorised and audited)
+  cached-tile path, ``api.service.routes.tiles.cached_tile``, still authenticated, authorised and audited)
   and ``tiles_nocache`` (``WAYFINDER_TILE_CACHE_SIZE=0``: every tile made on request; at z12-14
-  from the pre-generalised cells of ``api.tilesets``, built first as ``wayfinder run`` builds them);
+  from the pre-generalised cells of ``api.jobs.tilesets``, built first as ``wayfinder run`` builds them);
 - with ``--tipg``: tipg (developmentseed) serving the same PostGIS table
   (``api_layer_found_at_full``) with the same tiles, same connections, same run.
 
@@ -146,7 +146,7 @@ def wait_up(port: int, path: str = "/healthz", tries: int = 240) -> None:
 
 def start_wayfinder(url: str, port: int, workers: int, extra_env: dict | None = None):
     env = {**os.environ, "WAYFINDER_DB": url, "WAYFINDER_RATE_PER_MINUTE": "0", **(extra_env or {})}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.service.app:create_app", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
 
@@ -208,7 +208,7 @@ def main() -> None:
     ap.add_argument("--no-items", action="store_true", help="skip the items test")
     args = ap.parse_args()
     from api_fixtures import fresh_pg_database, pg_url, populate
-    from api.auth import add_user
+    from api.service.auth import add_user
     from geo.store import open_store
     load = run_wrk if shutil.which("wrk") else run_python
     url = pg_url(args.db_name)
@@ -226,7 +226,7 @@ def main() -> None:
     t = time.time()
     built = subprocess.run([sys.executable, "-c",
                             "import json, sys; from geo.store import open_store; "
-                            "from api.tilesets import build_for_install; "
+                            "from api.jobs.tiles import build_for_install; "
                             "print(json.dumps(build_for_install(open_store(sys.argv[1]))))", url],
                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
                            capture_output=True, text=True).stdout.strip().splitlines()[-1]
@@ -283,7 +283,7 @@ def main() -> None:
                 f"({args.episodes} found-at points), {args.connections} connections, "
                 f"{args.seconds:.0f} s per test, {args.workers} worker(s), load: {load.__name__}\n\n")
         f.write(f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) before/after each test.\n\n")
-        f.write(f"Tilesets (tiles step, api.tilesets.build_for_install): {tileset['seconds']} s; "
+        f.write(f"Tilesets (tiles step, api.jobs.tiles.build_for_install): {tileset['seconds']} s; "
                 f"{json.dumps({k: v for k, v in tileset.items() if k != 'seconds'})}\n\n")
         f.write("| test | requests | req/s | p50 ms | p90 ms | p99 ms | errors | error kinds | load before | load after |\n"
                 "|---|---|---|---|---|---|---|---|---|---|\n")

@@ -35,7 +35,7 @@ warnings.simplefilter("ignore")
 
 def one_drop(i: int, work: Path, R: int, ehs_only: bool = False) -> dict:
     import pandas as pd
-    from api.commands.network import save_identities
+    from api.jobs.identity import save_identities
     from geo.ingest import ingest_drop
     from geo.reference import load_bundled
     from geo.scan import space_time_scans
@@ -86,7 +86,7 @@ def one_drop(i: int, work: Path, R: int, ehs_only: bool = False) -> dict:
 
 def _ehs(store, ev) -> dict:
     """Emerging hot spots exactly as ``wayfinder analyse`` runs them (complete months, exposure)."""
-    from api.commands.analyse import ward_exposure
+    from api.jobs.analyse import ward_exposure
     from geo.hotspots import filter_events
     from geo.spacetime import complete_months, emerging_hotspots, monthly_series
     from geo.weights import queen_weights

@@ -4,10 +4,10 @@ thousand places as in bench_api.py), so cluster-zoom tiles hold up to cells_per_
     .venv/bin/python bench/bench_tiles_dense.py [--points 1000000] [--db wf_tiles_dense]
 
 In a throwaway PostGIS database: ``n`` points uniform over Birmingham (Web Mercator), their
-cells (``geo.tilesets.generalise``) written as ``api.tilesets.write`` writes them, and the raw
-points in a table with a GiST index (as ``api.layers.write_postgis``). Then, one tile at a time
+cells (``geo.tilesets.generalise``) written as ``api.jobs.tilesets.write`` writes them, and the raw
+points in a table with a GiST index (as ``api.jobs.layers.write_postgis``). Then, one tile at a time
 (service time, no queueing), every z10-14 tile over Birmingham twice: from the cells
-(``api.tilesets.tile``, ST_AsMVT over the cells) and from the points (ST_AsMVT over the raw
+(``api.jobs.tilesets.tile``, ST_AsMVT over the cells) and from the points (ST_AsMVT over the raw
 points, what tipg and the street zooms do). Prints a Markdown table (append it to
 bench/RESULTS_api.md by hand with the load).
 """
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--db", default="wf_tiles_dense")
     args = ap.parse_args()
     from api_fixtures import drop_pg_database, fresh_pg_database
-    from api import tilesets
+    from api.jobs import tilesets
     from geo.store import open_store
     from geo.tilesets import generalise, tiles_over
     url = fresh_pg_database(args.db)

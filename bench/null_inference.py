@@ -11,7 +11,7 @@ are found back at their own homes, so housemates share a found-at place by chanc
 as generated), the bundled Birmingham
 reference data, ``geo.ingest.ingest_drop`` into a fresh SQLite store, then the analyses:
 by default the two this evaluation is about, called exactly as ``wayfinder analyse`` calls them
-(``api.commands.analyse.run_analyse``: the study area's postcodes, the store's children,
+(``api.jobs.analyse.run_analyse``: the study area's postcodes, the store's children,
 geocodes, links and intelligence); with ``--full`` the whole ``run_analyse``.
 
 Reports per drop: premises flagged at q < 0.05, found-at clusters and clusters with q < 0.05
@@ -67,7 +67,7 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
         (folder / "identity").write_text("resolved\n")
     t1 = time.perf_counter()
     if full:
-        from api.commands.analyse import run_analyse
+        from api.jobs.analyse import run_analyse
         run_analyse(store, folder / "out", seed=seed, permutations=replications)
         poc = store.read_result("premises_of_concern")
         cl = store.read_result("found_at_clusters")
@@ -93,9 +93,9 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
 
 
 def _resolve_identities(store, seed: int) -> None:
-    """``wayfinder identity`` as the pipeline runs it (api.pipeline.step_identity): records of one
+    """``wayfinder identity`` as the pipeline runs it (api.jobs.pipeline.step_identity): records of one
     child across sources become one person_id, so its placement from any record is its home."""
-    from api.commands.network import save_identities
+    from api.jobs.identity import save_identities
     from network.identity import records_from_frames, resolve_identities
     try:
         persons = store.frame("persons")

@@ -1,7 +1,7 @@
 """Disclosure control: the rules that decide what a minimised (non-analyst) view may show.
 
 One module, used by both edges that disclose personal data: the API (``api/minimise.py``,
-``api/routes/scorecards.py``) and the meeting packs (``maps/packs.py``). Which rules apply to which
+``api/service/routes/scorecards.py``) and the meeting packs (``maps/packs.py``). Which rules apply to which
 role stays with each edge (``api.minimise.VIEW_OF_ROLE``, ``maps.packs.View``); the rules
 themselves live here, so a pack and the API name the same child alike and suppress the same
 figures. Pure functions: no HTTP, no store, no role names.

@@ -374,7 +374,7 @@ security_state = sa.Table(
 
 )
 
-# ---- pre-generalised tilesets (geo/tilesets.py, api/tilesets.py) ------------------------------
+# ---- pre-generalised tilesets (geo/tilesets.py, api/jobs/tilesets.py) ------------------------------
 #: per layer, view and zoom the cells of a dense point layer with their (view's) counts
 tileset_cells = sa.Table(
     "tileset_cells", metadata,

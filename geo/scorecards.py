@@ -20,7 +20,7 @@ CSE_EPISODE_RISKS = ("significant", "serious")  # medium and high
 
 #: The count each percentage of the scorecards is a share of (its base), by key. A base key is
 #: looked up in the same dict as the percentage, then in the enclosing ones. Used to suppress
-#: percentages over small bases for non-analyst views (api/routes/scorecards.py).
+#: percentages over small bases for non-analyst views (api/service/routes/scorecards.py).
 PCT_BASE = {
     "repeat_rate_pct": "children",
     "repeat_missing_pct": "missing_children",

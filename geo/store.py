@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,8 +33,9 @@ class StoreError(RuntimeError):
 
 
 def resolve_url(url: str | None = None) -> str:
-    """`--db`, else `WAYFINDER_DB`, else an SQLite file in the current folder."""
-    return url or os.environ.get("WAYFINDER_DB") or DEFAULT_URL
+    """The store URL given (`--db`, or WAYFINDER_DB read by the caller's settings), else an
+    SQLite file in the current folder."""
+    return url or DEFAULT_URL
 
 
 def utcnow() -> datetime:

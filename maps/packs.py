@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ import pandas as pd
 from geo import disclosure
 from geo.getis_ord import GI_BIN_LABELS, GI_TEST
 from geo.permutation import bh_qvalues
+from geo.store_protocol import StoreLike
 from maps import assets, layers
 from maps.layers import esc
 
@@ -181,7 +182,7 @@ RESULTS = ("area_hotspots_ward", "area_hotspots_lsoa", "found_at_clusters", "pre
            "area_trends", "co_missing_groups", "bridging_persons")
 
 
-def load_pack_data(store: Any, frames: Iterable[str] = FRAMES, results: Iterable[str] = RESULTS) -> dict:
+def load_pack_data(store: StoreLike, frames: Iterable[str] = FRAMES, results: Iterable[str] = RESULTS) -> dict:
     """Frames and analysis results from a store (``geo.store.Store``); absent ones are left out."""
     data: dict = {}
     from geo.store import StoreError

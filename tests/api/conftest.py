@@ -9,8 +9,8 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import add_user
+from api.service.app import create_app
+from api.service.auth import add_user
 from api.settings import Settings
 from api_fixtures import ROLES, drop_pg_database, fresh_pg_database, open_populated
 

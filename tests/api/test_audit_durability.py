@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
-from api.auth import add_user
+from api.service.app import create_app
+from api.service.auth import add_user
 from api.settings import Settings
 from api.tables import audit_log
 
@@ -75,7 +75,7 @@ def test_unwritable_audit_refuses_the_request(tmp_path, monkeypatch):
 
         def broken(engine, entries):
             raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
-        monkeypatch.setattr("api.audit.append_entries", broken)
+        monkeypatch.setattr("api.jobs.audit.append_entries", broken)
         r = client.get("/auth/me", headers=headers)
         assert r.status_code == 503 and "audit" in r.json()["description"]
         assert "t_refuse" not in r.text           # nothing of the route's answer
@@ -173,7 +173,7 @@ def test_group_commit_batches_verify(store):
     """Entries of many concurrent requests, committed in shared batches, get consecutive ids and
     keep the chain intact, on both backends."""
     import asyncio
-    from api.audit import AuditEntry, AuditTrail, append_entries, verify
+    from api.jobs.audit import AuditEntry, AuditTrail, append_entries, verify
     append_entries(store.engine, [AuditEntry("consultation", "t_batch", "analyst", "/x", f"/x?{i}")
                                   for i in range(120)])
     trail = AuditTrail(store.engine)

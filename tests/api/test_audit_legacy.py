@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from api.audit import (GENESIS, HEAD_KEY, AuditEntry, AuditTrail, legacy_hash, verify)
+from api.jobs.audit import (GENESIS, HEAD_KEY, AuditEntry, AuditTrail, legacy_hash, verify)
 from api.cli import app
 from api.tables import api_setting, audit_log, create_tables
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
-from api.audit import (GENESIS, AuditEntry, AuditTrail, _canonical, _utc_text, append_entries,
+from api.jobs.audit import (GENESIS, AuditEntry, AuditTrail, _canonical, _utc_text, append_entries,
                        create_writer_role, entry_hash, keys_of, verify)
 from api.cli import app
 from api.tables import audit_log
@@ -189,7 +189,7 @@ def test_cli_pack_audited_before_the_file_with_purpose_and_recipients(tmp_path, 
 
     def broken(*a, **k):
         raise RuntimeError("disk full")
-    monkeypatch.setattr("api.audit.append_entries", broken)
+    monkeypatch.setattr("api.jobs.audit.append_entries", broken)
     out2 = tmp_path / "mog.html"
     r = CliRunner().invoke(app, ["pack", "mog", "--db", url, "--from", "2017-01-01", "--to",
                                  "2017-06-30", "--out", str(out2)])

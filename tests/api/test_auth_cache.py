@@ -8,8 +8,8 @@ import jwt
 import pytest
 from sqlalchemy import update
 
-from api.auth import Authenticator, User, add_user, set_disabled
-from api.errors import NotAuthenticated
+from api.service.auth import Authenticator, User, add_user, set_disabled
+from api.service.errors import NotAuthenticated
 from api.tables import app_user
 from geo.store import open_store
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api import cli
-from api.app import create_app
-from api.audit import verify
-from api.auth import add_user
+from api.service.app import create_app
+from api.jobs.audit import verify
+from api.service.auth import add_user
 from api.keys import keys_for
 from api.minimise import Minimiser
 from api.settings import Settings
@@ -83,7 +83,7 @@ def _snapshot(store) -> dict:
 
 
 def test_cli_erases_child_everywhere_in_one_transaction(store):
-    from api.tilesets import build_for_install
+    from api.jobs.tiles import build_for_install
     build_for_install(store)                   # pre-generalised tiles count the child's points
     assert _count(store, schema.tileset_cells) > 0
     before = _snapshot(store)
@@ -174,7 +174,7 @@ def test_failure_leaves_store_unchanged(store, monkeypatch):
 
     def broken(conn, entries):
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
-    monkeypatch.setattr("api.audit.append_in", broken)
+    monkeypatch.setattr("api.jobs.audit.append_in", broken)
     r = CliRunner().invoke(cli.app, ["erase", "--db", store.url, "child", "police/C0001",
                                      "--reason", REASON, "--by", "dpo.test"])
     assert r.exit_code != 0 and "nothing changed" in r.output
@@ -215,7 +215,7 @@ def test_route_admin_only_by_pseudonym(store):
 def test_erasure_covers_every_drop_table():
     """A new drop file must be declared either as covered by erasure or as free of personal
     data: nothing reminds a developer otherwise."""
-    from api.commands.erase import COVERED, NO_PERSONAL_DATA
+    from api.jobs.erase import COVERED, NO_PERSONAL_DATA
     from geo.schema import DROP_TABLES
     assert set(DROP_TABLES) == set(COVERED) | set(NO_PERSONAL_DATA)
     assert not set(COVERED) & set(NO_PERSONAL_DATA)

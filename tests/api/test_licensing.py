@@ -123,8 +123,8 @@ def test_reviews_recorded_audited_and_shown(city):
 
 @pytest.fixture(scope="module")
 def api(city):
-    from api.app import create_app
-    from api.auth import add_user
+    from api.service.app import create_app
+    from api.service.auth import add_user
     from api.settings import Settings
     from geo.store import open_store
     store = open_store(city[0])

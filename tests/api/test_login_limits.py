@@ -10,9 +10,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import LoginGuard, add_user
-from api.security_state import PRUNE_EVERY
+from api.service.app import create_app
+from api.service.auth import LoginGuard, add_user
+from api.service.security_state import PRUNE_EVERY
 from api.settings import Settings
 
 
@@ -38,7 +38,7 @@ def test_locked_account_same_answer_and_no_hashing(served, monkeypatch):
     for i in range(4):
         assert _login(c, "chair", f"wrong-{i}-password", **{"X-Forwarded-For": f"10.0.0.{i}"}).status_code == 401
     hashed = []
-    monkeypatch.setattr("api.auth.check_password", lambda h, p: hashed.append(1) or False)
+    monkeypatch.setattr("api.service.auth.check_password", lambda h, p: hashed.append(1) or False)
     wrong = _login(c, "chair", "wrong-again-password")
     right = _login(c, "chair", pw)
     assert wrong.status_code == right.status_code == 429           # the right password too

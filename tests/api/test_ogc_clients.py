@@ -15,8 +15,8 @@ import pytest
 import requests
 from pyproj import Transformer
 
-from api.app import create_app
-from api.auth import add_user
+from api.service.app import create_app
+from api.service.auth import add_user
 from api.settings import Settings
 from tests.maps._server import Server
 

@@ -1,5 +1,5 @@
-"""`wayfinder run` (api.pipeline): contract outputs, the run record, progress, resuming after a
-failed or killed step, and identical outputs on a Dask LocalCluster (api.partition).
+"""`wayfinder run` (api.jobs.pipeline): contract outputs, the run record, progress, resuming after a
+failed or killed step, and identical outputs on a Dask LocalCluster (api.jobs.partition).
 
 One small generated drop (synth scale "sample") is ingested once without geocoding; each test
 works on its own copy of that SQLite file.
@@ -58,7 +58,7 @@ def _copy(base: Path, tmp: Path) -> str:
 
 
 def _opts(out: Path, **kw):
-    from api.pipeline import RunOptions
+    from api.jobs.pipeline import RunOptions
     return RunOptions(out=out, seed=3, permutations=PERMS, **kw)
 
 
@@ -67,7 +67,7 @@ def reference_run(base_db, tmp_path_factory):
     """An uninterrupted single-process run with a rendered progress display."""
     from rich.console import Console
 
-    from api.pipeline import Progress, run_pipeline
+    from api.jobs.pipeline import Progress, run_pipeline
     from geo.store import open_store
     tmp = tmp_path_factory.mktemp("ref")
     store = open_store(_copy(base_db, tmp))
@@ -85,7 +85,7 @@ def _same_outputs(a: Path, b: Path) -> None:
 
 
 def test_run_writes_contract_files_stores_results_and_records_steps(reference_run):
-    from api.pipeline import STEPS, latest_record
+    from api.jobs.pipeline import STEPS, latest_record
     out, store, report = reference_run["out"], reference_run["store"], reference_run["report"]
     for name in CONTRACT_FILES:
         assert (out / name).stat().st_size > 0, name
@@ -124,7 +124,7 @@ def test_run_writes_contract_files_stores_results_and_records_steps(reference_ru
 
 
 def test_every_step_reports_progress_with_eta(reference_run):
-    from api.pipeline import STEPS
+    from api.jobs.pipeline import STEPS
     events, rendered = reference_run["progress"].events, reference_run["rendered"]
     for step in STEPS[1:]:
         kinds = [e[1] for e in events if e[0] == step]
@@ -138,7 +138,7 @@ def test_every_step_reports_progress_with_eta(reference_run):
 
 
 def test_resume_after_everything_done_skips_every_step(reference_run):
-    from api.pipeline import Progress, run_pipeline
+    from api.jobs.pipeline import Progress, run_pipeline
     store, out = reference_run["store"], reference_run["out"]
     before = {n: (out / n).stat().st_mtime_ns for n in CONTRACT_FILES}
     report = run_pipeline(store, _opts(out), Progress(enabled=False))
@@ -152,7 +152,7 @@ def test_resume_after_everything_done_skips_every_step(reference_run):
 
 
 def test_failed_step_resumes_from_its_stored_input(base_db, reference_run, tmp_path):
-    import api.pipeline as pl
+    import api.jobs.pipeline as pl
     from geo.store import open_store
     store = open_store(_copy(base_db, tmp_path))
     out = tmp_path / "out"
@@ -260,7 +260,7 @@ def test_run_command_fails_with_one_line_reason(tmp_path):
 
 @pytest.fixture(scope="module")
 def dask_client():
-    from api.partition import make_client
+    from api.jobs.partition import make_client
     client, cluster = make_client(local_cluster=2, processes=False)
     yield client
     client.close()
@@ -269,7 +269,7 @@ def dask_client():
 
 def test_dask_local_cluster_gives_identical_outputs(base_db, reference_run, dask_client,
                                                     tmp_path):
-    from api.pipeline import Progress, run_pipeline
+    from api.jobs.pipeline import Progress, run_pipeline
     from geo.store import open_store
     store = open_store(_copy(base_db, tmp_path))
     progress = Progress(enabled=False)
@@ -294,8 +294,8 @@ def test_partitioned_pairs_equal_single_pass_on_dense_cross_boundary_data(refere
     """Many pairs across authorities (shared homes), across grid blocks (found points on block
     edges) and between named children: the partitions and their cross-boundary pass find
     exactly the pairs of one pass."""
-    from api.partition import BLOCK_M, co_episode_pairs_partitioned, pair_partitions
-    from api.pipeline import co_episode_pairs_single, network_frames
+    from api.jobs.partition import BLOCK_M, co_episode_pairs_partitioned, pair_partitions
+    from api.jobs.pipeline import co_episode_pairs_single, network_frames
     frames = network_frames(reference_run["store"])
     rng = np.random.default_rng(11)
     ep = frames["episodes"].copy()
@@ -324,7 +324,7 @@ def test_partitioned_pairs_equal_single_pass_on_dense_cross_boundary_data(refere
     assert set(single["reason"]) >= {"home", "found"} and len(single) > 200
     pd.testing.assert_frame_equal(parted, single)
     # without the cross-boundary pass, pairs of children placed out of area would be lost
-    from api.partition import _pairs_task
+    from api.jobs.partition import _pairs_task
     within = pd.concat([_pairs_task(ep.iloc[p["rows"]], ch, None, None, p["reasons"], "6h", 250.0)
                         for p in plan if p["name"].startswith("home:")
                         and p["name"] != "home:cross-boundary"])

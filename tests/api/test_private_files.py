@@ -38,7 +38,7 @@ def test_exports_private_and_erased_with_the_child(tmp_path):
 
 
 def test_weak_or_shared_secrets_refused(tmp_path, monkeypatch):
-    from api.app import build_service
+    from api.service.app import build_service
     from api.keys import KeyConfigError
     import pytest
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
@@ -53,15 +53,15 @@ def test_weak_or_shared_secrets_refused(tmp_path, monkeypatch):
 
 
 def test_token_rotation_keeps_pseudonyms(tmp_path):
-    from api.app import build_service
+    from api.service.app import build_service
     url = f"sqlite:///{tmp_path / 'r.sqlite'}"
     wf = build_service(url)
     before = (wf.auth.secret, wf.minimiser.pseudonym("police/C0001"))
     wf.audit.close()
     r = CliRunner().invoke(app, ["keys", "rotate", "--db", url])
     assert r.exit_code == 0, r.output
-    import api.audit
-    api.audit._KEYS.clear()
+    import api.jobs.audit
+    api.jobs.audit._KEYS.clear()
     wf2 = build_service(url)
     assert wf2.auth.secret != before[0] and wf2.minimiser.pseudonym("police/C0001") == before[1]
     wf2.audit.close()
@@ -71,7 +71,7 @@ def test_legacy_store_secret_moved_out_of_the_store(tmp_path):
     """A store that kept one secret in settings: pseudonyms unchanged, secret gone from the store."""
     import sqlalchemy as sa
 
-    from api.app import build_service
+    from api.service.app import build_service
     from api.tables import api_setting, create_tables
     from geo.disclosure import pseudonym
     from geo.store import open_store

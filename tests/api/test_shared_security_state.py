@@ -10,8 +10,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import add_user
+from api.service.app import create_app
+from api.service.auth import add_user
 from api.settings import Settings
 from geo.store import open_store
 

@@ -1,6 +1,6 @@
 """The tile cache is a least-recently-used cache bounded by count and by bytes (dense
 national-scale tiles are megabytes each)."""
-from api.layers import LayerCache
+from api.jobs.layers import LayerCache
 
 
 def _cache(size=10, nbytes=1000):

@@ -35,7 +35,7 @@ def _prepare(folder: str, null: bool) -> dict:
     store = open_store(f"sqlite:///{folder / 'wf.sqlite'}")
     load_bundled(store)
     ingest_drop(store, folder / "drop")
-    from api.commands.analyse import run_analyse
+    from api.jobs.analyse import run_analyse
     run_analyse(store, folder / "out", seed=SEED, permutations=499)
     store.engine.dispose()
     return {k: truth.get(k, []) for k in ("venue_hotspots", "ward_hotspots", "ward_hotspot_cores", "null", "counts",

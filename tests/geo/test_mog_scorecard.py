@@ -208,7 +208,7 @@ def test_data_quality_report(hand_db):
 
 
 def test_missing_now_and_worrying_leave_stale_records_out(hand_db):
-    from api.commands.scorecard import load_resolved
+    from api.jobs.identity import load_resolved
     from geo import scorecards as sc
     from geo.store import open_store
     f = load_resolved(open_store(hand_db), ["episodes", "return_interviews"])

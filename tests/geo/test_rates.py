@@ -183,7 +183,7 @@ def test_area_hotspots_rates_and_globals(wards):
 def test_analyse_with_synthetic_populations_end_to_end(tmp_path):
     """synth --populations -> ingest -> wayfinder analyse: rates on the ward map, none on
     the LSOAs (no LSOA population), global statistics in the outputs."""
-    from api.commands.analyse import run_analyse
+    from api.jobs.analyse import run_analyse
     from geo.ingest import ingest_drop
     from geo.reference import load_bundled
     from geo.store import open_store

@@ -1,4 +1,4 @@
-"""The real Wayfinder app (api.app.create_app) over a real store, with the maps.web router, served by
+"""The real Wayfinder app (api.service.app.create_app) over a real store, with the maps.web router, served by
 uvicorn on 127.0.0.1 in a thread, for browser tests."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import uvicorn
 
 def make_app(url: str):
     from api import roles
-    from api.app import create_app
-    from maps import web
+    from api.service.app import create_app
+    from api.service.routes import web
 
     # Until api/roles.py lists the page's routes, declare them here (the page and the vendored
     # assets hold no data; packs are person-level disclosures).
@@ -27,7 +27,7 @@ def make_app(url: str):
 
 
 def add_user(app, name: str, role: str, password: str) -> None:
-    from api.auth import add_user as _add
+    from api.service.auth import add_user as _add
 
     try:
         _add(app.state.wf.store.engine, name, role, password)

@@ -1,5 +1,5 @@
 """The web page in a real browser: Playwright for Python driving Debian's /usr/bin/chromium (no
-browser download), against the real app (api.app.create_app) over a real store with real users.
+browser download), against the real app (api.service.app.create_app) over a real store with real users.
 
 Signs in, toggles a layer, opens a popup, opens the network view, takes a screenshot, and checks
 that no request left localhost (every request is routed through a guard that records and blocks

@@ -4,7 +4,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from maps import web
+from api.service.routes import web
 from maps.assets import check_offline
 
 

@@ -1,4 +1,4 @@
-"""The page and packs through the real app (api.app.create_app) with a real store and real users."""
+"""The page and packs through the real app (api.service.app.create_app) with a real store and real users."""
 import re
 
 import pytest

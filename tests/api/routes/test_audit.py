@@ -1,7 +1,7 @@
 """The audit trail: entries for consultations and denials, never personal data; tampering detected."""
 from sqlalchemy import delete, select, update
 
-from api.audit import AuditEntry, append_entries, verify
+from api.jobs.audit import AuditEntry, append_entries, verify
 from api.tables import audit_log
 
 
@@ -40,7 +40,7 @@ def test_admin_reads_and_verifies(as_role):
 
 def test_tampering_detected(tmp_path):
     from geo.store import open_store
-    from api.audit import AuditTrail
+    from api.jobs.audit import AuditTrail
     store = open_store(f"sqlite:///{tmp_path / 'a.sqlite'}")
     trail = AuditTrail(store.engine)
     for i in range(5):
@@ -62,7 +62,7 @@ def test_tampering_detected(tmp_path):
 
 def test_tail_deletion_detected(tmp_path):
     from geo.store import open_store
-    from api.audit import AuditTrail
+    from api.jobs.audit import AuditTrail
     store = open_store(f"sqlite:///{tmp_path / 'b.sqlite'}")
     AuditTrail(store.engine)
     append_entries(store.engine, [AuditEntry("login", "u", "admin") for _ in range(3)])

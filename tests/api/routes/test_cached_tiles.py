@@ -1,12 +1,12 @@
-"""Cached tiles are answered by ``api.routes.tiles.cached_tile`` (from ``AuditMiddleware``) with
+"""Cached tiles are answered by ``api.service.routes.tiles.cached_tile`` (from ``AuditMiddleware``) with
 the same answer, the same checks and the same audit entry as the normal route; anything but an
 allowed cache hit goes the normal way."""
 import pytest
 from sqlalchemy import select
 
-from api.audit import AuditWriteError, verify
-from api.auth import add_user, set_disabled
-from api.routes.tiles import cached_tile
+from api.jobs.audit import AuditWriteError, verify
+from api.service.auth import add_user, set_disabled
+from api.service.routes.tiles import cached_tile
 from api.tables import audit_log
 
 # found_at is a person-level layer now (a purpose on every tile, no fast path): a ward layer
@@ -23,7 +23,7 @@ def served(monkeypatch):
         answer = cached_tile(wf, scope)
         hits.append(answer is not None)
         return answer
-    monkeypatch.setattr("api.app.cached_tile", spy)
+    monkeypatch.setattr("api.service.app.cached_tile", spy)
     return hits
 
 
@@ -148,7 +148,7 @@ def test_tile_cache_key_is_not_an_object_address(app, as_role, monkeypatch):
     member must still get the tile of the member's own view, not the analyst's."""
     import dataclasses
 
-    import api.routes.tiles as tiles
+    import api.service.routes.tiles as tiles
     wf = app.state.wf
     wf.layers._tiles.clear()
     member_own = as_role("mog_member", "GET", TILE).content

@@ -47,7 +47,7 @@ def test_tiles(as_role):
         r = as_role("analyst", "GET", f"/collections/found_at/tiles/WebMercatorQuad/10/{x}/{y}?purpose=layer+test")
         assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
         if r.content:
-            # city zooms are pre-generalised (api.tilesets): cells with their counts
+            # city zooms are pre-generalised (api.jobs.tilesets): cells with their counts
             n += sum(f["properties"]["points"] for f in mapbox_vector_tile.decode(r.content)["found_at"]["features"]
                      if 0 <= f["geometry"]["coordinates"][0] < 4096 and 0 <= f["geometry"]["coordinates"][1] < 4096)
     world = mapbox_vector_tile.decode(as_role("analyst", "GET", "/collections/found_at/tiles/WebMercatorQuad/0/0/0?purpose=layer+test").content)

@@ -3,8 +3,8 @@ import secrets
 
 from fastapi.testclient import TestClient
 
-from api.app import all_routes, create_app
-from api.auth import add_user
+from api.service.app import all_routes, create_app
+from api.service.auth import add_user
 from api.settings import Settings
 
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from api import roles
-from api.app import all_routes
+from api.service.app import all_routes
 from api.tables import audit_log
 from api_fixtures import ROLES
 
@@ -86,7 +86,7 @@ def test_bad_and_expired_tokens(client, app):
 
 
 def test_wrong_password_and_disabled_user(client, app, store, passwords):
-    from api.auth import add_user, set_disabled
+    from api.service.auth import add_user, set_disabled
     r = client.post("/auth/token", data={"username": "t_analyst", "password": "wrong-password-x"})
     assert r.status_code == 401
     add_user(store.engine, "t_leaver", "mog_member", passwords["mog_member"])

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from api.minimise import Minimiser
-from api.routes.scorecards import SUPPRESSED_PCT, suppress_dict
+from api.service.routes.scorecards import SUPPRESSED_PCT, suppress_dict
 
 CASE_ROLES = ["mog_member", "cog_member", "mase_member"]
 

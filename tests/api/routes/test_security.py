@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from api import roles
-from api.app import all_routes
+from api.service.app import all_routes
 from api.tables import audit_log
 from api_fixtures import ROLES
 from geo import disclosure
@@ -225,7 +225,7 @@ def test_raw_child_ids_for_analysts_only_and_audit_names_the_child(app, as_role)
 def test_ego_network_without_restricted_edges(app, as_role):
     """Finding 8: restricted nodes and their edges (children's homes) never reach a non-analyst."""
     wf = app.state.wf
-    from api.routes.network import graph
+    from api.service.routes.network import graph
     G = graph(wf)
     restricted = [(u, v) for u, v, d in G.edges(data=True) if d.get("restricted")]
     assert restricted, "the test store has residence edges"
@@ -321,7 +321,8 @@ def test_no_host_reflection(as_role):
 def test_packs_cached_per_period_and_role_and_built_one_at_a_time(app, as_role, monkeypatch):
     """Finding 12: the same pack again is served from the cache; a second build waits its turn
     or is told to come back (429), so pack requests cannot take every worker."""
-    from maps import packs, web
+    from api.service.routes import web
+    from maps import packs
     calls = []
     real = packs.build_pack
 

@@ -28,9 +28,9 @@ def test_components_counts_banded_for_case_members(as_role, role):
 
 def test_maps_route_missing_from_the_matrix_is_refused(store, passwords, monkeypatch):
     from api import roles
-    from api.app import create_app
+    from api.service.app import create_app
     from api.settings import Settings
-    from maps import web
+    from api.service.routes import web
 
     @web.router.get("/unruled-maps-route", name="unruled_maps_route")
     def unruled() -> dict:

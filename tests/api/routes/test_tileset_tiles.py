@@ -1,4 +1,4 @@
-"""Pre-generalised found-at tiles (api.tilesets), on SQLite and PostGIS: at grid and cluster
+"""Pre-generalised found-at tiles (api.jobs.tilesets), on SQLite and PostGIS: at grid and cluster
 zooms a tile's cells count exactly the points of the caller's view inside it, small counts are
 banded for minimised views, only counts are sent, street zooms keep each view's points, and
 the run step and the service agree on what is stored."""
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from api import tilesets
+from api.jobs import tilesets
+from api.jobs.tiles import build_from_store
 from api.minimise import view_for
 from geo import disclosure, schema
 from geo.tilesets import HALF, SCHEME, cells_at, tile_of
@@ -119,12 +120,12 @@ def test_run_step_and_service_store_the_same_tileset(app, store):
     before, stamps = stored()
     assert set(stamps) == {"full", "case", "licensing"}
     # the run step finds them current (same store state, same settings): nothing rewritten
-    summary = tilesets.build_from_store(store, wf.settings, wf.minimiser)
+    summary = build_from_store(store, wf.settings, wf.minimiser)
     assert all(v["current"] for v in summary["found_at"].values()), summary
     # forgotten, the run step writes the very same cells the service had written
     with store.engine.begin() as conn:
         conn.execute(ts.update().values(stamp="stale"))
-    summary = tilesets.build_from_store(store, wf.settings, wf.minimiser)
+    summary = build_from_store(store, wf.settings, wf.minimiser)
     assert not any(v["current"] for v in summary["found_at"].values())
     after, stamps2 = stored()
     assert stamps2 == stamps
@@ -134,7 +135,7 @@ def test_run_step_and_service_store_the_same_tileset(app, store):
 
 
 def test_cache_is_warmed_with_the_opening_tiles(app):
-    from api.routes.tiles import warm
+    from api.service.routes.tiles import warm
     wf = app.state.wf
     prep = wf.layers.get("found_at", "case")
     tiles = tilesets.opening_tiles(wf.store.engine, "found_at", "case", prep.extent)

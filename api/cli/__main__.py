@@ -1,0 +1,4 @@
+"""`python -m api.cli`: the `wayfinder` command line."""
+from api.cli import app
+
+app()

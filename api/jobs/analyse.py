@@ -1,0 +1,165 @@
+"""The analyses step (`wayfinder analyse`, step ``analyses`` of `wayfinder run`): area hot spots, found-at clusters, premises of concern, trends, Knox,
+the near-repeat table and the space-time permutation scan.
+
+Loads frames from the store, calls the pure analyses in geo/, writes the contract files
+(GeoJSON in WGS84 with the CRS stated, CSV tables) and stores every result with
+``store.write_result`` for the API.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from geo.store_protocol import StoreLike
+
+#: least permutations of the area maps (Gi*, local Moran, EB local Moran, global statistics)
+AREA_PERMUTATIONS = 9999
+
+WGS84_CRS = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+
+
+def _write_geojson(gdf, path: Path, members: dict | None = None) -> None:
+    """GeoJSON FeatureCollection in WGS84 with the CRS member stated (and foreign
+    ``members``)."""
+    g = gdf.to_crs(4326)
+    for c in g.columns:
+        if str(g[c].dtype).startswith("datetime"):
+            g[c] = g[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc = json.loads(g.to_json(na="null", drop_id=True))
+    doc["crs"] = WGS84_CRS
+    doc.update(members or {})
+    path.write_text(json.dumps(doc, default=str))
+
+
+def run_area_hotspots(store: StoreLike, ev, areas, out: Path, start, end, seed: int, permutations: int) -> dict:
+    """Ward and LSOA hot spots with rates where a child population is loaded (populations.csv,
+    ``geo.rates``; no population, no rate) and the global Moran's I and General G of each map:
+    ``area_hotspots_{level}.geojson`` (the globals as its foreign member ``autocorrelation``),
+    ``area_autocorrelation.json`` and the stored results of the same names."""
+    import pandas as pd
+    from geo.hotspots import area_hotspots
+    from geo.rates import child_population
+
+    populations = store.frames(["populations"], missing_ok=["populations"])["populations"]
+    # None: a store from before populations.csv, no population
+    summary, glob = {}, []
+    # the two-sided pseudo p of R permutations is at least 3 / (R + 1): with 999 and BH over the
+    # 40 wards no ward could reach q < 0.05 on its own (3/1000 x 40 = 0.12); area maps are small
+    perms = max(permutations, AREA_PERMUTATIONS)
+    for level in ("ward", "lsoa"):
+        a = areas[areas["level"] == level]
+        if a.empty:
+            continue
+        pop, basis = child_population(populations, a["area_code"].to_numpy())
+        hs = area_hotspots(ev, a, population=pop if basis else None, permutations=perms,
+                           seed=seed, start=start, end=end)
+        auto = [dict(level=level, population=basis or None, **g) for g in hs.attrs.get("autocorrelation", [])]
+        glob += auto
+        _write_geojson(hs, out / f"area_hotspots_{level}.geojson", {"autocorrelation": auto})
+        store.write_result(f"area_hotspots_{level}", hs, {"seed": seed, "from": start, "to": end,
+                                                          "permutations": perms, "population": basis or None})
+        summary[f"area_hotspots_{level}"] = len(hs)
+    (out / "area_autocorrelation.json").write_text(json.dumps(glob, indent=1, default=str))
+    store.write_result("area_autocorrelation", pd.DataFrame(glob), {"seed": seed, "from": start, "to": end})
+    return summary
+
+
+def ward_exposure(populations, postcodes, ward_codes):
+    """``(population per ward, what it counts)`` for emerging hot spots: the child population
+    (``geo.rates.child_population``) when it covers every ward, otherwise residential postcodes
+    per ward (the exposure proxy; stated in the output's ``basis``)."""
+    from geo.rates import child_population
+    pop, basis = child_population(populations, ward_codes)
+    if basis and pop.notna().all() and (pop > 0).all():
+        return pop, "children"
+    if postcodes is not None and "ward_code" in postcodes and postcodes["ward_code"].notna().any():
+        return postcodes.groupby("ward_code").size(), "residential postcodes"
+    return None, "children"
+
+
+def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, end=None, seed: int = 0,
+                     permutations: int = 999) -> dict:
+    """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
+    ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan), both stored."""
+    import pandas as pd
+    from geo.scan import scan_clusters
+    from geo.spacetime import near_repeat
+
+    nr = near_repeat(ev, permutations=permutations, seed=seed, start=start, end=end)
+    clusters, scans = scan_clusters(ev, seed=seed, replications=permutations, start=start, end=end)
+    doc = {"knox": {"observed": kx["statistic"], "expected": kx["expected"], "p_value": kx["p_value"],
+                    "space_m": kx["space_m"], "days": kx["time_days"],
+                    **{k: v for k, v in kx.items() if k not in ("statistic", "space_m", "time_days", "expected", "p_value")}},
+           "near_repeat": nr.to_dict("records"),
+           "near_repeat_method": ("Ratcliffe near-repeat calculator: pairs of events of different children per "
+                                  "distance x time band; expected and Monte Carlo p from seeded permutations "
+                                  "of whole child time-lines; BH q over the table"),
+           "scan": scans}
+    (out / "space_time.json").write_text(json.dumps(doc, indent=1, default=str))
+    _write_geojson(clusters, out / "space_time_clusters.geojson")
+    store.write_result("space_time_clusters", clusters, {"seed": seed, "from": start, "to": end})
+    store.write_result("near_repeat", nr, {"seed": seed, "from": start, "to": end})
+    sig = clusters[clusters["p_value"] < 0.05] if len(clusters) else clusters
+    return {"space_time_clusters": int(len(clusters)), "space_time_clusters_p05": int(len(sig))}
+
+
+def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
+    """Run every spatial analysis on the store's frames; write files; store results."""
+    import pandas as pd
+    from geo.clusters import found_at_clusters
+    from geo.hotspots import filter_events
+    from geo.spacetime import area_trends, complete_months, emerging_hotspots, knox_test, monthly_series
+    from geo.venues import premises_of_concern
+    from geo.weights import queen_weights
+
+    out.mkdir(parents=True, exist_ok=True)
+    ev = store.frame("place_events")
+    areas = store.frame("areas")
+    premises = store.frame("premises")
+    summary = {}
+    postcodes = store.frame("postcodes")
+    summary.update(run_area_hotspots(store, ev, areas, out, start, end, seed, permutations))
+
+    def frame(name):
+        try:
+            return store.frame(name)
+        except Exception:  # a frame the store cannot build is simply absent evidence
+            return None
+
+    from geo.located import study_postcodes
+    background = study_postcodes(postcodes, areas)
+    cl = found_at_clusters(ev, premises, start=start, end=end, children=frame("children"), postcodes=background,
+                           replications=permutations, seed=seed)
+    _write_geojson(cl, out / "found_at_clusters.geojson")
+    store.write_result("found_at_clusters", cl, {"from": start, "to": end, "seed": seed})
+    summary["found_at_clusters"] = len(cl)
+    summary["found_at_clusters_significant"] = int((cl["q_value"] < 0.05).sum()) if len(cl) else 0
+
+    poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=background,
+                              intelligence=frame("intelligence"), children=frame("children"),
+                              start=start, end=end)
+    poc.to_csv(out / "premises_of_concern.csv", index=False)
+    store.write_result("premises_of_concern", poc, {"from": start, "to": end})
+    summary["premises_of_concern"] = int(poc["significant"].sum()) if len(poc) else 0
+    wards = areas[areas["level"] == "ward"].reset_index(drop=True)
+    series = monthly_series(ev, wards, start=start, end=end, level="ward")
+    series = complete_months(series, start, end, last_at=filter_events(ev, start=start, end=end)["at"].max())
+    trends = area_trends(series) if len(series) else series.assign(mk_tau=[], mk_p=[])
+    eh = pd.DataFrame(columns=["area_code", "category"])
+    if len(series) and len(wards):
+        w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
+        pop, per = ward_exposure(frame("populations"), frame("postcodes"), wards["area_code"].to_numpy())
+        eh = emerging_hotspots(series, w, population=pop, per=per)
+    trends = trends.merge(eh[["area_code", "category"]], on="area_code", how="left")
+    trends = trends[["area_code", "month", "episodes", "mk_tau", "mk_p", "category"]]
+    trends.to_csv(out / "area_trends.csv", index=False)
+    eh.to_csv(out / "emerging_hotspots.csv", index=False)
+    store.write_result("area_trends", trends)
+    store.write_result("emerging_hotspots", eh)
+    kx = knox_test(ev, seed=seed, start=start, end=end)
+    (out / "knox.json").write_text(json.dumps(kx, indent=2, default=str))
+    store.write_result("knox", pd.DataFrame([kx]))
+    summary["knox_p"] = kx["p_value"]
+    summary.update(write_space_time(ev, out, store, kx, start=start, end=end, seed=seed,
+                                    permutations=permutations))
+    return summary

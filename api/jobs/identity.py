@@ -1,0 +1,93 @@
+"""Resolved persons for the measures: frames with ``person_id`` from identity links covering
+every child and person record, resolved in memory (``network.identity``, with the analysts'
+overrides) when the stored links do not, saying so on stderr; ``wayfinder identity resolve`` or
+``wayfinder network`` stores them (the identity step, api.jobs.pipeline)."""
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+from geo.store_protocol import StoreLike
+
+
+def load_resolved(store: StoreLike, names, missing_ok=()) -> dict:
+    """Frames ``names`` of the store with ``person_id`` from identity links covering every child
+    and person record (resolved in memory when the stored links do not)."""
+    wanted = list(dict.fromkeys(["children", "persons", *names]))
+    frames = store.frames(wanted, missing_ok=set(missing_ok) | {"persons"})
+    resolve_in_memory(store, frames)
+    return frames
+
+
+def resolve_in_memory(store: StoreLike, frames: dict) -> bool:
+    """When the stored identity links do not cover every child and person record of ``frames``
+    (identity resolution not run since the last ingest), resolve identities in memory (with the
+    analysts' overrides) and set ``person_id`` on every frame; True when it did."""
+    links = store.table("identity_links")
+    ch, pe = frames.get("children"), frames.get("persons")
+    keys = set(ch["child_key"]) if ch is not None else set()
+    if pe is not None:
+        keys |= set(pe["person_key"])
+    if not keys or keys <= set(links["record"]):
+        return False
+    from api.jobs.network import apply_identities
+    from network.identity import person_id_map, records_from_frames, resolve_identities
+    print("wayfinder: identity links do not cover every record: resolving identities "
+          "in memory (run `wayfinder identity resolve` to store them)", file=sys.stderr)
+    identities = resolve_identities(records_from_frames(ch, pe), store.table("identity_overrides"))
+    pmap = person_id_map(identities)
+    apply_identities(frames, pmap)
+    for name in ("education", "cse_assessments"):
+        f = frames.get(name)
+        if f is not None and len(f) and "child_key" in f:
+            f["person_id"] = f["child_key"].map(pmap).fillna(f["person_id"])
+    return True
+
+
+def save_identities(store: StoreLike, identities: pd.DataFrame) -> None:
+    """Replace the ``identity_links`` table with this resolution."""
+    from geo import schema
+    rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
+             "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
+             "evidence": getattr(r, "evidence", None)}
+            for r in identities.itertuples(index=False)]
+    with store.engine.begin() as conn:
+        conn.execute(schema.identity_links.delete())
+        if rows:
+            conn.execute(schema.identity_links.insert(), rows)
+
+
+def identity_records(store: StoreLike) -> pd.DataFrame:
+    """The child and person records identity resolution links."""
+    from network.identity import records_from_frames
+    children = store.frame("children")
+    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
+    return records_from_frames(children, persons)
+
+
+def resolve_and_save(store: StoreLike, threshold: float, seed: int) -> pd.DataFrame:
+    """Resolve identities (with the analysts' overrides) and store them in identity_links."""
+    from network.identity import resolve_identities
+    identities = resolve_identities(identity_records(store), store.table("identity_overrides"),
+                                    threshold=threshold, seed=seed)
+    save_identities(store, identities)
+    return identities
+
+
+def record_identity_change(store: StoreLike, user: str, what: str, route: str) -> None:
+    """Log a merge or split as a ``combination`` event (api.jobs.audit)."""
+    from api.jobs.audit import AuditEntry, append_entries
+    append_entries(store.engine, [AuditEntry(action="combination", user_name=user, role="analyst",
+                                             route=route, what=what)])
+
+
+def add_override(store: StoreLike, record_a: str, record_b: str | None, action: str, by: str,
+                  reason: str | None) -> None:
+    """An analyst's link or unlink of records, reused by every later resolution."""
+    from geo import schema
+    from geo.store import utcnow
+    with store.engine.begin() as conn:
+        conn.execute(schema.identity_overrides.insert(), [{
+            "record_a": record_a, "record_b": record_b, "action": action, "by_user": by,
+            "at": utcnow(), "reason": reason}])

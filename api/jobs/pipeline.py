@@ -1,0 +1,742 @@
+"""The whole pipeline in one resumable run: ingest, geocode, identity, analyses, graph, groups,
+stored results (``wayfinder run``).
+
+Each step reads its inputs from the store and stores its outputs there (tables and
+``store.write_result``) before it is recorded as done, so a run that fails or is killed in a
+step restarts from that step's stored input, not from zero.
+
+The run record
+--------------
+The record of which steps completed is kept in the ``settings`` table (key/value, geo/schema.py):
+
+* ``pipeline_run:<fingerprint>`` -> JSON ``{"fingerprint", "params", "out", "steps": {step:
+  {"status": "done"|"failed"|"running", "seconds", "peak_rss_mb", "summary", "error",
+  "finished_at"}}}``
+* ``pipeline_run:latest`` -> the fingerprint of the last run started.
+* ``pipeline_timings`` -> the last duration of every step with the episode count it ran on; the
+  progress bar uses it to estimate the ETA of steps that report no finer progress.
+* ``pipeline_ingest:<drop fingerprint>`` -> a drop already ingested by ``--drop`` (names, sizes
+  and modification times of its files).
+
+The *fingerprint* is a SHA-1 over the parameters that change outputs (``from``, ``to``, seed,
+permutations, window, distance) and a signature of the stored input: per drop table the row
+count, the largest id and the largest ingest run id; the reference data (postcodes, areas);
+identity overrides; analysts' geocode overrides. Ingesting new rows or an analyst's override
+gives a new fingerprint and so a full run; the same input resumes.
+
+On resume (the default) the first step that is not recorded as done for the fingerprint, or
+whose output files are missing from ``--out``, runs, and so does every step after it;
+``--restart`` forgets the record and runs every step.
+
+Progress
+--------
+Every step shows a rich progress bar with elapsed time and ETA on stderr. Steps with natural
+units (geocoding chunks, graph phases, partitions on Dask) advance per unit; steps that report
+no finer progress (identity resolution, the analyses) advance against the duration the last
+run took, scaled by the episode count ("est." in the label).
+
+Partitioned execution
+---------------------
+With a Dask client (``--scheduler`` or ``--local-cluster``) the geocode and co-missing steps run
+partitioned (``api.jobs.partition``); their outputs are identical to the single-process run.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import hashlib
+import json
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import sqlalchemy as sa
+
+from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
+from geo import schema
+from geo.store import utcnow
+from geo.store_protocol import StoreLike
+
+STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "tiles", "results")
+
+#: files each step writes into --out (a step whose files are missing runs again on resume).
+STEP_FILES = {
+    "identity": ("identity.csv",),
+    "analyses": ("area_hotspots_ward.geojson", "found_at_clusters.geojson",
+                 "premises_of_concern.csv", "area_trends.csv", "space_time.json",
+                 "space_time_clusters.geojson"),
+    "graph": ("bridging_persons.csv", "graph.graphml", "graph.gexf", "cytoscape.json",
+              "i2_entities.csv", "i2_links.csv"),
+    "groups": ("co_missing_groups.json",),
+    "results": ("pipeline_run.json",),
+}
+
+#: seconds per 1,000 episodes, for the first ETA before any run has been timed (city scale,
+#: this machine).
+DEFAULT_RATE = {"ingest": 2.0, "geocode": 1.0, "identity": 2.0, "analyses": 6.0, "graph": 12.0,
+                "groups": 0.3, "tiles": 0.05, "results": 0.05}
+
+#: geocoding chunk size (texts); the gazetteer is built once and the chunks share it.
+GEOCODE_CHUNK = 20_000
+
+RUN_KEY = "pipeline_run:"
+TIMINGS_KEY = "pipeline_timings"
+
+
+class PipelineError(RuntimeError):
+    """A step failed; the run record says which, and a resume starts there."""
+
+
+# ---------------------------------------------------------------------------------------------
+# settings (key/value) helpers
+# ---------------------------------------------------------------------------------------------
+def get_setting(store: StoreLike, key: str) -> str | None:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(schema.settings.c.value)
+                            .where(schema.settings.c.key == key)).scalar()
+
+
+def put_setting(store: StoreLike, key: str, value: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(schema.settings.delete().where(schema.settings.c.key == key))
+        conn.execute(schema.settings.insert(), {"key": key, "value": value})
+
+
+def delete_settings(store: StoreLike, prefix: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(schema.settings.delete().where(schema.settings.c.key.like(prefix + "%")))
+
+
+# ---------------------------------------------------------------------------------------------
+# fingerprints
+# ---------------------------------------------------------------------------------------------
+def input_signature(store: StoreLike) -> dict:
+    """What the run reads, summarised cheaply: counts, largest ids and ingest runs per table."""
+    sig = {}
+    with store.engine.connect() as conn:
+        for name, t in schema.DROP_TABLES.items():
+            n, mx, run = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.id),
+                                                sa.func.max(t.c.run_id))).one()
+            sig[name] = [int(n), mx, run]
+        for t in (schema.postcodes, schema.areas):
+            sig[t.name] = int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar())
+        o = schema.identity_overrides
+        sig["identity_overrides"] = list(conn.execute(
+            sa.select(sa.func.count(), sa.func.max(o.c.id))).one())
+        g = schema.geocodes
+        n, last = conn.execute(sa.select(sa.func.count(), sa.func.max(g.c.updated_at))
+                               .where(g.c.override.is_(True))).one()
+        sig["geocode_overrides"] = [int(n), str(last)]
+    return sig
+
+
+def fingerprint(signature: dict, params: dict) -> str:
+    doc = json.dumps({"input": signature, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha1(doc.encode("utf-8")).hexdigest()
+
+
+def drop_fingerprint(drop: Path) -> str:
+    parts = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in Path(drop).iterdir()
+                   if p.is_file())
+    return hashlib.sha1(json.dumps([str(Path(drop).resolve()), parts]).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+# ---------------------------------------------------------------------------------------------
+def rss_mb() -> float:
+    """Resident set size of this process now (MB)."""
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # Linux fallback
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process over its life (MB, ru_maxrss)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Sampler:
+    """Samples RSS every `interval` s on a thread while a step runs (peak per step) and calls
+    `tick` so time-estimated progress bars move."""
+
+    def __init__(self, interval: float = 0.2, tick: Callable[[], None] | None = None):
+        self.interval, self.tick = interval, tick
+        self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, rss_mb())
+            if self.tick:
+                with contextlib.suppress(Exception):   # a display problem never fails a step
+                    self.tick()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+# ---------------------------------------------------------------------------------------------
+class Progress:
+    """Progress of the run: one rich bar per step, with elapsed time and ETA.
+
+    ``events`` keeps what was reported (step, kind, completed, total) so tests and the bench
+    can check that every step reported progress.
+    """
+
+    def __init__(self, console=None, enabled: bool = True):
+        self.events: list[tuple] = []
+        self._bar = None
+        self._task = None
+        self._step = None
+        self._estimate = None
+        self._t0 = 0.0
+        self._lock = threading.Lock()
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+            self._bar = RichProgress(
+                TextColumn("[bold]{task.description:<28}"), BarColumn(), TaskProgressColumn(),
+                MofNCompleteColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
+                TextColumn("eta"), TimeRemainingColumn(),
+                console=console or Console(stderr=True), transient=False,
+                refresh_per_second=4)
+
+    def __enter__(self):
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.stop()
+
+    def start(self, step: str, total: float | None = None, estimate: float | None = None,
+              label: str | None = None) -> None:
+        """A step starts: with `total` units, or (no units) against an `estimate` in seconds."""
+        with self._lock:
+            self._step, self._t0 = step, time.perf_counter()
+            self._estimate = None if total else max(float(estimate or 1.0), 0.5)
+            tot = total if total else 1000
+            desc = label or (step if total else f"{step} (est.)")
+            self.events.append((step, "start", 0, tot))
+            if self._bar is not None:
+                self._task = self._bar.add_task(desc, total=tot)
+
+    def advance(self, units: float = 1) -> None:
+        """`units` of the current step are done."""
+        with self._lock:
+            if self._estimate is not None:
+                return
+            self.events.append((self._step, "advance", units, None))
+            if self._bar is not None and self._task is not None:
+                self._bar.advance(self._task, units)
+
+    def tick(self) -> None:
+        """Move a time-estimated bar (called by the sampler thread)."""
+        with self._lock:
+            if self._estimate is None or self._bar is None or self._task is None:
+                return
+            frac = min((time.perf_counter() - self._t0) / self._estimate, 0.99)
+            self._bar.update(self._task, completed=1000 * frac)
+
+    def finish(self, status: str = "done") -> None:
+        with self._lock:
+            self.events.append((self._step, status, None, None))
+            if self._bar is not None and self._task is not None:
+                task = self._bar.tasks[-1]
+                if status == "done":
+                    self._bar.update(self._task, completed=task.total)
+                self._bar.stop_task(self._task)
+            self._task, self._estimate = None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class RunOptions:
+    out: Path
+    drop: Path | None = None
+    mapping: list[Path] | None = None      # column-mapping files for a drop of real exports
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    seed: int = 0
+    permutations: int = 999
+    window: str = "6h"
+    distance: float = 250.0
+    resume: bool = True
+    client: object | None = None           # dask.distributed.Client for partitioned steps
+    #: seed of the identity resolution when it is not `seed`: `wayfinder network` resolves with
+    #: the default 0 (its --seed is the seed of Louvain and sampled betweenness)
+    identity_seed: int | None = None
+
+    def params(self) -> dict:
+        return {"from": self.start, "to": self.end, "seed": self.seed,
+                "permutations": self.permutations, "window": self.window,
+                "distance": self.distance}
+
+
+@dataclass
+class Context:
+    store: StoreLike
+    opts: RunOptions
+    progress: Progress
+    episodes: int = 0
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def out(self) -> Path:
+        return self.opts.out
+
+
+@dataclass
+class RunReport:
+    fingerprint: str
+    steps: dict            # step -> record (status, seconds, peak_rss_mb, summary, skipped)
+    seconds: float
+    peak_rss_mb: float
+
+    def to_json(self) -> dict:
+        return {"fingerprint": self.fingerprint, "seconds": round(self.seconds, 2),
+                "peak_rss_mb": round(self.peak_rss_mb, 1), "steps": self.steps}
+
+    def __str__(self) -> str:
+        lines = []
+        for s, r in self.steps.items():
+            how = "skipped (done before)" if r.get("skipped") else r.get("status")
+            lines.append(f"{s:<9} {how:<22} {r.get('seconds', 0):>8.1f} s "
+                         f"{r.get('peak_rss_mb', 0):>8.0f} MB  {json.dumps(r.get('summary', {}), default=str)}")
+        lines.append(f"total {self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MB, "
+                     f"fingerprint {self.fingerprint[:12]}")
+        return "\n".join(lines)
+
+
+def _count_episodes(store: StoreLike) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.episodes)).scalar())
+
+
+def _estimate(store: StoreLike, step: str, episodes: int) -> float:
+    raw = get_setting(store, TIMINGS_KEY)
+    hist = json.loads(raw) if raw else {}
+    h = hist.get(step)
+    if h and h.get("episodes"):
+        return h["seconds"] * max(episodes, 1) / h["episodes"]
+    return DEFAULT_RATE.get(step, 1.0) * max(episodes, 1) / 1000
+
+
+def _save_timing(store: StoreLike, step: str, seconds: float, episodes: int) -> None:
+    raw = get_setting(store, TIMINGS_KEY)
+    hist = json.loads(raw) if raw else {}
+    hist[step] = {"seconds": seconds, "episodes": episodes}
+    put_setting(store, TIMINGS_KEY, json.dumps(hist))
+
+
+def load_record(store: StoreLike, fp: str) -> dict | None:
+    raw = get_setting(store, RUN_KEY + fp)
+    return json.loads(raw) if raw else None
+
+
+def latest_record(store: StoreLike) -> dict | None:
+    fp = get_setting(store, RUN_KEY + "latest")
+    return load_record(store, fp) if fp else None
+
+
+def _files_present(out: Path, step: str) -> bool:
+    return all((out / f).exists() for f in STEP_FILES.get(step, ()))
+
+
+def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None = None,
+                 steps: dict[str, Callable[[Context], dict]] | None = None) -> RunReport:
+    """Run (or resume) the pipeline on `store`, writing the contract files into `opts.out`.
+
+    `steps` replaces step functions by name (the bench uses it to time sub-steps; tests to
+    make a step fail). Raises PipelineError naming the failed step; the record keeps every
+    step done before it.
+    """
+    progress = progress or Progress(enabled=False)
+    impl = {**STEP_FUNCTIONS, **(steps or {})}
+    opts.out.mkdir(parents=True, exist_ok=True)
+    t_run = time.perf_counter()
+    reports: dict[str, dict] = {}
+    ctx = Context(store, opts, progress)
+
+    # 0. ingest (only with --drop): its own record, keyed by the drop's files
+    if opts.drop is not None:
+        dfp = drop_fingerprint(opts.drop)
+        if opts.mapping:                    # another mapping reads the same files differently
+            dfp = hashlib.sha1((dfp + "".join(Path(m).read_text(encoding="utf-8")
+                                              for m in opts.mapping)).encode()).hexdigest()
+        key = "pipeline_ingest:" + dfp
+        if opts.resume and get_setting(store, key):
+            reports["ingest"] = {"status": "done", "skipped": True, "seconds": 0.0}
+        else:
+            ctx.episodes = _drop_rows(opts.drop)
+            rec = _run_step(ctx, "ingest", impl["ingest"], None)
+            reports["ingest"] = rec
+            if rec["status"] != "done":
+                raise PipelineError(f"step ingest failed: {rec['error']}")
+            put_setting(store, key, json.dumps({"drop": str(opts.drop), "at": str(utcnow())}))
+
+    ctx.episodes = _count_episodes(store)
+    fp = fingerprint(input_signature(store), opts.params())
+    if not opts.resume:
+        delete_settings(store, RUN_KEY)
+    record = load_record(store, fp) if opts.resume else None
+    if record is None:
+        record = {"fingerprint": fp, "params": json.loads(json.dumps(opts.params(), default=str)),
+                  "created_at": str(utcnow()), "steps": {}}
+    record["out"] = str(opts.out.resolve())
+    put_setting(store, RUN_KEY + "latest", fp)
+
+    rerun = False
+    for step in STEPS[1:]:
+        done = record["steps"].get(step, {}).get("status") == "done"
+        if opts.resume and done and not rerun and _files_present(opts.out, step):
+            reports[step] = {**record["steps"][step], "skipped": True}
+            continue
+        rerun = True  # everything after a step that runs runs too
+        ctx.cache["record"] = record
+        ctx.cache["reports"] = reports
+        rec = _run_step(ctx, step, impl[step], record)
+        reports[step] = rec
+        if rec["status"] != "done":
+            raise PipelineError(f"step {step} failed: {rec['error']} "
+                                f"(resume with `wayfinder run` to restart from {step})")
+    return RunReport(fp, reports, time.perf_counter() - t_run, peak_rss_mb())
+
+
+def run_steps(store: StoreLike, opts: RunOptions, names: tuple[str, ...],
+              progress: Progress | None = None) -> dict[str, dict]:
+    """Run the named steps once, in pipeline order, with no run record (no resume, no timings):
+    ``wayfinder analyse`` and ``wayfinder network`` are such runs. A failing step raises."""
+    unknown = set(names) - set(STEPS)
+    if unknown:
+        raise ValueError(f"no such step: {', '.join(sorted(unknown))}")
+    opts.out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(store, opts, progress or Progress(enabled=False))
+    ctx.episodes = _count_episodes(store)
+    summaries = {}
+    for step in STEPS:
+        if step in names:
+            ctx.cache["estimate"] = _estimate(store, step, ctx.episodes)
+            summaries[step] = STEP_FUNCTIONS[step](ctx) or {}
+    return summaries
+
+
+NETWORK_STEPS = ("identity", "graph", "groups")
+
+
+def run_network(store: StoreLike, out: Path, seed: int = 0, window: str = "6h",
+                distance: float = 250.0) -> dict:
+    """``wayfinder network``: the identity, graph and groups steps; counts for the summary."""
+    from api.jobs.network import betweenness_method
+    s = run_steps(store, RunOptions(out=Path(out), seed=seed, window=window, distance=distance,
+                                    identity_seed=0), NETWORK_STEPS)
+    return {"records": s["identity"]["records"], "persons": s["identity"]["persons"],
+            "nodes": s["graph"]["nodes"], "edges": s["graph"]["edges"],
+            "groups": s["groups"]["groups"], "bridging": s["graph"]["bridging"],
+            "betweenness": betweenness_method(store.read_result("network_measures"))}
+
+
+def run_analyses(store: StoreLike, out: Path, start=None, end=None, seed: int = 0,
+                 permutations: int = 999) -> dict:
+    """``wayfinder analyse``: the analyses step; its summary."""
+    return run_steps(store, RunOptions(out=Path(out), start=start, end=end, seed=seed,
+                                       permutations=permutations), ("analyses",))["analyses"]
+
+
+def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: dict | None) -> dict:
+    store, progress = ctx.store, ctx.progress
+    if record is not None:
+        record["steps"][step] = {"status": "running", "started_at": str(utcnow())}
+        put_setting(store, RUN_KEY + record["fingerprint"], json.dumps(record, default=str))
+    ctx.cache["estimate"] = _estimate(store, step, ctx.episodes)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    rec: dict = {}
+    with _Sampler(tick=progress.tick) as sampler:
+        try:
+            summary = fn(ctx) or {}
+            rec = {"status": "done", "summary": summary}
+        except (Exception, KeyboardInterrupt) as exc:
+            rec = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                   "traceback": traceback.format_exc(limit=6)}
+            progress.finish("failed")
+            if isinstance(exc, KeyboardInterrupt):
+                _record(store, record, step, rec, t0, sampler, c0)
+                raise
+    if rec["status"] == "done":
+        progress.finish("done")
+    _record(store, record, step, rec, t0, sampler, c0)
+    if rec["status"] == "done":
+        _save_timing(store, step, rec["seconds"], ctx.episodes)
+    return rec
+
+
+def _record(store: StoreLike, record, step, rec, t0, sampler, c0) -> None:
+    rec["seconds"] = round(time.perf_counter() - t0, 3)
+    # CPU seconds of this process (all its threads): less sensitive than wall time to other
+    # work on a shared machine; Dask worker processes are not included
+    rec["cpu_seconds"] = round(time.process_time() - c0, 3)
+    rec["peak_rss_mb"] = round(sampler.peak, 1)
+    rec["finished_at"] = str(utcnow())
+    if record is not None:
+        record["steps"][step] = rec
+        put_setting(store, RUN_KEY + record["fingerprint"], json.dumps(record, default=str))
+
+
+# ---------------------------------------------------------------------------------------------
+# the steps: each reads its input from the store and stores its output
+# ---------------------------------------------------------------------------------------------
+def step_ingest(ctx: Context) -> dict:
+    """Read and store the drop (geocoding is the next step)."""
+    from geo.ingest import ingest_drop
+    ctx.progress.start("ingest", estimate=_estimate(ctx.store, "ingest", _drop_rows(ctx.opts.drop)))
+    report = ingest_drop(ctx.store, ctx.opts.drop, geocode=False, mapping=ctx.opts.mapping or None)
+    return report.to_json()
+
+
+def _drop_rows(drop: Path) -> int:
+    """Approximate episode count of a drop (lines of episodes.csv) for the first ETA."""
+    p = Path(drop) / "episodes.csv"
+    if not p.exists():
+        return 1000
+    with open(p, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def pending_texts(store: StoreLike) -> pd.Series:
+    """Stored location texts not yet geocoded, in a stable order."""
+    from geo.geocoding import stored_texts
+    texts = stored_texts(store)
+    done = store.table("geocodes")["text"]
+    texts = texts[~texts.isin(done)]
+    return texts.sort_values(kind="stable").reset_index(drop=True)
+
+
+def step_geocode(ctx: Context) -> dict:
+    """Geocode every stored location text not yet geocoded (``geo.geocoding``): premises without
+    coordinates first, then the texts in chunks against one gazetteer; results into
+    ``geocodes``. On Dask the chunks run on the workers (``api.jobs.partition``)."""
+    from geo.geocoding import _place_premises
+    store = ctx.store
+    _place_premises(store)
+    texts = pending_texts(store)
+    if texts.empty:
+        ctx.progress.start("geocode", total=1)
+        ctx.progress.advance(1)
+        return {"texts": 0}
+    from geo.gazetteer import gazetteer_from_store
+    from geo.geocode import geocode
+    chunks = [texts.iloc[i:i + GEOCODE_CHUNK] for i in range(0, len(texts), GEOCODE_CHUNK)]
+    ctx.progress.start("geocode", total=len(chunks) + 1, label="geocode (gazetteer+chunks)")
+    gaz = gazetteer_from_store(store)
+    done = store.table("geocodes")
+    overrides = done[done["override"].astype(bool)]
+    overrides = overrides if len(overrides) else None
+    ctx.progress.advance(1)
+    if ctx.opts.client is not None:
+        from api.jobs.partition import geocode_partitioned
+        result = geocode_partitioned(ctx.opts.client, chunks, gaz, overrides, ctx.progress.advance)
+    else:
+        parts = []
+        for c in chunks:
+            parts.append(geocode(c.reset_index(drop=True), gaz, overrides=overrides))
+            ctx.progress.advance(1)
+        result = pd.concat(parts, ignore_index=True)
+    result = result.assign(override=False, updated_at=utcnow())
+    with store.engine.begin() as conn:
+        store.insert_frame(conn, schema.geocodes, result)
+    return {"texts": int(len(result)),
+            "resolved": int((result["precision"] != "none").sum())}
+
+
+def step_identity(ctx: Context) -> dict:
+    """Link child and person records into persons (``network.identity``); store them in
+    ``identity_links``; write identity.csv."""
+    from api.jobs.identity import save_identities
+    from network.identity import records_from_frames, resolve_identities
+    store = ctx.store
+    ctx.progress.start("identity", estimate=ctx.cache["estimate"])
+    children = store.frame("children")
+    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
+    records = records_from_frames(children, persons)
+    seed = ctx.opts.seed if ctx.opts.identity_seed is None else ctx.opts.identity_seed
+    identities = resolve_identities(records, store.table("identity_overrides"), seed=seed)
+    save_identities(store, identities)
+    ident = identities[["record", "kind", "person_id", "match_weight"]]
+    ident.to_csv(ctx.out / "identity.csv", index=False)
+    return {"records": int(len(ident)), "persons": int(ident["person_id"].nunique())}
+
+
+def step_analyses(ctx: Context) -> dict:
+    """Hot spots, found-at clusters, premises of concern, trends, Knox (``wayfinder analyse``):
+    contract files into --out, results into the store."""
+    from api.jobs.analyse import run_analyse
+    o = ctx.opts
+    ctx.progress.start("analyses", estimate=ctx.cache["estimate"])
+    summary = run_analyse(ctx.store, ctx.out, o.start, o.end, o.seed, o.permutations)
+    return json.loads(json.dumps(summary, default=str))
+
+
+def network_frames(store: StoreLike) -> dict:
+    """The frames of the network steps, with the stored (resolved) person_id."""
+    from api.jobs.network import load_frames
+    frames, _ = load_frames(store, resolve=False)
+    return frames
+
+
+def adult_links_of(G) -> pd.DataFrame:
+    """Child -> adult links of the person-place graph (``person_id, adult_id``), as
+    ``wayfinder network`` passes them to the co-missing groups."""
+    from network.measures import child_adult_links
+    return child_adult_links(G)
+
+
+GRAPH_PHASES = ("frames", "graph", "bridging", "centrality", "places", "components", "exports",
+                "store")
+
+
+def step_graph(ctx: Context) -> dict:
+    """The person-place graph, bridging persons, centrality, places linking children, components
+    and the exports (GraphML, GEXF, Cytoscape, i2); results into the store (and the child-adult
+    links the groups step reads)."""
+    from network.exports import write_all
+    from network.graph import person_place_tables
+    from network.measures import bridging_persons, centrality, components, places_linking_children
+    p, store, o = ctx.progress, ctx.store, ctx.opts
+    p.start("graph", total=len(GRAPH_PHASES), label="graph (phases)")
+    phase_s: dict[str, float] = {}
+    t = [time.perf_counter()]
+
+    def phase_done(name):
+        now = time.perf_counter()
+        phase_s[name] = round(now - t[0], 2)
+        t[0] = now
+        p.advance()
+
+    frames = network_frames(store)
+    phase_done("frames")
+    G = person_place_tables(frames["children"], frames["persons"], frames["episodes"],
+                            frames["return_interviews"], frames["place_events"],
+                            frames["premises"], frames["intelligence"], frames["links"])
+    del frames  # the measures and exports read the graph only: give back the frames' gigabytes
+    phase_done("graph")
+    bridging = bridging_persons(G)
+    bridging[["rank", "person_id", "children", "score"]].to_csv(ctx.out / "bridging_persons.csv",
+                                                                index=False)
+    bridging.to_csv(ctx.out / "bridging_persons_evidence.csv", index=False)
+    phase_done("bridging")
+    measures = centrality(G, seed=o.seed)
+    phase_done("centrality")
+    places = places_linking_children(G)
+    phase_done("places")
+    comps = components(G)
+    phase_done("components")
+    write_all(G, ctx.out)
+    phase_done("exports")
+    params = {"seed": o.seed, "window": o.window, "distance_m": o.distance}
+    store.write_result("bridging_persons", bridging, params)
+    store.write_result("network_measures", measures, params)
+    store.write_result("places_linking_children", places, params)
+    store.write_result("network_components", comps, params)
+    store.write_result("network_adult_links", adult_links_of(G), params)
+    phase_done("store")
+    return {"nodes": G.number_of_nodes(), "edges": G.number_of_edges(),
+            "bridging": int(len(bridging)), "phase_seconds": phase_s}
+
+
+#: the frames the co-missing groups read (not the place events, intelligence or links)
+GROUP_FRAMES = ("episodes", "children", "return_interviews", "persons")
+
+
+def step_groups(ctx: Context) -> dict:
+    """Co-missing groups (``network.groups``) from the stored frames and the stored child-adult
+    links; co_missing_groups.json and the stored result. On Dask the co-episode pairs are found
+    per partition (``api.jobs.partition``)."""
+    from network.groups import co_missing_groups, groups_to_records
+    store, o, p = ctx.store, ctx.opts, ctx.progress
+    frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"))
+    adult_links = store.read_result("network_adult_links")
+    if o.client is not None:
+        from api.jobs.partition import co_episode_pairs_partitioned
+        pairs = co_episode_pairs_partitioned(o.client, frames, window=o.window,
+                                             distance=o.distance, progress=p)
+    else:
+        p.start("groups", total=2, label="groups (pairs, louvain)")
+        pairs = co_episode_pairs_single(frames, window=o.window, distance=o.distance)
+        p.advance()
+    groups = co_missing_groups(frames["episodes"], frames["children"], frames["return_interviews"],
+                               frames["persons"], window=o.window, distance=o.distance,
+                               seed=o.seed, adult_links=adult_links, pairs=pairs)
+    p.advance()
+    records = groups_to_records(groups)
+    (ctx.out / "co_missing_groups.json").write_text(json.dumps(records, indent=1),
+                                                    encoding="utf-8")
+    store.write_result("co_missing_groups", groups,
+                       {"seed": o.seed, "window": o.window, "distance_m": o.distance})
+    store.write_result("co_episode_pairs", pairs,
+                       {"window": o.window, "distance_m": o.distance})
+    return {"pairs": int(len(pairs)), "groups": int(len(groups))}
+
+
+def step_tiles(ctx: Context) -> dict:
+    """The pre-generalised tiles of the dense point layers, for every minimisation view
+    (``api.jobs.tiles.build_from_store``), so the service never makes such a tile from the points."""
+    from api.jobs.tiles import build_for_install
+    ctx.progress.start("tiles", estimate=ctx.cache["estimate"])
+    return build_for_install(ctx.store)
+
+
+def step_results(ctx: Context) -> dict:
+    """Check every contract file is in --out and every result is stored; write
+    pipeline_run.json (the run record: steps, seconds, peak RSS) beside them."""
+    store = ctx.store
+    ctx.progress.start("results", total=1)
+    missing = [f for s in ("identity", "analyses", "graph", "groups") for f in STEP_FILES[s]
+               if not (ctx.out / f).exists()]
+    if missing:
+        raise PipelineError(f"missing outputs in {ctx.out}: {', '.join(missing)}")
+    names = set(store.result_names())
+    want = {"area_hotspots_ward", "found_at_clusters", "premises_of_concern", "area_trends",
+            "bridging_persons", "network_measures", "co_missing_groups"}
+    if want - names:
+        raise PipelineError(f"results not stored: {', '.join(sorted(want - names))}")
+    record = ctx.cache.get("record", {})
+    doc = {"fingerprint": record.get("fingerprint"), "params": record.get("params"),
+           "steps": {s: {k: v for k, v in r.items() if k != "traceback"}
+                     for s, r in ctx.cache.get("reports", {}).items()},
+           "files": sorted(p.name for p in ctx.out.iterdir() if p.is_file()),
+           "results": sorted(names)}
+    (ctx.out / "pipeline_run.json").write_text(json.dumps(doc, indent=1, default=str))
+    ctx.progress.advance()
+    return {"files": len(doc["files"]), "results": len(names)}
+
+
+STEP_FUNCTIONS: dict[str, Callable[[Context], dict]] = {
+    "ingest": step_ingest, "geocode": step_geocode, "identity": step_identity,
+    "analyses": step_analyses, "graph": step_graph, "groups": step_groups,
+    "tiles": step_tiles, "results": step_results,
+}

@@ -1,0 +1,215 @@
+"""Pre-generalised tiles of the dense point layers: built, stored and served.
+
+At grid and cluster zooms (``geo.tilesets.Scheme``) a tile of a layer in :data:`GENERALISED`
+is made from the stored cells of that layer, view and zoom (table ``tileset_cells``), never from
+the points: a bounded number of rows per tile whatever the number of points. Street zooms keep
+the points (``api.service.routes.tiles``).
+
+Built
+    - by ``wayfinder run`` (the ``tiles`` step, ``api.jobs.tiles.build_from_store``), once per run, so
+      the service starts with them;
+    - by the service whenever it builds its layers and the stored tilesets are not of the
+      store's current state (:func:`ensure`: a fresh install, a store changed since the run, an
+      erasure, other minimisation settings), from the views it has just prepared. The stamp
+      (:func:`stamp_of`: the layers' store fingerprint, the scheme, the grid and the small
+      count) says which state a tileset is of; a tileset already current is left as it is
+      (several workers build it once, under an advisory lock on PostgreSQL).
+
+Each view's tileset is made from that view's points (250 m grid cells for minimised views) and
+its counts are banded by the one rule (``geo.tilesets.shown_counts``); only counts are stored.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from geo import schema
+from geo.store import utcnow
+from geo.tilesets import HALF, SCHEME, generalise, opening_zoom, shown_counts
+
+log = logging.getLogger("wayfinder.tilesets")
+
+#: layers whose tiles at grid and cluster zooms come from their tileset
+GENERALISED = ("found_at",)
+#: the properties of a cell feature (TileJSON field types)
+CELL_FIELDS = {"points": "Number", "band": "String"}
+#: zooms below (and including) the opening zoom of a layer's extent that are warmed
+WARM_DEPTH = 4
+
+
+def serves(layer_id: str, z: int) -> bool:
+    """True when the tile of ``layer_id`` at zoom ``z`` is made from the stored cells."""
+    return layer_id in GENERALISED and SCHEME.generalised(z)
+
+
+def store_stamp(fingerprint: dict) -> str:
+    """The text stamp of a store fingerprint (``api.jobs.layers.LayerCache.fingerprint``)."""
+    return hashlib.sha1(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def stamp_of(store_stamp_: str, minimiser) -> str:
+    return f"{store_stamp_}:{SCHEME.key()}:grid{float(minimiser.grid_m):g}:small{minimiser.small}"
+
+
+def view_cells(x: np.ndarray, y: np.ndarray, view: str, minimiser) -> pd.DataFrame:
+    """The cells of a view's points (Web Mercator), counts as the view may see them."""
+    cells = generalise(x, y)
+    points, band = shown_counts(cells["points"].to_numpy(), None if view == "full" else minimiser.small)
+    return cells.assign(points=points, band=band)
+
+
+def stored_stamp(engine, layer_id: str, view: str) -> str | None:
+    t = schema.tilesets
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.c.stamp).where(t.c.layer == layer_id, t.c.view == view)).scalar()
+
+
+def write(engine, layer_id: str, view: str, cells: pd.DataFrame, stamp: str,
+          if_stale: bool = True) -> bool:
+    """Replace the stored cells of (``layer_id``, ``view``) in one transaction; with
+    ``if_stale`` leave a tileset already stamped ``stamp`` as it is. True when written."""
+    t, ts = schema.tileset_cells, schema.tilesets
+    cols = ["layer", "view", "z", "tx", "ty", "x", "y", "points", "band"]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                 (f"tileset:{layer_id}:{view}",))
+        if if_stale and conn.execute(sa.select(ts.c.stamp).where(
+                ts.c.layer == layer_id, ts.c.view == view)).scalar() == stamp:
+            return False
+        conn.execute(t.delete().where(t.c.layer == layer_id, t.c.view == view))
+        conn.execute(ts.delete().where(ts.c.layer == layer_id, ts.c.view == view))
+        rows = cells.assign(layer=layer_id, view=view)[cols]
+        if len(rows) and engine.dialect.name == "postgresql":
+            buf = io.StringIO()
+            rows.to_csv(buf, index=False, header=False, na_rep="\\N")
+            buf.seek(0)
+            cur = conn.connection.driver_connection.cursor()
+            with cur.copy(f"COPY tileset_cells ({', '.join(cols)}) FROM STDIN "
+                          f"WITH (FORMAT csv, NULL '\\N')") as copy:
+                while chunk := buf.read(1 << 20):
+                    copy.write(chunk)
+        elif len(rows):
+            recs = rows.astype(object).where(rows.notna(), None).to_dict("records")
+            conn.execute(t.insert(), recs)
+        conn.execute(ts.insert(), {"layer": layer_id, "view": view, "stamp": stamp,
+                                   "cells": len(rows), "built_at": utcnow()})
+    return True
+
+
+def _merc_xy(prep) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator x, y of a prepared point layer's features (a point's bounds are itself)."""
+    b = prep.merc_bounds
+    return (b[:, 0], b[:, 1]) if len(b) else (np.zeros(0), np.zeros(0))
+
+
+def ensure(engine, prepared: dict, store_stamp_: str, minimiser) -> dict:
+    """Write the tileset of every generalised layer and view in ``prepared`` (``(layer, view)``
+    -> ``api.jobs.layers.Prepared``) that is not already of this store state. Returns
+    ``{(layer, view): cells written}`` for those written."""
+    stamp = stamp_of(store_stamp_, minimiser)
+    out = {}
+    for (layer_id, view), prep in prepared.items():
+        if layer_id not in GENERALISED or stored_stamp(engine, layer_id, view) == stamp:
+            continue
+        t0 = time.perf_counter()
+        cells = view_cells(*_merc_xy(prep), view, minimiser)
+        if write(engine, layer_id, view, cells, stamp):
+            out[(layer_id, view)] = len(cells)
+            log.info("tileset %s/%s: %d cells from %d points in %.2fs", layer_id, view, len(cells),
+                     len(prep), time.perf_counter() - t0)
+    return out
+
+
+class _Points:
+    """Just the Web Mercator points of a view (what :func:`ensure` reads of a prepared layer)."""
+
+    def __init__(self, merc_bounds):
+        self.merc_bounds = merc_bounds
+
+    def __len__(self):
+        return len(self.merc_bounds)
+
+    @classmethod
+    def of(cls, gdf) -> "_Points":
+        """The rows ``api.jobs.layers.prepare`` keeps (no missing or empty geometry), without its
+        JSON work."""
+        import shapely
+        gdf = gdf[~gdf.geometry.isna() & ~gdf.geometry.is_empty]
+        if not len(gdf):
+            return cls(np.zeros((0, 4)))
+        return cls(shapely.bounds(gdf.to_crs(3857).geometry.to_numpy()))
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+def _tile_box(z: int, x: int, y: int, extent: int, buffer: int):
+    size = 2 * HALF / (1 << z)
+    minx, maxy = -HALF + x * size, HALF - y * size
+    pad = size * buffer / extent
+    return minx, maxy - size, minx + size, maxy, pad
+
+
+def tile(engine, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
+         buffer: int) -> bytes:
+    """The MVT of (``layer_id``, ``view``) at z/x/y from its stored cells: one feature per cell
+    (its centre) with ``points`` (the count) or, for a small count in a minimised view,
+    ``band`` (``"<5"``); cells of the neighbouring tiles within the buffer too."""
+    minx, miny, maxx, maxy, pad = _tile_box(z, x, y, extent, buffer)
+    p = {"layer": layer_id, "view": view, "z": z, "x": x, "y": y, "extent": extent,
+         "buffer": buffer, "x0": x - 1, "x1": x + 1, "y0": y - 1, "y1": y + 1,
+         "minx": minx - pad, "maxx": maxx + pad, "miny": miny - pad, "maxy": maxy + pad}
+    where = ("c.layer = %(layer)s AND c.view = %(view)s AND c.z = %(z)s "
+             "AND c.tx BETWEEN %(x0)s AND %(x1)s AND c.ty BETWEEN %(y0)s AND %(y1)s "
+             "AND c.x BETWEEN %(minx)s AND %(maxx)s AND c.y BETWEEN %(miny)s AND %(maxy)s")
+    if engine.dialect.name == "postgresql":
+        sql = ("SELECT ST_AsMVT(q, %(layer)s, %(extent)s, 'geom') FROM ("
+               "SELECT c.points, c.band, ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(c.x, c.y), 3857), "
+               "ST_TileEnvelope(%(z)s, %(x)s, %(y)s), %(extent)s, %(buffer)s, true) AS geom "
+               f"FROM tileset_cells c WHERE {where}) q")
+        with engine.connect() as conn:
+            data = conn.exec_driver_sql(sql, p).scalar()
+        return bytes(data) if data else b""
+    import mapbox_vector_tile
+    import shapely
+    sql = sa.text("SELECT c.x, c.y, c.points, c.band FROM tileset_cells c WHERE "
+                  + where.replace("%(", ":").replace(")s", ""))
+    with engine.connect() as conn:
+        rows = conn.execute(sql, p).all()
+    if not rows:
+        return b""
+    feats = [{"geometry": shapely.Point(cx, cy),
+              "properties": {"points": pts} if pts is not None else {"band": band}}
+             for cx, cy, pts, band in rows]
+    return mapbox_vector_tile.encode(
+        [{"name": layer_id, "features": feats}],
+        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": extent,
+                         "y_coord_down": False})
+
+
+def opening_tiles(engine, layer_id: str, view: str, bounds, depth: int = WARM_DEPTH,
+                  limit: int = 2000) -> list[tuple[int, int, int]]:
+    """The non-empty tiles a map of the layer's extent opens on: the opening zoom of ``bounds``
+    (WGS84) and the ``depth`` zooms below it (up to the last cluster zoom), fewest first, at most
+    ``limit``."""
+    if layer_id not in GENERALISED or bounds is None:
+        return []
+    z0 = opening_zoom(bounds)
+    t = schema.tileset_cells
+    out: list[tuple[int, int, int]] = []
+    with engine.connect() as conn:
+        for z in range(z0, min(z0 + depth, SCHEME.cluster_max_zoom) + 1):
+            q = (sa.select(t.c.tx, t.c.ty).distinct()
+                 .where(t.c.layer == layer_id, t.c.view == view, t.c.z == z)
+                 .order_by(t.c.tx, t.c.ty))
+            out += [(z, int(a), int(b)) for a, b in conn.execute(q)]
+            if len(out) >= limit:
+                return out[:limit]
+    return out
