@@ -40,23 +40,17 @@ import sqlalchemy as sa
 import typer
 
 from geo import schema
+from geo.model import CONTRACT, Contract
 
 KINDS = ("child", "person")
-#: Tables whose rows belong to one child through ``child_key`` (deleted with the child).
-CHILD_TABLES = (schema.episodes, schema.cse_assessments, schema.education)
-#: Every drop table holding personal data, and how erasure covers it (tests/api/test_erase.py
-#: checks that each drop table is named here or declared free of personal data).
-COVERED = {
-    "children": "records deleted", "persons": "records deleted",
-    "episodes": "deleted with the child; found_with mentions scrubbed",
-    "return_interviews": "deleted with the episode; associates mentions scrubbed",
-    "cse_assessments": "deleted with the child", "education": "deleted with the child",
-    "links": "links with the subject at either end deleted",
-    "intelligence": "subjects scrubbed, names redacted from the text",
-    "crimes": "victims and suspects mentions scrubbed",
-}
+#: Every drop table holding personal data, and how erasure covers it: read from the contract's
+#: declaration (geo.model, FileSpec.erasure; tests/api/test_erase.py checks the coverage).
+COVERED = {spec.table: spec.erasure.how for spec in CONTRACT.personal_files()}
+#: Drop tables whose erasure is written out below (not by a declared rule): the subject's own
+#: records, return interviews by episode, links by either end, intelligence subjects and text.
+ERASED_BY_NAME = ("children", "persons", "return_interviews", "links", "intelligence")
 #: Drop tables without personal data.
-NO_PERSONAL_DATA = ("premises", "places", "populations")
+NO_PERSONAL_DATA = tuple(spec.table for spec in CONTRACT.files if not spec.personal)
 REDACTED = "[erased]"
 
 
@@ -220,10 +214,13 @@ def _result_mentions(frame: pd.DataFrame, terms: set[str]) -> bool:
 
 
 def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
-                  minimiser, route: str = "wayfinder erase") -> ErasureReport:
+                  minimiser, route: str = "wayfinder erase",
+                  contract: Contract = CONTRACT) -> ErasureReport:
     """Erase a child's or person's records in one transaction with its audit entry.
 
     ``minimiser`` gives the pseudonym recorded in the audit entry (and resolves pseudonyms).
+    The tables covered by rule (deleted with the child, mentions scrubbed) are read from the
+    ``contract``'s declaration.
     Raises :class:`ErasureError` when the subject is unknown or the request is malformed.
     """
     from api.audit import AuditEntry, _ensure_head, append_in
@@ -239,6 +236,7 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
     create_tables(store.engine)
     _ensure_head(store.engine)
     t = schema
+    tables = schema.tables_of(contract)
     counts: dict[str, int] = {}
     with store.engine.begin() as conn:
         if store.engine.dialect.name == "sqlite":
@@ -268,8 +266,8 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
                               .where(t.return_interviews.c.episode_key.in_(part))).rowcount
         counts["return_interviews"] = n
         # every table whose rows belong to one child (child_key): episodes, CSE assessments,
-        # education records
-        for table in CHILD_TABLES:
+        # education records (declared ``Erasure(with_child=True)``)
+        for table in [tables[f.table] for f in contract.personal_files() if f.erasure.with_child]:
             n = 0
             for part in _chunks(f"{s}/{i}" for s, i in child_keys):
                 n += conn.execute(table.delete().where(table.c.child_key.in_(part))).rowcount
@@ -311,10 +309,9 @@ def erase_subject(store, kind: str, ref: str, reason: str, by: str, role: str,
                     changed += 1
             counts[count_key] = changed
 
-        scrub_lists(t.episodes, "found_with", "person", "episode_mentions")
-        scrub_lists(t.return_interviews, "associates", "person", "interview_mentions")
-        scrub_lists(t.crimes, "victims", "person", "crime_victim_mentions")
-        scrub_lists(t.crimes, "suspects", "person", "crime_suspect_mentions")
+        for spec in contract.personal_files():   # declared ``Erasure(mentions=...)``
+            for col, count_key in spec.erasure.mentions:
+                scrub_lists(tables[spec.table], col, "person", count_key)
 
         # intelligence: drop the subject from subjects; redact its names from the text
         like = sa.or_(*[sa.func.lower(t.intelligence.c.subjects).like(f"%{x.lower()}%") for x in terms],
