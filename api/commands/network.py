@@ -24,6 +24,8 @@ from typing import Optional
 import pandas as pd
 import typer
 
+from geo import results as R
+
 from api.commands import fail as _fail
 
 FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
@@ -89,8 +91,8 @@ def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
 
     frames, identities = load_frames(store, resolve=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ident = identities[["record", "kind", "person_id", "match_weight"]]
-    ident.to_csv(out_dir / "identity.csv", index=False)
+    ident = identities[list(R.IDENTITY.columns)]
+    ident.to_csv(out_dir / R.IDENTITY.file, index=False)
     save_identities(store, identities)
 
     G = person_place_graph(frames["children"], frames["persons"], frames["episodes"],
@@ -107,24 +109,24 @@ def run_network(store, out_dir: Path, seed: int = 0, window: str = "6h",
                                frames["persons"], window=window, distance=distance, seed=seed,
                                adult_links=adult_links)
     records = groups_to_records(groups)
-    (out_dir / "co_missing_groups.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
+    (out_dir / R.CO_MISSING_GROUPS.file).write_text(json.dumps(records, indent=1), encoding="utf-8")
 
     bridging = bridging_persons(G)
-    bridging[["rank", "person_id", "children", "score"]].to_csv(out_dir / "bridging_persons.csv",
-                                                                index=False)
-    bridging.to_csv(out_dir / "bridging_persons_evidence.csv", index=False)
+    bridging[list(R.BRIDGING_PERSONS.columns)].to_csv(out_dir / R.BRIDGING_PERSONS.file,
+                                                      index=False)
+    bridging.to_csv(out_dir / R.BRIDGING_EVIDENCE.file, index=False)
     measures = centrality(G, seed=seed)
     places = places_linking_children(G)
     comps = components(G)
     write_all(G, out_dir)
 
     params = {"seed": seed, "window": window, "distance_m": distance}
-    store.write_result("co_missing_groups", groups, params)
-    store.write_result("bridging_persons", bridging, params)
-    store.write_result("network_measures", measures, params)
-    store.write_result("places_linking_children", places, params)
-    store.write_result("network_components", comps, params)
-    store.write_result("network_adult_links", adult_links, params)
+    store.write_result(R.CO_MISSING_GROUPS.name, groups, params)
+    store.write_result(R.BRIDGING_PERSONS.name, bridging, params)
+    store.write_result(R.NETWORK_MEASURES.name, measures, params)
+    store.write_result(R.PLACES_LINKING_CHILDREN.name, places, params)
+    store.write_result(R.NETWORK_COMPONENTS.name, comps, params)
+    store.write_result(R.NETWORK_ADULT_LINKS.name, adult_links, params)
     return {"records": len(ident), "persons": ident["person_id"].nunique(),
             "nodes": G.number_of_nodes(), "edges": G.number_of_edges(), "groups": len(groups),
             "bridging": len(bridging), "betweenness": betweenness_method(measures)}

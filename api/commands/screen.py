@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import typer
 
 from api.commands import DB_HELP, fail, store_for
+from geo import results as R
 
 ROLES = ("licensing_officer", "analyst")
 FRAMES = ("premises", "place_events", "intelligence", "crimes")
@@ -69,7 +70,7 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
             f = frames[name]
             frames[name] = f.assign(match_id=f["location_text"].map(match)) if len(f) else f
     out = screening.screen(loc, frames["premises"], frames["place_events"], frames["intelligence"],
-                           frames["crimes"], radius, start, end, concern=result("premises_of_concern"),
+                           frames["crimes"], radius, start, end, concern=result(R.PREMISES_OF_CONCERN.name),
                            reviews=reviews)
     if not analyst:
         out = screening.minimise(out, small)
