@@ -6,6 +6,11 @@ validates every file against it (vectorised, plus the rules registered on it), `
 derives the drop tables from it, the generator writes its headers and erasure reads its table
 list from it. Nothing here touches the database.
 
+To add a drop file: declare its ``FileSpec`` and add it to ``CONTRACT`` (at its place in the
+ingest order), register its validation rules with ``@CONTRACT.rule(name)`` in geo.ingest, and
+add a migration creating its table (tests/geo/test_schema_migrations.py names what is missing).
+A file with personal data must declare its ``Erasure`` or the contract refuses it.
+
 >>> normalise_vocab(pd.Series(["Away-Without Authorisation", " MISSING "]), "category").tolist()
 ['away_without_authorisation', 'missing']
 """
