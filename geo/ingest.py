@@ -24,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo import schema
-from geo.model import FILES, REF_KINDS, Column, FileSpec, normalise_vocab
+from geo.model import CONTRACT, REF_KINDS, VOCAB, Column, Contract, FileSpec, normalise_vocab
 from geo.store import Store, utcnow
 
 MAX_FIELD = 1_000_000          # characters in one free-text cell
@@ -117,14 +117,14 @@ class RawTable:
     filtered: int = 0
 
 
-def find_files(drop: Path) -> dict[str, Path]:
+def find_files(drop: Path, contract: Contract = CONTRACT) -> dict[str, Path]:
     """The contract files in a drop folder, by contract name (CSV or XLSX, any case)."""
     if not drop.exists():
         raise DropError(f"{drop}: no such folder")
     if not drop.is_dir():
         raise DropError(f"{drop}: not a folder")
     found: dict[str, Path] = {}
-    names = {spec.name for spec in FILES}
+    names = {spec.name for spec in contract.files}
     for path in sorted(drop.iterdir()):
         stem, suffix = path.stem.lower(), path.suffix.lower()
         if stem in names and suffix in (".csv", ".xlsx") and path.is_file():
@@ -425,7 +425,6 @@ def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Proble
         return parsed.dt.date.where(parsed.notna(), None)
     if col.kind == "vocab":
         norm = normalise_vocab(values, col.vocab)
-        from geo.model import VOCAB
         allowed = ", ".join(VOCAB[col.vocab])
         problems.add(~empty & norm.isna(), col.name,
                      f"is not one of: {allowed}", values, value_first=True)
@@ -461,7 +460,7 @@ def row_hash(frame: pd.DataFrame) -> pd.Series:
 
 
 def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
-                mapping=None) -> IngestReport:
+                mapping=None, contract: Contract = CONTRACT) -> IngestReport:
     """Read, validate and store a drop; returns the per-file report. With `mapping` (a
     column-mapping file, or a list of them read as one; geo.mapping), the drop's exports are
     read through it first.
@@ -475,9 +474,9 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
         mapped = read_mapped_drop(drop, Mapping.load_all(mapping))  # read all before writing
         jobs = mapped.jobs
     else:
-        paths = find_files(drop)
+        paths = find_files(drop, contract)
         tables = {name: read_table(path) for name, path in paths.items()}   # read all first
-        jobs = [(paths[spec.name].name, spec, tables[spec.name]) for spec in FILES
+        jobs = [(paths[spec.name].name, spec, tables[spec.name]) for spec in contract.files
                 if spec.name in tables]
     if all(len(t.frame) + len(t.malformed) == 0 for _, _, t in jobs):
         what = "contract files" if mapped is None else "files read (after the mapping's where)"
@@ -490,7 +489,7 @@ def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
     with store.engine.begin() as conn:
         run_id = conn.execute(schema.ingest_runs.insert().values(
             drop=str(drop.resolve()), started_at=utcnow(), status="running")).inserted_primary_key[0]
-    ctx = _Context(store, drop_name, run_id)
+    ctx = _Context(store, drop_name, run_id, contract)
     report = IngestReport(str(drop), run_id, {})
     if mapped is not None:
         files = [mapping] if isinstance(mapping, (str, Path)) else list(mapping)
@@ -520,8 +519,9 @@ def _has_location_texts(jobs: list[tuple[str, FileSpec, RawTable]]) -> bool:
 class _Context:
     """State shared by the files of one drop (ids accepted earlier in the same drop)."""
 
-    def __init__(self, store: Store, drop_name: str, run_id: int):
+    def __init__(self, store: Store, drop_name: str, run_id: int, contract: Contract = CONTRACT):
         self.store, self.drop_name, self.run_id = store, drop_name, run_id
+        self.contract, self.tables = contract, schema.tables_of(contract)
         self.accepted: dict[str, pd.DataFrame] = {}
 
     def ingest_file(self, spec: FileSpec, raw: RawTable) -> FileReport:
@@ -532,7 +532,8 @@ class _Context:
             first = (raw.held_reason != "").to_numpy()
             problems.field[first] = raw.held_field[first].to_numpy()
             problems.reason[first] = raw.held_reason[first].to_numpy()
-        frame = getattr(self, f"_check_{spec.name}", lambda f, p, w: f)(frame, problems, warnings)
+        for rule in self.contract.rules(spec.name):
+            frame = rule(self, frame, problems, warnings)
         key_cols = ["source", *spec.key]
         # a key is claimed by its first row that is not held for another reason
         has_key = frame[list(spec.key)].notna().all(axis=1) & ~problems.held
@@ -565,7 +566,7 @@ class _Context:
                 "reason": [m[1] for m in raw.malformed],
                 "raw": [json.dumps(m[2], ensure_ascii=False) for m in raw.malformed]})],
                 ignore_index=True)
-        table = schema.DROP_TABLES[spec.table]
+        table = self.tables[spec.table]
         with self.store.engine.begin() as conn:
             rep.new, rep.updated = self._upsert(conn, table, key_cols, accepted)
             extra_children = getattr(self, "_minimal_children", None)
@@ -608,39 +609,7 @@ class _Context:
         self.store.update_frame(conn, table, accepted[changed], key_cols)
         return int(is_new.sum()), int(changed.sum())
 
-    # ---- per-file rules -----------------------------------------------------------------------
-    def _check_episodes(self, frame: pd.DataFrame, problems: _Problems, warnings: list[str]):
-        early = frame["returned_at"].notna() & frame["reported_at"].notna() & \
-            (frame["returned_at"] < frame["reported_at"])
-        problems.add(early, "returned_at", "returned_at is earlier than reported_at")
-        return self._resolve_children(frame, problems, warnings, "episodes")
-
-    def _check_cse_assessments(self, frame, problems: _Problems, warnings):
-        early = frame["closed_at"].notna() & frame["assessed_at"].notna() & \
-            (frame["closed_at"] < frame["assessed_at"])
-        problems.add(early, "closed_at", "closed_at is earlier than assessed_at")
-        return self._resolve_children(frame, problems, warnings, "CSE assessments")
-
-    def _check_education(self, frame, problems: _Problems, warnings):
-        early = frame["end_date"].notna() & frame["start_date"].notna() & \
-            (pd.to_datetime(frame["end_date"]) < pd.to_datetime(frame["start_date"]))
-        problems.add(early, "end_date", "end_date is earlier than start_date")
-        return self._resolve_children(frame, problems, warnings, "education records")
-
-    def _check_populations(self, frame, problems: _Problems, warnings):
-        known = set(self.store.read_sql(sa.select(schema.areas.c.area_code))["area_code"])
-        code = frame["area_code"].astype(str).str.strip().str.upper()
-        frame["area_code"] = code.where(frame["area_code"].notna(), None)
-        problems.add(frame["area_code"].notna() & ~code.isin(known), "area_code",
-                     "is not a ward or LSOA code of the loaded boundaries",
-                     frame["area_code"], value_first=True)
-        problems.add(frame["count"].notna() & (frame["count"].fillna(0) < 0), "count",
-                     "a population count cannot be negative")
-        parts = frame[["area_code", "age_band", "year", "sex"]].astype(str)
-        frame["population_id"] = parts.agg("|".join, axis=1)
-        return frame
-
-    def _resolve_children(self, frame: pd.DataFrame, problems: _Problems, warnings: list[str],
+    def resolve_children(self, frame: pd.DataFrame, problems: _Problems, warnings: list[str],
                           what: str) -> pd.DataFrame:
         """Resolve child_id to a child record key: this drop's children (same source first), then
         the store's, else a minimal child created from the record (with a warning)."""
@@ -678,28 +647,76 @@ class _Context:
             self._minimal_children = mk
         return frame
 
-    def _check_return_interviews(self, frame, problems: _Problems, warnings):
-        eps = self.accepted.get("episodes", pd.DataFrame(columns=["source", "episode_id"]))
-        stored = self.store.read_sql(sa.select(schema.episodes.c.source,
-                                               schema.episodes.c.episode_id))
-        known = pd.concat([eps[["source", "episode_id"]], stored]).drop_duplicates("episode_id")
-        key = frame["episode_id"].map(known.set_index("episode_id")["source"])
-        problems.add(frame["episode_id"].notna() & key.isna(), "episode_id",
-                     "episode_id not found in episodes.csv or the store:", frame["episode_id"])
-        frame["episode_key"] = key + "/" + frame["episode_id"]
-        return frame
 
-    def _check_links(self, frame, problems, warnings):
-        parts = frame[["from_ref", "to_ref", "relation", "observed_at", "source_ref"]].astype(str)
-        frame["link_id"] = row_hash(parts)
-        return frame
 
-    def _check_premises(self, frame, problems, warnings):
-        return _coordinates(frame, problems, kind="premises")
+# ---- per-file rules (registered on the contract's declaration, geo.model.CONTRACT) ---------------
+@CONTRACT.rule("episodes")
+def _episodes(ctx: _Context, frame: pd.DataFrame, problems: _Problems, warnings: list[str]):
+    early = frame["returned_at"].notna() & frame["reported_at"].notna() & \
+        (frame["returned_at"] < frame["reported_at"])
+    problems.add(early, "returned_at", "returned_at is earlier than reported_at")
+    return ctx.resolve_children(frame, problems, warnings, "episodes")
 
-    def _check_places(self, frame, problems, warnings):
-        frame = _coordinates(frame, problems, kind="places")
-        return frame
+
+@CONTRACT.rule("cse_assessments")
+def _cse_assessments(ctx: _Context, frame, problems: _Problems, warnings):
+    early = frame["closed_at"].notna() & frame["assessed_at"].notna() & \
+        (frame["closed_at"] < frame["assessed_at"])
+    problems.add(early, "closed_at", "closed_at is earlier than assessed_at")
+    return ctx.resolve_children(frame, problems, warnings, "CSE assessments")
+
+
+@CONTRACT.rule("education")
+def _education(ctx: _Context, frame, problems: _Problems, warnings):
+    early = frame["end_date"].notna() & frame["start_date"].notna() & \
+        (pd.to_datetime(frame["end_date"]) < pd.to_datetime(frame["start_date"]))
+    problems.add(early, "end_date", "end_date is earlier than start_date")
+    return ctx.resolve_children(frame, problems, warnings, "education records")
+
+
+@CONTRACT.rule("populations")
+def _populations(ctx: _Context, frame, problems: _Problems, warnings):
+    known = set(ctx.store.read_sql(sa.select(schema.areas.c.area_code))["area_code"])
+    code = frame["area_code"].astype(str).str.strip().str.upper()
+    frame["area_code"] = code.where(frame["area_code"].notna(), None)
+    problems.add(frame["area_code"].notna() & ~code.isin(known), "area_code",
+                 "is not a ward or LSOA code of the loaded boundaries",
+                 frame["area_code"], value_first=True)
+    problems.add(frame["count"].notna() & (frame["count"].fillna(0) < 0), "count",
+                 "a population count cannot be negative")
+    parts = frame[["area_code", "age_band", "year", "sex"]].astype(str)
+    frame["population_id"] = parts.agg("|".join, axis=1)
+    return frame
+
+
+@CONTRACT.rule("return_interviews")
+def _return_interviews(ctx: _Context, frame, problems: _Problems, warnings):
+    eps = ctx.accepted.get("episodes", pd.DataFrame(columns=["source", "episode_id"]))
+    stored = ctx.store.read_sql(sa.select(schema.episodes.c.source,
+                                          schema.episodes.c.episode_id))
+    known = pd.concat([eps[["source", "episode_id"]], stored]).drop_duplicates("episode_id")
+    key = frame["episode_id"].map(known.set_index("episode_id")["source"])
+    problems.add(frame["episode_id"].notna() & key.isna(), "episode_id",
+                 "episode_id not found in episodes.csv or the store:", frame["episode_id"])
+    frame["episode_key"] = key + "/" + frame["episode_id"]
+    return frame
+
+
+@CONTRACT.rule("links")
+def _links(ctx: _Context, frame, problems, warnings):
+    parts = frame[["from_ref", "to_ref", "relation", "observed_at", "source_ref"]].astype(str)
+    frame["link_id"] = row_hash(parts)
+    return frame
+
+
+@CONTRACT.rule("premises")
+def _premises(ctx: _Context, frame, problems, warnings):
+    return _coordinates(frame, problems, kind="premises")
+
+
+@CONTRACT.rule("places")
+def _places(ctx: _Context, frame, problems, warnings):
+    return _coordinates(frame, problems, kind="places")
 
 
 def _coordinates(frame: pd.DataFrame, problems: _Problems, kind: str) -> pd.DataFrame:

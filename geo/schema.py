@@ -7,212 +7,82 @@ ST_Intersects) runs in the database while SQLite keeps the same tables and does 
 in Shapely/GeoPandas. Date-times are stored as naive UTC.
 
 Natural keys are unique per (source, id), which makes a re-ingest of the same rows a no-op.
+The drop tables are derived from the contract's declaration (geo.model.CONTRACT); the
+migrations are checked against this metadata by tests/geo/test_schema_migrations.py.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from geo.model import CONTRACT, Column, Contract, FileSpec
 
 metadata = sa.MetaData()
 
 SRID = 27700
 
 
-def _common(*cols: sa.Column) -> list[sa.Column]:
-    """Columns every drop table carries: the run that last wrote the row, a content hash, extras."""
-    return [
-        *cols,
-        sa.Column("extra", sa.Text),          # JSON of columns the contract does not name
+#: Stored types of the contract's column kinds (a ``size`` makes texts ``String(size)``).
+_KIND_TYPES = {"date": sa.Date, "datetime": sa.DateTime, "int": sa.Integer, "float": sa.Float,
+               "bool": sa.Boolean}
+
+
+def _stored(col: Column) -> sa.Column:
+    """A contract column as stored. ``source`` is never null: ingest fills it with the drop's
+    name."""
+    if col.kind in _KIND_TYPES:
+        type_ = _KIND_TYPES[col.kind]()
+    elif col.size is not None or col.kind == "id":
+        type_ = sa.String(col.size or 128)
+    else:
+        type_ = sa.Text()
+    nullable = col.nullable if col.nullable is not None else \
+        not (col.required or col.name == "source")
+    default = sa.false() if col.kind == "bool" else None
+    return sa.Column(col.name, type_, nullable=nullable, server_default=default)
+
+
+def drop_table(spec: FileSpec, meta: sa.MetaData) -> sa.Table:
+    """The table of a contract file, derived from its declaration (geo.model): an ``id``, the
+    contract's columns in stored order (FileSpec.stored_columns), then the columns every drop
+    table carries (``extra``: JSON of columns the contract does not name; a content hash; the
+    run that last wrote the row); natural keys unique per (source, key); declared indexes."""
+    return sa.Table(
+        spec.table, meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *[_stored(c) for c in spec.stored_columns()],
+        sa.Column("extra", sa.Text),
         sa.Column("row_hash", sa.String(32), nullable=False),
         sa.Column("run_id", sa.Integer),
-    ]
+        sa.UniqueConstraint("source", *spec.key, name=f"uq_{spec.table}_key"),
+        *[sa.Index(f"ix_{spec.table}_{c}", c) for c in spec.indexes],
+    )
 
 
-children = sa.Table(
-    "children", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("child_id", sa.String(128), nullable=False),
-        sa.Column("given_name", sa.Text), sa.Column("family_name", sa.Text),
-        sa.Column("dob", sa.Date), sa.Column("sex", sa.String(16)), sa.Column("ethnicity", sa.Text),
-        sa.Column("care_status", sa.String(16)), sa.Column("placement_type", sa.String(32)),
-        sa.Column("placement_postcode", sa.Text), sa.Column("responsible_authority", sa.Text),
-        sa.Column("cse_risk", sa.String(16)), sa.Column("school", sa.Text),
-        sa.Column("police_id", sa.String(128)), sa.Column("carefirst_id", sa.String(128)),
-        sa.Column("upn", sa.String(128)),
-        sa.Column("placement_authority", sa.Text), sa.Column("establishment", sa.Text),
-        sa.Column("from_episode", sa.Boolean, nullable=False, server_default=sa.false()),
-    ),
-    sa.UniqueConstraint("source", "child_id", name="uq_children_key"),
-)
+def drop_tables(contract: Contract, meta: sa.MetaData) -> dict[str, sa.Table]:
+    """The drop tables of a contract, by table name, in ``meta``."""
+    return {spec.table: drop_table(spec, meta) for spec in contract.files}
 
-persons = sa.Table(
-    "persons", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("person_id", sa.String(128), nullable=False),
-        sa.Column("given_name", sa.Text), sa.Column("family_name", sa.Text),
-        sa.Column("dob", sa.Date), sa.Column("sex", sa.String(16)), sa.Column("role", sa.String(32)),
-        sa.Column("address", sa.Text), sa.Column("police_id", sa.String(128)),
-    ),
-    sa.UniqueConstraint("source", "person_id", name="uq_persons_key"),
-)
 
-premises = sa.Table(
-    "premises", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("premises_id", sa.String(128), nullable=False),
-        sa.Column("name", sa.Text, nullable=False), sa.Column("premises_type", sa.String(32)),
-        sa.Column("address", sa.Text), sa.Column("postcode", sa.String(16)),
-        sa.Column("easting", sa.Float), sa.Column("northing", sa.Float),
-        sa.Column("coordinates_from", sa.String(16)),  # given | geocoded | none
-        sa.Column("licence_type", sa.String(32)), sa.Column("status", sa.String(16)),
-    ),
-    sa.UniqueConstraint("source", "premises_id", name="uq_premises_key"),
-)
+def tables_of(contract: Contract) -> dict[str, sa.Table]:
+    """The drop tables of ``contract``: this module's for the production contract, else
+    derived into their own metadata (a contract extended with toy files in tests)."""
+    return DROP_TABLES if contract is CONTRACT else drop_tables(contract, sa.MetaData())
 
-places = sa.Table(
-    "places", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("name", sa.Text, nullable=False), sa.Column("aliases", sa.Text),
-        sa.Column("kind", sa.String(32)), sa.Column("postcode", sa.String(16)),
-        sa.Column("easting", sa.Float), sa.Column("northing", sa.Float),
-    ),
-    sa.UniqueConstraint("source", "name", name="uq_places_key"),
-)
 
-episodes = sa.Table(
-    "episodes", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("episode_id", sa.String(128), nullable=False),
-        sa.Column("child_id", sa.String(128), nullable=False),
-        sa.Column("child_key", sa.String(200), nullable=False),
-        sa.Column("reported_at", sa.DateTime, nullable=False), sa.Column("returned_at", sa.DateTime),
-        sa.Column("category", sa.String(32), nullable=False), sa.Column("police_risk", sa.String(16)),
-        sa.Column("missing_from", sa.String(16)), sa.Column("reported_by", sa.Text),
-        sa.Column("last_seen", sa.Text), sa.Column("found_at", sa.Text),
-        sa.Column("found_with", sa.Text), sa.Column("rag", sa.String(8)),
-    ),
-    sa.UniqueConstraint("source", "episode_id", name="uq_episodes_key"),
-    sa.Index("ix_episodes_child_key", "child_key"),
-    sa.Index("ix_episodes_reported_at", "reported_at"),
-)
-
-return_interviews = sa.Table(
-    "return_interviews", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("rhi_id", sa.String(128), nullable=False),
-        sa.Column("episode_id", sa.String(128), nullable=False),
-        sa.Column("episode_key", sa.String(200), nullable=False),
-        sa.Column("notified_at", sa.DateTime), sa.Column("offered_at", sa.DateTime),
-        sa.Column("held_at", sa.DateTime), sa.Column("outcome", sa.String(16), nullable=False),
-        sa.Column("triage", sa.String(8)), sa.Column("priority", sa.String(16)),
-        sa.Column("push_factors", sa.Text), sa.Column("pull_factors", sa.Text),
-        sa.Column("issues", sa.Text), sa.Column("places", sa.Text), sa.Column("associates", sa.Text),
-        sa.Column("seraf_score", sa.Integer),
-    ),
-    sa.UniqueConstraint("source", "rhi_id", name="uq_return_interviews_key"),
-    sa.Index("ix_return_interviews_episode_key", "episode_key"),
-)
-
-links = sa.Table(
-    "links", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("link_id", sa.String(32), nullable=False),  # hash of the link's content
-        sa.Column("from_ref", sa.Text, nullable=False), sa.Column("to_ref", sa.Text, nullable=False),
-        sa.Column("relation", sa.String(32), nullable=False), sa.Column("observed_at", sa.DateTime),
-        sa.Column("source_ref", sa.Text), sa.Column("grading", sa.String(16)),
-    ),
-    sa.UniqueConstraint("source", "link_id", name="uq_links_key"),
-)
-
-intelligence = sa.Table(
-    "intelligence", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("intel_id", sa.String(128), nullable=False),
-        sa.Column("recorded_at", sa.DateTime, nullable=False),
-        sa.Column("source_eval", sa.String(1)), sa.Column("intel_eval", sa.String(1)),
-        sa.Column("handling", sa.String(1)), sa.Column("subjects", sa.Text),
-        sa.Column("location", sa.Text), sa.Column("premises_id", sa.String(128)),
-        sa.Column("vehicle", sa.String(32)), sa.Column("tags", sa.Text), sa.Column("text", sa.Text),
-    ),
-    sa.UniqueConstraint("source", "intel_id", name="uq_intelligence_key"),
-)
-
-cse_assessments = sa.Table(
-    "cse_assessments", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("assessment_id", sa.String(128), nullable=False),
-        sa.Column("child_id", sa.String(128), nullable=False),
-        sa.Column("child_key", sa.String(200), nullable=False),
-        sa.Column("assessed_at", sa.DateTime, nullable=False),
-        sa.Column("tool", sa.String(16)), sa.Column("score", sa.Integer),
-        sa.Column("risk_level", sa.String(8), nullable=False),
-        sa.Column("closed_at", sa.DateTime),
-    ),
-    sa.UniqueConstraint("source", "assessment_id", name="uq_cse_assessments_key"),
-    sa.Index("ix_cse_assessments_child_key", "child_key"),
-)
-
-crimes = sa.Table(
-    "crimes", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("crime_id", sa.String(128), nullable=False),
-        sa.Column("recorded_at", sa.DateTime, nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False), sa.Column("offence", sa.Text),
-        sa.Column("cse_marker", sa.String(4)), sa.Column("victims", sa.Text),
-        sa.Column("suspects", sa.Text), sa.Column("outcome_code", sa.String(64)),
-        sa.Column("location", sa.Text),
-    ),
-    sa.UniqueConstraint("source", "crime_id", name="uq_crimes_key"),
-)
-
-education = sa.Table(
-    "education", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("record_id", sa.String(128), nullable=False),
-        sa.Column("child_id", sa.String(128), nullable=False),
-        sa.Column("child_key", sa.String(200), nullable=False),
-        sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("start_date", sa.Date, nullable=False), sa.Column("end_date", sa.Date),
-        sa.Column("school", sa.Text),
-    ),
-    sa.UniqueConstraint("source", "record_id", name="uq_education_key"),
-    sa.Index("ix_education_child_key", "child_key"),
-)
-
-populations = sa.Table(
-    "populations", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    *_common(
-        sa.Column("source", sa.String(64), nullable=False),
-        sa.Column("population_id", sa.String(200), nullable=False),
-        sa.Column("area_code", sa.String(16), nullable=False),
-        sa.Column("age_band", sa.String(16), nullable=False),
-        sa.Column("year", sa.Integer), sa.Column("sex", sa.String(8)),
-        sa.Column("count", sa.Integer, nullable=False),
-    ),
-    sa.UniqueConstraint("source", "population_id", name="uq_populations_key"),
-)
+#: Drop tables by table name, derived from the contract (geo.model.CONTRACT).
+DROP_TABLES = drop_tables(CONTRACT, metadata)
+children = DROP_TABLES["children"]
+persons = DROP_TABLES["persons"]
+premises = DROP_TABLES["premises"]
+places = DROP_TABLES["places"]
+episodes = DROP_TABLES["episodes"]
+return_interviews = DROP_TABLES["return_interviews"]
+links = DROP_TABLES["links"]
+intelligence = DROP_TABLES["intelligence"]
+cse_assessments = DROP_TABLES["cse_assessments"]
+crimes = DROP_TABLES["crimes"]
+education = DROP_TABLES["education"]
+populations = DROP_TABLES["populations"]
 
 # ---- reference data -------------------------------------------------------------------------
 postcodes = sa.Table(
@@ -399,11 +269,6 @@ tilesets = sa.Table(
     sa.Column("cells", sa.Integer, nullable=False),
     sa.Column("built_at", sa.DateTime, nullable=False),
 )
-
-#: Drop tables by contract file name.
-DROP_TABLES = {t.name: t for t in (children, persons, premises, places, episodes,
-                                   return_interviews, links, intelligence, cse_assessments,
-                                   crimes, education, populations)}
 
 #: Tables that get a generated PostGIS point column from easting/northing.
 POINT_TABLES = ("premises", "places", "geocodes", "postcodes")

@@ -47,12 +47,15 @@ import pandas as pd
 from geo import synth_cse
 from geo import synth_names as nm
 from geo.synth_mog import MogPlan
+from geo.model import CONTRACT
 from geo.synth_locations import Catalogue, addresses
 from geo.synth_nulls import NULL_MODELS, found_back_home
 from geo.synth_populations import write_populations
 from geo.synth_reference import Reference, load_reference
 from geo.synth_spacetime import plant_emerging_cluster
 
+#: The columns the generator fills in each file it writes chunk by chunk; the files' headers are
+#: the contract's declaration (geo.model.CONTRACT), so a declared column not filled here is empty.
 FILES = {
     "children.csv": ["child_id", "source", "given_name", "family_name", "dob", "sex", "ethnicity", "care_status",
                      "placement_type", "placement_postcode", "responsible_authority", "cse_risk", "school",
@@ -870,18 +873,22 @@ def _with_bad_rows(rng: np.random.Generator, name: str, df: pd.DataFrame, share:
 
 
 # --------------------------------------------------------------------------------------------- writing
+def header(file_name: str) -> list[str]:
+    """The header of a contract file (``children.csv``) as declared in the contract."""
+    return CONTRACT.header(file_name.removesuffix(".csv"))
+
+
 class _Writer:
     """Appends each contract file chunk by chunk and counts physical lines (header = line 1)."""
 
     def __init__(self, out: Path):
         self.out = out
         self.rows = {f: 0 for f in FILES}
-        for f, cols in FILES.items():
-            (out / f).write_text(",".join(cols) + "\n", encoding="utf-8")
+        for f in FILES:
+            (out / f).write_text(",".join(header(f)) + "\n", encoding="utf-8")
 
     def write(self, name: str, df: pd.DataFrame, bad: list[dict]) -> list[dict]:
-        cols = FILES[name]
-        df = df.reindex(columns=cols)
+        df = df.reindex(columns=header(name))
         df = df.astype(object).where(df.notna(), "")
         df.to_csv(self.out / name, mode="a", header=False, index=False, lineterminator="\n")
         first = self.rows[name] + 2

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ASSESSMENT_COLUMNS = ["assessment_id", "child_id", "assessed_at", "tool", "score", "risk_level",
-                      "closed_at", "source"]
-CRIME_COLUMNS = ["crime_id", "recorded_at", "kind", "offence", "cse_marker", "victims", "suspects",
-                 "outcome_code", "location", "source"]
+from geo.model import CONTRACT
+
+ASSESSMENT_COLUMNS = CONTRACT.header("cse_assessments")
+CRIME_COLUMNS = CONTRACT.header("crimes")
 CITY_CHILDREN = 1500
 PAPER = {"incidents": 924, "crimes": 136, "non_crimes": 788, "victims": 506, "repeat_victims": 180,
          "crimes_with_offender": 108, "offenders": 93, "repeat_offenders": 11, "outcomes_known": 703}

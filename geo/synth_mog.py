@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.model import CONTRACT
+
 HOME = "Birmingham"
 PLACED_OUT_SHARE = 0.41
 STALE_SHARE = 0.04
@@ -50,7 +52,7 @@ BIRDS = np.array(["Kestrel", "Heron", "Linnet", "Plover", "Curlew", "Wren", "Sis
                   "Twite", "Shrike", "Petrel", "Tern", "Lapwing"])
 EDU_STATUS = np.array(["cme", "cnes", "removed_unlocated", "elective_home_education", "other"])
 EDU_P = np.array([.70, .10, .08, .07, .05])
-EDUCATION_COLUMNS = ["record_id", "child_id", "status", "start_date", "end_date", "school", "source"]
+EDUCATION_COLUMNS = CONTRACT.header("education")
 
 
 def establishment_name(i: int) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.model import CONTRACT
+
 __all__ = ["CHILDREN_0_17", "synthetic_populations", "write_populations"]
 
 #: residents aged 0-17 in the city (order of magnitude of Birmingham's ONS 2016 estimate).
@@ -39,5 +41,5 @@ def synthetic_populations(wards: pd.DataFrame, rng: np.random.Generator) -> pd.D
 def write_populations(out: Path, wards: pd.DataFrame, seed: int) -> int:
     """Write ``out/populations.csv``; returns its number of data rows."""
     df = synthetic_populations(wards, np.random.default_rng([seed, 41]))
-    df.to_csv(Path(out) / "populations.csv", index=False)
+    df[CONTRACT.header("populations")].to_csv(Path(out) / "populations.csv", index=False)
     return len(df)

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from geo import disclosure
+from geo import results as R
 from geo.getis_ord import GI_BIN_LABELS, GI_TEST
 from geo.permutation import bh_qvalues
 from geo.store_protocol import StoreLike
@@ -178,8 +179,9 @@ class Period:
 
 FRAMES = ("children", "persons", "episodes", "return_interviews", "education", "place_events", "premises",
           "intelligence", "links", "areas")
-RESULTS = ("area_hotspots_ward", "area_hotspots_lsoa", "found_at_clusters", "premises_of_concern",
-           "area_trends", "co_missing_groups", "bridging_persons")
+RESULTS = tuple(r.name for r in (R.AREA_HOTSPOTS_WARD, R.AREA_HOTSPOTS_LSOA, R.FOUND_AT_CLUSTERS,
+                                  R.PREMISES_OF_CONCERN, R.AREA_TRENDS, R.CO_MISSING_GROUPS,
+                                  R.BRIDGING_PERSONS))
 
 
 def load_pack_data(store: StoreLike, frames: Iterable[str] = FRAMES, results: Iterable[str] = RESULTS) -> dict:
@@ -232,7 +234,7 @@ def _frame(data: dict, name: str) -> pd.DataFrame:
 
 
 def _groups(data: dict) -> list[dict]:
-    g = data.get("co_missing_groups")
+    g = data.get(R.CO_MISSING_GROUPS.name)
     if g is None:
         return []
     if isinstance(g, pd.DataFrame):
@@ -683,7 +685,7 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     mc = monthly_counts(episodes, period)
     series = {str(c).replace("_", " "): mc[c].tolist() for c in mc.columns if c != "month"}
     trend_html = svg_bars(mc["month"].tolist() if len(mc) else [], series, "Episodes per month")
-    trends = _frame(data, "area_trends")
+    trends = _frame(data, R.AREA_TRENDS.name)
     if not trends.empty and "category" in trends.columns:
         names = _area_names(data)
         t = trends.drop_duplicates("area_code").copy()
@@ -702,8 +704,8 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
                        + _table(emerging, [("area", "Ward"), ("category", "Category")],
                                 empty="No emerging hot spot ward."))
     parts.append(_section(f"Trends (episodes per month: {period.label()}; ward trends: "
-                          f"{analysis_period(data, 'area_trends')})", trend_html, "trends"))
-    hs = data.get("area_hotspots_ward")
+                          f"{analysis_period(data, R.AREA_TRENDS.name)})", trend_html, "trends"))
+    hs = data.get(R.AREA_HOTSPOTS_WARD.name)
     if hs is not None and len(hs):
         m = layers.hotspot_map(hs, boundaries=_boundaries(data), count=view.count, tile_url=tile_url)
         hot = hs[pd.to_numeric(hs["gi_bin"], errors="coerce") > 0].sort_values("gi_z", ascending=False)
@@ -714,8 +716,8 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
                   ("gi_q", "permutation q (FDR)")], num=["episodes", "children", "gi_z", "gi_p", "gi_q"],
             fmt={"episodes": view.count, "children": view.count}, empty="No hot spot ward at FDR q < 0.10.") + f"<p class='note'>{esc(GI_TEST)}.</p>"
     else:
-        inner = _missing(data, ["area_hotspots_ward"])
-    parts.append(_section(f"Ward hot spots (Getis-Ord Gi*; {analysis_period(data, 'area_hotspots_ward')})",
+        inner = _missing(data, [R.AREA_HOTSPOTS_WARD.name])
+    parts.append(_section(f"Ward hot spots (Getis-Ord Gi*; {analysis_period(data, R.AREA_HOTSPOTS_WARD.name)})",
                           inner + ANALYSIS_NOTE, "hotspots"))
     wc = worrying_cases(data, period)
     if len(wc):
@@ -907,14 +909,14 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     ev = _frame(data, "place_events")
     if not ev.empty and "at" in ev.columns:
         ev = ev[period.contains(ev["at"])]
-    m = layers.hotspot_map(data.get("area_hotspots_ward"), events=ev if view.full else None,
-                           clusters=data.get("found_at_clusters"), premises=poc if len(poc) else None,
+    m = layers.hotspot_map(data.get(R.AREA_HOTSPOTS_WARD.name), events=ev if view.full else None,
+                           clusters=data.get(R.FOUND_AT_CLUSTERS.name), premises=poc if len(poc) else None,
                            groups=groups if view.full else None, boundaries=_boundaries(data),
                            exact_points=view.full, count=view.count, tile_url=tile_url,
                            register=data.get("premises"))
-    clusters = _frame(data, "found_at_clusters")
+    clusters = _frame(data, R.FOUND_AT_CLUSTERS.name)
     inner = map_frame(m, "Hot spots, found-at clusters and premises") + _missing(
-        data, ["area_hotspots_ward", "found_at_clusters", "premises_of_concern"])
+        data, [R.AREA_HOTSPOTS_WARD.name, R.FOUND_AT_CLUSTERS.name, R.PREMISES_OF_CONCERN.name])
     if len(clusters):
         inner += cluster_tables(data, clusters, poc, view)
     parts.append(_section("Locations of concern and found-at clusters", inner + ANALYSIS_NOTE, "locations"))
@@ -941,7 +943,7 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
         gtab += ("<p class='note'>Groups who run away together: keep a separate record and plan for each child "
                  "(strategy meetings).</p>")
     else:
-        gtab = _missing(data, ["co_missing_groups"]) or "<p class='note'>No co-missing groups.</p>"
+        gtab = _missing(data, [R.CO_MISSING_GROUPS.name]) or "<p class='note'>No co-missing groups.</p>"
     parts.append(_section("Co-missing groups", gtab, "groups"))
     parts.append(_section("Network view", cog_network(data, view), "network"))
     from maps.cse_packs import cse_section
@@ -985,7 +987,7 @@ def concerning_premises(data: dict, top: int = 30, count=None) -> pd.DataFrame:
     """premises_of_concern with any evidence (score > 0), best first, at most ``top``; with
     ``count`` (a view's count formatter) the explanations are re-rendered for that view, so
     they never show a count the table beside them suppresses."""
-    poc = _frame(data, "premises_of_concern")
+    poc = _frame(data, R.PREMISES_OF_CONCERN.name)
     if poc.empty:
         return poc
     score = pd.to_numeric(poc.get("score"), errors="coerce").fillna(0)
@@ -1025,7 +1027,7 @@ def adults_of_concern(data: dict) -> tuple[pd.DataFrame, int]:
     intelligence link to a child, or paths resting on intelligence) from ``bridging_persons``,
     with the basis in words; and how many other linked adults (family, professionals, adults
     linked only through shared places) were left out."""
-    bp = _frame(data, "bridging_persons")
+    bp = _frame(data, R.BRIDGING_PERSONS.name)
     persons = _frame(data, "persons")
     role = dict(zip(persons.get("person_id", []), persons.get("role", []))) if len(persons) else {}
     if bp.empty:
@@ -1069,9 +1071,9 @@ def adults_table(data: dict, view: View) -> str:
         aoc = persons[persons["role"] == "adult_of_concern"].drop_duplicates("person_id")
         aoc = aoc.assign(who=aoc["person_id"].map(lambda p: view.who(p, "adult")),
                          basis="recorded as an adult of concern")
-        return _missing(data, ["bridging_persons"]) + _table(
+        return _missing(data, [R.BRIDGING_PERSONS.name]) + _table(
             aoc, [("who", "Adult of concern (recorded)"), ("basis", "Basis")])
-    return _missing(data, ["bridging_persons"])
+    return _missing(data, [R.BRIDGING_PERSONS.name])
 
 
 def licensing_candidates(data: dict, q_max: float = 0.05, count=None) -> pd.DataFrame:
@@ -1114,7 +1116,7 @@ def cog_network(data: dict, view: View, top: int = 5, max_nodes: int = 150) -> s
         return f"<p class='note warn'>Network not available: {esc(e)}</p>"
     from network.measures import ego_network
 
-    bp = _frame(data, "bridging_persons")
+    bp = _frame(data, R.BRIDGING_PERSONS.name)
     centres = [p for p in bp.get("person_id", [])[:top] if p in G] if len(bp) else []
     if not centres and "persons" in data and len(data["persons"]):
         p = data["persons"]

@@ -20,6 +20,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any, Callable
 
+from geo import results as R
 from geo.store_protocol import StoreLike
 from maps import assets, layers
 
@@ -99,7 +100,7 @@ def pack_data(store: StoreLike, cached: Cached, view, stamp: str = ""):
             if df is not None and len(df):
                 out[name] = disclosure.minimise_frame(df, view.small, dates=None, band=False,
                                                       drop=disclosure.LOCATING_FIELDS)
-        cl = out.get("found_at_clusters")
+        cl = out.get(R.FOUND_AT_CLUSTERS.name)
         if cl is not None and len(cl) and hasattr(cl, "geometry"):
             # a cluster's hull has found-at points for corners: a grid cell centre instead
             import geopandas as gpd
@@ -108,7 +109,7 @@ def pack_data(store: StoreLike, cached: Cached, view, stamp: str = ""):
             e, n = view.snap(pts.x.to_numpy(), pts.y.to_numpy())
             cl = cl.copy()
             cl.geometry = gpd.GeoSeries(shapely.points(e, n), index=cl.index, crs=cl.crs)
-            out["found_at_clusters"] = cl
+            out[R.FOUND_AT_CLUSTERS.name] = cl
         out.pop("_graph", None)
         return out
     return cached(f"packs_data_minimised:{stamp}", minimised)

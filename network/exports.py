@@ -27,6 +27,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
+from geo import results as R
 from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists, node_attr, node_items
 
 __all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
@@ -755,12 +756,12 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     over the edges."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"graphml": out / "graph.graphml", "gexf": out / "graph.gexf",
-             "cytoscape": out / "cytoscape.json"}
+    paths = {"graphml": out / R.GRAPHML.file, "gexf": out / R.GEXF.file,
+             "cytoscape": out / R.CYTOSCAPE.file}
     _write_formats(_Prepared(G, _rows(G)), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
                                              paths["cytoscape"]: _Cytoscape()})
-    paths["i2_entities"] = out / "i2_entities.csv"
-    paths["i2_links"] = out / "i2_links.csv"
+    paths["i2_entities"] = out / R.I2_ENTITIES.file
+    paths["i2_links"] = out / R.I2_LINKS.file
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
     # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
     _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8-sig")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from geo.store_protocol import StoreLike
 
+from geo import results as R
+
 #: least permutations of the area maps (Gi*, local Moran, EB local Moran, global statistics)
 AREA_PERMUTATIONS = 9999
 
@@ -55,12 +57,13 @@ def run_area_hotspots(store: StoreLike, ev, areas, out: Path, start, end, seed: 
                            seed=seed, start=start, end=end)
         auto = [dict(level=level, population=basis or None, **g) for g in hs.attrs.get("autocorrelation", [])]
         glob += auto
-        _write_geojson(hs, out / f"area_hotspots_{level}.geojson", {"autocorrelation": auto})
-        store.write_result(f"area_hotspots_{level}", hs, {"seed": seed, "from": start, "to": end,
-                                                          "permutations": perms, "population": basis or None})
-        summary[f"area_hotspots_{level}"] = len(hs)
-    (out / "area_autocorrelation.json").write_text(json.dumps(glob, indent=1, default=str))
-    store.write_result("area_autocorrelation", pd.DataFrame(glob), {"seed": seed, "from": start, "to": end})
+        res = R.area_hotspots(level)
+        _write_geojson(hs, out / res.file, {"autocorrelation": auto})
+        store.write_result(res.name, hs, {"seed": seed, "from": start, "to": end,
+                                          "permutations": perms, "population": basis or None})
+        summary[res.name] = len(hs)
+    (out / R.AREA_AUTOCORRELATION.file).write_text(json.dumps(glob, indent=1, default=str))
+    store.write_result(R.AREA_AUTOCORRELATION.name, pd.DataFrame(glob), {"seed": seed, "from": start, "to": end})
     return summary
 
 
@@ -95,10 +98,10 @@ def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, e
                                   "distance x time band; expected and Monte Carlo p from seeded permutations "
                                   "of whole child time-lines; BH q over the table"),
            "scan": scans}
-    (out / "space_time.json").write_text(json.dumps(doc, indent=1, default=str))
-    _write_geojson(clusters, out / "space_time_clusters.geojson")
-    store.write_result("space_time_clusters", clusters, {"seed": seed, "from": start, "to": end})
-    store.write_result("near_repeat", nr, {"seed": seed, "from": start, "to": end})
+    (out / R.SPACE_TIME.file).write_text(json.dumps(doc, indent=1, default=str))
+    _write_geojson(clusters, out / R.SPACE_TIME_CLUSTERS.file)
+    store.write_result(R.SPACE_TIME_CLUSTERS.name, clusters, {"seed": seed, "from": start, "to": end})
+    store.write_result(R.NEAR_REPEAT.name, nr, {"seed": seed, "from": start, "to": end})
     sig = clusters[clusters["p_value"] < 0.05] if len(clusters) else clusters
     return {"space_time_clusters": int(len(clusters)), "space_time_clusters_p05": int(len(sig))}
 
@@ -130,17 +133,17 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
     background = study_postcodes(postcodes, areas)
     cl = found_at_clusters(ev, premises, start=start, end=end, children=frame("children"), postcodes=background,
                            replications=permutations, seed=seed)
-    _write_geojson(cl, out / "found_at_clusters.geojson")
-    store.write_result("found_at_clusters", cl, {"from": start, "to": end, "seed": seed})
-    summary["found_at_clusters"] = len(cl)
+    _write_geojson(cl, out / R.FOUND_AT_CLUSTERS.file)
+    store.write_result(R.FOUND_AT_CLUSTERS.name, cl, {"from": start, "to": end, "seed": seed})
+    summary[R.FOUND_AT_CLUSTERS.name] = len(cl)
     summary["found_at_clusters_significant"] = int((cl["q_value"] < 0.05).sum()) if len(cl) else 0
 
     poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=background,
                               intelligence=frame("intelligence"), children=frame("children"),
                               start=start, end=end)
-    poc.to_csv(out / "premises_of_concern.csv", index=False)
-    store.write_result("premises_of_concern", poc, {"from": start, "to": end})
-    summary["premises_of_concern"] = int(poc["significant"].sum()) if len(poc) else 0
+    poc.to_csv(out / R.PREMISES_OF_CONCERN.file, index=False)
+    store.write_result(R.PREMISES_OF_CONCERN.name, poc, {"from": start, "to": end})
+    summary[R.PREMISES_OF_CONCERN.name] = int(poc["significant"].sum()) if len(poc) else 0
     wards = areas[areas["level"] == "ward"].reset_index(drop=True)
     series = monthly_series(ev, wards, start=start, end=end, level="ward")
     series = complete_months(series, start, end, last_at=filter_events(ev, start=start, end=end)["at"].max())
@@ -151,14 +154,14 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
         pop, per = ward_exposure(frame("populations"), frame("postcodes"), wards["area_code"].to_numpy())
         eh = emerging_hotspots(series, w, population=pop, per=per)
     trends = trends.merge(eh[["area_code", "category"]], on="area_code", how="left")
-    trends = trends[["area_code", "month", "episodes", "mk_tau", "mk_p", "category"]]
-    trends.to_csv(out / "area_trends.csv", index=False)
-    eh.to_csv(out / "emerging_hotspots.csv", index=False)
-    store.write_result("area_trends", trends)
-    store.write_result("emerging_hotspots", eh)
+    trends = trends[list(R.AREA_TRENDS.columns)]
+    trends.to_csv(out / R.AREA_TRENDS.file, index=False)
+    eh.to_csv(out / R.EMERGING_HOTSPOTS.file, index=False)
+    store.write_result(R.AREA_TRENDS.name, trends)
+    store.write_result(R.EMERGING_HOTSPOTS.name, eh)
     kx = knox_test(ev, seed=seed, start=start, end=end)
-    (out / "knox.json").write_text(json.dumps(kx, indent=2, default=str))
-    store.write_result("knox", pd.DataFrame([kx]))
+    (out / R.KNOX.file).write_text(json.dumps(kx, indent=2, default=str))
+    store.write_result(R.KNOX.name, pd.DataFrame([kx]))
     summary["knox_p"] = kx["p_value"]
     summary.update(write_space_time(ev, out, store, kx, start=start, end=end, seed=seed,
                                     permutations=permutations))

@@ -38,24 +38,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geo import schema
+from geo.model import CONTRACT, Contract
 from geo.store_protocol import StoreLike
 
 KINDS = ("child", "person")
-#: Tables whose rows belong to one child through ``child_key`` (deleted with the child).
-CHILD_TABLES = (schema.episodes, schema.cse_assessments, schema.education)
-#: Every drop table holding personal data, and how erasure covers it (tests/api/test_erase.py
-#: checks that each drop table is named here or declared free of personal data).
-COVERED = {
-    "children": "records deleted", "persons": "records deleted",
-    "episodes": "deleted with the child; found_with mentions scrubbed",
-    "return_interviews": "deleted with the episode; associates mentions scrubbed",
-    "cse_assessments": "deleted with the child", "education": "deleted with the child",
-    "links": "links with the subject at either end deleted",
-    "intelligence": "subjects scrubbed, names redacted from the text",
-    "crimes": "victims and suspects mentions scrubbed",
-}
+#: Every drop table holding personal data, and how erasure covers it: read from the contract's
+#: declaration (geo.model, FileSpec.erasure; tests/api/test_erase.py checks the coverage).
+COVERED = {spec.table: spec.erasure.how for spec in CONTRACT.personal_files()}
+#: Drop tables whose erasure is written out below (not by a declared rule): the subject's own
+#: records, return interviews by episode, links by either end, intelligence subjects and text.
+ERASED_BY_NAME = ("children", "persons", "return_interviews", "links", "intelligence")
 #: Drop tables without personal data.
-NO_PERSONAL_DATA = ("premises", "places", "populations")
+NO_PERSONAL_DATA = tuple(spec.table for spec in CONTRACT.files if not spec.personal)
 REDACTED = "[erased]"
 
 
@@ -265,7 +259,7 @@ def _lock_sqlite(store: StoreLike, conn) -> None:
                      .values(value=schema.settings.c.value))
 
 
-def _erase_records(sub: _Subject) -> list[str]:
+def _erase_records(sub: _Subject, contract: Contract) -> list[str]:
     """The subject's own records: episodes and their return interviews, every table whose rows
     belong to one child (child_key), the child and person records. Returns the episode keys."""
     t, conn, counts = schema, sub.conn, sub.counts
@@ -280,8 +274,9 @@ def _erase_records(sub: _Subject) -> list[str]:
                           .where(t.return_interviews.c.episode_key.in_(part))).rowcount
     counts["return_interviews"] = n
     # every table whose rows belong to one child (child_key): episodes, CSE assessments,
-    # education records
-    for table in CHILD_TABLES:
+    # education records (declared ``Erasure(with_child=True)``)
+    tables = schema.tables_of(contract)
+    for table in [tables[f.table] for f in contract.personal_files() if f.erasure.with_child]:
         n = 0
         for part in _chunks(f"{s}/{i}" for s, i in sub.child_keys):
             n += conn.execute(table.delete().where(table.c.child_key.in_(part))).rowcount
@@ -329,13 +324,12 @@ def _scrub_list_column(sub: _Subject, terms: set[str], table, col: str, expect: 
     sub.counts[count_key] = changed
 
 
-def _scrub_mentions(sub: _Subject, terms: set[str]) -> None:
-    """Mentions in list cells of other records."""
-    t = schema
-    _scrub_list_column(sub, terms, t.episodes, "found_with", "person", "episode_mentions")
-    _scrub_list_column(sub, terms, t.return_interviews, "associates", "person", "interview_mentions")
-    _scrub_list_column(sub, terms, t.crimes, "victims", "person", "crime_victim_mentions")
-    _scrub_list_column(sub, terms, t.crimes, "suspects", "person", "crime_suspect_mentions")
+def _scrub_mentions(sub: _Subject, terms: set[str], contract: Contract) -> None:
+    """Mentions in list cells of other records (declared ``Erasure(mentions=...)``)."""
+    tables = schema.tables_of(contract)
+    for spec in contract.personal_files():
+        for col, count_key in spec.erasure.mentions:
+            _scrub_list_column(sub, terms, tables[spec.table], col, "person", count_key)
 
 
 def _scrub_intelligence(sub: _Subject, terms: set[str], names: set[str]) -> None:
@@ -428,10 +422,13 @@ def _remove_results(sub: _Subject, ep_keys: list[str]) -> list[str]:
 
 
 def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, role: str,
-                  minimiser, route: str = "wayfinder erase") -> ErasureReport:
+                  minimiser, route: str = "wayfinder erase",
+                  contract: Contract = CONTRACT) -> ErasureReport:
     """Erase a child's or person's records in one transaction with its audit entry.
 
     ``minimiser`` gives the pseudonym recorded in the audit entry (and resolves pseudonyms).
+    The tables covered by rule (deleted with the child, mentions scrubbed) are read from the
+    ``contract``'s declaration.
     Raises :class:`ErasureError` when the subject is unknown or the request is malformed.
     """
     from api.jobs.audit import AuditEntry, _ensure_head, append_in
@@ -447,11 +444,11 @@ def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, r
         sub = _Subject(conn, recs, pid, child_keys, person_keys)
         pkind = "child" if child_keys else "person"
         subject = minimiser.pseudonym(pid, pkind)
-        ep_keys = _erase_records(sub)
+        ep_keys = _erase_records(sub, contract)
         _erase_links(sub)
         names = sub.names
         terms = sub.ids | names
-        _scrub_mentions(sub, terms)
+        _scrub_mentions(sub, terms, contract)
         _scrub_intelligence(sub, terms, names)
         _erase_identity(sub)
         _erase_held_rows(sub)

@@ -37,6 +37,7 @@ from api.jobs import tilesets
 from api.minimise import DATES_OF_VIEW, VIEWS, Minimiser, day_of, month_of
 from geo import disclosure
 from geo.store_protocol import StoreLike
+from geo import results as R
 
 log = logging.getLogger("wayfinder.layers")
 BNG = 27700
@@ -132,7 +133,7 @@ def _min_found_at(gdf, view, m):
 
 def _build_clusters(store: StoreLike, settings):
     cols = ["cluster_id", "episodes", "children", "first_seen", "last_seen", "nearest_premises_id"]
-    res = _stored(lambda: store.read_result("found_at_clusters"))
+    res = _stored(lambda: store.read_result(R.FOUND_AT_CLUSTERS.name))
     if res is None or len(res) == 0:
         return _empty(cols)
     if not isinstance(res, gpd.GeoDataFrame):
@@ -180,7 +181,7 @@ def _min_premises(gdf, view, m):
 
 def _build_hotspots(level):
     def build(store: StoreLike, settings):
-        res = _stored(lambda: store.read_result(f"area_hotspots_{level}"))
+        res = _stored(lambda: store.read_result(R.area_hotspots(level).name))
         if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
             return _empty(["area_code", "area_name", "episodes", "children"])
         return _to_bng(res)
@@ -213,9 +214,8 @@ def _premises_frame(store: StoreLike):
 
 
 def _build_premises_of_concern(store: StoreLike, settings):
-    cols = ["rank", "premises_id", "name", "premises_type", "score", "children", "episodes",
-            "mentions", "intel", "p_value", "q_value", "explanation"]
-    res = _stored(lambda: store.read_result("premises_of_concern"))
+    cols = list(R.PREMISES_OF_CONCERN.contract)
+    res = _stored(lambda: store.read_result(R.PREMISES_OF_CONCERN.name))
     if res is None or len(res) == 0:
         return _empty(cols)
     if isinstance(res, gpd.GeoDataFrame):
@@ -240,7 +240,7 @@ def _build_premises(store: StoreLike, settings):
 
 def _build_co_missing(store: StoreLike, settings):
     cols = ["group_id", "members", "size", "co_episodes", "first", "last"]
-    groups = _stored(lambda: store.read_result("co_missing_groups"))
+    groups = _stored(lambda: store.read_result(R.CO_MISSING_GROUPS.name))
     ev = _stored(lambda: store.frame("place_events"))
     if groups is None or len(groups) == 0 or ev is None or len(ev) == 0:
         return _empty(cols)
@@ -280,10 +280,9 @@ def _min_co_missing(gdf, view, m):
 
 
 def _build_space_time_clusters(store: StoreLike, settings):
-    res = _stored(lambda: store.read_result("space_time_clusters"))
+    res = _stored(lambda: store.read_result(R.SPACE_TIME_CLUSTERS.name))
     if res is None or not isinstance(res, gpd.GeoDataFrame) or len(res) == 0:
-        return _empty(["cluster_id", "start", "end", "observed", "expected", "relative_risk", "llr",
-                       "p_value", "recurrence_days"])
+        return _empty(list(R.SPACE_TIME_CLUSTERS.contract))
     return _to_bng(res)
 
 
@@ -327,17 +326,17 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
              "Exact points and record keys for analysts; others see 250 m grid cells and pseudonyms.",
              "Point", _build_found_at, _min_found_at, time_column="at",
              queryables=("ward_code", "lsoa_code", "precision")),
-    LayerDef("found_at_clusters", "Found-at clusters",
+    LayerDef(R.FOUND_AT_CLUSTERS.layer, "Found-at clusters",
              "Clusters of found-at locations, weighted by distinct children, each with a Monte Carlo "
              "p-value and FDR q-value (status): only clusters with q < 0.05 are locations of concern, "
              "the rest are descriptive.",
              "Polygon", _build_clusters,
              _min_counts(["episodes", "children", "points"], snap=True), time_column="last_seen",
              queryables=("cluster_id", "nearest_premises_id", "status")),
-    LayerDef("hotspots_ward", "Ward hotspots", HOTSPOT_DESC.format(level="Ward"), "MultiPolygon",
+    LayerDef(R.AREA_HOTSPOTS_WARD.layer, "Ward hotspots", HOTSPOT_DESC.format(level="Ward"), "MultiPolygon",
              _build_hotspots("ward"), _min_counts(["episodes", "children"]),
              queryables=HOTSPOT_QUERYABLES),
-    LayerDef("hotspots_lsoa", "LSOA hotspots", HOTSPOT_DESC.format(level="LSOA"), "MultiPolygon",
+    LayerDef(R.AREA_HOTSPOTS_LSOA.layer, "LSOA hotspots", HOTSPOT_DESC.format(level="LSOA"), "MultiPolygon",
              _build_hotspots("lsoa"), _min_counts(["episodes", "children"]),
              queryables=HOTSPOT_QUERYABLES),
     LayerDef("hotspots_grid", "Grid hotspots", HOTSPOT_DESC.format(level="Grid cell"), "Polygon",
@@ -347,7 +346,7 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
              "Counts of reported places (found at, last seen, RHI places) per grid cell.",
              "Polygon", _build_heat, _min_counts(["events", "episodes", "children"]),
              queryables=("cell",)),
-    LayerDef("premises_of_concern", "Premises of concern",
+    LayerDef(R.PREMISES_OF_CONCERN.layer, "Premises of concern",
              "Licensed premises ranked by evidence of linked missing episodes, with explanation "
              "and significance.", "Point", _build_premises_of_concern, _min_premises,
              queryables=("premises_id", "premises_type")),
@@ -355,13 +354,13 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
              "Point", _build_premises, _identity,
              queryables=("premises_id", "premises_type", "licence_type", "status", "ward_code",
                          "postcode")),
-    LayerDef("space_time_clusters", "Space-time clusters",
+    LayerDef(R.SPACE_TIME_CLUSTERS.layer, "Space-time clusters",
              "Kulldorff space-time permutation scan: places where more children were found within a "
              "few weeks than the overall place and time totals predict; Monte Carlo p-values "
              "(p_value), BH q over the reported clusters (q_value), retrospective and prospective "
              "(recurrence_days).", "Polygon", _build_space_time_clusters, _min_space_time_clusters,
              time_column="end"),
-    LayerDef("co_missing_lines", "Co-missing groups",
+    LayerDef(R.CO_MISSING_GROUPS.layer, "Co-missing groups",
              "Lines joining the usual found-at locations of children who go missing together.",
              "LineString", _build_co_missing, _min_co_missing, time_column="last",
              queryables=("group_id", "size")),

@@ -59,22 +59,14 @@ import sqlalchemy as sa
 
 from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
 from geo import schema
+from geo import results as R
 from geo.store import utcnow
 from geo.store_protocol import StoreLike
 
 STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "tiles", "results")
 
 #: files each step writes into --out (a step whose files are missing runs again on resume).
-STEP_FILES = {
-    "identity": ("identity.csv",),
-    "analyses": ("area_hotspots_ward.geojson", "found_at_clusters.geojson",
-                 "premises_of_concern.csv", "area_trends.csv", "space_time.json",
-                 "space_time_clusters.geojson"),
-    "graph": ("bridging_persons.csv", "graph.graphml", "graph.gexf", "cytoscape.json",
-              "i2_entities.csv", "i2_links.csv"),
-    "groups": ("co_missing_groups.json",),
-    "results": ("pipeline_run.json",),
-}
+STEP_FILES = {step: R.step_files(step) for step in R.STEPS}
 
 #: seconds per 1,000 episodes, for the first ETA before any run has been timed (city scale,
 #: this machine).
@@ -457,7 +449,7 @@ def run_network(store: StoreLike, out: Path, seed: int = 0, window: str = "6h",
     return {"records": s["identity"]["records"], "persons": s["identity"]["persons"],
             "nodes": s["graph"]["nodes"], "edges": s["graph"]["edges"],
             "groups": s["groups"]["groups"], "bridging": s["graph"]["bridging"],
-            "betweenness": betweenness_method(store.read_result("network_measures"))}
+            "betweenness": betweenness_method(store.read_result(R.NETWORK_MEASURES.name))}
 
 
 def run_analyses(store: StoreLike, out: Path, start=None, end=None, seed: int = 0,
@@ -586,8 +578,8 @@ def step_identity(ctx: Context) -> dict:
     seed = ctx.opts.seed if ctx.opts.identity_seed is None else ctx.opts.identity_seed
     identities = resolve_identities(records, store.table("identity_overrides"), seed=seed)
     save_identities(store, identities)
-    ident = identities[["record", "kind", "person_id", "match_weight"]]
-    ident.to_csv(ctx.out / "identity.csv", index=False)
+    ident = identities[list(R.IDENTITY.columns)]
+    ident.to_csv(ctx.out / R.IDENTITY.file, index=False)
     return {"records": int(len(ident)), "persons": int(ident["person_id"].nunique())}
 
 
@@ -645,9 +637,9 @@ def step_graph(ctx: Context) -> dict:
     del frames  # the measures and exports read the graph only: give back the frames' gigabytes
     phase_done("graph")
     bridging = bridging_persons(G)
-    bridging[["rank", "person_id", "children", "score"]].to_csv(ctx.out / "bridging_persons.csv",
-                                                                index=False)
-    bridging.to_csv(ctx.out / "bridging_persons_evidence.csv", index=False)
+    bridging[list(R.BRIDGING_PERSONS.columns)].to_csv(ctx.out / R.BRIDGING_PERSONS.file,
+                                                      index=False)
+    bridging.to_csv(ctx.out / R.BRIDGING_EVIDENCE.file, index=False)
     phase_done("bridging")
     measures = centrality(G, seed=o.seed)
     phase_done("centrality")
@@ -658,11 +650,11 @@ def step_graph(ctx: Context) -> dict:
     write_all(G, ctx.out)
     phase_done("exports")
     params = {"seed": o.seed, "window": o.window, "distance_m": o.distance}
-    store.write_result("bridging_persons", bridging, params)
-    store.write_result("network_measures", measures, params)
-    store.write_result("places_linking_children", places, params)
-    store.write_result("network_components", comps, params)
-    store.write_result("network_adult_links", adult_links_of(G), params)
+    store.write_result(R.BRIDGING_PERSONS.name, bridging, params)
+    store.write_result(R.NETWORK_MEASURES.name, measures, params)
+    store.write_result(R.PLACES_LINKING_CHILDREN.name, places, params)
+    store.write_result(R.NETWORK_COMPONENTS.name, comps, params)
+    store.write_result(R.NETWORK_ADULT_LINKS.name, adult_links_of(G), params)
     phase_done("store")
     return {"nodes": G.number_of_nodes(), "edges": G.number_of_edges(),
             "bridging": int(len(bridging)), "phase_seconds": phase_s}
@@ -679,7 +671,7 @@ def step_groups(ctx: Context) -> dict:
     from network.groups import co_missing_groups, groups_to_records
     store, o, p = ctx.store, ctx.opts, ctx.progress
     frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"))
-    adult_links = store.read_result("network_adult_links")
+    adult_links = store.read_result(R.NETWORK_ADULT_LINKS.name)
     if o.client is not None:
         from api.jobs.partition import co_episode_pairs_partitioned
         pairs = co_episode_pairs_partitioned(o.client, frames, window=o.window,
@@ -693,11 +685,11 @@ def step_groups(ctx: Context) -> dict:
                                seed=o.seed, adult_links=adult_links, pairs=pairs)
     p.advance()
     records = groups_to_records(groups)
-    (ctx.out / "co_missing_groups.json").write_text(json.dumps(records, indent=1),
+    (ctx.out / R.CO_MISSING_GROUPS.file).write_text(json.dumps(records, indent=1),
                                                     encoding="utf-8")
-    store.write_result("co_missing_groups", groups,
+    store.write_result(R.CO_MISSING_GROUPS.name, groups,
                        {"seed": o.seed, "window": o.window, "distance_m": o.distance})
-    store.write_result("co_episode_pairs", pairs,
+    store.write_result(R.CO_EPISODE_PAIRS.name, pairs,
                        {"window": o.window, "distance_m": o.distance})
     return {"pairs": int(len(pairs)), "groups": int(len(groups))}
 
@@ -720,8 +712,7 @@ def step_results(ctx: Context) -> dict:
     if missing:
         raise PipelineError(f"missing outputs in {ctx.out}: {', '.join(missing)}")
     names = set(store.result_names())
-    want = {"area_hotspots_ward", "found_at_clusters", "premises_of_concern", "area_trends",
-            "bridging_persons", "network_measures", "co_missing_groups"}
+    want = {r.name for r in R.REQUIRED}
     if want - names:
         raise PipelineError(f"results not stored: {', '.join(sorted(want - names))}")
     record = ctx.cache.get("record", {})
@@ -730,7 +721,7 @@ def step_results(ctx: Context) -> dict:
                      for s, r in ctx.cache.get("reports", {}).items()},
            "files": sorted(p.name for p in ctx.out.iterdir() if p.is_file()),
            "results": sorted(names)}
-    (ctx.out / "pipeline_run.json").write_text(json.dumps(doc, indent=1, default=str))
+    (ctx.out / R.PIPELINE_RUN.file).write_text(json.dumps(doc, indent=1, default=str))
     ctx.progress.advance()
     return {"files": len(doc["files"]), "results": len(names)}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from geo import results as R
 from geo.store_protocol import StoreLike
 
 ROLES = ("licensing_officer", "analyst")
@@ -67,7 +68,7 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
             f = frames[name]
             frames[name] = f.assign(match_id=f["location_text"].map(match)) if len(f) else f
     out = screening.screen(loc, frames["premises"], frames["place_events"], frames["intelligence"],
-                           frames["crimes"], radius, start, end, concern=result("premises_of_concern"),
+                           frames["crimes"], radius, start, end, concern=result(R.PREMISES_OF_CONCERN.name),
                            reviews=reviews)
     if not analyst:
         out = screening.minimise(out, small)

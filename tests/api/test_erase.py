@@ -213,9 +213,25 @@ def test_route_admin_only_by_pseudonym(store):
 
 
 def test_erasure_covers_every_drop_table():
-    """A new drop file must be declared either as covered by erasure or as free of personal
-    data: nothing reminds a developer otherwise."""
-    from api.jobs.erase import COVERED, NO_PERSONAL_DATA
+    """Erasure reads the contract's declaration: every drop table is either free of personal data
+    or covers it, and every table holding personal data is covered by a declared rule (rows
+    deleted with the child, mentions scrubbed) or by name in erasure itself; a new drop file
+    with personal data and no erasure cannot be declared (geo.model.Contract)."""
+    from api.jobs.erase import COVERED, ERASED_BY_NAME, NO_PERSONAL_DATA
+    from geo.model import CONTRACT
     from geo.schema import DROP_TABLES
     assert set(DROP_TABLES) == set(COVERED) | set(NO_PERSONAL_DATA)
     assert not set(COVERED) & set(NO_PERSONAL_DATA)
+    personal = {spec.table for spec in CONTRACT.personal_files()}
+    assert personal == set(COVERED)
+    assert set(ERASED_BY_NAME) <= personal
+    for spec in CONTRACT.personal_files():
+        by_rule = spec.erasure.with_child or \
+            set(spec.personal) <= {col for col, _ in spec.erasure.mentions}
+        assert by_rule or spec.table in ERASED_BY_NAME, f"erasure does not cover {spec.table}"
+        # every reference to a person is personal data, so erasure sees it
+        refs = {c.name for c in spec.columns if c.kind in ("ref", "refs")}
+        assert refs <= set(spec.personal)
+    for spec in CONTRACT.files:
+        if not spec.personal:
+            assert not any(c.kind in ("ref", "refs") for c in spec.columns), spec.name

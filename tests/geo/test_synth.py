@@ -18,7 +18,8 @@ from geo.synth_reference import load_reference, normalise_postcode
 # Columns of shared/DATA_CONTRACT.md, written out independently of geo.synth.FILES.
 CONTRACT = {
     "children.csv": "child_id source given_name family_name dob sex ethnicity care_status placement_type "
-                    "placement_postcode responsible_authority cse_risk school police_id carefirst_id upn",
+                    "placement_postcode responsible_authority cse_risk school police_id carefirst_id upn "
+                    "placement_authority establishment",
     "episodes.csv": "episode_id child_id reported_at returned_at category police_risk missing_from reported_by "
                     "last_seen found_at found_with rag source",
     "return_interviews.csv": "rhi_id episode_id notified_at offered_at held_at outcome triage priority push_factors "
@@ -26,7 +27,7 @@ CONTRACT = {
     "persons.csv": "person_id given_name family_name dob sex role address police_id",
     "premises.csv": "premises_id name premises_type address postcode easting northing latitude longitude "
                     "licence_type status",
-    "places.csv": "name aliases kind postcode easting northing",
+    "places.csv": "name aliases kind postcode easting northing latitude longitude",
     "links.csv": "from_ref to_ref relation observed_at source_ref grading",
     "intelligence.csv": "intel_id recorded_at source_eval intel_eval handling subjects location premises_id vehicle "
                         "tags text",
@@ -130,6 +131,18 @@ def test_columns_match_the_contract(sample):
         header = (sample.dir / name).read_text(encoding="utf-8").splitlines()[0].split(",")
         assert set(cols.split()) <= set(header), name
         assert all(c in set(cols.split()) | {"source"} for c in header), name
+
+
+def test_headers_are_the_declared_contract(sample, city):
+    """Every file the generator writes has the header the contract declares (geo.model), at
+    every scale (the city writes education.csv and the rewritten children.csv too)."""
+    from geo.model import CONTRACT as DECLARED
+    for drop in (sample.dir, city.dir):
+        files = sorted(drop.glob("*.csv"))
+        assert len(files) >= 10
+        for path in files:
+            header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+            assert header == DECLARED.header(path.stem), path.name
 
 
 def test_vocabularies_on_good_rows(city):

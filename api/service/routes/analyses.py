@@ -11,6 +11,7 @@ from api.service.errors import NotFound
 from api.jobs.layers import _json_ready
 from api.service.model import ERRORS, HOTSPOTS_EXAMPLE, PREMISES_EXAMPLE, example
 from geo import disclosure
+from geo import results as R
 
 router = APIRouter(tags=["analyses"])
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -32,7 +33,7 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
             summary="Area hotspots (Gi*, local Moran) by ward, LSOA or grid")
 def area_hotspots(request: Request, level: Annotated[Literal["ward", "lsoa", "grid"], Query()] = "ward") -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
-    out = _records(wf.layers.result(f"area_hotspots_{level}"), ctx, wf.minimiser)
+    out = _records(wf.layers.result(R.area_hotspots(level).name), ctx, wf.minimiser)
     ctx.result_count = len(out)
     return out
 
@@ -44,7 +45,7 @@ def area_autocorrelation(request: Request,
     """One row per area level, map and statistic: ``value``, ``expected``, ``z``, ``p_norm``,
     ``p_sim`` (permutations), the ``method`` and the ``population`` basis of the rates."""
     wf, ctx = service(request), ctx_of(request)
-    df = wf.layers.result("area_autocorrelation")
+    df = wf.layers.result(R.AREA_AUTOCORRELATION.name)
     if df is not None and level and len(df):
         df = df[df["level"] == level]
     out = _records(df, ctx, wf.minimiser)
@@ -57,7 +58,7 @@ def area_autocorrelation(request: Request,
 def area_trends(request: Request,
                 area_code: Annotated[str | None, Query(max_length=16, examples=["E05001178"])] = None) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
-    df = wf.layers.result("area_trends")
+    df = wf.layers.result(R.AREA_TRENDS.name)
     if df is not None and area_code:
         df = df[df["area_code"] == area_code]
     out = _records(df, ctx, wf.minimiser)
@@ -69,7 +70,7 @@ def area_trends(request: Request,
             summary="Premises of concern, best first, with explanations")
 def premises_of_concern(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
-    df = wf.layers.result("premises_of_concern")
+    df = wf.layers.result(R.PREMISES_OF_CONCERN.name)
     out = _records(None if df is None else df.head(limit), ctx, wf.minimiser)
     ctx.result_count = len(out)
     return out
@@ -87,13 +88,13 @@ def premises_profile(request: Request,
     if len(row) == 0:
         raise NotFound(f"no premises {premises_id!r}")
     reg = _json_ready(row.drop(columns=[c for c in ("extra",) if c in row]).head(1))[0]
-    poc = wf.layers.result("premises_of_concern")
+    poc = wf.layers.result(R.PREMISES_OF_CONCERN.name)
     concern = None
     if poc is not None and len(poc):
         hit = poc[poc["premises_id"] == premises_id]
         if len(hit):
             concern = _records(hit.head(1), ctx, wf.minimiser)[0]
-    clusters = wf.layers.result("found_at_clusters")
+    clusters = wf.layers.result(R.FOUND_AT_CLUSTERS.name)
     near = []
     if clusters is not None and "nearest_premises_id" in clusters:
         near = _records(clusters[clusters["nearest_premises_id"] == premises_id], ctx, wf.minimiser,
@@ -131,7 +132,7 @@ def _premises(wf):
             summary="Groups of children who go missing together")
 def co_missing_groups(request: Request, purpose: Annotated[str, PURPOSE]) -> list[dict]:
     wf, ctx = service(request), ctx_of(request)
-    df = wf.layers.result("co_missing_groups")
+    df = wf.layers.result(R.CO_MISSING_GROUPS.name)
     out = []
     if df is not None:
         for g in df.to_dict("records"):
