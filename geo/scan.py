@@ -111,15 +111,55 @@ class ScanData:
         self.valid_idx = np.nonzero(self.valid)
         self.radius = np.where(np.isfinite(d), d, 0.0)
 
-    def counts_cum(self, unit: np.ndarray) -> np.ndarray:
-        """Cumulative counts over (circle, time): shape (L, K, U+1), int32."""
-        L, U = self.L, self.U
-        cnt = np.bincount(self.loc * U + unit, minlength=L * U).reshape(L, U)
-        cum = np.zeros((L + 1, U + 1), np.int32)
-        np.cumsum(cnt, axis=1, out=cum[:L, 1:])
-        G = cum[self.nb]                                   # (L, K, U+1)
-        np.cumsum(G, axis=1, out=G)
-        return G
+
+class CircleCounts:
+    """Counts of events per (circle, time unit) for a fixed set of circles under any labelling
+    of the event times: the locations never move (the permutation only relabels times), so the
+    circle memberships are built once and each labelling costs one pass.
+
+    Two exact ways, the cheaper chosen from the sizes: ``pairs`` lists every (event, circle
+    holding its location) pair once, and a labelling is one ``bincount`` of ``circle * U +
+    unit``; ``matrix`` multiplies the sparse circle x location membership by the location x
+    unit counts (dense data: many events per location)."""
+
+    def __init__(self, data: ScanData, circles: np.ndarray):
+        from scipy import sparse
+
+        self.U = data.U
+        vi, vk = data.valid_idx[0][circles], data.valid_idx[1][circles]
+        self.n = n = len(circles)
+        sizes = vk + 1
+        K = data.nb.shape[1]
+        members = data.nb[vi][np.arange(K)[None, :] < sizes[:, None]]        # row-major: circle by circle
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        self.M = sparse.csr_matrix((np.ones(len(rows), np.int32), (rows, members)), shape=(n, data.L))
+        deg = np.bincount(members, minlength=data.L)
+        pairs = int(deg[data.loc].sum())
+        self.mode = "pairs" if 4 * pairs <= len(rows) * data.U and pairs <= 50_000_000 else "matrix"
+        if self.mode == "pairs":
+            order = np.argsort(members, kind="stable")
+            by_loc = rows[order]                                              # circles of each location
+            ptr = np.r_[0, np.cumsum(deg)]
+            per_event = deg[data.loc]
+            self.pair_event = np.repeat(np.arange(data.C, dtype=np.int64), per_event)
+            first = np.r_[0, np.cumsum(per_event)[:-1]]
+            within = np.arange(pairs, dtype=np.int64) - np.repeat(first, per_event)
+            self.pair_base = by_loc[ptr[data.loc][self.pair_event] + within] * data.U
+        else:
+            self.loc = data.loc
+            self.L = data.L
+
+    def cum(self, unit: np.ndarray) -> np.ndarray:
+        """Cumulative counts over time per circle: shape (n, U+1), int64."""
+        n, U = self.n, self.U
+        if self.mode == "pairs":
+            x = np.bincount(self.pair_base + unit[self.pair_event], minlength=n * U).reshape(n, U)
+        else:
+            cnt = np.bincount(self.loc * U + unit, minlength=self.L * U).reshape(self.L, U)
+            x = np.asarray(self.M @ cnt)
+        out = np.zeros((n, U + 1), np.int32)
+        np.cumsum(x, axis=1, out=out[:, 1:])
+        return out
 
 
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
@@ -170,19 +210,18 @@ def _windows(U: int, W: int, prospective: bool):
             yield ln, np.arange(0, U - ln + 1)
 
 
-def _score(data: ScanData, G, rows, W, prospective, min_cases, keep_best=False):
-    """Max LLR over all windows for circles ``rows`` (index arrays into (L, K)); with
-    ``keep_best`` also each circle's best (llr, start, length, count)."""
+def _score(data: ScanData, X, S, W, prospective, min_cases, keep_best=False):
+    """Max LLR over all windows for circles with time-cumulative counts ``X`` (n, U+1) and
+    totals ``S`` (n,); with ``keep_best`` also each circle's best (llr, start, length, count)."""
     C = float(data.C)
-    ci, ck = rows
-    S = data.S[ci, ck]
-    best = np.zeros(len(ci))
-    bstart = np.zeros(len(ci), np.int64)
-    blen = np.zeros(len(ci), np.int64)
-    bc = np.zeros(len(ci), np.int64)
-    Gc = G[ci, ck]                                          # (n, U+1)
+    n = len(S)
+    best = np.zeros(n)
+    bstart = np.zeros(n, np.int64)
+    blen = np.zeros(n, np.int64)
+    bc = np.zeros(n, np.int64)
+    rows = np.arange(n)
     for ln, starts in _windows(data.U, W, prospective):
-        c = Gc[:, starts + ln] - Gc[:, starts]              # (n, s)
+        c = X[:, starts + ln] - X[:, starts]                # (n, s)
         mu = S[:, None] * ((data.Tcum[starts + ln] - data.Tcum[starts]) / C)[None, :]
         ok = (c >= min_cases) & (c > mu)
         if not ok.any():
@@ -190,50 +229,101 @@ def _score(data: ScanData, G, rows, W, prospective, min_cases, keep_best=False):
         v = np.zeros(c.shape)
         v[ok] = llr(c[ok], mu[ok], C)
         j = np.argmax(v, axis=1)
-        top = v[np.arange(len(ci)), j]
+        top = v[rows, j]
         up = top > best
         best[up] = top[up]
         if keep_best:
             bstart[up] = starts[j[up]]
             blen[up] = ln
-            bc[up] = c[np.arange(len(ci)), j][up]
+            bc[up] = c[rows, j][up]
     return best, bstart, blen, bc
 
 
-def _replicate_max(data: ScanData, G, W, prospective, min_cases, floor, block=512):
-    """The maximum LLR of one replicate, exact whenever it is >= ``floor`` (bound pruning)."""
+def _max_llr(data: ScanData, X, S, W, min_cases, first: int = 0) -> float:
+    """The largest retrospective LLR of circles with time-cumulative counts ``X`` and totals
+    ``S`` over the windows starting at unit ``first`` or later; only cells with
+    ``c >= min_cases`` are scored."""
+    best = 0.0
+    for ln in range(1, min(W, data.U) + 1):
+        c = X[:, first + ln:] - X[:, first:-ln]
+        r, w = np.nonzero(c >= min_cases)
+        if not len(r):
+            continue
+        cc = c[r, w]
+        mu = S[r] * (data.Tcum[first + ln:] - data.Tcum[first:-ln])[w] / data.C
+        ok = cc > mu
+        if ok.any():
+            best = max(best, float(llr(cc[ok], mu[ok], data.C).max()))
+    return best
+
+
+def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool) -> float:
+    """The largest LLR over the windows of 1..W units that end at the last unit (``at_end``:
+    the prospective analysis) or start at the first one."""
+    lens = np.arange(1, min(W, data.U) + 1)
+    U = data.U
+    if at_end:
+        c = X[:, U, None] - X[:, U - lens]
+        T = data.Tcum[U] - data.Tcum[U - lens]
+    else:
+        c = X[:, lens]
+        T = data.Tcum[lens]
+    r, w = np.nonzero(c >= min_cases)
+    if not len(r):
+        return 0.0
+    cc = c[r, w]
+    mu = S[r] * T[w] / data.C
+    ok = cc > mu
+    return float(llr(cc[ok], mu[ok], data.C).max(initial=0.0))
+
+
+def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, start=0.0, block=256):
+    """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
+    (``start``: a known lower bound, e.g. the prospective maximum).
+
+    The windows that start at the first unit (often a part unit with few events, which would
+    loosen any bound) are scored exactly; every later window of l units holds at most
+    ``min(c_W, l * c_1)`` events (``c_W``, ``c_1``: the circle's largest W-unit and 1-unit
+    counts after the first unit) and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the
+    smallest temporal total of those windows), so ``LLR(cap, mu_min)`` bounds them; the circles
+    that pass get the tighter bound with each length's own largest count, and those that pass
+    again are scored in full in descending bound, in blocks, until no bound beats the running
+    maximum (nor the floor)."""
     C = float(data.C)
     U = data.U
-    ln = min(W, U)
-    vi, vk = data.valid_idx
-    if prospective:   # W windows per circle: score them all
-        return float(_score(data, G, (vi, vk), W, True, min_cases)[0].max())
-    starts = np.arange(0, U - ln + 1)
-    Gv = G[vi, vk]
-    c = Gv[:, starts + ln] - Gv[:, starts]
-    S = data.S[vi, vk]
-    mu = S[:, None] * ((data.Tcum[starts + ln] - data.Tcum[starts]) / C)[None, :]
-    ok = (c >= min_cases) & (c > mu)
-    lb = float(llr(c[ok], mu[ok], C).max()) if ok.any() else 0.0
-    # bound: a window of l units holds at most min(cmax_W, l * cmax_1) events and expects at
-    # least S * Tmin_l / C (Tmin_l: the smallest temporal total of an l-unit window)
-    cmax = c.max(axis=1)
-    c1 = (Gv[:, 1:] - Gv[:, :-1]).max(axis=1)[:, None]
+    best = max(float(start), _edge_max(data, X, S, W, min_cases, at_end=False))
+    ln = min(W, U - 1)
+    if ln < 1:
+        return best
+    cW = (X[:, 1 + ln:] - X[:, 1:-ln]).max(axis=1)
+    c1 = (X[:, 2:] - X[:, 1:-1]).max(axis=1)
     lens = np.arange(1, ln + 1)
-    cap = np.minimum(cmax[:, None], lens[None, :] * c1)
-    mu_min = S[:, None] * data.Tmin[None, :ln] / C
-    ub = np.where(cap >= min_cases, llr(cap, np.maximum(mu_min, 1e-12), C), 0.0).max(axis=1)
-    # circles in descending bound, in blocks; the running maximum only rises, so the scan
-    # stops at the first block whose bound cannot beat it (or the floor)
-    cand = np.flatnonzero(ub > max(lb, floor))
+    cap = np.minimum(cW[:, None], lens[None, :] * c1[:, None])
+    mu_min = S[:, None] * data.Tmin_later[None, :ln] / C
+    ok = (cap >= min_cases) & (cap > mu_min)
+    r, w = np.nonzero(ok)
+    ub = np.zeros(len(S))
+    np.maximum.at(ub, r, llr(cap[r, w], mu_min[r, w], C))
+    # survivors: the same bound with each length's own largest count
+    cand = np.flatnonzero(ub > max(best, floor))
+    Xc, Sc = X[cand], S[cand]
+    ub2 = np.zeros(len(cand))
+    for l in lens:
+        cl = (Xc[:, 1 + l:] - Xc[:, 1:-l]).max(axis=1)
+        mu = Sc * data.Tmin_later[l - 1] / C
+        ok = (cl >= min_cases) & (cl > mu)
+        ub2[ok] = np.maximum(ub2[ok], llr(cl[ok], mu[ok], C))
+    ub[cand] = ub2
+    cand = cand[ub2 > max(best, floor)]
     cand = cand[np.argsort(-ub[cand], kind="stable")]
-    best = lb
-    for b in range(0, len(cand), block):
-        blk = cand[b:b + block]
-        if ub[blk[0]] <= max(best, floor):
-            break
+    b, size = 0, 32
+    while b < len(cand):
+        blk = cand[b:b + size]
         blk = blk[ub[blk] > max(best, floor)]
-        best = max(best, float(_score(data, G, (vi[blk], vk[blk]), W, False, min_cases)[0].max()))
+        if not len(blk):
+            break
+        best = max(best, _max_llr(data, X[blk], S[blk], W, min_cases, first=1))
+        b, size = b + size, min(4 * size, block)
     return best
 
 
@@ -287,14 +377,17 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     if data.C < 2 or data.U < 1:
         return [(empty, info) for info in infos]
     vi, vk = data.valid_idx
+    Sv = data.S[vi, vk]
     # the smallest temporal total of an l-unit window holding any event (bound pruning)
     lens = np.arange(1, min(W, data.U) + 1)
     data.Tmin = np.array([np.min(np.where(w > 0, w, np.inf)) for w in
                           (data.Tcum[l:] - data.Tcum[:-l] for l in lens)])
-    G = data.counts_cum(data.unit)
+    data.Tmin_later = np.array([np.min(np.where(w > 0, w, np.inf), initial=np.inf) for w in
+                                (data.Tcum[1 + l:] - data.Tcum[1:-l] for l in lens)])
+    X = CircleCounts(data, np.arange(len(vi))).cum(data.unit)
     found = []
     for prospective in analyses:
-        best, bstart, blen, bc = _score(data, G, (vi, vk), W, prospective, min_cases, keep_best=True)
+        best, bstart, blen, bc = _score(data, X, Sv, W, prospective, min_cases, keep_best=True)
         chosen = []
         for o in np.argsort(-best, kind="stable"):
             if best[o] <= 0 or len(chosen) >= max_clusters:
@@ -304,34 +397,63 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
             if all(np.hypot(*(ce - data.loc_xy[vi[p]])) > r + data.radius[vi[p], vk[p]] for p in chosen):
                 chosen.append(o)
         found.append((best, bstart, blen, bc, chosen))
-    floors = [float(best[chosen].min()) if chosen else np.inf for best, *_, chosen in found]
-    live = [a for a, f in enumerate(floors) if np.isfinite(f)]
+    del X
+    reported = np.concatenate([best[chosen] for best, *_, chosen in found])
+    floor = float(reported.min()) if len(reported) else np.inf
+    top = float(reported.max()) if len(reported) else np.inf
+    # a circle whose every window is at most the floor (all its events in the emptiest window)
+    # can never change a p-value: the replicates count only maxima >= the reported LLRs
+    mu_all = Sv[:, None] * data.Tmin[None, :] / data.C
+    ok = (Sv[:, None] >= min_cases) & (Sv[:, None] > mu_all)
+    static = np.zeros(mu_all.shape)
+    static[ok] = llr(np.broadcast_to(Sv[:, None], mu_all.shape)[ok], mu_all[ok], data.C)
+    live = np.flatnonzero(static.max(axis=1, initial=0.0) >= floor - 1e-9) if np.isfinite(floor) else np.zeros(0, int)
+    counts = CircleCounts(data, live) if len(live) else None
+    S_live = Sv[live]
     rng = np.random.default_rng(seed)
     sims = np.zeros((len(analyses), replications))
-    tops = np.array([float(found[a][0][found[a][4][0]]) if found[a][4] else np.inf for a in range(len(analyses))])
     done = 0
-    for r in range(replications if live else 0):
-        Gr = data.counts_cum(data.unit[rng.permutation(data.C)])
-        for a in live:
-            sims[a, r] = _replicate_max(data, Gr, W, analyses[a], min_cases, floors[a])
+    for r in range(replications if np.isfinite(floor) else 0):
+        perm = rng.permutation(data.C)
+        if counts is not None:
+            Xr = counts.cum(data.unit[perm])
+            pro = _edge_max(data, Xr, S_live, W, min_cases, at_end=True)
+            for a, prospective in enumerate(analyses):
+                sims[a, r] = pro if prospective else _retrospective_max(data, Xr, S_live, W, min_cases, floor,
+                                                                        start=pro)
         done = r + 1
-        # sequential Monte Carlo (Besag & Clifford 1991): stop once every most likely cluster
-        # has been matched by early_stop replicates -- its p-value is then clearly large
-        if early_stop and all((sims[a, :done] >= tops[a] - 1e-9).sum() >= early_stop for a in live):
+        # sequential Monte Carlo (Besag & Clifford 1991): stop once the strongest reported
+        # cluster has been matched by early_stop replicates -- every p-value is then clearly large
+        if early_stop and (sims[:, :done].max(axis=0) >= top - 1e-9).sum() >= early_stop:
             break
     sims = sims[:, :done]
+    union = sims.max(axis=0) if len(analyses) else np.zeros(done)
+
+    def mc_p(null, obs):
+        k = (null[None, :] >= np.asarray(obs)[:, None] - 1e-9).sum(axis=1)
+        # all replications: (1 + k) / (1 + R); stopped early after r: k / r (Besag & Clifford)
+        return (1 + k) / (1 + replications) if done == replications else np.minimum(1.0, k / max(done, 1))
+
     out = []
     unit_td = pd.Timedelta(days=data.unit_days)
     t0 = data.end - data.U * unit_td
+    tested = " and ".join("prospective" if x else "retrospective" for x in analyses)
     for a, (prospective, info, (best, bstart, blen, bc, chosen)) in enumerate(zip(analyses, infos, found)):
+        info["replications_run"] = int(done)
+        info["p_value_test"] = (f"one Monte Carlo test over every cylinder of the {tested} analyses: p is the share "
+                                "of permutations whose largest LLR over all those cylinders reaches the cluster's "
+                                "LLR, so the chance of any reported cluster with p < 0.05 under no space-time "
+                                "interaction is at most 5 % for the whole run"
+                                + (" (prospective windows are retrospective windows that end at the last unit, so "
+                                   "the largest LLR is the retrospective one)" if len(set(analyses)) == 2 else ""))
         if not chosen:
             out.append((empty, info))
             continue
         obs = best[chosen]
-        k = (sims[a][None, :] >= obs[:, None] - 1e-9).sum(axis=1)
-        # all replications: (1 + k) / (1 + R); stopped early after r: k / r (Besag & Clifford)
-        p = (1 + k) / (1 + replications) if done == replications else np.minimum(1.0, k / max(done, 1))
-        info["replications_run"] = int(done)
+        p = mc_p(union, obs)
+        # recurrence interval (SaTScan): the prospective analysis repeated every unit, against
+        # the prospective analysis' own null maximum
+        own = mc_p(sims[a], obs) if prospective else None
         rows = []
         for rank, (o, pv) in enumerate(zip(chosen, p), start=1):
             i, k = vi[o], vk[o]
@@ -345,13 +467,14 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                          "start": t0 + s_ * unit_td, "end": t0 + (s_ + ln) * unit_td,
                          "observed": c, "expected": float(mu), "relative_risk": float(rr),
                          "llr": float(best[o]), "p_value": float(pv),
-                         "recurrence_days": float(data.unit_days / pv) if prospective else None,
+                         "recurrence_days": float(data.unit_days / own[rank - 1]) if prospective else None,
                          "rank": rank, "analysis": info["analysis"], "centre_e": float(data.loc_xy[i, 0]),
                          "centre_n": float(data.loc_xy[i, 1]), "radius_m": float(data.radius[i, k]),
                          "locations": int(k + 1), "children": int(kids), "start_unit": s_, "units": ln})
-        info["sim_max_llr"] = {"mean": float(sims[a].mean()) if replications else None,
-                               "q95": float(np.quantile(sims[a], 0.95)) if replications else None,
-                               "note": "replicate maxima below the smallest reported LLR are lower bounds"}
+        info["sim_max_llr"] = {"mean": float(union.mean()) if done else None,
+                               "q95": float(np.quantile(union, 0.95)) if done else None,
+                               "note": "largest LLR over all tested cylinders per replicate; values below the "
+                                       "smallest reported LLR are lower bounds"}
         out.append((pd.DataFrame(rows), info))
     return out
 
