@@ -118,14 +118,15 @@ class CircleCounts:
     circle memberships are built once and each labelling costs one pass.
 
     Two exact ways, the cheaper chosen from the sizes: ``pairs`` lists every (event, circle
-    holding its location) pair once, and a labelling is one ``bincount`` of ``circle * U +
-    unit``; ``matrix`` multiplies the sparse circle x location membership by the location x
+    holding its location) pair once, and a labelling is one ``bincount`` of ``unit * n +
+    circle``; ``matrix`` multiplies the sparse circle x location membership by the location x
     unit counts (dense data: many events per location)."""
 
     def __init__(self, data: ScanData, circles: np.ndarray):
         from scipy import sparse
 
         self.U = data.U
+        self.dtype = np.int16 if data.C < np.iinfo(np.int16).max else np.int32     # memory bandwidth
         vi, vk = data.valid_idx[0][circles], data.valid_idx[1][circles]
         self.n = n = len(circles)
         sizes = vk + 1
@@ -144,22 +145,23 @@ class CircleCounts:
             self.pair_event = np.repeat(np.arange(data.C, dtype=np.int64), per_event)
             first = np.r_[0, np.cumsum(per_event)[:-1]]
             within = np.arange(pairs, dtype=np.int64) - np.repeat(first, per_event)
-            self.pair_base = by_loc[ptr[data.loc][self.pair_event] + within] * data.U
+            self.pair_circle = by_loc[ptr[data.loc][self.pair_event] + within]
         else:
             self.loc = data.loc
             self.L = data.L
 
     def cum(self, unit: np.ndarray) -> np.ndarray:
-        """Cumulative counts over time per circle: shape (n, U+1), int64."""
+        """Cumulative counts over time per circle: shape (n, U+1) (a view of a time-major array),
+        int16 or int32."""
         n, U = self.n, self.U
+        out = np.zeros((U + 1, n), self.dtype)           # time-major: the sums run over whole rows
         if self.mode == "pairs":
-            x = np.bincount(self.pair_base + unit[self.pair_event], minlength=n * U).reshape(n, U)
+            out[1:] = np.bincount(unit[self.pair_event] * n + self.pair_circle, minlength=n * U).reshape(U, n)
         else:
-            cnt = np.bincount(self.loc * U + unit, minlength=self.L * U).reshape(self.L, U)
-            x = np.asarray(self.M @ cnt)
-        out = np.zeros((n, U + 1), np.int32)
-        np.cumsum(x, axis=1, out=out[:, 1:])
-        return out
+            cnt = np.bincount(unit * self.L + self.loc, minlength=self.L * U).reshape(U, self.L)
+            out[1:] = (self.M @ cnt.T).T
+        np.cumsum(out, axis=0, out=out)
+        return out.T
 
 
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
@@ -257,9 +259,45 @@ def _max_llr(data: ScanData, X, S, W, min_cases, first: int = 0) -> float:
     return best
 
 
-def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool) -> float:
+class MuLimits:
+    """``at(B)[c]``: every ``mu`` with ``LLR(c, mu) > B`` is below it (0 for ``c < min_cases``,
+    ``inf`` above the table's counts) -- the pruning tests compare ``mu`` with it instead of
+    computing logarithms. The LLR falls as ``mu`` rises towards ``c``, so a bisection on log mu
+    brackets each root and the upper end of the bracket is kept; tabulated once per run on a
+    grid of ``B`` from ``floor`` up, and ``at(B)`` uses the grid value at or below ``B``, so every
+    test stays conservative (exact pruning)."""
+
+    def __init__(self, floor: float, C: float, min_cases: int, cmax: int = 512, step: float = 0.25,
+                 levels: int = 160):
+        self.B = floor + step * np.arange(levels)
+        c = np.arange(cmax + 1, dtype=float)
+        use = c >= max(min_cases, 1)
+        self.table = np.zeros((levels, cmax + 2))
+        self.table[:, -1] = np.inf
+        cc = np.broadcast_to(c[use][None, :], (levels, use.sum()))
+        lo, hi = np.log(cc) - 60.0, np.log(cc) + 0.0    # LLR(c, c e^-60) exceeds any B met here
+        for _ in range(48):
+            mid = (lo + hi) / 2
+            above = llr(cc, np.exp(mid), C) > self.B[:, None]
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        self.table[:, :-1][:, use] = np.exp(hi) * (1 + 1e-9)
+        self.cmax = cmax
+
+    def at(self, B: float):
+        """The limits of the largest grid value at or below ``B`` (none below the grid: inf)."""
+        g = int(np.searchsorted(self.B, B, side="right")) - 1
+        return self.table[g] if g >= 0 else np.full(self.table.shape[1], np.inf)
+
+    def index(self, c):
+        """Column of each count ``c`` in a row of limits (counts above the table: inf)."""
+        return np.minimum(c, self.cmax + 1)
+
+
+def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool, limits: MuLimits | None = None,
+              B: float = 0.0) -> float:
     """The largest LLR over the windows of 1..W units that end at the last unit (``at_end``:
-    the prospective analysis) or start at the first one."""
+    the prospective analysis) or start at the first one; with ``limits``, exact when it is
+    above ``B`` (cells that cannot beat ``B`` are not scored)."""
     lens = np.arange(1, min(W, data.U) + 1)
     U = data.U
     if at_end:
@@ -268,61 +306,69 @@ def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool) -> float:
     else:
         c = X[:, lens]
         T = data.Tcum[lens]
-    r, w = np.nonzero(c >= min_cases)
+    if limits is not None:
+        r, w = np.nonzero(S[:, None] * T[None, :] / data.C < limits.at(B)[limits.index(c)])
+    else:
+        r, w = np.nonzero(c >= min_cases)
     if not len(r):
         return 0.0
     cc = c[r, w]
     mu = S[r] * T[w] / data.C
-    ok = cc > mu
+    ok = (cc > mu) & (cc >= min_cases)
     return float(llr(cc[ok], mu[ok], data.C).max(initial=0.0))
 
 
-def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, start=0.0, block=256):
+def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimits, start=0.0, block=256):
     """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
     (``start``: a known lower bound, e.g. the prospective maximum).
 
     The windows that start at the first unit (often a part unit with few events, which would
-    loosen any bound) are scored exactly; every later window of l units holds at most
-    ``min(c_W, l * c_1)`` events (``c_W``, ``c_1``: the circle's largest W-unit and 1-unit
-    counts after the first unit) and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the
-    smallest temporal total of those windows), so ``LLR(cap, mu_min)`` bounds them; the circles
-    that pass get the tighter bound with each length's own largest count, and those that pass
-    again are scored in full in descending bound, in blocks, until no bound beats the running
-    maximum (nor the floor)."""
+    loosen any bound) are scored exactly. Every later window of l units holds at most ``c_l``
+    events (the circle's largest l-unit count after the first unit; ``c_l <= min(c_W, l c_1)``)
+    and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the smallest temporal total of those
+    windows), so ``LLR(c_l, S T_min(l) / C)`` bounds them. Bounds of rising cost and tightness
+    are applied in turn, each to the circles the previous one kept (``c_W`` with ``T_min(1)``,
+    then ``min(c_W, l c_1)`` per length, then ``c_l`` per length), as comparisons of ``mu``
+    with the largest ``mu`` at which each count could still beat the running maximum
+    (:class:`MuLimits`); the rest are scored in full in descending bound, in blocks, until no
+    bound beats the running maximum (nor the floor)."""
     C = float(data.C)
     U = data.U
-    best = max(float(start), _edge_max(data, X, S, W, min_cases, at_end=False))
+    B = max(float(start), floor)
+    best = max(float(start), _edge_max(data, X, S, W, min_cases, at_end=False, limits=limits, B=B))
+    B = max(best, floor)
     ln = min(W, U - 1)
     if ln < 1:
         return best
-    cW = (X[:, 1 + ln:] - X[:, 1:-ln]).max(axis=1)
-    c1 = (X[:, 2:] - X[:, 1:-1]).max(axis=1)
     lens = np.arange(1, ln + 1)
-    cap = np.minimum(cW[:, None], lens[None, :] * c1[:, None])
-    mu_min = S[:, None] * data.Tmin_later[None, :ln] / C
-    ok = (cap >= min_cases) & (cap > mu_min)
-    r, w = np.nonzero(ok)
-    ub = np.zeros(len(S))
-    np.maximum.at(ub, r, llr(cap[r, w], mu_min[r, w], C))
-    # survivors: the same bound with each length's own largest count
-    cand = np.flatnonzero(ub > max(best, floor))
-    Xc, Sc = X[cand], S[cand]
-    ub2 = np.zeros(len(cand))
-    for l in lens:
-        cl = (Xc[:, 1 + l:] - Xc[:, 1:-l]).max(axis=1)
-        mu = Sc * data.Tmin_later[l - 1] / C
-        ok = (cl >= min_cases) & (cl > mu)
-        ub2[ok] = np.maximum(ub2[ok], llr(cl[ok], mu[ok], C))
-    ub[cand] = ub2
-    cand = cand[ub2 > max(best, floor)]
-    cand = cand[np.argsort(-ub[cand], kind="stable")]
+    Tm = data.Tmin_later[:ln]
+    XT = np.ascontiguousarray(X.T)                     # time-major: whole-row differences
+    cW = (XT[1 + ln:] - XT[1:-ln]).max(axis=0)
+    m, ix = limits.at(B), limits.index
+    cand = np.flatnonzero(S * Tm.min() / C < m[ix(cW)])
+    if not len(cand):
+        return best
+    c1 = (XT[2:] - XT[1:-1]).max(axis=0)
+    cap = np.minimum(cW[cand, None], lens[None, :] * c1[cand, None])
+    cand = cand[(S[cand, None] * Tm[None, :] / C < m[ix(cap)]).any(axis=1)]
+    XTc, Sc = XT[:, cand], S[cand]
+    cl = np.stack([(XTc[1 + l:] - XTc[1:-l]).max(axis=0) for l in lens], axis=1)
+    mu = Sc[:, None] * Tm[None, :] / C
+    keep = (mu < m[ix(cl)]).any(axis=1)
+    Xc, Sc, cl, mu = XTc.T[keep], Sc[keep], cl[keep], mu[keep]
+    ok = (cl >= min_cases) & (cl > mu)
+    ubl = np.zeros(cl.shape)
+    ubl[ok] = llr(cl[ok], mu[ok], C)
+    ub = ubl.max(axis=1, initial=0.0)
+    order = np.argsort(-ub, kind="stable")
+    order = order[ub[order] > max(best, floor)]
     b, size = 0, 32
-    while b < len(cand):
-        blk = cand[b:b + size]
+    while b < len(order):
+        blk = order[b:b + size]
         blk = blk[ub[blk] > max(best, floor)]
         if not len(blk):
             break
-        best = max(best, _max_llr(data, X[blk], S[blk], W, min_cases, first=1))
+        best = max(best, _max_llr(data, Xc[blk], Sc[blk], W, min_cases, first=1))
         b, size = b + size, min(4 * size, block)
     return best
 
@@ -409,6 +455,7 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     static[ok] = llr(np.broadcast_to(Sv[:, None], mu_all.shape)[ok], mu_all[ok], data.C)
     live = np.flatnonzero(static.max(axis=1, initial=0.0) >= floor - 1e-9) if np.isfinite(floor) else np.zeros(0, int)
     counts = CircleCounts(data, live) if len(live) else None
+    limits = MuLimits(floor, data.C, min_cases) if counts is not None else None
     S_live = Sv[live]
     rng = np.random.default_rng(seed)
     sims = np.zeros((len(analyses), replications))
@@ -417,10 +464,10 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
         perm = rng.permutation(data.C)
         if counts is not None:
             Xr = counts.cum(data.unit[perm])
-            pro = _edge_max(data, Xr, S_live, W, min_cases, at_end=True)
+            pro = _edge_max(data, Xr, S_live, W, min_cases, at_end=True, limits=limits, B=floor)
             for a, prospective in enumerate(analyses):
                 sims[a, r] = pro if prospective else _retrospective_max(data, Xr, S_live, W, min_cases, floor,
-                                                                        start=pro)
+                                                                        limits, start=pro)
         done = r + 1
         # sequential Monte Carlo (Besag & Clifford 1991): stop once the strongest reported
         # cluster has been matched by early_stop replicates -- every p-value is then clearly large
