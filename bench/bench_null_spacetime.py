@@ -1,16 +1,20 @@
 """Null rates of the space-time inference (issue 13, items 3-5) over generated null city drops.
 
-Run: ``.venv/bin/python bench/bench_null_spacetime.py --drops 20 --replications 999``
+Run: ``.venv/bin/python bench/bench_null_spacetime.py --drops 20 --replications 999
+[--null plain|housemates] [--scan-only]``
 
 Each drop: ``geo.synth.generate(seed=1000+i, scale="city", null=True)`` (no planted structure,
-same volumes), the bundled Birmingham reference data, ingest and geocoding into SQLite, identity
-resolution, then exactly the analyses ``wayfinder analyse`` runs for space and time:
+same volumes; ``--null housemates``: children also found back at their own homes,
+:mod:`geo.synth_nulls`), the bundled Birmingham reference data, ingest and geocoding into
+SQLite, identity resolution, then exactly the analyses ``wayfinder analyse`` runs for space and
+time (``--scan-only``: the scan alone):
 
 * Knox (500 m, 14 days) with the child time-line permutation (and, for comparison, the old event
   permutation): p < 0.05?
 * the near-repeat table: any cell with BH q < 0.05?
 * Kulldorff's space-time permutation scan, retrospective and prospective (shared permutations):
-  most likely cluster with p < 0.05? any reported cluster with BH q < 0.05?
+  any reported cluster with p < 0.05 (the p-value is one test over both analyses)? the most
+  likely cluster of each analysis, the prospective recurrence interval, BH q.
 * emerging hot spots on complete months: share of wards with a category other than no_pattern.
 
 One JSON line per drop goes to ``--log`` as it finishes (a partial run keeps its drops); the

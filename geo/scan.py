@@ -17,25 +17,36 @@ SaTScan model that needs only case counts, no population at risk.
 * **Statistic**: the Poisson generalised likelihood ratio ``LLR = c ln(c/mu) + (C-c)
   ln((C-c)/(C-mu))`` for ``c > mu`` and ``c >= min_cases``; the most likely cluster maximises it.
 * **Null and inference**: the event times are permuted over the events (both margins held fixed;
-  no space-time interaction); ``replications`` (999) seeded Monte Carlo replicates give the null
-  distribution of the maximum LLR, and ``p = (1 + #{max_sim >= LLR}) / (1 + R)`` for every
-  reported cluster (secondary clusters are compared with the maximum, as SaTScan does: a
-  conservative p-value). ``recurrence_days`` (prospective only) is ``unit_days / p``: the
-  expected days between chance clusters this strong when the analysis is repeated every time
-  unit (SaTScan's recurrence interval). Replication stops early once the most likely cluster is
-  clearly not significant (sequential Monte Carlo, Besag & Clifford 1991; ``early_stop``).
+  no space-time interaction); ``replications`` (999) seeded Monte Carlo replicates. Running the
+  retrospective and the prospective analysis and reading each at its own 5 % would double the
+  chance of a false alarm, so **the reported p-value is one test for the whole run**: the
+  statistic is the largest LLR over every cylinder of the analyses run (the prospective windows
+  are the retrospective windows that end at the last unit, so with both analyses it is the
+  retrospective maximum), and every reported cluster of either analysis gets ``p = (1 +
+  #{max_sim >= LLR}) / (1 + R)``. Under no space-time interaction the chance that any reported
+  cluster has ``p < 0.05`` is then at most 5 % (secondary clusters are compared with the
+  maximum, as SaTScan does: conservative). ``recurrence_days`` (prospective only) is SaTScan's
+  recurrence interval for surveillance, ``unit_days / p_prospective`` with
+  ``p_prospective`` from the prospective analysis' own null maximum: the expected days between
+  chance signals this strong when the prospective analysis is repeated every time unit (it is
+  not a second significance test). Replication stops early once the strongest reported cluster
+  is clearly not significant (sequential Monte Carlo, Besag & Clifford 1991; ``early_stop``).
 * **Secondary clusters**: the best cylinder of every circle, in descending LLR, kept when its
   circle does not overlap any cluster already kept (SaTScan's "no geographical overlap": centre
   distance greater than the sum of the radii), up to ``max_clusters``.
 
-Speed: nested circles are precomputed once as neighbour orders (a KD-tree); each replicate
-builds the location x unit counts with one ``bincount``, their cumulative sums over time, and
-the cumulative sums over each neighbour order, so every cylinder's count is a difference of two
-numbers. Each replicate first scores every circle at the longest window (a lower bound on the
-maximum and each circle's largest window count), bounds every circle's best LLR by
-``LLR(c_max, S * T_min / C)`` and scores all windows only for circles whose bound beats both
-that lower bound and the smallest reported LLR (a circle that cannot reach either cannot change
-any p-value). Exact for the p-values; see ``tests/geo/test_scan.py`` for the brute-force check.
+Speed: nested circles are precomputed once as neighbour orders (a KD-tree). A permutation only
+relabels times, so each event's list of circles never changes: :class:`CircleCounts` keeps every
+(event, circle) pair once and a replicate's circle x unit counts are one ``bincount`` (dense data:
+a sparse circle x location matrix times the location x unit counts), cumulated over time so that
+every cylinder's count is a difference of two numbers. Circles whose every window (all their
+events in the emptiest one) stays at or below the smallest reported LLR are dropped before the
+replicates (they cannot change any p-value). Each replicate scores the prospective windows and
+the windows at the first unit exactly, then bounds every other window of a circle by
+``LLR(c_l, S T_min(l) / C)`` in tightening stages (see :func:`_retrospective_max`) and scores
+all windows only of the few circles whose bound beats the running maximum and the smallest
+reported LLR. Exact for the p-values; ``tests/geo/test_scan.py`` checks the most likely cluster
+against a brute force and the pruned replicate maxima against a full scan.
 """
 from __future__ import annotations
 
@@ -56,7 +67,8 @@ METHOD = ("Kulldorff et al. (2005) space-time permutation scan statistic: cylind
           "radius <= {r:g} m and <= {share:.0%} of events, {u:g}-day time units, windows of "
           "1-{w} units ({kind}); expected counts from the spatial x temporal margins; Poisson "
           "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of event "
-          "times (seed {seed}); secondary clusters without geographical overlap")
+          "times (seed {seed}), one test over every cylinder of the {tested} analyses (largest "
+          "LLR over all of them); secondary clusters without geographical overlap")
 
 
 def llr(c, mu, C):
@@ -419,7 +431,9 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                       "end": data.end.isoformat() if data.end is not None else None,
                       "method": METHOD.format(loc=f"{data.cell_m:g} m grid cells" if data.cell_m else "event points",
                                               r=data.max_radius_m, share=data.max_share, u=data.unit_days, w=W,
-                                              kind=kind, R=replications, seed=seed)})
+                                              kind=kind, R=replications, seed=seed,
+                                              tested=" and ".join("prospective" if x else "retrospective"
+                                                                  for x in analyses))})
     if data.C < 2 or data.U < 1:
         return [(empty, info) for info in infos]
     vi, vk = data.valid_idx
@@ -455,8 +469,12 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     static[ok] = llr(np.broadcast_to(Sv[:, None], mu_all.shape)[ok], mu_all[ok], data.C)
     live = np.flatnonzero(static.max(axis=1, initial=0.0) >= floor - 1e-9) if np.isfinite(floor) else np.zeros(0, int)
     counts = CircleCounts(data, live) if len(live) else None
-    limits = MuLimits(floor, data.C, min_cases) if counts is not None else None
     S_live = Sv[live]
+    limits = None
+    if counts is not None:   # a table up to the largest count a live circle can hold (capped)
+        cmax = int(min(S_live.max(), 20000))
+        limits = MuLimits(floor, data.C, min_cases, cmax=cmax, step=0.25 if cmax <= 2000 else 1.0,
+                          levels=160 if cmax <= 2000 else 40)
     rng = np.random.default_rng(seed)
     sims = np.zeros((len(analyses), replications))
     done = 0
