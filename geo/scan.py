@@ -16,8 +16,12 @@ SaTScan model that needs only case counts, no population at risk.
   and temporal margins (no space-time interaction).
 * **Statistic**: the Poisson generalised likelihood ratio ``LLR = c ln(c/mu) + (C-c)
   ln((C-c)/(C-mu))`` for ``c > mu`` and ``c >= min_cases``; the most likely cluster maximises it.
-* **Null and inference**: the event times are permuted over the events (both margins held fixed;
-  no space-time interaction); ``replications`` (999) seeded Monte Carlo replicates. Running the
+* **Null and inference**: whole child time-lines are permuted between children with equal
+  event counts (as the Knox test does, :func:`geo.spacetime.knox_test`; with one event per child
+  it is the plain permutation of event times): both margins stay fixed and so does each child's
+  own pattern in time (a child who goes missing three times in a month keeps that burst), and
+  only the link between children's places and their time-lines is broken -- no space-time
+  interaction between children. ``replications`` (999) seeded Monte Carlo replicates. Running the
   retrospective and the prospective analysis and reading each at its own 5 % would double the
   chance of a false alarm, so **the reported p-value is one test for the whole run**: the
   statistic is the largest LLR over every cylinder of the analyses run (the prospective windows
@@ -56,6 +60,7 @@ from scipy.spatial import cKDTree
 
 from geo.hotspots import filter_events
 from geo.permutation import bh_qvalues
+from geo.spacetime import _timeline_shuffler
 
 __all__ = ["ScanData", "prepare", "space_time_scan", "space_time_scans", "scan_clusters", "llr",
            "CLUSTER_COLUMNS"]
@@ -66,8 +71,8 @@ EXCLUDE_PRECISION = ("area", "none")
 METHOD = ("Kulldorff et al. (2005) space-time permutation scan statistic: cylinders over {loc}, "
           "radius <= {r:g} m and <= {share:.0%} of events, {u:g}-day time units, windows of "
           "1-{w} units ({kind}); expected counts from the spatial x temporal margins; Poisson "
-          "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of event "
-          "times (seed {seed}), one test over every cylinder of the {tested} analyses (largest "
+          "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of whole "
+          "child time-lines between children with equal event counts (seed {seed}), one test over every cylinder of the {tested} analyses (largest "
           "LLR over all of them); secondary clusters without geographical overlap")
 
 
@@ -385,6 +390,13 @@ def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimi
     return best
 
 
+def _child_codes(data: ScanData) -> np.ndarray:
+    """One code per child (events without a child: one code each)."""
+    if data.person is None:
+        return np.arange(data.C)
+    return pd.factorize(pd.Series(data.person, dtype="string").fillna(""))[0]
+
+
 def space_time_scan(place_events: pd.DataFrame | ScanData, *, prospective: bool = False,
                     **kw) -> tuple[pd.DataFrame, dict]:
     """Kulldorff's space-time permutation scan; returns ``(clusters, info)``.
@@ -476,12 +488,13 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
         limits = MuLimits(floor, data.C, min_cases, cmax=cmax, step=0.25 if cmax <= 2000 else 1.0,
                           levels=160 if cmax <= 2000 else 40)
     rng = np.random.default_rng(seed)
+    shuffle = _timeline_shuffler(_child_codes(data), data.unit, rng)
     sims = np.zeros((len(analyses), replications))
     done = 0
     for r in range(replications if np.isfinite(floor) else 0):
-        perm = rng.permutation(data.C)
+        unit = shuffle()
         if counts is not None:
-            Xr = counts.cum(data.unit[perm])
+            Xr = counts.cum(unit)
             pro = _edge_max(data, Xr, S_live, W, min_cases, at_end=True, limits=limits, B=floor)
             for a, prospective in enumerate(analyses):
                 sims[a, r] = pro if prospective else _retrospective_max(data, Xr, S_live, W, min_cases, floor,
