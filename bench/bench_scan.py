@@ -1,6 +1,8 @@
 """Benchmark (issue 13): Kulldorff's space-time permutation scan at city and national scale.
 
-Run: ``.venv/bin/python bench/bench_scan.py --db sqlite:///STORE --events 800000 [--replications 999]``
+Run: ``.venv/bin/python bench/bench_scan.py --db sqlite:///STORE --events 800000 [--replications 999]
+[--early-stop 50|off] [--code /work/main]`` (``--code``: time another checkout's ``geo.scan`` on the
+same input, e.g. the code before a change)
 
 * ``--db``: the found-at events of a store (e.g. a city drop after ``wayfinder run``).
 * ``--events N``: N found-at events sampled on the bundled Code-Point Open postcodes of the
@@ -28,6 +30,7 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np, pandas as pd
 from geo.scan import prepare, space_time_scans
 src, R = sys.argv[2], int(sys.argv[3])
+early = None if sys.argv[4] == "off" else int(sys.argv[4])
 if src.startswith("events:"):
     n = int(src.split(":")[1])
     rng = np.random.default_rng(0)
@@ -44,10 +47,10 @@ else:
 t0, c0 = time.perf_counter(), time.process_time()
 data = prepare(ev)
 t1 = time.perf_counter()
-res = space_time_scans(data, replications=R, seed=0)
+res = space_time_scans(data, replications=R, seed=0, early_stop=early)
 t2, c2 = time.perf_counter(), time.process_time()
-out = {"source": src, "events": int(data.C), "locations": int(data.L), "circles": int(data.valid.sum()),
-       "units": int(data.U), "replications": R, "prepare_s": round(t1 - t0, 2), "scan_wall_s": round(t2 - t1, 1),
+out = {"code": sys.argv[1], "load": open("/proc/loadavg").read().split()[0], "source": src, "events": int(data.C), "locations": int(data.L), "circles": int(data.valid.sum()),
+       "units": int(data.U), "replications": R, "replications_run": res[0][1].get("replications_run"), "prepare_s": round(t1 - t0, 2), "scan_wall_s": round(t2 - t1, 1),
        "cpu_s": round(c2 - c0, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
        "top": [{"analysis": info["analysis"], "llr": float(cl.llr.iloc[0]) if len(cl) else None,
                 "p": float(cl.p_value.iloc[0]) if len(cl) else None, "observed": int(cl.observed.iloc[0]) if len(cl) else None}
@@ -61,9 +64,11 @@ def main() -> None:
     ap.add_argument("--db", action="append", default=[])
     ap.add_argument("--events", type=int, action="append", default=[])
     ap.add_argument("--replications", type=int, default=999)
+    ap.add_argument("--early-stop", default="50", help="sequential Monte Carlo h, or 'off'")
+    ap.add_argument("--code", default=str(ROOT), help="checkout whose geo.scan to time (e.g. main, to compare)")
     a = ap.parse_args()
     for src in a.db + [f"events:{n}" for n in a.events]:
-        r = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), src, str(a.replications)],
+        r = subprocess.run([sys.executable, "-c", CHILD, a.code, src, str(a.replications), a.early_stop],
                            capture_output=True, text=True)
         print(r.stdout.strip() or r.stderr[-2000:], flush=True)
 

@@ -16,26 +16,41 @@ SaTScan model that needs only case counts, no population at risk.
   and temporal margins (no space-time interaction).
 * **Statistic**: the Poisson generalised likelihood ratio ``LLR = c ln(c/mu) + (C-c)
   ln((C-c)/(C-mu))`` for ``c > mu`` and ``c >= min_cases``; the most likely cluster maximises it.
-* **Null and inference**: the event times are permuted over the events (both margins held fixed;
-  no space-time interaction); ``replications`` (999) seeded Monte Carlo replicates give the null
-  distribution of the maximum LLR, and ``p = (1 + #{max_sim >= LLR}) / (1 + R)`` for every
-  reported cluster (secondary clusters are compared with the maximum, as SaTScan does: a
-  conservative p-value). ``recurrence_days`` (prospective only) is ``unit_days / p``: the
-  expected days between chance clusters this strong when the analysis is repeated every time
-  unit (SaTScan's recurrence interval). Replication stops early once the most likely cluster is
-  clearly not significant (sequential Monte Carlo, Besag & Clifford 1991; ``early_stop``).
+* **Null and inference**: whole child time-lines are permuted between children with equal
+  event counts (as the Knox test does, :func:`geo.spacetime.knox_test`; with one event per child
+  it is the plain permutation of event times): both margins stay fixed and so does each child's
+  own pattern in time (a child who goes missing three times in a month keeps that burst), and
+  only the link between children's places and their time-lines is broken -- no space-time
+  interaction between children. ``replications`` (999) seeded Monte Carlo replicates. Running the
+  retrospective and the prospective analysis and reading each at its own 5 % would double the
+  chance of a false alarm, so **the reported p-value is one test for the whole run**: the
+  statistic is the largest LLR over every cylinder of the analyses run (the prospective windows
+  are the retrospective windows that end at the last unit, so with both analyses it is the
+  retrospective maximum), and every reported cluster of either analysis gets ``p = (1 +
+  #{max_sim >= LLR}) / (1 + R)``. Under no space-time interaction the chance that any reported
+  cluster has ``p < 0.05`` is then at most 5 % (secondary clusters are compared with the
+  maximum, as SaTScan does: conservative). ``recurrence_days`` (prospective only) is SaTScan's
+  recurrence interval for surveillance, ``unit_days / p_prospective`` with
+  ``p_prospective`` from the prospective analysis' own null maximum: the expected days between
+  chance signals this strong when the prospective analysis is repeated every time unit (it is
+  not a second significance test). Replication stops early once the strongest reported cluster
+  is clearly not significant (sequential Monte Carlo, Besag & Clifford 1991; ``early_stop``).
 * **Secondary clusters**: the best cylinder of every circle, in descending LLR, kept when its
   circle does not overlap any cluster already kept (SaTScan's "no geographical overlap": centre
   distance greater than the sum of the radii), up to ``max_clusters``.
 
-Speed: nested circles are precomputed once as neighbour orders (a KD-tree); each replicate
-builds the location x unit counts with one ``bincount``, their cumulative sums over time, and
-the cumulative sums over each neighbour order, so every cylinder's count is a difference of two
-numbers. Each replicate first scores every circle at the longest window (a lower bound on the
-maximum and each circle's largest window count), bounds every circle's best LLR by
-``LLR(c_max, S * T_min / C)`` and scores all windows only for circles whose bound beats both
-that lower bound and the smallest reported LLR (a circle that cannot reach either cannot change
-any p-value). Exact for the p-values; see ``tests/geo/test_scan.py`` for the brute-force check.
+Speed: nested circles are precomputed once as neighbour orders (a KD-tree). A permutation only
+relabels times, so each event's list of circles never changes: :class:`CircleCounts` keeps every
+(event, circle) pair once and a replicate's circle x unit counts are one ``bincount`` (dense data:
+a sparse circle x location matrix times the location x unit counts), cumulated over time so that
+every cylinder's count is a difference of two numbers. Circles whose every window (all their
+events in the emptiest one) stays at or below the smallest reported LLR are dropped before the
+replicates (they cannot change any p-value). Each replicate scores the prospective windows and
+the windows at the first unit exactly, then bounds every other window of a circle by
+``LLR(c_l, S T_min(l) / C)`` in tightening stages (see :func:`_retrospective_max`) and scores
+all windows only of the few circles whose bound beats the running maximum and the smallest
+reported LLR. Exact for the p-values; ``tests/geo/test_scan.py`` checks the most likely cluster
+against a brute force and the pruned replicate maxima against a full scan.
 """
 from __future__ import annotations
 
@@ -45,6 +60,7 @@ from scipy.spatial import cKDTree
 
 from geo.hotspots import filter_events
 from geo.permutation import bh_qvalues
+from geo.spacetime import _timeline_shuffler
 
 __all__ = ["ScanData", "prepare", "space_time_scan", "space_time_scans", "scan_clusters", "llr",
            "CLUSTER_COLUMNS"]
@@ -55,8 +71,9 @@ EXCLUDE_PRECISION = ("area", "none")
 METHOD = ("Kulldorff et al. (2005) space-time permutation scan statistic: cylinders over {loc}, "
           "radius <= {r:g} m and <= {share:.0%} of events, {u:g}-day time units, windows of "
           "1-{w} units ({kind}); expected counts from the spatial x temporal margins; Poisson "
-          "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of event "
-          "times (seed {seed}); secondary clusters without geographical overlap")
+          "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of whole "
+          "child time-lines between children with equal event counts (seed {seed}), one test over every cylinder of the {tested} analyses (largest "
+          "LLR over all of them); secondary clusters without geographical overlap")
 
 
 def llr(c, mu, C):
@@ -111,15 +128,57 @@ class ScanData:
         self.valid_idx = np.nonzero(self.valid)
         self.radius = np.where(np.isfinite(d), d, 0.0)
 
-    def counts_cum(self, unit: np.ndarray) -> np.ndarray:
-        """Cumulative counts over (circle, time): shape (L, K, U+1), int32."""
-        L, U = self.L, self.U
-        cnt = np.bincount(self.loc * U + unit, minlength=L * U).reshape(L, U)
-        cum = np.zeros((L + 1, U + 1), np.int32)
-        np.cumsum(cnt, axis=1, out=cum[:L, 1:])
-        G = cum[self.nb]                                   # (L, K, U+1)
-        np.cumsum(G, axis=1, out=G)
-        return G
+
+class CircleCounts:
+    """Counts of events per (circle, time unit) for a fixed set of circles under any labelling
+    of the event times: the locations never move (the permutation only relabels times), so the
+    circle memberships are built once and each labelling costs one pass.
+
+    Two exact ways, the cheaper chosen from the sizes: ``pairs`` lists every (event, circle
+    holding its location) pair once, and a labelling is one ``bincount`` of ``unit * n +
+    circle``; ``matrix`` multiplies the sparse circle x location membership by the location x
+    unit counts (dense data: many events per location)."""
+
+    def __init__(self, data: ScanData, circles: np.ndarray):
+        from scipy import sparse
+
+        self.U = data.U
+        self.dtype = np.int16 if data.C < np.iinfo(np.int16).max else np.int32     # memory bandwidth
+        vi, vk = data.valid_idx[0][circles], data.valid_idx[1][circles]
+        self.n = n = len(circles)
+        sizes = vk + 1
+        K = data.nb.shape[1]
+        members = data.nb[vi][np.arange(K)[None, :] < sizes[:, None]]        # row-major: circle by circle
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        self.M = sparse.csr_matrix((np.ones(len(rows), np.int32), (rows, members)), shape=(n, data.L))
+        deg = np.bincount(members, minlength=data.L)
+        pairs = int(deg[data.loc].sum())
+        self.mode = "pairs" if 4 * pairs <= len(rows) * data.U and pairs <= 50_000_000 else "matrix"
+        if self.mode == "pairs":
+            order = np.argsort(members, kind="stable")
+            by_loc = rows[order]                                              # circles of each location
+            ptr = np.r_[0, np.cumsum(deg)]
+            per_event = deg[data.loc]
+            self.pair_event = np.repeat(np.arange(data.C, dtype=np.int64), per_event)
+            first = np.r_[0, np.cumsum(per_event)[:-1]]
+            within = np.arange(pairs, dtype=np.int64) - np.repeat(first, per_event)
+            self.pair_circle = by_loc[ptr[data.loc][self.pair_event] + within]
+        else:
+            self.loc = data.loc
+            self.L = data.L
+
+    def cum(self, unit: np.ndarray) -> np.ndarray:
+        """Cumulative counts over time per circle: shape (n, U+1) (a view of a time-major array),
+        int16 or int32."""
+        n, U = self.n, self.U
+        out = np.zeros((U + 1, n), self.dtype)           # time-major: the sums run over whole rows
+        if self.mode == "pairs":
+            out[1:] = np.bincount(unit[self.pair_event] * n + self.pair_circle, minlength=n * U).reshape(U, n)
+        else:
+            cnt = np.bincount(unit * self.L + self.loc, minlength=self.L * U).reshape(U, self.L)
+            out[1:] = (self.M @ cnt.T).T
+        np.cumsum(out, axis=0, out=out)
+        return out.T
 
 
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
@@ -170,19 +229,18 @@ def _windows(U: int, W: int, prospective: bool):
             yield ln, np.arange(0, U - ln + 1)
 
 
-def _score(data: ScanData, G, rows, W, prospective, min_cases, keep_best=False):
-    """Max LLR over all windows for circles ``rows`` (index arrays into (L, K)); with
-    ``keep_best`` also each circle's best (llr, start, length, count)."""
+def _score(data: ScanData, X, S, W, prospective, min_cases, keep_best=False):
+    """Max LLR over all windows for circles with time-cumulative counts ``X`` (n, U+1) and
+    totals ``S`` (n,); with ``keep_best`` also each circle's best (llr, start, length, count)."""
     C = float(data.C)
-    ci, ck = rows
-    S = data.S[ci, ck]
-    best = np.zeros(len(ci))
-    bstart = np.zeros(len(ci), np.int64)
-    blen = np.zeros(len(ci), np.int64)
-    bc = np.zeros(len(ci), np.int64)
-    Gc = G[ci, ck]                                          # (n, U+1)
+    n = len(S)
+    best = np.zeros(n)
+    bstart = np.zeros(n, np.int64)
+    blen = np.zeros(n, np.int64)
+    bc = np.zeros(n, np.int64)
+    rows = np.arange(n)
     for ln, starts in _windows(data.U, W, prospective):
-        c = Gc[:, starts + ln] - Gc[:, starts]              # (n, s)
+        c = X[:, starts + ln] - X[:, starts]                # (n, s)
         mu = S[:, None] * ((data.Tcum[starts + ln] - data.Tcum[starts]) / C)[None, :]
         ok = (c >= min_cases) & (c > mu)
         if not ok.any():
@@ -190,51 +248,153 @@ def _score(data: ScanData, G, rows, W, prospective, min_cases, keep_best=False):
         v = np.zeros(c.shape)
         v[ok] = llr(c[ok], mu[ok], C)
         j = np.argmax(v, axis=1)
-        top = v[np.arange(len(ci)), j]
+        top = v[rows, j]
         up = top > best
         best[up] = top[up]
         if keep_best:
             bstart[up] = starts[j[up]]
             blen[up] = ln
-            bc[up] = c[np.arange(len(ci)), j][up]
+            bc[up] = c[rows, j][up]
     return best, bstart, blen, bc
 
 
-def _replicate_max(data: ScanData, G, W, prospective, min_cases, floor, block=512):
-    """The maximum LLR of one replicate, exact whenever it is >= ``floor`` (bound pruning)."""
+def _max_llr(data: ScanData, X, S, W, min_cases, first: int = 0) -> float:
+    """The largest retrospective LLR of circles with time-cumulative counts ``X`` and totals
+    ``S`` over the windows starting at unit ``first`` or later; only cells with
+    ``c >= min_cases`` are scored."""
+    best = 0.0
+    for ln in range(1, min(W, data.U) + 1):
+        c = X[:, first + ln:] - X[:, first:-ln]
+        r, w = np.nonzero(c >= min_cases)
+        if not len(r):
+            continue
+        cc = c[r, w]
+        mu = S[r] * (data.Tcum[first + ln:] - data.Tcum[first:-ln])[w] / data.C
+        ok = cc > mu
+        if ok.any():
+            best = max(best, float(llr(cc[ok], mu[ok], data.C).max()))
+    return best
+
+
+class MuLimits:
+    """``at(B)[c]``: every ``mu`` with ``LLR(c, mu) > B`` is below it (0 for ``c < min_cases``,
+    ``inf`` above the table's counts) -- the pruning tests compare ``mu`` with it instead of
+    computing logarithms. The LLR falls as ``mu`` rises towards ``c``, so a bisection on log mu
+    brackets each root and the upper end of the bracket is kept; tabulated once per run on a
+    grid of ``B`` from ``floor`` up, and ``at(B)`` uses the grid value at or below ``B``, so every
+    test stays conservative (exact pruning)."""
+
+    def __init__(self, floor: float, C: float, min_cases: int, cmax: int = 512, step: float = 0.25,
+                 levels: int = 160):
+        self.B = floor + step * np.arange(levels)
+        c = np.arange(cmax + 1, dtype=float)
+        use = c >= max(min_cases, 1)
+        self.table = np.zeros((levels, cmax + 2))
+        self.table[:, -1] = np.inf
+        cc = np.broadcast_to(c[use][None, :], (levels, use.sum()))
+        lo, hi = np.log(cc) - 60.0, np.log(cc) + 0.0    # LLR(c, c e^-60) exceeds any B met here
+        for _ in range(48):
+            mid = (lo + hi) / 2
+            above = llr(cc, np.exp(mid), C) > self.B[:, None]
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        self.table[:, :-1][:, use] = np.exp(hi) * (1 + 1e-9)
+        self.cmax = cmax
+
+    def at(self, B: float):
+        """The limits of the largest grid value at or below ``B`` (none below the grid: inf)."""
+        g = int(np.searchsorted(self.B, B, side="right")) - 1
+        return self.table[g] if g >= 0 else np.full(self.table.shape[1], np.inf)
+
+    def index(self, c):
+        """Column of each count ``c`` in a row of limits (counts above the table: inf)."""
+        return np.minimum(c, self.cmax + 1)
+
+
+def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool, limits: MuLimits | None = None,
+              B: float = 0.0) -> float:
+    """The largest LLR over the windows of 1..W units that end at the last unit (``at_end``:
+    the prospective analysis) or start at the first one; with ``limits``, exact when it is
+    above ``B`` (cells that cannot beat ``B`` are not scored)."""
+    lens = np.arange(1, min(W, data.U) + 1)
+    U = data.U
+    if at_end:
+        c = X[:, U, None] - X[:, U - lens]
+        T = data.Tcum[U] - data.Tcum[U - lens]
+    else:
+        c = X[:, lens]
+        T = data.Tcum[lens]
+    if limits is not None:
+        r, w = np.nonzero(S[:, None] * T[None, :] / data.C < limits.at(B)[limits.index(c)])
+    else:
+        r, w = np.nonzero(c >= min_cases)
+    if not len(r):
+        return 0.0
+    cc = c[r, w]
+    mu = S[r] * T[w] / data.C
+    ok = (cc > mu) & (cc >= min_cases)
+    return float(llr(cc[ok], mu[ok], data.C).max(initial=0.0))
+
+
+def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimits, start=0.0, block=256):
+    """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
+    (``start``: a known lower bound, e.g. the prospective maximum).
+
+    The windows that start at the first unit (often a part unit with few events, which would
+    loosen any bound) are scored exactly. Every later window of l units holds at most ``c_l``
+    events (the circle's largest l-unit count after the first unit; ``c_l <= min(c_W, l c_1)``)
+    and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the smallest temporal total of those
+    windows), so ``LLR(c_l, S T_min(l) / C)`` bounds them. Bounds of rising cost and tightness
+    are applied in turn, each to the circles the previous one kept (``c_W`` with ``T_min(1)``,
+    then ``min(c_W, l c_1)`` per length, then ``c_l`` per length), as comparisons of ``mu``
+    with the largest ``mu`` at which each count could still beat the running maximum
+    (:class:`MuLimits`); the rest are scored in full in descending bound, in blocks, until no
+    bound beats the running maximum (nor the floor)."""
     C = float(data.C)
     U = data.U
-    ln = min(W, U)
-    vi, vk = data.valid_idx
-    if prospective:   # W windows per circle: score them all
-        return float(_score(data, G, (vi, vk), W, True, min_cases)[0].max())
-    starts = np.arange(0, U - ln + 1)
-    Gv = G[vi, vk]
-    c = Gv[:, starts + ln] - Gv[:, starts]
-    S = data.S[vi, vk]
-    mu = S[:, None] * ((data.Tcum[starts + ln] - data.Tcum[starts]) / C)[None, :]
-    ok = (c >= min_cases) & (c > mu)
-    lb = float(llr(c[ok], mu[ok], C).max()) if ok.any() else 0.0
-    # bound: a window of l units holds at most min(cmax_W, l * cmax_1) events and expects at
-    # least S * Tmin_l / C (Tmin_l: the smallest temporal total of an l-unit window)
-    cmax = c.max(axis=1)
-    c1 = (Gv[:, 1:] - Gv[:, :-1]).max(axis=1)[:, None]
+    B = max(float(start), floor)
+    best = max(float(start), _edge_max(data, X, S, W, min_cases, at_end=False, limits=limits, B=B))
+    B = max(best, floor)
+    ln = min(W, U - 1)
+    if ln < 1:
+        return best
     lens = np.arange(1, ln + 1)
-    cap = np.minimum(cmax[:, None], lens[None, :] * c1)
-    mu_min = S[:, None] * data.Tmin[None, :ln] / C
-    ub = np.where(cap >= min_cases, llr(cap, np.maximum(mu_min, 1e-12), C), 0.0).max(axis=1)
-    # circles in descending bound, in blocks; the running maximum only rises, so the scan
-    # stops at the first block whose bound cannot beat it (or the floor)
-    cand = np.flatnonzero(ub > max(lb, floor))
-    cand = cand[np.argsort(-ub[cand], kind="stable")]
-    best = lb
-    for b in range(0, len(cand), block):
-        blk = cand[b:b + block]
-        if ub[blk[0]] <= max(best, floor):
-            break
+    Tm = data.Tmin_later[:ln]
+    XT = np.ascontiguousarray(X.T)                     # time-major: whole-row differences
+    cW = (XT[1 + ln:] - XT[1:-ln]).max(axis=0)
+    m, ix = limits.at(B), limits.index
+    cand = np.flatnonzero(S * Tm.min() / C < m[ix(cW)])
+    if not len(cand):
+        return best
+    c1 = (XT[2:] - XT[1:-1]).max(axis=0)
+    cap = np.minimum(cW[cand, None], lens[None, :] * c1[cand, None])
+    cand = cand[(S[cand, None] * Tm[None, :] / C < m[ix(cap)]).any(axis=1)]
+    XTc, Sc = XT[:, cand], S[cand]
+    cl = np.stack([(XTc[1 + l:] - XTc[1:-l]).max(axis=0) for l in lens], axis=1)
+    mu = Sc[:, None] * Tm[None, :] / C
+    keep = (mu < m[ix(cl)]).any(axis=1)
+    Xc, Sc, cl, mu = XTc.T[keep], Sc[keep], cl[keep], mu[keep]
+    ok = (cl >= min_cases) & (cl > mu)
+    ubl = np.zeros(cl.shape)
+    ubl[ok] = llr(cl[ok], mu[ok], C)
+    ub = ubl.max(axis=1, initial=0.0)
+    order = np.argsort(-ub, kind="stable")
+    order = order[ub[order] > max(best, floor)]
+    b, size = 0, 32
+    while b < len(order):
+        blk = order[b:b + size]
         blk = blk[ub[blk] > max(best, floor)]
-        best = max(best, float(_score(data, G, (vi[blk], vk[blk]), W, False, min_cases)[0].max()))
+        if not len(blk):
+            break
+        best = max(best, _max_llr(data, Xc[blk], Sc[blk], W, min_cases, first=1))
+        b, size = b + size, min(4 * size, block)
     return best
+
+
+def _child_codes(data: ScanData) -> np.ndarray:
+    """One code per child (events without a child: one code each)."""
+    if data.person is None:
+        return np.arange(data.C)
+    return pd.factorize(pd.Series(data.person, dtype="string").fillna(""))[0]
 
 
 def space_time_scan(place_events: pd.DataFrame | ScanData, *, prospective: bool = False,
@@ -283,18 +443,23 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                       "end": data.end.isoformat() if data.end is not None else None,
                       "method": METHOD.format(loc=f"{data.cell_m:g} m grid cells" if data.cell_m else "event points",
                                               r=data.max_radius_m, share=data.max_share, u=data.unit_days, w=W,
-                                              kind=kind, R=replications, seed=seed)})
+                                              kind=kind, R=replications, seed=seed,
+                                              tested=" and ".join("prospective" if x else "retrospective"
+                                                                  for x in analyses))})
     if data.C < 2 or data.U < 1:
         return [(empty, info) for info in infos]
     vi, vk = data.valid_idx
+    Sv = data.S[vi, vk]
     # the smallest temporal total of an l-unit window holding any event (bound pruning)
     lens = np.arange(1, min(W, data.U) + 1)
     data.Tmin = np.array([np.min(np.where(w > 0, w, np.inf)) for w in
                           (data.Tcum[l:] - data.Tcum[:-l] for l in lens)])
-    G = data.counts_cum(data.unit)
+    data.Tmin_later = np.array([np.min(np.where(w > 0, w, np.inf), initial=np.inf) for w in
+                                (data.Tcum[1 + l:] - data.Tcum[1:-l] for l in lens)])
+    X = CircleCounts(data, np.arange(len(vi))).cum(data.unit)
     found = []
     for prospective in analyses:
-        best, bstart, blen, bc = _score(data, G, (vi, vk), W, prospective, min_cases, keep_best=True)
+        best, bstart, blen, bc = _score(data, X, Sv, W, prospective, min_cases, keep_best=True)
         chosen = []
         for o in np.argsort(-best, kind="stable"):
             if best[o] <= 0 or len(chosen) >= max_clusters:
@@ -304,34 +469,69 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
             if all(np.hypot(*(ce - data.loc_xy[vi[p]])) > r + data.radius[vi[p], vk[p]] for p in chosen):
                 chosen.append(o)
         found.append((best, bstart, blen, bc, chosen))
-    floors = [float(best[chosen].min()) if chosen else np.inf for best, *_, chosen in found]
-    live = [a for a, f in enumerate(floors) if np.isfinite(f)]
+    del X
+    reported = np.concatenate([best[chosen] for best, *_, chosen in found])
+    floor = float(reported.min()) if len(reported) else np.inf
+    top = float(reported.max()) if len(reported) else np.inf
+    # a circle whose every window is at most the floor (all its events in the emptiest window)
+    # can never change a p-value: the replicates count only maxima >= the reported LLRs
+    mu_all = Sv[:, None] * data.Tmin[None, :] / data.C
+    ok = (Sv[:, None] >= min_cases) & (Sv[:, None] > mu_all)
+    static = np.zeros(mu_all.shape)
+    static[ok] = llr(np.broadcast_to(Sv[:, None], mu_all.shape)[ok], mu_all[ok], data.C)
+    live = np.flatnonzero(static.max(axis=1, initial=0.0) >= floor - 1e-9) if np.isfinite(floor) else np.zeros(0, int)
+    counts = CircleCounts(data, live) if len(live) else None
+    S_live = Sv[live]
+    limits = None
+    if counts is not None:   # a table up to the largest count a live circle can hold (capped)
+        cmax = int(min(S_live.max(), 20000))
+        limits = MuLimits(floor, data.C, min_cases, cmax=cmax, step=0.25 if cmax <= 2000 else 1.0,
+                          levels=160 if cmax <= 2000 else 40)
     rng = np.random.default_rng(seed)
+    shuffle = _timeline_shuffler(_child_codes(data), data.unit, rng)
     sims = np.zeros((len(analyses), replications))
-    tops = np.array([float(found[a][0][found[a][4][0]]) if found[a][4] else np.inf for a in range(len(analyses))])
     done = 0
-    for r in range(replications if live else 0):
-        Gr = data.counts_cum(data.unit[rng.permutation(data.C)])
-        for a in live:
-            sims[a, r] = _replicate_max(data, Gr, W, analyses[a], min_cases, floors[a])
+    for r in range(replications if np.isfinite(floor) else 0):
+        unit = shuffle()
+        if counts is not None:
+            Xr = counts.cum(unit)
+            pro = _edge_max(data, Xr, S_live, W, min_cases, at_end=True, limits=limits, B=floor)
+            for a, prospective in enumerate(analyses):
+                sims[a, r] = pro if prospective else _retrospective_max(data, Xr, S_live, W, min_cases, floor,
+                                                                        limits, start=pro)
         done = r + 1
-        # sequential Monte Carlo (Besag & Clifford 1991): stop once every most likely cluster
-        # has been matched by early_stop replicates -- its p-value is then clearly large
-        if early_stop and all((sims[a, :done] >= tops[a] - 1e-9).sum() >= early_stop for a in live):
+        # sequential Monte Carlo (Besag & Clifford 1991): stop once the strongest reported
+        # cluster has been matched by early_stop replicates -- every p-value is then clearly large
+        if early_stop and (sims[:, :done].max(axis=0) >= top - 1e-9).sum() >= early_stop:
             break
     sims = sims[:, :done]
+    union = sims.max(axis=0) if len(analyses) else np.zeros(done)
+
+    def mc_p(null, obs):
+        k = (null[None, :] >= np.asarray(obs)[:, None] - 1e-9).sum(axis=1)
+        # all replications: (1 + k) / (1 + R); stopped early after r: k / r (Besag & Clifford)
+        return (1 + k) / (1 + replications) if done == replications else np.minimum(1.0, k / max(done, 1))
+
     out = []
     unit_td = pd.Timedelta(days=data.unit_days)
     t0 = data.end - data.U * unit_td
+    tested = " and ".join("prospective" if x else "retrospective" for x in analyses)
     for a, (prospective, info, (best, bstart, blen, bc, chosen)) in enumerate(zip(analyses, infos, found)):
+        info["replications_run"] = int(done)
+        info["p_value_test"] = (f"one Monte Carlo test over every cylinder of the {tested} analyses: p is the share "
+                                "of permutations whose largest LLR over all those cylinders reaches the cluster's "
+                                "LLR, so the chance of any reported cluster with p < 0.05 under no space-time "
+                                "interaction is at most 5 % for the whole run"
+                                + (" (prospective windows are retrospective windows that end at the last unit, so "
+                                   "the largest LLR is the retrospective one)" if len(set(analyses)) == 2 else ""))
         if not chosen:
             out.append((empty, info))
             continue
         obs = best[chosen]
-        k = (sims[a][None, :] >= obs[:, None] - 1e-9).sum(axis=1)
-        # all replications: (1 + k) / (1 + R); stopped early after r: k / r (Besag & Clifford)
-        p = (1 + k) / (1 + replications) if done == replications else np.minimum(1.0, k / max(done, 1))
-        info["replications_run"] = int(done)
+        p = mc_p(union, obs)
+        # recurrence interval (SaTScan): the prospective analysis repeated every unit, against
+        # the prospective analysis' own null maximum
+        own = mc_p(sims[a], obs) if prospective else None
         rows = []
         for rank, (o, pv) in enumerate(zip(chosen, p), start=1):
             i, k = vi[o], vk[o]
@@ -345,13 +545,14 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                          "start": t0 + s_ * unit_td, "end": t0 + (s_ + ln) * unit_td,
                          "observed": c, "expected": float(mu), "relative_risk": float(rr),
                          "llr": float(best[o]), "p_value": float(pv),
-                         "recurrence_days": float(data.unit_days / pv) if prospective else None,
+                         "recurrence_days": float(data.unit_days / own[rank - 1]) if prospective else None,
                          "rank": rank, "analysis": info["analysis"], "centre_e": float(data.loc_xy[i, 0]),
                          "centre_n": float(data.loc_xy[i, 1]), "radius_m": float(data.radius[i, k]),
                          "locations": int(k + 1), "children": int(kids), "start_unit": s_, "units": ln})
-        info["sim_max_llr"] = {"mean": float(sims[a].mean()) if replications else None,
-                               "q95": float(np.quantile(sims[a], 0.95)) if replications else None,
-                               "note": "replicate maxima below the smallest reported LLR are lower bounds"}
+        info["sim_max_llr"] = {"mean": float(union.mean()) if done else None,
+                               "q95": float(np.quantile(union, 0.95)) if done else None,
+                               "note": "largest LLR over all tested cylinders per replicate; values below the "
+                                       "smallest reported LLR are lower bounds"}
         out.append((pd.DataFrame(rows), info))
     return out
 

@@ -356,9 +356,11 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
                          "postcode")),
     LayerDef(R.SPACE_TIME_CLUSTERS.layer, "Space-time clusters",
              "Kulldorff space-time permutation scan: places where more children were found within a "
-             "few weeks than the overall place and time totals predict; Monte Carlo p-values "
-             "(p_value), BH q over the reported clusters (q_value), retrospective and prospective "
-             "(recurrence_days).", "Polygon", _build_space_time_clusters, _min_space_time_clusters,
+             "few weeks than the overall place and time totals predict. Retrospective and prospective "
+             "analyses are one test: p_value is the Monte Carlo p of the largest likelihood ratio over "
+             "every cylinder of both (at most a 5% chance of any cluster with p < 0.05 when nothing is "
+             "going on); q_value is BH over the reported clusters; recurrence_days (prospective "
+             "clusters) is the surveillance recurrence interval against the prospective analysis alone.", "Polygon", _build_space_time_clusters, _min_space_time_clusters,
              time_column="end"),
     LayerDef(R.CO_MISSING_GROUPS.layer, "Co-missing groups",
              "Lines joining the usual found-at locations of children who go missing together.",
