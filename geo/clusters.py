@@ -176,9 +176,8 @@ def _hdbscan_graph(uniq: np.ndarray, w: np.ndarray, min_samples: int, min_cluste
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
-    from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
-    from sklearn.cluster._hdbscan._tree import tree_to_labels
 
+    MST_edge_dtype, make_single_linkage, tree_to_labels = _sklearn_hdbscan_internals()
     n = len(uniq)
     k = max(1, int(min_samples))
     mcs = max(2, min_cluster_size or min_samples)
@@ -221,8 +220,33 @@ def _hdbscan_graph(uniq: np.ndarray, w: np.ndarray, min_samples: int, min_cluste
     edges["current_node"], edges["next_node"], edges["distance"] = a, b, dist
     edges = edges[np.argsort(edges["distance"], kind="stable")]
     slt = make_single_linkage(edges)
-    lab, _ = tree_to_labels(slt, mcs, "leaf", False, 0.0, None)
+    lab, _ = tree_to_labels(slt, min_cluster_size=mcs, cluster_selection_method="leaf",
+                            allow_single_cluster=False, cluster_selection_epsilon=0.0, max_cluster_size=None)
     return np.asarray(lab[:n], dtype=np.int64)
+
+
+#: scikit-learn versions whose private HDBSCAN internals :func:`_hdbscan_graph` was written
+#: against (pyproject pins the upper bound; tests/geo/test_clusters.py checks the signatures).
+SKLEARN_TESTED = ("1.4", "1.10")
+
+
+def _sklearn_hdbscan_internals():
+    """scikit-learn's private single-linkage builder and condensed-tree labeller (no public API
+    takes a spanning tree), with a clear error if a scikit-learn release moved or renamed them.
+    Called by keyword, so a renamed parameter fails instead of silently taking another's value."""
+    import sklearn
+    try:
+        from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
+        from sklearn.cluster._hdbscan._tree import tree_to_labels
+    except ImportError as exc:  # pragma: no cover - depends on the installed scikit-learn
+        raise RuntimeError(
+            f"scikit-learn {sklearn.__version__} no longer has the private HDBSCAN internals the k-NN "
+            f"graph path of geo.clusters uses (tested on >={SKLEARN_TESTED[0]},<{SKLEARN_TESTED[1]}): "
+            f"install a tested scikit-learn or use tile_m=None (exact scikit-learn HDBSCAN)") from exc
+    if MST_edge_dtype.names != ("current_node", "next_node", "distance"):  # pragma: no cover
+        raise RuntimeError(f"scikit-learn {sklearn.__version__} changed MST_edge_dtype to {MST_edge_dtype.names}: "
+                           "geo.clusters._hdbscan_graph must be revisited")
+    return MST_edge_dtype, make_single_linkage, tree_to_labels
 
 
 def _hdbscan(xy: np.ndarray, min_samples: int, min_cluster_size: int | None, n_jobs) -> np.ndarray:

@@ -1,4 +1,6 @@
 """Found-at clusters: DBSCAN / HDBSCAN with a minimum of distinct children."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,16 +226,24 @@ def test_scikit_learn_private_hdbscan_internals_pinned():
     internals (no public API takes a spanning tree). If scikit-learn changes them this fails
     loudly, before any clustering silently changes."""
     import inspect
+    import tomllib
 
-    from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
-    from sklearn.cluster._hdbscan._tree import tree_to_labels
+    import sklearn
 
+    from geo.clusters import SKLEARN_TESTED, _sklearn_hdbscan_internals
+
+    root = Path(__file__).resolve().parents[2]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    pin = next(d for d in deps if d.startswith("scikit-learn"))
+    assert f"<{SKLEARN_TESTED[1]}" in pin, f"pyproject must pin scikit-learn below {SKLEARN_TESTED[1]}: {pin}"
+    MST_edge_dtype, make_single_linkage, tree_to_labels = _sklearn_hdbscan_internals()
     assert MST_edge_dtype.names == ("current_node", "next_node", "distance"), \
         "scikit-learn changed MST_edge_dtype: geo.clusters._hdbscan_graph must be revisited"
     params = list(inspect.signature(tree_to_labels).parameters)
     assert params == ["single_linkage_tree", "min_cluster_size", "cluster_selection_method", "allow_single_cluster",
                       "cluster_selection_epsilon", "max_cluster_size"], \
-        "scikit-learn changed tree_to_labels: geo.clusters._hdbscan_graph must be revisited"
+        f"scikit-learn {sklearn.__version__} changed tree_to_labels: geo.clusters._hdbscan_graph must be revisited"
     edges = np.array([(0, 1, 1.0), (1, 2, 1.0), (3, 4, 1.0), (4, 5, 1.0), (2, 3, 9.0)], dtype=MST_edge_dtype)
-    lab, _ = tree_to_labels(make_single_linkage(edges), 2, "leaf", False, 0.0, None)
+    lab, _ = tree_to_labels(make_single_linkage(edges), min_cluster_size=2, cluster_selection_method="leaf",
+                            allow_single_cluster=False, cluster_selection_epsilon=0.0, max_cluster_size=None)
     assert _same_partition(np.asarray(lab), np.array([0, 0, 0, 1, 1, 1]))
