@@ -34,7 +34,7 @@ from geo.hotspots import DEFAULT_KINDS, filter_events
 from geo.located import at_a_placement, at_home, entity_matched, establishment_points, habitual_points, home_points
 
 __all__ = ["cluster_points", "approximation_report", "found_at_clusters", "cluster_inference", "scan_llr", "is_location_of_concern",
-           "cluster_status", "CLUSTER_COLUMNS"]
+           "cluster_status", "CLUSTER_COLUMNS", "SCAN_MODEL", "gumbel_p"]
 
 BNG = "EPSG:27700"
 CLUSTER_COLUMNS = [
@@ -43,6 +43,16 @@ CLUSTER_COLUMNS = [
     "points", "expected", "llr", "p_value", "q_value", "status",
 ]
 INFERENCE_COLUMNS = ["points", "expected", "llr", "p_value", "q_value"]
+#: The model of the found-at cluster test, stated as SaTScan states its analyses (layer and pack text).
+SCAN_MODEL = (
+    "Model: purely spatial Kulldorff scan statistic, Poisson model, residential postcodes of the study area as "
+    "the population at risk. Cases: distinct children per found-at / RHI location, leaving out named premises, "
+    "area centroids, each child's own places (its placements, the places it was last seen, and places it was "
+    "found in 2 or more episodes) and children's homes. Windows: each DBSCAN cluster (150 m) and circles of "
+    "0, 75 and 150 m centred on its locations. Null: the same number of cases placed on residential postcodes "
+    "at random, clustered the same way; {R} Monte Carlo replications (seeded), p-value of each cluster against "
+    "the maximum likelihood ratio of each replicate (Gumbel tail beyond the replicates), Benjamini-Hochberg "
+    "q-value over the clusters; location of concern when q < 0.05.")
 #: FDR level at which a found-at cluster is a location of concern (everywhere: API, packs, web page)
 CONCERN_Q = 0.05
 LOCATION_OF_CONCERN = "location of concern"
@@ -476,7 +486,7 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
     # circles centred on the members of the clusters that would be reported
     centre = ok[keep[lab[ok]]]
     for g, cpop in bg.circles:
-        inside = g[centre] @ c
+        inside = (g @ c)[centre]  # one sparse product: cheaper than slicing rows per replicate
         big = inside >= min_points
         if big.any():
             best = max(best, float(scan_llr(inside[big], n * np.maximum(cpop[centre][big], 1.0) / bg.total, n).max()))
