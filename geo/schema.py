@@ -363,6 +363,3 @@ settings = sa.Table(
 DROP_TABLES = {t.name: t for t in (children, persons, premises, places, episodes,
                                    return_interviews, links, intelligence, cse_assessments,
                                    crimes, education, populations)}
-
-#: Tables that get a generated PostGIS point column from easting/northing.
-POINT_TABLES = ("premises", "places", "geocodes", "postcodes")
