@@ -169,7 +169,7 @@ def _pq(r: dict) -> str:
         return ""
     if not r["planted_place_in_cluster"]:
         return "not in a cluster"
-    return f"{r['planted_place_p']:.3f} / {r['planted_place_q']:.3f}"
+    return f"{r['planted_place_p']:.2g} / {r['planted_place_q']:.2g}"
 
 
 def summarise(rows: list[dict]) -> dict:

@@ -322,3 +322,12 @@ def test_circle_window_finds_a_tight_place_inside_a_broad_cluster():
     res = cluster_inference(xy, lab, pop, eps_m=150, min_samples=5, min_points=5, replications=199, seed=1)
     row = res.set_index("cluster").loc[lab[-1]]
     assert row.points >= 10 and row.q_value < 0.01  # p from the Gumbel tail: beyond 1 / 200
+
+
+def test_hdbscan_hierarchy_does_not_use_eps_m():
+    """``eps_m`` is not HDBSCAN's cluster_selection_epsilon (scikit-learn 1.9 raises a TypeError
+    for it with "leaf" selection): the labels do not depend on it (docstring of cluster_points)."""
+    xy, _ = _planted_xy()
+    a = cluster_points(xy[:1500], method="hdbscan", eps_m=10.0, min_samples=10, min_cluster_size=20, tile_m=None)
+    b = cluster_points(xy[:1500], method="hdbscan", eps_m=1000.0, min_samples=10, min_cluster_size=20, tile_m=None)
+    assert (a == b).all() and (a >= 0).any()
