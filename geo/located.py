@@ -9,8 +9,11 @@ the found-at clusters (``geo.clusters``), so both read the same points as eviden
   (premises of concern; places linking children), not about whatever lies near its reference point;
 * **home** points (within ``home_m`` of one of the child's own placement points, or of a place
   the child was last seen, i.e. went missing from) record a child found back at home: not a
-  place the child was found *at* while missing; nor is a point at any child's placement (a
-  children's home: many residents' records carry no placement postcode);
+  place the child was found *at* while missing; nor is a point at a children's home, whoever's
+  record it is (many residents' records carry no placement postcode). The premises test reads
+  any child's placement that way (:func:`placement_points`); the cluster scan only the shared
+  settings (:func:`establishment_points`), so a family placement does not hide a found-at place
+  from every other child (issue 13: it hid the planted place of a planted drop);
 * **habitual** points (:func:`habitual_points`, used by the found-at cluster scan): where the child
   itself was found in at least two different episodes. A place a child keeps coming back to is
   part of that child's own baseline, like its home (in practice usually its home when the records
