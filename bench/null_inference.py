@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reuse: bool = False,
-             identity: bool = False) -> dict:
+             identity: bool = False, habitual_episodes: int = 2) -> dict:
     """Generate, ingest and analyse one city drop; the figures of the evaluation."""
     warnings.simplefilter("ignore")
     import pandas as pd
@@ -72,7 +72,7 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
         poc = store.read_result("premises_of_concern")
         cl = store.read_result("found_at_clusters")
     else:
-        poc, cl = _two_analyses(store, seed, replications)
+        poc, cl = _two_analyses(store, seed, replications, habitual_episodes)
     t2 = time.perf_counter()
     q = pd.to_numeric(poc["q_value"], errors="coerce")
     out = {"kind": kind, "seed": seed, "premises": int(len(poc)), "premises_flagged": int((q < 0.05).sum()),
@@ -88,8 +88,35 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
         out["precision_top5"] = round(sum(p in planted for p in top5) / 5, 3)
         out["planted_significant"] = int(poc[poc["premises_id"].isin(planted)]["q_value"].lt(0.05).sum())
         out["other_flagged"] = out["premises_flagged"] - out["planted_significant"]
+    out.update(_planted_place(truth, cl))
     store.engine.dispose()
     return out
+
+
+def _planted_place(truth: dict, cl) -> dict:
+    """The generator's planted found-at place (``truth["space_time_clusters"]``: ten children
+    found at one postcode within three weeks): is it in a found-at cluster (hull within 50 m), with
+    which p and q, and is that cluster a location of concern (q < 0.05)."""
+    places = truth.get("space_time_clusters") or []
+    if not places:
+        return {}
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    best = {"planted_place_in_cluster": 0, "planted_place_p": None, "planted_place_q": None,
+            "planted_place_significant": 0}
+    if len(cl) and "geometry" in cl:
+        for pl in places:
+            d = shapely.distance(np.asarray(cl.geometry), shapely.points(pl["easting"], pl["northing"]))
+            near = np.flatnonzero(d <= 50.0)
+            if len(near):
+                q = pd.to_numeric(cl["q_value"]).to_numpy()[near]
+                j = near[int(np.nanargmin(q))] if np.isfinite(q).any() else near[0]
+                best = {"planted_place_in_cluster": 1, "planted_place_p": float(cl["p_value"].iloc[j]),
+                        "planted_place_q": float(cl["q_value"].iloc[j]),
+                        "planted_place_significant": int(float(cl["q_value"].iloc[j]) < 0.05)}
+    return best
 
 
 def _resolve_identities(store, seed: int) -> None:
@@ -105,7 +132,7 @@ def _resolve_identities(store, seed: int) -> None:
     save_identities(store, resolve_identities(records, store.table("identity_overrides"), seed=seed))
 
 
-def _two_analyses(store, seed: int, replications: int):
+def _two_analyses(store, seed: int, replications: int, habitual_episodes: int = 2):
     """Premises of concern and found-at clusters with the arguments ``run_analyse`` passes."""
     from geo.clusters import found_at_clusters
     from geo.located import study_postcodes
@@ -119,7 +146,7 @@ def _two_analyses(store, seed: int, replications: int):
     ev, premises = store.frame("place_events"), store.frame("premises")
     background = study_postcodes(store.frame("postcodes"), store.frame("areas"))
     cl = found_at_clusters(ev, premises, children=frame("children"), postcodes=background,
-                           replications=replications, seed=seed)
+                           replications=replications, seed=seed, habitual_episodes=habitual_episodes)
     poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=background,
                               intelligence=frame("intelligence"), children=frame("children"))
     return poc, cl
@@ -127,14 +154,22 @@ def _two_analyses(store, seed: int, replications: int):
 
 def _table(rows: list[dict]) -> str:
     lines = ["| drop | seed | premises flagged (q<0.05) | clusters | significant clusters | min cluster p | "
-             "planted recall top 20 | planted top-5 precision | other premises flagged | prepare s | analyse s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "planted recall top 20 | planted top-5 precision | other premises flagged | planted place p / q | prepare s | analyse s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['kind']} | {r['seed']} | {r['premises_flagged']} | {r['clusters']} | "
                      f"{r['clusters_significant']} | {'' if r['min_cluster_p'] is None else format(r['min_cluster_p'], '.3f')} | "
                      f"{r.get('recall_top20', '')} | "
-                     f"{r.get('precision_top5', '')} | {r.get('other_flagged', '')} | {r['prepare_s']} | {r['analyse_s']} |")
+                     f"{r.get('precision_top5', '')} | {r.get('other_flagged', '')} | {_pq(r)} | {r['prepare_s']} | {r['analyse_s']} |")
     return "\n".join(lines)
+
+
+def _pq(r: dict) -> str:
+    if "planted_place_in_cluster" not in r:
+        return ""
+    if not r["planted_place_in_cluster"]:
+        return "not in a cluster"
+    return f"{r['planted_place_p']:.2g} / {r['planted_place_q']:.2g}"
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -154,6 +189,8 @@ def summarise(rows: list[dict]) -> dict:
             s[kind]["recall_top20_min"] = min(r["recall_top20"] for r in rs)
             s[kind]["precision_top5_min"] = min(r["precision_top5"] for r in rs)
             s[kind]["other_flagged_total"] = sum(r["other_flagged"] for r in rs)
+            s[kind]["planted_place_in_cluster"] = sum(r.get("planted_place_in_cluster", 0) for r in rs)
+            s[kind]["planted_place_significant"] = sum(r.get("planted_place_significant", 0) for r in rs)
     return s
 
 
@@ -168,13 +205,16 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="/tmp/wf_null_inference")
     ap.add_argument("--reuse", action="store_true", help="reuse drops already generated and ingested in --work")
     ap.add_argument("--identity", action="store_true", help="resolve identities first, as `wayfinder run` does")
+    ap.add_argument("--habitual-episodes", type=int, default=2,
+                    help="found_at_clusters(habitual_episodes=): 0 turns the child's own habitual places off")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS_inference.md"))
     a = ap.parse_args(argv)
     jobs = ([("null", 100 + i) for i in range(a.nulls)] + [("housemates", 200 + i) for i in range(a.housemates)]
             + [("planted", 300 + i) for i in range(a.planted)])
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full, a.reuse, a.identity) for k, s in jobs]
+        futs = [pool.submit(one_drop, a.work, k, s, a.replications, a.full, a.reuse, a.identity,
+                            a.habitual_episodes) for k, s in jobs]
         rows, failed = [], []
         for (k, s), f in zip(jobs, futs):
             try:

@@ -31,10 +31,10 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN, HDBSCAN
 
 from geo.hotspots import DEFAULT_KINDS, filter_events
-from geo.located import at_a_placement, at_home, entity_matched, home_points, placement_points
+from geo.located import at_a_placement, at_home, entity_matched, establishment_points, habitual_points, home_points
 
 __all__ = ["cluster_points", "approximation_report", "found_at_clusters", "cluster_inference", "scan_llr", "is_location_of_concern",
-           "cluster_status", "CLUSTER_COLUMNS"]
+           "cluster_status", "CLUSTER_COLUMNS", "SCAN_MODEL", "gumbel_p"]
 
 BNG = "EPSG:27700"
 CLUSTER_COLUMNS = [
@@ -43,6 +43,16 @@ CLUSTER_COLUMNS = [
     "points", "expected", "llr", "p_value", "q_value", "status",
 ]
 INFERENCE_COLUMNS = ["points", "expected", "llr", "p_value", "q_value"]
+#: The model of the found-at cluster test, stated as SaTScan states its analyses (layer and pack text).
+SCAN_MODEL = (
+    "Model: purely spatial Kulldorff scan statistic, Poisson model, residential postcodes of the study area as "
+    "the population at risk. Cases: distinct children per found-at / RHI location, leaving out named premises, "
+    "area centroids, each child's own places (its placements, the places it was last seen, and places it was "
+    "found in 2 or more episodes) and children's homes. Windows: each DBSCAN cluster (150 m) and circles of "
+    "0, 75 and 150 m centred on its locations. Null: the same number of cases placed on residential postcodes "
+    "at random, clustered the same way; {R} Monte Carlo replications (seeded), p-value of each cluster against "
+    "the maximum likelihood ratio of each replicate (Gumbel tail beyond the replicates), Benjamini-Hochberg "
+    "q-value over the clusters; location of concern when q < 0.05.")
 #: FDR level at which a found-at cluster is a location of concern (everywhere: API, packs, web page)
 CONCERN_Q = 0.05
 LOCATION_OF_CONCERN = "location of concern"
@@ -176,9 +186,8 @@ def _hdbscan_graph(uniq: np.ndarray, w: np.ndarray, min_samples: int, min_cluste
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
-    from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
-    from sklearn.cluster._hdbscan._tree import tree_to_labels
 
+    MST_edge_dtype, make_single_linkage, tree_to_labels = _sklearn_hdbscan_internals()
     n = len(uniq)
     k = max(1, int(min_samples))
     mcs = max(2, min_cluster_size or min_samples)
@@ -221,8 +230,33 @@ def _hdbscan_graph(uniq: np.ndarray, w: np.ndarray, min_samples: int, min_cluste
     edges["current_node"], edges["next_node"], edges["distance"] = a, b, dist
     edges = edges[np.argsort(edges["distance"], kind="stable")]
     slt = make_single_linkage(edges)
-    lab, _ = tree_to_labels(slt, mcs, "leaf", False, 0.0, None)
+    lab, _ = tree_to_labels(slt, min_cluster_size=mcs, cluster_selection_method="leaf",
+                            allow_single_cluster=False, cluster_selection_epsilon=0.0, max_cluster_size=None)
     return np.asarray(lab[:n], dtype=np.int64)
+
+
+#: scikit-learn versions whose private HDBSCAN internals :func:`_hdbscan_graph` was written
+#: against (pyproject pins the upper bound; tests/geo/test_clusters.py checks the signatures).
+SKLEARN_TESTED = ("1.4", "1.10")
+
+
+def _sklearn_hdbscan_internals():
+    """scikit-learn's private single-linkage builder and condensed-tree labeller (no public API
+    takes a spanning tree), with a clear error if a scikit-learn release moved or renamed them.
+    Called by keyword, so a renamed parameter fails instead of silently taking another's value."""
+    import sklearn
+    try:
+        from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
+        from sklearn.cluster._hdbscan._tree import tree_to_labels
+    except ImportError as exc:  # pragma: no cover - depends on the installed scikit-learn
+        raise RuntimeError(
+            f"scikit-learn {sklearn.__version__} no longer has the private HDBSCAN internals the k-NN "
+            f"graph path of geo.clusters uses (tested on >={SKLEARN_TESTED[0]},<{SKLEARN_TESTED[1]}): "
+            f"install a tested scikit-learn or use tile_m=None (exact scikit-learn HDBSCAN)") from exc
+    if MST_edge_dtype.names != ("current_node", "next_node", "distance"):  # pragma: no cover
+        raise RuntimeError(f"scikit-learn {sklearn.__version__} changed MST_edge_dtype to {MST_edge_dtype.names}: "
+                           "geo.clusters._hdbscan_graph must be revisited")
+    return MST_edge_dtype, make_single_linkage, tree_to_labels
 
 
 def _hdbscan(xy: np.ndarray, min_samples: int, min_cluster_size: int | None, n_jobs) -> np.ndarray:
@@ -303,6 +337,50 @@ def scan_llr(observed: np.ndarray, expected: np.ndarray, total: float) -> np.nda
     return np.where(o > e, inside + outside, 0.0)
 
 
+#: radii of the circular windows of the scan, as fractions of ``eps_m`` (0: the location itself)
+CIRCLE_RADII = (0.0, 0.5, 1.0)
+
+
+def gumbel_p(llr: np.ndarray, null_max: np.ndarray) -> np.ndarray:
+    """P(max LLR >= llr) under a Gumbel distribution fitted by moments to the replicate maxima
+    (SaTScan's Gumbel p-value; Abrams, Kleinman & Kulldorff 2010, *Int J Health Geogr* 9:61)."""
+    null_max = np.asarray(null_max, float)
+    sd = null_max.std(ddof=1) if len(null_max) > 1 else 0.0
+    if not np.isfinite(sd) or sd <= 0:
+        return np.ones(len(np.atleast_1d(llr)))
+    beta = sd * np.sqrt(6.0) / np.pi
+    mu = null_max.mean() - np.euler_gamma * beta
+    return -np.expm1(-np.exp(-(np.asarray(llr, float) - mu) / beta))
+
+
+def _best_circles(case_xy, labels, labs, bg, eps_m, n, min_points, points, expected, llr):
+    """Each cluster's best window: the cluster itself or a circle (radius in :data:`CIRCLE_RADII`
+    x ``eps_m``) centred on one of its member locations holding at least ``min_points`` cases
+    (all cases within the radius count, as in the replicates). Returns points, expected, llr."""
+    points, expected, llr = points.copy(), expected.copy(), llr.copy()
+    m = labels >= 0
+    um = pd.DataFrame({"lab": labels[m], "e": case_xy[m, 0], "n": case_xy[m, 1]}).drop_duplicates()
+    if um.empty:
+        return points, expected, llr
+    centres = um[["e", "n"]].to_numpy(float)
+    dense = np.searchsorted(labs, um["lab"].to_numpy())
+    case_tree = cKDTree(case_xy)
+    for f in CIRCLE_RADII:
+        r = f * eps_m
+        inside = case_tree.query_ball_point(centres, r, return_length=True).astype(float) if r > 0 else \
+            np.bincount(pd.DataFrame(case_xy).merge(
+                pd.DataFrame(centres).reset_index(), how="inner")["index"].to_numpy(), minlength=len(centres)).astype(float)
+        hits = bg.tree.query_ball_point(centres, max(r, 1e-9))
+        pop = np.maximum(np.fromiter((bg.w[h].sum() if len(h) else 0.0 for h in hits), float, len(hits)), 1.0)
+        exp_c = n * pop / bg.total
+        l_c = np.where(inside >= min_points, scan_llr(inside, exp_c, n), 0.0)
+        best = pd.Series(l_c).groupby(dense).idxmax()
+        for k, j in best.items():
+            if l_c[j] > llr[k]:
+                points[k], expected[k], llr[k] = inside[j], exp_c[j], l_c[j]
+    return points, expected, llr
+
+
 def _window_population(member_xy: np.ndarray, member_lab: np.ndarray, pop_tree: cKDTree, pop_w: np.ndarray,
                        eps_m: float, n_lab: int) -> np.ndarray:
     """Background population (weights ``pop_w`` of the tree's points) within ``eps_m`` of any
@@ -324,18 +402,24 @@ class _Background:
     multiplicity, and their ``eps_m`` neighbourhood graph (diagonal included), built once."""
 
     def __init__(self, xy: np.ndarray, eps_m: float):
-        from scipy.sparse import coo_matrix, identity
-
         xy = pd.DataFrame(np.asarray(xy, float).reshape(-1, 2), columns=["e", "n"])
         self.inv = xy.groupby(["e", "n"], sort=False).ngroup().to_numpy()
         self.uniq = xy.drop_duplicates().to_numpy()  # first occurrences, in ngroup(sort=False) order
         self.w = np.bincount(self.inv, minlength=len(self.uniq)).astype(float)
         self.total = float(len(self.inv))
         self.tree = cKDTree(self.uniq)
-        pr = self.tree.query_pairs(eps_m, output_type="ndarray")
+        self.graph = self._within(eps_m)
+        # the circular windows of the scan (:data:`CIRCLE_RADII` x eps_m): graph and population
+        self.circles = [(g, g @ self.w) for g in (self._within(f * eps_m) for f in CIRCLE_RADII)]
+
+    def _within(self, r: float):
+        """Sparse 0/1 matrix of the distinct locations within ``r`` metres of each other (diagonal included)."""
+        from scipy.sparse import coo_matrix, identity
+
         n = len(self.uniq)
+        pr = self.tree.query_pairs(r, output_type="ndarray") if r > 0 else np.empty((0, 2), np.int64)
         a = coo_matrix((np.ones(2 * len(pr)), (np.r_[pr[:, 0], pr[:, 1]], np.r_[pr[:, 1], pr[:, 0]])), shape=(n, n))
-        self.graph = (a + identity(n, format="coo")).tocsr()
+        return (a + identity(n, format="coo")).tocsr()
 
     def draw(self, rng: np.random.Generator, n: int, replace: bool) -> np.ndarray:
         """Counts of ``n`` cases per distinct location, drawn from the background points with
@@ -398,8 +482,15 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
     memb = coo_matrix((np.ones(len(ok)), (lab[ok], ok)), shape=(len(size), len(c))).tocsr()
     reach = (memb @ bg.graph) > 0
     pop = np.maximum(reach @ bg.w, 1.0)
-    llr = scan_llr(size[keep], n * pop[keep] / bg.total, n)
-    return float(llr.max())
+    best = float(scan_llr(size[keep], n * pop[keep] / bg.total, n).max())
+    # circles centred on the members of the clusters that would be reported
+    centre = ok[keep[lab[ok]]]
+    for g, cpop in bg.circles:
+        inside = (g @ c)[centre]  # one sparse product: cheaper than slicing rows per replicate
+        big = inside >= min_points
+        if big.any():
+            best = max(best, float(scan_llr(inside[big], n * np.maximum(cpop[centre][big], 1.0) / bg.total, n).max()))
+    return best
 
 
 def _spread(xy: np.ndarray, w: np.ndarray, lab: np.ndarray, n_lab: int) -> np.ndarray:
@@ -455,12 +546,16 @@ def cluster_inference(
     pop = np.maximum(_window_population(um[:, 1:], um[:, 0].astype(np.int64), bg.tree, bg.w, eps_m, len(labs)), 1.0)
     expected = n * pop / bg.total
     llr = scan_llr(points, expected, n)
+    points, expected, llr = _best_circles(case_xy, labels, labs, bg, eps_m, n, min_points, points, expected, llr)
     rng = np.random.default_rng(seed)
     replace = with_replacement or n > bg.total
     null = np.array([_replicate_max_llr(bg, n, rng, method, eps_m, min_samples, min_cluster_size, min_points,
                                         replace) for _ in range(int(replications))])
     exceed = (null[None, :] >= llr[:, None] - 1e-9).sum(axis=1)
     p = (1.0 + exceed) / (len(null) + 1.0)
+    # beyond every replicate the Monte Carlo p is only a bound, 1 / (R + 1): the Gumbel tail
+    # fitted to the replicate maxima gives the p-value there (Abrams, Kleinman & Kulldorff 2010)
+    p = np.where(exceed == 0, np.minimum(p, gumbel_p(llr, null)), p)
     p = np.where(llr > 0, p, 1.0)
     return pd.DataFrame({"cluster": labs, "points": points.astype(int), "expected": expected, "llr": llr,
                          "p_value": p, "q_value": bh_qvalues(p)})
@@ -485,6 +580,7 @@ def found_at_clusters(
     postcodes: pd.DataFrame | None = None,
     replications: int = 999,
     seed: int | None = 0,
+    habitual_episodes: int | None = 2,
 ) -> gpd.GeoDataFrame:
     """Clusters of found-at / RHI place points with at least ``min_children`` distinct children.
 
@@ -505,14 +601,20 @@ def found_at_clusters(
     exclude_named : leave out points the geocoder matched to a named premises or place
         (``geo.located``): they are assessed as that entity (premises of concern), and a
         landmark's reference point is not a cluster of anonymous locations.
-    children : frame ``children`` (person_id, placement_e, placement_n): points within
-        ``home_m`` of the child's own placement or of a place it was last seen in
-        ``place_events`` (found back at home, ``geo.located.home_points``), and points at any
-        child's placement (a children's home), are left out.
+    children : frame ``children`` (person_id, placement_e, placement_n, placement_type,
+        establishment): points within ``home_m`` of the child's own placement or of a place it
+        was last seen in ``place_events`` (found back at home, ``geo.located.home_points``), and
+        points at a shared setting's placement (a children's home, whoever's record it is:
+        ``geo.located.establishment_points``), are left out. A family or foster placement is
+        that child's home only.
     postcodes : residential postcode centroids, the background population of the Monte Carlo
         null (:func:`cluster_inference`); without them, random labelling over all located place
         events of the period (found at, last seen, RHI places).
     replications, seed : Monte Carlo replicates (0: no inference, p = q = NaN) and their seed.
+    habitual_episodes : a point where the child itself was found in at least this many distinct
+        episodes is one of the child's own places (``geo.located.habitual_points``), left out like
+        its home: a place one child keeps returning to belongs to that child's baseline, not to a
+        place where different children are found (``None`` or 0: off).
 
     Returns
     -------
@@ -521,9 +623,9 @@ def found_at_clusters(
     ``expected``, ``llr``, ``p_value`` and ``q_value`` come from :func:`cluster_inference`;
     only clusters with ``q_value < 0.05`` are locations of concern, the rest are descriptive.
     """
-    homes = home_points(children, place_events)
+    homes = _own_places(children, place_events, kinds, habitual_episodes)
     ev = _clustered_events(filter_events(place_events, kinds, start, end), exclude_precision, exclude_named,
-                           homes, home_m, placement_points(children))
+                           homes, home_m, establishment_points(children))
     empty = gpd.GeoDataFrame({c: [] for c in CLUSTER_COLUMNS}, geometry=[], crs=BNG)
     if ev.empty:
         return empty
@@ -585,6 +687,16 @@ def found_at_clusters(
     stats_["status"] = cluster_status(stats_).to_numpy()
     out = gpd.GeoDataFrame(stats_[CLUSTER_COLUMNS + ["geometry"]], geometry="geometry", crs=BNG)
     return out
+
+
+def _own_places(children, place_events, kinds, habitual_episodes) -> pd.DataFrame:
+    """Each child's own places: its homes (placements, places last seen) and, with
+    ``habitual_episodes``, the points it was found at in that many distinct episodes."""
+    homes = home_points(children, place_events)
+    if not habitual_episodes:
+        return homes
+    own = habitual_points(place_events, kinds if kinds is not None else DEFAULT_KINDS, int(habitual_episodes))
+    return pd.concat([homes, own], ignore_index=True).drop_duplicates() if len(own) else homes
 
 
 def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, homes, home_m: float,

@@ -152,10 +152,6 @@ def cse_scorecard(assessments: pd.DataFrame, crimes: pd.DataFrame, parties: pd.D
 
 # ---------------------------------------------------------------- the COG's views of the cohort
 
-def _london_month(t: pd.Timestamp) -> str:
-    return t.tz_convert("Europe/London").strftime("%Y-%m")
-
-
 def cohort_by_month(assessments: pd.DataFrame, period) -> list[dict]:
     """The cohort by level at the end of each month of the period (London months; the last
     month ends at T when T falls inside it)."""

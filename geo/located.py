@@ -9,8 +9,16 @@ the found-at clusters (``geo.clusters``), so both read the same points as eviden
   (premises of concern; places linking children), not about whatever lies near its reference point;
 * **home** points (within ``home_m`` of one of the child's own placement points, or of a place
   the child was last seen, i.e. went missing from) record a child found back at home: not a
-  place the child was found *at* while missing; nor is a point at any child's placement (a
-  children's home: many residents' records carry no placement postcode);
+  place the child was found *at* while missing; nor is a point at a children's home, whoever's
+  record it is (many residents' records carry no placement postcode). The premises test reads
+  any child's placement that way (:func:`placement_points`); the cluster scan only the shared
+  settings (:func:`establishment_points`), so a family placement does not hide a found-at place
+  from every other child (issue 13: it hid the planted place of a planted drop);
+* **habitual** points (:func:`habitual_points`, used by the found-at cluster scan): where the child
+  itself was found in at least two different episodes. A place a child keeps coming back to is
+  part of that child's own baseline, like its home (in practice usually its home when the records
+  carry no placement postcode), not evidence that different children gather there; the child's
+  repeated returns are read in the person view, not as a location of concern;
 * the rest (postcode, address, street precision) are the **located** points.
 """
 from __future__ import annotations
@@ -18,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["COARSE_PRECISION", "entity_matched", "home_points", "at_home", "placement_points", "at_a_placement",
+__all__ = ["COARSE_PRECISION", "entity_matched", "home_points", "habitual_points", "at_home", "placement_points", "establishment_points",
+           "at_a_placement",
            "located_mask", "study_postcodes"]
 
 #: geocode precisions too coarse to place a child (area centroids, nothing)
@@ -56,11 +65,57 @@ def home_points(children: pd.DataFrame | None, place_events: pd.DataFrame | None
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
+def habitual_points(place_events: pd.DataFrame | None, kinds=("found_at", "rhi_place"),
+                    min_episodes: int = 2) -> pd.DataFrame:
+    """Each child's habitual points (person_id, e, n): located points (coordinates, not coarse,
+    not matched to a named entity) where the child was found (events of ``kinds``) in at least
+    ``min_episodes`` distinct episodes. Same columns as :func:`home_points`, so the two can be
+    concatenated and read by :func:`at_home`."""
+    cols = {"person_id": pd.Series(dtype=object), "e": pd.Series(dtype=float), "n": pd.Series(dtype=float)}
+    need = {"person_id", "easting", "northing", "episode_key", "kind"}
+    if place_events is None or not len(place_events) or not need <= set(place_events):
+        return pd.DataFrame(cols)
+    ev = place_events[place_events["kind"].isin(list(kinds))]
+    ev = ev[ev[["easting", "northing"]].notna().all(axis=1).to_numpy() & ev["episode_key"].notna().to_numpy()]
+    if "precision" in ev:
+        ev = ev[~ev["precision"].astype("string").isin(list(COARSE_PRECISION)).fillna(False).to_numpy(bool)]
+    if "match_id" in ev:
+        ev = ev[~entity_matched(ev["match_id"])]
+    if ev.empty:
+        return pd.DataFrame(cols)
+    pts = pd.DataFrame({"person_id": ev["person_id"].astype(str).to_numpy(), "e": ev["easting"].to_numpy(float),
+                        "n": ev["northing"].to_numpy(float), "episode": ev["episode_key"].astype(str).to_numpy()})
+    n_ep = pts.groupby(["person_id", "e", "n"], sort=False)["episode"].nunique()
+    return n_ep[n_ep >= min_episodes].reset_index()[["person_id", "e", "n"]]
+
+
 def placement_points(children: pd.DataFrame | None) -> np.ndarray:
     """Every child's placement point (children's homes and family homes), metres."""
     if children is None or not len(children) or not {"placement_e", "placement_n"} <= set(children):
         return np.empty((0, 2))
     return np.unique(children[["placement_e", "placement_n"]].dropna().to_numpy(float), axis=0)
+
+
+#: placement types that are shared settings (a children's home and the like): many residents
+#: come back to one address, and a resident's record often carries no placement postcode
+SHARED_PLACEMENTS = ("residential", "secure", "semi_independent", "supported_lodgings")
+
+
+def establishment_points(children: pd.DataFrame | None) -> np.ndarray:
+    """Placement points of shared settings (metres): records whose ``placement_type`` is one of
+    :data:`SHARED_PLACEMENTS` or that name an ``establishment``. A family, foster or kinship
+    placement is that child's home only (:func:`home_points`), not a place to discount for
+    every child: a residential postcode centroid covers a dozen or more households."""
+    if children is None or not len(children) or not {"placement_e", "placement_n"} <= set(children):
+        return np.empty((0, 2))
+    shared = np.zeros(len(children), bool)
+    if "placement_type" in children:
+        shared |= children["placement_type"].astype("string").isin(list(SHARED_PLACEMENTS)).fillna(False).to_numpy(bool)
+    if "establishment" in children:
+        est = children["establishment"].astype("string").str.strip()
+        shared |= (est.notna() & (est != "")).fillna(False).to_numpy(bool)
+    pts = children.loc[shared, ["placement_e", "placement_n"]].dropna().to_numpy(float)
+    return np.unique(pts, axis=0) if len(pts) else np.empty((0, 2))
 
 
 def at_a_placement(events: pd.DataFrame, placements: np.ndarray, home_m: float = 50.0) -> np.ndarray:

@@ -270,5 +270,3 @@ tilesets = sa.Table(
     sa.Column("built_at", sa.DateTime, nullable=False),
 )
 
-#: Tables that get a generated PostGIS point column from easting/northing.
-POINT_TABLES = ("premises", "places", "geocodes", "postcodes")

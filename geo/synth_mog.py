@@ -52,7 +52,6 @@ BIRDS = np.array(["Kestrel", "Heron", "Linnet", "Plover", "Curlew", "Wren", "Sis
                   "Twite", "Shrike", "Petrel", "Tern", "Lapwing"])
 EDU_STATUS = np.array(["cme", "cnes", "removed_unlocated", "elective_home_education", "other"])
 EDU_P = np.array([.70, .10, .08, .07, .05])
-EDUCATION_COLUMNS = CONTRACT.header("education")
 
 
 def establishment_name(i: int) -> str:

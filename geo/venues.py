@@ -626,28 +626,49 @@ def premises_of_concern(
     or none), ``tested``, ``significant`` and the exposure columns, one row per premises, best
     first (``rank`` 1); ``attrs["fit"]`` holds the fitted model per evidence kind.
     """
-    pr = premises.reset_index(drop=True).copy()
+    pr = _premises_table(premises)
     if not len(pr):
         return _empty_frame(VENUE_COLUMNS)
-    pr["premises_id"] = pr["premises_id"].astype(str)
-    for c in ("easting", "northing"):
-        pr[c] = pd.to_numeric(pr[c], errors="coerce") if c in pr else np.nan
     resolve = _resolver(pr)
     ev, at, now = _prepare_events(place_events, kinds, start, end, now)
     match = _matches(ev, geocodes)
     located = located_mask(ev, match, home_points(children, place_events), home_m=radius_m,
                            placements=placement_points(children))
-
-    rows = [r for r in (_near_rows(pr, ev, at, located, radius_m), _named_rows(ev, at, match, resolve)) if r is not None]
-    rows += _link_rows(links, resolve, _child_map(children))
-    cols = ["premises_id", "person", "episode", "at", "via", "record"]
-    ev_rows = pd.concat(rows, ignore_index=True) if rows else _empty_frame(cols)
+    ev_rows = _evidence_rows(pr, ev, at, match, located, resolve, links, children, radius_m)
     out = _aggregate(pr, ev_rows, _intel_rows(intelligence, resolve), now - pd.Timedelta(days=recent_days))
 
     pts = ev.loc[located, ["person_id", "easting", "northing"]].drop_duplicates()
     exposure = _exposure(pr, pts[["easting", "northing"]].to_numpy(float), postcodes, radius_m,
                          density_radius_m, landmark_m)
     out, fit = _significance(out, exposure, min_children, outlier_p, alpha)
+    out = _ranked(out, exposure, radius_m, recent_days, alpha)
+    out.attrs["fit"] = fit
+    return out
+
+
+def _premises_table(premises: pd.DataFrame) -> pd.DataFrame:
+    """The register with string ids and numeric coordinates (NaN where missing)."""
+    pr = premises.reset_index(drop=True).copy()
+    if not len(pr):
+        return pr
+    pr["premises_id"] = pr["premises_id"].astype(str)
+    for c in ("easting", "northing"):
+        pr[c] = pd.to_numeric(pr[c], errors="coerce") if c in pr else np.nan
+    return pr
+
+
+def _evidence_rows(pr, ev, at, match, located, resolve, links, children, radius_m) -> pd.DataFrame:
+    """Every piece of evidence against a premises, one row each (premises_id, person, episode,
+    at, via, record): located points near it, texts matched to it, and recorded links."""
+    rows = [r for r in (_near_rows(pr, ev, at, located, radius_m), _named_rows(ev, at, match, resolve)) if r is not None]
+    rows += _link_rows(links, resolve, _child_map(children))
+    cols = ["premises_id", "person", "episode", "at", "via", "record"]
+    return pd.concat(rows, ignore_index=True) if rows else _empty_frame(cols)
+
+
+def _ranked(out: pd.DataFrame, exposure: pd.DataFrame, radius_m: float, recent_days: int, alpha: float) -> pd.DataFrame:
+    """The tested table with its exposure columns and explanation, best first (``rank`` 1),
+    :data:`VENUE_COLUMNS` then the rest."""
     for c in exposure:
         out[c] = exposure[c].to_numpy()
     out["radius_m"] = float(radius_m)
@@ -656,6 +677,4 @@ def premises_of_concern(
                           kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     extra = [c for c in out.columns if c not in VENUE_COLUMNS]
-    out = out[VENUE_COLUMNS + extra]
-    out.attrs["fit"] = fit
-    return out
+    return out[VENUE_COLUMNS + extra]

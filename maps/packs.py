@@ -956,7 +956,7 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
 def cluster_tables(data: dict, clusters, poc: pd.DataFrame, view: View) -> str:
     """Found-at clusters in two tables: locations of concern (significant after FDR, q < 0.05,
     ``geo.clusters.is_location_of_concern``) and the other clusters, descriptive only."""
-    from geo.clusters import CONCERN_Q, is_location_of_concern
+    from geo.clusters import CONCERN_Q, SCAN_MODEL, is_location_of_concern
 
     cl = pd.DataFrame(clusters.drop(columns="geometry", errors="ignore"))
     pnames = dict(zip(poc.get("premises_id", []), poc.get("name", []))) if len(poc) else {}
@@ -976,7 +976,8 @@ def cluster_tables(data: dict, clusters, poc: pd.DataFrame, view: View) -> str:
         fmt=fmt, empty=f"No found-at cluster is significant after false discovery rate control (q &lt; {CONCERN_Q:g}).")
     out += (f"<p class='note'>A location of concern is a found-at cluster with more children than the residential "
             f"postcodes around it explain, significant after false discovery rate control (Monte Carlo scan "
-            f"statistic, q &lt; {CONCERN_Q:g}).</p>")
+            f"statistic, q &lt; {CONCERN_Q:g}); Expected is for the cluster's most unusual window. "
+            f"{esc(SCAN_MODEL.format(R='999 (default)'))}</p>")
     if (~sig).any():
         out += "<h3>Other found-at clusters (descriptive, not significant)</h3>" + _table(
             cl[~sig], cols, num=["episodes", "children"], fmt=fmt)

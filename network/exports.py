@@ -30,7 +30,7 @@ import pandas as pd
 from geo import results as R
 from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists, node_attr, node_items
 
-__all__ = ["export_graph", "write_graphml", "write_gexf", "cytoscape_json", "write_cytoscape",
+__all__ = ["write_graphml", "write_gexf", "cytoscape_json",
            "i2_frames", "write_all", "read_graph", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS",
            "I2_LINK_COLUMNS", "MUTUAL"]
 
@@ -123,17 +123,6 @@ def _rows(G: nx.MultiDiGraph) -> tuple[list, _EdgeRows]:
     attributes, lists joined with ``; ``) and the edges as an :class:`_EdgeRows`."""
     nodes = [(n, _scalars(d)) for n, d in sorted(node_items(G), key=lambda x: x[0])]
     return nodes, _EdgeRows(G)
-
-
-def export_graph(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """A copy of ``G`` whose attributes are scalars (lists joined with ``; ``), whose edge keys
-    are unique ids (``e1``, ``e2`` ... in sorted order) and whose intelligence edges carry
-    ``strength`` = unconfirmed (``fact`` otherwise)."""
-    nodes, edges = _rows(G)
-    H = nx.MultiDiGraph()
-    H.add_nodes_from(nodes)
-    H.add_edges_from((u, v, eid, attrs) for eid, u, v, attrs in edges)
-    return H
 
 
 # --------------------------------------------------------------------------- columnar edges
@@ -321,7 +310,6 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
 # networkx and against the structure of the published schemas (keys/attributes declared
 # before the graph, unique key ids, typed values).
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_XML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
 
 _NEEDS_ESCAPE = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
@@ -651,12 +639,6 @@ def cytoscape_json(G: nx.MultiDiGraph, *, rows: tuple | None = None) -> dict:
             "elements": {"nodes": [_cytoscape_node(n, d) for n, d in nodes],
                          "edges": [_cytoscape_edge(*r) for r in edges]},
             "style": CYTOSCAPE_STYLE}
-
-
-def write_cytoscape(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
-    """:func:`cytoscape_json` written to ``path``, streamed."""
-    _write_formats(_Prepared(G, rows or _rows(G)), {path: _Cytoscape()})
-    return Path(path)
 
 
 def _grades(gradings) -> tuple[str, str, str]:

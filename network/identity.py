@@ -1169,29 +1169,7 @@ def resolve_identities_with_audit(
     model_info["overrides"] = ov_stats
 
     # 1. deterministic identifier links (star from the first record of each id group)
-    det_a, det_b, det_rule = [], [], []
-    for j, c in enumerate(ID_COLUMNS):
-        key = _combine(p.kind.astype(np.int64), p.ids[:, j])
-        ok = np.nonzero(key >= 0)[0]
-        if len(ok) < 2:
-            continue
-        order = ok[np.argsort(key[ok], kind="stable")]
-        k = key[order]
-        first = np.r_[True, k[1:] != k[:-1]]
-        head = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
-        sel = head != order
-        det_a.append(np.minimum(head[sel], order[sel]))
-        det_b.append(np.maximum(head[sel], order[sel]))
-        det_rule.append(np.full(int(sel.sum()), c, dtype=object))
-    if det_a:
-        da, db = np.concatenate(det_a), np.concatenate(det_b)
-        drule = np.concatenate(det_rule)
-        dkey = da * n + db
-        _, first_idx = np.unique(dkey, return_index=True)
-        da, db, drule = da[first_idx], db[first_idx], drule[first_idx]
-    else:
-        da = db = np.empty(0, np.int64)
-        drule = np.empty(0, dtype=object)
+    da, db, drule = _identifier_links(p)
 
     # 2. candidate pairs and the model
     ca, cb, block_stats, rule_masks = _candidate_pairs(p, max_block)
@@ -1215,19 +1193,8 @@ def resolve_identities_with_audit(
     wf = _weights(p, model, Lf, fa, fb)
     Ld = _compare(p, da, db)
     wd = _weights(p, model, Ld, da, db)
-
-    def allowed(a, b):
-        ok = np.ones(len(a), dtype=bool)
-        if isolated:
-            iso = np.array(sorted(isolated), dtype=np.int64)
-            ok &= ~np.isin(a, iso) & ~np.isin(b, iso)
-        if forbidden:
-            fk = np.array([x * n + y for x, y in forbidden], dtype=np.int64)
-            ok &= ~np.isin(a * n + b, fk)
-        return ok
-
-    d_ok = allowed(da, db)
-    m_ok = accept & allowed(ca, cb)
+    d_ok = _allowed(da, db, n, isolated, forbidden)
+    m_ok = accept & _allowed(ca, cb, n, isolated, forbidden)
     ea = np.concatenate([fa, da[d_ok], ca[m_ok]])
     eb = np.concatenate([fb, db[d_ok], cb[m_ok]])
     ew = np.concatenate([wf, wd[d_ok], wa[m_ok]])
@@ -1239,6 +1206,67 @@ def resolve_identities_with_audit(
     labels = _components(n, ea, eb) if n else np.empty(0, np.int64)
 
     # 3. chaining guard: score every pair inside components of >= 3 records
+    cannot, conflicted = _cannot_links(p, model, labels, max_component, cannot_link, ca, cb, wa, La,
+                                       id_conflict, forbidden)
+    model_info["components_split"] = len(conflicted)
+    final, used_mask = _split_components(labels, conflicted, cannot, set(forbidden), ea, eb, eprio, ew)
+
+    # 4. person ids and per-record evidence
+    identities = _identities_frame(p, final, used_mask, ea, eb, eprio, ew, elev, erule)
+
+    # 5. audit pairs: every edge (used or refused), model refusals near the threshold
+    pairs = _audit_pairs(p, model, ea, eb, ew, elev, erule, used_mask,
+                         ca, cb, La, wa, accept, m_ok, threshold, review_band,
+                         da, db, Ld, wd, drule, d_ok)
+    model_info["persons"] = int(identities["person_id"].nunique())
+    return Resolution(identities, pairs, model_info)
+
+
+def _identifier_links(p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic links from shared identifiers (:data:`ID_COLUMNS`), records of one kind:
+    a star from the first record of each identifier group to the others, one link per pair
+    (the first identifier that links it names the rule). Returns (a, b, rule), ``a < b``."""
+    n = p.n
+    det_a, det_b, det_rule = [], [], []
+    for j, c in enumerate(ID_COLUMNS):
+        key = _combine(p.kind.astype(np.int64), p.ids[:, j])
+        ok = np.nonzero(key >= 0)[0]
+        if len(ok) < 2:
+            continue
+        order = ok[np.argsort(key[ok], kind="stable")]
+        k = key[order]
+        first = np.r_[True, k[1:] != k[:-1]]
+        head = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
+        sel = head != order
+        det_a.append(np.minimum(head[sel], order[sel]))
+        det_b.append(np.maximum(head[sel], order[sel]))
+        det_rule.append(np.full(int(sel.sum()), c, dtype=object))
+    if not det_a:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, dtype=object)
+    da, db = np.concatenate(det_a), np.concatenate(det_b)
+    drule = np.concatenate(det_rule)
+    _, first_idx = np.unique(da * n + db, return_index=True)
+    return da[first_idx], db[first_idx], drule[first_idx]
+
+
+def _allowed(a: np.ndarray, b: np.ndarray, n: int, isolated, forbidden) -> np.ndarray:
+    """Pairs an analyst's override does not forbid (an isolated record or an unlinked pair)."""
+    ok = np.ones(len(a), dtype=bool)
+    if isolated:
+        iso = np.array(sorted(isolated), dtype=np.int64)
+        ok &= ~np.isin(a, iso) & ~np.isin(b, iso)
+    if forbidden:
+        fk = np.array([x * n + y for x, y in forbidden], dtype=np.int64)
+        ok &= ~np.isin(a * n + b, fk)
+    return ok
+
+
+def _cannot_links(p, model, labels, max_component, cannot_link, ca, cb, wa, La, id_conflict, forbidden):
+    """Cannot-link pairs inside one linked component (the chaining guard): every pair of a
+    component of up to ``max_component`` records scored below ``cannot_link`` or failing the
+    guards; in larger components the candidate pairs only; and the analyst's unlinks.
+    Returns (set of pairs, set of component labels they split)."""
+    n = p.n
     wa_i, wb_i = _within_pairs(labels, max_component)
     Lw = _compare(p, wa_i, wb_i)
     ww = _weights(p, model, Lw, wa_i, wb_i)
@@ -1260,36 +1288,45 @@ def resolve_identities_with_audit(
     # only cannot-link pairs inside one component can split it
     inside = labels[cx] == labels[cy] if len(cx) else np.zeros(0, dtype=bool)
     cx, cy = cx[inside], cy[inside]
-    cannot = set(zip(cx.tolist(), cy.tolist()))
-    conflicted = set(labels[cx].tolist())
+    return set(zip(cx.tolist(), cy.tolist())), set(labels[cx].tolist())
+
+
+def _split_components(labels, conflicted, cannot, hard, ea, eb, eprio, ew):
+    """Re-merge each conflicted component edge by edge (analyst, then deterministic, then the
+    strongest model links) without joining a cannot-link pair (:func:`_constrained_merge`).
+    Returns (final labels, mask of the edges used)."""
     final = labels.copy()
     used_mask = np.ones(len(ea), dtype=bool)
-    model_info["components_split"] = len(conflicted)
-    if conflicted:
-        e_lab = labels[ea] if len(ea) else np.empty(0, np.int64)
-        used_mask[:] = True
-        comp_edges: dict[int, list] = {}
-        for i in np.nonzero(np.isin(e_lab, list(conflicted)))[0]:
-            comp_edges.setdefault(int(e_lab[i]), []).append(
-                (int(eprio[i]), -float(ew[i]), int(ea[i]), int(eb[i]), int(i)))
-        next_label = int(labels.max()) + 1
-        order = np.argsort(labels, kind="stable")
-        starts = np.searchsorted(labels[order], np.arange(next_label + 1))
-        for lab in sorted(conflicted):
-            members = np.sort(order[starts[lab]:starts[lab + 1]]).tolist()
-            edges = comp_edges.get(lab, [])
-            root, used = _constrained_merge(members, [e[:4] for e in edges], cannot, hard)
-            used_set = set(used)
-            for e in edges:
-                if (e[2], e[3]) not in used_set:
-                    used_mask[e[4]] = False
-            roots = sorted(set(root.values()))
-            remap = {r: next_label + i for i, r in enumerate(roots)}
-            next_label += len(roots)
-            for mbr in members:
-                final[mbr] = remap[root[mbr]]
+    if not conflicted:
+        return final, used_mask
+    e_lab = labels[ea] if len(ea) else np.empty(0, np.int64)
+    comp_edges: dict[int, list] = {}
+    for i in np.nonzero(np.isin(e_lab, list(conflicted)))[0]:
+        comp_edges.setdefault(int(e_lab[i]), []).append(
+            (int(eprio[i]), -float(ew[i]), int(ea[i]), int(eb[i]), int(i)))
+    next_label = int(labels.max()) + 1
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], np.arange(next_label + 1))
+    for lab in sorted(conflicted):
+        members = np.sort(order[starts[lab]:starts[lab + 1]]).tolist()
+        edges = comp_edges.get(lab, [])
+        root, used = _constrained_merge(members, [e[:4] for e in edges], cannot, hard)
+        used_set = set(used)
+        for e in edges:
+            if (e[2], e[3]) not in used_set:
+                used_mask[e[4]] = False
+        roots = sorted(set(root.values()))
+        remap = {r: next_label + i for i, r in enumerate(roots)}
+        next_label += len(roots)
+        for mbr in members:
+            final[mbr] = remap[root[mbr]]
+    return final, used_mask
 
-    # 4. person ids and per-record evidence
+
+def _identities_frame(p, final, used_mask, ea, eb, eprio, ew, elev, erule) -> pd.DataFrame:
+    """One row per record: its person id (from the smallest record key of its group), and the
+    weight and evidence of its strongest used link (analyst first, then deterministic, then model)."""
+    n = p.n
     rec_s = pd.Series(p.record)
     smallest = rec_s.groupby(final).transform("min").to_numpy(dtype=object)
     pid = {k: person_id_for(k) for k in set(smallest)}
@@ -1312,7 +1349,7 @@ def resolve_identities_with_audit(
         e = best["edge"].to_numpy()
         evidence[best["rec"].to_numpy()] = _evidence_json(
             elev[e], erule[e], p.record[best["other"].to_numpy()], ew[e])
-    identities = pd.DataFrame({
+    return pd.DataFrame({
         "record": p.record,
         "kind": np.where(p.kind == 1, "person", "child"),
         "source": p.source,
@@ -1320,13 +1357,6 @@ def resolve_identities_with_audit(
         "match_weight": match_weight,
         "evidence": evidence,
     })
-
-    # 5. audit pairs: every edge (used or refused), model refusals near the threshold
-    pairs = _audit_pairs(p, model, ea, eb, ew, elev, erule, used_mask,
-                         ca, cb, La, wa, accept, m_ok, threshold, review_band,
-                         da, db, Ld, wd, drule, d_ok)
-    model_info["persons"] = int(pd.Series(person_id).nunique())
-    return Resolution(identities, pairs, model_info)
 
 
 def _evidence_json(levels: np.ndarray, rules: np.ndarray, others: np.ndarray,

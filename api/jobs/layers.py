@@ -38,6 +38,7 @@ from api.minimise import DATES_OF_VIEW, VIEWS, Minimiser, day_of, month_of
 from geo import disclosure
 from geo.store_protocol import StoreLike
 from geo import results as R
+from geo.clusters import SCAN_MODEL
 
 log = logging.getLogger("wayfinder.layers")
 BNG = 27700
@@ -329,7 +330,7 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
     LayerDef(R.FOUND_AT_CLUSTERS.layer, "Found-at clusters",
              "Clusters of found-at locations, weighted by distinct children, each with a Monte Carlo "
              "p-value and FDR q-value (status): only clusters with q < 0.05 are locations of concern, "
-             "the rest are descriptive.",
+             "the rest are descriptive. " + SCAN_MODEL.format(R="999 (default)"),
              "Polygon", _build_clusters,
              _min_counts(["episodes", "children", "points"], snap=True), time_column="last_seen",
              queryables=("cluster_id", "nearest_premises_id", "status")),

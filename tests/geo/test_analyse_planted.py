@@ -169,3 +169,15 @@ def test_space_time_outputs_and_planted_scan_cluster(drops):
     assert not n["truth"]["space_time_clusters"]
     ncl = gpd.read_file(n["out"] / "space_time_clusters.geojson")
     assert not len(ncl) or ncl["q_value"].min() >= 0.05
+
+
+def test_planted_found_at_place_is_a_location_of_concern(drops):
+    """The planted place (10 children found at one postcode) is inside a found-at cluster that is
+    significant after FDR (issue 13: the circle of the scan around the postcode, Gumbel p)."""
+    import shapely
+
+    d = drops["planted"]
+    (plant,) = d["truth"]["space_time_clusters"]
+    cl = gpd.read_file(d["out"] / "found_at_clusters.geojson").to_crs(27700)
+    near = cl[cl.geometry.distance(shapely.Point(plant["easting"], plant["northing"])) <= 50]
+    assert len(near) and (near["q_value"] < 0.05).any() and (near["status"] == "location of concern").any(), near

@@ -1,4 +1,6 @@
 """Found-at clusters: DBSCAN / HDBSCAN with a minimum of distinct children."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,16 +226,108 @@ def test_scikit_learn_private_hdbscan_internals_pinned():
     internals (no public API takes a spanning tree). If scikit-learn changes them this fails
     loudly, before any clustering silently changes."""
     import inspect
+    import tomllib
 
-    from sklearn.cluster._hdbscan._linkage import MST_edge_dtype, make_single_linkage
-    from sklearn.cluster._hdbscan._tree import tree_to_labels
+    import sklearn
 
+    from geo.clusters import SKLEARN_TESTED, _sklearn_hdbscan_internals
+
+    root = Path(__file__).resolve().parents[2]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    pin = next(d for d in deps if d.startswith("scikit-learn"))
+    assert f"<{SKLEARN_TESTED[1]}" in pin, f"pyproject must pin scikit-learn below {SKLEARN_TESTED[1]}: {pin}"
+    MST_edge_dtype, make_single_linkage, tree_to_labels = _sklearn_hdbscan_internals()
     assert MST_edge_dtype.names == ("current_node", "next_node", "distance"), \
         "scikit-learn changed MST_edge_dtype: geo.clusters._hdbscan_graph must be revisited"
     params = list(inspect.signature(tree_to_labels).parameters)
     assert params == ["single_linkage_tree", "min_cluster_size", "cluster_selection_method", "allow_single_cluster",
                       "cluster_selection_epsilon", "max_cluster_size"], \
-        "scikit-learn changed tree_to_labels: geo.clusters._hdbscan_graph must be revisited"
+        f"scikit-learn {sklearn.__version__} changed tree_to_labels: geo.clusters._hdbscan_graph must be revisited"
     edges = np.array([(0, 1, 1.0), (1, 2, 1.0), (3, 4, 1.0), (4, 5, 1.0), (2, 3, 9.0)], dtype=MST_edge_dtype)
-    lab, _ = tree_to_labels(make_single_linkage(edges), 2, "leaf", False, 0.0, None)
+    lab, _ = tree_to_labels(make_single_linkage(edges), min_cluster_size=2, cluster_selection_method="leaf",
+                            allow_single_cluster=False, cluster_selection_epsilon=0.0, max_cluster_size=None)
     assert _same_partition(np.asarray(lab), np.array([0, 0, 0, 1, 1, 1]))
+
+
+# ---- issue 13: the child's own places and the circular windows --------------------------------
+
+def _one_place(n_children: int, xy=(405000.0, 288000.0), repeats: int = 1, prefix: str = "K"):
+    """``n_children`` children each found ``repeats`` times (distinct episodes) at one point."""
+    rows = [(f"{prefix}{c}", f"{prefix}{c}/e{r}", xy[0], xy[1]) for c in range(n_children) for r in range(repeats)]
+    df = pd.DataFrame(rows, columns=["person_id", "episode_key", "easting", "northing"])
+    return df.assign(event_key=[f"{prefix}x{i}" for i in range(len(df))], kind="found_at", precision="postcode",
+                     at=pd.Timestamp("2017-01-01", tz="UTC"))
+
+
+def test_habitual_points_are_places_a_child_was_found_in_two_episodes():
+    from geo.located import habitual_points
+
+    ev = pd.concat([_one_place(1, repeats=3, prefix="A"), _one_place(1, (406000.0, 289000.0), prefix="B"),
+                    _one_place(1, (407000.0, 289000.0), repeats=2, prefix="C").assign(precision="area"),
+                    _one_place(1, (408000.0, 289000.0), repeats=2, prefix="D").assign(match_id="premises:X")],
+                   ignore_index=True)
+    h = habitual_points(ev)
+    assert h.to_dict("records") == [{"person_id": "A0", "e": 405000.0, "n": 288000.0}]  # B once; C coarse; D named
+    # two events of one episode (found at, then the RHI place) are one return, not a habit
+    once = _one_place(1, prefix="E")
+    assert habitual_points(pd.concat([once, once.assign(kind="rhi_place")])).empty
+
+
+def test_a_place_children_keep_returning_to_is_their_own_not_a_location_of_concern():
+    # six children, each found five times at one address the store knows as nobody's home
+    ev = pd.concat([_one_place(6, repeats=5), _one_place(300, (404000.0, 287000.0), prefix="bg").assign(
+        easting=lambda d: d.easting + np.random.default_rng(1).uniform(0, 8000, len(d)),
+        northing=lambda d: d.northing + np.random.default_rng(2).uniform(0, 8000, len(d)))], ignore_index=True)
+    prem = pd.DataFrame({"premises_id": ["X1"], "easting": [405010.0], "northing": [288000.0]})
+    kw = dict(eps_m=100, min_samples=4, min_children=5, replications=0)
+    assert found_at_clusters(ev, prem, **kw, habitual_episodes=0).iloc[0].children == 6  # the old reading
+    assert found_at_clusters(ev, prem, **kw).empty  # each child's own place: no cluster of different children
+    # six different children found there once each: a cluster, whatever placements other children have
+    ev1 = _one_place(6)
+    fam = pd.DataFrame({"person_id": ["Z"], "placement_e": [405000.0], "placement_n": [288000.0],
+                        "placement_type": ["parent"], "establishment": [None]})
+    assert len(found_at_clusters(ev1, prem, **kw, children=fam)) == 1  # another child's family home: counts
+    home = fam.assign(placement_type="residential")
+    assert found_at_clusters(ev1, prem, **kw, children=home).empty  # a children's home: its residents come back
+    named_home = fam.assign(placement_type=None, establishment="Heron House")
+    assert found_at_clusters(ev1, prem, **kw, children=named_home).empty
+
+
+def test_gumbel_p_matches_the_fitted_gumbel_tail():
+    from scipy import stats
+
+    from geo.clusters import gumbel_p
+
+    null = np.random.default_rng(0).gumbel(8.0, 1.5, 999)
+    loc, scale = 8.0, 1.5
+    beta = null.std(ddof=1) * np.sqrt(6) / np.pi
+    mu = null.mean() - np.euler_gamma * beta
+    x = np.array([5.0, 10.0, 20.0, 30.0])
+    assert np.allclose(gumbel_p(x, null), stats.gumbel_r.sf(x, mu, beta))
+    assert abs(beta - scale) < 0.15 and abs(mu - loc) < 0.15
+    assert gumbel_p(np.array([30.0]), null)[0] < 1e-5  # far beyond 1 / (R + 1)
+
+
+def test_circle_window_finds_a_tight_place_inside_a_broad_cluster():
+    """Ten children at one postcode inside a 150 m DBSCAN cluster of ordinary density: the cluster
+    window dilutes them, the circle of radius 0 around the postcode does not."""
+    from geo.clusters import cluster_inference, cluster_points
+
+    pop = _background()
+    rng = np.random.default_rng(7)
+    xy = np.vstack([pop[rng.integers(0, len(pop), 900)], np.repeat(pop[[10]], 10, axis=0)])
+    lab = cluster_points(xy, method="dbscan", eps_m=150, min_samples=5)
+    sizes = np.bincount(lab[lab >= 0])
+    lab = np.where((lab >= 0) & (sizes[np.maximum(lab, 0)] >= 5), lab, -1)
+    res = cluster_inference(xy, lab, pop, eps_m=150, min_samples=5, min_points=5, replications=199, seed=1)
+    row = res.set_index("cluster").loc[lab[-1]]
+    assert row.points >= 10 and row.q_value < 0.01  # p from the Gumbel tail: beyond 1 / 200
+
+
+def test_hdbscan_hierarchy_does_not_use_eps_m():
+    """``eps_m`` is not HDBSCAN's cluster_selection_epsilon (scikit-learn 1.9 raises a TypeError
+    for it with "leaf" selection): the labels do not depend on it (docstring of cluster_points)."""
+    xy, _ = _planted_xy()
+    a = cluster_points(xy[:1500], method="hdbscan", eps_m=10.0, min_samples=10, min_cluster_size=20, tile_m=None)
+    b = cluster_points(xy[:1500], method="hdbscan", eps_m=1000.0, min_samples=10, min_cluster_size=20, tile_m=None)
+    assert (a == b).all() and (a >= 0).any()

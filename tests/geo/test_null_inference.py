@@ -25,16 +25,19 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def drops(tmp_path_factory):
     work = str(tmp_path_factory.mktemp("nulls"))
-    jobs = [("null", 7), ("housemates", 8), ("housemates", 9)]
+    # housemates 203: main's scan called a cluster at an unrecorded home a location of concern
+    # (one child found there in 3 episodes, a housemate once, four chance points nearby, 0.6
+    # expected; issue 13): the child's habitual place is now its own, not evidence of a gathering
+    jobs = [("null", 7), ("housemates", 8), ("housemates", 9), ("housemates", 203)]
     with ProcessPoolExecutor(max_workers=2) as pool:
         return [f.result() for f in [pool.submit(one_drop, work, k, s, 199, False) for k, s in jobs]]
 
 
 def test_null_drops_flag_no_premises(drops):
     assert all(d["premises"] > 1000 for d in drops)
-    assert [d["premises_flagged"] for d in drops] == [0, 0, 0], drops
+    assert [d["premises_flagged"] for d in drops] == [0, 0, 0, 0], drops
 
 
 def test_null_drops_have_no_location_of_concern(drops):
     assert drops[0]["clusters"] > 20  # the plain null has descriptive clusters: none may be significant
-    assert [d["clusters_significant"] for d in drops] == [0, 0, 0], drops
+    assert [d["clusters_significant"] for d in drops] == [0, 0, 0, 0], drops
