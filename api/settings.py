@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo.store import DEFAULT_URL as DEFAULT_DB
+from geo.storage.store import DEFAULT_URL as DEFAULT_DB
 
 
 class Settings(BaseSettings):

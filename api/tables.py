@@ -1,6 +1,6 @@
 """The tables the service writes: users, the audit trail and per-install settings.
 
-They are the lead's (``geo.schema``: ``app_users``, ``audit_log``, ``settings``); this module
+They are the lead's (``geo.storage.schema``: ``app_users``, ``audit_log``, ``settings``); this module
 names them for the API and can create just these three on a database the store has not migrated
 (``create_all(checkfirst=True)`` leaves existing tables alone). Date-times are naive UTC, as in
 the rest of the schema.
@@ -12,9 +12,9 @@ import weakref
 
 from sqlalchemy.engine import Engine
 
-from geo.schema import app_users as app_user
-from geo.schema import audit_log, metadata, security_state
-from geo.schema import settings as api_setting
+from geo.storage.schema import app_users as app_user
+from geo.storage.schema import audit_log, metadata, security_state
+from geo.storage.schema import settings as api_setting
 
 __all__ = ["app_user", "audit_log", "api_setting", "create_tables", "utcnow"]
 

@@ -232,7 +232,7 @@ def role_walk(c: httpx.Client, tokens: dict, child: str, f: Findings, counts: di
 
 def forgeries(c: httpx.Client, url: str, tokens: dict, passwords: dict, f: Findings) -> int:
     from api.keys import keys_for
-    from geo.store import open_store
+    from geo.storage.store import open_store
     key = keys_for(open_store(url).engine).token
     now = dt.datetime.now(dt.timezone.utc)
     base = {"sub": "t_mog_member", "role": "mog_member", "iat": now, "jti": secrets.token_hex(8),
@@ -403,7 +403,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="wf-attack-"))
     url = _store(a.db, work)
     from api.service.auth import add_user
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(url)
     passwords = {r: secrets.token_urlsafe(18) for r in ROLES}
     for r in ROLES:

@@ -37,12 +37,12 @@ def main():
     ap.add_argument("copies", type=int, nargs="?", default=1)
     ap.add_argument("--old-knox", default=None)
     a = ap.parse_args()
-    from geo.clusters import found_at_clusters
-    from geo.hotspots import area_hotspots
-    from geo.spacetime import area_trends, emerging_hotspots, knox_test, monthly_series
-    from geo.store import open_store
-    from geo.venues import premises_of_concern
-    from geo.weights import queen_weights
+    from geo.stats.clusters import found_at_clusters
+    from geo.stats.hotspots import area_hotspots
+    from geo.stats.spacetime import area_trends, emerging_hotspots, knox_test, monthly_series
+    from geo.storage.store import open_store
+    from geo.stats.venues import premises_of_concern
+    from geo.stats.weights import queen_weights
 
     s = open_store(a.db)
     ev = timed("load place_events", lambda: s.frame("place_events"))
@@ -72,7 +72,7 @@ def main():
     k = timed("knox_test", lambda: knox_test(ev, seed=1))
     print({x: k[x] for x in ("n_events", "n_used", "close_in_space", "statistic", "expected", "p_value")})
     if a.old_knox:
-        src = subprocess.run(["git", "show", f"{a.old_knox}:geo/spacetime.py"], cwd=ROOT, check=True,
+        src = subprocess.run(["git", "show", f"{a.old_knox}:geo/stats/spacetime.py"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
         path = Path(tempfile.mkdtemp()) / "old_spacetime.py"
         path.write_text(src)

@@ -209,7 +209,7 @@ def main() -> None:
     args = ap.parse_args()
     from api_fixtures import fresh_pg_database, pg_url, populate
     from api.service.auth import add_user
-    from geo.store import open_store
+    from geo.storage.store import open_store
     load = run_wrk if shutil.which("wrk") else run_python
     url = pg_url(args.db_name)
     pw = secrets.token_urlsafe(16)
@@ -225,7 +225,7 @@ def main() -> None:
     # process of its own, so that its memory is not held by this one during the tests)
     t = time.time()
     built = subprocess.run([sys.executable, "-c",
-                            "import json, sys; from geo.store import open_store; "
+                            "import json, sys; from geo.storage.store import open_store; "
                             "from api.jobs.tiles import build_for_install; "
                             "print(json.dumps(build_for_install(open_store(sys.argv[1]))))", url],
                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from geo.gazetteer import Gazetteer, normalise_text
-from geo.geocode import geocode
-from geo.postcodes import read_codepoint
-from geo.synth_locations import Catalogue
-from geo.synth_reference import load_reference
+from geo.places.gazetteer import Gazetteer, normalise_text
+from geo.places.geocode import geocode
+from geo.places.postcodes import read_codepoint
+from geo.scenario.locations import Catalogue
+from geo.scenario.reference import load_reference
 
 REF = Path(__file__).resolve().parents[1] / "data" / "reference"
 

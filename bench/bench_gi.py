@@ -6,7 +6,7 @@ Run: ``PYTHONPATH=. .venv/bin/python bench/bench_gi.py [--numba-path DIR] [--rep
 * Data: the grid of ``bench/bench_hotspots.py`` (100 x 100 cells of 100 m, queen contiguity,
   78,804 links, Poisson(2) counts with a planted hot block), written once to an .npz that every
   child process loads.
-* Ours: ``geo.getis_ord.gi_star(x, w, 999, seed=1)`` with its defaults (two-sided p-values, as
+* Ours: ``geo.stats.getis_ord.gi_star(x, w, 999, seed=1)`` with its defaults (two-sided p-values, as
   the pipeline runs it); also timed with ``alternative="directed"``, the definition esda's
   default ``p_sim`` uses. Peer: ``esda.G_Local(x, w, transform="B", star=True,
   permutations=999, seed=1, n_jobs=1)`` with its defaults (keeps the simulations); also timed
@@ -56,9 +56,9 @@ x = d["x"]
 m = sp.csr_matrix((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
 res = {}
 if side == "ours":
-    from geo.getis_ord import gi_star
-    from geo.moran_local import local_moran
-    from geo.weights import SpatialWeights
+    from geo.stats.getis_ord import gi_star
+    from geo.stats.moran_local import local_moran
+    from geo.stats.weights import SpatialWeights
     w = SpatialWeights(m, np.arange(m.shape[0]), "queen")
 
     def gi(variant="default"):

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 db, out = sys.argv[2], Path(sys.argv[3])
 out.mkdir(parents=True, exist_ok=True)
-from geo.store import open_store
+from geo.storage.store import open_store
 from api.jobs.pipeline import adult_links_of, network_frames
 import network.graph as ng
 from network.exports import write_all

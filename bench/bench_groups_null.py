@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "network"))
 
 
 def run(drops: int, planted: int, work: Path) -> str:
-    from geo.synth import generate
+    from geo.scenario.generator import generate
     from network.groups import co_missing_groups
     from test_groups import _ari, frames_from_drop
 
@@ -63,7 +63,7 @@ def report(rows: list[dict], drops: int, planted: int, seconds: float) -> str:
     df = pd.DataFrame(rows)
     out = ["# Co-missing groups on null and planted drops (issue 13)", "",
            "`.venv/bin/python bench/bench_groups_null.py --drops %d --planted %d` (%.0f s). City drops "
-           "of `geo.synth`, frames built from each drop with the true identities; groups by "
+           "of `geo.scenario.generator`, frames built from each drop with the true identities; groups by "
            "`network.groups.co_missing_groups` (chance filter: week-shift null of the two "
            "children's timelines; housemate and naming pairs all tested, found pairs conditional on one "
            "co-episode; BH at 0.01 over every test). "

@@ -4,7 +4,7 @@ DBSCAN / HDBSCAN on 1M found-at points around postcode centroids.
 Run: ``.venv/bin/python bench/bench_hotspots.py [--skip-nonumba] [--points 1000000]``
 
 * Gi*: a 100 x 100 grid of 100 m cells (10,000 cells, queen contiguity), Poisson counts with a
-  planted hot block. ``geo.getis_ord.gi_star(x, w, 999)`` against
+  planted hot block. ``geo.stats.getis_ord.gi_star(x, w, 999)`` against
   ``esda.G_Local(x, w, transform="B", star=True, permutations=999)`` on the same weights.
   *Cold* = a new Python process (interpreter start, imports, weights from the same .npz,
   compute), timed from outside by the parent. *Warm* = the same call again in an already warm
@@ -14,7 +14,7 @@ Run: ``.venv/bin/python bench/bench_hotspots.py [--skip-nonumba] [--points 10000
 * Clustering: 1,000,000 points: postcode centroids from the bundled Code-Point Open file drawn
   with a heavy-tailed popularity (most points repeat a centroid, as geocoded found-at texts
   do) and 20 % jittered by 30 m (address / premises precision), plus 6 planted dense spots.
-  ``geo.clusters.cluster_points`` (duplicates merged with sample weights; HDBSCAN on the
+  ``geo.stats.clusters.cluster_points`` (duplicates merged with sample weights; HDBSCAN on the
   weighted k-NN mutual-reachability graph of the distinct coordinates above 40k rows), each
   method in its own process: wall, CPU (``time.process_time``) and peak RSS. The peers,
   scikit-learn ``DBSCAN`` and ``HDBSCAN`` on the raw 1M points, in the same run, with a time
@@ -49,8 +49,8 @@ x = d["x"]
 m = sp.csr_matrix((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
 t1 = time.perf_counter()
 if mode == "ours":
-    from geo.getis_ord import gi_star
-    from geo.weights import SpatialWeights
+    from geo.stats.getis_ord import gi_star
+    from geo.stats.weights import SpatialWeights
     w = SpatialWeights(m, np.arange(m.shape[0]), "queen")
     t2 = time.perf_counter()
     r = gi_star(x, w, permutations=perms, seed=1)
@@ -80,8 +80,8 @@ def machine() -> str:
 
 
 def grid_data(tmp: Path):
-    from geo.hotspots import make_grid
-    from geo.weights import queen_weights
+    from geo.stats.hotspots import make_grid
+    from geo.stats.weights import queen_weights
     grid = make_grid((400000, 280000, 410000, 290000), 100.0)
     w = queen_weights(grid)
     rng = np.random.default_rng(0)
@@ -111,7 +111,7 @@ def cold(mode: str, path: Path, perms: int, timeout: float) -> dict:
 
 
 def warm_ours(x, w, perms, reps=3):
-    from geo.getis_ord import gi_star
+    from geo.stats.getis_ord import gi_star
     gi_star(x, w, permutations=perms, seed=1)
     ts = []
     for _ in range(reps):
@@ -170,7 +170,7 @@ CLUSTER_CHILD = r'''
 import sys, time, resource, json, warnings
 warnings.simplefilter("ignore")
 import numpy as np
-from geo.clusters import cluster_points
+from geo.stats.clusters import cluster_points
 method, path = sys.argv[1], sys.argv[2]
 kw = json.loads(sys.argv[3])
 p = np.load(path)

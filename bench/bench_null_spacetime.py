@@ -3,9 +3,9 @@
 Run: ``.venv/bin/python bench/bench_null_spacetime.py --drops 20 --replications 999
 [--null plain|housemates] [--scan-only]``
 
-Each drop: ``geo.synth.generate(seed=1000+i, scale="city", null=True)`` (no planted structure,
+Each drop: ``geo.scenario.generator.generate(seed=1000+i, scale="city", null=True)`` (no planted structure,
 same volumes; ``--null housemates``: children also found back at their own homes,
-:mod:`geo.synth_nulls`), the bundled Birmingham reference data, ingest and geocoding into
+:mod:`geo.scenario.nulls`), the bundled Birmingham reference data, ingest and geocoding into
 SQLite, identity resolution, then exactly the analyses ``wayfinder analyse`` runs for space and
 time (``--scan-only``: the scan alone):
 
@@ -40,12 +40,12 @@ warnings.simplefilter("ignore")
 def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", scan_only: bool = False) -> dict:
     import pandas as pd
     from api.jobs.identity import save_identities
-    from geo.ingest import ingest_drop
-    from geo.reference import load_bundled
-    from geo.scan import space_time_scans
-    from geo.spacetime import knox_test, near_repeat
-    from geo.store import open_store
-    from geo.synth import generate
+    from geo.storage.ingest import ingest_drop
+    from geo.places.reference import load_bundled
+    from geo.stats.scan import space_time_scans
+    from geo.stats.spacetime import knox_test, near_repeat
+    from geo.storage.store import open_store
+    from geo.scenario.generator import generate
     from network.identity import records_from_frames, resolve_identities
 
     t0 = time.perf_counter()
@@ -77,7 +77,7 @@ def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", s
     t2 = time.perf_counter()
     (retro, info), (pro, _) = space_time_scans(ev, replications=R, seed=i)
     t3 = time.perf_counter()
-    from geo.permutation import bh_qvalues
+    from geo.stats.permutation import bh_qvalues
     allp = pd.concat([retro["p_value"], pro["p_value"]]).to_numpy(float)
     q = bh_qvalues(allp) if len(allp) else allp
     row.update({"scan_events": int(info["events"]), "scan_replications_run": info.get("replications_run"),
@@ -100,9 +100,9 @@ def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", s
 def _ehs(store, ev) -> dict:
     """Emerging hot spots exactly as ``wayfinder analyse`` runs them (complete months, exposure)."""
     from api.jobs.analyse import ward_exposure
-    from geo.hotspots import filter_events
-    from geo.spacetime import complete_months, emerging_hotspots, monthly_series
-    from geo.weights import queen_weights
+    from geo.stats.hotspots import filter_events
+    from geo.stats.spacetime import complete_months, emerging_hotspots, monthly_series
+    from geo.stats.weights import queen_weights
     areas = store.frame("areas")
     wards = areas[areas["level"] == "ward"].reset_index(drop=True)
     s = monthly_series(ev, wards, level="ward")

@@ -1,9 +1,9 @@
 """Time the MOG pack's most worrying cases and a first pack build on a store, and check that
-``geo.scorecards.worrying_cases`` gives exactly the frame of a reference implementation.
+``geo.meetings.scorecards.worrying_cases`` gives exactly the frame of a reference implementation.
 
     python bench/bench_packs.py --db sqlite:///CITY [--ref REV] [--periods 3] [--pack]
 
-``--ref REV``: the reference is ``geo/scorecards.py`` at git revision REV (default ``main``: the
+``--ref REV``: the reference is ``geo/meetings/scorecards.py`` at git revision REV (default ``main``: the
 per-child loop before vectorising), loaded as a separate module. For each period (the last
 ``--periods`` quarters of the data) both are run on the pack's frames (``maps.packs.load_pack_data``)
 with the pack's arguments, timed, and compared with ``DataFrame.equals`` (exact: same rows, order,
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def reference_module(rev: str):
-    src = subprocess.run(["git", "show", f"{rev}:geo/scorecards.py"], cwd=ROOT, check=True,
+    src = subprocess.run(["git", "show", f"{rev}:geo/meetings/scorecards.py"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp(prefix="wf-ref-")) / "scorecards_ref.py"
     path.write_text(src)
@@ -56,8 +56,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=6, help="cases asked for (the pack: 6)")
     ap.add_argument("--pack", action="store_true")
     a = ap.parse_args()
-    from geo import scorecards as new
-    from geo.store import open_store
+    from geo.meetings import scorecards as new
+    from geo.storage.store import open_store
     from maps import packs
 
     store = open_store(a.db)
@@ -88,7 +88,7 @@ def main() -> int:
         built = {}
         for name, mod in ((f"reference ({a.ref})", ref), ("vectorised", new)):
             real = new.worrying_cases
-            new.worrying_cases = mod.worrying_cases       # maps.packs calls geo.scorecards.worrying_cases
+            new.worrying_cases = mod.worrying_cases       # maps.packs calls geo.meetings.scorecards.worrying_cases
             try:
                 for k in ("_graph", "_person_view"):
                     data.pop(k, None)

@@ -1,7 +1,7 @@
 """Benchmark (issue 13): Kulldorff's space-time permutation scan at city and national scale.
 
 Run: ``.venv/bin/python bench/bench_scan.py --db sqlite:///STORE --events 800000 [--replications 999]
-[--early-stop 50|off] [--code /work/main]`` (``--code``: time another checkout's ``geo.scan`` on the
+[--early-stop 50|off] [--code /work/main]`` (``--code``: time another checkout's ``geo.stats.scan`` on the
 same input, e.g. the code before a change)
 
 * ``--db``: the found-at events of a store (e.g. a city drop after ``wayfinder run``).
@@ -11,7 +11,7 @@ same input, e.g. the code before a change)
   the hour of generation and ingest. No space-time structure.
 
 Each case runs in a fresh process: the retrospective and prospective scans together
-(``geo.scan.space_time_scans``, shared permutations, 250 m cells, radius <= 1 km, 7-day units,
+(``geo.stats.scan.space_time_scans``, shared permutations, 250 m cells, radius <= 1 km, 7-day units,
 windows up to 8 weeks), reporting wall time, CPU time and peak RSS (``ru_maxrss``).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ CHILD = r'''
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 import numpy as np, pandas as pd
-from geo.scan import prepare, space_time_scans
+from geo.stats.scan import prepare, space_time_scans
 src, R = sys.argv[2], int(sys.argv[3])
 early = None if sys.argv[4] == "off" else int(sys.argv[4])
 if src.startswith("events:"):
@@ -42,7 +42,7 @@ if src.startswith("events:"):
                        "person_id": rng.integers(0, 340000, n).astype(str),
                        "at": pd.Timestamp("2016-04-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, n), unit="D")})
 else:
-    from geo.store import open_store
+    from geo.storage.store import open_store
     ev = open_store(src).frame("place_events")
 t0, c0 = time.perf_counter(), time.process_time()
 data = prepare(ev)
@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, action="append", default=[])
     ap.add_argument("--replications", type=int, default=999)
     ap.add_argument("--early-stop", default="50", help="sequential Monte Carlo h, or 'off'")
-    ap.add_argument("--code", default=str(ROOT), help="checkout whose geo.scan to time (e.g. main, to compare)")
+    ap.add_argument("--code", default=str(ROOT), help="checkout whose geo.stats.scan to time (e.g. main, to compare)")
     a = ap.parse_args()
     for src in a.db + [f"events:{n}" for n in a.events]:
         r = subprocess.run([sys.executable, "-c", CHILD, a.code, src, str(a.replications), a.early_stop],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 CHILD = """
 import json, sys, time
-from geo.synth import generate
+from geo.scenario.generator import generate
 t0 = time.perf_counter()
 truth = generate(sys.argv[1], seed=int(sys.argv[2]), scale=sys.argv[3])
 print(json.dumps({"seconds": time.perf_counter() - t0, "counts": truth["counts"], "bad": len(truth["bad_rows"])}))

@@ -33,7 +33,7 @@ def main() -> None:
     args = ap.parse_args()
     from api_fixtures import drop_pg_database, fresh_pg_database
     from api.jobs import tilesets
-    from geo.store import open_store
+    from geo.storage.store import open_store
     from geo.tilesets import generalise, tiles_over
     url = fresh_pg_database(args.db)
     try:

@@ -30,10 +30,10 @@ def main(argv=None) -> int:
     from sklearn.cluster import HDBSCAN
     from sklearn.metrics import adjusted_rand_score
 
-    from geo.clusters import _clustered_events, approximation_report, cluster_points
-    from geo.hotspots import DEFAULT_KINDS, filter_events
-    from geo.located import home_points
-    from geo.store import open_store
+    from geo.stats.clusters import _clustered_events, approximation_report, cluster_points
+    from geo.stats.hotspots import DEFAULT_KINDS, filter_events
+    from geo.places.located import home_points
+    from geo.storage.store import open_store
 
     store = open_store(a.db)
     ev = store.frame("place_events")

@@ -5,11 +5,11 @@
                                              [--workers 2] [--replications 999] [--full]
                                              [--work DIR] [--reuse] [--identity] [--out bench/RESULTS_inference.md]
 
-Per drop: ``geo.synth.generate`` (city scale; ``null=True`` for the plain null, ``null="housemates"``
-for the housemates null of ``geo.synth_nulls``: children go missing on their own timelines and
+Per drop: ``geo.scenario.generator.generate`` (city scale; ``null=True`` for the plain null, ``null="housemates"``
+for the housemates null of ``geo.scenario.nulls``: children go missing on their own timelines and
 are found back at their own homes, so housemates share a found-at place by chance; planted drops
 as generated), the bundled Birmingham
-reference data, ``geo.ingest.ingest_drop`` into a fresh SQLite store, then the analyses:
+reference data, ``geo.storage.ingest.ingest_drop`` into a fresh SQLite store, then the analyses:
 by default the two this evaluation is about, called exactly as ``wayfinder analyse`` calls them
 (``api.jobs.analyse.run_analyse``: the study area's postcodes, the store's children,
 geocodes, links and intelligence); with ``--full`` the whole ``run_analyse``.
@@ -41,10 +41,10 @@ def one_drop(work: str, kind: str, seed: int, replications: int, full: bool, reu
     warnings.simplefilter("ignore")
     import pandas as pd
 
-    from geo.ingest import ingest_drop
-    from geo.reference import load_bundled
-    from geo.store import open_store
-    from geo.synth import generate
+    from geo.storage.ingest import ingest_drop
+    from geo.places.reference import load_bundled
+    from geo.storage.store import open_store
+    from geo.scenario.generator import generate
 
     t0 = time.perf_counter()
     folder = Path(work) / f"{kind}_{seed}"
@@ -134,9 +134,9 @@ def _resolve_identities(store, seed: int) -> None:
 
 def _two_analyses(store, seed: int, replications: int, habitual_episodes: int = 2):
     """Premises of concern and found-at clusters with the arguments ``run_analyse`` passes."""
-    from geo.clusters import found_at_clusters
-    from geo.located import study_postcodes
-    from geo.venues import premises_of_concern
+    from geo.stats.clusters import found_at_clusters
+    from geo.places.located import study_postcodes
+    from geo.stats.venues import premises_of_concern
 
     def frame(name):
         try:

@@ -32,7 +32,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from geo.scorecards import PCT_BASE
+from geo.meetings.scorecards import PCT_BASE
 
 #: counts from 1 to SMALL - 1 are shown as "<SMALL"
 SMALL = 5
@@ -241,11 +241,11 @@ def format_pct(num, den, small: int = SMALL, minimise: bool = True, digits: int 
 
 def suppress_scorecard(d: Mapping, small: int = SMALL, exempt: Iterable[str] = ("period",),
                        bases: Mapping | None = None, pct_base: Mapping[str, str] = PCT_BASE) -> dict:
-    """A scorecard dict (``geo.scorecards.mog_scorecard``, ``cse_scorecard``) as shown to a
+    """A scorecard dict (``geo.meetings.scorecards.mog_scorecard``, ``cse_scorecard``) as shown to a
     minimised view:
 
     - counts (ints) go through :func:`small_count` (1-4 become ``"<5"``);
-    - each percentage key declared in ``pct_base`` (``geo.scorecards.PCT_BASE``) goes through
+    - each percentage key declared in ``pct_base`` (``geo.meetings.scorecards.PCT_BASE``) goes through
       :func:`suppress_pct` with its base, looked up in the same dict and then the enclosing ones
       (a dict of percentages, e.g. ``by_risk_pct``, shares one base);
     - any other float ending ``_pct`` or ``_rate`` has no declared base and is withheld;

@@ -1,13 +1,13 @@
 """The domain model of a drop: files, columns, vocabularies (shared/DATA_CONTRACT.md).
 
 One declaration per contract file (``CONTRACT``) says what each column holds, which columns are
-personal data or location texts, which table stores it and how erasure covers it. `geo.ingest`
-validates every file against it (vectorised, plus the rules registered on it), `geo.schema`
+personal data or location texts, which table stores it and how erasure covers it. `geo.storage.ingest`
+validates every file against it (vectorised, plus the rules registered on it), `geo.storage.schema`
 derives the drop tables from it, the generator writes its headers and erasure reads its table
 list from it. Nothing here touches the database.
 
 To add a drop file: declare its ``FileSpec`` and add it to ``CONTRACT`` (at its place in the
-ingest order), register its validation rules with ``@CONTRACT.rule(name)`` in geo.ingest, and
+ingest order), register its validation rules with ``@CONTRACT.rule(name)`` in geo.storage.ingest, and
 add a migration creating its table (tests/geo/test_schema_migrations.py names what is missing).
 A file with personal data must declare its ``Erasure`` or the contract refuses it.
 
@@ -166,7 +166,7 @@ class FileSpec:
 
 
 #: A validation rule: ``rule(ctx, frame, problems, warnings) -> frame`` runs after the column
-#: checks of its file (geo.ingest); it may hold rows (``problems.add``), warn, and add the
+#: checks of its file (geo.storage.ingest); it may hold rows (``problems.add``), warn, and add the
 #: file's derived columns. ``ctx`` is the ingest of the drop (earlier files' keys, the store).
 Rule = Callable[..., pd.DataFrame]
 
@@ -174,7 +174,7 @@ Rule = Callable[..., pd.DataFrame]
 class Contract:
     """The registry of drop files: each declared once, with its validation rules registered on it.
 
-    Ingest, the schema (geo.schema.drop_tables), the generator's headers and erasure's table list
+    Ingest, the schema (geo.storage.schema.drop_tables), the generator's headers and erasure's table list
     all read it; ``extend`` gives a copy with more files (tests declare toy files this way).
     """
 
@@ -374,7 +374,7 @@ POPULATIONS = FileSpec("populations", "populations", ("population_id",), (
 ), derived=(_derived("population_id", size=200, nullable=False),))
 
 #: The drop contract: files in the order they are ingested (referenced records before the
-#: records that refer to them). Validation rules are registered on it in geo.ingest.
+#: records that refer to them). Validation rules are registered on it in geo.storage.ingest.
 CONTRACT = Contract((CHILDREN, PERSONS, PREMISES, PLACES, EPISODES, RETURN_INTERVIEWS, LINKS,
                      INTELLIGENCE, CSE_ASSESSMENTS, CRIMES, EDUCATION, POPULATIONS))
 FILES: tuple[FileSpec, ...] = CONTRACT.files

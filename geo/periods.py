@@ -23,7 +23,7 @@ class PeriodError(ValueError):
 
 
 def _local_day_start(value: str | date, what: str) -> pd.Timestamp:
-    from geo.ingest import parse_dates
+    from geo.storage.ingest import parse_dates
     d = parse_dates(pd.Series([str(value)])).iloc[0]
     if pd.isna(d):
         raise PeriodError(f"{what}: {value!r} is not a date (YYYY-MM-DD or dd/mm/yyyy)")
@@ -33,7 +33,7 @@ def _local_day_start(value: str | date, what: str) -> pd.Timestamp:
 def parse_instant(value: str, what: str = "as-of") -> pd.Timestamp:
     """A date-time as the contract writes them (ISO 8601 or UK day-first; no offset = London
     local time), as a UTC timestamp."""
-    from geo.ingest import parse_datetimes
+    from geo.storage.ingest import parse_datetimes
     t = parse_datetimes(pd.Series([str(value)])).iloc[0]
     if pd.isna(t):
         raise PeriodError(f"{what}: {value!r} is not a date-time (ISO 8601 or dd/mm/yyyy hh:mm)")

@@ -35,8 +35,8 @@ def ward_labels() -> gpd.GeoDataFrame:
 
 def place_labels() -> gpd.GeoDataFrame:
     """``name, kind, geometry`` (WGS84) of the curated places whose postcode is in Code-Point."""
-    from geo.gazetteer import CURATED_PLACES
-    from geo.postcodes import normalise_postcodes, read_codepoint
+    from geo.places.gazetteer import CURATED_PLACES
+    from geo.places.postcodes import normalise_postcodes, read_codepoint
 
     places = pd.read_csv(CURATED_PLACES, dtype=str, keep_default_na=False)
     pc = read_codepoint(CODEPOINT).dropna(subset=["easting", "northing"])

@@ -1,13 +1,13 @@
 """The CSE side of the meeting packs and the licensing officers' pack.
 
 - :func:`cse_section`: the COG pack's CSE scorecard (the contract's ``scorecard cse`` measures,
-  geo.cse, the same function as ``wayfinder scorecard cse`` and ``GET /scorecards/cse``), the
+  geo.meetings.cse, the same function as ``wayfinder scorecard cse`` and ``GET /scorecards/cse``), the
   cohort by level over the period, the victims-at-risk list (role-minimised: pseudonyms, counts
   1-4 as "<5"), CSE crimes and non-crimes by outcome code, the cohort's profile and the CSE x
   missing overlap. Every figure names the scorecard key it comes from.
 - :func:`licensing_pack`: premises of concern for licensing officers, with month-level dates,
   suppressed small numbers, the reasons in plain English, the licence and its status, and the
-  latest review (geo.reviews); the review records; no person reference at all.
+  latest review (geo.meetings.reviews); the review records; no person reference at all.
 - :func:`review_state`: the latest review of each premises, for the COG's licensing candidates.
 
 Data come from :func:`add_cse_data` (called by ``maps.packs.load_pack_data``).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from geo import cse as gcse
+from geo.meetings import cse as gcse
 from geo import disclosure
 from maps.layers import esc
 
@@ -50,7 +50,7 @@ def add_cse_data(store, data: dict) -> dict:
     except Exception:  # noqa: BLE001
         data.pop("cse_parties", None)
     try:
-        from geo.reviews import reviews_frame
+        from geo.meetings.reviews import reviews_frame
         data["premises_reviews"] = reviews_frame(store)
     except Exception:  # noqa: BLE001
         data.pop("premises_reviews", None)
@@ -163,7 +163,7 @@ def cse_section(data: dict, period, view) -> str:
 
 def review_state(premises_ids: pd.Series, data: dict, month_only: bool) -> pd.Series:
     """The latest review of each premises in plain words, e.g. "referred (2017-02, J Officer)"."""
-    from geo.reviews import DECISION_WORDS, latest_reviews
+    from geo.meetings.reviews import DECISION_WORDS, latest_reviews
     last = latest_reviews(data.get("premises_reviews"))
 
     def word(pid):
@@ -178,7 +178,7 @@ def review_state(premises_ids: pd.Series, data: dict, month_only: bool) -> pd.Se
 
 def licensing_table(data: dict, period, view, top: int = 40) -> str:
     """Premises of concern as a licensing officer may see them."""
-    from geo.screening import linked_events
+    from geo.meetings.screening import linked_events
     from maps.packs import concerning_premises
     poc = concerning_premises(data, top=top, count=view.count)  # explanations re-rendered for the view
     if poc.empty:
@@ -219,7 +219,7 @@ def licensing_table(data: dict, period, view, top: int = 40) -> str:
 
 def _reason(r, view) -> str:
     """The analysis' explanation, already rendered for the view by ``concerning_premises(count=...)``
-    (``geo.venues.explain``: counts of 1-4 read "fewer than 5" for non-analysts)."""
+    (``geo.stats.venues.explain``: counts of 1-4 read "fewer than 5" for non-analysts)."""
     return str(r.get("explanation") or "")
 
 

@@ -35,7 +35,7 @@ from branca.element import MacroElement
 from folium.template import Template
 from pyproj import Transformer
 
-from geo.getis_ord import GI_BIN_LABELS, GI_TEST
+from geo.stats.getis_ord import GI_BIN_LABELS, GI_TEST
 from maps import assets
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference" / "boundaries"
@@ -43,7 +43,7 @@ BIRMINGHAM = (52.48, -1.89)
 
 _TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
 
-#: Gi* classes (gi_bin: sign x the BH q-value of the permutation p, geo.getis_ord) -> colour
+#: Gi* classes (gi_bin: sign x the BH q-value of the permutation p, geo.stats.getis_ord) -> colour
 #: and the label a person reads (the test and the q it earned, never "confidence").
 GI_CLASSES = {b: (c, GI_BIN_LABELS[b]) for b, c in {
     3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", 0: "#f7f7f7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac",
@@ -413,7 +413,7 @@ def cluster_layer(clusters: gpd.GeoDataFrame, name: str = "Found-at clusters", c
         geom = r.geometry
         if geom is None or geom.is_empty:
             continue
-        concern = status == "location of concern"  # geo.clusters.LOCATION_OF_CONCERN: q < 0.05
+        concern = status == "location of concern"  # geo.stats.clusters.LOCATION_OF_CONCERN: q < 0.05
         line, fill = ("#6a3d9a", "#cab2d6") if concern else ("#888888", "#dddddd")
         if geom.geom_type in ("Point",):
             eps = float(r.get("episodes") or 1)

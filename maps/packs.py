@@ -34,9 +34,9 @@ import pandas as pd
 
 from geo import disclosure
 from geo import results as R
-from geo.getis_ord import GI_BIN_LABELS, GI_TEST
-from geo.permutation import bh_qvalues
-from geo.store_protocol import StoreLike
+from geo.stats.getis_ord import GI_BIN_LABELS, GI_TEST
+from geo.stats.permutation import bh_qvalues
+from geo.storage.protocol import StoreLike
 from maps import assets, layers
 from maps.layers import esc
 
@@ -123,7 +123,7 @@ class View:
         return disclosure.format_pct(num, den, self.small, minimise=not self.full)
 
     def scorecard(self, d: dict) -> dict:
-        """A ``geo.scorecards`` scorecard dict as this role may see it (``geo.disclosure.
+        """A ``geo.meetings.scorecards`` scorecard dict as this role may see it (``geo.disclosure.
         suppress_scorecard`` for non-analysts)."""
         return d if self.full else disclosure.suppress_scorecard(d, self.small)
 
@@ -185,9 +185,9 @@ RESULTS = tuple(r.name for r in (R.AREA_HOTSPOTS_WARD, R.AREA_HOTSPOTS_LSOA, R.F
 
 
 def load_pack_data(store: StoreLike, frames: Iterable[str] = FRAMES, results: Iterable[str] = RESULTS) -> dict:
-    """Frames and analysis results from a store (``geo.store.Store``); absent ones are left out."""
+    """Frames and analysis results from a store (``geo.storage.store.Store``); absent ones are left out."""
     data: dict = {}
-    from geo.store import StoreError
+    from geo.storage.store import StoreError
 
     for name in frames:
         data[name] = store.frame(name)
@@ -200,7 +200,7 @@ def load_pack_data(store: StoreLike, frames: Iterable[str] = FRAMES, results: It
     try:                        # the period each stored analysis covered (for the headings)
         import sqlalchemy as sa
 
-        from geo import schema
+        from geo.storage import schema
         rows = store.read_sql(sa.select(schema.results.c.name, schema.results.c.params))
         data["_result_params"] = {n: json.loads(p_ or "{}") for n, p_ in zip(rows["name"], rows["params"])}
     except Exception:  # noqa: BLE001 - headings then say "its own period"
@@ -306,10 +306,10 @@ def contract_period(period: Period):
 
 
 def person_view(data: dict) -> pd.DataFrame:
-    """The best view of each person (``geo.person_view``), computed once per pack data."""
+    """The best view of each person (``geo.meetings.person_view``), computed once per pack data."""
     pv = data.get("_person_view")
     if pv is None:
-        from geo.person_view import person_view as _pv
+        from geo.meetings.person_view import person_view as _pv
         ch = _frame(data, "children")
         pv = _pv(ch if len(ch) else pd.DataFrame(columns=["person_id"]))
         data["_person_view"] = pv
@@ -317,9 +317,9 @@ def person_view(data: dict) -> pd.DataFrame:
 
 
 def mog_card(data: dict, period: Period) -> dict:
-    """``geo.scorecards.mog_scorecard`` for the pack's period, as of its end (the dict the CLI
+    """``geo.meetings.scorecards.mog_scorecard`` for the pack's period, as of its end (the dict the CLI
     and the API serve)."""
-    from geo import scorecards as sc
+    from geo.meetings import scorecards as sc
 
     ep_all = _frame(data, "episodes")
     rh = _frame(data, "return_interviews")
@@ -332,7 +332,7 @@ def mog_card(data: dict, period: Period) -> dict:
 
 def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[tuple[str, object, str]]:
     """MOG figures for the period as (label, value, note) rows: each row is one key of
-    ``geo.scorecards.mog_scorecard`` (the contract's definitions, the dict the CLI and the API
+    ``geo.meetings.scorecards.mog_scorecard`` (the contract's definitions, the dict the CLI and the API
     serve; the note says the base of each percentage). Values are raw counts (the table shows
     them through ``view.count``); the percentages are those ``view`` may see: for
     non-analysts the API's small-base suppression (``geo.disclosure.suppress_scorecard``) gives
@@ -388,7 +388,7 @@ def mog_scorecard(data: dict, period: Period, view: View | None = None) -> list[
 
 def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.DataFrame:
     """Children placed here by other authorities who had a missing episode in the period, by
-    responsible authority (best view of each child, ``geo.person_view``)."""
+    responsible authority (best view of each child, ``geo.meetings.person_view``)."""
     cols = ["responsible_authority", "children", "episodes"]
     ep = period_episodes(_frame(data, "episodes"), period)
     pv = person_view(data)
@@ -406,10 +406,10 @@ def out_of_area(data: dict, period: Period, host: str = "birmingham") -> pd.Data
 
 def worrying_cases(data: dict, period: Period, n: int = 6) -> pd.DataFrame:
     """The ``n`` most worrying children as at the end of the period, with reasons: the points score
-    of ``geo.scorecards.worrying_cases`` (the one the API serves) over a window of the period's
+    of ``geo.meetings.scorecards.worrying_cases`` (the one the API serves) over a window of the period's
     length, as of the period's end. Returns person_id, score, episodes, reasons (list),
     last_reported."""
-    from geo import scorecards as sc
+    from geo.meetings import scorecards as sc
 
     cols = ["person_id", "score", "episodes", "reasons", "last_reported"]
     ep = _frame(data, "episodes")
@@ -728,7 +728,7 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
     parts.append(_section(f"The six most worrying cases (as of the end of {period.label()})", _table(
         wc, [("rank", "#"), ("child", "Child"), ("episodes", "Episodes"), ("score", "Score"), ("why", "Reasons")],
         num=["episodes", "score"], fmt={"why": lambda v: v, "episodes": view.count}) +
-        "<p class='note'>Score: points for the red indicators (geo.scorecards.worrying_cases, the same "
+        "<p class='note'>Score: points for the red indicators (geo.meetings.scorecards.worrying_cases, the same "
         "ranking the API serves); reasons are listed for each child.</p>", "worrying"))
     t = rhi_timeliness(episodes, _frame(data, "return_interviews"), period)
     if len(t):
@@ -747,8 +747,8 @@ def mog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
 
 
 def mog_extras(data: dict, period: Period) -> dict:
-    """``geo.mog_extras.mog_extras`` for the pack's period as of its end (the CLI's and API's)."""
-    from geo.mog_extras import mog_extras as _extras
+    """``geo.meetings.mog_extras.mog_extras`` for the pack's period as of its end (the CLI's and API's)."""
+    from geo.meetings.mog_extras import mog_extras as _extras
 
     p = contract_period(period)
     rh = _frame(data, "return_interviews")
@@ -765,7 +765,7 @@ def _words(v: object) -> str:
 
 
 def mog_extra_sections(data: dict, period: Period, view: View) -> list[str]:
-    """The MOG's other tables (geo.mog_extras), each headed with its period: children's homes
+    """The MOG's other tables (geo.meetings.mog_extras), each headed with its period: children's homes
     (roles that may see homes only), out of area both ways, first-time missing, more than one
     setting, RHI themes, children missing education, data quality."""
     x = mog_extras(data, period)
@@ -877,8 +877,8 @@ def mog_extra_sections(data: dict, period: Period, view: View) -> list[str]:
 
 
 def data_quality_table(data: dict, period: Period, view: View) -> str:
-    """Counts per source of ``geo.data_quality`` findings as of the period's end."""
-    from geo.data_quality import FINDINGS, quality_report
+    """Counts per source of ``geo.meetings.data_quality`` findings as of the period's end."""
+    from geo.meetings.data_quality import FINDINGS, quality_report
 
     rh = _frame(data, "return_interviews")
     ep = _frame(data, "episodes")
@@ -955,8 +955,8 @@ def cog_pack(data: dict, period: Period, view: View | None = None, tile_url: str
 
 def cluster_tables(data: dict, clusters, poc: pd.DataFrame, view: View) -> str:
     """Found-at clusters in two tables: locations of concern (significant after FDR, q < 0.05,
-    ``geo.clusters.is_location_of_concern``) and the other clusters, descriptive only."""
-    from geo.clusters import CONCERN_Q, SCAN_MODEL, is_location_of_concern
+    ``geo.stats.clusters.is_location_of_concern``) and the other clusters, descriptive only."""
+    from geo.stats.clusters import CONCERN_Q, SCAN_MODEL, is_location_of_concern
 
     cl = pd.DataFrame(clusters.drop(columns="geometry", errors="ignore"))
     pnames = dict(zip(poc.get("premises_id", []), poc.get("name", []))) if len(poc) else {}
@@ -997,7 +997,7 @@ def concerning_premises(data: dict, top: int = 30, count=None) -> pd.DataFrame:
         poc = poc.sort_values("rank")
     poc = poc.head(top)
     if count is not None and len(poc):
-        from geo.venues import explanations_for
+        from geo.stats.venues import explanations_for
         poc = poc.assign(explanation=explanations_for(poc, count).to_numpy())
     return poc
 
@@ -1231,10 +1231,10 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
 
 
 def mase_area_pack(data: dict, period: Period, area: str, view: View | None = None) -> str:
-    """One MASE area's list (``geo.mase.mase_lists``): the children at CSE risk whose ward is in the
+    """One MASE area's list (``geo.meetings.mase.mase_lists``): the children at CSE risk whose ward is in the
     area, with their episodes in the period and whether missing at its end. Children are
     pseudonyms for every role but analysts."""
-    from geo.mase import mase_lists
+    from geo.meetings.mase import mase_lists
 
     view = (view or View(DEFAULT_ROLE["mase"])).with_names(data.get("children"), data.get("persons"))
     areas = data.get("mase_areas")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from geo import results as R
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 from maps import assets, layers
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

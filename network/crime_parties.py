@@ -44,7 +44,7 @@ CSE_FRAMES = ("cse_assessments", "crimes", "episodes", "children", "persons")
 
 
 def cse_inputs(frames: dict) -> dict:
-    """The inputs of ``geo.cse.cse_scorecard`` from loaded frames (``Store.frames`` or the API's
+    """The inputs of ``geo.meetings.cse.cse_scorecard`` from loaded frames (``Store.frames`` or the API's
     layer cache) plus ``parties``; a frame that could not be loaded stops with the reason
     (``persons`` may be missing)."""
     for name in CSE_FRAMES[:4]:

@@ -290,7 +290,7 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
     """Assign each geocoded point to a place node id.
 
     ``points`` has ``easting``, ``northing``, ``precision`` (BNG metres) and optionally
-    ``match_id`` (the geocoder's match, ``geo.geocode``). A point whose ``match_id`` is
+    ``match_id`` (the geocoder's match, ``geo.places.geocode``). A point whose ``match_id`` is
     ``premises:ID`` is that premises node directly. Other points of one precision class
     (premises+address, postcode, street, area) within ``MERGE_RADIUS`` metres of each other are
     single-linkage merged (KD-tree pairs, connected components: no all-pairs loop). Where the
@@ -522,7 +522,7 @@ def person_place_graph(children: pd.DataFrame | None = None, persons: pd.DataFra
     Parameters
     ----------
     children, persons, episodes, return_interviews, place_events, premises, intelligence, links
-        Frames as loaded by ``geo.store``; any may be None. ``person_id`` columns carry the
+        Frames as loaded by ``geo.storage.store``; any may be None. ``person_id`` columns carry the
         resolved identity (``network.identity``). When ``place_events`` is None the found and
         last-seen points are read from ``episodes``.
     include_homes

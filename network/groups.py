@@ -523,7 +523,7 @@ def _chance_filter(cc: pd.DataFrame, episodes: pd.DataFrame, children: pd.DataFr
     if len(cc) == 0 or alpha >= 1:
         return cc[out_cols].drop_duplicates().reset_index(drop=True).assign(q=np.nan)
     from network.coincidence import WEEK_S, conditional_p, shift_null, shift_weeks, week_matches
-    from geo.permutation import bh_qvalues
+    from geo.stats.permutation import bh_qvalues
 
     win = int(pd.Timedelta(window).total_seconds())
     cap = int(pd.Timedelta(max_span).total_seconds())

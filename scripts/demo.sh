@@ -29,7 +29,7 @@ $WF run --db "$DB" --drop "$OUT/drop" --out "$OUT/results" --seed 7
 
 read -r FROM TO CHILD MONTH < <(.venv/bin/python - "$DB" <<'PY'
 import sys
-from geo.store import open_store
+from geo.storage.store import open_store
 eps = open_store(sys.argv[1]).frame("episodes")
 last = eps["reported_at"].max()
 print(eps["reported_at"].min().date(), last.date(),

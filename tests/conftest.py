@@ -67,7 +67,7 @@ def store_url(request, tmp_path):
 
 @pytest.fixture
 def store(store_url):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     s = open_store(store_url)
     yield s
     s.engine.dispose()
@@ -76,7 +76,7 @@ def store(store_url):
 @pytest.fixture
 def reference_store(store):
     """A store with the bundled Birmingham postcodes, wards and LSOAs loaded."""
-    from geo.reference import load_bundled
+    from geo.places.reference import load_bundled
     load_bundled(store)
     return store
 

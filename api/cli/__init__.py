@@ -48,8 +48,8 @@ def reference(
 ) -> None:
     """Load the postcode gazetteer and ward/LSOA boundaries of any city (and, optionally, an
     address register and the MASE areas)."""
-    from geo.areas import BoundaryError
-    from geo.reference import load_reference
+    from geo.places.areas import BoundaryError
+    from geo.places.reference import load_reference
     codepoint = codepoint or []
     if addresses is None and mase_areas is None and not (codepoint and wards):
         fail("reference needs --codepoint FILE and --wards FILE (and optionally --addresses, "
@@ -64,13 +64,13 @@ def reference(
         if codepoint:
             typer.echo(str(load_reference(store, codepoint, wards, lsoa, code_field, name_field)))
         if addresses is not None:
-            from geo.addresses import load_addresses
+            from geo.places.addresses import load_addresses
             typer.echo(f"loaded {load_addresses(store, addresses)} addresses from {addresses.name}")
     except (BoundaryError, ValueError, OSError) as exc:
         fail(str(exc))
     if mase_areas is not None:
-        from geo.mase import MaseAreaError
-        from geo.reference import load_mase_areas
+        from geo.meetings.mase import MaseAreaError
+        from geo.places.reference import load_mase_areas
         try:
             typer.echo(load_mase_areas(store, mase_areas))
         except MaseAreaError as exc:
@@ -90,7 +90,7 @@ def ingest(
                                                  "inspect`"),
 ) -> None:
     """Read a drop, validate it, hold bad rows with reasons, store and geocode the rest."""
-    from geo.ingest import DropError, ingest_drop
+    from geo.storage.ingest import DropError, ingest_drop
     store = store_for(db)
     try:
         report = ingest_drop(store, drop, geocode=not no_geocode, mapping=mapping or None)
@@ -111,7 +111,7 @@ def held(
     as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout"),
 ) -> None:
     """List rows held by an ingest run, with file, line, field and reason."""
-    from geo.ingest import held_rows
+    from geo.storage.ingest import held_rows
     rows = held_rows(store_for(db), run)
     if as_csv:
         rows.to_csv(sys.stdout, index=False)

@@ -7,7 +7,7 @@ import typer
 def _engine(db):
     from api.tables import create_tables
     from api.cli.common import db_url
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(db_url(db))
     create_tables(store.engine)
     return store.engine

@@ -10,7 +10,7 @@ from typing import Optional
 import sqlalchemy as sa
 import typer
 
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 DB_HELP = "SQLAlchemy URL of the store (default: $WAYFINDER_DB, then sqlite:///wayfinder.sqlite)"
 
@@ -29,7 +29,7 @@ def db_url(db: Optional[str]) -> str:
 
 def store_for(db: Optional[str]):
     """Open (and migrate) the store at `db`, or fail with the reason."""
-    from geo.store import StoreError, open_store
+    from geo.storage.store import StoreError, open_store
     try:
         return open_store(db_url(db))
     except StoreError as exc:

@@ -1,5 +1,5 @@
 """``wayfinder scorecard cse``: the COG's CSE scorecard for a period, as of a time
-(shared/DATA_CONTRACT.md, "Scorecard measures"; geo/cse.py holds the definitions)."""
+(shared/DATA_CONTRACT.md, "Scorecard measures"; geo/meetings/cse.py holds the definitions)."""
 from __future__ import annotations
 
 import json

@@ -25,7 +25,7 @@ from api.cli.common import fail as _fail
 from api.cli.common import store_for as _store
 from api.jobs.geocode import GeocodeOverrideError, gazetteer_of, record_override
 from api.jobs.geocode import analyst_overrides as _overrides
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 OUT_COLUMNS = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
                "match_id", "ward_code", "lsoa_code"]
@@ -48,7 +48,7 @@ def geocode_csv(
     """Geocode one column of any CSV against the loaded gazetteer, premises and places."""
     import pandas as pd
 
-    from geo.geocode import geocode
+    from geo.places.geocode import geocode
 
     if not infile.exists():
         _fail(f"{infile}: no such file")
@@ -76,7 +76,7 @@ def geocode_csv(
 
 def regeocode(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """Re-resolve every stored location text against the current gazetteer, keeping overrides."""
-    from geo.geocoding import geocode_stored_texts
+    from geo.places.geocoding import geocode_stored_texts
 
     store = _store(db)
     _gazetteer(store)
@@ -137,9 +137,9 @@ def _list_review(store: StoreLike, threshold: float) -> None:
 
 
 def _list_codes(store: StoreLike, out) -> None:
-    """Codes held by a mapping (geo.mapping.held_codes) with a suggested contract value: as CSV
+    """Codes held by a mapping (geo.storage.mapping.held_codes) with a suggested contract value: as CSV
     on `out`, or (out None) as lines on stderr after the location texts."""
-    from geo.mapping import held_codes, suggest_code
+    from geo.storage.mapping import held_codes, suggest_code
 
     df = held_codes(store)
     df["suggested"] = [suggest_code(a, t, c) for a, t, c in zip(df["as"], df["target"], df["code"])]

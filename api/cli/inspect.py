@@ -1,5 +1,5 @@
 """CLI command ``wayfinder inspect FILE [--out MAPPING]``: profile a foreign CSV/XLSX export and
-draft a column-mapping file for it (geo.inspector; DATA_CONTRACT.md "Column-mapping files")."""
+draft a column-mapping file for it (geo.storage.inspector; DATA_CONTRACT.md "Column-mapping files")."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +18,8 @@ def inspect(
 ) -> None:
     """Profile an export (columns, types, date formats, value counts, postcodes, identifiers)
     and draft a mapping file for it; every guess it is not sure of is marked `# review`."""
-    from geo.ingest import DropError
-    from geo.inspector import describe, inspect_file, render
+    from geo.storage.ingest import DropError
+    from geo.storage.inspector import describe, inspect_file, render
     try:
         profiles, drafts, skipped = inspect_file(file)
     except DropError as exc:

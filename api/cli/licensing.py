@@ -33,7 +33,7 @@ def review(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Record a licensing review decision about a premises."""
-    from geo.reviews import ReviewError, record_review
+    from geo.meetings.reviews import ReviewError, record_review
     store = store_for(db)
     officer = officer or os.environ.get("USER") or ""
     try:
@@ -55,7 +55,7 @@ def reviews(
     as_json: bool = typer.Option(False, "--json", help="a JSON list on stdout"),
 ) -> None:
     """List review records, oldest first."""
-    from geo.reviews import reviews_frame
+    from geo.meetings.reviews import reviews_frame
     df = reviews_frame(store_for(db), premises_id)
     rows = [review_json(r) for r in df.to_dict("records")]
     if as_json:

@@ -1,5 +1,5 @@
 """``wayfinder mase list --db URL --from D --to D [--as-of T] [--area NAME] [--json]``: the
-children each MASE meeting area reviews (``geo.mase``): children at CSE risk by area, with their
+children each MASE meeting area reviews (``geo.meetings.mase``): children at CSE risk by area, with their
 episodes in the period and whether they are missing as of T. Areas come from
 ``wayfinder reference --mase-areas FILE``."""
 from __future__ import annotations
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         """Children at CSE risk per MASE area, with their episodes in the period."""
         from api.cli.scorecard import _period
         from api.jobs.identity import load_resolved
-        from geo.mase import mase_lists
+        from geo.meetings.mase import mase_lists
         period = _period(start, end, as_of)
         store = store_for(db)
         areas = store.table("mase_areas")

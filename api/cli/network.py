@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The ego network of a child or person to depth 1-2, with a date filter."""
         from api.cli.common import db_url
-        from geo.store import open_store
+        from geo.storage.store import open_store
         from network.exports import cytoscape_json, i2_frames, write_gexf, write_graphml
         from network.graph import person_place_graph
         from network.measures import ego_network

@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         except (ValueError, packs.PackError) as exc:
             fail(f"bad period: {exc}")
         from api.cli.common import db_url
-        from geo.store import StoreError, open_store
+        from geo.storage.store import StoreError, open_store
 
         try:
             store = open_store(db_url(db))

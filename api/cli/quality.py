@@ -1,5 +1,5 @@
 """``wayfinder quality --db URL [--as-of T] [--json] [--out DIR]``: the data-quality report per
-source (``geo.data_quality``): stale open episodes with their source and age, long-open
+source (``geo.meetings.data_quality``): stale open episodes with their source and age, long-open
 missing episodes, episodes of unknown children, return interviews held after the next episode,
 and records of one person that disagree between sources (care status, placement, date of
 birth). Children are resolved persons (as ``wayfinder scorecard``)."""
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         """Data quality per source: stale open records, unknown children, late interviews,
         records that disagree between sources."""
         from api.jobs.identity import load_resolved
-        from geo.data_quality import FINDINGS, quality_report
+        from geo.meetings.data_quality import FINDINGS, quality_report
         from geo.periods import PeriodError, parse_instant
         try:
             t = parse_instant(as_of) if as_of else None

@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
         from api.jobs.pipeline import PipelineError, Progress, RunOptions, run_pipeline
         from api.cli.common import db_url
-        from geo.store import StoreError, open_store
+        from geo.storage.store import StoreError, open_store
 
         def fail(msg: str) -> None:
             typer.echo(f"wayfinder run: {' '.join(str(msg).split())}", err=True)

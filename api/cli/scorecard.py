@@ -83,9 +83,9 @@ def mog(
                                 "more than one setting, CME)"),
 ) -> None:
     """The MOG scorecard (shared/DATA_CONTRACT.md, "Scorecard measures") for a period."""
-    from geo import scorecards as sc
-    from geo.mog_extras import mog_extras
-    from geo.person_view import person_view
+    from geo.meetings import scorecards as sc
+    from geo.meetings.mog_extras import mog_extras
+    from geo.meetings.person_view import person_view
     period = _period(start, end, as_of)
     store = store_for(db)
     try:

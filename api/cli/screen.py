@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         store = store_for(db)
         from api.jobs.geocode import analyst_overrides as _overrides
         from api.settings import Settings
-        from geo.reviews import reviews_frame
+        from geo.meetings.reviews import reviews_frame
         small = Settings().small_count
         try:
             out = run_screen(text, store.frame, lambda n: _result(store, n),

@@ -33,7 +33,7 @@ def synth(
     null: bool = typer.Option(False, "--null", help="same volumes and distributions, no planted structure"),
     null_model: str = typer.Option(None, "--null-model", help="a null with more realism (implies --null): "
                                    "'housemates' = children are also found back at their own homes, so "
-                                   "housemates share a found-at place by chance (geo.synth_nulls)"),
+                                   "housemates share a found-at place by chance (geo.scenario.nulls)"),
     populations: bool = typer.Option(False, "--populations", help="also write a synthetic populations.csv "
                                      "(child population per ward, labelled synthetic) for rates"),
     style: StyleName = typer.Option(StyleName.contract, "--style", help="contract: a drop in the contract's "
@@ -46,9 +46,9 @@ def synth(
     """Generate a synthetic drop (fictional children on real Birmingham places) and its truth.json."""
     import time
 
-    from geo.synth import generate
+    from geo.scenario.generator import generate
     if style is StyleName.exports:
-        from geo.synth_exports import generate_exports as generate
+        from geo.scenario.exports import generate_exports as generate
 
     if out.exists() and not out.is_dir():
         typer.echo(f"wayfinder: {out} exists and is not a folder", err=True)
@@ -63,7 +63,7 @@ def synth(
         typer.echo(f"wayfinder: synth failed: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1)
     if addresses is not None:
-        from geo.synth_addresses import write_address_register
+        from geo.scenario.addresses import write_address_register
         typer.echo(f"wrote {write_address_register(addresses, seed)} addresses -> {addresses}")
     counts = ", ".join(f"{k.removesuffix('.csv')} {v}" for k, v in truth.get("exports", truth["counts"]).items())
     typer.echo(f"wrote {out} ({scale.value}{', null ' + truth.get('null_model', '') if truth['null'] else ''}, seed {seed}) in "

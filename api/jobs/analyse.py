@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 from geo import results as R
 
@@ -35,12 +35,12 @@ def _write_geojson(gdf, path: Path, members: dict | None = None) -> None:
 
 def run_area_hotspots(store: StoreLike, ev, areas, out: Path, start, end, seed: int, permutations: int) -> dict:
     """Ward and LSOA hot spots with rates where a child population is loaded (populations.csv,
-    ``geo.rates``; no population, no rate) and the global Moran's I and General G of each map:
+    ``geo.stats.rates``; no population, no rate) and the global Moran's I and General G of each map:
     ``area_hotspots_{level}.geojson`` (the globals as its foreign member ``autocorrelation``),
     ``area_autocorrelation.json`` and the stored results of the same names."""
     import pandas as pd
-    from geo.hotspots import area_hotspots
-    from geo.rates import child_population
+    from geo.stats.hotspots import area_hotspots
+    from geo.stats.rates import child_population
 
     populations = store.frames(["populations"], missing_ok=["populations"])["populations"]
     # None: a store from before populations.csv, no population
@@ -69,9 +69,9 @@ def run_area_hotspots(store: StoreLike, ev, areas, out: Path, start, end, seed: 
 
 def ward_exposure(populations, postcodes, ward_codes):
     """``(population per ward, what it counts)`` for emerging hot spots: the child population
-    (``geo.rates.child_population``) when it covers every ward, otherwise residential postcodes
+    (``geo.stats.rates.child_population``) when it covers every ward, otherwise residential postcodes
     per ward (the exposure proxy; stated in the output's ``basis``)."""
-    from geo.rates import child_population
+    from geo.stats.rates import child_population
     pop, basis = child_population(populations, ward_codes)
     if basis and pop.notna().all() and (pop > 0).all():
         return pop, "children"
@@ -85,8 +85,8 @@ def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, e
     """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
     ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan), both stored."""
     import pandas as pd
-    from geo.scan import scan_clusters
-    from geo.spacetime import near_repeat
+    from geo.stats.scan import scan_clusters
+    from geo.stats.spacetime import near_repeat
 
     nr = near_repeat(ev, permutations=permutations, seed=seed, start=start, end=end)
     clusters, scans = scan_clusters(ev, seed=seed, replications=permutations, start=start, end=end)
@@ -109,11 +109,11 @@ def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, e
 def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
     """Run every spatial analysis on the store's frames; write files; store results."""
     import pandas as pd
-    from geo.clusters import found_at_clusters
-    from geo.hotspots import filter_events
-    from geo.spacetime import area_trends, complete_months, emerging_hotspots, knox_test, monthly_series
-    from geo.venues import premises_of_concern
-    from geo.weights import queen_weights
+    from geo.stats.clusters import found_at_clusters
+    from geo.stats.hotspots import filter_events
+    from geo.stats.spacetime import area_trends, complete_months, emerging_hotspots, knox_test, monthly_series
+    from geo.stats.venues import premises_of_concern
+    from geo.stats.weights import queen_weights
 
     out.mkdir(parents=True, exist_ok=True)
     ev = store.frame("place_events")
@@ -129,7 +129,7 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
         except Exception:  # a frame the store cannot build is simply absent evidence
             return None
 
-    from geo.located import study_postcodes
+    from geo.places.located import study_postcodes
     background = study_postcodes(postcodes, areas)
     cl = found_at_clusters(ev, premises, start=start, end=end, children=frame("children"), postcodes=background,
                            replications=permutations, seed=seed)

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from geo import schema
+from geo.storage import schema
 from geo.model import CONTRACT, Contract
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 KINDS = ("child", "person")
 #: Every drop table holding personal data, and how erasure covers it: read from the contract's

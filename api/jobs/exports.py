@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from geo import schema
+from geo.storage import schema
 
 PREFIX = "export_dir:"
 TEXT_SUFFIXES = {".json", ".csv", ".gexf", ".graphml", ".geojson", ".html", ".txt", ".tsv", ".xml"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 
 def analyst_overrides(store: StoreLike):
@@ -23,7 +23,7 @@ class GeocodeOverrideError(ValueError):
 
 def gazetteer_of(store: StoreLike):
     """The store's gazetteer; GeocodeOverrideError when no postcodes are loaded."""
-    from geo.gazetteer import gazetteer_from_store
+    from geo.places.gazetteer import gazetteer_from_store
     gaz = gazetteer_from_store(store)
     if gaz.postcodes.empty:
         raise GeocodeOverrideError("no postcodes loaded in the store: run `wayfinder reference` first")
@@ -38,9 +38,9 @@ def record_override(store: StoreLike, text, postcode, easting, northing, premise
     import numpy as np
     import pandas as pd
 
-    from geo import schema
-    from geo.gazetteer import to_wgs84
-    from geo.store import utcnow
+    from geo.storage import schema
+    from geo.places.gazetteer import to_wgs84
+    from geo.storage.store import utcnow
 
     gaz = gazetteer_of(store)
     if postcode is not None:

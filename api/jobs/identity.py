@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 
 def load_resolved(store: StoreLike, names, missing_ok=()) -> dict:
@@ -47,7 +47,7 @@ def resolve_in_memory(store: StoreLike, frames: dict) -> bool:
 
 def save_identities(store: StoreLike, identities: pd.DataFrame) -> None:
     """Replace the ``identity_links`` table with this resolution."""
-    from geo import schema
+    from geo.storage import schema
     rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
              "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
              "evidence": getattr(r, "evidence", None)}
@@ -85,8 +85,8 @@ def record_identity_change(store: StoreLike, user: str, what: str, route: str) -
 def add_override(store: StoreLike, record_a: str, record_b: str | None, action: str, by: str,
                   reason: str | None) -> None:
     """An analyst's link or unlink of records, reused by every later resolution."""
-    from geo import schema
-    from geo.store import utcnow
+    from geo.storage import schema
+    from geo.storage.store import utcnow
     with store.engine.begin() as conn:
         conn.execute(schema.identity_overrides.insert(), [{
             "record_a": record_a, "record_b": record_b, "action": action, "by_user": by,

@@ -36,9 +36,9 @@ import sqlalchemy as sa
 from api.jobs import tilesets
 from api.minimise import DATES_OF_VIEW, VIEWS, Minimiser, day_of, month_of
 from geo import disclosure
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 from geo import results as R
-from geo.clusters import SCAN_MODEL
+from geo.stats.clusters import SCAN_MODEL
 
 log = logging.getLogger("wayfinder.layers")
 BNG = 27700
@@ -49,7 +49,7 @@ def _stored(fn: Callable, default=None):
     """The frame or result `fn` reads, or `default` when the store does not hold it yet
     (StoreError: no such result, the analysis has not run): the layer is then empty. Any other
     error is a fault and raises."""
-    from geo.store import StoreError
+    from geo.storage.store import StoreError
     try:
         return fn()
     except StoreError as exc:
@@ -170,10 +170,10 @@ PREMISES_COUNTS = ["children", "episodes", "mentions", "intel", "near_children",
 
 def _min_premises(gdf, view, m):
     """Premises of concern for a minimised view: small counts banded, and the explanation
-    re-rendered with the same banding (``geo.venues.explain``)."""
+    re-rendered with the same banding (``geo.stats.venues.explain``)."""
     if view == "full":
         return gdf
-    from geo.venues import explanations_for
+    from geo.stats.venues import explanations_for
     out = gdf.copy()
     if "explanation" in out:
         out["explanation"] = explanations_for(out, m.count).to_numpy()

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 import pandas as pd
 
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
           "intelligence", "links")

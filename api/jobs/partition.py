@@ -9,7 +9,7 @@ Geocoding
     The distinct location texts not yet geocoded, in sorted order, in chunks of
     ``pipeline.GEOCODE_CHUNK``; the gazetteer is scattered to every worker once
     (``Client.scatter(broadcast=True)``); each chunk is geocoded on a worker
-    (``geo.geocode.geocode``, which resolves each text on its own) and the chunks are
+    (``geo.places.geocode.geocode``, which resolves each text on its own) and the chunks are
     concatenated in their order.
 
 Co-episode pairs (the input of the co-missing groups)
@@ -84,7 +84,7 @@ def _gather_in_order(client, futures: list, advance: Callable | None) -> list:
 # geocoding
 # ---------------------------------------------------------------------------------------------
 def _geocode_chunk(texts: pd.Series, gazetteer, overrides):
-    from geo.geocode import geocode
+    from geo.places.geocode import geocode
     return geocode(texts.reset_index(drop=True), gazetteer, overrides=overrides)
 
 

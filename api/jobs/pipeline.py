@@ -7,7 +7,7 @@ step restarts from that step's stored input, not from zero.
 
 The run record
 --------------
-The record of which steps completed is kept in the ``settings`` table (key/value, geo/schema.py):
+The record of which steps completed is kept in the ``settings`` table (key/value, geo/storage/schema.py):
 
 * ``pipeline_run:<fingerprint>`` -> JSON ``{"fingerprint", "params", "out", "steps": {step:
   {"status": "done"|"failed"|"running", "seconds", "peak_rss_mb", "summary", "error",
@@ -58,10 +58,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
-from geo import schema
+from geo.storage import schema
 from geo import results as R
-from geo.store import utcnow
-from geo.store_protocol import StoreLike
+from geo.storage.store import utcnow
+from geo.storage.protocol import StoreLike
 
 STEPS = ("ingest", "geocode", "identity", "analyses", "graph", "groups", "tiles", "results")
 
@@ -504,7 +504,7 @@ def _record(store: StoreLike, record, step, rec, t0, sampler, c0) -> None:
 # ---------------------------------------------------------------------------------------------
 def step_ingest(ctx: Context) -> dict:
     """Read and store the drop (geocoding is the next step)."""
-    from geo.ingest import ingest_drop
+    from geo.storage.ingest import ingest_drop
     ctx.progress.start("ingest", estimate=_estimate(ctx.store, "ingest", _drop_rows(ctx.opts.drop)))
     report = ingest_drop(ctx.store, ctx.opts.drop, geocode=False, mapping=ctx.opts.mapping or None)
     return report.to_json()
@@ -521,7 +521,7 @@ def _drop_rows(drop: Path) -> int:
 
 def pending_texts(store: StoreLike) -> pd.Series:
     """Stored location texts not yet geocoded, in a stable order."""
-    from geo.geocoding import stored_texts
+    from geo.places.geocoding import stored_texts
     texts = stored_texts(store)
     done = store.table("geocodes")["text"]
     texts = texts[~texts.isin(done)]
@@ -529,10 +529,10 @@ def pending_texts(store: StoreLike) -> pd.Series:
 
 
 def step_geocode(ctx: Context) -> dict:
-    """Geocode every stored location text not yet geocoded (``geo.geocoding``): premises without
+    """Geocode every stored location text not yet geocoded (``geo.places.geocoding``): premises without
     coordinates first, then the texts in chunks against one gazetteer; results into
     ``geocodes``. On Dask the chunks run on the workers (``api.jobs.partition``)."""
-    from geo.geocoding import _place_premises
+    from geo.places.geocoding import _place_premises
     store = ctx.store
     _place_premises(store)
     texts = pending_texts(store)
@@ -540,8 +540,8 @@ def step_geocode(ctx: Context) -> dict:
         ctx.progress.start("geocode", total=1)
         ctx.progress.advance(1)
         return {"texts": 0}
-    from geo.gazetteer import gazetteer_from_store
-    from geo.geocode import geocode
+    from geo.places.gazetteer import gazetteer_from_store
+    from geo.places.geocode import geocode
     chunks = [texts.iloc[i:i + GEOCODE_CHUNK] for i in range(0, len(texts), GEOCODE_CHUNK)]
     ctx.progress.start("geocode", total=len(chunks) + 1, label="geocode (gazetteer+chunks)")
     gaz = gazetteer_from_store(store)

@@ -1,4 +1,4 @@
-"""The data-quality report (``geo.data_quality``) as the CLI and the API give it."""
+"""The data-quality report (``geo.meetings.data_quality``) as the CLI and the API give it."""
 from __future__ import annotations
 
 import json

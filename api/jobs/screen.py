@@ -1,5 +1,5 @@
 """``wayfinder screen "TEXT"``: licensing screening of an address, postcode, premises name or
-licence application (shared/DATA_CONTRACT.md; the evidence rules are geo/screening.py).
+licence application (shared/DATA_CONTRACT.md; the evidence rules are geo/meetings/screening.py).
 
 ``wayfinder screen "B7 4PS" --db URL [--radius M] [--from D] [--to D] [--json] [--role ROLE]``
 
@@ -14,7 +14,7 @@ import json
 from typing import Callable
 
 from geo import results as R
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 ROLES = ("licensing_officer", "analyst")
 FRAMES = ("premises", "place_events", "intelligence", "crimes")
@@ -43,8 +43,8 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
     store or the API's layer cache through ``frame(name)`` / ``result(name)``)."""
     import pandas as pd
 
-    from geo import screening
-    from geo.geocode import geocode
+    from geo.meetings import screening
+    from geo.places.geocode import geocode
     text = " ".join(str(text).split())
     if not text:
         raise ScreenError("nothing to screen: give an address, postcode, premises name or application")
@@ -78,14 +78,14 @@ def run_screen(text: str, frame: Callable, result: Callable, gazetteer: Callable
 
 def gazetteer_of(store: StoreLike):
     """The store's gazetteer, or the reason there is none."""
-    from geo.gazetteer import gazetteer_from_store
+    from geo.places.gazetteer import gazetteer_from_store
     if not store.has_reference():
         raise ScreenError("no postcodes loaded in the store: run `wayfinder reference` first")
     return gazetteer_from_store(store)
 
 
 def _result(store: StoreLike, name):
-    from geo.store import StoreError
+    from geo.storage.store import StoreError
     try:
         return store.read_result(name)
     except StoreError:

@@ -8,7 +8,7 @@ from api.jobs.tilesets import GENERALISED, _Points, ensure, stamp_of, store_stam
 from api.keys import keys_for
 from api.minimise import VIEWS, Minimiser
 from api.settings import Settings
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 
 def build_from_store(store: StoreLike, settings: Settings, minimiser: Minimiser) -> dict:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from geo import schema
-from geo.store import utcnow
+from geo.storage import schema
+from geo.storage.store import utcnow
 from geo.tilesets import HALF, SCHEME, generalise, opening_zoom, shown_counts
 
 log = logging.getLogger("wayfinder.tilesets")

@@ -29,7 +29,7 @@ from api.service.routes.tiles import MVT, cached_tile
 from api.service.routes.tiles import warm as warm_tiles
 from api.settings import Settings
 from api.tables import create_tables
-from geo.store_protocol import StoreLike
+from geo.storage.protocol import StoreLike
 
 log = logging.getLogger("wayfinder.api")
 
@@ -67,7 +67,7 @@ class Service:
 
 
 def _open(store_or_url):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     if isinstance(store_or_url, str):
         return open_store(store_or_url)
     return store_or_url

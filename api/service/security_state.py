@@ -2,7 +2,7 @@
 
 With several uvicorn workers (or hosts) on one store, state held in one process's memory is
 per worker: a token revoked by a refresh on one worker kept working on the others, and each
-worker gave a guesser its own allowance. Here the state is a small table (``geo.schema.
+worker gave a guesser its own allowance. Here the state is a small table (``geo.storage.schema.
 security_state``: kind, key, n, at, until), read and written in short transactions, with Unix
 times so every process agrees on them. Bounded: every :data:`PRUNE_EVERY` writes per process,
 rows that no longer matter (a bucket full again, a lockout over, a revoked token expired) are
@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from geo.schema import security_state
+from geo.storage.schema import security_state
 
 #: prune and cap the table after this many writes by one process
 PRUNE_EVERY = 16

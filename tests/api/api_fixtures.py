@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import schema
-from geo.store import open_store
+from geo.storage import schema
+from geo.storage.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 WARDS = ROOT / "data" / "reference" / "boundaries" / "birmingham_wards_2013.geojson"
@@ -169,8 +169,8 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
     hot["population"] = 2000.0 + 10 * np.arange(len(hot))
     hot["rate"] = hot["children"] / hot["population"] * 1000.0
     store.write_result("area_hotspots_ward", gpd.GeoDataFrame(hot, geometry="geometry", crs=27700))
-    from geo.global_autocorrelation import general_g, global_moran
-    from geo.weights import queen_weights
+    from geo.stats.global_autocorrelation import general_g, global_moran
+    from geo.stats.weights import queen_weights
     w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
     x = hot["episodes"].to_numpy(float)
     store.write_result("area_autocorrelation", pd.DataFrame(
@@ -182,7 +182,7 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                  e=("easting", "mean"), n=("northing", "mean")).reset_index(drop=True)
     cl.insert(0, "cluster_id", range(1, len(cl) + 1))
     cl["nearest_premises_id"] = "PR000"
-    cl["centroid_e"], cl["centroid_n"] = cl["e"], cl["n"]       # exact, as geo.clusters gives them
+    cl["centroid_e"], cl["centroid_n"] = cl["e"], cl["n"]       # exact, as geo.stats.clusters gives them
     cl["nearest_premises_m"] = 42.0
     store.write_result("found_at_clusters", gpd.GeoDataFrame(
         cl.drop(columns=["e", "n"]), geometry=shapely.points(cl["e"], cl["n"]), crs=27700))
@@ -197,7 +197,7 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                         "intel_grades": ["2B, 3C", "", "1A"], "expected_near": [0.8, 0.4, 0.1],
                         "expected_named": [0.05, 0.02, 0.01], "tested": [True, True, False],
                         "radius_m": 50.0, "compared_with": 97})
-    from geo.venues import explain
+    from geo.stats.venues import explain
     poc["explanation"] = explain(poc)
     store.write_result("premises_of_concern", poc)
     pids = sorted(found["person_id"].unique())
@@ -212,7 +212,7 @@ def _results(store, wards: gpd.GeoDataFrame) -> None:
                            "episodes": [3, 5, 8], "mk_tau": [0.8] * 3, "mk_p": [0.04] * 3,
                            "category": ["increasing"] * 3})
     store.write_result("area_trends", trends)
-    from geo.scan import scan_clusters
+    from geo.stats.scan import scan_clusters
     store.write_result("space_time_clusters", scan_clusters(ev, replications=19, seed=0, unit_days=14,
                                                             max_window_days=56)[0])
 

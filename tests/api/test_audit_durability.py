@@ -93,7 +93,7 @@ def _free_port() -> int:
 def test_sigkill_after_responses_loses_no_entry(db_url, tmp_path):
     """A served process (uvicorn) killed right after answering: every answered request is in the
     log, and ``wayfinder audit verify`` passes."""
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(db_url)
     pw = secrets.token_urlsafe(16)
     add_user(store.engine, "t_kill", "analyst", pw)

@@ -38,7 +38,7 @@ def _old_trail(engine, n=LEGACY, start=dt.datetime(2026, 11, 20, 9, 0)):
 
 @pytest.fixture
 def mixed(store_url):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(store_url)
     last_old = _old_trail(store.engine)
     trail = AuditTrail(store.engine)
@@ -116,7 +116,7 @@ def test_maced_entries_rewritten_in_the_old_format_detected(mixed):
 
 
 def test_legacy_only_trail_is_not_taken_as_intact(store_url):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(store_url)
     _old_trail(store.engine)
     res = verify(store.engine)

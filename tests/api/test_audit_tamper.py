@@ -22,7 +22,7 @@ from api.tables import audit_log
 
 
 def _trail(store_url, n=20):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(store_url)
     trail = AuditTrail(store.engine)
     for i in range(n):
@@ -138,7 +138,7 @@ def test_audit_key_is_outside_the_store_with_mode_0600(store_url):
 @pytest.mark.postgis
 def test_insert_only_writer_role(postgis_url):
     """PostgreSQL: the service writes the audit through a role that cannot UPDATE or DELETE."""
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(postgis_url)
     append_entries(store.engine, [AuditEntry("login", "u0", "admin")])
     url = create_writer_role(store.engine, "wf_audit_test_writer")

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from api.service.auth import Authenticator, User, add_user, set_disabled
 from api.service.errors import NotAuthenticated
 from api.tables import app_user
-from geo.store import open_store
+from geo.storage.store import open_store
 
 SECRET = "s" * 32
 

@@ -35,7 +35,7 @@ def test_users_and_audit_commands(db):
     # tamper with an entry: verify names it and fails
     from sqlalchemy import update
     from api.tables import audit_log
-    from geo.store import open_store
+    from geo.storage.store import open_store
     with open_store(db).engine.begin() as conn:
         conn.execute(update(audit_log).where(audit_log.c.id == 1).values(user_name="someone else"))
     res = r.invoke(cli.app, ["audit", "verify", "--db", db])

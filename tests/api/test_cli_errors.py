@@ -29,7 +29,7 @@ def _one_line_failure(args, *needles):
 @pytest.fixture()
 def drop(tmp_path):
     """A small real drop (the synthetic sample generator)."""
-    from geo import synth
+    from geo.scenario import generator as synth
     synth.generate(tmp_path / "drop", seed=5, scale="sample")
     return tmp_path / "drop"
 
@@ -52,7 +52,7 @@ def test_empty_and_missing_drops(drop, tmp_path):
                                       encoding="utf-8")
     _one_line_failure(["ingest", str(headers), "--db", db, "--no-geocode"], "the drop is empty")
     # nothing was written: the store holds no ingest run
-    from geo.store import open_store
+    from geo.storage.store import open_store
     with open_store(db).engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM ingest_runs").scalar() == 0
 

@@ -17,10 +17,10 @@ from alembic.migration import MigrationContext
 
 from api.jobs.erase import erase_subject
 from api.minimise import Minimiser
-from geo import schema
-from geo.ingest import ingest_drop
+from geo.storage import schema
+from geo.storage.ingest import ingest_drop
 from geo.model import CONTRACT, Column, Erasure, FileSpec
-from geo.store import open_store
+from geo.storage.store import open_store
 
 VISITS = FileSpec(
     "school_visits", "school_visits", ("visit_id",), (

@@ -21,8 +21,8 @@ from api.minimise import Minimiser
 from api.settings import Settings
 from api.tables import audit_log
 from api_fixtures import _h, populate
-from geo import schema
-from geo.store import open_store
+from geo.storage import schema
+from geo.storage.store import open_store
 
 REASON = "Erasure request ER-17-003 upheld by the DPO"
 
@@ -219,7 +219,7 @@ def test_erasure_covers_every_drop_table():
     with personal data and no erasure cannot be declared (geo.model.Contract)."""
     from api.jobs.erase import COVERED, ERASED_BY_NAME, NO_PERSONAL_DATA
     from geo.model import CONTRACT
-    from geo.schema import DROP_TABLES
+    from geo.storage.schema import DROP_TABLES
     assert set(DROP_TABLES) == set(COVERED) | set(NO_PERSONAL_DATA)
     assert not set(COVERED) & set(NO_PERSONAL_DATA)
     personal = {spec.table for spec in CONTRACT.personal_files()}

@@ -21,8 +21,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
-    from geo.reference import load_bundled
-    from geo.store import open_store
+    from geo.places.reference import load_bundled
+    from geo.storage.store import open_store
     d = tmp_path_factory.mktemp("lic")
     db = f"sqlite:///{d / 'w.sqlite'}"
     load_bundled(open_store(db))
@@ -71,7 +71,7 @@ def test_planted_venue_postcode_names_the_evidence(city):
 
 
 def test_quiet_street_says_so(city):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     db = city[0]
     s = open_store(db)
     ev = s.frame("place_events")
@@ -126,7 +126,7 @@ def api(city):
     from api.service.app import create_app
     from api.service.auth import add_user
     from api.settings import Settings
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(city[0])
     pw = {}
     for role in ("analyst", "licensing_officer", "cog_member"):
@@ -185,7 +185,7 @@ def test_api_cse_scorecard_is_the_cli_scorecard(city, api):
     res = CliRunner().invoke(cli.app, ["scorecard", "cse", "--db", db, "--from", "2016-04-01",
                                        "--to", "2017-03-31", "--json"])
     card = json.loads(res.output)
-    from geo.cse import CONTRACT_KEYS
+    from geo.meetings.cse import CONTRACT_KEYS
     assert {k: r.json()[k] for k in CONTRACT_KEYS} == {k: card[k] for k in CONTRACT_KEYS}
     assert card["cse_crimes"] + card["cse_non_crimes"] > 0
 
@@ -277,7 +277,7 @@ def test_api_victims_at_risk_role_minimised(city, api):
 def test_cog_cse_section_bands_small_monthly_counts(analysed):
     """On the sample (40 children) the monthly cohort has counts of 1-4: a meeting member gets a
     banded table, not a chart that would show them; an analyst gets the chart."""
-    from geo.store import open_store
+    from geo.storage.store import open_store
     from maps import cse_packs, packs
     data = packs.load_pack_data(open_store(analysed[0]))
     period = packs.Period.parse("2016-04-01", "2017-03-31")

@@ -18,7 +18,7 @@ from api.settings import Settings
 
 @pytest.fixture
 def served(store_url):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(store_url)
     pw = secrets.token_urlsafe(16)
     add_user(store.engine, "chair", "mog_member", pw)

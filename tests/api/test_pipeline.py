@@ -34,10 +34,10 @@ PERMS = 99  # permutations of the hot spot statistics: enough to exercise them, 
 @pytest.fixture(scope="module")
 def base_db(tmp_path_factory) -> Path:
     """Reference data and a generated sample drop, ingested but not yet geocoded."""
-    from geo.ingest import ingest_drop
-    from geo.reference import load_bundled
-    from geo.store import open_store
-    from geo.synth import generate
+    from geo.storage.ingest import ingest_drop
+    from geo.places.reference import load_bundled
+    from geo.storage.store import open_store
+    from geo.scenario.generator import generate
     tmp = tmp_path_factory.mktemp("pipeline")
     generate(tmp / "drop", seed=5, scale="sample")
     path = tmp / "base.sqlite"
@@ -68,7 +68,7 @@ def reference_run(base_db, tmp_path_factory):
     from rich.console import Console
 
     from api.jobs.pipeline import Progress, run_pipeline
-    from geo.store import open_store
+    from geo.storage.store import open_store
     tmp = tmp_path_factory.mktemp("ref")
     store = open_store(_copy(base_db, tmp))
     buf = io.StringIO()
@@ -153,7 +153,7 @@ def test_resume_after_everything_done_skips_every_step(reference_run):
 
 def test_failed_step_resumes_from_its_stored_input(base_db, reference_run, tmp_path):
     import api.jobs.pipeline as pl
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(_copy(base_db, tmp_path))
     out = tmp_path / "out"
 
@@ -270,7 +270,7 @@ def dask_client():
 def test_dask_local_cluster_gives_identical_outputs(base_db, reference_run, dask_client,
                                                     tmp_path):
     from api.jobs.pipeline import Progress, run_pipeline
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(_copy(base_db, tmp_path))
     progress = Progress(enabled=False)
     report = run_pipeline(store, _opts(tmp_path / "out", client=dask_client), progress)

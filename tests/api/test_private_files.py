@@ -74,7 +74,7 @@ def test_legacy_store_secret_moved_out_of_the_store(tmp_path):
     from api.service.app import build_service
     from api.tables import api_setting, create_tables
     from geo.disclosure import pseudonym
-    from geo.store import open_store
+    from geo.storage.store import open_store
     url = f"sqlite:///{tmp_path / 'l.sqlite'}"
     store = open_store(url)
     create_tables(store.engine)

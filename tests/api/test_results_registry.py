@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from geo import results as R
 from geo.disclosure import COUNT_FIELDS, DERIVED_FIELDS
-from geo.store import open_store
+from geo.storage.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = ROOT / "data" / "reference"

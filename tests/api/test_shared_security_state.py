@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.service.app import create_app
 from api.service.auth import add_user
 from api.settings import Settings
-from geo.store import open_store
+from geo.storage.store import open_store
 
 
 @pytest.fixture

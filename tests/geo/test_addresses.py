@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo.addresses import AddressError, load_addresses, parse_addresses, read_addresses
-from geo.gazetteer import gazetteer_from_store
-from geo.geocode import geocode
-from geo.store import open_store
-from geo.synth_addresses import address_register
+from geo.places.addresses import AddressError, load_addresses, parse_addresses, read_addresses
+from geo.places.gazetteer import gazetteer_from_store
+from geo.places.geocode import geocode
+from geo.storage.store import open_store
+from geo.scenario.addresses import address_register
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from geo.reference import load_bundled
+    from geo.places.reference import load_bundled
     tmp = tmp_path_factory.mktemp("addr")
     store = open_store(f"sqlite:///{tmp / 'a.sqlite'}")
     load_bundled(store)

@@ -25,10 +25,10 @@ SEED = 1
 
 def _prepare(folder: str, null: bool) -> dict:
     """Generate a city drop, load the reference data, ingest; return the truth."""
-    from geo.ingest import ingest_drop
-    from geo.reference import load_bundled
-    from geo.store import open_store
-    from geo.synth import generate
+    from geo.storage.ingest import ingest_drop
+    from geo.places.reference import load_bundled
+    from geo.storage.store import open_store
+    from geo.scenario.generator import generate
 
     folder = Path(folder)
     truth = generate(folder / "drop", seed=SEED, scale="city", null=null)
@@ -48,7 +48,7 @@ def drops(tmp_path_factory):
     with ProcessPoolExecutor(max_workers=2) as pool:
         futs = {name: pool.submit(_prepare, str(root / name), name == "null") for name in ("planted", "null")}
         truths = {name: f.result() for name, f in futs.items()}
-    from geo.store import open_store
+    from geo.storage.store import open_store
     return {name: {"truth": truth, "out": root / name / "out",
                    "store": open_store(f"sqlite:///{root / name / 'wf.sqlite'}")}
             for name, truth in truths.items()}
@@ -108,7 +108,7 @@ def test_planted_venues_top20_recall_and_top5_precision(drops):
     assert row["explanation"].str.contains("recorded at the premises by name").all()
 
 
-# geo/synth.py plants each ward hotspot as a core ward and its queen neighbours (3.6x / 2.6x the
+# geo/scenario/generator.py plants each ward hotspot as a core ward and its queen neighbours (3.6x / 2.6x the
 # background): an isolated hot ward would be averaged away by Gi*'s neighbourhood.
 def test_planted_wards_hot_at_95(drops):
     d = drops["planted"]

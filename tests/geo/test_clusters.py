@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.clusters import CLUSTER_COLUMNS, cluster_points, found_at_clusters
+from geo.stats.clusters import CLUSTER_COLUMNS, cluster_points, found_at_clusters
 
 
 def _events():
@@ -99,7 +99,7 @@ def test_hdbscan_graph_matches_exact_planted(dups):
 
 
 def test_hdbscan_auto_uses_graph_above_threshold(monkeypatch):
-    import geo.clusters as gc
+    import geo.stats.clusters as gc
 
     xy, _ = _planted_xy()
     monkeypatch.setattr(gc, "TILE_ABOVE", 100)
@@ -121,7 +121,7 @@ def _background(seed=0):
 def test_dbscan_on_graph_equals_scikit_learn():
     from sklearn.cluster import DBSCAN
 
-    from geo.clusters import _Background, _dbscan_on_graph
+    from geo.stats.clusters import _Background, _dbscan_on_graph
 
     bg = _Background(_background(), 150.0)
     rng = np.random.default_rng(3)
@@ -137,7 +137,7 @@ def test_dbscan_on_graph_equals_scikit_learn():
 
 
 def test_cluster_inference_null_calibrated_and_planted_found():
-    from geo.clusters import cluster_inference, cluster_points
+    from geo.stats.clusters import cluster_inference, cluster_points
 
     pop = _background()
     flagged = 0
@@ -210,7 +210,7 @@ def test_hdbscan_repeats_are_exact_against_scikit_learn_on_every_row():
 
 
 def test_approximate_paths_report_their_difference():
-    from geo.clusters import approximation_report
+    from geo.stats.clusters import approximation_report
 
     xy, _ = _planted_xy()
     w = np.ones(len(xy), np.int64)
@@ -230,7 +230,7 @@ def test_scikit_learn_private_hdbscan_internals_pinned():
 
     import sklearn
 
-    from geo.clusters import SKLEARN_TESTED, _sklearn_hdbscan_internals
+    from geo.stats.clusters import SKLEARN_TESTED, _sklearn_hdbscan_internals
 
     root = Path(__file__).resolve().parents[2]
     deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
@@ -238,11 +238,11 @@ def test_scikit_learn_private_hdbscan_internals_pinned():
     assert f"<{SKLEARN_TESTED[1]}" in pin, f"pyproject must pin scikit-learn below {SKLEARN_TESTED[1]}: {pin}"
     MST_edge_dtype, make_single_linkage, tree_to_labels = _sklearn_hdbscan_internals()
     assert MST_edge_dtype.names == ("current_node", "next_node", "distance"), \
-        "scikit-learn changed MST_edge_dtype: geo.clusters._hdbscan_graph must be revisited"
+        "scikit-learn changed MST_edge_dtype: geo.stats.clusters._hdbscan_graph must be revisited"
     params = list(inspect.signature(tree_to_labels).parameters)
     assert params == ["single_linkage_tree", "min_cluster_size", "cluster_selection_method", "allow_single_cluster",
                       "cluster_selection_epsilon", "max_cluster_size"], \
-        f"scikit-learn {sklearn.__version__} changed tree_to_labels: geo.clusters._hdbscan_graph must be revisited"
+        f"scikit-learn {sklearn.__version__} changed tree_to_labels: geo.stats.clusters._hdbscan_graph must be revisited"
     edges = np.array([(0, 1, 1.0), (1, 2, 1.0), (3, 4, 1.0), (4, 5, 1.0), (2, 3, 9.0)], dtype=MST_edge_dtype)
     lab, _ = tree_to_labels(make_single_linkage(edges), min_cluster_size=2, cluster_selection_method="leaf",
                             allow_single_cluster=False, cluster_selection_epsilon=0.0, max_cluster_size=None)
@@ -260,7 +260,7 @@ def _one_place(n_children: int, xy=(405000.0, 288000.0), repeats: int = 1, prefi
 
 
 def test_habitual_points_are_places_a_child_was_found_in_two_episodes():
-    from geo.located import habitual_points
+    from geo.places.located import habitual_points
 
     ev = pd.concat([_one_place(1, repeats=3, prefix="A"), _one_place(1, (406000.0, 289000.0), prefix="B"),
                     _one_place(1, (407000.0, 289000.0), repeats=2, prefix="C").assign(precision="area"),
@@ -296,7 +296,7 @@ def test_a_place_children_keep_returning_to_is_their_own_not_a_location_of_conce
 def test_gumbel_p_matches_the_fitted_gumbel_tail():
     from scipy import stats
 
-    from geo.clusters import gumbel_p
+    from geo.stats.clusters import gumbel_p
 
     null = np.random.default_rng(0).gumbel(8.0, 1.5, 999)
     loc, scale = 8.0, 1.5
@@ -311,7 +311,7 @@ def test_gumbel_p_matches_the_fitted_gumbel_tail():
 def test_circle_window_finds_a_tight_place_inside_a_broad_cluster():
     """Ten children at one postcode inside a 150 m DBSCAN cluster of ordinary density: the cluster
     window dilutes them, the circle of radius 0 around the postcode does not."""
-    from geo.clusters import cluster_inference, cluster_points
+    from geo.stats.clusters import cluster_inference, cluster_points
 
     pop = _background()
     rng = np.random.default_rng(7)

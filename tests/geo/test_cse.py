@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api import cli
-from geo import cse
+from geo.meetings import cse
 from geo.periods import Period
 
 CHILDREN = """\

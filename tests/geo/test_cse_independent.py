@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api import cli
-from geo.synth import generate
+from geo.scenario.generator import generate
 
 LONDON = ZoneInfo("Europe/London")
 UTC = ZoneInfo("UTC")
@@ -43,7 +43,7 @@ def drop(tmp_path_factory):
     r = CliRunner()
     assert r.invoke(cli.app, ["ingest", str(d / "drop"), "--db", db, "--no-geocode"]).exit_code == 0
     assert r.invoke(cli.app, ["identity", "resolve", "--db", db]).exit_code == 0
-    from geo.store import open_store
+    from geo.storage.store import open_store
     s = open_store(db)
     person = dict(zip(s.table("identity_links")["record"], s.table("identity_links")["person_id"]))
     ep = s.frame("episodes")[["person_id", "category", "reported_at"]]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from geo import disclosure as dc
-from geo.scorecards import PCT_BASE
+from geo.meetings.scorecards import PCT_BASE
 
 
 def test_pseudonym_is_keyed_hmac_stable_and_kind_prefixed():
@@ -109,7 +109,7 @@ def test_suppress_scorecard_follows_declared_bases():
 
 
 def test_suppress_scorecard_on_real_scorecard_small_and_large():
-    from geo import scorecards as sc
+    from geo.meetings import scorecards as sc
 
     t = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
     n = 12

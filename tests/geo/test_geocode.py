@@ -1,4 +1,4 @@
-"""Offline geocoding (geo.gazetteer, geo.geocode): accuracy on generated truth, real premises,
+"""Offline geocoding (geo.places.gazetteer, geo.places.geocode): accuracy on generated truth, real premises,
 honest precision, overrides, and a second city built from the same formats."""
 import json
 from pathlib import Path
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo.gazetteer import Gazetteer, to_bng
-from geo.geocode import GEOCODE_COLUMNS, PRECISIONS, geocode
-from geo.postcodes import read_codepoint
+from geo.places.gazetteer import Gazetteer, to_bng
+from geo.places.geocode import GEOCODE_COLUMNS, PRECISIONS, geocode
+from geo.places.postcodes import read_codepoint
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = ROOT / "data" / "reference"
@@ -55,7 +55,7 @@ def bham(codepoint, areas, fhrs):
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    from geo.synth import generate
+    from geo.scenario.generator import generate
     out = tmp_path_factory.mktemp("drop")
     truth = generate(out, seed=7, scale="sample")
     return out, truth
@@ -171,7 +171,7 @@ def test_works_unchanged_for_another_city(tmp_path):
                              crs=27700).to_crs(4326)
     wfile = tmp_path / "wards.geojson"
     wards.to_file(wfile, driver="GeoJSON")
-    from geo.areas import read_boundaries
+    from geo.places.areas import read_boundaries
     areas = read_boundaries(wfile, "ward", "area_code", "area_name")
     premises = pd.DataFrame({"premises_id": ["P1"], "name": ["The Kelpie Tavern"], "premises_type": ["pub"],
                              "address": ["3 Loch Street"], "postcode": [pcs["postcode"].iloc[5]]})

@@ -8,9 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
-from geo.ingest import ingest_drop
-from geo.reference import load_bundled
-from geo.store import open_store
+from geo.storage.ingest import ingest_drop
+from geo.places.reference import load_bundled
+from geo.storage.store import open_store
 
 CONTRACT = ["easting", "northing", "latitude", "longitude", "precision", "confidence", "method",
             "match_id", "ward_code", "lsoa_code"]

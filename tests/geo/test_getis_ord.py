@@ -5,10 +5,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from geo.getis_ord import gi_bin, gi_star
-from geo.hotspots import make_grid
-from geo.permutation import bh_qvalues, pseudo_p_values
-from geo.weights import queen_weights
+from geo.stats.getis_ord import gi_bin, gi_star
+from geo.stats.hotspots import make_grid
+from geo.stats.permutation import bh_qvalues, pseudo_p_values
+from geo.stats.weights import queen_weights
 
 warnings.simplefilter("ignore")
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.hotspots import OUTPUT_COLUMNS, area_hotspots, count_by_area, make_grid
+from geo.stats.hotspots import OUTPUT_COLUMNS, area_hotspots, count_by_area, make_grid
 
 warnings.simplefilter("ignore")
 
@@ -40,7 +40,7 @@ def _events(wards, seed, per_ward=40, hot=(), extra=200):
 
 
 def test_planted_contiguous_wards_are_hot(wards):
-    from geo.weights import queen_weights
+    from geo.stats.weights import queen_weights
     w = queen_weights(wards, ids=wards.area_code.to_numpy())
     centre = 10
     hot = [wards.area_code[centre]] + list(wards.area_code.to_numpy()[w.neighbours(centre)])

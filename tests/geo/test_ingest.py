@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import schema
-from geo.ingest import DropError, held_rows, ingest_drop, parse_dates, parse_datetimes
+from geo.storage import schema
+from geo.storage.ingest import DropError, held_rows, ingest_drop, parse_dates, parse_datetimes
 
 CHILDREN = """child_id,source,given_name,family_name,dob,sex,care_status,placement_type,placement_postcode,responsible_authority,cse_risk,police_id,favourite_colour
 C1,police,Amy,Test,2004-05-06,F,CIC,Residential,b74ps,Birmingham,High,PN1,blue
@@ -208,7 +208,7 @@ GOOD_ROWS = ["P1,Al,Smith", "P2,Bo,Jones"]
     st.integers(10_000, 200_000).map(lambda n: "P9," + "x" * n + ",Z"),
 ))
 def test_fuzzed_rows_never_crash_and_never_lose_good_rows(tmp_path_factory, junk):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     folder = tmp_path_factory.mktemp("fuzz")
     body = "\n".join(["person_id,given_name,family_name", GOOD_ROWS[0]]).encode()
     data = body + b"\n" + (junk if isinstance(junk, bytes) else junk.encode("utf-8")) + \

@@ -12,14 +12,14 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from geo import schema
-from geo.ingest import held_rows, ingest_drop
-from geo.store import open_store
+from geo.storage import schema
+from geo.storage.ingest import held_rows, ingest_drop
+from geo.storage.store import open_store
 
 
 @pytest.fixture(scope="module")
 def city_drop(tmp_path_factory):
-    from geo.synth import generate
+    from geo.scenario.generator import generate
     out = tmp_path_factory.mktemp("city") / "drop"
     truth = generate(out, seed=11, scale="city")
     return out, truth

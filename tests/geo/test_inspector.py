@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo.ingest import read_table, validate, xlsx_sheets
-from geo.inspector import inspect_file, match_code, profile_file, render
-from geo.mapping import Mapping, apply_entry, load_yaml, resolve_sheet
+from geo.storage.ingest import read_table, validate, xlsx_sheets
+from geo.storage.inspector import inspect_file, match_code, profile_file, render
+from geo.storage.mapping import Mapping, apply_entry, load_yaml, resolve_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "data" / "mappings" / "examples"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo.ingest import DropError, held_rows, ingest_drop
-from geo.mapping import Mapping, MappingError, parse_unknown_code
+from geo.storage.ingest import DropError, held_rows, ingest_drop
+from geo.storage.mapping import Mapping, MappingError, parse_unknown_code
 
 # ---- the same data twice: in contract form, and as three systems export it ------------------
 CHILDREN = """child_id,source,given_name,family_name,dob,sex,care_status,placement_type,placement_postcode,cse_risk,carefirst_id
@@ -152,7 +152,7 @@ def _rows(store, table: str) -> pd.DataFrame:
 
 
 def test_mapped_exports_make_the_same_store_as_the_contract_form(tmp_path, exports, store_url):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     drop, mapping = exports
     mapped = open_store(store_url)
     report = ingest_drop(mapped, drop, geocode=False, mapping=mapping)
@@ -256,7 +256,7 @@ def test_a_column_not_in_the_export_stops_before_writing(store, exports):
 
 
 def test_yaml_codes_stay_text():
-    m = Mapping.from_dict(__import__("geo.mapping", fromlist=["load_yaml"]).load_yaml(
+    m = Mapping.from_dict(__import__("geo.storage.mapping", fromlist=["load_yaml"]).load_yaml(
         "files: [{match: x, as: crimes.csv, columns: {cse_marker: {column: M, values: "
         "{Y: yes, N: no, on: yes}}}}]"))
     assert m.entries[0].rules[0].values == {"y": "yes", "n": "no", "on": "yes"}
@@ -296,7 +296,7 @@ def test_erasure_finds_held_rows_of_mapped_exports(tmp_path, exports):
     import sqlalchemy as sa
 
     from api.cli import app
-    from geo import schema
+    from geo.storage import schema
     drop, mapping = exports
     book = drop / "Carefirst_extract.xlsx"
     wb = openpyxl.load_workbook(book)
@@ -306,7 +306,7 @@ def test_erasure_finds_held_rows_of_mapped_exports(tmp_path, exports):
     res = CliRunner().invoke(app, ["ingest", str(drop), "--mapping", str(mapping), "--db", db,
                                    "--no-geocode"])
     assert res.exit_code == 0, res.output
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(db)
     held = store.table("held_rows")
     raw = json.loads(held.loc[held["file"] == "Carefirst_extract.xlsx [Clients]", "raw"].iloc[0])

@@ -5,8 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api import cli
-from geo.mase import MaseAreaError, mase_lists, read_mase_areas
-from geo.reference import BUNDLED, MASE_AREAS_ILLUSTRATIVE
+from geo.meetings.mase import MaseAreaError, mase_lists, read_mase_areas
+from geo.places.reference import BUNDLED, MASE_AREAS_ILLUSTRATIVE
 
 
 def test_bundled_split_covers_every_ward_once():

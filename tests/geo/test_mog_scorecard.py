@@ -209,8 +209,8 @@ def test_data_quality_report(hand_db):
 
 def test_missing_now_and_worrying_leave_stale_records_out(hand_db):
     from api.jobs.identity import load_resolved
-    from geo import scorecards as sc
-    from geo.store import open_store
+    from geo.meetings import scorecards as sc
+    from geo.storage.store import open_store
     f = load_resolved(open_store(hand_db), ["episodes", "return_interviews"])
     t = pd.Timestamp("2017-03-31T23:00Z")
     now = sc.missing_now(f["episodes"], f["children"], now=t)
@@ -229,7 +229,7 @@ def test_missing_now_and_worrying_leave_stale_records_out(hand_db):
 # ------------------------------------------------------------ independent calculation, city drop
 
 def independent(ep: pd.DataFrame, care: dict, rhi: pd.DataFrame, lo, hi, t) -> dict:
-    """Every contract key, the plain way: loops over rows, no shared code with geo.scorecards."""
+    """Every contract key, the plain way: loops over rows, no shared code with geo.meetings.scorecards."""
     H = pd.Timedelta(hours=1)
     rows = ep.to_dict("records")
     inP = [r for r in rows if lo <= r["reported_at"] < hi]
@@ -282,8 +282,8 @@ _CITY: dict = {}
 
 @pytest.fixture(scope="module")
 def city_db(tmp_path_factory):
-    from geo.reference import load_bundled
-    from geo.store import open_store
+    from geo.places.reference import load_bundled
+    from geo.storage.store import open_store
     tmp = tmp_path_factory.mktemp("city")
     db = f"sqlite:///{tmp / 'city.sqlite'}"
     load_bundled(open_store(db))
@@ -301,7 +301,7 @@ def city_db(tmp_path_factory):
     ("2016-10-01", "2016-10-31", "2016-10-30T01:30"), ("2017-02-01", "2017-02-28", "2018-01-01")])
 def test_city_drop_equals_an_independent_calculation(city_db, start, end, as_of):
     from geo.periods import Period
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(city_db)
     ep, ch, rhi = (store.frame(n) for n in ("episodes", "children", "return_interviews"))
     # care status as the contract reads it: the social-care record first, where one says

@@ -4,9 +4,9 @@ import warnings
 import geopandas as gpd
 import numpy as np
 
-from geo.moran_local import local_moran
-from geo.permutation import pseudo_p_values
-from geo.weights import queen_weights
+from geo.stats.moran_local import local_moran
+from geo.stats.permutation import pseudo_p_values
+from geo.stats.weights import queen_weights
 
 warnings.simplefilter("ignore")
 

@@ -3,7 +3,7 @@ into SQLite, the premises test and the cluster scan as ``wayfinder analyse`` run
 
 Two nulls: the generator's ``--null`` (no planted structure) and ``--null-model housemates``
 (children go missing on their own timelines and are found back at their own homes, so housemates
-share a found-at place by chance; geo.synth_nulls). The
+share a found-at place by chance; geo.scenario.nulls). The
 rule: no premises flagged at q < 0.05 and no found-at cluster significant (a location of
 concern). The planted recall on a planted drop is in test_analyse_planted.py. bench/null_inference.py
 runs the same on 20 + 20 drops (bench/RESULTS_inference.md).

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from geo.permutation import ALTERNATIVES, MAX_RANKED_CORRECTIONS, crand, permuted_ids, pseudo_p_values
+from geo.stats.permutation import ALTERNATIVES, MAX_RANKED_CORRECTIONS, crand, permuted_ids, pseudo_p_values
 
 warnings.simplefilter("ignore")
 

@@ -1,13 +1,13 @@
-"""Postcode normalisation, extraction and the reference file readers (geo.postcodes)."""
+"""Postcode normalisation, extraction and the reference file readers (geo.places.postcodes)."""
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo.gazetteer import Gazetteer
-from geo.geocode import geocode
-from geo.postcodes import (
+from geo.places.gazetteer import Gazetteer
+from geo.places.geocode import geocode
+from geo.places.postcodes import (
     district_of,
     extract_postcodes,
     normalise_postcode,

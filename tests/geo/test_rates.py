@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.global_autocorrelation import general_g, global_moran
-from geo.moran_local import local_moran
-from geo.rates import (NO_POPULATION, area_rates, assuncao_reis, child_population, crude_rate,
+from geo.stats.global_autocorrelation import general_g, global_moran
+from geo.stats.moran_local import local_moran
+from geo.stats.rates import (NO_POPULATION, area_rates, assuncao_reis, child_population, crude_rate,
                        empirical_bayes, spatial_empirical_bayes)
-from geo.weights import queen_weights
+from geo.stats.weights import queen_weights
 
 warnings.simplefilter("ignore")
 
@@ -138,7 +138,7 @@ def test_planted_rate_cluster_found_null_not(lsoa_w):
     hot = sorted(first | {j for i in first for j in w.neighbours(i)})   # 15 LSOAs
 
     def weights_for(mask):
-        from geo.weights import SpatialWeights
+        from geo.stats.weights import SpatialWeights
         k = np.flatnonzero(mask)
         return SpatialWeights(w.sparse[k][:, k].tocsr(), w.ids[k], w.kind, w.transform)
 
@@ -156,7 +156,7 @@ def test_planted_rate_cluster_found_null_not(lsoa_w):
 
 
 def test_area_hotspots_rates_and_globals(wards):
-    from geo.hotspots import area_hotspots
+    from geo.stats.hotspots import area_hotspots
     rng = np.random.default_rng(5)
     n = 3000
     xs = rng.uniform(*wards.total_bounds[[0, 2]], n)
@@ -184,10 +184,10 @@ def test_analyse_with_synthetic_populations_end_to_end(tmp_path):
     """synth --populations -> ingest -> wayfinder analyse: rates on the ward map, none on
     the LSOAs (no LSOA population), global statistics in the outputs."""
     from api.jobs.analyse import run_analyse
-    from geo.ingest import ingest_drop
-    from geo.reference import load_bundled
-    from geo.store import open_store
-    from geo.synth import generate
+    from geo.storage.ingest import ingest_drop
+    from geo.places.reference import load_bundled
+    from geo.storage.store import open_store
+    from geo.scenario.generator import generate
 
     truth = generate(tmp_path / "drop", seed=3, scale="sample", populations=True)
     assert truth["counts"]["populations.csv"] == 240

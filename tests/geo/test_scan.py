@@ -1,11 +1,11 @@
-"""Space-time permutation scan (geo.scan): brute force parity, planted cluster, null rate."""
+"""Space-time permutation scan (geo.stats.scan): brute force parity, planted cluster, null rate."""
 import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from geo.scan import (CircleCounts, MuLimits, _edge_max, _retrospective_max, _score, llr, prepare, scan_clusters,
+from geo.stats.scan import (CircleCounts, MuLimits, _edge_max, _retrospective_max, _score, llr, prepare, scan_clusters,
                       space_time_scan, space_time_scans)
 
 T0 = pd.Timestamp("2017-01-01", tz="UTC")

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from geo.scorecards import (cse_scorecard, missing_now, mog_scorecard, repeat_rate,
+from geo.meetings.scorecards import (cse_scorecard, missing_now, mog_scorecard, repeat_rate,
                             worrying_cases)
 
 
@@ -71,7 +71,7 @@ def test_cse_scorecard_and_missing_now_and_worrying():
 
 def test_every_percentage_declares_its_base():
     """Small-base suppression at the edge needs the base of every percentage (PCT_BASE)."""
-    from geo.scorecards import PCT_BASE
+    from geo.meetings.scorecards import PCT_BASE
     ep, ch, rhi = _frames()
     inc = pd.DataFrame({"person_id": ["A", "A", "C"]})
 

@@ -1,7 +1,7 @@
-"""Licensing screening (geo.screening) on hand-built frames with known answers."""
+"""Licensing screening (geo.meetings.screening) on hand-built frames with known answers."""
 import pandas as pd
 
-from geo import screening
+from geo.meetings import screening
 
 T = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
 POINT = {"text": "B1 1AA", "easting": 1000.0, "northing": 1000.0, "precision": "postcode"}

@@ -3,8 +3,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.spacetime import _classify, area_trends, emerging_hotspots, knox_test, mann_kendall, monthly_series
-from geo.weights import queen_weights
+from geo.stats.spacetime import _classify, area_trends, emerging_hotspots, knox_test, mann_kendall, monthly_series
+from geo.stats.weights import queen_weights
 
 
 def test_mann_kendall_against_scipy_kendalltau():
@@ -138,7 +138,7 @@ def test_knox_counts_only_pairs_of_different_children():
 
 
 def test_child_timeline_swap_keeps_each_childs_gaps_and_close_in_time_excludes_own_pairs():
-    from geo.spacetime import _close_in_time_pairs, _timeline_shuffler
+    from geo.stats.spacetime import _close_in_time_pairs, _timeline_shuffler
     rng = np.random.default_rng(0)
     pid = np.repeat(np.arange(30), np.tile([1, 2, 3], 10))
     t = rng.integers(0, 10**7, len(pid))
@@ -152,7 +152,7 @@ def test_child_timeline_swap_keeps_each_childs_gaps_and_close_in_time_excludes_o
 
 
 def test_near_repeat_table_finds_planted_burst_and_not_null():
-    from geo.spacetime import near_repeat
+    from geo.stats.spacetime import near_repeat
     ev, rng = _knox_events(600, 40, 11)
     ev["person_id"] = [f"P{i}" for i in range(len(ev))]
     nr = near_repeat(ev, permutations=999, seed=0)
@@ -174,8 +174,8 @@ def _wards():
 
 
 def test_space_time_gi_equals_gi_star_and_brute_force():
-    from geo.getis_ord import gi_star
-    from geo.spacetime import space_time_gi
+    from geo.stats.getis_ord import gi_star
+    from geo.stats.spacetime import space_time_gi
     wards = _wards()
     w = queen_weights(wards, ids=wards.area_code.to_numpy())
     rng = np.random.default_rng(2)
@@ -221,7 +221,7 @@ def test_emerging_hotspots_planted_and_null():
 
 
 def test_complete_months_drops_partial_final_month():
-    from geo.spacetime import complete_months
+    from geo.stats.spacetime import complete_months
     s = pd.DataFrame({"area_code": "A", "month": ["2016-04", "2016-05", "2016-06"], "episodes": [3, 4, 1]})
     assert complete_months(s, last_at=pd.Timestamp("2016-06-02 10:00", tz="UTC")).month.tolist() == ["2016-04", "2016-05"]
     assert complete_months(s, last_at=pd.Timestamp("2016-06-30 22:00", tz="UTC")).month.tolist() == s.month.tolist()

@@ -1,4 +1,4 @@
-"""Tests of the scenario generator (geo.synth): contract shape, determinism, calibration to
+"""Tests of the scenario generator (geo.scenario.generator): contract shape, determinism, calibration to
 shared/DOMAIN.md, planted truth, bad rows, and the null scenario."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from rapidfuzz import fuzz
 
-from geo.synth import generate
-from geo.synth_reference import load_reference, normalise_postcode
+from geo.scenario.generator import generate
+from geo.scenario.reference import load_reference, normalise_postcode
 
-# Columns of shared/DATA_CONTRACT.md, written out independently of geo.synth.FILES.
+# Columns of shared/DATA_CONTRACT.md, written out independently of geo.scenario.generator.FILES.
 CONTRACT = {
     "children.csv": "child_id source given_name family_name dob sex ethnicity care_status placement_type "
                     "placement_postcode responsible_authority cse_risk school police_id carefirst_id upn "

@@ -1,12 +1,12 @@
 """The generator's CSE files: calibrated to the papers' figures (shared/DOMAIN.md), consistent
-with their truth, and measured back by the CSE scorecard (geo.cse) on the true identities."""
+with their truth, and measured back by the CSE scorecard (geo.meetings.cse) on the true identities."""
 import json
 
 import pandas as pd
 import pytest
 
-from geo.synth import generate
-from geo.synth_cse import ASSESSMENT_COLUMNS, CRIME_COLUMNS
+from geo.scenario.generator import generate
+from geo.scenario.cse import ASSESSMENT_COLUMNS, CRIME_COLUMNS
 
 
 @pytest.fixture(scope="module")

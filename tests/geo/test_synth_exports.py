@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from geo.ingest import ingest_drop
-from geo.store import open_store
+from geo.storage.ingest import ingest_drop
+from geo.storage.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = [ROOT / "data" / "mappings" / n for n in
@@ -59,7 +59,7 @@ def test_the_exports_ingest_to_the_contract_forms_store(tmp_path, exports):
         assert len(got) == len(exp) > 0, table
         pd.testing.assert_frame_equal(got[exp.columns], exp, check_dtype=False, obj=table)
     # mapped codes outside a values table are held naming the export's column
-    from geo.ingest import held_rows
+    from geo.storage.ingest import held_rows
     h = held_rows(mapped, report.run_id)
     codes = h[h["reason"].str.startswith("unknown code")]
     assert len(codes) and set(codes["file"]) <= {

@@ -1,4 +1,4 @@
-"""The generator's MOG additions (geo.synth_mog): placements out of the city at the papers' 41 %,
+"""The generator's MOG additions (geo.scenario.mog): placements out of the city at the papers' 41 %,
 with their host authority; children placed in the city by other authorities; invented
 children's-home names; planted stale open episodes; CME records in education.csv; all in truth."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from geo.synth import generate
+from geo.scenario.generator import generate
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from geo.venues import VENUE_COLUMNS, grading_weight, premises_of_concern
+from geo.stats.venues import VENUE_COLUMNS, grading_weight, premises_of_concern
 
 
 def _premises(n=300, seed=0):
@@ -111,7 +111,7 @@ def test_planted_found_with_exposure_and_register_wide_bh():
     assert set(v.head(4)["premises_id"]) == set(planted) and v.head(4)["significant"].all()
     assert v["significant"].sum() <= 5
     # BH over all 300 premises: the q-values are those of bh_qvalues on every p-value
-    from geo.permutation import bh_qvalues
+    from geo.stats.permutation import bh_qvalues
     assert np.allclose(v["q_value"], bh_qvalues(v["p_value"].to_numpy()))
     assert (v["compared_with"] == 300).all()
     row = v.set_index("premises_id").loc["L0050"]
@@ -120,7 +120,7 @@ def test_planted_found_with_exposure_and_register_wide_bh():
 
 
 def test_robust_fit_is_not_masked_by_outliers():
-    from geo.venues import _nb_mle, fit_negative_binomial
+    from geo.stats.venues import _nb_mle, fit_negative_binomial
 
     rng = np.random.default_rng(0)
     e = rng.gamma(2.0, 0.3, 1000)
@@ -154,7 +154,7 @@ def test_children_found_back_at_their_home_are_not_evidence():
 
 def test_explanation_never_shows_a_suppressed_count():
     from geo.disclosure import small_count
-    from geo.venues import explain
+    from geo.stats.venues import explain
 
     planted = ["L0050"]
     pr, ev, postcodes = _city(5, planted)
@@ -193,7 +193,7 @@ def test_children_found_together_are_one_sighting():
 
 def test_home_known_from_where_the_child_was_last_seen():
     # no placement postcode on the records: the place each child went missing from is its home
-    from geo.located import at_home, home_points
+    from geo.places.located import at_home, home_points
 
     ev = pd.DataFrame({"person_id": ["A", "A", "B", "B"], "kind": ["last_seen", "found_at", "last_seen", "found_at"],
                        "easting": [1000.0, 1010.0, 5000.0, 9000.0], "northing": [0.0, 0.0, 0.0, 0.0],

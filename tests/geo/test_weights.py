@@ -1,4 +1,4 @@
-"""geo.weights: contiguity and distance-band weights against libpysal."""
+"""geo.stats.weights: contiguity and distance-band weights against libpysal."""
 import warnings
 
 import geopandas as gpd
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from geo.weights import distance_band_weights, queen_weights, rook_weights
+from geo.stats.weights import distance_band_weights, queen_weights, rook_weights
 
 REF = "data/reference/boundaries/"
 

@@ -1,4 +1,4 @@
-"""``geo.scorecards.worrying_cases`` is vectorised (issue 15: the per-child loop cost the first MOG
+"""``geo.meetings.scorecards.worrying_cases`` is vectorised (issue 15: the per-child loop cost the first MOG
 pack ~44 s at city scale). Its answer must be exactly the loop's: the loop is kept here as the
 oracle and both are run on random episodes, interviews and person views, at several as-of times,
 with every reason reachable (open episodes over and under 72 h, persistent, increasing, CSE risk,
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.scorecards import (MISSING, PERSISTENT, RHI_HOURS, STRATEGY_HOURS, _as_of, _view,  # noqa: F401
+from geo.meetings.scorecards import (MISSING, PERSISTENT, RHI_HOURS, STRATEGY_HOURS, _as_of, _view,  # noqa: F401
                             episode_states, worrying_cases)
 
 

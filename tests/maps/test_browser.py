@@ -178,7 +178,7 @@ def test_cli_packs_open_offline_in_the_browser(browser, real_store, tmp_path):
     from api.cli import app
 
     url, _ = real_store
-    from geo.store import open_store
+    from geo.storage.store import open_store
 
     ep = open_store(url).frame("episodes")
     start, end = ep["reported_at"].min().date(), ep["reported_at"].max().date()

@@ -112,7 +112,7 @@ def loaded_store(tmp_path_factory):
     from typer.testing import CliRunner
 
     from api.cli import app
-    from geo import synth
+    from geo.scenario import generator as synth
     root = Path(__file__).resolve().parents[2] / "data" / "reference"
     tmp = tmp_path_factory.mktemp("cli")
     truth = synth.generate(tmp / "drop", seed=3, scale="sample")
@@ -160,7 +160,7 @@ def test_network_command_contract_outputs(loaded_store):
     assert set(links["From Identity"]) | set(links["To Identity"]) <= set(ents["Identity"])
     assert (links.loc[links["Intelligence"] == "Yes", "Strength"] != "Confirmed").all()
     # results stored for the API
-    from geo.store import open_store
+    from geo.storage.store import open_store
     store = open_store(db)
     assert len(store.read_result("bridging_persons")) == len(b)
     assert len(store.read_result("co_missing_groups")) == len(groups)

@@ -237,7 +237,7 @@ def test_records_contract_and_determinism():
     assert all(r["co_episodes"] >= 2 and len(r["members"]) >= 2 for r in g1)
 
 
-# --------------------------------------------------------------------------- planted truth (geo.synth)
+# --------------------------------------------------------------------------- planted truth (geo.scenario.generator)
 def _when(s: pd.Series) -> pd.Series:
     """Contract date-times (ISO or UK day-first), Europe/London local -> UTC."""
     s = s.astype("string")
@@ -353,7 +353,7 @@ def frames_from_drop(drop, truth: dict | None = None, identities: dict | None = 
 
 @pytest.fixture(scope="session")
 def synth_city(tmp_path_factory):
-    from geo import synth
+    from geo.scenario import generator as synth
     out = tmp_path_factory.mktemp("synth_city")
     truth = synth.generate(out, seed=1, scale="city")
     return frames_from_drop(out, truth), truth
@@ -361,7 +361,7 @@ def synth_city(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def synth_city_null(tmp_path_factory):
-    from geo import synth
+    from geo.scenario import generator as synth
     out = tmp_path_factory.mktemp("synth_city_null")
     truth = synth.generate(out, seed=1, scale="city", null=True)
     return frames_from_drop(out, truth), truth

@@ -1,7 +1,7 @@
 """The null rule of issue 13 on a few generated drops: no co-missing group under either null
 of the generator (bench/bench_groups_null.py reports 20 of each), planted groups still found.
 
-The ``housemates`` null (``geo.synth_nulls``) finds children back at their own homes, so
+The ``housemates`` null (``geo.scenario.nulls``) finds children back at their own homes, so
 children of one home share a found-at place and come back within hours of each other by chance:
 before the chance filter covered every rule these drops gave 1-4 false groups each."""
 import pytest
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def _groups(tmp_path, seed, null):
-    from geo import synth
+    from geo.scenario import generator as synth
     truth = synth.generate(tmp_path / f"d{seed}{null}", seed=seed, scale="city", null=null)
     f = frames_from_drop(tmp_path / f"d{seed}{null}", truth)
     args = (f["episodes"], f["children"], f["return_interviews"], f["persons"])

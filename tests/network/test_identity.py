@@ -158,7 +158,7 @@ def test_precision_recall_on_planted_records(background):
     ids = res.identities.set_index("record")["person_id"]
     sc = pairwise_scores(ids, pd.Series(truth).reindex(ids.index))
     assert sc["precision"] >= 0.98, sc
-    assert sc["recall"] >= 0.93, sc  # this generator is noisier than geo.synth
+    assert sc["recall"] >= 0.93, sc  # this generator is noisier than geo.scenario.generator
     assert sum(ids[a] == ids[b] for a, b in siblings) == 0
     kinds = res.identities.groupby("person_id")["kind"].nunique()
     assert (kinds == 1).all()
@@ -174,7 +174,7 @@ def _drop_records(drop: Path) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", [2])
 def test_precision_recall_on_synth_drop(tmp_path, seed):
-    from geo import synth
+    from geo.scenario import generator as synth
     truth = synth.generate(tmp_path, seed=seed, scale="city")
     records = _drop_records(tmp_path)
     ids = resolve_identities(records, seed=0).set_index("record")
@@ -266,7 +266,7 @@ def test_cli_identity(tmp_path, monkeypatch):
     from typer import testing as typer_testing
 
     from api import cli
-    from geo import synth
+    from geo.scenario import generator as synth
     synth.generate(tmp_path / "drop", seed=3, scale="sample")
     db = f"sqlite:///{tmp_path / 'w.sqlite'}"
     runner = typer_testing.CliRunner()
@@ -276,7 +276,7 @@ def test_cli_identity(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["records"] > summary["persons"] > 0
-    from geo.store import open_store
+    from geo.storage.store import open_store
     links = open_store(db).table("identity_links")
     grp = links[links["kind"] == "child"].groupby("person_id")["record"].apply(sorted)
     multi = grp[grp.map(len) > 1]

@@ -22,7 +22,7 @@ def _records(df, ctx, m, drop=("geometry",)) -> list[dict]:
         return []
     df = pd.DataFrame(df.drop(columns=[c for c in drop if c in df]))
     if not ctx.analyst and "explanation" in df:  # premises: the text must not show suppressed counts
-        from geo.venues import explanations_for
+        from geo.stats.venues import explanations_for
         df["explanation"] = explanations_for(df, m.count).to_numpy()
     if not ctx.analyst:      # the one disclosure policy (geo.disclosure.minimise_frame)
         df = m.table(disclosure.suppress_small_rates(df, small=m.small), ctx.view)
@@ -107,10 +107,10 @@ def premises_profile(request: Request,
 
 
 def _linked(wf, ctx, prem_row, premises_id: str) -> dict:
-    """Linked episodes by month (geo.screening) and the premises' review records."""
+    """Linked episodes by month (geo.meetings.screening) and the premises' review records."""
     from api.jobs.licensing import review_json
-    from geo.reviews import reviews_frame
-    from geo.screening import episodes_by_month, linked_events
+    from geo.meetings.reviews import reviews_frame
+    from geo.meetings.screening import episodes_by_month, linked_events
     ev = wf.layers.frame("place_events")
     months = episodes_by_month(linked_events(prem_row, ev)) if ev is not None else []
     reviews = [review_json(r) for r in reviews_frame(wf.store, premises_id).to_dict("records")]

@@ -1,7 +1,7 @@
 """Licensing officers: screening of an address, postcode, premises or application
 (``GET /licensing/screen``), and the review records of premises (``GET/POST /licensing/reviews``).
 
-The screening is the function of ``wayfinder screen`` (api/jobs/screen.py, geo/screening.py):
+The screening is the function of ``wayfinder screen`` (api/jobs/screen.py, geo/meetings/screening.py):
 a licensing officer gets it minimised (no person references, counts 1-4 as "<5", months), an
 analyst in full. A review records the signed-in officer's decision and is an alteration in the
 audit trail; the latest review of each premises shows in later screenings and packs.
@@ -38,8 +38,8 @@ def licensing_screen(request: Request,
                      from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
                      to: Annotated[str | None, Query(max_length=10)] = None) -> dict:
     from api.jobs.screen import ScreenError, gazetteer_of, period_bounds, run_screen
-    from geo.reviews import reviews_frame
-    from geo.store import StoreError
+    from geo.meetings.reviews import reviews_frame
+    from geo.storage.store import StoreError
     wf, ctx = service(request), ctx_of(request)
 
     def result(name):
@@ -71,7 +71,7 @@ class ReviewIn(BaseModel):
              summary="Record a licensing review decision about a premises (the signed-in officer)")
 def licensing_review_record(request: Request, body: ReviewIn) -> dict:
     from api.jobs.licensing import review_json
-    from geo.reviews import ReviewError, record_review
+    from geo.meetings.reviews import ReviewError, record_review
     wf, ctx = service(request), ctx_of(request)
     try:
         row = record_review(wf.store, body.premises_id, body.decision, body.decided_at, ctx.user,
@@ -89,7 +89,7 @@ def licensing_reviews(request: Request,
                       premises_id: Annotated[str | None, Query(max_length=128)] = None) -> list[dict]:
     from api.jobs.licensing import review_json
     from geo.disclosure import month_of
-    from geo.reviews import reviews_frame
+    from geo.meetings.reviews import reviews_frame
     wf, ctx = service(request), ctx_of(request)
     rows = [review_json(r) for r in reviews_frame(wf.store, premises_id).to_dict("records")]
     if ctx.view == "licensing":

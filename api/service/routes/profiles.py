@@ -59,8 +59,8 @@ def profile(request: Request, person_ref: PersonRef, purpose: Annotated[str, PUR
     out: dict = {"person_id": pid} if full else {"pseudonym": m.pseudonym(pid, kind)}
     out["kind"] = kind
     if len(recs):
-        # the best view of the child from all linked records (geo.person_view), not the first one
-        from geo.person_view import person_view
+        # the best view of the child from all linked records (geo.meetings.person_view), not the first one
+        from geo.meetings.person_view import person_view
         pv = wf.layers.cached("person_view", lambda: person_view(ch))
         r = pv.loc[pid].to_dict()
         keep = ["sex", "care_status", "placement_type", "responsible_authority", "placement_authority",

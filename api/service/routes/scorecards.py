@@ -11,7 +11,7 @@ from api.service.errors import BadRequest, Unavailable
 from api.service.model import (CSE_EXAMPLE, ERRORS, MISSING_NOW_EXAMPLE, MOG_EXAMPLE, WORRYING_EXAMPLE,
                        example)
 from geo import disclosure
-from geo import scorecards as sc
+from geo.meetings import scorecards as sc
 
 router = APIRouter()
 _ERR = {k: ERRORS[k] for k in (400, 401, 403, 429)}
@@ -48,7 +48,7 @@ SUPPRESSED_PCT = disclosure.SUPPRESSED_PCT
 def suppress_dict(d, m, keys_exempt=("period",), bases=None):
     """Non-analyst scorecard: ``geo.disclosure.suppress_scorecard`` (counts 1-4 become "<5",
     percentages over a base of 1-4 or implying a count of 1-4 become "n/a (<5)", bases from
-    ``geo.scorecards.PCT_BASE``) with the install's small-count threshold."""
+    ``geo.meetings.scorecards.PCT_BASE``) with the install's small-count threshold."""
     return disclosure.suppress_scorecard(d, m.small, keys_exempt, bases)
 
 
@@ -61,7 +61,7 @@ def scorecard_mog(request: Request, from_: Annotated[str | None, FROM] = None,
                   as_of: Annotated[str | None, AS_OF] = None,
                   host: Annotated[str, Query(max_length=80, description="host authority")] = "Birmingham") -> dict:
     from api.roles import collection_allowed
-    from geo.mog_extras import minimised, mog_extras
+    from geo.meetings.mog_extras import minimised, mog_extras
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
     view = _person_view(wf, ch)
@@ -77,8 +77,8 @@ def scorecard_mog(request: Request, from_: Annotated[str | None, FROM] = None,
 
 
 def _person_view(wf, ch):
-    """The best view of each person (geo.person_view), cached with the store's frames."""
-    from geo.person_view import person_view
+    """The best view of each person (geo.meetings.person_view), cached with the store's frames."""
+    from geo.meetings.person_view import person_view
     return wf.layers.cached("person_view", lambda: person_view(ch))
 
 
@@ -91,7 +91,7 @@ def scorecard_cse(request: Request, from_: Annotated[str | None, FROM] = None,
                   as_of: Annotated[str | None, Query(max_length=40, description="as-of time "
                                                      "(default: the end of the period)")] = None) -> dict:
     from api.jobs.scorecard import cse_scorecard_of
-    from geo.cse import CSE_PCT_BASE
+    from geo.meetings.cse import CSE_PCT_BASE
     from geo.periods import Period, PeriodError
     from network.crime_parties import CSE_FRAMES
     wf, ctx = service(request), ctx_of(request)
@@ -164,7 +164,7 @@ def worrying(request: Request, purpose: Annotated[str, PURPOSE],
 def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
                         from_: Annotated[str | None, FROM] = None, to: Annotated[str | None, TO] = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
-    from geo import cse
+    from geo.meetings import cse
     from network.crime_parties import CSE_FRAMES, cse_inputs, with_identities
     wf, ctx = service(request), ctx_of(request)
     ep, _, _ = _frames(wf)
@@ -198,7 +198,7 @@ def cse_victims_at_risk(request: Request, purpose: Annotated[str, PURPOSE],
                     "unknown children, interviews after the next episode, records that disagree")
 def data_quality(request: Request, as_of: Annotated[str | None, AS_OF] = None) -> dict:
     from api.jobs.quality import report_json
-    from geo.data_quality import quality_report
+    from geo.meetings.data_quality import quality_report
     wf, ctx = service(request), ctx_of(request)
     ep, ch, rhi = _frames(wf)
     rep = report_json(quality_report(ep, ch, rhi, _instant(as_of), view=_person_view(wf, ch)))

@@ -39,7 +39,7 @@ def test_admin_reads_and_verifies(as_role):
 
 
 def test_tampering_detected(tmp_path):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     from api.jobs.audit import AuditTrail
     store = open_store(f"sqlite:///{tmp_path / 'a.sqlite'}")
     trail = AuditTrail(store.engine)
@@ -61,7 +61,7 @@ def test_tampering_detected(tmp_path):
 
 
 def test_tail_deletion_detected(tmp_path):
-    from geo.store import open_store
+    from geo.storage.store import open_store
     from api.jobs.audit import AuditTrail
     store = open_store(f"sqlite:///{tmp_path / 'b.sqlite'}")
     AuditTrail(store.engine)

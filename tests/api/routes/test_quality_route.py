@@ -40,9 +40,9 @@ def test_profile_reads_the_best_view_with_provenance(as_role):
 
 
 def test_mase_area_pack_route(as_role, app):
-    from geo import schema
-    from geo.mase import read_mase_areas
-    from geo.reference import MASE_AREAS_ILLUSTRATIVE
+    from geo.storage import schema
+    from geo.meetings.mase import read_mase_areas
+    from geo.places.reference import MASE_AREAS_ILLUSTRATIVE
     store = app.state.wf.store
     with store.engine.begin() as conn:
         conn.execute(schema.mase_areas.delete())

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from api.jobs import tilesets
 from api.jobs.tiles import build_from_store
 from api.minimise import view_for
-from geo import disclosure, schema
+from geo import disclosure
+from geo.storage import schema
 from geo.tilesets import HALF, SCHEME, cells_at, tile_of
 
 Q = "?purpose=tileset+test"

@@ -1,0 +1,176 @@
+"""One best view of each person from all their linked records, with the provenance of every value.
+
+Police, social care, the return-interview provider and schools each hold a record of the same
+child (linked into one ``person_id`` by identity resolution, ``network.identity``); the records
+often disagree (DOMAIN.md, "What goes wrong today"). Every scorecard, pack and profile reads a
+child's attributes from this view, never from whichever record happens to come first.
+
+Rule per field (:data:`RULES`): the value of the most authoritative source for that field
+(:data:`AUTHORITY`: social care holds care status and placement; schools the school and UPN;
+police the police id), ties within a rank broken by the record key (stable); ``unknown`` and
+empty cells are no value. CSE risk takes the highest level any source records (a safeguarding
+judgement: the most cautious view wins). Where the records of a person hold more than one
+distinct value of a field, the view still gives the chosen value but marks the field as a
+conflict (``<field>_conflict`` True, all values in ``<field>_values``) so it can be shown and
+counted (geo.meetings.data_quality).
+
+>>> import pandas as pd
+>>> ch = pd.DataFrame({"person_id": ["P1", "P1", "P1"], "child_key": ["police/1", "carefirst/9", "rhi/4"],
+...                    "source": ["police", "carefirst", "rhi_provider"],
+...                    "care_status": ["none", "cic", "cp"], "dob": ["2003-01-02"] * 3})
+>>> v = person_view(ch)
+>>> v.loc["P1", "care_status"], v.loc["P1", "care_status_source"], bool(v.loc["P1", "care_status_conflict"])
+('cic', 'carefirst/9', True)
+>>> bool(v.loc["P1", "dob_conflict"])
+False
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: kinds of source, by a word in the source's name (the contract lets each drop name its sources)
+SOURCE_KINDS = (
+    ("social_care", ("carefirst", "social", "care", "lcs", "mosaic", "liquidlogic", "eclipse",
+                     "csc", "childrens_services", "children_services")),
+    ("education", ("education", "school", "ems", "capita", "sims")),
+    ("police", ("police", "compact", "niche", "athena", "pnc")),
+    ("rhi", ("rhi", "return", "streetwise", "provider")),
+)
+
+#: the order in which source kinds are believed, per field (first = most authoritative)
+_CARE = ("social_care", "police", "rhi", "education", "other")
+_SCHOOL = ("education", "social_care", "rhi", "police", "other")
+_POLICE = ("police", "social_care", "education", "rhi", "other")
+AUTHORITY = {
+    "care_status": _CARE, "placement_type": _CARE, "placement_postcode": _CARE,
+    "placement_e": _CARE, "placement_n": _CARE, "placement_ward": _CARE,
+    "placement_authority": _CARE, "establishment": _CARE, "responsible_authority": _CARE,
+    "given_name": _CARE, "family_name": _CARE, "dob": _CARE, "sex": _CARE, "ethnicity": _CARE,
+    "carefirst_id": _CARE, "school": _SCHOOL, "upn": _SCHOOL, "police_id": _POLICE,
+}
+#: ordered levels for the fields whose rule is "highest"
+HIGHEST = {"cse_risk": ("none", "at_risk", "significant", "serious")}
+#: the rule of each field: "authority" (AUTHORITY order) or "highest" (HIGHEST order)
+RULES = {**{f: "authority" for f in AUTHORITY}, **{f: "highest" for f in HIGHEST}}
+#: fields whose disagreement between sources is a data-quality finding (geo.meetings.data_quality)
+CHECKED = ("care_status", "placement_type", "placement_postcode", "placement_authority",
+           "establishment", "responsible_authority", "dob", "sex", "cse_risk")
+#: placement coordinates follow the placement postcode's choice (they are one fact)
+_FOLLOWS = {"placement_e": "placement_postcode", "placement_n": "placement_postcode",
+            "placement_ward": "placement_postcode"}
+NO_VALUE = {"", "unknown", "not known", "nan", "none_recorded"}
+
+
+def source_kind(source: object) -> str:
+    """The kind of a source name: social_care, education, police, rhi or other.
+
+    >>> source_kind("carefirst"), source_kind("Police"), source_kind("rhi_provider"), source_kind("x")
+    ('social_care', 'police', 'rhi', 'other')
+    """
+    s = str(source or "").strip().lower().replace("-", "_").replace(" ", "_")
+    for kind, words in SOURCE_KINDS:
+        if any(w in s for w in words):
+            return kind
+    return "other"
+
+
+def _values(col: pd.Series) -> pd.Series:
+    """Comparable text of a field's cells; no value (empty, unknown, NaN) as NaN."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        txt = col.dt.strftime("%Y-%m-%d")
+    else:
+        txt = col.astype("string").str.strip()
+    txt = txt.astype(object)
+    bad = col.isna().to_numpy() | txt.isna().to_numpy()
+    low = pd.Series(txt, index=col.index).astype(str).str.lower()
+    bad |= low.isin(NO_VALUE).to_numpy()
+    return pd.Series(np.where(bad, None, txt), index=col.index, dtype=object)
+
+
+def person_view(children: pd.DataFrame, fields=None) -> pd.DataFrame:
+    """One row per ``person_id`` of the ``children`` frame (docs/FRAMES.md): for each field, the
+    chosen value (the original cell, typed as in the frame), ``<field>_source`` (the record key
+    it came from), ``<field>_conflict`` (the person's records hold more than one value) and,
+    for the fields in :data:`CHECKED`, ``<field>_values`` (``{record key: value}`` of every
+    record with a value, only where they conflict). Also ``records`` (number of records),
+    ``sources`` (``;``-joined source names) and ``from_episode`` (True when every record was
+    created from an episode of an unknown child)."""
+    if children is None or len(children) == 0:
+        return pd.DataFrame(index=pd.Index([], name="person_id"))
+    ch = children.reset_index(drop=True)
+    key = ch["child_key"] if "child_key" in ch else pd.Series(ch.index.astype(str), index=ch.index)
+    src = ch["source"] if "source" in ch else key.astype(str).str.split("/", n=1).str[0]
+    kind = src.map(source_kind)
+    pid = ch["person_id"].astype(str)
+    out = pd.DataFrame(index=pd.Index(sorted(pid.unique()), name="person_id"))
+    g = pd.DataFrame({"pid": pid, "key": key.astype(str), "src": src.astype(str)})
+    out["records"] = g.groupby("pid").size()
+    out["sources"] = g.groupby("pid")["src"].agg(lambda s: ";".join(sorted(set(s))))
+    if "from_episode" in ch:
+        out["from_episode"] = ch["from_episode"].fillna(False).astype(bool).groupby(pid).all()
+    fields = [f for f in (fields or list(RULES) + list(_FOLLOWS)) if f in ch.columns]
+    for f in fields:
+        if f in _FOLLOWS and _FOLLOWS[f] in ch.columns:
+            continue                  # chosen with its leader below
+        val = _values(ch[f])
+        has = val.notna()
+        if RULES.get(f, "authority") == "highest":
+            order = {v: i for i, v in enumerate(HIGHEST[f])}
+            rank = -val.map(order).fillna(-1)
+        else:
+            order = {k: i for i, k in enumerate(AUTHORITY.get(f, _CARE))}
+            rank = kind.map(order).fillna(len(order))
+        d = pd.DataFrame({"pid": pid, "key": g["key"], "rank": rank, "val": val,
+                          "raw": ch[f]})[has.to_numpy()]
+        d = d.sort_values(["pid", "rank", "key"], kind="stable")
+        first = d.drop_duplicates("pid").set_index("pid")
+        out[f] = first["raw"].reindex(out.index)
+        out[f"{f}_source"] = first["key"].reindex(out.index)
+        nvals = d.groupby("pid")["val"].nunique().reindex(out.index).fillna(0)
+        out[f"{f}_conflict"] = (nvals > 1).to_numpy()
+        if f in CHECKED:
+            conflicted = d[d["pid"].isin(out.index[out[f"{f}_conflict"]])]
+            vals = conflicted.groupby("pid").apply(
+                lambda x: dict(zip(x["key"], x["val"])), include_groups=False) \
+                if len(conflicted) else pd.Series(dtype=object)
+            out[f"{f}_values"] = pd.Series(vals, dtype=object).reindex(out.index)
+        for follower, leader in _FOLLOWS.items():
+            if leader == f and follower in ch.columns:
+                row_of = pd.Series(ch.index, index=g["key"].to_numpy())
+                rows = out[f"{f}_source"].map(row_of)
+                picked = ch[follower].reindex(rows.fillna(-1).astype(int).to_numpy())
+                out[follower] = np.where(rows.notna().to_numpy(), picked.to_numpy(), np.nan)
+    return out
+
+
+def conflicts(view: pd.DataFrame, fields=CHECKED) -> pd.DataFrame:
+    """Long form of the fields on which a person's records disagree: person_id, field, chosen
+    (the view's value), chosen_from (record key), values (``record: value; ...``)."""
+    rows = []
+    for f in fields:
+        c = f"{f}_conflict"
+        if c not in view:
+            continue
+        sub = view[view[c].fillna(False).astype(bool)]
+        for pid, r in sub.iterrows():
+            vals = r.get(f"{f}_values")
+            rows.append({"person_id": pid, "field": f, "chosen": _text(r[f]),
+                         "chosen_from": r[f"{f}_source"],
+                         "values": "; ".join(f"{k}: {v}" for k, v in (vals or {}).items())})
+    return pd.DataFrame(rows, columns=["person_id", "field", "chosen", "chosen_from", "values"])
+
+
+def _text(v) -> str | None:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d")
+    return str(v)
+
+
+def attribute(view: pd.DataFrame, field: str, person_ids: pd.Series) -> pd.Series:
+    """The view's ``field`` of each person id in ``person_ids`` (NaN where the view has none)."""
+    if field not in view:
+        return pd.Series(np.nan, index=person_ids.index, dtype=object)
+    return person_ids.map(view[field])

@@ -1,0 +1,1 @@
+"""The gazetteer: reference data, postcodes, boundaries, addresses and geocoding."""

@@ -1,0 +1,1 @@
+"""The scenario generator: synthetic drops with planted truth and nulls."""

@@ -1,0 +1,451 @@
+"""The store: one schema on an SQLite file (embedded default) or PostGIS (the service).
+
+`open_store(url)` migrates the database to the current schema and returns a `Store` whose
+`frame(name)` loads the analysis frames of docs/FRAMES.md. Analyses never read the database
+themselves; the CLI and the API load frames here, call pure functions, and save what they return
+with `write_result`.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+
+from geo.storage import schema
+from geo.model import grading_code
+
+DEFAULT_URL = "sqlite:///wayfinder.sqlite"
+MIGRATIONS = Path(__file__).with_name("migrations")
+INSERT_CHUNK = 100_000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or does not hold what was asked for."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The store URL given (`--db`, or WAYFINDER_DB read by the caller's settings), else an
+    SQLite file in the current folder."""
+    return url or DEFAULT_URL
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC the schema stores."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+STORE_URL_FORMS = "sqlite:///PATH/wayfinder.sqlite or postgresql://USER@HOST/DATABASE"
+
+
+def open_store(url: str | None = None, migrate: bool = True) -> "Store":
+    """Open (and by default migrate) the store at an SQLAlchemy URL."""
+    return Store(resolve_url(url), migrate=migrate)
+
+
+def _split_list(values: pd.Series) -> pd.Series:
+    """`;`-separated cells to lists (ingest stored them stripped, without empty parts)."""
+    cells = values.fillna("").astype(str).tolist()
+    return pd.Series([c.split(";") if c else [] for c in cells], index=values.index, dtype=object)
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, errors="coerce", format="ISO8601").dt.tz_localize("UTC")
+
+
+class Store:
+    """A migrated database and the frames analyses read from it."""
+
+    def __init__(self, url: str, migrate: bool = True):
+        self.url = url
+        kwargs = {}
+        if url.startswith("sqlite"):
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:" and not Path(path).parent.exists():
+                raise StoreError(f"cannot open {url}: folder {Path(path).parent} does not exist")
+        scheme = url.partition(":")[0].lower()
+        if scheme in ("http", "https"):
+            raise StoreError(f"{url} is a web address, not a database: --db takes "
+                             f"{STORE_URL_FORMS} (the service's web address is for QGIS, GDAL "
+                             "and browsers)")
+        try:
+            self.engine = sa.create_engine(url, future=True, **kwargs)
+        except Exception as exc:  # bad URL, missing driver
+            raise StoreError(f"cannot open {url}: not a database URL Wayfinder can open "
+                             f"({' '.join(str(exc).split())}); use {STORE_URL_FORMS}") from exc
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if migrate:
+            self.migrate()
+
+    # ---- schema ------------------------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_postgis(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def migrate(self) -> None:
+        """Bring the database to the latest migration (Alembic, geo/storage/migrations)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open {self.url}: {exc.orig}") from exc
+
+    # ---- bulk writes --------------------------------------------------------------------------
+    def insert_frame(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+        """Insert every row of `frame` (columns named as the table's) in one round of the
+        fastest path the backend has: COPY on PostgreSQL, executemany on SQLite."""
+        if frame.empty:
+            return 0
+        cols = [c for c in frame.columns if c in table.c]
+        for start in range(0, len(frame), INSERT_CHUNK):   # bounded memory for big files
+            rows = _rows(frame[cols].iloc[start:start + INSERT_CHUNK])
+            if self.is_postgis:
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur:
+                    with cur.copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
+                        for row in rows:
+                            copy.write_row(row)
+            else:
+                marks = ", ".join("?" for _ in cols)
+                conn.exec_driver_sql(
+                    f'INSERT INTO {table.name} ({", ".join(cols)}) VALUES ({marks})', rows)
+        return len(frame)
+
+    def update_frame(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame,
+                     key: Iterable[str]) -> int:
+        """Update rows matched on `key` columns with the other columns of `frame`."""
+        if frame.empty:
+            return 0
+        key = list(key)
+        cols = [c for c in frame.columns if c in table.c and c not in key]
+        stmt = (table.update()
+                .where(*[table.c[k] == sa.bindparam(f"k_{k}") for k in key])
+                .values({c: sa.bindparam(f"v_{c}") for c in cols}))
+        params = [{**{f"k_{k}": r[k] for k in key}, **{f"v_{c}": r[c] for c in cols}}
+                  for r in _records(frame[key + cols])]
+        conn.execute(stmt, params)
+        return len(frame)
+
+    # ---- reading ----------------------------------------------------------------------------
+    def has_reference(self) -> bool:
+        """Whether postcodes and boundaries are loaded (``wayfinder reference``)."""
+        with self.engine.connect() as conn:
+            return all(conn.execute(sa.select(t.c[c]).limit(1)).first() is not None
+                       for t, c in ((schema.postcodes, "postcode"), (schema.areas, "area_code")))
+
+    def read_sql(self, query, params: dict | None = None) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn, params=params)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A whole table; read once per `frame()` call however many builders need it."""
+        memo = getattr(self, "_memo", None)
+        if memo is not None and name in memo:
+            return memo[name].copy()
+        df = self.read_sql(sa.select(schema.metadata.tables[name]))
+        if memo is not None:
+            memo[name] = df
+            return df.copy()
+        return df
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """One of the frames of docs/FRAMES.md."""
+        builder = getattr(self, f"_frame_{name}", None)
+        if builder is None:
+            raise StoreError(f"no frame called {name!r}")
+        outer = getattr(self, "_memo", None) is None
+        if outer:
+            self._memo = {}
+        try:
+            # a frame another frame is made from (the place events read the episodes and
+            # return interviews) is built once per call of `frames()`
+            key = ("frame", name)
+            if key not in self._memo:
+                self._memo[key] = builder()
+            return self._memo[key]
+        finally:
+            if outer:
+                self._memo = None
+
+    def frames(self, names, missing_ok=()) -> dict:
+        """Several frames, each table read once for all of them (the frames of the network
+        step share the episodes, geocodes and identity tables: read per frame they were half
+        the load time at national scale). A frame in ``missing_ok`` that the store cannot
+        build is None (a warning on stderr) instead of an error."""
+        self._memo = {}
+        out = {}
+        try:
+            for name in names:
+                try:
+                    out[name] = self.frame(name)
+                except Exception as exc:
+                    if name not in missing_ok:
+                        raise
+                    out[name] = None
+                    print(f"warning: frame {name} unavailable ({exc})", file=sys.stderr)
+        finally:
+            self._memo = None
+        return out
+
+    def _person_ids(self, record_keys: pd.Series) -> pd.Series:
+        """The resolved person_id of each record key (the key itself until identity has run)."""
+        ids = self.table("identity_links")
+        if ids.empty:
+            return record_keys.astype(object).copy()
+        found = record_keys.map(ids.set_index("record")["person_id"]).astype(object)
+        return found.where(found.notna(), record_keys)
+
+    def _geocoded(self, texts: pd.Series, prefix: str, cols=("e", "n", "precision", "ward")
+                  ) -> pd.DataFrame:
+        """Geocode columns for a series of location texts, from the geocodes table."""
+        geo = self.table("geocodes").set_index("text")
+        names = {"e": "easting", "n": "northing", "precision": "precision",
+                 "confidence": "confidence", "ward": "ward_code", "lsoa": "lsoa_code"}
+        out = pd.DataFrame(index=texts.index)
+        for c in cols:
+            out[f"{prefix}_{c}"] = texts.map(geo[names[c]]) if len(geo) else None
+        for c in ("e", "n", "confidence"):
+            if f"{prefix}_{c}" in out:
+                out[f"{prefix}_{c}"] = out[f"{prefix}_{c}"].astype(float)
+        if f"{prefix}_precision" in out:
+            p = out[f"{prefix}_precision"].astype(object)
+            out[f"{prefix}_precision"] = p.where(p.notna(), "none")
+        return out
+
+    def _frame_children(self) -> pd.DataFrame:
+        df = self.table("children")
+        df["child_key"] = df["source"] + "/" + df["child_id"]
+        df = df.join(self._geocoded(df["placement_postcode"], "placement"))
+        df = df.drop(columns=["placement_precision"])
+        df["person_id"] = self._person_ids(df["child_key"])
+        df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
+        df["from_episode"] = df["from_episode"].astype(bool)
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_persons(self) -> pd.DataFrame:
+        df = self.table("persons").rename(columns={"person_id": "person_id_src"})
+        df["person_key"] = df["source"] + "/" + df["person_id_src"]
+        df = df.join(self._geocoded(df["address"], "address"))
+        df["person_id"] = self._person_ids(df["person_key"])
+        df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_episodes(self) -> pd.DataFrame:
+        df = self.table("episodes")
+        df["episode_key"] = df["source"] + "/" + df["episode_id"]
+        df["person_id"] = self._person_ids(df["child_key"])
+        for c in ("reported_at", "returned_at"):
+            df[c] = _utc(df[c])
+        df = df.rename(columns={"last_seen": "last_seen_text", "found_at": "found_text"})
+        df = df.join(self._geocoded(df["last_seen_text"], "last_seen",
+                                    ("e", "n", "precision", "ward", "lsoa")))
+        df = df.join(self._geocoded(df["found_text"], "found",
+                                    ("e", "n", "precision", "confidence", "ward", "lsoa")))
+        df["found_with"] = _split_list(df["found_with"])
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_return_interviews(self) -> pd.DataFrame:
+        df = self.table("return_interviews")
+        df["rhi_key"] = df["source"] + "/" + df["rhi_id"]
+        ep = self.table("episodes")
+        child_of = (ep["source"] + "/" + ep["episode_id"]).pipe(
+            lambda k: pd.Series(ep["child_key"].values, index=k.values))
+        child = df["episode_key"].map(child_of)
+        df["person_id"] = self._person_ids(child)
+        for c in ("notified_at", "offered_at", "held_at"):
+            df[c] = _utc(df[c])
+        for c in ("push_factors", "pull_factors", "issues", "places", "associates"):
+            df[c] = _split_list(df[c])
+        df["seraf_score"] = df["seraf_score"].astype("Int64")
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_place_events(self) -> pd.DataFrame:
+        ep = self.frame("episodes")
+        parts = []
+        for kind, prefix, text in (("found_at", "found", "found_text"),
+                                   ("last_seen", "last_seen", "last_seen_text")):
+            at = ep["returned_at"].fillna(ep["reported_at"]) if kind == "found_at" \
+                else ep["reported_at"]
+            parts.append(pd.DataFrame({
+                "event_key": ep["episode_key"] + "#" + kind, "person_id": ep["person_id"],
+                "episode_key": ep["episode_key"], "kind": kind, "at": at, "text": ep[text]}))
+        rhi = self.frame("return_interviews")[["rhi_key", "episode_key", "person_id", "held_at",
+                                               "places"]]
+        rhi = rhi.explode("places").dropna(subset=["places"])
+        if len(rhi):
+            when = rhi["episode_key"].map(ep.set_index("episode_key")["reported_at"])
+            parts.append(pd.DataFrame({
+                "event_key": rhi["rhi_key"] + "#" + rhi.groupby(level=0).cumcount().astype(str),
+                "person_id": rhi["person_id"], "episode_key": rhi["episode_key"],
+                "kind": "rhi_place", "at": when, "text": rhi["places"]}))
+        ev = pd.concat(parts, ignore_index=True).dropna(subset=["text"])
+        geo = self.table("geocodes")[["text", "easting", "northing", "precision", "confidence",
+                                      "method", "match_id", "ward_code", "lsoa_code"]]
+        ev = ev.merge(geo, on="text", how="inner")
+        ev = ev[ev["precision"] != "none"].dropna(subset=["easting", "northing"])
+        return ev.sort_values("event_key").reset_index(drop=True)
+
+    def _frame_premises(self) -> pd.DataFrame:
+        df = self.table("premises")
+        df["premises_key"] = df["source"] + "/" + df["premises_id"]
+        df = df.join(self.locate(df["easting"], df["northing"]))
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_places(self) -> pd.DataFrame:
+        df = self.table("places")
+        df["aliases"] = _split_list(df["aliases"])
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_intelligence(self) -> pd.DataFrame:
+        df = self.table("intelligence")
+        df["intel_key"] = df["source"] + "/" + df["intel_id"]
+        df["recorded_at"] = _utc(df["recorded_at"])
+        df["grading"] = [grading_code(a, b, c) for a, b, c in
+                         zip(df["source_eval"], df["intel_eval"], df["handling"])]
+        df["source_eval"] = pd.to_numeric(df["source_eval"], errors="coerce").astype("Int64")
+        df = df.rename(columns={"location": "location_text"})
+        geo = self._geocoded(df["location_text"], "loc", ("e", "n", "precision"))
+        df["easting"], df["northing"], df["precision"] = (
+            geo["loc_e"], geo["loc_n"], geo["loc_precision"])
+        for c in ("subjects", "tags"):
+            df[c] = _split_list(df[c])
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_links(self) -> pd.DataFrame:
+        df = self.table("links")
+        df["link_key"] = df["source"] + "/" + df["link_id"]
+        df["observed_at"] = _utc(df["observed_at"])
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_cse_assessments(self) -> pd.DataFrame:
+        df = self.table("cse_assessments")
+        df["assessment_key"] = df["source"] + "/" + df["assessment_id"]
+        df["person_id"] = self._person_ids(df["child_key"])
+        for c in ("assessed_at", "closed_at"):
+            df[c] = _utc(df[c])
+        df["score"] = df["score"].astype("Int64")
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_crimes(self) -> pd.DataFrame:
+        """Crimes and non-crime incidents; ``victims`` and ``suspects`` stay as the references
+        written (lists), resolved to persons by ``network.graph.resolve_ref`` where needed."""
+        df = self.table("crimes")
+        df["crime_key"] = df["source"] + "/" + df["crime_id"]
+        df["recorded_at"] = _utc(df["recorded_at"])
+        for c in ("victims", "suspects"):
+            df[c] = _split_list(df[c])
+        df = df.rename(columns={"location": "location_text"})
+        geo = self._geocoded(df["location_text"], "loc", ("e", "n", "precision", "ward"))
+        df["easting"], df["northing"], df["precision"], df["ward_code"] = (
+            geo["loc_e"], geo["loc_n"], geo["loc_precision"], geo["loc_ward"])
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_education(self) -> pd.DataFrame:
+        df = self.table("education")
+        df["record_key"] = df["source"] + "/" + df["record_id"]
+        df["person_id"] = self._person_ids(df["child_key"])
+        for c in ("start_date", "end_date"):
+            df[c] = pd.to_datetime(df[c], errors="coerce")
+        return df.drop(columns=["id", "row_hash", "run_id"])
+
+    def _frame_populations(self) -> pd.DataFrame:
+        df = self.table("populations")
+        df["year"] = df["year"].astype("Int64")
+        return df.drop(columns=["id", "row_hash", "run_id", "extra", "population_id"])
+
+    def _frame_areas(self) -> gpd.GeoDataFrame:
+        df = self.table("areas")
+        geom = shapely.from_wkb(df.pop("geometry_wkb").to_numpy()) if len(df) else []
+        return gpd.GeoDataFrame(df, geometry=geom, crs=schema.SRID)
+
+    def _frame_postcodes(self) -> pd.DataFrame:
+        return self.table("postcodes")
+
+    def _frame_geocodes(self) -> pd.DataFrame:
+        return self.table("geocodes")
+
+    def _frame_held_rows(self) -> pd.DataFrame:
+        return self.table("held_rows")
+
+    def locate(self, easting: pd.Series, northing: pd.Series) -> pd.DataFrame:
+        """Ward and LSOA codes of points (EPSG:27700) by point in polygon."""
+        from geo.places.areas import locate_points
+        return locate_points(easting, northing, self.frame("areas"))
+
+    # ---- analysis results ---------------------------------------------------------------------
+    def write_result(self, name: str, frame: pd.DataFrame, params: dict | None = None) -> None:
+        """Save an analysis output (a frame or GeoDataFrame) under `name`, replacing the last."""
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        row = {"name": name, "created_at": utcnow(), "rows": len(frame),
+               "params": json.dumps(params or {}, default=str), "payload": buf.getvalue()}
+        with self.engine.begin() as conn:
+            conn.execute(schema.results.delete().where(schema.results.c.name == name))
+            conn.execute(schema.results.insert(), row)
+
+    def read_result(self, name: str) -> pd.DataFrame:
+        """An analysis output saved by `write_result` (GeoDataFrame when it was one)."""
+        with self.engine.connect() as conn:
+            payload = conn.execute(sa.select(schema.results.c.payload)
+                                   .where(schema.results.c.name == name)).scalar()
+        if payload is None:
+            raise StoreError(f"no result {name!r}: run the analysis first")
+        buf = io.BytesIO(payload)
+        try:
+            return gpd.read_parquet(buf)
+        except (ValueError, KeyError):
+            buf.seek(0)
+            return pd.read_parquet(buf)
+
+    def result_names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(schema.results.c.name)).scalars())
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _column(values: pd.Series) -> list:
+    """A frame column as plain Python values the DBAPI accepts (None for missing)."""
+    mask = values.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        out = list(values.dt.to_pydatetime())
+    else:
+        out = values.astype(object).tolist()
+    for i in np.flatnonzero(mask):
+        out[i] = None
+    return out
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple]:
+    return list(zip(*(_column(frame[c]) for c in frame.columns)))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [dict(zip(frame.columns, r)) for r in _rows(frame)]
