@@ -151,9 +151,13 @@ def test_gdal_mvt_driver_reads_the_tiles(served, tmp_path):
     url, token = served
     n = _api(served, "/collections/found_at/items?limit=1")["numberMatched"]
     # a .pbf URL straight from the server (GDAL georeferences a {z}/{x}/{y}.pbf name)
-    out = _run(served, "-ro", "-al", "-so",
+    out = _run(served, "-ro", "-al",
                "/vsicurl/{url}/collections/found_at/tiles/WebMercatorQuad/0/0/0.pbf")
-    assert "Layer name: found_at" in out and f"Feature Count: {n}" in out
+    # at zoom 0 the points come as pre-generalised cells (issue 19) whose counts add up to them
+    assert "Layer name: found_at" in out
+    counts = [int(line.split("=")[1]) for line in out.splitlines()
+              if line.strip().startswith("points (Integer) =")]
+    assert 0 < len(counts) <= n and sum(counts) == n
     # and a tile saved to disk with the MVT driver named
     tile = requests.get(url + "/collections/hotspots_ward/tiles/WebMercatorQuad/10/506/336",
                         headers={"Authorization": f"Bearer {token}", "X-Purpose": PURPOSE})
