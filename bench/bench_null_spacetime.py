@@ -75,12 +75,13 @@ def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", s
                     "near_repeat_min_q": float(nr["q_value"].min()),
                     "near_repeat_cells_q05": int((nr["q_value"] < 0.05).sum())})
     t2 = time.perf_counter()
-    (retro, info), (pro, _) = space_time_scans(ev, replications=R, seed=i)
+    (retro, info), (pro, _) = space_time_scans(ev, replications=R, seed=i, children=store.frame("children"))
     t3 = time.perf_counter()
     from geo.stats.permutation import bh_qvalues
     allp = pd.concat([retro["p_value"], pro["p_value"]]).to_numpy(float)
     q = bh_qvalues(allp) if len(allp) else allp
-    row.update({"scan_events": int(info["events"]), "scan_replications_run": info.get("replications_run"),
+    row.update({"scan_events": int(info["events"]), "scan_own_place_left_out": info.get("own_place_events_left_out"),
+                "scan_replications_run": info.get("replications_run"),
                 "scan_retro_p": float(retro["p_value"].iloc[0]) if len(retro) else 1.0,
                 "scan_retro_llr": float(retro["llr"].iloc[0]) if len(retro) else 0.0,
                 "scan_pro_p": float(pro["p_value"].iloc[0]) if len(pro) else 1.0,
