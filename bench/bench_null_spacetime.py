@@ -1,7 +1,7 @@
 """Null rates of the space-time inference (issue 13, items 3-5) over generated null city drops.
 
 Run: ``.venv/bin/python bench/bench_null_spacetime.py --drops 20 --replications 999
-[--null plain|housemates] [--scan-only] [--no-own-place-rule]``
+[--null plain|housemates] [--scan-only] [--own-place-rule]``
 
 Each drop: ``geo.scenario.generator.generate(seed=1000+i, scale="city", null=True)`` (no planted structure,
 same volumes; ``--null housemates``: children also found back at their own homes,
@@ -38,7 +38,7 @@ warnings.simplefilter("ignore")
 
 
 def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", scan_only: bool = False,
-             own_place_rule: bool = True) -> dict:
+             own_place_rule: bool = False) -> dict:
     import pandas as pd
     from api.jobs.identity import save_identities
     from geo.storage.ingest import ingest_drop
@@ -152,15 +152,15 @@ def main() -> None:
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--ehs-only", action="store_true", help="emerging hot spots only (no identity, Knox, scan)")
     ap.add_argument("--scan-only", action="store_true", help="the space-time scan only (no Knox, near-repeat, EHS)")
-    ap.add_argument("--no-own-place-rule", action="store_true",
-                    help="scan every located event, also those at a child's own places (the scan before the rule)")
+    ap.add_argument("--own-place-rule", action="store_true",
+                    help="leave out events at a child's own places (geo.places.located.at_own_place; off by default)")
     ap.add_argument("--null", default="plain", choices=("plain", "housemates"), help="the generator's null model")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     if not a.summary_only:
         for i in range(a.first, a.first + a.drops):
             row = one_drop(i, a.work, a.replications, a.ehs_only, a.null, a.scan_only,
-                           not a.no_own_place_rule)
+                           a.own_place_rule)
             with open(a.log, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)

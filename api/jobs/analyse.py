@@ -83,9 +83,8 @@ def ward_exposure(populations, postcodes, ward_codes):
 def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, end=None, seed: int = 0,
                      permutations: int = 999, children=None) -> dict:
     """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
-    ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan; events at a child's
-    own home or shared-setting placement left out, ``children``: the frame of that name), both
-    stored."""
+    ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan; ``children``: the
+    frame of that name, read by the scan's own-place rule when it is switched on), both stored."""
     import pandas as pd
     from geo.stats.scan import scan_clusters
     from geo.stats.spacetime import near_repeat

@@ -357,8 +357,7 @@ LAYERS: dict[str, LayerDef] = {d.id: d for d in [
                          "postcode")),
     LayerDef(R.SPACE_TIME_CLUSTERS.layer, "Space-time clusters",
              "Kulldorff space-time permutation scan: places where more children were found within a "
-             "few weeks than the overall place and time totals predict; events at a child's own home or "
-             "shared-setting placement are left out (as in the found-at clusters). Retrospective and prospective "
+             "few weeks than the overall place and time totals predict. Retrospective and prospective "
              "analyses are one test: p_value is the Monte Carlo p of the largest likelihood ratio over "
              "every cylinder of both (at most a 5% chance of any cluster with p < 0.05 when nothing is "
              "going on); q_value is BH over the reported clusters; recurrence_days (prospective "

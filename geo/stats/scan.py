@@ -5,8 +5,9 @@ permutation scan statistic for disease outbreak detection", PLoS Medicine 2(3): 
 SaTScan model that needs only case counts, no population at risk.
 
 * **Data**: located events (found-at places by default; area centroids and unresolved texts
-  left out; events at a child's own home or shared-setting placement left out, the same
-  own-place rule as the found-at cluster scan: :func:`geo.places.located.at_own_place`)
+  left out; with ``own_place_rule`` also events at a child's own home or shared-setting
+  placement, the found-at cluster scan's rule :func:`geo.places.located.at_own_place`: off by
+  default, it did not lower the false alarm rate on the housemates null)
   aggregated to locations (a ``cell_m`` metre grid, or exact points with
   ``cell_m=None``) and to time units of ``unit_days`` days aligned to END at the end of the
   period, so the last unit is complete. One child counts once per location and time unit.
@@ -197,10 +198,11 @@ class CircleCounts:
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
             unit_days: float = 7.0, cell_m: float | None = 250.0, max_radius_m: float = 1000.0,
             max_share: float = 0.5, exclude_precision=EXCLUDE_PRECISION, children: pd.DataFrame | None = None,
-            own_place_rule: bool = True, home_m: float = 50.0) -> ScanData:
+            own_place_rule: bool = False, home_m: float = 50.0) -> ScanData:
     """Aggregate located events to locations and time units (see the module docstring).
 
-    With ``own_place_rule`` (default) events at a child's own places are left out, as the found-at
+    With ``own_place_rule`` (off by default: on the housemates null it did not lower the false
+    alarm rate, bench/RESULTS_spacetime.md) events at a child's own places are left out, as the found-at
     cluster scan does (:func:`geo.places.located.own_places` from ``place_events`` and the
     ``children`` frame: homes, places last seen, places found at in two or more episodes; and
     shared-setting placements, :func:`geo.places.located.establishment_points`): a child found
@@ -446,7 +448,7 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                      end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
                      max_radius_m: float = 1000.0, max_share: float = 0.5,
                      early_stop: int | None = 50, children: pd.DataFrame | None = None,
-                     own_place_rule: bool = True) -> list[tuple[pd.DataFrame, dict]]:
+                     own_place_rule: bool = False) -> list[tuple[pd.DataFrame, dict]]:
     """One ``(clusters, info)`` per analysis in ``analyses`` (False = retrospective, True =
     prospective); the analyses share each replicate's permutation of the event times.
 
