@@ -79,7 +79,7 @@ METHOD = ("Kulldorff et al. (2005) space-time permutation scan statistic: cylind
           "child time-lines between children with equal event counts (seed {seed}), one test over every cylinder of the {tested} analyses (largest "
           "LLR over all of them); secondary clusters without geographical overlap")
 
-#: the own-place rule as stated in the method text, ``space_time.json`` and the layer description
+#: the own-place rule as stated, when it is on, in ``space_time.json`` (``scan.*.own_place_rule``) and the method text
 OWN_PLACE_RULE = ("events at a child's own home or shared-setting placement are left out (the found-at cluster "
                   "scan's own-place rule: the child's placements, places last seen and places found at in two or "
                   "more episodes, and any children's home or other shared setting, within 50 m): a child found "
