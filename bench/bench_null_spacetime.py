@@ -1,7 +1,7 @@
 """Null rates of the space-time inference (issue 13, items 3-5) over generated null city drops.
 
 Run: ``.venv/bin/python bench/bench_null_spacetime.py --drops 20 --replications 999
-[--null plain|housemates] [--scan-only]``
+[--null plain|housemates] [--scan-only] [--own-place-rule]``
 
 Each drop: ``geo.scenario.generator.generate(seed=1000+i, scale="city", null=True)`` (no planted structure,
 same volumes; ``--null housemates``: children also found back at their own homes,
@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 warnings.simplefilter("ignore")
 
 
-def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", scan_only: bool = False) -> dict:
+def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", scan_only: bool = False,
+             own_place_rule: bool = False) -> dict:
     import pandas as pd
     from api.jobs.identity import save_identities
     from geo.storage.ingest import ingest_drop
@@ -66,7 +67,7 @@ def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", s
     save_identities(store, ids)
     ev = store.frame("place_events")
     t1 = time.perf_counter()
-    row = {"drop": i, "seed": 1000 + i, "null": null, "replications": R}
+    row = {"drop": i, "seed": 1000 + i, "null": null, "replications": R, "own_place_rule": own_place_rule}
     if not scan_only:
         kx = knox_test(ev, seed=i, permutations=R)
         kx_event = knox_test(ev, seed=i, permutations=R, permute="event")
@@ -75,12 +76,14 @@ def one_drop(i: int, work: Path, R: int, ehs_only: bool = False, null="plain", s
                     "near_repeat_min_q": float(nr["q_value"].min()),
                     "near_repeat_cells_q05": int((nr["q_value"] < 0.05).sum())})
     t2 = time.perf_counter()
-    (retro, info), (pro, _) = space_time_scans(ev, replications=R, seed=i)
+    (retro, info), (pro, _) = space_time_scans(ev, replications=R, seed=i, children=store.frame("children"),
+                                               own_place_rule=own_place_rule)
     t3 = time.perf_counter()
     from geo.stats.permutation import bh_qvalues
     allp = pd.concat([retro["p_value"], pro["p_value"]]).to_numpy(float)
     q = bh_qvalues(allp) if len(allp) else allp
-    row.update({"scan_events": int(info["events"]), "scan_replications_run": info.get("replications_run"),
+    row.update({"scan_events": int(info["events"]), "scan_own_place_left_out": info.get("own_place_events_left_out"),
+                "scan_replications_run": info.get("replications_run"),
                 "scan_retro_p": float(retro["p_value"].iloc[0]) if len(retro) else 1.0,
                 "scan_retro_llr": float(retro["llr"].iloc[0]) if len(retro) else 0.0,
                 "scan_pro_p": float(pro["p_value"].iloc[0]) if len(pro) else 1.0,
@@ -149,12 +152,15 @@ def main() -> None:
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--ehs-only", action="store_true", help="emerging hot spots only (no identity, Knox, scan)")
     ap.add_argument("--scan-only", action="store_true", help="the space-time scan only (no Knox, near-repeat, EHS)")
+    ap.add_argument("--own-place-rule", action="store_true",
+                    help="leave out events at a child's own places (geo.places.located.at_own_place; off by default)")
     ap.add_argument("--null", default="plain", choices=("plain", "housemates"), help="the generator's null model")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     if not a.summary_only:
         for i in range(a.first, a.first + a.drops):
-            row = one_drop(i, a.work, a.replications, a.ehs_only, a.null, a.scan_only)
+            row = one_drop(i, a.work, a.replications, a.ehs_only, a.null, a.scan_only,
+                           a.own_place_rule)
             with open(a.log, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)

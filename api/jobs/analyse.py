@@ -81,15 +81,17 @@ def ward_exposure(populations, postcodes, ward_codes):
 
 
 def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, end=None, seed: int = 0,
-                     permutations: int = 999) -> dict:
+                     permutations: int = 999, children=None) -> dict:
     """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
-    ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan), both stored."""
+    ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan; ``children``: the
+    frame of that name, read by the scan's own-place rule when it is switched on), both stored."""
     import pandas as pd
     from geo.stats.scan import scan_clusters
     from geo.stats.spacetime import near_repeat
 
     nr = near_repeat(ev, permutations=permutations, seed=seed, start=start, end=end)
-    clusters, scans = scan_clusters(ev, seed=seed, replications=permutations, start=start, end=end)
+    clusters, scans = scan_clusters(ev, seed=seed, replications=permutations, start=start, end=end,
+                                    children=children)
     doc = {"knox": {"observed": kx["statistic"], "expected": kx["expected"], "p_value": kx["p_value"],
                     "space_m": kx["space_m"], "days": kx["time_days"],
                     **{k: v for k, v in kx.items() if k not in ("statistic", "space_m", "time_days", "expected", "p_value")}},
@@ -164,5 +166,5 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
     store.write_result(R.KNOX.name, pd.DataFrame([kx]))
     summary["knox_p"] = kx["p_value"]
     summary.update(write_space_time(ev, out, store, kx, start=start, end=end, seed=seed,
-                                    permutations=permutations))
+                                    permutations=permutations, children=frame("children")))
     return summary

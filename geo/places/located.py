@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["COARSE_PRECISION", "entity_matched", "home_points", "habitual_points", "at_home", "placement_points", "establishment_points",
-           "at_a_placement",
+           "at_a_placement", "own_places", "at_own_place",
            "located_mask", "study_postcodes"]
 
 #: geocode precisions too coarse to place a child (area centroids, nothing)
@@ -149,6 +149,32 @@ def at_home(events: pd.DataFrame, homes: pd.DataFrame | None, home_m: float = 50
     close = np.hypot(m["ee"] - m["e"], m["en"] - m["n"]) <= home_m
     out[m.loc[close.to_numpy(), "i"].to_numpy(int)] = True
     return out
+
+
+def own_places(children: pd.DataFrame | None, place_events: pd.DataFrame | None,
+               kinds=("found_at", "rhi_place"), habitual_episodes: int | None = 2) -> pd.DataFrame:
+    """Each child's own places (person_id, e, n): its homes (:func:`home_points`: placements and
+    places last seen) and, with ``habitual_episodes``, the points it was found at (events of
+    ``kinds``) in that many distinct episodes (:func:`habitual_points`). Read with
+    :func:`at_own_place`; the found-at cluster scan and the space-time scan both use it."""
+    homes = home_points(children, place_events)
+    if not habitual_episodes:
+        return homes
+    own = habitual_points(place_events, kinds, int(habitual_episodes))
+    return pd.concat([homes, own], ignore_index=True).drop_duplicates() if len(own) else homes
+
+
+def at_own_place(events: pd.DataFrame, homes: pd.DataFrame | None, placements: np.ndarray | None,
+                 home_m: float = 50.0) -> np.ndarray:
+    """The own-place rule: events within ``home_m`` of one of the child's own places (``homes``:
+    :func:`own_places`) or of a shared setting's placement, whoever's record it is
+    (``placements``: :func:`establishment_points`). A child found there is back at home, not found
+    somewhere: not evidence of a location of concern, in space (found-at clusters) or in space and
+    time (the space-time scan)."""
+    if events.empty:
+        return np.zeros(0, bool)
+    ev = events.reset_index(drop=True)
+    return at_home(ev, homes, home_m) | at_a_placement(ev, placements, home_m)
 
 
 def located_mask(events: pd.DataFrame, match: pd.Series | None = None, homes: pd.DataFrame | None = None,

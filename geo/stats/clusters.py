@@ -31,7 +31,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN, HDBSCAN
 
 from geo.stats.hotspots import DEFAULT_KINDS, filter_events
-from geo.places.located import at_a_placement, at_home, entity_matched, establishment_points, habitual_points, home_points
+from geo.places.located import at_own_place, entity_matched, establishment_points, own_places
 
 __all__ = ["cluster_points", "approximation_report", "found_at_clusters", "cluster_inference", "scan_llr", "is_location_of_concern",
            "cluster_status", "CLUSTER_COLUMNS", "SCAN_MODEL", "gumbel_p"]
@@ -623,7 +623,7 @@ def found_at_clusters(
     ``expected``, ``llr``, ``p_value`` and ``q_value`` come from :func:`cluster_inference`;
     only clusters with ``q_value < 0.05`` are locations of concern, the rest are descriptive.
     """
-    homes = _own_places(children, place_events, kinds, habitual_episodes)
+    homes = own_places(children, place_events, kinds if kinds is not None else DEFAULT_KINDS, habitual_episodes)
     ev = _clustered_events(filter_events(place_events, kinds, start, end), exclude_precision, exclude_named,
                            homes, home_m, establishment_points(children))
     empty = gpd.GeoDataFrame({c: [] for c in CLUSTER_COLUMNS}, geometry=[], crs=BNG)
@@ -689,16 +689,6 @@ def found_at_clusters(
     return out
 
 
-def _own_places(children, place_events, kinds, habitual_episodes) -> pd.DataFrame:
-    """Each child's own places: its homes (placements, places last seen) and, with
-    ``habitual_episodes``, the points it was found at in that many distinct episodes."""
-    homes = home_points(children, place_events)
-    if not habitual_episodes:
-        return homes
-    own = habitual_points(place_events, kinds if kinds is not None else DEFAULT_KINDS, int(habitual_episodes))
-    return pd.concat([homes, own], ignore_index=True).drop_duplicates() if len(own) else homes
-
-
 def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, homes, home_m: float,
                       placements=None) -> pd.DataFrame:
     """The events that are clustered: with coordinates, not coarse, not named, not at home."""
@@ -709,10 +699,8 @@ def _clustered_events(ev: pd.DataFrame, exclude_precision, exclude_named: bool, 
         ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
     if exclude_named and "match_id" in ev:
         ev = ev[~entity_matched(ev["match_id"])]
-    if homes is not None and len(ev):
-        ev = ev[~at_home(ev.reset_index(drop=True), homes, home_m)]
-    if placements is not None and len(ev):
-        ev = ev[~at_a_placement(ev.reset_index(drop=True), placements, home_m)]
+    if (homes is not None or placements is not None) and len(ev):
+        ev = ev[~at_own_place(ev, homes, placements, home_m)]
     return ev
 
 

@@ -5,7 +5,10 @@ permutation scan statistic for disease outbreak detection", PLoS Medicine 2(3): 
 SaTScan model that needs only case counts, no population at risk.
 
 * **Data**: located events (found-at places by default; area centroids and unresolved texts
-  left out) aggregated to locations (a ``cell_m`` metre grid, or exact points with
+  left out; with ``own_place_rule`` also events at a child's own home or shared-setting
+  placement, the found-at cluster scan's rule :func:`geo.places.located.at_own_place`: off by
+  default, it did not lower the false alarm rate on the housemates null)
+  aggregated to locations (a ``cell_m`` metre grid, or exact points with
   ``cell_m=None``) and to time units of ``unit_days`` days aligned to END at the end of the
   period, so the last unit is complete. One child counts once per location and time unit.
 * **Cylinders**: the base is a circle around each location holding its nearest locations up to
@@ -58,7 +61,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo.stats.hotspots import filter_events
+from geo.places.located import at_own_place, establishment_points, own_places
+from geo.stats.hotspots import DEFAULT_KINDS, filter_events
 from geo.stats.permutation import bh_qvalues
 from geo.stats.spacetime import _timeline_shuffler
 
@@ -70,10 +74,18 @@ CLUSTER_COLUMNS = ["cluster_id", "start", "end", "observed", "expected", "relati
 EXCLUDE_PRECISION = ("area", "none")
 METHOD = ("Kulldorff et al. (2005) space-time permutation scan statistic: cylinders over {loc}, "
           "radius <= {r:g} m and <= {share:.0%} of events, {u:g}-day time units, windows of "
-          "1-{w} units ({kind}); expected counts from the spatial x temporal margins; Poisson "
+          "1-{w} units ({kind}); {own}expected counts from the spatial x temporal margins; Poisson "
           "generalised likelihood ratio; Monte Carlo p from {R} seeded permutations of whole "
           "child time-lines between children with equal event counts (seed {seed}), one test over every cylinder of the {tested} analyses (largest "
           "LLR over all of them); secondary clusters without geographical overlap")
+
+#: the own-place rule as stated, when it is on, in ``space_time.json`` (``scan.*.own_place_rule``) and the method text
+OWN_PLACE_RULE = ("events at a child's own home or shared-setting placement are left out (the found-at cluster "
+                  "scan's own-place rule: the child's placements, places last seen and places found at in two or "
+                  "more episodes, and any children's home or other shared setting, within 50 m): a child found "
+                  "back at home is no sighting, and a home occupied only for a while is a shift in the population "
+                  "at risk that the permutation model would read as a cluster")
+OWN_PLACE_TEXT = "events at a child's own home or shared-setting placement left out; "
 
 
 def llr(c, mu, C):
@@ -103,6 +115,8 @@ class ScanData:
         self.max_radius_m = float(max_radius_m)
         self.max_share = float(max_share)
         self.person = person
+        self.own_place_rule = False          # set by prepare
+        self.own_place_events_left_out = 0
         self.C = len(self.loc)
         L = len(self.loc_xy)
         self.L = L
@@ -183,13 +197,28 @@ class CircleCounts:
 
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
             unit_days: float = 7.0, cell_m: float | None = 250.0, max_radius_m: float = 1000.0,
-            max_share: float = 0.5, exclude_precision=EXCLUDE_PRECISION) -> ScanData:
-    """Aggregate located events to locations and time units (see the module docstring)."""
+            max_share: float = 0.5, exclude_precision=EXCLUDE_PRECISION, children: pd.DataFrame | None = None,
+            own_place_rule: bool = False, home_m: float = 50.0) -> ScanData:
+    """Aggregate located events to locations and time units (see the module docstring).
+
+    With ``own_place_rule`` (off by default: on the housemates null it did not lower the false
+    alarm rate, bench/RESULTS_spacetime.md) events at a child's own places are left out, as the found-at
+    cluster scan does (:func:`geo.places.located.own_places` from ``place_events`` and the
+    ``children`` frame: homes, places last seen, places found at in two or more episodes; and
+    shared-setting placements, :func:`geo.places.located.establishment_points`): a child found
+    back at home is no sighting, and a home occupied only for a while (a placement) is a shift in
+    the population at risk that the permutation model would read as space-time interaction
+    (Kulldorff et al. 2005)."""
     if unit_days <= 0 or max_radius_m < 0 or not 0 < max_share <= 1:
         raise ValueError("scan: unit_days must be > 0, max_radius_m >= 0 and 0 < max_share <= 1")
     ev = filter_events(place_events, kinds, start, end).dropna(subset=["easting", "northing", "at"])
     if exclude_precision and "precision" in ev:
         ev = ev[~ev["precision"].astype("string").isin(list(exclude_precision)).fillna(False).to_numpy(bool)]
+    own_left_out = 0
+    if own_place_rule and len(ev):
+        own = at_own_place(ev, own_places(children, place_events, DEFAULT_KINDS), establishment_points(children), home_m)
+        own_left_out = int(own.sum())
+        ev = ev[~own]
     at = pd.to_datetime(ev["at"], utc=True)
     if end is None:
         t_end = (at.max().floor("D") + pd.Timedelta(days=1)) if len(ev) else pd.Timestamp("1970-01-02", tz="UTC")
@@ -216,8 +245,11 @@ def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=
         keys = keys.drop_duplicates(["p", "e", "n", "u"])     # one child once per place and unit
     codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([keys["e"], keys["n"]]))
     loc_xy = np.array([list(t) for t in uniq], float).reshape(-1, 2)
-    return ScanData(loc_xy, codes, keys["u"].to_numpy(), U, unit_days, t_end, max_radius_m, max_share,
+    data = ScanData(loc_xy, codes, keys["u"].to_numpy(), U, unit_days, t_end, max_radius_m, max_share,
                     cell_m, keys["p"].to_numpy() if "p" in keys else None)
+    data.own_place_rule = bool(own_place_rule)
+    data.own_place_events_left_out = own_left_out
+    return data
 
 
 def _windows(U: int, W: int, prospective: bool):
@@ -415,7 +447,8 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                      min_cases: int = 2, max_clusters: int = 10, kinds=("found_at",), start=None,
                      end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
                      max_radius_m: float = 1000.0, max_share: float = 0.5,
-                     early_stop: int | None = 50) -> list[tuple[pd.DataFrame, dict]]:
+                     early_stop: int | None = 50, children: pd.DataFrame | None = None,
+                     own_place_rule: bool = False) -> list[tuple[pd.DataFrame, dict]]:
     """One ``(clusters, info)`` per analysis in ``analyses`` (False = retrospective, True =
     prospective); the analyses share each replicate's permutation of the event times.
 
@@ -424,12 +457,12 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     the most likely cluster of every analysis has been equalled or beaten by ``h`` replicates,
     and each cluster's p-value is then ``k / r`` (``k`` replicates as large of ``r`` run); a
     cluster with ``p < h / replications`` always gets the full run and ``(1 + k) / (1 + R)``.
-    ``None`` runs every replication."""
+    ``None`` runs every replication. ``children`` and ``own_place_rule``: see :func:`prepare`."""
     if replications < 0 or min_cases < 1 or max_window_days <= 0:
         raise ValueError("scan: replications >= 0, min_cases >= 1 and max_window_days > 0 are required")
     data = place_events if isinstance(place_events, ScanData) else prepare(
         place_events, kinds=kinds, start=start, end=end, unit_days=unit_days, cell_m=cell_m,
-        max_radius_m=max_radius_m, max_share=max_share)
+        max_radius_m=max_radius_m, max_share=max_share, children=children, own_place_rule=own_place_rule)
     W = max(1, int(np.floor(max_window_days / data.unit_days + 1e-9)))
     empty = pd.DataFrame(columns=CLUSTER_COLUMNS + ["rank", "analysis", "centre_e", "centre_n", "radius_m",
                                                     "locations", "children", "start_unit", "units"])
@@ -440,10 +473,13 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                       "unit_days": data.unit_days, "max_window_units": W, "max_radius_m": data.max_radius_m,
                       "max_share": data.max_share, "cell_m": data.cell_m, "min_cases": int(min_cases),
                       "replications": int(replications), "seed": int(seed),
+                      "own_place_rule": OWN_PLACE_RULE if data.own_place_rule else None,
+                      "own_place_events_left_out": int(data.own_place_events_left_out),
                       "end": data.end.isoformat() if data.end is not None else None,
                       "method": METHOD.format(loc=f"{data.cell_m:g} m grid cells" if data.cell_m else "event points",
                                               r=data.max_radius_m, share=data.max_share, u=data.unit_days, w=W,
                                               kind=kind, R=replications, seed=seed,
+                                              own=OWN_PLACE_TEXT if data.own_place_rule else "",
                                               tested=" and ".join("prospective" if x else "retrospective"
                                                                   for x in analyses))})
     if data.C < 2 or data.U < 1:
@@ -565,7 +601,8 @@ def scan_clusters(place_events: pd.DataFrame, *, seed: int = 0, replications: in
     import geopandas as gpd
     import shapely
 
-    prep_kw = {k: kw.pop(k) for k in ("unit_days", "cell_m", "max_radius_m", "max_share", "kinds") if k in kw}
+    prep_kw = {k: kw.pop(k) for k in ("unit_days", "cell_m", "max_radius_m", "max_share", "kinds", "children",
+                                      "own_place_rule") if k in kw}
     data = prepare(place_events, start=start, end=end, **prep_kw)
     res = space_time_scans(data, analyses=(False, True), seed=seed, replications=replications, **kw)
     frames = [cl for cl, _ in res]

@@ -81,6 +81,37 @@ def test_planted_cluster_found_by_both_analyses():
     assert cl[cl.analysis == "retrospective"].recurrence_days.isna().all()
 
 
+def test_children_found_back_at_their_own_places_are_left_out():
+    """The found-at clusters' own-place rule (geo.places.located.at_own_place) holds for the scan:
+    ten children found within two weeks, five at the home they were last seen at, five at a
+    children's home (whoever's record names it), are a cluster without the rule and no
+    evidence with it; the settings say so. Off by default (it did not lower the housemates null
+    rate, bench/RESULTS_spacetime.md)."""
+    ev = _events(1500, 5, planted=10, days=364, extent=10000.0, at=(6000.0, 4000.0), when=340.0)
+    ev.loc[5:9, ["easting", "northing"]] = (6100.0, 4000.0)          # a children's home
+    last_seen = ev.iloc[:5].assign(kind="last_seen", at=ev["at"].iloc[:5] - pd.Timedelta(days=200))
+    allev = pd.concat([ev, last_seen], ignore_index=True)
+    children = pd.DataFrame({"person_id": ["resident"], "placement_e": [6100.0], "placement_n": [4000.0],
+                             "placement_type": ["residential"]})
+    end = T0 + pd.Timedelta(days=364)
+    planted = {f"P{i}" for i in range(10)}
+    off = prepare(allev, end=end, children=children, own_place_rule=False)
+    on = prepare(allev, end=end, children=children, own_place_rule=True)
+    assert prepare(allev, end=end, children=children).C == off.C        # off by default
+    assert planted <= set(off.person) and not planted & set(on.person)
+    assert on.own_place_events_left_out >= 10 and on.C == off.C - on.own_place_events_left_out
+
+    def near_plant(cl):
+        return cl[(cl.analysis == "retrospective") & (np.hypot(cl.centre_e - 6050, cl.centre_n - 4000) <= cl.radius_m + 400)]
+
+    cl_off, _ = scan_clusters(allev, replications=199, seed=1, end=end, children=children)
+    assert near_plant(cl_off).p_value.min() < 0.05
+    cl_on, infos = scan_clusters(allev, replications=199, seed=1, end=end, children=children, own_place_rule=True)
+    assert not len(near_plant(cl_on)) or near_plant(cl_on).p_value.min() >= 0.05
+    assert "own home or shared-setting placement are left out" in infos["retrospective"]["own_place_rule"]
+    assert "own home or shared-setting placement left out" in infos["prospective"]["method"]
+
+
 def test_secondary_clusters_do_not_overlap():
     ev = pd.concat([_events(1500, 6, planted=10, days=364, extent=10000.0, at=(2000.0, 2000.0), when=100.0),
                     _events(10, 7, planted=10, days=364, extent=10000.0, at=(8000.0, 8000.0), when=200.0)],
