@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from api.cli.common import DB_HELP
+from api.settings import Settings
 
 
 RUN_HELP = """Run the whole pipeline on the store: geocode, identity, analyses, graph, co-missing
@@ -98,7 +99,7 @@ def register(app: typer.Typer) -> None:
         opts = RunOptions(out=Path(out), drop=drop, mapping=mapping or None, start=start,
                           end=end, seed=seed,
                           permutations=permutations, window=window, distance=distance,
-                          resume=resume, client=client)
+                          resume=resume, client=client, settings=Settings())
         try:
             with Progress(enabled=not quiet) as progress:
                 report = run_pipeline(store, opts, progress)

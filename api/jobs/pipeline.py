@@ -57,6 +57,7 @@ from typing import Callable
 import pandas as pd
 import sqlalchemy as sa
 
+from api.settings import Settings
 from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
 from geo.storage import schema
 from geo import results as R
@@ -282,6 +283,8 @@ class RunOptions:
     #: seed of the identity resolution when it is not `seed`: `wayfinder network` resolves with
     #: the default 0 (its --seed is the seed of Louvain and sampled betweenness)
     identity_seed: int | None = None
+    #: the install's settings (read once where the command starts); None: from the environment
+    settings: Settings | None = None
 
     def params(self) -> dict:
         return {"from": self.start, "to": self.end, "seed": self.seed,
@@ -699,7 +702,7 @@ def step_tiles(ctx: Context) -> dict:
     (``api.jobs.tiles.build_from_store``), so the service never makes such a tile from the points."""
     from api.jobs.tiles import build_for_install
     ctx.progress.start("tiles", estimate=ctx.cache["estimate"])
-    return build_for_install(ctx.store)
+    return build_for_install(ctx.store, ctx.opts.settings)
 
 
 def step_results(ctx: Context) -> dict:

@@ -4,7 +4,7 @@ the service prepares them, so the service never makes such a tile from the point
 from __future__ import annotations
 
 from api.jobs.layers import LAYERS, LayerCache
-from api.jobs.tilesets import GENERALISED, _Points, ensure, stamp_of, store_stamp, stored_stamp
+from api.jobs.tilesets import GENERALISED, Points, ensure, stamp_of, store_stamp, stored_stamp
 from api.keys import keys_for
 from api.minimise import VIEWS, Minimiser
 from api.settings import Settings
@@ -23,7 +23,7 @@ def build_from_store(store: StoreLike, settings: Settings, minimiser: Minimiser)
             continue
         layer = LAYERS[layer_id]
         full = layer.build(store, settings)
-        prepared = {(layer_id, view): _Points.of(layer.minimise(full, view, minimiser))
+        prepared = {(layer_id, view): Points.of(layer.minimise(full, view, minimiser))
                     for view in VIEWS}
         written = ensure(store.engine, prepared, stamp, minimiser)
         summary[layer_id] = {view: {"points": len(p), "cells": written.get((layer_id, view)),
@@ -32,10 +32,10 @@ def build_from_store(store: StoreLike, settings: Settings, minimiser: Minimiser)
     return summary
 
 
-def build_for_install(store: StoreLike) -> dict:
-    """``build_from_store`` with this install's settings (environment) and minimiser, as the
+def build_for_install(store: StoreLike, settings: Settings | None = None) -> dict:
+    """``build_from_store`` with the install's settings (given, else read from the environment) and minimiser, as the
     service makes them (``api.service.app.build_service``)."""
-    settings = Settings()
+    settings = settings or Settings()
     minimiser = Minimiser(keys_for(store.engine, settings.secret).pseudonym,
                           float(settings.grid_m), settings.small_count)
     return build_from_store(store, settings, minimiser)

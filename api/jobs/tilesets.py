@@ -128,7 +128,7 @@ def ensure(engine, prepared: dict, store_stamp_: str, minimiser) -> dict:
     return out
 
 
-class _Points:
+class Points:
     """Just the Web Mercator points of a view (what :func:`ensure` reads of a prepared layer)."""
 
     def __init__(self, merc_bounds):
@@ -138,7 +138,7 @@ class _Points:
         return len(self.merc_bounds)
 
     @classmethod
-    def of(cls, gdf) -> "_Points":
+    def of(cls, gdf) -> "Points":
         """The rows ``api.jobs.layers.prepare`` keeps (no missing or empty geometry), without its
         JSON work."""
         import shapely
