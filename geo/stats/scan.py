@@ -290,21 +290,28 @@ def _score(data: ScanData, X, S, W, prospective, min_cases, keep_best=False):
     return best, bstart, blen, bc
 
 
-def _max_llr(data: ScanData, X, S, W, min_cases, first: int = 0) -> float:
+def _max_llr(data: ScanData, X, S, W, min_cases, first: int = 0, limits: "MuLimits | None" = None,
+             B: float = 0.0) -> float:
     """The largest retrospective LLR of circles with time-cumulative counts ``X`` and totals
     ``S`` over the windows starting at unit ``first`` or later; only cells with
-    ``c >= min_cases`` are scored."""
+    ``c >= min_cases`` are scored, and with ``limits`` only cells whose ``mu`` is below the limit
+    of their count at ``max(B, best so far)`` (exact whenever the result is above ``B``)."""
     best = 0.0
+    C = float(data.C)
     for ln in range(1, min(W, data.U) + 1):
         c = X[:, first + ln:] - X[:, first:-ln]
-        r, w = np.nonzero(c >= min_cases)
+        T = (data.Tcum[first + ln:] - data.Tcum[first:-ln]) / C
+        if limits is None:
+            r, w = np.nonzero(c >= min_cases)
+        else:
+            r, w = np.nonzero(S[:, None] * T[None, :] < limits.at(max(B, best))[limits.index(c)])
         if not len(r):
             continue
         cc = c[r, w]
-        mu = S[r] * (data.Tcum[first + ln:] - data.Tcum[first:-ln])[w] / data.C
-        ok = cc > mu
+        mu = S[r] * T[w]
+        ok = (cc > mu) & (cc >= min_cases)
         if ok.any():
-            best = max(best, float(llr(cc[ok], mu[ok], data.C).max()))
+            best = max(best, float(llr(cc[ok], mu[ok], C).max()))
     return best
 
 
@@ -348,49 +355,84 @@ def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool, limits: MuLimits
     the prospective analysis) or start at the first one; with ``limits``, exact when it is
     above ``B`` (cells that cannot beat ``B`` are not scored)."""
     lens = np.arange(1, min(W, data.U) + 1)
-    U = data.U
-    if at_end:
-        c = X[:, U, None] - X[:, U - lens]
-        T = data.Tcum[U] - data.Tcum[U - lens]
-    else:
-        c = X[:, lens]
-        T = data.Tcum[lens]
+    starts = data.U - lens if at_end else np.zeros(len(lens), np.int64)
+    return _windows_max(data, X, S, starts, lens, min_cases, limits, B)
+
+
+def _windows_max(data: ScanData, X, S, starts, lens, min_cases, limits: MuLimits | None = None,
+                 B: float = 0.0) -> float:
+    """The largest LLR over the listed windows (``starts[j]``, ``lens[j]`` units) of every
+    circle; with ``limits``, exact when it is above ``B``."""
+    if not len(starts):
+        return 0.0
+    c = X[:, starts + lens] - X[:, starts]
+    T = (data.Tcum[starts + lens] - data.Tcum[starts]) / data.C
     if limits is not None:
-        r, w = np.nonzero(S[:, None] * T[None, :] / data.C < limits.at(B)[limits.index(c)])
+        r, w = np.nonzero(S[:, None] * T[None, :] < limits.at(B)[limits.index(c)])
     else:
         r, w = np.nonzero(c >= min_cases)
     if not len(r):
         return 0.0
     cc = c[r, w]
-    mu = S[r] * T[w] / data.C
+    mu = S[r] * T[w]
     ok = (cc > mu) & (cc >= min_cases)
     return float(llr(cc[ok], mu[ok], data.C).max(initial=0.0))
+
+
+#: a window whose temporal total is below this share of the median of the windows of its length
+#: (a part unit at either end, a thin unit) is scored exactly instead of loosening every bound
+THIN = 0.9
+
+
+def _window_split(data: ScanData, W: int):
+    """``(starts, lens, Tm)``: the windows of 1..W units scored exactly in every replicate (those
+    starting at the first unit, and the thin ones: temporal total below ``THIN`` x the median of
+    their length), and per length ``l`` the smallest temporal total ``Tm[l-1]`` of the other
+    windows (those start at unit 1 or later; ``inf`` if there are none). Cached on ``data``."""
+    cache = data.__dict__.setdefault("_window_split", {})
+    if W not in cache:
+        starts, lens, Tm = [], [], []
+        for ln in range(1, min(W, data.U) + 1):
+            T = data.Tcum[ln:] - data.Tcum[:-ln]                       # start 0 .. U-ln
+            thin = T < THIN * np.median(T)
+            thin[0] = True
+            s = np.flatnonzero(thin)
+            starts.append(s)
+            lens.append(np.full(len(s), ln))
+            rest = T[~thin]
+            Tm.append(rest.min() if len(rest) else np.inf)
+        cache[W] = (np.concatenate(starts).astype(np.int64), np.concatenate(lens).astype(np.int64),
+                    np.asarray(Tm, float))
+    return cache[W]
 
 
 def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimits, start=0.0, block=256):
     """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
     (``start``: a known lower bound, e.g. the prospective maximum).
 
-    The windows that start at the first unit (often a part unit with few events, which would
-    loosen any bound) are scored exactly. Every later window of l units holds at most ``c_l``
-    events (the circle's largest l-unit count after the first unit; ``c_l <= min(c_W, l c_1)``)
-    and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the smallest temporal total of those
-    windows), so ``LLR(c_l, S T_min(l) / C)`` bounds them. Bounds of rising cost and tightness
+    The windows that start at the first unit (often a part unit with few events) and the thin
+    windows (a part or nearly empty unit at either end, which would loosen any bound; see
+    :func:`_window_split`) are scored exactly. Every other window of l units holds at most
+    ``c_l`` events (the circle's largest l-unit count after the first unit; ``c_l <= min(c_W, l
+    c_1)``) and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the smallest temporal total
+    of those windows), so ``LLR(c_l, S T_min(l) / C)`` bounds them. Bounds of rising cost and tightness
     are applied in turn, each to the circles the previous one kept (``c_W`` with ``T_min(1)``,
     then ``min(c_W, l c_1)`` per length, then ``c_l`` per length), as comparisons of ``mu``
     with the largest ``mu`` at which each count could still beat the running maximum
     (:class:`MuLimits`); the rest are scored in full in descending bound, in blocks, until no
-    bound beats the running maximum (nor the floor)."""
+    bound beats the running maximum (nor the floor); cells of those circles whose ``mu`` is
+    above the limit of their count are not scored."""
     C = float(data.C)
     U = data.U
     B = max(float(start), floor)
-    best = max(float(start), _edge_max(data, X, S, W, min_cases, at_end=False, limits=limits, B=B))
+    xs, xl, Tm = _window_split(data, W)
+    best = max(float(start), _windows_max(data, X, S, xs, xl, min_cases, limits, B))
     B = max(best, floor)
     ln = min(W, U - 1)
     if ln < 1:
         return best
     lens = np.arange(1, ln + 1)
-    Tm = data.Tmin_later[:ln]
+    Tm = Tm[:ln]
     XT = np.ascontiguousarray(X.T)                     # time-major: whole-row differences
     cW = (XT[1 + ln:] - XT[1:-ln]).max(axis=0)
     m, ix = limits.at(B), limits.index
@@ -417,7 +459,8 @@ def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimi
         blk = blk[ub[blk] > max(best, floor)]
         if not len(blk):
             break
-        best = max(best, _max_llr(data, Xc[blk], Sc[blk], W, min_cases, first=1))
+        best = max(best, _max_llr(data, Xc[blk], Sc[blk], W, min_cases, first=1, limits=limits,
+                                  B=max(best, floor)))
         b, size = b + size, min(4 * size, block)
     return best
 
