@@ -150,25 +150,43 @@ class CircleCounts:
 
     Two exact ways, the cheaper chosen from the sizes: ``pairs`` lists every (event, circle
     holding its location) pair once, and a labelling is one ``bincount`` of ``unit * n +
-    circle``; ``matrix`` multiplies the sparse circle x location membership by the location x
-    unit counts (dense data: many events per location)."""
+    circle``; ``matrix`` (dense data: many events per location) uses that the circles of one
+    centre are nested (each a prefix of the centre's neighbour order): a sparse matrix holds
+    only the locations each circle adds to the centre's previous circle, times the location x
+    unit counts cumulated over time, and the centre's circles are then summed in order of size
+    -- each location is added once per centre instead of once per circle holding it."""
 
     def __init__(self, data: ScanData, circles: np.ndarray):
         from scipy import sparse
 
         self.U = data.U
-        self.dtype = np.int16 if data.C < np.iinfo(np.int16).max else np.int32     # memory bandwidth
         vi, vk = data.valid_idx[0][circles], data.valid_idx[1][circles]
         self.n = n = len(circles)
-        sizes = vk + 1
+        smax = float(data.S[vi, vk].max(initial=0.0))                   # no circle count exceeds it
+        self.dtype = np.int16 if smax < np.iinfo(np.int16).max else np.int32     # memory bandwidth
+        self.loc = data.loc
+        self.L = data.L
         K = data.nb.shape[1]
-        members = data.nb[vi][np.arange(K)[None, :] < sizes[:, None]]        # row-major: circle by circle
-        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
-        self.M = sparse.csr_matrix((np.ones(len(rows), np.int32), (rows, members)), shape=(n, data.L))
+        sizes = vk + 1
+        members = data.nb[vi][np.arange(K)[None, :] < sizes[:, None]]    # row-major: circle by circle
         deg = np.bincount(members, minlength=data.L)
         pairs = int(deg[data.loc].sum())
-        self.mode = "pairs" if 4 * pairs <= len(rows) * data.U and pairs <= 50_000_000 else "matrix"
+        # circles by centre and size; each adds the locations after its centre's previous circle
+        order = np.lexsort((vk, vi))
+        si, sk = vi[order], vk[order]
+        first = np.r_[True, si[1:] != si[:-1]] if n else np.zeros(0, bool)
+        prev = np.where(first, -1, np.r_[-1, sk[:-1]])
+        added = sk - prev
+        rows = np.repeat(np.arange(n, dtype=np.int64), added)
+        within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(added) - added, added)
+        cols = data.nb[np.repeat(si, added), np.repeat(prev + 1, added) + within]
+        self.M = sparse.csr_matrix((np.ones(len(rows), self.dtype), (rows, cols)), shape=(n, data.L))
+        depth = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else np.zeros(0, int)
+        self.levels = [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
+        self.back = None if np.array_equal(order, np.arange(n)) else np.argsort(order)
+        self.mode = "pairs" if 2 * pairs <= (data.U + 1) * (len(rows) + n) and pairs <= 50_000_000 else "matrix"
         if self.mode == "pairs":
+            rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
             order = np.argsort(members, kind="stable")
             by_loc = rows[order]                                              # circles of each location
             ptr = np.r_[0, np.cumsum(deg)]
@@ -177,22 +195,25 @@ class CircleCounts:
             first = np.r_[0, np.cumsum(per_event)[:-1]]
             within = np.arange(pairs, dtype=np.int64) - np.repeat(first, per_event)
             self.pair_circle = by_loc[ptr[data.loc][self.pair_event] + within]
-        else:
-            self.loc = data.loc
-            self.L = data.L
 
     def cum(self, unit: np.ndarray) -> np.ndarray:
         """Cumulative counts over time per circle: shape (n, U+1) (a view of a time-major array),
         int16 or int32."""
         n, U = self.n, self.U
-        out = np.zeros((U + 1, n), self.dtype)           # time-major: the sums run over whole rows
         if self.mode == "pairs":
+            out = np.zeros((U + 1, n), self.dtype)           # time-major: the sums run over whole rows
             out[1:] = np.bincount(unit[self.pair_event] * n + self.pair_circle, minlength=n * U).reshape(U, n)
-        else:
-            cnt = np.bincount(unit * self.L + self.loc, minlength=self.L * U).reshape(U, self.L)
-            out[1:] = (self.M @ cnt.T).T
-        np.cumsum(out, axis=0, out=out)
-        return out.T
+            np.cumsum(out, axis=0, out=out)
+            return out.T
+        loc_cum = np.zeros((self.L, U + 1), self.dtype)
+        loc_cum[:, 1:] = np.bincount(self.loc * U + unit, minlength=self.L * U).reshape(self.L, U)
+        np.cumsum(loc_cum, axis=1, out=loc_cum)
+        Y = self.M @ loc_cum                                 # what each circle adds to the previous one
+        for rows in self.levels:                             # circles of each centre, smallest first
+            Y[rows] += Y[rows - 1]
+        if self.back is not None:
+            Y = Y[self.back]
+        return np.ascontiguousarray(Y.T).T
 
 
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
