@@ -45,15 +45,18 @@ SaTScan model that needs only case counts, no population at risk.
 Speed: nested circles are precomputed once as neighbour orders (a KD-tree). A permutation only
 relabels times, so each event's list of circles never changes: :class:`CircleCounts` keeps every
 (event, circle) pair once and a replicate's circle x unit counts are one ``bincount`` (dense data:
-a sparse circle x location matrix times the location x unit counts), cumulated over time so that
+a sparse matrix of the locations each circle adds to its centre's previous, smaller circle, times
+the location x unit counts, summed along each centre's circles), cumulated over time so that
 every cylinder's count is a difference of two numbers. Circles whose every window (all their
 events in the emptiest one) stays at or below the smallest reported LLR are dropped before the
-replicates (they cannot change any p-value). Each replicate scores the prospective windows and
-the windows at the first unit exactly, then bounds every other window of a circle by
-``LLR(c_l, S T_min(l) / C)`` in tightening stages (see :func:`_retrospective_max`) and scores
-all windows only of the few circles whose bound beats the running maximum and the smallest
-reported LLR. Exact for the p-values; ``tests/geo/test_scan.py`` checks the most likely cluster
-against a brute force and the pruned replicate maxima against a full scan.
+replicates (they cannot change any p-value). Each replicate (:class:`ReplicateMaxima`) scores
+exactly the prospective windows, the windows at the first unit and the thin windows (a part or
+nearly empty unit at either end), each cell only if its count reaches the smallest count that
+could beat the smallest reported LLR at its ``mu`` (tabulated once per run); then bounds every
+other window of a circle by ``LLR(c_l, S T_min(l) / C)`` and scores all windows only of the few
+circles whose bound beats the running maximum and the smallest reported LLR. Exact for the
+p-values; ``tests/geo/test_scan.py`` checks the most likely cluster against a brute force and the
+pruned replicate maxima against a full scan.
 """
 from __future__ import annotations
 
@@ -376,26 +379,21 @@ def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool, limits: MuLimits
     the prospective analysis) or start at the first one; with ``limits``, exact when it is
     above ``B`` (cells that cannot beat ``B`` are not scored)."""
     lens = np.arange(1, min(W, data.U) + 1)
-    starts = data.U - lens if at_end else np.zeros(len(lens), np.int64)
-    return _windows_max(data, X, S, starts, lens, min_cases, limits, B)
-
-
-def _windows_max(data: ScanData, X, S, starts, lens, min_cases, limits: MuLimits | None = None,
-                 B: float = 0.0) -> float:
-    """The largest LLR over the listed windows (``starts[j]``, ``lens[j]`` units) of every
-    circle; with ``limits``, exact when it is above ``B``."""
-    if not len(starts):
-        return 0.0
-    c = X[:, starts + lens] - X[:, starts]
-    T = (data.Tcum[starts + lens] - data.Tcum[starts]) / data.C
+    U = data.U
+    if at_end:
+        c = X[:, U, None] - X[:, U - lens]
+        T = data.Tcum[U] - data.Tcum[U - lens]
+    else:
+        c = X[:, lens]
+        T = data.Tcum[lens]
     if limits is not None:
-        r, w = np.nonzero(S[:, None] * T[None, :] < limits.at(B)[limits.index(c)])
+        r, w = np.nonzero(S[:, None] * T[None, :] / data.C < limits.at(B)[limits.index(c)])
     else:
         r, w = np.nonzero(c >= min_cases)
     if not len(r):
         return 0.0
     cc = c[r, w]
-    mu = S[r] * T[w]
+    mu = S[r] * T[w] / data.C
     ok = (cc > mu) & (cc >= min_cases)
     return float(llr(cc[ok], mu[ok], data.C).max(initial=0.0))
 
@@ -427,63 +425,104 @@ def _window_split(data: ScanData, W: int):
     return cache[W]
 
 
-def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimits, start=0.0, block=256):
-    """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
-    (``start``: a known lower bound, e.g. the prospective maximum).
+def _count_thresholds(limits: MuLimits, B: float, mu: np.ndarray) -> np.ndarray:
+    """The smallest count that could beat ``B`` at each ``mu`` (``LLR(c, mu) > B`` needs ``c >=``
+    it); int16 (the table stops at ``limits.cmax`` <= 20000). The limits rise with the count
+    (kept so with a running maximum, which only raises them: conservative)."""
+    lim = np.maximum.accumulate(limits.at(B))
+    return np.searchsorted(lim, mu, side="right").astype(np.int16)
 
-    The windows that start at the first unit (often a part unit with few events) and the thin
-    windows (a part or nearly empty unit at either end, which would loosen any bound; see
-    :func:`_window_split`) are scored exactly. Every other window of l units holds at most
-    ``c_l`` events (the circle's largest l-unit count after the first unit; ``c_l <= min(c_W, l
-    c_1)``) and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the smallest temporal total
-    of those windows), so ``LLR(c_l, S T_min(l) / C)`` bounds them. Bounds of rising cost and tightness
-    are applied in turn, each to the circles the previous one kept (``c_W`` with ``T_min(1)``,
-    then ``min(c_W, l c_1)`` per length, then ``c_l`` per length), as comparisons of ``mu``
-    with the largest ``mu`` at which each count could still beat the running maximum
-    (:class:`MuLimits`); the rest are scored in full in descending bound, in blocks, until no
-    bound beats the running maximum (nor the floor); cells of those circles whose ``mu`` is
-    above the limit of their count are not scored."""
-    C = float(data.C)
-    U = data.U
-    B = max(float(start), floor)
-    xs, xl, Tm = _window_split(data, W)
-    best = max(float(start), _windows_max(data, X, S, xs, xl, min_cases, limits, B))
-    B = max(best, floor)
-    ln = min(W, U - 1)
-    if ln < 1:
-        return best
-    lens = np.arange(1, ln + 1)
-    Tm = Tm[:ln]
-    XT = np.ascontiguousarray(X.T)                     # time-major: whole-row differences
-    cW = (XT[1 + ln:] - XT[1:-ln]).max(axis=0)
-    m, ix = limits.at(B), limits.index
-    cand = np.flatnonzero(S * Tm.min() / C < m[ix(cW)])
-    if not len(cand):
-        return best
-    c1 = (XT[2:] - XT[1:-1]).max(axis=0)
-    cap = np.minimum(cW[cand, None], lens[None, :] * c1[cand, None])
-    cand = cand[(S[cand, None] * Tm[None, :] / C < m[ix(cap)]).any(axis=1)]
-    XTc, Sc = XT[:, cand], S[cand]
-    cl = np.stack([(XTc[1 + l:] - XTc[1:-l]).max(axis=0) for l in lens], axis=1)
-    mu = Sc[:, None] * Tm[None, :] / C
-    keep = (mu < m[ix(cl)]).any(axis=1)
-    Xc, Sc, cl, mu = XTc.T[keep], Sc[keep], cl[keep], mu[keep]
-    ok = (cl >= min_cases) & (cl > mu)
-    ubl = np.zeros(cl.shape)
-    ubl[ok] = llr(cl[ok], mu[ok], C)
-    ub = ubl.max(axis=1, initial=0.0)
-    order = np.argsort(-ub, kind="stable")
-    order = order[ub[order] > max(best, floor)]
-    b, size = 0, 32
-    while b < len(order):
-        blk = order[b:b + size]
-        blk = blk[ub[blk] > max(best, floor)]
-        if not len(blk):
-            break
-        best = max(best, _max_llr(data, Xc[blk], Sc[blk], W, min_cases, first=1, limits=limits,
-                                  B=max(best, floor)))
-        b, size = b + size, min(4 * size, block)
-    return best
+
+class ReplicateMaxima:
+    """The largest retrospective and prospective LLR of each replicate's labelling over a fixed
+    set of circles, exact whenever it is >= ``floor`` (below it: a lower bound, which cannot
+    change a p-value). Everything that does not depend on the labelling is computed once.
+
+    * The windows that start at the first unit (often a part unit with few events), the thin
+      windows (a part or nearly empty unit at either end, which would loosen any bound; see
+      :func:`_window_split`) and the prospective windows (ending at the last unit) are scored
+      exactly; a cell is scored only when its count reaches the smallest count that could beat
+      ``floor`` at its ``mu`` (thresholds tabulated once per run from :class:`MuLimits`).
+    * Every other window of l units holds at most ``c_l`` events (the circle's largest l-unit
+      count after the first unit: one pass over the counts per length, in cache-sized blocks of
+      circles) and expects at least ``S * T_min(l) / C`` (``T_min(l)``: the smallest temporal
+      total of those windows), so ``LLR(c_l, S T_min(l) / C)`` bounds them; a circle whose
+      ``c_l`` reaches no count threshold at that ``mu`` cannot beat the floor. The few others are
+      scored in full in descending bound, in blocks, until no bound beats the running maximum
+      (nor the floor); cells whose ``mu`` is above the limit of their count are not scored."""
+
+    BLOCK = 4096                                            # circles per pass (cache-sized)
+
+    def __init__(self, data: ScanData, S: np.ndarray, W: int, min_cases: int, floor: float, limits: MuLimits):
+        self.data, self.S, self.W, self.min_cases, self.floor, self.limits = data, S, W, min_cases, floor, limits
+        U, C = data.U, float(data.C)
+        xs, xl, Tm = _window_split(data, W)
+        pro_l = np.arange(1, min(W, U) + 1)
+        win = np.unique(np.c_[np.r_[xs, U - pro_l], np.r_[xl, pro_l]], axis=0)
+        self.starts, self.stops = win[:, 0], win[:, 0] + win[:, 1]
+        self.pro = self.stops == U
+        self.T = (data.Tcum[self.stops] - data.Tcum[self.starts]) / C
+        self.thr = _count_thresholds(limits, floor, self.T[:, None] * S[None, :])           # (windows, n)
+        self.ln = ln = min(W, U - 1)
+        self.mu = Tm[:ln, None] * S[None, :] / C                                              # (ln, n)
+        self.k = _count_thresholds(limits, floor, self.mu)
+
+    def _fixed(self, XT):
+        """(retrospective, prospective) maxima over the windows scored exactly."""
+        c = XT[self.stops] - XT[self.starts]
+        w, r = np.nonzero(c >= self.thr)
+        if not len(w):
+            return 0.0, 0.0
+        cc, mu = c[w, r], self.S[r] * self.T[w]
+        ok = (cc > mu) & (cc >= self.min_cases)
+        v = llr(cc[ok], mu[ok], self.data.C)
+        return float(v.max(initial=0.0)), float(v[self.pro[w[ok]]].max(initial=0.0))
+
+    def _longest(self, XT):
+        """``c_l`` (ln, n): each circle's largest count in l units after the first unit."""
+        U, ln, n = self.data.U, self.ln, XT.shape[1]
+        cl = np.empty((ln, n), XT.dtype)
+        buf = np.empty((U, min(self.BLOCK, n)), XT.dtype)
+        for a in range(0, n, self.BLOCK):
+            Xb = XT[:, a:a + self.BLOCK]
+            for l in range(1, ln + 1):
+                b = np.subtract(Xb[1 + l:], Xb[1:-l], out=buf[:U - l, :Xb.shape[1]])
+                b.max(axis=0, out=cl[l - 1, a:a + Xb.shape[1]])
+        return cl
+
+    def maxima(self, X) -> tuple[float, float]:
+        """``(retrospective, prospective)`` maxima of one labelling's time-cumulative counts
+        ``X`` (n, U+1) (a view of a time-major array, as :meth:`CircleCounts.cum` returns)."""
+        XT = X.T
+        best, pro = self._fixed(XT)
+        if self.ln < 1 or not XT.shape[1]:
+            return best, pro
+        cl = self._longest(XT)
+        l_, cand = np.nonzero(cl >= self.k)
+        if not len(cand):
+            return best, pro
+        cc, mu = cl[l_, cand], self.mu[l_, cand]
+        ok = (cc > mu) & (cc >= self.min_cases)
+        ub = np.zeros(len(self.S))
+        np.maximum.at(ub, cand[ok], llr(cc[ok], mu[ok], self.data.C))
+        order = np.flatnonzero(ub > max(best, self.floor))
+        order = order[np.argsort(-ub[order], kind="stable")]
+        b, size = 0, 32
+        while b < len(order):
+            blk = order[b:b + size]
+            blk = blk[ub[blk] > max(best, self.floor)]
+            if not len(blk):
+                break
+            best = max(best, _max_llr(self.data, X[blk], self.S[blk], self.W, self.min_cases, first=1,
+                                      limits=self.limits, B=max(best, self.floor)))
+            b, size = b + size, min(4 * size, 256)
+        return best, pro
+
+
+def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimits, start=0.0):
+    """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
+    (``start``: a known lower bound, e.g. the prospective maximum); see :class:`ReplicateMaxima`."""
+    return max(float(start), ReplicateMaxima(data, S, W, min_cases, floor, limits).maxima(X)[0])
 
 
 def _child_codes(data: ScanData) -> np.ndarray:
@@ -550,12 +589,10 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
         return [(empty, info) for info in infos]
     vi, vk = data.valid_idx
     Sv = data.S[vi, vk]
-    # the smallest temporal total of an l-unit window holding any event (bound pruning)
+    # the smallest temporal total of an l-unit window holding any event (static pruning)
     lens = np.arange(1, min(W, data.U) + 1)
     data.Tmin = np.array([np.min(np.where(w > 0, w, np.inf)) for w in
                           (data.Tcum[l:] - data.Tcum[:-l] for l in lens)])
-    data.Tmin_later = np.array([np.min(np.where(w > 0, w, np.inf), initial=np.inf) for w in
-                                (data.Tcum[1 + l:] - data.Tcum[1:-l] for l in lens)])
     X = CircleCounts(data, np.arange(len(vi))).cum(data.unit)
     found = []
     for prospective in analyses:
@@ -589,16 +626,15 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                           levels=160 if cmax <= 2000 else 40)
     rng = np.random.default_rng(seed)
     shuffle = _timeline_shuffler(_child_codes(data), data.unit, rng)
+    kernel = ReplicateMaxima(data, S_live, W, min_cases, floor, limits) if counts is not None else None
     sims = np.zeros((len(analyses), replications))
     done = 0
     for r in range(replications if np.isfinite(floor) else 0):
         unit = shuffle()
         if counts is not None:
-            Xr = counts.cum(unit)
-            pro = _edge_max(data, Xr, S_live, W, min_cases, at_end=True, limits=limits, B=floor)
+            retro, pro = kernel.maxima(counts.cum(unit))
             for a, prospective in enumerate(analyses):
-                sims[a, r] = pro if prospective else _retrospective_max(data, Xr, S_live, W, min_cases, floor,
-                                                                        limits, start=pro)
+                sims[a, r] = pro if prospective else retro
         done = r + 1
         # sequential Monte Carlo (Besag & Clifford 1991): stop once the strongest reported
         # cluster has been matched by early_stop replicates -- every p-value is then clearly large
