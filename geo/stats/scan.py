@@ -216,7 +216,10 @@ class CircleCounts:
             Y[rows] += Y[rows - 1]
         if self.back is not None:
             Y = Y[self.back]
-        return np.ascontiguousarray(Y.T).T
+        out = np.empty((U + 1, n), Y.dtype)                  # time-major, transposed in cache-sized blocks
+        for a in range(0, n, 512):
+            out[:, a:a + 512] = Y[a:a + 512].T
+        return out.T
 
 
 def prepare(place_events: pd.DataFrame, *, kinds=("found_at",), start=None, end=None,
