@@ -60,6 +60,9 @@ pruned replicate maxima against a full scan.
 """
 from __future__ import annotations
 
+from contextlib import closing
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -67,6 +70,7 @@ from scipy.spatial import cKDTree
 from geo.places.located import at_own_place, establishment_points, own_places
 from geo.stats.hotspots import DEFAULT_KINDS, filter_events
 from geo.stats.permutation import bh_qvalues
+from geo.stats.replicates import replicates
 from geo.stats.spacetime import _timeline_shuffler
 
 __all__ = ["ScanData", "prepare", "space_time_scan", "space_time_scans", "scan_clusters", "llr",
@@ -456,9 +460,12 @@ class ReplicateMaxima:
 
     BLOCK = 4096                                            # circles per pass (cache-sized)
 
-    def __init__(self, data: ScanData, S: np.ndarray, W: int, min_cases: int, floor: float, limits: MuLimits):
-        self.data, self.S, self.W, self.min_cases, self.floor, self.limits = data, S, W, min_cases, floor, limits
+    def __init__(self, data: ScanData, S: np.ndarray, W: int, min_cases: int, floor: float, limits: MuLimits,
+                 counts: CircleCounts | None = None):
         U, C = data.U, float(data.C)
+        # the time margins only (what the scoring reads; light to send to a worker process)
+        self.data = SimpleNamespace(U=U, C=data.C, Tcum=data.Tcum)
+        self.S, self.W, self.min_cases, self.floor, self.limits, self.counts = S, W, min_cases, floor, limits, counts
         xs, xl, Tm = _window_split(data, W)
         pro_l = np.arange(1, min(W, U) + 1)
         win = np.unique(np.c_[np.r_[xs, U - pro_l], np.r_[xl, pro_l]], axis=0)
@@ -492,6 +499,10 @@ class ReplicateMaxima:
                 b = np.subtract(Xb[1 + l:], Xb[1:-l], out=buf[:U - l, :Xb.shape[1]])
                 b.max(axis=0, out=cl[l - 1, a:a + Xb.shape[1]])
         return cl
+
+    def __call__(self, unit: np.ndarray) -> tuple[float, float]:
+        """The maxima of one labelling of the event times (``counts`` given)."""
+        return self.maxima(self.counts.cum(unit))
 
     def maxima(self, X) -> tuple[float, float]:
         """``(retrospective, prospective)`` maxima of one labelling's time-cumulative counts
@@ -554,7 +565,7 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                      end=None, unit_days: float = 7.0, cell_m: float | None = 250.0,
                      max_radius_m: float = 1000.0, max_share: float = 0.5,
                      early_stop: int | None = 50, children: pd.DataFrame | None = None,
-                     own_place_rule: bool = False) -> list[tuple[pd.DataFrame, dict]]:
+                     own_place_rule: bool = False, workers: int | None = None) -> list[tuple[pd.DataFrame, dict]]:
     """One ``(clusters, info)`` per analysis in ``analyses`` (False = retrospective, True =
     prospective); the analyses share each replicate's permutation of the event times.
 
@@ -563,7 +574,9 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     the most likely cluster of every analysis has been equalled or beaten by ``h`` replicates,
     and each cluster's p-value is then ``k / r`` (``k`` replicates as large of ``r`` run); a
     cluster with ``p < h / replications`` always gets the full run and ``(1 + k) / (1 + R)``.
-    ``None`` runs every replication. ``children`` and ``own_place_rule``: see :func:`prepare`."""
+    ``None`` runs every replication. ``children`` and ``own_place_rule``: see :func:`prepare`.
+    ``workers``: processes scoring the replicates (``None``: the cores available; the results
+    are the same for any number, :func:`geo.stats.replicates.replicates`)."""
     if replications < 0 or min_cases < 1 or max_window_days <= 0:
         raise ValueError("scan: replications >= 0, min_cases >= 1 and max_window_days > 0 are required")
     data = place_events if isinstance(place_events, ScanData) else prepare(
@@ -629,20 +642,22 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
                           levels=160 if cmax <= 2000 else 40)
     rng = np.random.default_rng(seed)
     shuffle = _timeline_shuffler(_child_codes(data), data.unit, rng)
-    kernel = ReplicateMaxima(data, S_live, W, min_cases, floor, limits) if counts is not None else None
     sims = np.zeros((len(analyses), replications))
     done = 0
-    for r in range(replications if np.isfinite(floor) else 0):
-        unit = shuffle()
-        if counts is not None:
-            retro, pro = kernel.maxima(counts.cum(unit))
+    runs = replications if np.isfinite(floor) else 0
+    if counts is not None:     # each replicate's permutation drawn here in order; scored in `workers` processes
+        maxima = replicates(shuffle, ReplicateMaxima(data, S_live, W, min_cases, floor, limits, counts), runs, workers)
+    else:
+        maxima = ((0.0, 0.0) for _ in range(runs))          # no circle can reach the floor
+    with closing(maxima):
+        for r, (retro, pro) in enumerate(maxima):
             for a, prospective in enumerate(analyses):
                 sims[a, r] = pro if prospective else retro
-        done = r + 1
-        # sequential Monte Carlo (Besag & Clifford 1991): stop once the strongest reported
-        # cluster has been matched by early_stop replicates -- every p-value is then clearly large
-        if early_stop and (sims[:, :done].max(axis=0) >= top - 1e-9).sum() >= early_stop:
-            break
+            done = r + 1
+            # sequential Monte Carlo (Besag & Clifford 1991): stop once the strongest reported
+            # cluster has been matched by early_stop replicates -- every p-value is then clearly large
+            if early_stop and (sims[:, :done].max(axis=0) >= top - 1e-9).sum() >= early_stop:
+                break
     sims = sims[:, :done]
     union = sims.max(axis=0) if len(analyses) else np.zeros(done)
 

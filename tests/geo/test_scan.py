@@ -204,3 +204,18 @@ def test_scan_rejects_bad_settings():
         prepare(_events(20, 0), unit_days=0)
     with pytest.raises(ValueError, match="replications"):
         space_time_scan(_events(20, 0), replications=-1)
+
+
+def test_replicates_in_worker_processes_give_the_same_p_values(monkeypatch):
+    """The permutations are drawn in one process in replicate order, so the scan's p-values and its
+    sequential stop are the same whatever the number of worker processes."""
+    from geo.stats import replicates as rep
+
+    monkeypatch.setattr(rep, "POOL_SECONDS", -1.0)             # workers even for this small job
+    ev = _events(600, 11, planted=6, days=182, extent=6000.0, when=150.0)
+    for early in (None, 5):
+        one = space_time_scans(ev, replications=99, seed=5, workers=1, early_stop=early)
+        two = space_time_scans(ev, replications=99, seed=5, workers=2, early_stop=early)
+        for (x, xi), (y, yi) in zip(one, two):
+            pd.testing.assert_frame_equal(x, y)
+            assert xi["replications_run"] == yi["replications_run"]

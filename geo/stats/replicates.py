@@ -1,0 +1,108 @@
+"""Monte Carlo replicates over worker processes, with results that do not depend on how many.
+
+A Monte Carlo test (a permutation scan, a near-repeat table) draws ``R`` labellings of the data
+from one seeded stream and scores each. :func:`replicates` draws them here, in replicate order,
+from the caller's stream, and yields each score in that order; with ``workers > 1`` worker
+processes do the scoring. The draws are the same whatever the number of workers, so the
+scores, every p-value and a sequential Monte Carlo stop (Besag & Clifford 1991, decided by the
+caller over the scores in replicate order) are the same too.
+
+Workers are forked (they inherit the scorer; only the draws are sent, in batches) only when the
+first replicates, scored here, show that the rest would take longer than :data:`POOL_SECONDS`,
+and only from a process running no other thread: forking beside threads (a Dask client, a web
+server) can deadlock the child, and ``spawn`` would re-run a calling script that lacks an
+``if __name__ == "__main__"`` guard, so there everything runs here. Should a worker fail, its
+batch is scored here and the rest run here.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+__all__ = ["replicates", "default_workers", "POOL_SECONDS"]
+
+#: start worker processes only when the replicates left would take longer than this here
+POOL_SECONDS = 3.0
+#: replicates per batch sent to a worker
+BATCH = 8
+
+_SCORE: Callable | None = None
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                      # not Linux
+        return os.cpu_count() or 1
+
+
+def _init(score: Callable) -> None:
+    global _SCORE
+    _SCORE = score
+
+
+def _forkable() -> bool:
+    """Worker processes can be forked safely: Linux-like ``fork`` and no other thread running."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _run(batch: np.ndarray, dtype) -> list:
+    return [_SCORE(x.astype(dtype)) for x in batch]
+
+
+def _compact(batch: np.ndarray) -> np.ndarray:
+    """The batch in the smallest integer type holding it (less to send); the worker restores it."""
+    if batch.dtype.kind in "iu" and batch.size:
+        lo, hi = batch.min(), batch.max()
+        for t in (np.int16, np.int32):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                return batch.astype(t)
+    return batch
+
+
+def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], object], count: int,
+               workers: int | None = None) -> Iterator:
+    """``score(draw())`` for replicates ``0 .. count-1``, yielded in replicate order.
+
+    ``draw`` is called here, in order (the one seeded stream); ``score`` is inherited by the
+    forked workers. ``workers``: processes to score in (``None``: :func:`default_workers`; 1:
+    all here). Closing the iterator early (a sequential stop) stops the workers."""
+    workers = default_workers() if workers is None else max(1, int(workers))
+    done, t0 = 0, time.perf_counter()
+    while done < min(count, BATCH):                       # the first batch here: how long do they take?
+        yield score(draw())
+        done += 1
+    left = (time.perf_counter() - t0) / max(done, 1) * (count - done)
+    if workers > 1 and left > POOL_SECONDS and _forkable():
+        ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_init, initargs=(score,))
+        pending: deque = deque()
+        try:
+            while done < count or pending:
+                while done < count and len(pending) < 2 * workers:
+                    batch = np.stack([draw() for _ in range(min(BATCH, count - done))])
+                    pending.append((ex.submit(_run, _compact(batch), batch.dtype), batch))
+                    done += len(batch)
+                fut, batch = pending.popleft()
+                try:
+                    out = fut.result()
+                except Exception:                         # a failed worker: this batch and the rest here
+                    ex.shutdown(wait=False, cancel_futures=True)
+                    for b in [batch] + [b for _, b in pending]:
+                        yield from (score(x) for x in b)
+                    pending.clear()
+                    break
+                yield from out
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+    while done < count:
+        yield score(draw())
+        done += 1
