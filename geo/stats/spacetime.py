@@ -38,6 +38,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from geo.stats.hotspots import DEFAULT_KINDS, assign_areas, filter_events
+from geo.stats.replicates import replicates
 from geo.stats.weights import SpatialWeights
 
 __all__ = ["monthly_series", "mann_kendall", "area_trends", "emerging_hotspots", "knox_test", "near_repeat",
@@ -445,6 +446,41 @@ def knox_test(
             "close_in_space": int(len(i)), "close_in_time": close_t}
 
 
+class _BandCounts:
+    """Pairs per (distance band, time band) for any labelling of the event times: the pairs and
+    their distance bands never change (the permutation only relabels times), so they are sorted
+    by distance band once, and a labelling's table is, per distance band and time edge ``e``,
+    ``#{pairs with |t_i - t_j| < e}`` (a band's count is the difference of its two edges' counts),
+    in cache-sized chunks of pairs, in int32 where the times fit."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, i: np.ndarray, j: np.ndarray, sband: np.ndarray, nS: int, edges_s: np.ndarray):
+        order = np.argsort(sband, kind="stable")
+        self.i, self.j = i[order], j[order]
+        self.bounds = np.searchsorted(sband[order], np.arange(nS + 1))        # pairs of band a: bounds[a]:bounds[a+1]
+        self.edges = [int(e) for e in edges_s]
+        self.nS = nS
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        small = len(t) and t.min() >= 0 and max(int(t.max()), *self.edges) < np.iinfo(np.int32).max
+        t = t.astype(np.int32) if small else t
+        below = np.zeros((self.nS, len(self.edges)), np.int64)               # pairs with |dt| < edge
+        a_buf = np.empty(min(self.CHUNK, len(self.i)), t.dtype)
+        b_buf = np.empty_like(a_buf)
+        for band in range(self.nS):
+            for lo in range(self.bounds[band], self.bounds[band + 1], self.CHUNK):
+                hi = min(lo + self.CHUNK, self.bounds[band + 1])
+                a, b = a_buf[:hi - lo], b_buf[:hi - lo]
+                np.take(t, self.i[lo:hi], out=a)
+                np.take(t, self.j[lo:hi], out=b)
+                np.subtract(a, b, out=a)
+                np.abs(a, out=a)
+                for e, edge in enumerate(self.edges):
+                    below[band, e] += np.count_nonzero(a < edge)
+        return np.diff(below, axis=1).ravel()                                 # band (a, b): [edge b, edge b+1)
+
+
 #: near-repeat bands (Ratcliffe's calculator): distance edges in metres, time edges in days
 NEAR_REPEAT_SPACE_M = (0.0, 250.0, 500.0, 1000.0, 2000.0)
 NEAR_REPEAT_DAYS = (0.0, 7.0, 14.0, 28.0, 56.0)
@@ -462,6 +498,7 @@ def near_repeat(
     exclude_precision=KNOX_EXCLUDE_PRECISION,
     max_events: int | None = KNOX_MAX_EVENTS,
     max_pairs: int | None = 4 * KNOX_MAX_PAIRS,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Near-repeat table: Knox counts over several space and time bands, each with its p-value.
 
@@ -475,7 +512,9 @@ def near_repeat(
     ``p_value`` = ``(1 + #{sim >= observed}) / (1 + R)`` (one-sided: more pairs than
     chance); ``q_value`` = Benjamini-Hochberg over every cell of the table. Events are chosen as
     in :func:`knox_test` (a seeded random subsample above ``max_events`` events, thinned further
-    above ``max_pairs`` pairs within the largest distance).
+    above ``max_pairs`` pairs within the largest distance). ``workers``: processes counting the
+    permuted tables (``None``: the cores available; the same table for any number,
+    :func:`geo.stats.replicates.replicates`).
     """
     from geo.stats.permutation import bh_qvalues
 
@@ -513,18 +552,13 @@ def near_repeat(
     te_s = np.round(te * 86400).astype(np.int64)
     nS, nT = len(se) - 1, len(te) - 1
 
-    def table(tt):
-        dt = np.abs(tt[i] - tt[j])
-        tb = np.searchsorted(te_s, dt, side="right") - 1
-        m = (tb >= 0) & (dt < te_s[-1])
-        return np.bincount(sband[m] * nT + tb[m], minlength=nS * nT)
-
+    table = _BandCounts(i, j, sband, nS, te_s)
     obs = table(t)
     shuffle = _timeline_shuffler(pid, t, rng)
     ge = np.zeros(nS * nT, np.int64)
     tot = np.zeros(nS * nT, float)
-    for _ in range(permutations):
-        sim = table(shuffle())
+    # each permutation drawn here in order from the one stream; tables counted in `workers` processes
+    for sim in replicates(shuffle, table, permutations, workers):
         ge += sim >= obs
         tot += sim
     exp = tot / permutations if permutations else np.full(nS * nT, np.nan)

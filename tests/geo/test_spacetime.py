@@ -2,6 +2,7 @@
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 
 from geo.stats.spacetime import _classify, area_trends, emerging_hotspots, knox_test, mann_kendall, monthly_series
 from geo.stats.weights import queen_weights
@@ -166,6 +167,36 @@ def test_near_repeat_table_finds_planted_burst_and_not_null():
     assert first.observed == ((d[iu] < 250) & (dt[iu] < 7)).sum()
     ev.loc[:39, "at"] = pd.Timestamp("2017-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 365, 40), unit="D")
     assert (near_repeat(ev, permutations=199, seed=0)["q_value"] < 0.05).sum() == 0
+
+
+@pytest.mark.parametrize("edges_days, t_max", [((0.0, 7.0, 14.0, 28.0, 56.0), 10**7), ((1.5, 3.0, 30.0), 10**10)])
+def test_near_repeat_band_counts_equal_a_direct_count(edges_days, t_max):
+    """The pair table by distance band and time edge (int32 where the times fit, int64 beyond)
+    equals binning every pair's time difference directly."""
+    from geo.stats.spacetime import _BandCounts
+    rng = np.random.default_rng(2)
+    n, nS = 400, 4
+    i, j = np.triu_indices(n, 1)
+    sband = rng.integers(0, nS, len(i))
+    te_s = np.round(np.asarray(edges_days) * 86400).astype(np.int64)
+    table = _BandCounts(i, j, sband, nS, te_s)
+    for _ in range(3):
+        t = rng.integers(0, t_max, n)
+        dt = np.abs(t[i] - t[j])
+        tb = np.searchsorted(te_s, dt, side="right") - 1
+        m = (tb >= 0) & (dt < te_s[-1])
+        want = np.bincount(sband[m] * (len(te_s) - 1) + tb[m], minlength=nS * (len(te_s) - 1))
+        np.testing.assert_array_equal(table(t), want)
+
+
+def test_near_repeat_table_is_the_same_for_any_number_of_workers(monkeypatch):
+    from geo.stats import replicates as rep
+    from geo.stats.spacetime import near_repeat
+    monkeypatch.setattr(rep, "POOL_SECONDS", -1.0)               # workers even for this small job
+    ev, _ = _knox_events(600, 40, 11)
+    ev["person_id"] = [f"P{i % 450}" for i in range(len(ev))]   # some children with several events
+    pd.testing.assert_frame_equal(near_repeat(ev, permutations=99, seed=3, workers=1),
+                                  near_repeat(ev, permutations=99, seed=3, workers=2))
 
 
 def _wards():
