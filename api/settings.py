@@ -73,4 +73,7 @@ class Settings(BaseSettings):
     tile_cache_mb: NonNegativeInt = 512
     #: seconds between checks that the store has changed (layers are rebuilt when it has)
     refresh_seconds: PositiveFloat = 30.0
+    #: worker processes for the Monte Carlo replicates of the space-time scan and the near-repeat
+    #: table (the same results for any number); 0: the cores available
+    scan_workers: NonNegativeInt = 0
 

@@ -26,13 +26,14 @@ def register(app: typer.Typer) -> None:
         permutations: int = typer.Option(999, "--permutations", help="conditional permutations"),
     ) -> None:
         from api.cli.common import require_episodes, store_for
+        from api.settings import Settings
         store = store_for(db)
         require_episodes(store)
         try:
             import pandas as pd
             start = pd.Timestamp(date_from) if date_from else None
             end = pd.Timestamp(date_to) if date_to else None
-            summary = run_analyses(store, Path(out), start, end, seed, permutations)
+            summary = run_analyses(store, Path(out), start, end, seed, permutations, settings=Settings())
         except Exception as exc:  # one-line reason, non-zero exit
             typer.echo(f"wayfinder analyse: {type(exc).__name__}: {' '.join(str(exc).split())}", err=True)
             raise typer.Exit(1)

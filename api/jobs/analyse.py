@@ -81,17 +81,18 @@ def ward_exposure(populations, postcodes, ward_codes):
 
 
 def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, end=None, seed: int = 0,
-                     permutations: int = 999, children=None) -> dict:
+                     permutations: int = 999, children=None, workers: int | None = None) -> dict:
     """Space-time outputs: ``space_time.json`` (Knox, near-repeat table, scan settings) and
     ``space_time_clusters.geojson`` (Kulldorff's space-time permutation scan; ``children``: the
-    frame of that name, read by the scan's own-place rule when it is switched on), both stored."""
+    frame of that name, read by the scan's own-place rule when it is switched on), both stored.
+    ``workers``: processes for the near-repeat and scan replicates (``None``: the cores available)."""
     import pandas as pd
     from geo.stats.scan import scan_clusters
     from geo.stats.spacetime import near_repeat
 
-    nr = near_repeat(ev, permutations=permutations, seed=seed, start=start, end=end)
+    nr = near_repeat(ev, permutations=permutations, seed=seed, start=start, end=end, workers=workers)
     clusters, scans = scan_clusters(ev, seed=seed, replications=permutations, start=start, end=end,
-                                    children=children)
+                                    children=children, workers=workers)
     doc = {"knox": {"observed": kx["statistic"], "expected": kx["expected"], "p_value": kx["p_value"],
                     "space_m": kx["space_m"], "days": kx["time_days"],
                     **{k: v for k, v in kx.items() if k not in ("statistic", "space_m", "time_days", "expected", "p_value")}},
@@ -108,8 +109,11 @@ def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, e
     return {"space_time_clusters": int(len(clusters)), "space_time_clusters_p05": int(len(sig))}
 
 
-def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999) -> dict:
-    """Run every spatial analysis on the store's frames; write files; store results."""
+def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999,
+                workers: int | None = None) -> dict:
+    """Run every spatial analysis on the store's frames; write files; store results. ``workers``:
+    processes for the Monte Carlo replicates of the near-repeat table and the space-time scan
+    (``None``: the cores available; the results are the same for any number)."""
     import pandas as pd
     from geo.stats.clusters import found_at_clusters
     from geo.stats.hotspots import filter_events
@@ -166,5 +170,5 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
     store.write_result(R.KNOX.name, pd.DataFrame([kx]))
     summary["knox_p"] = kx["p_value"]
     summary.update(write_space_time(ev, out, store, kx, start=start, end=end, seed=seed,
-                                    permutations=permutations, children=frame("children")))
+                                    permutations=permutations, children=frame("children"), workers=workers))
     return summary

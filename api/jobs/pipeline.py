@@ -456,10 +456,10 @@ def run_network(store: StoreLike, out: Path, seed: int = 0, window: str = "6h",
 
 
 def run_analyses(store: StoreLike, out: Path, start=None, end=None, seed: int = 0,
-                 permutations: int = 999) -> dict:
+                 permutations: int = 999, settings: Settings | None = None) -> dict:
     """``wayfinder analyse``: the analyses step; its summary."""
     return run_steps(store, RunOptions(out=Path(out), start=start, end=end, seed=seed,
-                                       permutations=permutations), ("analyses",))["analyses"]
+                                       permutations=permutations, settings=settings), ("analyses",))["analyses"]
 
 
 def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: dict | None) -> dict:
@@ -592,7 +592,8 @@ def step_analyses(ctx: Context) -> dict:
     from api.jobs.analyse import run_analyse
     o = ctx.opts
     ctx.progress.start("analyses", estimate=ctx.cache["estimate"])
-    summary = run_analyse(ctx.store, ctx.out, o.start, o.end, o.seed, o.permutations)
+    workers = (o.settings.scan_workers or None) if o.settings is not None else None   # None: the cores available
+    summary = run_analyse(ctx.store, ctx.out, o.start, o.end, o.seed, o.permutations, workers=workers)
     return json.loads(json.dumps(summary, default=str))
 
 
