@@ -7,18 +7,20 @@ processes do the scoring. The draws are the same whatever the number of workers,
 scores, every p-value and a sequential Monte Carlo stop (Besag & Clifford 1991, decided by the
 caller over the scores in replicate order) are the same too.
 
-Workers are forked (they inherit the scorer; only the draws are sent, in batches) only when the
-first replicates, scored here, show that the rest would take longer than :data:`POOL_SECONDS`,
-and only from a process running no other thread: forking beside threads (a Dask client, a web
-server) can deadlock the child, and ``spawn`` would re-run a calling script that lacks an
-``if __name__ == "__main__"`` guard, so there everything runs here. Should a worker fail, its
-batch is scored here and the rest run here.
+Workers are forked (they inherit the scorer; only the draws are sent, in batches), and only when
+the first replicates, scored here, show that the rest would take longer than
+:data:`POOL_SECONDS`. ``fork`` rather than ``spawn``: ``spawn`` re-runs a calling script that
+lacks an ``if __name__ == "__main__"`` guard (and the executor then hangs), and would send the
+scorer by pickle. The parent may run other threads (the pipeline's RSS sampler and progress bar,
+a Dask client); a forked child could deadlock only on a lock one of them held at the fork, and
+the workers touch nothing of theirs: they run the scorer and the executor's own queues. Where
+``fork`` does not exist everything runs here. Should a worker fail, its batch is scored here and
+the rest run here.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -50,8 +52,8 @@ def _init(score: Callable) -> None:
 
 
 def _forkable() -> bool:
-    """Worker processes can be forked safely: Linux-like ``fork`` and no other thread running."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    """Worker processes can be forked (POSIX)."""
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _run(batch: np.ndarray, dtype) -> list:

@@ -58,3 +58,18 @@ def test_closing_early_stops_the_workers(pool_always):
 
 def test_default_workers_is_at_least_one():
     assert rep.default_workers() >= 1
+
+
+def test_workers_start_beside_other_threads(pool_always):
+    """The pipeline runs an RSS sampler thread during every step: the workers still start."""
+    import threading
+
+    stop = threading.Event()
+    th = threading.Thread(target=stop.wait, daemon=True)
+    th.start()
+    try:
+        got = list(rep.replicates(_draws(6), _Sum(np.ones(500)), 40, workers=2))
+    finally:
+        stop.set()
+        th.join()
+    assert len(got) == 40 and {g[2] for g in got} - {os.getpid()}
