@@ -212,6 +212,8 @@ class CircleCounts:
             out[1:] = np.bincount(unit[self.pair_event] * n + self.pair_circle, minlength=n * U).reshape(U, n)
             np.cumsum(out, axis=0, out=out)
             return out.T
+        # a location in any of the circles holds at most the largest circle's count, so it fits
+        # the dtype (one in none may wrap: its column of M is empty)
         loc_cum = np.zeros((self.L, U + 1), self.dtype)
         loc_cum[:, 1:] = np.bincount(self.loc * U + unit, minlength=self.L * U).reshape(self.L, U)
         np.cumsum(loc_cum, axis=1, out=loc_cum)
