@@ -60,23 +60,15 @@ def _run(batch: np.ndarray, dtype) -> list:
     return [_SCORE(x.astype(dtype)) for x in batch]
 
 
-def _compact(batch: np.ndarray) -> np.ndarray:
-    """The batch in the smallest integer type holding it (less to send); the worker restores it."""
-    if batch.dtype.kind in "iu" and batch.size:
-        lo, hi = batch.min(), batch.max()
-        for t in (np.int16, np.int32):
-            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
-                return batch.astype(t)
-    return batch
-
-
 def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], object], count: int,
-               workers: int | None = None) -> Iterator:
+               workers: int | None = None, send_as=None) -> Iterator:
     """``score(draw())`` for replicates ``0 .. count-1``, yielded in replicate order.
 
     ``draw`` is called here, in order (the one seeded stream); ``score`` is inherited by the
     forked workers. ``workers``: processes to score in (``None``: :func:`default_workers`; 1:
-    all here). Closing the iterator early (a sequential stop) stops the workers."""
+    all here). ``send_as``: a smaller dtype that holds every draw exactly (the caller knows its
+    range, e.g. int16 time units), to send less; the worker restores the draw's own dtype.
+    Closing the iterator early (a sequential stop) stops the workers."""
     workers = default_workers() if workers is None else max(1, int(workers))
     done, t0 = 0, time.perf_counter()
     while done < min(count, BATCH):                       # the first batch here: how long do they take?
@@ -90,16 +82,20 @@ def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], obj
         try:
             while done < count or pending:
                 while done < count and len(pending) < 2 * workers:
-                    batch = np.stack([draw() for _ in range(min(BATCH, count - done))])
-                    pending.append((ex.submit(_run, _compact(batch), batch.dtype), batch))
+                    first = draw()
+                    batch = np.empty((min(BATCH, count - done),) + first.shape, send_as or first.dtype)
+                    batch[0] = first
+                    for k in range(1, len(batch)):
+                        batch[k] = draw()
+                    pending.append((ex.submit(_run, batch, first.dtype), (batch, first.dtype)))
                     done += len(batch)
-                fut, batch = pending.popleft()
+                fut, sent = pending.popleft()
                 try:
                     out = fut.result()
                 except Exception:                         # a failed worker: this batch and the rest here
                     ex.shutdown(wait=False, cancel_futures=True)
-                    for b in [batch] + [b for _, b in pending]:
-                        yield from (score(x) for x in b)
+                    for b, dtype in [sent] + [b for _, b in pending]:
+                        yield from (score(x.astype(dtype)) for x in b)
                     pending.clear()
                     break
                 yield from out

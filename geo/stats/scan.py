@@ -648,7 +648,8 @@ def space_time_scans(place_events: pd.DataFrame | ScanData, *, analyses=(False, 
     done = 0
     runs = replications if np.isfinite(floor) else 0
     if counts is not None:     # each replicate's permutation drawn here in order; scored in `workers` processes
-        maxima = replicates(shuffle, ReplicateMaxima(data, S_live, W, min_cases, floor, limits, counts), runs, workers)
+        maxima = replicates(shuffle, ReplicateMaxima(data, S_live, W, min_cases, floor, limits, counts), runs, workers,
+                            send_as=np.int16 if data.U <= np.iinfo(np.int16).max else np.int32)
     else:
         maxima = ((0.0, 0.0) for _ in range(runs))          # no circle can reach the floor
     with closing(maxima):

@@ -558,7 +558,8 @@ def near_repeat(
     ge = np.zeros(nS * nT, np.int64)
     tot = np.zeros(nS * nT, float)
     # each permutation drawn here in order from the one stream; tables counted in `workers` processes
-    for sim in replicates(shuffle, table, permutations, workers):
+    small = len(t) and t.min() >= 0 and t.max() <= np.iinfo(np.int32).max      # permuted times keep their range
+    for sim in replicates(shuffle, table, permutations, workers, send_as=np.int32 if small else None):
         ge += sim >= obs
         tot += sim
     exp = tot / permutations if permutations else np.full(nS * nT, np.nan)

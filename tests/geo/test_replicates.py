@@ -29,12 +29,12 @@ def pool_always(monkeypatch):
     monkeypatch.setattr(rep, "POOL_SECONDS", -1.0)     # start workers however small the job
 
 
-@pytest.mark.parametrize("workers", [1, 2, 3])
-def test_same_scores_in_order_for_any_number_of_workers(pool_always, workers):
+@pytest.mark.parametrize("workers, send_as", [(1, None), (2, None), (3, None), (2, np.int16)])
+def test_same_scores_in_order_for_any_number_of_workers(pool_always, workers, send_as):
     score = _Sum(np.random.default_rng(9).normal(size=500))
     first = score(_draws(4)())                                     # the first draw of the stream
     want = list(rep.replicates(_draws(4), score, 60, workers=1))
-    got = list(rep.replicates(_draws(4), score, 60, workers=workers))
+    got = list(rep.replicates(_draws(4), score, 60, workers=workers, send_as=send_as))
     assert [g[:2] for g in got] == [w[:2] for w in want] and got[0][:2] == first[:2]
     assert len({g[:2] for g in got}) == 60
     assert {w[2] for w in want} == {os.getpid()}
