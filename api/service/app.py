@@ -25,7 +25,7 @@ from api.service.errors import add_exception_handlers
 from api.jobs.layers import LayerCache
 from api.minimise import Minimiser
 from api.service.model import ERRORS
-from api.service.routes.tiles import MVT, cached_tile
+from api.service.routes.tiles import MVT, cached_tile, stored_tile
 from api.service.routes.tiles import warm as warm_tiles
 from api.settings import Settings
 from api.tables import create_tables
@@ -123,8 +123,10 @@ class AuditMiddleware:
     request is answered 503 and nothing of the route's response is sent.
 
     A tile already in the tile cache, asked for by a caller allowed to see it, is answered here
-    (:func:`api.service.routes.tiles.cached_tile`: the same authentication, matrix, collection, rate-limit
-    and view checks, and the same audit entry, without the routing and dependency machinery);
+    (:func:`api.service.routes.tiles.cached_tile`: the same authentication, matrix, collection,
+    purpose, rate-limit and view checks, and the same audit entry, without the routing and
+    dependency machinery), and so is a tile made in advance in the store
+    (:func:`api.service.routes.tiles.stored_tile`, the same checks);
     every other request, including every denied one, goes through the app."""
 
     def __init__(self, app):
@@ -148,7 +150,9 @@ class AuditMiddleware:
             await send(message)
 
         hit = _cached_tile(scope)
-        if hit is not None:          # a cached tile: same checks and audit, no routing machinery
+        if hit is None:
+            hit = await _stored_tile(scope)
+        if hit is not None:          # a cached or stored tile: same checks and audit, no routing
             ctx, data, headers = hit
             scope.setdefault("state", {})["ctx"] = ctx
             await send_audited({"type": "http.response.start", "status": 200,
@@ -176,6 +180,18 @@ def _cached_tile(scope):
         return cached_tile(wf, scope)
     except Exception:  # noqa: BLE001 - boundary: the fast path falls back, logged
         log.exception("cached tile fast path failed: request handled the normal way")
+        return None
+
+
+async def _stored_tile(scope):
+    """:func:`api.service.routes.tiles.stored_tile`; None (the normal way) also when it fails."""
+    wf = getattr(getattr(scope.get("app"), "state", None), "wf", None)
+    if wf is None:
+        return None
+    try:
+        return await stored_tile(wf, scope)
+    except Exception:  # noqa: BLE001 - boundary: the fast path falls back, logged
+        log.exception("stored tile fast path failed: request handled the normal way")
         return None
 
 
