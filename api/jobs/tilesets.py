@@ -233,10 +233,11 @@ def prerender_zooms(tiles_per_zoom: dict[int, int], budget: int) -> list[int]:
 
 def prerender(conn, layer_id: str, view: str, extent: int, buffer: int, budget: int) -> int:
     """Make and store (``tileset_tiles``) the tiles of (``layer_id``, ``view``) at the zooms of
-    :func:`prerender_zooms` that hold a cell, with :func:`_render` on ``conn`` (so each is the
-    very tile :func:`tile` makes on request) and its gzip. A tile of those zooms holding no cell
-    of its own is not stored: on request it is made from the cells (at most a buffer's worth of
-    the neighbours'). Returns the tiles stored."""
+    :func:`prerender_zooms` that hold a cell, and their neighbours (whose buffer may show those
+    cells; stored even when empty, so that a map's requests around the data are all answered
+    from the store), with :func:`_render` on ``conn`` (so each is the very tile :func:`tile`
+    makes on request) and its gzip. Any other tile is made on request from the cells (it has
+    none within its buffer). Returns the tiles stored."""
     t, tt = schema.tileset_cells, schema.tileset_tiles
     if budget <= 0:
         return 0
@@ -245,8 +246,11 @@ def prerender(conn, layer_id: str, view: str, extent: int, buffer: int, budget: 
     counts = dict(conn.execute(sa.select(tiles.c.z, sa.func.count()).group_by(tiles.c.z)).all())
     n = 0
     for z in prerender_zooms({int(k): int(v) for k, v in counts.items()}, budget):
-        keys = conn.execute(sa.select(t.c.tx, t.c.ty).distinct()
-                            .where(t.c.layer == layer_id, t.c.view == view, t.c.z == z)).all()
+        own = conn.execute(sa.select(t.c.tx, t.c.ty).distinct()
+                           .where(t.c.layer == layer_id, t.c.view == view, t.c.z == z)).all()
+        n_side = 1 << z
+        keys = sorted({(tx + dx, ty + dy) for tx, ty in own for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                       if 0 <= tx + dx < n_side and 0 <= ty + dy < n_side})
         rows = []
         for tx, ty in keys:
             data = _render(conn, layer_id, view, z, int(tx), int(ty), extent, buffer)
