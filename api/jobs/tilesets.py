@@ -17,6 +17,15 @@ Built
 
 Each view's tileset is made from that view's points (250 m grid cells for minimised views) and
 its counts are banded by the one rule (``geo.tilesets.shown_counts``); only counts are stored.
+
+Made in advance
+    when a tileset is written, in the same transaction, the tiles of its lower zooms (whole
+    zooms, lowest first, up to ``Settings.tile_prerender_max`` tiles; :func:`prerender`) are
+    made from the cells just written, exactly as a request would make them (:func:`_render`),
+    and stored with their gzip (table ``tileset_tiles``, per tile extent and buffer). A request
+    for one is a key lookup (:func:`stored_tile`), answered by the service's fast path
+    (``api.service.routes.tiles.stored_tile``): the first map a chair opens after a run is not
+    made tile by tile. Erasure removes them with the cells.
 """
 from __future__ import annotations
 

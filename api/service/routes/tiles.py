@@ -3,7 +3,11 @@
 PostGIS: ``ST_AsMVT`` over the prepared layer table (GiST index on Web Mercator geometry).
 SQLite: ``mapbox_vector_tile`` over the prepared in-memory geometries. Both serve the caller's
 minimisation view. Dense point layers (``api.jobs.tilesets.GENERALISED``) at grid and cluster zooms
-are served from their pre-generalised cells instead (a bounded number of rows per tile).
+are served from their pre-generalised cells instead (a bounded number of rows per tile), and the
+tiles of their lower zooms from the store, made in advance (``api.jobs.tilesets.stored_tile``).
+A tile in the tile cache (:func:`cached_tile`) or made in advance (:func:`stored_tile`) is
+answered by ``AuditMiddleware`` without the routing machinery, after the same checks (purpose of
+a person-level layer included) and with the same audit entry.
 """
 from __future__ import annotations
 
