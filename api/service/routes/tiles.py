@@ -278,6 +278,8 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     store check due), the tile of the caller's view cached, then the per-user rate limit. A missing or bad token, a denial, a rate limit, a cache
     miss or a due store check return None before anything is counted twice (the rate limit is
     taken last and takes nothing from a caller already over it)."""
+    if wf.layers.tile_cache_size <= 0:
+        return None
     ask = tile_ask(wf, scope)
     if ask is None:
         return None
