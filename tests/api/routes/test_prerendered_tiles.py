@@ -159,6 +159,25 @@ def test_fast_paths_refuse_what_the_normal_way_refuses(app, as_role, served):
     wf.layers._tiles.clear()
 
 
+def test_tile_beyond_the_stored_ones_is_empty_from_the_store(app, as_role, served):
+    """At a zoom made in advance, a tile not stored has no cell within reach: answered empty by
+    the stored path, as the cells would make it; at a zoom not made in advance: the normal way."""
+    wf = app.state.wf
+    wf.layers.get("found_at", "full")
+    r = _a_stored_tile(wf)
+    s = wf.settings
+    far = (r.z, (r.x + 5) % (1 << r.z), (r.y + 5) % (1 << r.z))
+    assert far not in {(q.z, q.x, q.y) for q in _stored(wf, "full")}
+    assert tilesets.tile(wf.store.engine, "found_at", "full", *far, s.tile_extent, s.tile_buffer) == b""
+    assert tilesets.stored_tile(wf.store.engine, "found_at", "full", *far, s.tile_extent, s.tile_buffer)[0] == b""
+    wf.layers._tiles.clear()
+    got = as_role("analyst", "GET", "/collections/found_at/tiles/WebMercatorQuad/{}/{}/{}?{}".format(*far, PURPOSE))
+    assert got.status_code == 200 and got.content == b"" and served == ["stored"]
+    assert _last(wf)[0]["purpose"] == "prerendered tile test"
+    # another tile size: nothing made in advance for it
+    assert tilesets.stored_tile(wf.store.engine, "found_at", "full", *far, 512, s.tile_buffer) is None
+
+
 def test_street_zoom_tile_goes_the_normal_way(app, as_role, served):
     wf = app.state.wf
     prep = wf.layers.get("found_at", "full")
