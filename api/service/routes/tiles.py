@@ -275,9 +275,10 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     same :meth:`Authenticator.user_from_token`) whose role the matrix allows on the ``tile`` route
     and on the collection, a stated purpose for a person-level layer (the same rule,
     :func:`api.service.dependencies.stated_purpose`, recorded the same way), current layers (no
-    store check due), the tile of the caller's view cached, then the per-user rate limit. A missing or bad token, a denial, a rate limit, a cache
-    miss or a due store check return None before anything is counted twice (the rate limit is
-    taken last and takes nothing from a caller already over it)."""
+    store check due), the tile of the caller's view cached, then the per-user rate limit. A
+    missing or bad token, a denial, no purpose, a rate limit, a cache miss or a due store check
+    return None before anything is counted twice (the rate limit is taken last and takes
+    nothing from a caller already over it)."""
     if wf.layers.tile_cache_size <= 0:
         return None
     ask = tile_ask(wf, scope)
