@@ -20,7 +20,10 @@ several true children), events the one-child-once-per-place-and-unit rule drops 
 the events of moved children (``truth["moved_children"]``), and a direct check that a child's
 found-at place does not depend on the date under the generator's null: the share of the events
 of children with two or more at the child's modal 250 m cell, by quarter of the year (constant
-when place and date are independent).
+when place and date are independent), and whether one child's episodes bunch in time: the
+pairs of one child's events at most 14 days apart, against 999 permutations of the event times
+(under the generator's null, where every episode's day is drawn on its own, its p is uniform).
+``--no-scan`` logs these figures without the three scans.
 """
 from __future__ import annotations
 
@@ -48,7 +51,22 @@ def scan_p(ev, person, seed: int, R: int) -> dict:
             "events": int(data.C), "reps": int(info.get("replications_run", 0))}
 
 
-def one_drop(i: int, work: Path, R: int, null: str) -> dict:
+def within_child_pairs(t, child, days: float = 14.0) -> int:
+    """Pairs of one child's events at most ``days`` apart (``t`` in days)."""
+    import numpy as np
+    o = np.lexsort((t, child))
+    c, tt = child[o], t[o]
+    total, lag = 0, 1
+    while lag < len(tt):
+        same = (c[lag:] == c[:-lag]) & (tt[lag:] - tt[:-lag] <= days)
+        if not same.any():
+            break
+        total += int(same.sum())
+        lag += 1
+    return total
+
+
+def one_drop(i: int, work: Path, R: int, null: str, scan: bool = True) -> dict:
     import numpy as np
     import pandas as pd
     from api.jobs.identity import save_identities
@@ -106,9 +124,17 @@ def one_drop(i: int, work: Path, R: int, null: str) -> dict:
     modal = cm.groupby("t")["c"].agg(lambda s: s.value_counts().index[0])
     cm["at_modal"] = cm["c"].to_numpy() == modal.reindex(cm["t"]).to_numpy()
     row["share_at_modal_cell_by_quarter"] = {int(q): round(float(v), 3) for q, v in cm.groupby("q")["at_modal"].mean().items()}
+    tc = pd.DataFrame({"t": tid, "d": ((at - at.min()).dt.total_seconds() / 86400).to_numpy()}).dropna()
+    child, days = pd.factorize(tc["t"])[0], tc["d"].to_numpy()
+    obs = within_child_pairs(days, child)
+    rng = np.random.default_rng(i)
+    sims = np.array([within_child_pairs(days[rng.permutation(len(days))], child) for _ in range(999)])
+    row.update({"within_child_pairs_14d": obs, "within_child_pairs_14d_null_mean": round(float(sims.mean()), 1),
+                "within_child_pairs_14d_p": float((1 + (sims >= obs).sum()) / 1000)})
     t1 = time.perf_counter()
-    for name, p in (("resolved", resolved), ("true", tid.fillna(resolved)),
-                    ("event", pd.Series([f"ev{j}" for j in range(len(f))], dtype="string"))):
+    ids = {"resolved": resolved, "true": tid.fillna(resolved),
+           "event": pd.Series([f"ev{j}" for j in range(len(f))], dtype="string")}
+    for name, p in ids.items() if scan else ():
         r = scan_p(f, p.to_numpy(), i, R)
         row.update({f"p_{name}": r["p"], f"llr_{name}": r["llr"], f"events_{name}": r["events"],
                     f"reps_{name}": r["reps"]})
@@ -124,10 +150,11 @@ def main() -> None:
     ap.add_argument("--null", default="housemates", choices=("plain", "housemates"))
     ap.add_argument("--log", type=Path, default=Path(tempfile.gettempdir()) / "scan_null_identity.jsonl")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "scan_null_identity")
+    ap.add_argument("--no-scan", action="store_true", help="the identity, place and timing figures only")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     for i in range(a.first, a.first + a.drops):
-        row = one_drop(i, a.work, a.replications, a.null)
+        row = one_drop(i, a.work, a.replications, a.null, scan=not a.no_scan)
         with open(a.log, "a") as fh:
             fh.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
