@@ -18,7 +18,9 @@ time (``--scan-only``: the scan alone):
 * emerging hot spots on complete months: share of wards with a category other than no_pattern.
 
 One JSON line per drop goes to ``--log`` as it finishes (a partial run keeps its drops); the
-summary table is printed as Markdown. Targets (issue 13): Knox p < 0.05 in at most 2 of 20 drops,
+summary table is printed as Markdown, with the scan's false-alarm rate, its exact
+(Clopper-Pearson) 95 % interval, the one-sided binomial test against 5 % and a KS test of the
+drops' p-values against U(0, 1) (``--summary-only --log LOG`` re-reads a log). Targets (issue 13): Knox p < 0.05 in at most 2 of 20 drops,
 scan clusters with p < 0.05 in at most 1 of 20, emerging categories on at most 5 % of ward-runs.
 """
 from __future__ import annotations
