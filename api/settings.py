@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     #: seconds between checks that the store has changed (layers are rebuilt when it has)
     refresh_seconds: PositiveFloat = 30.0
     #: worker processes for the Monte Carlo replicates of the space-time scan and the near-repeat
-    #: table (the same results for any number); 0: the cores available
-    scan_workers: NonNegativeInt = 0
+    #: table (the same results for any number); 0: the cores available. Default 1: on this
+    #: machine kind a second process paid only on a quiet machine and lost at national volume,
+    #: where the parent drawing the permutations is the bottleneck (bench/RESULTS_spacetime.md)
+    scan_workers: NonNegativeInt = 1
 
