@@ -642,6 +642,8 @@ def step_geocode(ctx: Context) -> dict:
     result = result.assign(override=False, updated_at=utcnow())
     with store.engine.begin() as conn:
         store.insert_frame(conn, schema.geocodes, result)
+    if len(done):       # texts geocoded before are kept: this run geocoded the delta
+        ctx.cache["mode"] = {"mode": "delta", "delta": {"texts": int(len(result))}}
     return {"texts": int(len(result)),
             "resolved": int((result["precision"] != "none").sum())}
 
@@ -891,7 +893,9 @@ def step_results(ctx: Context) -> dict:
     doc = {"fingerprint": record.get("fingerprint"), "params": record.get("params"),
            "steps": {s: {k: v for k, v in r.items() if k != "traceback"}
                      for s, r in ctx.cache.get("reports", {}).items()},
-           "files": sorted(p.name for p in ctx.out.iterdir() if p.is_file()),
+           # the outputs beside it (not itself: a first run and a rerun list the same files)
+           "files": sorted(p.name for p in ctx.out.iterdir()
+                           if p.is_file() and p.name != R.PIPELINE_RUN.file),
            "results": sorted(names)}
     (ctx.out / R.PIPELINE_RUN.file).write_text(json.dumps(doc, indent=1, default=str))
     ctx.progress.advance()

@@ -1,0 +1,191 @@
+"""`wayfinder run --incremental` (api.jobs.incremental, issue #19 item 3): a day's new data
+(the episodes, return interviews and intelligence of the last days, held back from a generated
+drop) run incrementally on a store that had a full run on the rest gives exactly the files and
+stored results of a full run on a fresh store holding the same rows; with no new data every
+step is skipped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PERMS = 99
+#: the newest share of episodes and intelligence held back as the new day's data
+HELD_BACK = 0.05
+#: stored beside the results: what differs between two runs however equal their outputs
+RUN_KEYS = ("fingerprint", "params", "steps")
+
+
+def _when(values: pd.Series) -> pd.Series:
+    """The drop's date-times (ISO or UK day-first, as the contract allows), UTC."""
+    return pd.to_datetime(values, format="mixed", dayfirst=True, utc=True, errors="coerce")
+
+
+def split_drop(drop: Path, base: Path, new: Path, share: float = HELD_BACK) -> dict:
+    """Copy `drop` into `base`, less its newest days: the newest `share` of episodes (by
+    reported_at) with their return interviews, and the newest `share` of intelligence (by
+    recorded_at), which go into `new`; returns the counts held back."""
+    base.mkdir(parents=True)
+    new.mkdir(parents=True)
+    ep = pd.read_csv(drop / "episodes.csv", dtype=str, keep_default_na=False)
+    t = _when(ep["reported_at"])
+    late = t > t.quantile(1 - share)
+    rhi = pd.read_csv(drop / "return_interviews.csv", dtype=str, keep_default_na=False)
+    rhi_late = rhi["episode_id"].isin(ep.loc[late, "episode_id"])
+    intel = pd.read_csv(drop / "intelligence.csv", dtype=str, keep_default_na=False)
+    ti = _when(intel["recorded_at"])
+    intel_late = ti > ti.quantile(1 - share)
+    for name, frame, held in (("episodes", ep, late), ("return_interviews", rhi, rhi_late),
+                              ("intelligence", intel, intel_late)):
+        frame[~held].to_csv(base / f"{name}.csv", index=False)
+        frame[held].to_csv(new / f"{name}.csv", index=False)
+    for p in drop.iterdir():
+        if p.suffix in (".csv", ".xlsx") and not (base / p.name).exists():
+            (base / p.name).write_bytes(p.read_bytes())
+    return {"episodes": int(late.sum()), "return_interviews": int(rhi_late.sum()),
+            "intelligence": int(intel_late.sum())}
+
+
+def _opts(out: Path, **kw):
+    from api.jobs.pipeline import RunOptions
+    return RunOptions(out=out, seed=3, permutations=PERMS, **kw)
+
+
+def _store(path: Path, *drops: Path):
+    from geo.places.reference import load_bundled
+    from geo.storage.ingest import ingest_drop
+    from geo.storage.store import open_store
+    store = open_store(f"sqlite:///{path}")
+    load_bundled(store)
+    for d in drops:
+        ingest_drop(store, d, geocode=False)
+    return store
+
+
+def stored_state(store) -> dict:
+    """Every stored result (payload and parameters), the identity links, the geocodes and the
+    pre-generalised tile cells of a store."""
+    import sqlalchemy as sa
+
+    from geo.storage import schema
+    with store.engine.connect() as conn:
+        res = {r.name: (bytes(r.payload), r.params, r.rows) for r in conn.execute(
+            sa.select(schema.results.c.name, schema.results.c.payload, schema.results.c.params,
+                      schema.results.c.rows))}
+    ident = store.table("identity_links").sort_values("record").reset_index(drop=True)
+    geo = store.table("geocodes").drop(columns=["id", "updated_at"]).sort_values("text")
+    cells = store.table("tileset_cells").sort_values(
+        ["layer", "view", "z", "tx", "ty"]).reset_index(drop=True)
+    return {"results": res, "identity": ident, "geocodes": geo.reset_index(drop=True),
+            "cells": cells}
+
+
+def assert_same_outputs(out_a: Path, out_b: Path, store_a, store_b) -> None:
+    files_a = sorted(p.name for p in out_a.iterdir())
+    assert files_a == sorted(p.name for p in out_b.iterdir())
+    for name in files_a:
+        a, b = (out_a / name).read_bytes(), (out_b / name).read_bytes()
+        if name == "pipeline_run.json":      # timings and step statuses differ by design
+            da, db = json.loads(a), json.loads(b)
+            assert {k: v for k, v in da.items() if k not in RUN_KEYS} == \
+                {k: v for k, v in db.items() if k not in RUN_KEYS}
+            continue
+        assert a == b, f"{name} differs"
+    sa_, sb = stored_state(store_a), stored_state(store_b)
+    assert sa_["results"].keys() == sb["results"].keys()
+    for name in sa_["results"]:
+        assert sa_["results"][name] == sb["results"][name], f"stored result {name} differs"
+    for key in ("identity", "geocodes", "cells"):
+        pd.testing.assert_frame_equal(sa_[key], sb[key], obj=key)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A full run on the base store, then `--incremental --drop NEW`; and a full run on a fresh
+    store that ingested the same two drops."""
+    from api.jobs.pipeline import run_pipeline
+    from geo.scenario.generator import generate
+    tmp = tmp_path_factory.mktemp("incremental")
+    generate(tmp / "drop", seed=5, scale="sample")
+    held = split_drop(tmp / "drop", tmp / "base", tmp / "new")
+    inc = _store(tmp / "inc.sqlite", tmp / "base")
+    base_report = run_pipeline(inc, _opts(tmp / "out_inc"))
+    report = run_pipeline(inc, _opts(tmp / "out_inc", drop=tmp / "new", incremental=True))
+    full = _store(tmp / "full.sqlite", tmp / "base", tmp / "new")
+    full_report = run_pipeline(full, _opts(tmp / "out_full"))
+    return {"tmp": tmp, "held": held, "inc": inc, "full": full, "base_report": base_report,
+            "report": report, "full_report": full_report}
+
+
+def test_split_holds_back_a_day_of_each_kind(runs):
+    assert all(n > 0 for n in runs["held"].values()), runs["held"]
+    ingest = runs["report"].steps["ingest"]
+    assert ingest["mode"] == "delta"
+    assert ingest["delta"]["new_rows"]["episodes.csv"] == runs["held"]["episodes"]
+
+
+def test_incremental_outputs_equal_a_full_run_on_the_same_data(runs):
+    tmp = runs["tmp"]
+    assert_same_outputs(tmp / "out_inc", tmp / "out_full", runs["inc"], runs["full"])
+
+
+def test_incremental_run_reports_what_it_did_per_step(runs):
+    steps = runs["report"].steps
+    # no child or person record came with the new day: identity is skipped, its links kept
+    assert steps["identity"]["mode"] == "skipped" and steps["identity"]["skipped"]
+    # new texts only were geocoded
+    assert steps["geocode"]["mode"] == "delta"
+    assert 0 < steps["geocode"]["delta"]["texts"] < runs["base_report"].steps["geocode"][
+        "summary"]["texts"]
+    # co-episode pairs on the delta, with its size
+    assert steps["groups"]["mode"] == "delta"
+    assert steps["groups"]["delta"]["episodes"] >= runs["held"]["episodes"]
+    assert steps["groups"]["delta"]["episodes_searched"] < len(runs["inc"].table("episodes"))
+    # new episodes change the place events every analysis reads: all rerun, in full
+    assert steps["analyses"]["mode"] == "full" and steps["graph"]["mode"] == "full"
+    # pipeline_run.json (written by the results step) says the same for the steps before it
+    doc = json.loads((runs["tmp"] / "out_inc" / "pipeline_run.json").read_text())
+    assert {s: r["mode"] for s, r in doc["steps"].items()} == {
+        s: r["mode"] for s, r in steps.items() if s != "results"}
+    assert doc["steps"]["groups"]["delta"] == steps["groups"]["delta"]
+
+
+def test_incremental_run_without_new_data_skips_every_step(runs):
+    from api.jobs.pipeline import run_pipeline
+    out = runs["tmp"] / "out_inc"
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != "pipeline_run.json"}
+    report = run_pipeline(runs["inc"], _opts(out, incremental=True))
+    modes = {s: r["mode"] for s, r in report.steps.items()}
+    # results always writes this run's report (pipeline_run.json); nothing else ran
+    assert modes == {**{s: "skipped" for s in modes if s != "results"}, "results": "full"}
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in out.iterdir()
+                      if p.name != "pipeline_run.json"}
+
+
+def test_only_the_analyses_whose_inputs_changed_rerun(runs, tmp_path):
+    """New intelligence alone changes what premises of concern and the graph read, not the
+    place events: the other analyses are skipped."""
+    import sqlite3
+
+    from api.jobs.pipeline import run_pipeline
+    from geo.storage.store import open_store
+    with sqlite3.connect(runs["tmp"] / "inc.sqlite") as src, \
+            sqlite3.connect(tmp_path / "s.sqlite") as dst:
+        src.backup(dst)         # with what the open store still holds in its WAL
+    out = tmp_path / "out"
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    # the signatures name the output folder: a full run into this one first
+    run_pipeline(store, _opts(out, resume=False))
+    intel = pd.read_csv(runs["tmp"] / "new" / "intelligence.csv", dtype=str)
+    more = tmp_path / "more"
+    more.mkdir()
+    intel.assign(intel_id=intel["intel_id"] + "-x").to_csv(more / "intelligence.csv", index=False)
+    report = run_pipeline(store, _opts(out, drop=more, incremental=True))
+    steps = report.steps
+    assert steps["analyses"]["mode"] == "partial"
+    ran = {a for a, how in steps["analyses"]["analyses"].items() if how == "full"}
+    assert ran == {"premises_of_concern"}
+    assert steps["identity"]["mode"] == "skipped" and steps["graph"]["mode"] == "full"
