@@ -189,3 +189,35 @@ def test_only_the_analyses_whose_inputs_changed_rerun(runs, tmp_path):
     ran = {a for a, how in steps["analyses"]["analyses"].items() if how == "full"}
     assert ran == {"premises_of_concern"}
     assert steps["identity"]["mode"] == "skipped" and steps["graph"]["mode"] == "full"
+
+
+def test_co_episode_pairs_on_a_delta_equal_the_full_search():
+    """``co_episode_pairs_delta`` from the pairs of an older state (the newest 1% of episodes
+    not yet there, every 40th episode since changed: found elsewhere, found with nobody)
+    equals the full search on the current episodes, at city scale."""
+    import tempfile
+
+    from api.jobs.pairs import co_episode_pairs_delta, co_episode_pairs_single
+    from geo.scenario.generator import generate
+    from tests.network.test_groups import frames_from_drop
+    with tempfile.TemporaryDirectory() as tmp:
+        truth = generate(Path(tmp), seed=2, scale="city")
+        now = frames_from_drop(Path(tmp), truth)
+    ep = now["episodes"].reset_index(drop=True)
+    new = ep["reported_at"] > ep["reported_at"].quantile(0.99)
+    ri = now["return_interviews"]
+    full = co_episode_pairs_single(now, window="6h", distance=250.0)
+    for every in (None, 40):        # new episodes only; new and changed ones
+        changed = ((pd.Series(range(len(ep))) % every == 0) if every else pd.Series(False, index=ep.index)) & ~new
+        old_ep = ep[~new].copy()
+        old_ep.loc[changed, "found_e"] = old_ep.loc[changed, "found_e"] + 5000.0
+        old_ep["found_with"] = [[] if c else fw for c, fw in zip(changed[~new], old_ep["found_with"])]
+        then = {**now, "episodes": old_ep,
+                "return_interviews": ri[~ri["episode_key"].isin(ep.loc[new, "episode_key"])]}
+        previous = co_episode_pairs_single(then, window="6h", distance=250.0)
+        dirty = set(ep.loc[new | changed, "episode_key"])
+        pairs, sizes = co_episode_pairs_delta(now, "6h", 250.0, previous, dirty)
+        pd.testing.assert_frame_equal(pairs, full)
+        assert sizes["pairs_found"] > 0 and not previous.equals(full)
+        if every is None:           # a day's data: only the last week or so is searched
+            assert sizes["episodes_searched"] < len(ep) / 10, sizes
