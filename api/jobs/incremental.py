@@ -170,3 +170,54 @@ class Memory:
         from api.jobs.pipeline import put_setting
         self.doc.setdefault(kind, {})[name] = {"signature": sig, "summary": summary or {}, **extra}
         put_setting(self.store, MEMORY_KEY, json.dumps(self.doc, default=str))
+
+
+# ---------------------------------------------------------------------------------------------
+# checking: two runs' outputs
+# ---------------------------------------------------------------------------------------------
+#: members of pipeline_run.json that differ between runs however equal their outputs
+RUN_MEMBERS = ("fingerprint", "params", "steps")
+
+
+def stored_state(store: StoreLike) -> dict:
+    """What a run leaves in the store: every stored result (payload, parameters, rows), the
+    identity links, the geocodes (less ids and times) and the pre-generalised tile cells."""
+    with store.engine.connect() as conn:
+        res = {r.name: (hashlib.sha1(bytes(r.payload)).hexdigest(), r.params, r.rows)
+               for r in conn.execute(sa.select(schema.results.c.name, schema.results.c.payload,
+                                               schema.results.c.params, schema.results.c.rows))}
+    return {"results": res,
+            "identity_links": store.table("identity_links").sort_values("record"),
+            "geocodes": store.table("geocodes").drop(columns=["id", "updated_at"])
+            .sort_values("text"),
+            "tileset_cells": store.table("tileset_cells").sort_values(
+                ["layer", "view", "z", "tx", "ty"])}
+
+
+def output_differences(out_a, out_b, store_a: StoreLike, store_b: StoreLike) -> list[str]:
+    """Every way two runs' outputs differ: files of the output folders (byte for byte;
+    pipeline_run.json less its timings and step records) and what they stored. Empty when the
+    same."""
+    from pathlib import Path
+    out_a, out_b = Path(out_a), Path(out_b)
+    diffs = []
+    names_a = sorted(p.name for p in out_a.iterdir())
+    names_b = sorted(p.name for p in out_b.iterdir())
+    if names_a != names_b:
+        diffs.append(f"files: {sorted(set(names_a) ^ set(names_b))}")
+    for name in sorted(set(names_a) & set(names_b)):
+        a, b = (out_a / name).read_bytes(), (out_b / name).read_bytes()
+        if name == "pipeline_run.json":
+            a, b = ({k: v for k, v in json.loads(x).items() if k not in RUN_MEMBERS}
+                    for x in (a, b))
+        if a != b:
+            diffs.append(f"file {name}")
+    sa_, sb = stored_state(store_a), stored_state(store_b)
+    for name in sorted(set(sa_["results"]) | set(sb["results"])):
+        if sa_["results"].get(name) != sb["results"].get(name):
+            diffs.append(f"stored result {name}")
+    for key in ("identity_links", "geocodes", "tileset_cells"):
+        a, b = sa_[key].reset_index(drop=True), sb[key].reset_index(drop=True)
+        if not a.equals(b):
+            diffs.append(f"table {key}")
+    return diffs
