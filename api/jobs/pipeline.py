@@ -28,6 +28,16 @@ On resume (the default) the first step that is not recorded as done for the fing
 whose output files are missing from ``--out``, runs, and so does every step after it;
 ``--restart`` forgets the record and runs every step.
 
+Incremental runs
+----------------
+With ``--incremental`` the fingerprint's all-or-nothing rule gives way to one signature per
+step (and per analysis) of what it reads (``STEP_INPUTS``, ``api.jobs.analyse.ANALYSES``,
+``api.jobs.incremental``), kept under ``pipeline_inputs`` after every successful step of any
+run: a step whose signature is unchanged and whose files are in ``--out`` is skipped, the others
+run (geocoding and the co-episode pairs on the delta). Each step's record says its ``mode``:
+``full``, ``delta`` (with ``delta``, its size), ``partial`` (``analyses``: which ran) or
+``skipped``.
+
 Progress
 --------
 Every step shows a rich progress bar with elapsed time and ETA on stderr. Steps with natural

@@ -16,8 +16,10 @@ def _when(values: pd.Series) -> pd.Series:
 def hold_back_newest(drop: str | Path, base: str | Path, new: str | Path,
                      share: float) -> dict:
     """Copy the CSV drop `drop` into `base`, less its newest days: the newest `share` of
-    episodes (by reported_at) with their return interviews, and the newest `share` of
-    intelligence (by recorded_at), which are written to `new` (same headers). Every other file
+    episodes (by reported_at) with their return interviews, the newest `share` of return
+    interviews (by held_at, else offered_at, else notified_at: interviews of older episodes)
+    and the newest `share` of intelligence (by recorded_at), which are written to `new` (same
+    headers). Every other file
     goes whole into `base`. Returns the counts held back per file."""
     drop, base, new = Path(drop), Path(base), Path(new)
     base.mkdir(parents=True, exist_ok=True)
@@ -27,7 +29,9 @@ def hold_back_newest(drop: str | Path, base: str | Path, new: str | Path,
     t = _when(ep["reported_at"])
     late = (t > t.quantile(1 - share)).to_numpy()
     rhi = read("return_interviews.csv")
-    rhi_late = rhi["episode_id"].isin(ep.loc[late, "episode_id"]).to_numpy()
+    tr = _when(rhi["held_at"]).fillna(_when(rhi["offered_at"])).fillna(_when(rhi["notified_at"]))
+    rhi_late = (rhi["episode_id"].isin(ep.loc[late, "episode_id"])
+                | (tr > tr.quantile(1 - share))).to_numpy()
     intel = read("intelligence.csv")
     ti = _when(intel["recorded_at"])
     intel_late = (ti > ti.quantile(1 - share)).to_numpy()
