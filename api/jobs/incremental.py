@@ -154,9 +154,10 @@ class Memory:
     that run's summary (kept in the ``settings`` table under ``pipeline_inputs``)."""
 
     def __init__(self, store: StoreLike):
-        from api.jobs.pipeline import get_setting
         self.store = store
-        raw = get_setting(store, MEMORY_KEY)
+        with store.engine.connect() as conn:
+            raw = conn.execute(sa.select(schema.settings.c.value)
+                               .where(schema.settings.c.key == MEMORY_KEY)).scalar()
         self.doc = json.loads(raw) if raw else {}
 
     def get(self, kind: str, name: str) -> dict | None:
@@ -167,9 +168,11 @@ class Memory:
         return entry is not None and entry.get("signature") == sig
 
     def put(self, kind: str, name: str, sig: str, summary: dict | None = None, **extra) -> None:
-        from api.jobs.pipeline import put_setting
         self.doc.setdefault(kind, {})[name] = {"signature": sig, "summary": summary or {}, **extra}
-        put_setting(self.store, MEMORY_KEY, json.dumps(self.doc, default=str))
+        with self.store.engine.begin() as conn:
+            conn.execute(schema.settings.delete().where(schema.settings.c.key == MEMORY_KEY))
+            conn.execute(schema.settings.insert(), {"key": MEMORY_KEY,
+                                                    "value": json.dumps(self.doc, default=str)})
 
 
 # ---------------------------------------------------------------------------------------------
