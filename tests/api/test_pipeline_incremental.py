@@ -114,6 +114,25 @@ def test_incremental_run_without_new_data_skips_every_step(runs):
                       if p.name != "pipeline_run.json"}
 
 
+def test_cli_run_incremental(runs):
+    """`wayfinder run --incremental` through the command line: nothing new, nothing runs but
+    the report; --incremental with --restart is refused."""
+    from typer.testing import CliRunner
+
+    from api import cli
+    db, out = f"sqlite:///{runs['tmp'] / 'inc.sqlite'}", str(runs["tmp"] / "out_inc")
+    args = ["run", "--db", db, "--out", out, "--seed", "3", "--permutations", str(PERMS),
+            "--quiet"]
+    r = CliRunner()
+    res = r.invoke(cli.app, [*args, "--incremental", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert {s: st["mode"] for s, st in doc["steps"].items() if s != "results"} == {
+        s: "skipped" for s in ("geocode", "identity", "analyses", "graph", "groups", "tiles")}
+    res = r.invoke(cli.app, [*args, "--incremental", "--restart"])
+    assert res.exit_code != 0 and "--incremental or --restart" in res.output
+
+
 def test_only_the_analyses_whose_inputs_changed_rerun(runs, tmp_path):
     """New intelligence alone changes what premises of concern and the graph read, not the
     place events: the other analyses are skipped."""
