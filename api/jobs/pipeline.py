@@ -630,6 +630,7 @@ def step_geocode(ctx: Context) -> dict:
     if texts.empty:
         ctx.progress.start("geocode", total=1)
         ctx.progress.advance(1)
+        ctx.cache["mode"] = {"mode": "delta", "delta": {"texts": 0}}   # all geocoded before
         return {"texts": 0}
     from geo.places.gazetteer import gazetteer_from_store
     from geo.places.geocode import geocode
