@@ -80,7 +80,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--permutations", type=int, default=999)
     ap.add_argument("--work", type=Path, default=Path("/tmp/wf_bench_incremental"))
+    ap.add_argument("--intelligence-day", action="store_true",
+                    help="only the second comparison, on the stores of an earlier run: a day "
+                         "of new intelligence alone (the held-back intelligence again, new ids)")
     a = ap.parse_args()
+    if a.intelligence_day:
+        return intelligence_day(a)
     from geo.scenario.newday import hold_back_newest
     w = a.work / a.scale
     w.mkdir(parents=True, exist_ok=True)
@@ -120,6 +125,37 @@ def main() -> None:
     inc, full = res["incremental"], res["full"]
     print(json.dumps({"held_back": res["held_back"], "incremental_s": inc["seconds"],
                       "full_s": full["seconds"], "ratio": round(full["seconds"] / inc["seconds"], 2),
+                      "differences": res["differences"]}, indent=1))
+
+
+def intelligence_day(a) -> None:
+    """A day bringing intelligence only (no episodes): on stores A and B as an earlier run left
+    them (equal outputs), A runs --incremental and B a full run; outputs compared."""
+    import pandas as pd
+
+    from api.jobs.incremental import output_differences
+    from geo.storage.store import open_store
+    w = a.work / a.scale
+    res = {"machine": "2 cores, 24 GB RAM, shared", "uptime_before": uptime()}
+    intel = pd.read_csv(w / "new" / "intelligence.csv", dtype=str, keep_default_na=False)
+    day = w / "intel_day"
+    shutil.rmtree(day, ignore_errors=True)
+    day.mkdir()
+    intel.assign(intel_id=intel["intel_id"] + "-d2").to_csv(day / "intelligence.csv", index=False)
+    res["held_back"] = {"intelligence": len(intel)}
+    res["incremental"] = timed(run_cmd(w / "a.sqlite", w / "out_a", day, a.permutations, a.seed,
+                                       "--incremental"))
+    res["full"] = timed(run_cmd(w / "b.sqlite", w / "out_b", day, a.permutations, a.seed))
+    res["differences"] = output_differences(w / "out_a", w / "out_b",
+                                            open_store(f"sqlite:///{w / 'a.sqlite'}"),
+                                            open_store(f"sqlite:///{w / 'b.sqlite'}"))
+    res["uptime_after"] = uptime()
+    for k in ("incremental", "full"):
+        res[k]["steps"] = steps_of(res[k].pop("report"))
+    (w / "bench_intelligence_day.json").write_text(json.dumps(res, indent=1, default=str))
+    inc, full = res["incremental"], res["full"]
+    print(json.dumps({"incremental_s": inc["seconds"], "full_s": full["seconds"],
+                      "cpu_ratio": round(full["cpu_seconds"] / inc["cpu_seconds"], 2),
                       "differences": res["differences"]}, indent=1))
 
 
