@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     #: tiles: extent and buffer
     tile_extent: PositiveInt = 4096
     tile_buffer: NonNegativeInt = 64
+    #: tiles of each pre-generalised tileset made in advance when it is built (whole zooms,
+    #: lowest first, while their tiles add up to at most this many; api.jobs.tilesets.prerender);
+    #: 0: every tile made on request from the cells
+    tile_prerender_max: NonNegativeInt = 20_000
     #: maximum features in one vector tile (the rest are dropped and the tile flagged)
     tile_max_features: PositiveInt = 50_000
     #: encoded tiles kept in memory per process (cleared when the store changes); 0 disables

@@ -18,7 +18,9 @@ time (``--scan-only``: the scan alone):
 * emerging hot spots on complete months: share of wards with a category other than no_pattern.
 
 One JSON line per drop goes to ``--log`` as it finishes (a partial run keeps its drops); the
-summary table is printed as Markdown. Targets (issue 13): Knox p < 0.05 in at most 2 of 20 drops,
+summary table is printed as Markdown, with the scan's false-alarm rate, its exact
+(Clopper-Pearson) 95 % interval, the one-sided binomial test against 5 % and a KS test of the
+drops' p-values against U(0, 1) (``--summary-only --log LOG`` re-reads a log). Targets (issue 13): Knox p < 0.05 in at most 2 of 20 drops,
 scan clusters with p < 0.05 in at most 1 of 20, emerging categories on at most 5 % of ward-runs.
 """
 from __future__ import annotations
@@ -135,11 +137,28 @@ def summary(all_rows: list[dict]) -> str:
               f"| scan: retrospective most likely cluster p < 0.05 | {c(rows, lambda r: r['scan_retro_p'] < 0.05)} of {n} | |",
               f"| scan: prospective most likely cluster p < 0.05 | {c(rows, lambda r: r['scan_pro_p'] < 0.05)} of {n} | |",
               f"| scan: prospective recurrence interval > 365 days | {c(rows, lambda r: (r.get('scan_pro_recurrence_days') or 0) > 365)} of {n} | |"]
+    lines.append(_scan_rate_line(rows))
     if ehs_rows:
         wards = sum(r["ehs_wards"] for r in ehs_rows)
         flagged = sum(r["ehs_share"] * r["ehs_wards"] for r in ehs_rows)
         lines.append(f"| emerging hot spots ({len(ehs_rows)} drops): ward-runs with a category | {flagged:.0f} of {wards} ({flagged / max(wards, 1):.1%}) | <= 5 % |")
     return "\n".join(lines)
+
+
+def _scan_rate_line(rows: list[dict]) -> str:
+    """The scan's false-alarm rate with its exact (Clopper-Pearson) 95 % interval, the binomial test
+    of "at most 5 %", and the Kolmogorov-Smirnov test of the drops' p-values against U(0, 1) (under a
+    valid test they are uniform; the sequential p-values of early-stopped drops, h / r, are coarse but
+    valid, Besag & Clifford 1991, so a KS test that rejects points at the test, not at chance)."""
+    from scipy.stats import binomtest, kstest
+    p = [r["scan_min_p"] for r in rows]
+    k, n = sum(x < 0.05 for x in p), len(p)
+    ci = binomtest(k, n, 0.05).proportion_ci(method="exact")
+    above = binomtest(k, n, 0.05, alternative="greater").pvalue
+    ks = kstest(p, "uniform")
+    return (f"| scan: false-alarm rate, exact 95 % CI; one-sided binomial P(>= {k} of {n} at 5 %); KS of p vs U(0,1) "
+            f"| {k}/{n} = {k / n:.1%} ({ci.low:.1%} - {ci.high:.1%}); P = {above:.3f}; KS D = {ks.statistic:.3f}, "
+            f"p = {ks.pvalue:.3f} | 5 % |")
 
 
 def main() -> None:

@@ -455,6 +455,7 @@ def erase_subject(store: StoreLike, kind: str, ref: str, reason: str, by: str, r
         removed = _remove_results(sub, ep_keys)
         # pre-generalised tiles count the subject's points: gone until rebuilt from what is left
         # (the service does at its next layer build, `wayfinder run` in its tiles step)
+        conn.execute(schema.tileset_tiles.delete())
         conn.execute(schema.tileset_cells.delete())
         conn.execute(schema.tilesets.delete())
         report = ErasureReport(kind=pkind, subject=subject, counts=sub.counts,

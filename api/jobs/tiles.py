@@ -25,7 +25,7 @@ def build_from_store(store: StoreLike, settings: Settings, minimiser: Minimiser)
         full = layer.build(store, settings)
         prepared = {(layer_id, view): Points.of(layer.minimise(full, view, minimiser))
                     for view in VIEWS}
-        written = ensure(store.engine, prepared, stamp, minimiser)
+        written = ensure(store.engine, prepared, stamp, minimiser, settings)
         summary[layer_id] = {view: {"points": len(p), "cells": written.get((layer_id, view)),
                                     "current": (layer_id, view) not in written}
                              for (_, view), p in prepared.items()}

@@ -143,13 +143,20 @@ async def authorize(request: Request) -> Context | None:
     if rule.person_level or roles.needs_purpose(name, request.path_params):
         # the query parameter, or the X-Purpose header (for clients such as GDAL that send the
         # same headers with every request but cannot add a parameter to the links they follow)
-        purpose = (request.query_params.get("purpose") or request.headers.get("x-purpose")
-                   or "").strip()
-        if len(purpose) < 5:
+        purpose = stated_purpose(request.query_params.get("purpose"),
+                                 request.headers.get("x-purpose"))
+        if purpose is None:
             raise PurposeRequired("purpose: person-level data need a stated purpose "
                                   "(query parameter purpose, 5-300 characters)")
-        ctx.purpose = purpose[:300]
+        ctx.purpose = purpose
     return ctx
+
+
+def stated_purpose(query: str | None, header: str | None) -> str | None:
+    """The purpose a request states (the ``purpose`` query parameter, else the ``X-Purpose``
+    header) as recorded, or None when it states none of at least 5 characters."""
+    purpose = (query or header or "").strip()
+    return purpose[:300] if len(purpose) >= 5 else None
 
 
 def ctx_of(request: Request) -> Context:

@@ -72,7 +72,9 @@ class MogPlan:
         """One chunk: true children ``k``, child records ``recs``, episodes ``e`` (unformatted)."""
         if not self.on:
             return
-        self.kids.append(k[["tid", "care", "placement", "resp", "home_id", "pc_i", "school"]].copy())
+        kids = k[["tid", "care", "placement", "resp", "home_id", "pc_i", "school"]].copy()
+        kids.attrs = {}   # the chunk's arrays (siblings) differ in shape; pandas compares attrs on concat
+        self.kids.append(kids)
         self.recs.append(recs[["key", "tid", "source", "child_id"]].copy())
         tid = k.tid.to_numpy()[e.ci.to_numpy()]
         self.eps.append(pd.DataFrame({"key": e.key.to_numpy(), "tid": tid, "category": e.category.to_numpy(),

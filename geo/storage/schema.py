@@ -260,6 +260,21 @@ tileset_cells = sa.Table(
     sa.Index("ix_tileset_cells_tile", "layer", "view", "z", "tx", "ty"),
 )
 
+#: the tiles of a tileset's lower zooms made once when it is built (MVT as ``tile`` makes it from
+#: the cells, and its gzip), per tile size (extent) and buffer: one key lookup per request
+tileset_tiles = sa.Table(
+    "tileset_tiles", metadata,
+    sa.Column("layer", sa.String(64), primary_key=True),
+    sa.Column("view", sa.String(16), primary_key=True),
+    sa.Column("z", sa.SmallInteger, primary_key=True),
+    sa.Column("x", sa.Integer, primary_key=True),
+    sa.Column("y", sa.Integer, primary_key=True),
+    sa.Column("extent", sa.Integer, primary_key=True),
+    sa.Column("buffer", sa.Integer, primary_key=True),
+    sa.Column("mvt", sa.LargeBinary, nullable=False),
+    sa.Column("gz", sa.LargeBinary, nullable=False),
+)
+
 #: which store state each stored tileset was built from
 tilesets = sa.Table(
     "tilesets", metadata,

@@ -85,7 +85,7 @@ def _snapshot(store) -> dict:
 def test_cli_erases_child_everywhere_in_one_transaction(store):
     from api.jobs.tiles import build_for_install
     build_for_install(store)                   # pre-generalised tiles count the child's points
-    assert _count(store, schema.tileset_cells) > 0
+    assert _count(store, schema.tileset_cells) > 0 and _count(store, schema.tileset_tiles) > 0
     before = _snapshot(store)
     c1_eps = _count(store, schema.episodes, schema.episodes.c.child_key == "police/C0001")
     assert c1_eps > 0
@@ -114,6 +114,7 @@ def test_cli_erases_child_everywhere_in_one_transaction(store):
     assert after["held_rows"] == before["held_rows"] - 1
     assert after["persons"] == before["persons"]
     assert _count(store, schema.tileset_cells) == 0 == _count(store, schema.tilesets)   # rebuilt later
+    assert _count(store, schema.tileset_tiles) == 0
     with store.engine.connect() as conn:
         i2 = conn.execute(sa.select(schema.intelligence).where(schema.intelligence.c.intel_id == "I2")).mappings().one()
         assert i2["subjects"] == "person:A000" and "Testgiven1" not in i2["text"] and "[erased]" in i2["text"]

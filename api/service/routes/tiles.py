@@ -3,7 +3,11 @@
 PostGIS: ``ST_AsMVT`` over the prepared layer table (GiST index on Web Mercator geometry).
 SQLite: ``mapbox_vector_tile`` over the prepared in-memory geometries. Both serve the caller's
 minimisation view. Dense point layers (``api.jobs.tilesets.GENERALISED``) at grid and cluster zooms
-are served from their pre-generalised cells instead (a bounded number of rows per tile).
+are served from their pre-generalised cells instead (a bounded number of rows per tile), and the
+tiles of their lower zooms from the store, made in advance (``api.jobs.tilesets.stored_tile``).
+A tile in the tile cache (:func:`cached_tile`) or made in advance (:func:`stored_tile`) is
+answered by ``AuditMiddleware`` without the routing machinery, after the same checks (purpose of
+a person-level layer included) and with the same audit entry.
 """
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import mapbox_vector_tile
 import numpy as np
@@ -23,7 +28,7 @@ from fastapi.responses import Response
 from api import roles
 from api.jobs import tilesets
 from api.service.dependencies import (Context, bearer_token, client_of_scope, ctx_of, require_collection,
-                              service)
+                              service, stated_purpose)
 from api.service.errors import BadRequest, NotAuthenticated
 from api.jobs.layers import Prepared
 from api.minimise import VIEWS, view_for
@@ -151,13 +156,15 @@ async def tile(request: Request, collection_id: CollectionId,
     _check(z, x, y)
     prep = await get_prepared(wf, collection_id, ctx.view)
     key = wf.layers.tile_key(prep, z, x, y)        # the same key as cached_tile's
-    data = wf.layers.tile_get(key)
+    data, zdata = wf.layers.tile_get(key), None
     if data is None:
-        data = await run_in_threadpool(render, wf, prep, z, x, y)
+        data, zdata = await run_in_threadpool(made, wf, prep, z, x, y)
         wf.layers.tile_put(key, data)
+        if zdata is not None:
+            wf.layers.tile_put(key + ("gzip",), zdata)
     gz = accepts_gzip(request.headers.get("accept-encoding", "")) and len(data) >= GZIP_MIN
     if gz:
-        zdata = wf.layers.tile_get(key + ("gzip",))
+        zdata = zdata or wf.layers.tile_get(key + ("gzip",))
         if zdata is None:
             zdata = await run_in_threadpool(gzip_tile, data)
             wf.layers.tile_put(key + ("gzip",), zdata)
@@ -165,6 +172,18 @@ async def tile(request: Request, collection_id: CollectionId,
     ctx.what = f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}"
     ctx.result_count = None
     return Response(data, media_type=MVT, headers=tile_headers(gz))
+
+
+def made(wf, prep: Prepared, z: int, x: int, y: int) -> tuple[bytes, bytes | None]:
+    """A tile and its gzip when it was made in advance (``api.jobs.tilesets.stored_tile``: the
+    lower zooms of a pre-generalised layer), else ``(render(...), None)``."""
+    if tilesets.serves(prep.layer.id, z):
+        s = wf.settings
+        stored = tilesets.stored_tile(wf.store.engine, prep.layer.id, prep.view, z, x, y,
+                                      s.tile_extent, s.tile_buffer)
+        if stored is not None:
+            return stored
+    return render(wf, prep, z, x, y), None
 
 
 def render(wf, prep: Prepared, z: int, x: int, y: int) -> bytes:
@@ -208,10 +227,10 @@ def _warm(wf) -> int:
                     return n
                 key = layers.tile_key(prep, z, x, y)
                 if layers.tile_get(key) is None:
-                    data = render(wf, prep, z, x, y)
+                    data, zdata = made(wf, prep, z, x, y)
                     layers.tile_put(key, data)
                     if len(data) >= GZIP_MIN:
-                        layers.tile_put(key + ("gzip",), gzip_tile(data))
+                        layers.tile_put(key + ("gzip",), zdata or gzip_tile(data))
                 n += 1
     return n
 
@@ -235,11 +254,9 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
-def gzip_tile(data: bytes) -> bytes:
-    """A tile gzip-compressed once for the cache (MVT compresses 3-5x; dense national-scale
-    tiles are megabytes, and sending them, not making them, bounded cached tiles/s)."""
-    import gzip
-    return gzip.compress(data, compresslevel=6, mtime=0)
+#: a tile gzip-compressed once for the cache (dense national-scale tiles are megabytes, and
+#: sending them, not making them, bounded cached tiles/s)
+gzip_tile = tilesets.gzip_tile
 
 
 def tile_headers(gz: bool) -> dict:
@@ -256,10 +273,81 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     answered here, with the same checks as :func:`api.service.dependencies.authorize`, ``require_collection``
     and :func:`tile`: a GET of ``TILE_ROUTE`` with a valid bearer token of an enabled user (the
     same :meth:`Authenticator.user_from_token`) whose role the matrix allows on the ``tile`` route
-    and on the collection, current layers (no store check due), the tile of the caller's view
-    cached, then the per-user rate limit. A missing or bad token, a denial, a rate limit, a cache
-    miss or a due store check return None before anything is counted twice (the rate limit is
-    taken last and takes nothing from a caller already over it)."""
+    and on the collection, a stated purpose for a person-level layer (the same rule,
+    :func:`api.service.dependencies.stated_purpose`, recorded the same way), current layers (no
+    store check due), the tile of the caller's view cached, then the per-user rate limit. A
+    missing or bad token, a denial, no purpose, a rate limit, a cache miss or a due store check
+    return None before anything is counted twice (the rate limit is taken last and takes
+    nothing from a caller already over it)."""
+    if wf.layers.tile_cache_size <= 0:
+        return None
+    ask = tile_ask(wf, scope)
+    if ask is None:
+        return None
+    layers, prep, z, x, y = wf.layers, ask.prep, ask.z, ask.x, ask.y
+    data = layers.tile_get(layers.tile_key(prep, z, x, y))
+    gz = data is not None and len(data) >= GZIP_MIN and ask.gzip
+    if gz:
+        data = layers.tile_get(layers.tile_key(prep, z, x, y, "gzip"))
+    if data is None:
+        return None
+    return ask.answer(wf, data, gz)
+
+
+async def stored_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
+    """As :func:`cached_tile` (the same checks, audit and rate limit), for a tile of a
+    pre-generalised layer the cache does not hold but the store does
+    (``api.jobs.tilesets.stored_tile``, made in advance when the tileset was built): read with
+    one key lookup off the event loop, kept in the tile cache, and sent (gzip-compressed as
+    stored, to clients that accept it). None: the normal way."""
+    m = _TILE_PATH.fullmatch(scope.get("path", "")) if scope.get("method") == "GET" else None
+    if m is None or not tilesets.serves(m.group(1), int(m.group(2))):
+        return None
+    ask = tile_ask(wf, scope)
+    if ask is None:
+        return None
+    s, prep = wf.settings, ask.prep
+    stored = await run_in_threadpool(tilesets.stored_tile, wf.store.engine, prep.layer.id,
+                                     prep.view, ask.z, ask.x, ask.y, s.tile_extent, s.tile_buffer)
+    if stored is None or wf.layers.peek(prep.layer.id, prep.view) is not prep:
+        return None                      # not stored, or the layers were rebuilt meanwhile
+    data, zdata = stored
+    key = wf.layers.tile_key(prep, ask.z, ask.x, ask.y)
+    wf.layers.tile_put(key, data)
+    wf.layers.tile_put(key + ("gzip",), zdata)
+    gz = len(data) >= GZIP_MIN and ask.gzip
+    return ask.answer(wf, zdata if gz else data, gz)
+
+
+@dataclass
+class TileAsk:
+    """A tile request the fast paths may answer: every check but the rate limit passed."""
+    user: object
+    token: str
+    rule: roles.Rule
+    collection_id: str
+    purpose: str | None
+    prep: Prepared
+    z: int
+    x: int
+    y: int
+    gzip: bool
+    client: str
+
+    def answer(self, wf, data: bytes, gz: bool) -> tuple[Context, bytes, dict] | None:
+        """The answer with ``data``, the per-user rate limit taken last (None when over it)."""
+        if wf.limiter.take("u:" + self.user.name):
+            return None
+        ctx = Context(user=self.user.name, role=self.user.role, route=TILE_ROUTE, rule=self.rule,
+                      view=self.prep.view, client=self.client,
+                      what=f"/collections/{self.collection_id}/tiles/WebMercatorQuad/"
+                           f"{self.z}/{self.x}/{self.y}",
+                      token_id=wf.auth.token_id(self.token), purpose=self.purpose)
+        return ctx, data, tile_headers(gz)
+
+
+def tile_ask(wf, scope) -> TileAsk | None:
+    """The checks of :func:`cached_tile` before the cache (see there), or None."""
     if scope.get("method") != "GET" or scope.get("root_path"):
         return None
     m = _TILE_PATH.fullmatch(scope.get("path", ""))
@@ -276,26 +364,26 @@ def cached_tile(wf, scope) -> tuple[Context, bytes, dict] | None:
     collection_id = m.group(1)
     rule = roles.rule_for("tile")
     if (rule is None or rule.public or rule.person_level or user.role not in rule.roles
-            or not roles.collection_allowed(collection_id, user.role)
-            or roles.needs_purpose("tile", {"collection_id": collection_id})):
+            or not roles.collection_allowed(collection_id, user.role)):
         return None
+    purpose = None
+    if roles.needs_purpose("tile", {"collection_id": collection_id}):
+        # the same rule as authorize's, on the same values (Starlette's query parameters: the
+        # last ``purpose``; its headers: the first ``X-Purpose``); none stated: the normal way
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        header = next((v for k, v in scope.get("headers", ()) if k == b"x-purpose"), None)
+        purpose = stated_purpose(dict(query).get("purpose"),
+                                 None if header is None else header.decode("latin-1"))
+        if purpose is None:
+            return None
     layers = wf.layers
     view = view_for(user.role)
     prep = layers.peek(collection_id, view)
     if prep is None:
         return None
     z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
-    data = layers.tile_get(layers.tile_key(prep, z, x, y))
-    if data is not None and len(data) >= GZIP_MIN:
-        accept = next((v for k, v in scope.get("headers", ()) if k == b"accept-encoding"), b"")
-        gz = accepts_gzip(accept.decode("latin-1"))
-        if gz:
-            data = layers.tile_get(layers.tile_key(prep, z, x, y, "gzip"))
-    else:
-        gz = False
-    if data is None or wf.limiter.take("u:" + user.name):
-        return None
-    ctx = Context(user=user.name, role=user.role, route=TILE_ROUTE, rule=rule, view=view,
-                  what=f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}",
-                  client=client_of_scope(scope, wf.settings), token_id=wf.auth.token_id(token))
-    return ctx, data, tile_headers(gz)
+    accept = next((v for k, v in scope.get("headers", ()) if k == b"accept-encoding"), b"")
+    return TileAsk(user=user, token=token, rule=rule, collection_id=collection_id,
+                   purpose=purpose, prep=prep, z=z, x=x, y=y,
+                   gzip=accepts_gzip(accept.decode("latin-1")),
+                   client=client_of_scope(scope, wf.settings))
