@@ -184,7 +184,8 @@ RUN_MEMBERS = ("fingerprint", "params", "steps")
 
 def stored_state(store: StoreLike) -> dict:
     """What a run leaves in the store: every stored result (payload, parameters, rows), the
-    identity links, the geocodes (less ids and times) and the pre-generalised tile cells."""
+    identity links, the geocodes (less ids and times), the pre-generalised tile cells and the
+    tiles made from them in advance."""
     with store.engine.connect() as conn:
         res = {r.name: (hashlib.sha1(bytes(r.payload)).hexdigest(), r.params, r.rows)
                for r in conn.execute(sa.select(schema.results.c.name, schema.results.c.payload,
@@ -194,7 +195,17 @@ def stored_state(store: StoreLike) -> dict:
             "geocodes": store.table("geocodes").drop(columns=["id", "updated_at"])
             .sort_values("text"),
             "tileset_cells": store.table("tileset_cells").sort_values(
-                ["layer", "view", "z", "tx", "ty"])}
+                ["layer", "view", "z", "tx", "ty"]),
+            # the tiles made in advance, by their MVT bytes (the gzip header holds a time)
+            "tileset_tiles": _tiles(store)}
+
+
+def _tiles(store: StoreLike) -> pd.DataFrame:
+    t = schema.tileset_tiles
+    keys = [t.c.layer, t.c.view, t.c.z, t.c.x, t.c.y, t.c.extent, t.c.buffer]
+    df = store.read_sql(sa.select(*keys, t.c.mvt).order_by(*keys))
+    df["mvt"] = [hashlib.sha1(bytes(b)).hexdigest() for b in df["mvt"]]
+    return df
 
 
 def output_differences(out_a, out_b, store_a: StoreLike, store_b: StoreLike) -> list[str]:
@@ -219,7 +230,7 @@ def output_differences(out_a, out_b, store_a: StoreLike, store_b: StoreLike) -> 
     for name in sorted(set(sa_["results"]) | set(sb["results"])):
         if sa_["results"].get(name) != sb["results"].get(name):
             diffs.append(f"stored result {name}")
-    for key in ("identity_links", "geocodes", "tileset_cells"):
+    for key in ("identity_links", "geocodes", "tileset_cells", "tileset_tiles"):
         a, b = sa_[key].reset_index(drop=True), sb[key].reset_index(drop=True)
         if not a.equals(b):
             diffs.append(f"table {key}")
