@@ -58,6 +58,8 @@ __all__ = ["co_episode_pairs", "co_missing_groups", "groups_to_records"]
 
 FOUND_PRECISIONS = ("premises", "address", "postcode", "street")
 PAIR_COLUMNS = ["episode_a", "episode_b", "person_a", "person_b", "reason", "place"]
+#: longest interval an episode is counted for in overlaps (open episodes count this long)
+MAX_SPAN = "7D"
 
 
 def _secs(s: pd.Series) -> np.ndarray:
@@ -143,7 +145,7 @@ def co_episode_pairs(episodes: pd.DataFrame, children: pd.DataFrame | None = Non
                      return_interviews: pd.DataFrame | None = None,
                      persons: pd.DataFrame | None = None, *,
                      window: str | pd.Timedelta = "6h", distance: float = 250.0,
-                     max_span: str | pd.Timedelta = "7D",
+                     max_span: str | pd.Timedelta = MAX_SPAN,
                      reasons: tuple[str, ...] = ("home", "found", "found_with", "associate"),
                      _index=None) -> pd.DataFrame:
     """All co-episode pairs (see module docstring), one row per pair and reason.
@@ -321,7 +323,7 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
                       return_interviews: pd.DataFrame | None = None,
                       persons: pd.DataFrame | None = None, *,
                       window: str | pd.Timedelta = "6h", distance: float = 250.0,
-                      max_span: str | pd.Timedelta = "7D", min_co_episodes: int = 2,
+                      max_span: str | pd.Timedelta = MAX_SPAN, min_co_episodes: int = 2,
                       seed: int = 0, resolution: float = 1.0,
                       adult_links: pd.DataFrame | None = None,
                       pairs: pd.DataFrame | None = None,

@@ -25,7 +25,15 @@ every step again. A progress bar with elapsed time and ETA is shown on stderr fo
 
 With --scheduler tcp://HOST:PORT (a running dask-scheduler) or --local-cluster N, geocoding and
 the co-missing pair search run partitioned on Dask (by responsible authority, grid blocks and a
-cross-boundary pass); the outputs are identical to the single-process run."""
+cross-boundary pass); the outputs are identical to the single-process run.
+
+With --incremental (after a full run into the same --out; with or without --drop) each step, and
+each analysis of the analyses step, runs only when the store tables, stored results and
+parameters it reads changed since its last successful run; the others are skipped and keep
+their results and files. Geocoding and the co-episode pairs of the groups step work on the new
+and changed records only; identity, the graph and every global permutation test whose inputs
+changed rerun in full. The outputs are those of a full run on the same store; pipeline_run.json
+says per step whether it ran in full, on the delta (with its size) or was skipped."""
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +69,12 @@ def register(app: typer.Typer) -> None:
         threads: bool = typer.Option(False, "--threads/--processes", help="local cluster "
                                      "workers as threads in this process, or processes "
                                      "(default)"),
+        incremental: bool = typer.Option(False, "--incremental", help="skip every step and "
+                                         "analysis whose inputs are unchanged since its last "
+                                         "successful run (keeping its results and files), "
+                                         "rerun the others, on the delta where a step can "
+                                         "(geocoding, co-episode pairs); the outputs are those "
+                                         "of a full run"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
         as_json: bool = typer.Option(False, "--json", help="print the run report as JSON"),
     ) -> None:
@@ -80,6 +94,8 @@ def register(app: typer.Typer) -> None:
             fail(f"{drop}: no such drop folder")
         if mapping and drop is None:
             fail("--mapping goes with --drop")
+        if incremental and not resume:
+            fail("give either --incremental or --restart, not both")
         try:
             start = pd.Timestamp(date_from) if date_from else None
             end = pd.Timestamp(date_to) if date_to else None
@@ -99,7 +115,8 @@ def register(app: typer.Typer) -> None:
         opts = RunOptions(out=Path(out), drop=drop, mapping=mapping or None, start=start,
                           end=end, seed=seed,
                           permutations=permutations, window=window, distance=distance,
-                          resume=resume, client=client, settings=Settings())
+                          resume=resume, client=client, settings=Settings(),
+                          incremental=incremental)
         try:
             with Progress(enabled=not quiet) as progress:
                 report = run_pipeline(store, opts, progress)

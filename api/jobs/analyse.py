@@ -8,7 +8,11 @@ Loads frames from the store, calls the pure analyses in geo/, writes the contrac
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from api.jobs.incremental import Inputs
 
 from geo.storage.protocol import StoreLike
 
@@ -109,47 +113,63 @@ def write_space_time(ev, out: Path, store: StoreLike, kx: dict, *, start=None, e
     return {"space_time_clusters": int(len(clusters)), "space_time_clusters_p05": int(len(sig))}
 
 
-def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999,
-                workers: int | None = None) -> dict:
-    """Run every spatial analysis on the store's frames; write files; store results. ``workers``:
-    processes for the Monte Carlo replicates of the near-repeat table and the space-time scan
-    (``None``: the cores available; the results are the same for any number)."""
-    import pandas as pd
-    from geo.stats.clusters import found_at_clusters
-    from geo.stats.hotspots import filter_events
-    from geo.stats.spacetime import area_trends, complete_months, emerging_hotspots, knox_test, monthly_series
-    from geo.stats.venues import premises_of_concern
-    from geo.stats.weights import queen_weights
+class _Frames:
+    """The store's frames, each built once for the analyses that read it. ``get(name)`` raises
+    when the store cannot build the frame; ``optional(name)`` gives None instead (absent
+    evidence)."""
 
-    out.mkdir(parents=True, exist_ok=True)
-    ev = store.frame("place_events")
-    areas = store.frame("areas")
-    premises = store.frame("premises")
-    summary = {}
-    postcodes = store.frame("postcodes")
-    summary.update(run_area_hotspots(store, ev, areas, out, start, end, seed, permutations))
+    def __init__(self, store: StoreLike):
+        self.store, self._got = store, {}
 
-    def frame(name):
+    def get(self, name: str):
+        if name not in self._got:
+            self._got[name] = self.store.frame(name)
+        return self._got[name]
+
+    def optional(self, name: str):
         try:
-            return store.frame(name)
+            return self.get(name)
         except Exception:  # a frame the store cannot build is simply absent evidence
             return None
 
+
+def _area_hotspots(store, f: _Frames, out: Path, start, end, seed, permutations, workers=None) -> dict:
+    return run_area_hotspots(store, f.get("place_events"), f.get("areas"), out, start, end, seed,
+                             permutations)
+
+
+def _found_at_clusters(store, f: _Frames, out: Path, start, end, seed, permutations, workers=None) -> dict:
     from geo.places.located import study_postcodes
-    background = study_postcodes(postcodes, areas)
-    cl = found_at_clusters(ev, premises, start=start, end=end, children=frame("children"), postcodes=background,
+    from geo.stats.clusters import found_at_clusters
+    background = study_postcodes(f.get("postcodes"), f.get("areas"))
+    cl = found_at_clusters(f.get("place_events"), f.get("premises"), start=start, end=end,
+                           children=f.optional("children"), postcodes=background,
                            replications=permutations, seed=seed)
     _write_geojson(cl, out / R.FOUND_AT_CLUSTERS.file)
     store.write_result(R.FOUND_AT_CLUSTERS.name, cl, {"from": start, "to": end, "seed": seed})
-    summary[R.FOUND_AT_CLUSTERS.name] = len(cl)
-    summary["found_at_clusters_significant"] = int((cl["q_value"] < 0.05).sum()) if len(cl) else 0
+    return {R.FOUND_AT_CLUSTERS.name: len(cl),
+            "found_at_clusters_significant": int((cl["q_value"] < 0.05).sum()) if len(cl) else 0}
 
-    poc = premises_of_concern(premises, ev, geocodes=frame("geocodes"), links=frame("links"), postcodes=background,
-                              intelligence=frame("intelligence"), children=frame("children"),
-                              start=start, end=end)
+
+def _premises_of_concern(store, f: _Frames, out: Path, start, end, seed, permutations, workers=None) -> dict:
+    from geo.places.located import study_postcodes
+    from geo.stats.venues import premises_of_concern
+    background = study_postcodes(f.get("postcodes"), f.get("areas"))
+    poc = premises_of_concern(f.get("premises"), f.get("place_events"),
+                              geocodes=f.optional("geocodes"), links=f.optional("links"),
+                              postcodes=background, intelligence=f.optional("intelligence"),
+                              children=f.optional("children"), start=start, end=end)
     poc.to_csv(out / R.PREMISES_OF_CONCERN.file, index=False)
     store.write_result(R.PREMISES_OF_CONCERN.name, poc, {"from": start, "to": end})
-    summary[R.PREMISES_OF_CONCERN.name] = int(poc["significant"].sum()) if len(poc) else 0
+    return {R.PREMISES_OF_CONCERN.name: int(poc["significant"].sum()) if len(poc) else 0}
+
+
+def _area_trends(store, f: _Frames, out: Path, start, end, seed, permutations, workers=None) -> dict:
+    import pandas as pd
+    from geo.stats.hotspots import filter_events
+    from geo.stats.spacetime import area_trends, complete_months, emerging_hotspots, monthly_series
+    from geo.stats.weights import queen_weights
+    ev, areas = f.get("place_events"), f.get("areas")
     wards = areas[areas["level"] == "ward"].reset_index(drop=True)
     series = monthly_series(ev, wards, start=start, end=end, level="ward")
     series = complete_months(series, start, end, last_at=filter_events(ev, start=start, end=end)["at"].max())
@@ -157,7 +177,8 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
     eh = pd.DataFrame(columns=["area_code", "category"])
     if len(series) and len(wards):
         w = queen_weights(wards, ids=wards["area_code"].to_numpy(), islands="nearest")
-        pop, per = ward_exposure(frame("populations"), frame("postcodes"), wards["area_code"].to_numpy())
+        pop, per = ward_exposure(f.optional("populations"), f.optional("postcodes"),
+                                 wards["area_code"].to_numpy())
         eh = emerging_hotspots(series, w, population=pop, per=per)
     trends = trends.merge(eh[["area_code", "category"]], on="area_code", how="left")
     trends = trends[list(R.AREA_TRENDS.columns)]
@@ -165,10 +186,77 @@ def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0
     eh.to_csv(out / R.EMERGING_HOTSPOTS.file, index=False)
     store.write_result(R.AREA_TRENDS.name, trends)
     store.write_result(R.EMERGING_HOTSPOTS.name, eh)
+    return {}
+
+
+def _space_time(store, f: _Frames, out: Path, start, end, seed, permutations, workers=None) -> dict:
+    import pandas as pd
+    from geo.stats.spacetime import knox_test
+    ev = f.get("place_events")
     kx = knox_test(ev, seed=seed, start=start, end=end)
     (out / R.KNOX.file).write_text(json.dumps(kx, indent=2, default=str))
     store.write_result(R.KNOX.name, pd.DataFrame([kx]))
-    summary["knox_p"] = kx["p_value"]
+    summary = {"knox_p": kx["p_value"]}
     summary.update(write_space_time(ev, out, store, kx, start=start, end=end, seed=seed,
-                                    permutations=permutations, children=frame("children"), workers=workers))
+                                    permutations=permutations, children=f.optional("children"),
+                                    workers=workers))
+    return summary
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis of the step: what it reads (``api.jobs.incremental.Inputs``), the results
+    it writes and the function that runs it."""
+    name: str
+    inputs: Inputs
+    results: tuple
+    run: Callable
+
+
+_PERIOD = ("from", "to")
+#: the analyses in the order they run; an incremental run reruns only those whose inputs changed
+ANALYSES: tuple[Analysis, ...] = (
+    Analysis("area_hotspots", Inputs(frames=("place_events", "areas", "populations"),
+                                     params=(*_PERIOD, "seed", "permutations")),
+             (R.AREA_HOTSPOTS_WARD, R.AREA_HOTSPOTS_LSOA, R.AREA_AUTOCORRELATION), _area_hotspots),
+    Analysis("found_at_clusters", Inputs(frames=("place_events", "premises", "children",
+                                                 "postcodes", "areas"),
+                                         params=(*_PERIOD, "seed", "permutations")),
+             (R.FOUND_AT_CLUSTERS,), _found_at_clusters),
+    Analysis("premises_of_concern", Inputs(frames=("premises", "place_events", "geocodes", "links",
+                                                   "postcodes", "areas", "intelligence",
+                                                   "children"), params=_PERIOD),
+             (R.PREMISES_OF_CONCERN,), _premises_of_concern),
+    Analysis("area_trends", Inputs(frames=("place_events", "areas", "populations", "postcodes"),
+                                   params=_PERIOD),
+             (R.AREA_TRENDS, R.EMERGING_HOTSPOTS), _area_trends),
+    Analysis("space_time", Inputs(frames=("place_events", "children"),
+                                  params=(*_PERIOD, "seed", "permutations")),
+             (R.KNOX, R.SPACE_TIME, R.NEAR_REPEAT, R.SPACE_TIME_CLUSTERS), _space_time),
+)
+
+
+def analysis_files(a: Analysis) -> tuple[str, ...]:
+    """The files an analysis must leave in the output DIR (optional ones, e.g. the LSOA map
+    of a store without LSOAs, excepted)."""
+    return tuple(r.file for r in a.results if r.file and not r.optional)
+
+
+def run_analyses(store: StoreLike, out: Path, start=None, end=None, seed: int = 0,
+                 permutations: int = 999, names=None, workers: int | None = None) -> dict[str, dict]:
+    """Run the analyses named (default: all) in their order; ``{name: summary}``. ``workers``:
+    processes for the Monte Carlo replicates of the near-repeat table and the space-time scan
+    (``None``: the cores available; the results are the same for any number)."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames = _Frames(store)
+    return {a.name: a.run(store, frames, out, start, end, seed, permutations, workers) or {}
+            for a in ANALYSES if names is None or a.name in names}
+
+
+def run_analyse(store: StoreLike, out: Path, start=None, end=None, seed: int = 0, permutations: int = 999,
+                workers: int | None = None) -> dict:
+    """Run every spatial analysis on the store's frames; write files; store results."""
+    summary = {}
+    for part in run_analyses(store, out, start, end, seed, permutations, workers=workers).values():
+        summary.update(part)
     return summary

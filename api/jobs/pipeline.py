@@ -28,6 +28,16 @@ On resume (the default) the first step that is not recorded as done for the fing
 whose output files are missing from ``--out``, runs, and so does every step after it;
 ``--restart`` forgets the record and runs every step.
 
+Incremental runs
+----------------
+With ``--incremental`` the fingerprint's all-or-nothing rule gives way to one signature per
+step (and per analysis) of what it reads (``STEP_INPUTS``, ``api.jobs.analyse.ANALYSES``,
+``api.jobs.incremental``), kept under ``pipeline_inputs`` after every successful step of any
+run: a step whose signature is unchanged and whose files are in ``--out`` is skipped, the others
+run (geocoding and the co-episode pairs on the delta). Each step's record says its ``mode``:
+``full``, ``delta`` (with ``delta``, its size), ``partial`` (``analyses``: which ran) or
+``skipped``.
+
 Progress
 --------
 Every step shows a rich progress bar with elapsed time and ETA on stderr. Steps with natural
@@ -58,7 +68,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from api.settings import Settings
-from api.jobs.pairs import canonical_pairs, co_episode_pairs_single  # noqa: F401 - part of the steps' API
+from api.jobs.incremental import REFERENCE_TABLES, Inputs, Memory, result_signature, signature
+from api.jobs.pairs import canonical_pairs, co_episode_pairs_delta, co_episode_pairs_single  # noqa: F401 - part of the steps' API
 from geo.storage import schema
 from geo import results as R
 from geo.storage.store import utcnow
@@ -285,11 +296,19 @@ class RunOptions:
     identity_seed: int | None = None
     #: the install's settings (read once where the command starts); None: from the environment
     settings: Settings | None = None
+    #: skip each step (and analysis) whose inputs are unchanged since its last successful run,
+    #: do delta work where a step has it (api.jobs.incremental)
+    incremental: bool = False
 
     def params(self) -> dict:
         return {"from": self.start, "to": self.end, "seed": self.seed,
                 "permutations": self.permutations, "window": self.window,
                 "distance": self.distance}
+
+    def input_params(self) -> dict:
+        """The parameters the steps' input signatures name (api.jobs.incremental)."""
+        return {**self.params(), "identity_seed": self.seed if self.identity_seed is None
+                else self.identity_seed, "out": str(Path(self.out).resolve())}
 
 
 @dataclass
@@ -319,8 +338,13 @@ class RunReport:
     def __str__(self) -> str:
         lines = []
         for s, r in self.steps.items():
-            how = "skipped (done before)" if r.get("skipped") else r.get("status")
-            lines.append(f"{s:<9} {how:<22} {r.get('seconds', 0):>8.1f} s "
+            how = (r.get("mode") or "skipped (done before)") if r.get("skipped") else \
+                (r.get("mode") or r.get("status"))
+            if how == "skipped":
+                how = "skipped (unchanged)"
+            elif how == "delta" and r.get("delta"):
+                how = f"delta ({r['delta'].get('episodes', r['delta'].get('texts', '?'))})"
+            lines.append(f"{s:<9} {how:<22.22} {r.get('seconds', 0):>8.1f} s "
                          f"{r.get('peak_rss_mb', 0):>8.0f} MB  {json.dumps(r.get('summary', {}), default=str)}")
         lines.append(f"total {self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MB, "
                      f"fingerprint {self.fingerprint[:12]}")
@@ -362,6 +386,48 @@ def _files_present(out: Path, step: str) -> bool:
     return all((out / f).exists() for f in STEP_FILES.get(step, ()))
 
 
+#: what each step reads (api.jobs.incremental); analyses: per analysis (api.jobs.analyse), tiles:
+#: the tilesets' own store stamp, results: never skipped (it writes this run's report)
+STEP_INPUTS: dict[str, Inputs] = {
+    "geocode": Inputs(tables=(*schema.DROP_TABLES, "geocodes", *REFERENCE_TABLES)),
+    "identity": Inputs(tables=("children", "persons", "identity_overrides"),
+                       params=("identity_seed", "out")),
+    "graph": Inputs(frames=("children", "persons", "episodes", "return_interviews",
+                            "place_events", "premises", "intelligence", "links"),
+                    params=("seed", "window", "distance", "out")),
+    "groups": Inputs(frames=("episodes", "children", "return_interviews", "persons"),
+                     results=(R.NETWORK_ADULT_LINKS.name,),
+                     params=("seed", "window", "distance", "out")),
+}
+#: steps that write what they read (geocoding fills geocodes): their signature is taken after
+WRITES_OWN_INPUT = ("geocode",)
+
+
+def analysis_signatures(store: StoreLike, opts: RunOptions) -> dict[str, str]:
+    """The input signature of every analysis of the analyses step."""
+    from api.jobs.analyse import ANALYSES
+    memo: dict = {}
+    return {a.name: signature(store, a.inputs, opts.input_params(), memo) for a in ANALYSES}
+
+
+def step_signature(ctx: Context, step: str) -> str | None:
+    """The signature of what `step` reads as the store holds it now (None: never skipped)."""
+    store, opts = ctx.store, ctx.opts
+    if step in STEP_INPUTS:
+        return signature(store, STEP_INPUTS[step], opts.input_params())
+    if step == "analyses":
+        sigs = analysis_signatures(store, opts)
+        ctx.cache["analysis_signatures"] = sigs
+        return hashlib.sha1(json.dumps(sigs, sort_keys=True).encode()).hexdigest()
+    if step == "tiles":
+        from api.jobs.layers import LayerCache
+        from api.jobs.tilesets import store_stamp
+        st = opts.settings or Settings()
+        return store_stamp({"store": LayerCache(store, st, None).fingerprint(),
+                            "grid_m": st.grid_m, "small": st.small_count})
+    return None
+
+
 def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None = None,
                  steps: dict[str, Callable[[Context], dict]] | None = None) -> RunReport:
     """Run (or resume) the pipeline on `store`, writing the contract files into `opts.out`.
@@ -389,6 +455,9 @@ def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None =
         else:
             ctx.episodes = _drop_rows(opts.drop)
             rec = _run_step(ctx, "ingest", impl["ingest"], None)
+            if opts.incremental and rec["status"] == "done":
+                new = {f: r.get("new", 0) for f, r in rec["summary"].get("files", {}).items()}
+                rec.update(mode="delta", delta={"new_rows": new})
             reports["ingest"] = rec
             if rec["status"] != "done":
                 raise PipelineError(f"step ingest failed: {rec['error']}")
@@ -405,20 +474,37 @@ def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None =
     record["out"] = str(opts.out.resolve())
     put_setting(store, RUN_KEY + "latest", fp)
 
+    memory = Memory(store)
+    ctx.cache["memory"] = memory
     rerun = False
     for step in STEPS[1:]:
-        done = record["steps"].get(step, {}).get("status") == "done"
-        if opts.resume and done and not rerun and _files_present(opts.out, step):
-            reports[step] = {**record["steps"][step], "skipped": True}
-            continue
-        rerun = True  # everything after a step that runs runs too
         ctx.cache["record"] = record
         ctx.cache["reports"] = reports
+        sig = step_signature(ctx, step)
+        if opts.incremental:
+            if sig is not None and memory.unchanged("steps", step, sig) \
+                    and _files_present(opts.out, step):
+                reports[step] = record["steps"][step] = {
+                    "status": "done", "mode": "skipped", "skipped": True,
+                    "reason": "inputs unchanged since its last run", "seconds": 0.0,
+                    "summary": memory.get("steps", step).get("summary", {})}
+                put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
+                continue
+        else:
+            done = record["steps"].get(step, {}).get("status") == "done"
+            if opts.resume and done and not rerun and _files_present(opts.out, step):
+                reports[step] = {**record["steps"][step], "skipped": True}
+                continue
+            rerun = True  # everything after a step that runs runs too
         rec = _run_step(ctx, step, impl[step], record)
         reports[step] = rec
         if rec["status"] != "done":
             raise PipelineError(f"step {step} failed: {rec['error']} "
                                 f"(resume with `wayfinder run` to restart from {step})")
+        if sig is not None:
+            if step in WRITES_OWN_INPUT:        # its inputs are as it left them
+                sig = step_signature(ctx, step)
+            memory.put("steps", step, sig, rec.get("summary"), **ctx.cache.pop("remember", {}))
     return RunReport(fp, reports, time.perf_counter() - t_run, peak_rss_mb())
 
 
@@ -473,8 +559,10 @@ def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: di
     rec: dict = {}
     with _Sampler(tick=progress.tick) as sampler:
         try:
+            ctx.cache.pop("mode", None)
             summary = fn(ctx) or {}
-            rec = {"status": "done", "summary": summary}
+            rec = {"status": "done", "mode": "full", "summary": summary,
+                   **ctx.cache.pop("mode", {})}
         except (Exception, KeyboardInterrupt) as exc:
             rec = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                    "traceback": traceback.format_exc(limit=6)}
@@ -542,6 +630,7 @@ def step_geocode(ctx: Context) -> dict:
     if texts.empty:
         ctx.progress.start("geocode", total=1)
         ctx.progress.advance(1)
+        ctx.cache["mode"] = {"mode": "delta", "delta": {"texts": 0}}   # all geocoded before
         return {"texts": 0}
     from geo.places.gazetteer import gazetteer_from_store
     from geo.places.geocode import geocode
@@ -564,6 +653,8 @@ def step_geocode(ctx: Context) -> dict:
     result = result.assign(override=False, updated_at=utcnow())
     with store.engine.begin() as conn:
         store.insert_frame(conn, schema.geocodes, result)
+    if len(done):       # texts geocoded before are kept: this run geocoded the delta
+        ctx.cache["mode"] = {"mode": "delta", "delta": {"texts": int(len(result))}}
     return {"texts": int(len(result)),
             "resolved": int((result["precision"] != "none").sum())}
 
@@ -588,13 +679,33 @@ def step_identity(ctx: Context) -> dict:
 
 def step_analyses(ctx: Context) -> dict:
     """Hot spots, found-at clusters, premises of concern, trends, Knox (``wayfinder analyse``):
-    contract files into --out, results into the store."""
-    from api.jobs.analyse import run_analyse
-    o = ctx.opts
-    ctx.progress.start("analyses", estimate=ctx.cache["estimate"])
-    workers = (o.settings.scan_workers or None) if o.settings is not None else None   # None: the cores available
-    summary = run_analyse(ctx.store, ctx.out, o.start, o.end, o.seed, o.permutations, workers=workers)
-    return json.loads(json.dumps(summary, default=str))
+    contract files into --out, results into the store. Incremental: only the analyses whose
+    inputs changed (``api.jobs.analyse.ANALYSES``) run; the others keep their results."""
+    from api.jobs.analyse import ANALYSES, analysis_files, run_analyses
+    o, store = ctx.opts, ctx.store
+    memory: Memory | None = ctx.cache.get("memory")
+    sigs = ctx.cache.pop("analysis_signatures", None) or analysis_signatures(store, o)
+    names = [a.name for a in ANALYSES
+             if not (o.incremental and memory is not None
+                     and memory.unchanged("analyses", a.name, sigs[a.name])
+                     and all((ctx.out / f).exists() for f in analysis_files(a)))]
+    ctx.progress.start("analyses", estimate=ctx.cache["estimate"] * len(names) / len(ANALYSES))
+    workers = (o.settings or Settings()).scan_workers or None   # 0 -> None: the cores available
+    ran = run_analyses(store, ctx.out, o.start, o.end, o.seed, o.permutations, names=set(names),
+                       workers=workers)
+    summary = {}
+    for a in ANALYSES:
+        if a.name in ran:
+            part = json.loads(json.dumps(ran[a.name], default=str))
+            if memory is not None:
+                memory.put("analyses", a.name, sigs[a.name], part)
+        else:
+            part = memory.get("analyses", a.name)["summary"]
+        summary.update(part)
+    if len(names) < len(ANALYSES):
+        ctx.cache["mode"] = {"mode": "partial", "analyses": {
+            a.name: "full" if a.name in ran else "skipped" for a in ANALYSES}}
+    return summary
 
 
 def network_frames(store: StoreLike) -> dict:
@@ -668,6 +779,64 @@ def step_graph(ctx: Context) -> dict:
 GROUP_FRAMES = ("episodes", "children", "return_interviews", "persons")
 
 
+def pairs_state(store: StoreLike, opts: RunOptions) -> dict:
+    """What the co-episode pairs were found from, kept with the groups step's record: where
+    the episodes, return interviews and geocodes stood (largest id, largest run id), the
+    signature of everything else the pairs read, and the pair parameters."""
+    from api.jobs.incremental import erasures, table_signature
+    g = schema.geocodes
+    st = {"window": opts.window, "distance": opts.distance}
+    with store.engine.connect() as conn:
+        for name in ("episodes", "return_interviews"):
+            t = schema.DROP_TABLES[name]
+            st[name] = list(conn.execute(sa.select(sa.func.max(t.c.id),
+                                                   sa.func.max(t.c.run_id))).one())
+        gid = conn.execute(sa.select(sa.func.max(g.c.id))).scalar()
+        st["geocodes"] = [gid, str(conn.execute(sa.select(sa.func.max(g.c.updated_at))).scalar())]
+        st["fixed"] = {n: table_signature(conn, n)
+                       for n in ("children", "persons", "identity_links")}
+        st["erasures"] = erasures(conn)
+    return st
+
+
+def pairs_delta(store: StoreLike, memory: "Memory | None", now: dict):
+    """``(dirty episode keys, previous pairs)`` when the stored pairs can be brought up to date
+    on a delta (api.jobs.pairs.co_episode_pairs_delta), else ``(None, None)``: the pairs were
+    stored after the last groups run, with the same window and distance, and since then no
+    child, person, identity link or earlier geocode changed and nothing was erased."""
+    entry = memory.get("steps", "groups") if memory is not None else None
+    then = (entry or {}).get("pairs_state")
+    if not then or any(then.get(k) != now[k] for k in ("window", "distance", "fixed",
+                                                         "erasures")):
+        return None, None
+    g = schema.geocodes
+    gid, gup = then["geocodes"]
+    with store.engine.connect() as conn:
+        if result_signature(conn, R.CO_EPISODE_PAIRS.name) != then.get("payload"):
+            return None, None       # the stored pairs are not those of that run
+        old_up = conn.execute(sa.select(sa.func.max(g.c.updated_at))
+                              .where(g.c.id <= (gid or 0))).scalar()
+        if str(old_up) != gup and gid is not None:    # an earlier geocode changed
+            return None, None
+        keys = set()
+        for name, key in (("episodes", None), ("return_interviews", "episode_key")):
+            t = schema.DROP_TABLES[name]
+            mx, run = then[name]
+            cond = sa.or_(t.c.id > (mx or 0), t.c.run_id > (run or 0))
+            cols = (t.c.source, t.c.episode_id) if key is None else (t.c[key],)
+            rows = conn.execute(sa.select(*cols).where(cond)).all()
+            keys |= {f"{r[0]}/{r[1]}" if key is None else r[0] for r in rows}
+        texts = [r[0] for r in conn.execute(sa.select(g.c.text).where(g.c.id > (gid or 0)))]
+        if texts:
+            e = schema.episodes
+            for i in range(0, len(texts), 500):
+                part = texts[i:i + 500]
+                rows = conn.execute(sa.select(e.c.source, e.c.episode_id).where(
+                    sa.or_(e.c.found_at.in_(part), e.c.last_seen.in_(part)))).all()
+                keys |= {f"{r[0]}/{r[1]}" for r in rows}
+    return keys, store.read_result(R.CO_EPISODE_PAIRS.name)
+
+
 def step_groups(ctx: Context) -> dict:
     """Co-missing groups (``network.groups``) from the stored frames and the stored child-adult
     links; co_missing_groups.json and the stored result. On Dask the co-episode pairs are found
@@ -676,7 +845,18 @@ def step_groups(ctx: Context) -> dict:
     store, o, p = ctx.store, ctx.opts, ctx.progress
     frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"))
     adult_links = store.read_result(R.NETWORK_ADULT_LINKS.name)
-    if o.client is not None:
+    state = pairs_state(store, o)
+    delta = previous = None
+    if o.incremental and o.client is None:
+        delta, previous = pairs_delta(store, ctx.cache.get("memory"), state)
+    if delta is not None:
+        p.start("groups", total=2, label="groups (pairs on delta, louvain)")
+        pairs, sizes = co_episode_pairs_delta(frames, o.window, o.distance, previous, delta)
+        ctx.cache["mode"] = {"mode": "delta", "delta": sizes,
+                             "note": "co-episode pairs of new or changed episodes; groups "
+                                     "(Louvain, chance filter) over all pairs"}
+        p.advance()
+    elif o.client is not None:
         from api.jobs.partition import co_episode_pairs_partitioned
         pairs = co_episode_pairs_partitioned(o.client, frames, window=o.window,
                                              distance=o.distance, progress=p)
@@ -695,6 +875,9 @@ def step_groups(ctx: Context) -> dict:
                        {"seed": o.seed, "window": o.window, "distance_m": o.distance})
     store.write_result(R.CO_EPISODE_PAIRS.name, pairs,
                        {"window": o.window, "distance_m": o.distance})
+    with store.engine.connect() as conn:     # the pairs a later delta may start from
+        ctx.cache["remember"] = {"pairs_state": {
+            **state, "payload": result_signature(conn, R.CO_EPISODE_PAIRS.name)}}
     return {"pairs": int(len(pairs)), "groups": int(len(groups))}
 
 
@@ -723,7 +906,9 @@ def step_results(ctx: Context) -> dict:
     doc = {"fingerprint": record.get("fingerprint"), "params": record.get("params"),
            "steps": {s: {k: v for k, v in r.items() if k != "traceback"}
                      for s, r in ctx.cache.get("reports", {}).items()},
-           "files": sorted(p.name for p in ctx.out.iterdir() if p.is_file()),
+           # the outputs beside it (not itself: a first run and a rerun list the same files)
+           "files": sorted(p.name for p in ctx.out.iterdir()
+                           if p.is_file() and p.name != R.PIPELINE_RUN.file),
            "results": sorted(names)}
     (ctx.out / R.PIPELINE_RUN.file).write_text(json.dumps(doc, indent=1, default=str))
     ctx.progress.advance()
