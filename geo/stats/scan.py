@@ -132,7 +132,7 @@ class ScanData:
         self.Tcum = np.r_[0.0, np.cumsum(self.Ct)]
         # nested circles: neighbour order per centre, padded with the sentinel location L
         tree = cKDTree(self.loc_xy)
-        kmax = int(max(1, min(L, max(len(x) for x in tree.query_ball_point(self.loc_xy, max_radius_m)))))
+        kmax = int(max(1, min(L, max((len(x) for x in tree.query_ball_point(self.loc_xy, max_radius_m)), default=0))))
         d, nb = tree.query(self.loc_xy, k=kmax, distance_upper_bound=max_radius_m * (1 + 1e-9))
         d = np.asarray(d, float).reshape(L, kmax)
         nb = np.asarray(nb, np.int64).reshape(L, kmax)

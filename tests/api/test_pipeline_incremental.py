@@ -70,7 +70,6 @@ def test_incremental_outputs_equal_a_full_run_on_the_same_data(runs):
 
 
 def test_output_differences_finds_a_changed_file_and_result(runs, tmp_path):
-    import shutil
 
     from api.jobs.incremental import output_differences
     other = tmp_path / "out"
@@ -189,3 +188,54 @@ def test_co_episode_pairs_on_a_delta_equal_the_full_search():
         assert sizes["pairs_found"] > 0 and not previous.equals(full)
         if every is None:           # a day's data: only the last week or so is searched
             assert sizes["episodes_searched"] < len(ep) / 10, sizes
+
+
+def test_frame_tables_cover_what_each_frame_reads(runs):
+    """A frame that read a table its FRAME_TABLES entry does not name would let an incremental
+    run skip a step whose input changed: read every frame and compare the tables it touched."""
+    from api.jobs.incremental import FRAME_TABLES
+    store = runs["full"]
+    read: list[str] = []
+    table = store.table
+
+    def spy(name):
+        read.append(name)
+        return table(name)
+
+    store.table = spy
+    try:
+        for name in FRAME_TABLES:
+            read.clear()
+            store.frame(name)
+            assert set(read) <= set(FRAME_TABLES[name]), (name, sorted(set(read) - set(FRAME_TABLES[name])))
+    finally:
+        del store.table
+    frames = {n[len("_frame_"):] for n in dir(type(store)) if n.startswith("_frame_")}
+    from api.jobs.analyse import ANALYSES
+    used = {f for a in ANALYSES for f in a.inputs.frames}
+    assert used <= frames and used <= set(FRAME_TABLES), sorted(used - set(FRAME_TABLES))
+
+
+def test_each_analysis_reads_only_the_frames_it_declares(runs, tmp_path):
+    """An analysis reading a frame missing from its declared inputs would be skipped by an
+    incremental run when that frame changed: run each one (few permutations, on a copy of the
+    store) and compare the frames it asked for with its declaration."""
+    from api.jobs import analyse
+    from geo.storage.store import open_store
+    import sqlite3
+    with sqlite3.connect(runs["tmp"] / "full.sqlite") as src, sqlite3.connect(tmp_path / "copy.sqlite") as dst:
+        src.backup(dst)                           # the WAL's pages too
+    store = open_store(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+    for a in analyse.ANALYSES:
+        frames = analyse._Frames(store)
+        asked: set[str] = set()
+        get = frames.get
+
+        def spy(name, get=get):
+            asked.add(name)
+            return get(name)
+
+        frames.get = spy
+        (tmp_path / "out").mkdir(exist_ok=True)
+        a.run(store, frames, tmp_path / "out", None, None, 0, 9)
+        assert asked and asked <= set(a.inputs.frames), (a.name, sorted(asked - set(a.inputs.frames)))

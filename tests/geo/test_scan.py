@@ -253,3 +253,13 @@ def test_replicates_in_worker_processes_give_the_same_p_values(monkeypatch):
         for (x, xi), (y, yi) in zip(one, two):
             pd.testing.assert_frame_equal(x, y)
             assert xi["replications_run"] == yi["replications_run"]
+
+
+def test_no_located_events_gives_no_clusters():
+    """A store with no located found-at event (a drop of area-level records only) is scanned
+    to an empty layer, not an error."""
+    from geo.stats.scan import scan_clusters
+    ev = _events(5, seed=1)
+    ev["precision"] = "area"                      # area centroids are left out of the scan
+    clusters, infos = scan_clusters(ev, replications=9)
+    assert len(clusters) == 0 and infos["retrospective"]["events"] == 0
