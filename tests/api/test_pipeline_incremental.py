@@ -70,7 +70,7 @@ def test_incremental_outputs_equal_a_full_run_on_the_same_data(runs):
 
 
 def test_output_differences_finds_a_changed_file_and_result(runs, tmp_path):
-
+    import shutil
     from api.jobs.incremental import output_differences
     other = tmp_path / "out"
     shutil.copytree(runs["tmp"] / "out_full", other)

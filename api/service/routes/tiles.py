@@ -48,6 +48,8 @@ _TILE_PATH = re.compile(r"/collections/([^/]+)/tiles/WebMercatorQuad/"
 TILEJSON_TYPES = {"string": "String", "integer": "Number", "number": "Number",
                   "boolean": "Boolean"}
 HALF = 20037508.342789244
+#: the deepest zoom served (WebMercatorQuad levels 0..22)
+MAX_ZOOM = 22
 
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
@@ -148,7 +150,7 @@ def tilejson(request: Request, collection_id: CollectionId) -> dict:
 @router.get(TILE_ROUTE + ".pbf", name="tile", include_in_schema=False, response_class=Response)
 @router.get(TILE_ROUTE + ".mvt", name="tile", include_in_schema=False, response_class=Response)
 async def tile(request: Request, collection_id: CollectionId,
-         z: Annotated[int, Path(ge=0, le=22, examples=[12])],
+         z: Annotated[int, Path(ge=0, le=MAX_ZOOM, examples=[12])],
          x: Annotated[int, Path(ge=0, le=4194303, examples=[2029])],
          y: Annotated[int, Path(ge=0, le=4194303, examples=[1363])]) -> Response:
     wf, ctx = service(request), ctx_of(request)
@@ -382,6 +384,8 @@ def tile_ask(wf, scope) -> TileAsk | None:
     if prep is None:
         return None
     z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
+    if not (z <= MAX_ZOOM and 0 <= x < 1 << z and 0 <= y < 1 << z):
+        return None                      # no such tile: the normal way answers 400
     accept = next((v for k, v in scope.get("headers", ()) if k == b"accept-encoding"), b"")
     return TileAsk(user=user, token=token, rule=rule, collection_id=collection_id,
                    purpose=purpose, prep=prep, z=z, x=x, y=y,
