@@ -382,31 +382,6 @@ class MuLimits:
         return np.minimum(c, self.cmax + 1)
 
 
-def _edge_max(data: ScanData, X, S, W, min_cases, at_end: bool, limits: MuLimits | None = None,
-              B: float = 0.0) -> float:
-    """The largest LLR over the windows of 1..W units that end at the last unit (``at_end``:
-    the prospective analysis) or start at the first one; with ``limits``, exact when it is
-    above ``B`` (cells that cannot beat ``B`` are not scored)."""
-    lens = np.arange(1, min(W, data.U) + 1)
-    U = data.U
-    if at_end:
-        c = X[:, U, None] - X[:, U - lens]
-        T = data.Tcum[U] - data.Tcum[U - lens]
-    else:
-        c = X[:, lens]
-        T = data.Tcum[lens]
-    if limits is not None:
-        r, w = np.nonzero(S[:, None] * T[None, :] / data.C < limits.at(B)[limits.index(c)])
-    else:
-        r, w = np.nonzero(c >= min_cases)
-    if not len(r):
-        return 0.0
-    cc = c[r, w]
-    mu = S[r] * T[w] / data.C
-    ok = (cc > mu) & (cc >= min_cases)
-    return float(llr(cc[ok], mu[ok], data.C).max(initial=0.0))
-
-
 #: a window whose temporal total is below this share of the median of the windows of its length
 #: (a part unit at either end, a thin unit) is scored exactly instead of loosening every bound
 THIN = 0.9
@@ -533,12 +508,6 @@ class ReplicateMaxima:
                                       limits=self.limits, B=max(best, self.floor)))
             b, size = b + size, min(4 * size, 256)
         return best, pro
-
-
-def _retrospective_max(data: ScanData, X, S, W, min_cases, floor, limits: MuLimits, start=0.0):
-    """The largest retrospective LLR of one labelling, exact whenever it is >= ``floor``
-    (``start``: a known lower bound, e.g. the prospective maximum); see :class:`ReplicateMaxima`."""
-    return max(float(start), ReplicateMaxima(data, S, W, min_cases, floor, limits).maxima(X)[0])
 
 
 def _child_codes(data: ScanData) -> np.ndarray:

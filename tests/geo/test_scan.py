@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.stats.scan import (CircleCounts, MuLimits, _edge_max, _retrospective_max, _score, llr, prepare, scan_clusters,
+from geo.stats.scan import (CircleCounts, MuLimits, ReplicateMaxima, _score, llr, prepare, scan_clusters,
                       space_time_scan, space_time_scans)
 
 T0 = pd.Timestamp("2017-01-01", tz="UTC")
@@ -205,9 +205,6 @@ def test_pruned_replicate_maximum_equals_full_scan():
     ev = _events(700, 21, planted=6, days=120, extent=5000.0, when=60.0)
     data = prepare(ev, unit_days=7, cell_m=300.0, max_radius_m=900.0)
     W = 6
-    lens = np.arange(1, W + 1)
-    data.Tmin_later = np.array([np.min(np.where(w > 0, w, np.inf), initial=np.inf) for w in
-                                (data.Tcum[1 + l:] - data.Tcum[1:-l] for l in lens)])
     allc = np.arange(len(data.valid_idx[0]))
     pairs = CircleCounts(data, allc)
     matrix = CircleCounts(data, allc)
@@ -222,14 +219,13 @@ def test_pruned_replicate_maximum_equals_full_scan():
         np.testing.assert_array_equal(X, matrix.cum(unit))
         full_retro = _score(data, X, S, W, False, 2)[0].max()
         full_pro = _score(data, X, S, W, True, 2)[0].max()
-        pro = _edge_max(data, X, S, W, 2, at_end=True)
+        retro, pro = ReplicateMaxima(data, S, W, 2, 0.0, limits).maxima(X)
         assert np.isclose(pro, full_pro)
-        assert np.isclose(_retrospective_max(data, X, S, W, 2, 0.0, limits, start=pro), full_retro)
+        assert np.isclose(retro, full_retro)
         # with a floor: exact whenever the maximum reaches it, never above the truth
         for floor in (4.0, 8.0):
             lim = MuLimits(floor, data.C, 2)
-            got = _retrospective_max(data, X, S, W, 2, floor, lim,
-                                     start=_edge_max(data, X, S, W, 2, at_end=True, limits=lim, B=floor))
+            got = ReplicateMaxima(data, S, W, 2, floor, lim).maxima(X)[0]
             assert got <= full_retro + 1e-9 and (full_retro < floor or np.isclose(got, full_retro))
 
 
