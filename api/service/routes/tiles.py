@@ -168,7 +168,7 @@ async def tile(request: Request, collection_id: CollectionId,
     if gz:
         zdata = zdata or wf.layers.tile_get(key + ("gzip",))
         if zdata is None:
-            zdata = await run_in_threadpool(gzip_tile, data)
+            zdata = await run_in_threadpool(tilesets.gzip_tile, data)
             wf.layers.tile_put(key + ("gzip",), zdata)
         data = zdata
     ctx.what = f"/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}"
@@ -232,7 +232,7 @@ def _warm(wf) -> int:
                     data, zdata = made(wf, prep, z, x, y)
                     layers.tile_put(key, data)
                     if len(data) >= GZIP_MIN:
-                        layers.tile_put(key + ("gzip",), zdata or gzip_tile(data))
+                        layers.tile_put(key + ("gzip",), zdata or tilesets.gzip_tile(data))
                 n += 1
     return n
 
@@ -254,11 +254,6 @@ def accepts_gzip(accept_encoding: str) -> bool:
             except ValueError:
                 return False
     return False
-
-
-#: a tile gzip-compressed once for the cache (dense national-scale tiles are megabytes, and
-#: sending them, not making them, bounded cached tiles/s)
-gzip_tile = tilesets.gzip_tile
 
 
 def tile_headers(gz: bool) -> dict:
