@@ -82,4 +82,8 @@ class Settings(BaseSettings):
     #: machine kind a second process paid only on a quiet machine and lost at national volume,
     #: where the parent drawing the permutations is the bottleneck (bench/RESULTS_spacetime.md)
     scan_workers: NonNegativeInt = 1
+    #: processes of `wayfinder run`: 2 runs the analyses in a second process beside the graph
+    #: and groups steps, which neither read nor write what the analyses do (api.jobs.beside);
+    #: 1 runs every step in one process. Two processes need the memory of both at once
+    pipeline_workers: PositiveInt = 2
 

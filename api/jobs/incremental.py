@@ -159,6 +159,12 @@ class Memory:
             raw = conn.execute(sa.select(schema.settings.c.value)
                                .where(schema.settings.c.key == MEMORY_KEY)).scalar()
         self.doc = json.loads(raw) if raw else {}
+        self._deferred: list | None = None
+
+    def defer(self, into: list) -> None:
+        """Keep later :meth:`put` calls in ``into`` instead of writing them (a step run in a
+        second process, ``api.jobs.beside``: the parent writes them, so no write is lost)."""
+        self._deferred = into
 
     def get(self, kind: str, name: str) -> dict | None:
         return self.doc.get(kind, {}).get(name)
@@ -169,6 +175,9 @@ class Memory:
 
     def put(self, kind: str, name: str, sig: str, summary: dict | None = None, **extra) -> None:
         self.doc.setdefault(kind, {})[name] = {"signature": sig, "summary": summary or {}, **extra}
+        if self._deferred is not None:
+            self._deferred.append((kind, name, sig, summary, extra))
+            return
         with self.store.engine.begin() as conn:
             conn.execute(schema.settings.delete().where(schema.settings.c.key == MEMORY_KEY))
             conn.execute(schema.settings.insert(), {"key": MEMORY_KEY,

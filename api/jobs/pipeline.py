@@ -68,6 +68,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from api.settings import Settings
+from api.jobs import beside
 from api.jobs.incremental import REFERENCE_TABLES, Inputs, Memory, result_signature, signature
 from api.jobs.pairs import canonical_pairs, co_episode_pairs_delta, co_episode_pairs_single  # noqa: F401 - part of the steps' API
 from geo.storage import schema
@@ -173,15 +174,21 @@ class _Sampler:
     """Samples RSS every `interval` s on a thread while a step runs (peak per step) and calls
     `tick` so time-estimated progress bars move."""
 
-    def __init__(self, interval: float = 0.2, tick: Callable[[], None] | None = None):
-        self.interval, self.tick = interval, tick
+    def __init__(self, interval: float = 0.2, tick: Callable[[], None] | None = None,
+                 others: Callable[[], float] | None = None):
+        self.interval, self.tick, self.others = interval, tick, others
         self.peak = rss_mb()
+        #: peak of this process and the processes ``others`` measures (a step running beside
+        #: this one, api.jobs.beside), summed at each sample
+        self.peak_all = self.peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, rss_mb())
+            now = rss_mb()
+            self.peak = max(self.peak, now)
+            self.peak_all = max(self.peak_all, now + (self.others() if self.others else 0.0))
             if self.tick:
                 with contextlib.suppress(Exception):   # a display problem never fails a step
                     self.tick()
@@ -194,6 +201,7 @@ class _Sampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss_mb())
+        self.peak_all = max(self.peak_all, self.peak)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,6 +271,25 @@ class Progress:
                 return
             frac = min((time.perf_counter() - self._t0) / self._estimate, 0.99)
             self._bar.update(self._task, completed=1000 * frac)
+
+    def side_start(self, step: str) -> None:
+        """A step starts in a second process (api.jobs.beside): its own bar, which completes
+        when :meth:`side_finish` is called at the join."""
+        with self._lock:
+            self.events.append((step, "start", 0, 1))
+            if self._bar is not None:
+                self._side = getattr(self, "_side", {})
+                self._side[step] = self._bar.add_task(f"{step} (second process)", total=1)
+
+    def side_finish(self, step: str, status: str = "done") -> None:
+        with self._lock:
+            self.events.append((step, "advance", 1, None))
+            self.events.append((step, status, None, None))
+            task = getattr(self, "_side", {}).pop(step, None)
+            if self._bar is not None and task is not None:
+                if status == "done":
+                    self._bar.update(task, completed=1)
+                self._bar.stop_task(task)
 
     def finish(self, status: str = "done") -> None:
         with self._lock:
@@ -477,35 +504,96 @@ def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None =
     memory = Memory(store)
     ctx.cache["memory"] = memory
     rerun = False
-    for step in STEPS[1:]:
-        ctx.cache["record"] = record
-        ctx.cache["reports"] = reports
-        sig = step_signature(ctx, step)
-        if opts.incremental:
-            if sig is not None and memory.unchanged("steps", step, sig) \
-                    and _files_present(opts.out, step):
-                reports[step] = record["steps"][step] = {
-                    "status": "done", "mode": "skipped", "skipped": True,
-                    "reason": "inputs unchanged since its last run", "seconds": 0.0,
-                    "summary": memory.get("steps", step).get("summary", {})}
-                put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
-                continue
-        else:
-            done = record["steps"].get(step, {}).get("status") == "done"
-            if opts.resume and done and not rerun and _files_present(opts.out, step):
-                reports[step] = {**record["steps"][step], "skipped": True}
-                continue
-            rerun = True  # everything after a step that runs runs too
-        rec = _run_step(ctx, step, impl[step], record)
-        reports[step] = rec
-        if rec["status"] != "done":
-            raise PipelineError(f"step {step} failed: {rec['error']} "
-                                f"(resume with `wayfinder run` to restart from {step})")
-        if sig is not None:
-            if step in WRITES_OWN_INPUT:        # its inputs are as it left them
-                sig = step_signature(ctx, step)
-            memory.put("steps", step, sig, rec.get("summary"), **ctx.cache.pop("remember", {}))
-    return RunReport(fp, reports, time.perf_counter() - t_run, peak_rss_mb())
+    side: beside.SideStep | None = None      # a step running in a second process
+    try:
+        for step in STEPS[1:]:
+            if side is not None and step not in beside.BESIDE[side.step]:
+                _join(ctx, side, record, reports)
+                side = None
+            rerun = _run_or_skip(ctx, step, impl, record, reports, rerun, fp)
+            if isinstance(rerun, beside.SideStep):
+                side, rerun = rerun, True
+    except BaseException as exc:
+        if side is not None:
+            if not isinstance(exc, PipelineError):      # interrupted: the side step too
+                side.process.terminate()
+            _join(ctx, side, record, reports, raise_failed=False)
+        raise
+    return RunReport(fp, reports, time.perf_counter() - t_run,
+                     max([peak_rss_mb()] + [r.get("peak_rss_mb_all", 0) for r in reports.values()]))
+
+
+def _goes_beside(ctx: Context, step: str) -> bool:
+    """Whether `step` runs in a second process (api.jobs.beside): it may, the install allows
+    two pipeline processes, the machine has a second core, fork exists and no Dask client."""
+    workers = (ctx.opts.settings or Settings()).pipeline_workers
+    return (step in beside.BESIDE and workers > 1 and ctx.opts.client is None
+            and beside.can_fork() and beside.cores() > 1)
+
+
+def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dict, rerun: bool,
+                 fp: str):
+    """One step of the run: skipped (incremental, or done before on resume), run here, or
+    started in a second process (returns its :class:`beside.SideStep`); else the new
+    ``rerun`` flag. Raises PipelineError when the step fails here."""
+    store, opts, memory = ctx.store, ctx.opts, ctx.cache["memory"]
+    ctx.cache["record"] = record
+    ctx.cache["reports"] = reports
+    sig = step_signature(ctx, step)
+    if opts.incremental:
+        if sig is not None and memory.unchanged("steps", step, sig) \
+                and _files_present(opts.out, step):
+            reports[step] = record["steps"][step] = {
+                "status": "done", "mode": "skipped", "skipped": True,
+                "reason": "inputs unchanged since its last run", "seconds": 0.0,
+                "summary": memory.get("steps", step).get("summary", {})}
+            put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
+            return rerun
+    else:
+        done = record["steps"].get(step, {}).get("status") == "done"
+        if opts.resume and done and not rerun and _files_present(opts.out, step):
+            reports[step] = {**record["steps"][step], "skipped": True}
+            return rerun
+    if _goes_beside(ctx, step):
+        record["steps"][step] = {"status": "running", "started_at": str(utcnow()),
+                                 "process": "beside"}
+        put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
+        ctx.progress.side_start(step)
+        side = beside.start(ctx, step, impl[step], _execute)
+        side.signature = sig
+        ctx.cache["beside"] = side
+        return side
+    rec = _run_step(ctx, step, impl[step], record)
+    reports[step] = rec
+    if rec["status"] != "done":
+        raise PipelineError(f"step {step} failed: {rec['error']} "
+                            f"(resume with `wayfinder run` to restart from {step})")
+    if sig is not None:
+        if step in WRITES_OWN_INPUT:        # its inputs are as it left them
+            sig = step_signature(ctx, step)
+        memory.put("steps", step, sig, rec.get("summary"), **ctx.cache.pop("remember", {}))
+    return True  # everything after a step that runs runs too
+
+
+def _join(ctx: Context, side: "beside.SideStep", record: dict, reports: dict,
+          raise_failed: bool = True) -> None:
+    """Wait for the step running in a second process and record it as if it had run here:
+    the run record, the timings, the incremental memory (its own entries, then the step's)."""
+    rec = side.join()
+    ctx.cache.pop("beside", None)
+    rec["process"] = "beside"
+    reports[side.step] = rec
+    ctx.progress.side_finish(side.step, rec["status"])
+    _keep(ctx.store, record, side.step, rec, ctx.episodes)
+    memory = ctx.cache["memory"]
+    if rec["status"] == "done":
+        for kind, name, sig, summary, extra in side.memory_puts:
+            memory.put(kind, name, sig, summary, **extra)
+        if side.signature is not None:
+            memory.put("steps", side.step, side.signature, rec.get("summary"))
+    elif raise_failed:
+        raise PipelineError(f"step {side.step} failed: {rec['error']} "
+                            f"(resume with `wayfinder run` to restart from {side.step})")
 
 
 def run_steps(store: StoreLike, opts: RunOptions, names: tuple[str, ...],
@@ -549,15 +637,26 @@ def run_analyses(store: StoreLike, out: Path, start=None, end=None, seed: int = 
 
 
 def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: dict | None) -> dict:
-    store, progress = ctx.store, ctx.progress
+    store = ctx.store
     if record is not None:
         record["steps"][step] = {"status": "running", "started_at": str(utcnow())}
         put_setting(store, RUN_KEY + record["fingerprint"], json.dumps(record, default=str))
-    ctx.cache["estimate"] = _estimate(store, step, ctx.episodes)
+    rec = _execute(ctx, step, fn)
+    _keep(store, record, step, rec, ctx.episodes)
+    return rec
+
+
+def _execute(ctx: Context, step: str, fn: Callable[[Context], dict]) -> dict:
+    """Run one step function: its record (status, summary or error, seconds, CPU seconds,
+    peak RSS, finished_at), written nowhere (here or in a second process, api.jobs.beside)."""
+    progress = ctx.progress
+    ctx.cache["estimate"] = _estimate(ctx.store, step, ctx.episodes)
     t0 = time.perf_counter()
     c0 = time.process_time()
     rec: dict = {}
-    with _Sampler(tick=progress.tick) as sampler:
+    side = ctx.cache.get("beside")
+    others = (lambda: beside.proc_rss_mb(side.pid)) if side is not None else None
+    with _Sampler(tick=progress.tick, others=others) as sampler:
         try:
             ctx.cache.pop("mode", None)
             summary = fn(ctx) or {}
@@ -568,26 +667,35 @@ def _run_step(ctx: Context, step: str, fn: Callable[[Context], dict], record: di
                    "traceback": traceback.format_exc(limit=6)}
             progress.finish("failed")
             if isinstance(exc, KeyboardInterrupt):
-                _record(store, record, step, rec, t0, sampler, c0)
+                _timed(rec, t0, sampler, c0)
+                _keep(ctx.store, ctx.cache.get("record"), step, rec, None)
                 raise
     if rec["status"] == "done":
         progress.finish("done")
-    _record(store, record, step, rec, t0, sampler, c0)
-    if rec["status"] == "done":
-        _save_timing(store, step, rec["seconds"], ctx.episodes)
-    return rec
+    return _timed(rec, t0, sampler, c0)
 
 
-def _record(store: StoreLike, record, step, rec, t0, sampler, c0) -> None:
+def _timed(rec: dict, t0: float, sampler: "_Sampler", c0: float) -> dict:
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     # CPU seconds of this process (all its threads): less sensitive than wall time to other
     # work on a shared machine; Dask worker processes are not included
     rec["cpu_seconds"] = round(time.process_time() - c0, 3)
     rec["peak_rss_mb"] = round(sampler.peak, 1)
+    if sampler.others is not None:   # with the step that ran beside it, summed per sample
+        rec["peak_rss_mb_all"] = round(sampler.peak_all, 1)
     rec["finished_at"] = str(utcnow())
+    return rec
+
+
+def _keep(store: StoreLike, record: dict | None, step: str, rec: dict,
+          episodes: int | None) -> None:
+    """Put a step's record into the run record, and its duration into the timings the
+    progress estimates read (done steps, when ``episodes`` is given)."""
     if record is not None:
         record["steps"][step] = rec
         put_setting(store, RUN_KEY + record["fingerprint"], json.dumps(record, default=str))
+    if rec["status"] == "done" and episodes is not None:
+        _save_timing(store, step, rec["seconds"], episodes)
 
 
 # ---------------------------------------------------------------------------------------------

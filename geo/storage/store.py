@@ -426,6 +426,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    # a second pipeline process (api.jobs.beside) may be writing: wait for its write to end
+    cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
 
 

@@ -1,0 +1,137 @@
+"""A pipeline step run in a second process, beside the steps that do not depend on it.
+
+After identity, the analyses read nothing the graph and groups steps write, and those read
+nothing the analyses write (``STEP_INPUTS``, ``api.jobs.analyse.ANALYSES``). On a machine with
+two cores the pipeline therefore runs the analyses in a forked process while this one builds the
+graph and the groups, and waits for it before the first step that may read the analyses'
+results (the tiles step's store stamp counts every result).
+
+What the forked process may do is kept narrow, so the outputs and the run record are those of a
+run in one process:
+
+* it runs the step function and writes what the step writes (the contract files, its stored
+  results); it does not write the run record, the step timings or the incremental memory:
+  it sends its record (status, seconds, CPU seconds, peak RSS, summary, mode) and the memory
+  entries it would have written back through a pipe, and this process writes them when it joins;
+* it gets its own database connections (the parent's pool is left to the parent) and no
+  progress display; the parent shows one bar for it that completes when it is joined;
+* SQLite allows one writer at a time: both processes wait for each other's short write
+  transactions (``busy_timeout``), which the WAL journal makes rare (readers never wait).
+
+Where ``fork`` does not exist, or with a Dask client, the step runs in this process as before.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+#: steps that may run beside the main line, and the steps the main line may run meanwhile
+BESIDE = {"analyses": ("graph", "groups")}
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                      # not Linux
+        return os.cpu_count() or 1
+
+
+def proc_rss_mb(pid: int) -> float:
+    """Resident set size of another process (MB); 0 when it has gone."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+@dataclass
+class SideStep:
+    """A step running in a forked process; :meth:`join` gives its record."""
+    step: str
+    process: multiprocessing.Process
+    conn: object
+    t0: float
+    memory_puts: list = field(default_factory=list)
+    #: the step's input signature when it started (api.jobs.incremental), kept at the join
+    signature: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def join(self) -> dict:
+        """Wait for the step; its record (``status`` done or failed, as ``_run_step`` makes it).
+        A process that died without a word (killed, out of memory) is a failed step."""
+        try:
+            rec, puts = self.conn.recv()
+        except (EOFError, OSError):
+            rec, puts = None, []
+        self.process.join()
+        self.conn.close()
+        if rec is None:
+            rec = {"status": "failed", "seconds": round(time.perf_counter() - self.t0, 3),
+                   "error": f"the {self.step} process ended with exit code "
+                            f"{self.process.exitcode} before reporting"}
+        self.memory_puts = puts
+        return rec
+
+
+def start(ctx, step: str, fn: Callable, execute: Callable) -> SideStep:
+    """Fork a process that runs ``execute(ctx, step, fn)`` (the pipeline's step runner, which
+    gives the step's record) and sends the record back."""
+    mp = multiprocessing.get_context("fork")
+    parent_conn, child_conn = mp.Pipe(duplex=False)
+    t0 = time.perf_counter()
+    proc = mp.Process(target=_child, args=(child_conn, ctx, step, fn, execute),
+                      name=f"wayfinder-{step}", daemon=False)
+    proc.start()
+    child_conn.close()
+    return SideStep(step, proc, parent_conn, t0)
+
+
+def _child(conn, ctx, step: str, fn: Callable, execute: Callable) -> None:
+    from api.jobs.pipeline import Progress
+    puts: list = []
+    try:
+        _die_with_parent()
+        ctx.store.engine.dispose(close=False)      # the parent's connections stay the parent's
+        ctx.progress = Progress(enabled=False)
+        ctx.cache["record"] = None                 # the run record is the parent's to write
+        memory = ctx.cache.get("memory")
+        if memory is not None:
+            memory.defer(puts)
+        rec = execute(ctx, step, fn)
+    except BaseException as exc:                   # noqa: BLE001 - reported to the parent
+        rec = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+               "traceback": traceback.format_exc(limit=6)}
+    try:
+        conn.send((rec, puts))
+    finally:
+        conn.close()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(0)      # no atexit handlers of the parent's, no second flush of its buffers      # no atexit handlers, no flushing of the parent's inherited buffers
+
+
+def _die_with_parent() -> None:
+    """Linux: this process is killed when the pipeline's process dies (killed, out of memory),
+    so a resumed run never races a step left running by the run before."""
+    import ctypes
+    import signal
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # PR_SET_PDEATHSIG
+    if os.getppid() == 1:           # the parent died before the line above
+        os._exit(1)
