@@ -381,3 +381,24 @@ def test_partitioned_pairs_equal_single_pass_on_dense_cross_boundary_data(refere
                         and p["name"] != "home:cross-boundary"])
     assert len(within.drop_duplicates(["episode_a", "episode_b"])) < \
         (single["reason"] == "home").sum()
+
+
+def test_a_step_beside_others_reads_nothing_they_write_and_writes_nothing_they_read():
+    """api.jobs.beside.BESIDE may run a step in a second process only beside steps that share
+    no stored result with it either way (their frames come from the drop tables and identity
+    links, which none of them writes)."""
+    from api.jobs.analyse import ANALYSES
+    from api.jobs.beside import BESIDE
+    from api.jobs.pipeline import STEP_INPUTS
+    from geo import results as R
+
+    def reads(step):
+        if step == "analyses":
+            return {n for a in ANALYSES for n in a.inputs.results}
+        return set(STEP_INPUTS[step].results)
+
+    for side, mains in BESIDE.items():
+        for main in mains:
+            assert not reads(side) & set(R.stored_names(main)), (side, main)
+            assert not reads(main) & set(R.stored_names(side)), (side, main)
+            assert not set(R.stored_names(side)) & set(R.stored_names(main)), (side, main)
