@@ -48,22 +48,20 @@ def resolve_in_memory(store: StoreLike, frames: dict) -> bool:
 def save_identities(store: StoreLike, identities: pd.DataFrame) -> None:
     """Replace the ``identity_links`` table with this resolution."""
     from geo.storage import schema
-    rows = [{"record": r.record, "kind": r.kind, "person_id": r.person_id,
-             "match_weight": None if pd.isna(r.match_weight) else float(r.match_weight),
-             "evidence": getattr(r, "evidence", None)}
-            for r in identities.itertuples(index=False)]
+    cols = [c for c in ("record", "kind", "person_id", "match_weight", "evidence")
+            if c in identities.columns]
+    rows = identities[cols].assign(match_weight=identities["match_weight"].astype(float))
     with store.engine.begin() as conn:
         conn.execute(schema.identity_links.delete())
-        if rows:
-            conn.execute(schema.identity_links.insert(), rows)
+        store.insert_frame(conn, schema.identity_links, rows)   # the bulk path (COPY on PostGIS)
 
 
 def identity_records(store: StoreLike) -> pd.DataFrame:
     """The child and person records identity resolution links."""
     from network.identity import records_from_frames
-    children = store.frame("children")
-    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
-    return records_from_frames(children, persons)
+    # one call: the two frames share the geocodes and identity links tables, read once
+    frames = store.frames(["children", "persons"], missing_ok=["persons"])   # None: no persons loaded
+    return records_from_frames(frames["children"], frames["persons"])
 
 
 def resolve_and_save(store: StoreLike, threshold: float, seed: int) -> pd.DataFrame:

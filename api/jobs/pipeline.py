@@ -770,13 +770,11 @@ def step_geocode(ctx: Context) -> dict:
 def step_identity(ctx: Context) -> dict:
     """Link child and person records into persons (``network.identity``); store them in
     ``identity_links``; write identity.csv."""
-    from api.jobs.identity import save_identities
-    from network.identity import records_from_frames, resolve_identities
+    from api.jobs.identity import identity_records, save_identities
+    from network.identity import resolve_identities
     store = ctx.store
     ctx.progress.start("identity", estimate=ctx.cache["estimate"])
-    children = store.frame("children")
-    persons = store.frames(["persons"], missing_ok=["persons"])["persons"]   # None: no persons loaded
-    records = records_from_frames(children, persons)
+    records = identity_records(store)
     seed = ctx.opts.seed if ctx.opts.identity_seed is None else ctx.opts.identity_seed
     identities = resolve_identities(records, store.table("identity_overrides"), seed=seed)
     save_identities(store, identities)
