@@ -205,20 +205,28 @@ def _render(conn, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
                f"FROM tileset_cells c WHERE {where}) q")
         data = conn.exec_driver_sql(sql, p).scalar()
         return bytes(data) if data else b""
-    import mapbox_vector_tile
-    import shapely
     sql = sa.text("SELECT c.x, c.y, c.points, c.band FROM tileset_cells c WHERE "
                   + where.replace("%(", ":").replace(")s", ""))
     rows = conn.execute(sql, p).all()
-    if not rows:
-        return b""
-    feats = [{"geometry": shapely.Point(cx, cy),
-              "properties": {"points": pts} if pts is not None else {"band": band}}
-             for cx, cy, pts, band in rows]
-    return mapbox_vector_tile.encode(
-        [{"name": layer_id, "features": feats}],
-        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": extent,
-                         "y_coord_down": False})
+    return _encode(layer_id, [(minx, miny, maxx, maxy)], [len(rows)], rows, extent)[0]
+
+
+def _encode(layer_id: str, boxes: list, counts: list[int], rows: list, extent: int) -> list[bytes]:
+    """The MVT of each tile of ``boxes`` (its bounds, Web Mercator) from its ``counts`` cells,
+    the (x, y, points, band) ``rows`` of all the tiles in turn, in the order of the query: a
+    feature per cell at its centre with ``points`` or, where withheld, ``band`` (``b""`` for a
+    tile without cells). The tile ``mapbox_vector_tile.encode`` makes of them (with
+    ``quantize_bounds`` the bounds), byte for byte (``api.jobs.mvt``)."""
+    from api.jobs import mvt
+    tile = np.repeat(np.arange(len(boxes)), counts)
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)[tile]
+    cols = list(zip(*rows)) or [(), (), (), ()]
+    x, y = mvt.quantise(np.array(cols[0], dtype=float), np.array(cols[1], dtype=float),
+                        b[:, 0], b[:, 1], b[:, 2], b[:, 3], extent)
+    withheld = np.array([v is None for v in cols[2]], dtype=bool)
+    value, values = mvt.factorise([band if pts is None else pts for pts, band in zip(cols[2], cols[3])])
+    return mvt.encode_point_tiles(layer_id, len(boxes), tile, x, y, withheld.astype(np.int64),
+                                  list(CELL_FIELDS), value, values, extent)
 
 
 def gzip_tile(data: bytes) -> bytes:
