@@ -110,8 +110,10 @@ def write(engine, layer_id: str, view: str, cells: pd.DataFrame, stamp: str,
                 while chunk := buf.read(1 << 20):
                     copy.write(chunk)
         elif len(rows):
-            recs = rows.astype(object).where(rows.notna(), None).to_dict("records")
-            conn.execute(t.insert(), recs)
+            recs = rows.astype(object).where(rows.notna(), None)     # NaN -> NULL, numpy -> Python
+            conn.exec_driver_sql(f"INSERT INTO tileset_cells ({', '.join(cols)}) "
+                                 f"VALUES ({', '.join('?' * len(cols))})",
+                                 list(zip(*(recs[c].tolist() for c in cols))))
         if prerendered is not None and len(rows):
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("ANALYZE tileset_cells")
@@ -208,24 +210,31 @@ def _render(conn, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
     sql = sa.text("SELECT c.x, c.y, c.points, c.band FROM tileset_cells c WHERE "
                   + where.replace("%(", ":").replace(")s", ""))
     rows = conn.execute(sql, p).all()
-    return _encode(layer_id, [(minx, miny, maxx, maxy)], [len(rows)], rows, extent)[0]
+    return _encode(layer_id, [(minx, miny, maxx, maxy)], [len(rows)], *_columns(rows), extent)[0]
 
 
-def _encode(layer_id: str, boxes: list, counts: list[int], rows: list, extent: int) -> list[bytes]:
-    """The MVT of each tile of ``boxes`` (its bounds, Web Mercator) from its ``counts`` cells,
-    the (x, y, points, band) ``rows`` of all the tiles in turn, in the order of the query: a
-    feature per cell at its centre with ``points`` or, where withheld, ``band`` (``b""`` for a
-    tile without cells). The tile ``mapbox_vector_tile.encode`` makes of them (with
-    ``quantize_bounds`` the bounds), byte for byte (``api.jobs.mvt``)."""
+def _columns(rows: list) -> tuple:
+    """The cells of (x, y, points, band, ...) ``rows`` as :func:`_encode` takes them."""
+    from api.jobs import mvt
+    cols = list(zip(*rows)) or [(), (), (), ()]
+    withheld = np.array([v is None for v in cols[2]], dtype=bool)
+    value, values = mvt.factorise([b if v is None else v for v, b in zip(cols[2], cols[3])])
+    return np.array(cols[0], dtype=float), np.array(cols[1], dtype=float), withheld, value, values
+
+
+def _encode(layer_id: str, boxes: list, counts: list[int], x, y, withheld, value, values,
+            extent: int) -> list[bytes]:
+    """The MVT of each tile of ``boxes`` (its bounds, Web Mercator) from its ``counts`` cells
+    (those of all the tiles in turn, in the order of the query; :func:`_columns`): a feature per
+    cell at its centre (``x``, ``y``) with ``points`` or, where ``withheld``, ``band`` (the
+    ``value`` codes of ``values``); ``b""`` for a tile without cells. The tile
+    ``mapbox_vector_tile.encode`` makes of them with ``quantize_bounds`` the tile's bounds, byte
+    for byte (``api.jobs.mvt``)."""
     from api.jobs import mvt
     tile = np.repeat(np.arange(len(boxes)), counts)
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)[tile]
-    cols = list(zip(*rows)) or [(), (), (), ()]
-    x, y = mvt.quantise(np.array(cols[0], dtype=float), np.array(cols[1], dtype=float),
-                        b[:, 0], b[:, 1], b[:, 2], b[:, 3], extent)
-    withheld = np.array([v is None for v in cols[2]], dtype=bool)
-    value, values = mvt.factorise([band if pts is None else pts for pts, band in zip(cols[2], cols[3])])
-    return mvt.encode_point_tiles(layer_id, len(boxes), tile, x, y, withheld.astype(np.int64),
+    qx, qy = mvt.quantise(x, y, b[:, 0], b[:, 1], b[:, 2], b[:, 3], extent)
+    return mvt.encode_point_tiles(layer_id, len(boxes), tile, qx, qy, withheld.astype(np.int64),
                                   list(CELL_FIELDS), value, values, extent)
 
 
@@ -234,28 +243,28 @@ def _render_zoom(conn, layer_id: str, view: str, z: int, keys: list, extent: int
     """:func:`_render` of each tile ``keys`` of zoom ``z`` (SQLite), from one query of the
     zoom's cells: each tile's are those of the query of :func:`_render`, in its order (the
     index's: tile column, tile row, then as written)."""
-    rows = conn.execute(sa.text(
-        "SELECT c.x, c.y, c.points, c.band, c.tx, c.ty FROM tileset_cells c WHERE c.layer = :layer "
-        "AND c.view = :view AND c.z = :z ORDER BY c.tx, c.ty, c.rowid"),
-        {"layer": layer_id, "view": view, "z": z}).all()
-    xy = np.array([r[:2] for r in rows], dtype=float).reshape(-1, 2)
+    cur = conn.connection.driver_connection.cursor()      # plain tuples: no Row per cell
+    rows = cur.execute(
+        "SELECT c.x, c.y, c.points, c.band, c.tx, c.ty FROM tileset_cells c WHERE c.layer = ? "
+        "AND c.view = ? AND c.z = ? ORDER BY c.tx, c.ty, c.rowid", (layer_id, view, z)).fetchall()
+    cur.close()
+    x, y, withheld, value, values = _columns(rows)
     t = np.array([r[4:] for r in rows], dtype=np.int64).reshape(-1, 2)
     new = np.flatnonzero(np.r_[True, (t[1:] != t[:-1]).any(axis=1)]) if len(t) else np.zeros(0, int)
     spans = {(int(a), int(b)): (s, e) for (a, b), s, e in
              zip(t[new], new, np.r_[new[1:], len(t)].astype(int))}
-    boxes, idx, counts = [], [], []
-    for x, y in keys:
-        minx, miny, maxx, maxy, pad = _tile_box(z, x, y, extent, buffer)
-        own = [np.arange(*spans[(a, b)]) for a in (x - 1, x, x + 1) for b in (y - 1, y, y + 1)
-               if (a, b) in spans]
-        own = np.concatenate(own) if own else np.zeros(0, dtype=np.int64)
-        cx, cy = xy[own, 0], xy[own, 1]
-        own = own[(cx >= minx - pad) & (cx <= maxx + pad) & (cy >= miny - pad) & (cy <= maxy + pad)]
+    boxes, idx = [], []
+    for tx, ty in keys:
+        minx, miny, maxx, maxy, pad = _tile_box(z, tx, ty, extent, buffer)
+        near = [np.arange(*spans[(a, b)]) for a in (tx - 1, tx, tx + 1)
+                for b in (ty - 1, ty, ty + 1) if (a, b) in spans]
+        near = np.concatenate(near) if near else np.zeros(0, dtype=np.int64)
+        cx, cy = x[near], y[near]
         boxes.append((minx, miny, maxx, maxy))
-        idx.append(own)
-        counts.append(len(own))
-    idx = np.concatenate(idx).tolist() if idx else []
-    return _encode(layer_id, boxes, counts, [rows[i] for i in idx], extent)
+        idx.append(near[(cx >= minx - pad) & (cx <= maxx + pad) & (cy >= miny - pad) & (cy <= maxy + pad)])
+    counts = [len(i) for i in idx]
+    idx = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+    return _encode(layer_id, boxes, counts, x[idx], y[idx], withheld[idx], value[idx], values, extent)
 
 
 def gzip_tile(data: bytes) -> bytes:
