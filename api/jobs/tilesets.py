@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from api.jobs import mvt
 from geo.storage import schema
 from geo.storage.store import utcnow
 from geo.tilesets import HALF, SCHEME, generalise, opening_zoom, shown_counts
@@ -215,7 +216,6 @@ def _render(conn, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
 
 def _columns(rows: list) -> tuple:
     """The cells of (x, y, points, band, ...) ``rows`` as :func:`_encode` takes them."""
-    from api.jobs import mvt
     cols = list(zip(*rows)) or [(), (), (), ()]
     withheld = np.array([v is None for v in cols[2]], dtype=bool)
     value, values = mvt.factorise([b if v is None else v for v, b in zip(cols[2], cols[3])])
@@ -230,12 +230,12 @@ def _encode(layer_id: str, boxes: list, counts: list[int], x, y, withheld, value
     ``value`` codes of ``values``); ``b""`` for a tile without cells. The tile
     ``mapbox_vector_tile.encode`` makes of them with ``quantize_bounds`` the tile's bounds, byte
     for byte (``api.jobs.mvt``)."""
-    from api.jobs import mvt
     tile = np.repeat(np.arange(len(boxes)), counts)
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)[tile]
     qx, qy = mvt.quantise(x, y, b[:, 0], b[:, 1], b[:, 2], b[:, 3], extent)
-    return mvt.encode_point_tiles(layer_id, len(boxes), tile, qx, qy, withheld.astype(np.int64),
-                                  list(CELL_FIELDS), value, values, extent)
+    key = withheld.astype(np.int64)                    # 0: "points", 1: "band" (CELL_FIELDS)
+    return mvt.encode_point_tiles(layer_id, len(boxes), tile, qx, qy, key, list(CELL_FIELDS),
+                                  value, values, extent)
 
 
 def _render_zoom(conn, layer_id: str, view: str, z: int, keys: list, extent: int,
@@ -291,8 +291,9 @@ def prerender(conn, layer_id: str, view: str, extent: int, buffer: int, budget: 
     :func:`prerender_zooms` that hold a cell, and their neighbours (whose buffer may show those
     cells; stored even when empty, so that a map's requests around the data are all answered
     from the store), with :func:`_render` on ``conn`` (so each is the very tile :func:`tile`
-    makes on request) and its gzip. Any other tile is made on request from the cells (it has
-    none within its buffer). Returns the tiles stored."""
+    makes on request; on SQLite all the tiles of a zoom at once, :func:`_render_zoom`) and its
+    gzip. Any other tile is made on request from the cells (it has none within its buffer).
+    Returns the tiles stored."""
     t, tt = schema.tileset_cells, schema.tileset_tiles
     if budget <= 0:
         return 0

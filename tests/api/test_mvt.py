@@ -113,7 +113,8 @@ def test_prerendered_tiles_on_sqlite_are_the_per_tile_mapbox_tiles(tmp_path):
         for z, x, y, data in stored:
             minx, miny, maxx, maxy, pad = tilesets._tile_box(z, x, y, 4096, 64)
             rows = conn.execute(sa.select(c.c.x, c.c.y, c.c.points, c.c.band).where(
-                c.c.layer == "found_at", c.c.view == "case", c.c.z == z, c.c.tx.between(x - 1, x + 1), c.c.ty.between(y - 1, y + 1),
+                c.c.layer == "found_at", c.c.view == "case", c.c.z == z,
+                c.c.tx.between(x - 1, x + 1), c.c.ty.between(y - 1, y + 1),
                 c.c.x.between(minx - pad, maxx + pad), c.c.y.between(miny - pad, maxy + pad))).all()
             assert bytes(data) == _reference("found_at", rows, (minx, miny, maxx, maxy), 4096), (z, x, y)
 
@@ -123,3 +124,8 @@ def test_halves_round_to_even_as_python_round():
     rows = [(k + 0.5, 4096 - k - 0.5, k + 10, None) for k in range(-4, 6)]
     rows += [(4096.5, -0.5, None, "<5"), (-64.5, 4160.5, None, "<5")]
     assert _fast("found_at", [(box, rows)], 4096)[0] == _reference("found_at", rows, box, 4096)
+
+
+def test_a_tile_without_cells_is_empty():
+    box = tilesets._tile_box(12, 2029, 1363, 4096, 64)[:4]
+    assert _fast("found_at", [(box, [])], 4096) == [b""] == [_reference("found_at", [], box, 4096)]
