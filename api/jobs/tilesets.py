@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from api.jobs import mvt
 from geo.storage import schema
 from geo.storage.store import utcnow
 from geo.tilesets import HALF, SCHEME, generalise, opening_zoom, shown_counts
@@ -110,8 +111,10 @@ def write(engine, layer_id: str, view: str, cells: pd.DataFrame, stamp: str,
                 while chunk := buf.read(1 << 20):
                     copy.write(chunk)
         elif len(rows):
-            recs = rows.astype(object).where(rows.notna(), None).to_dict("records")
-            conn.execute(t.insert(), recs)
+            recs = rows.astype(object).where(rows.notna(), None)     # NaN -> NULL, numpy -> Python
+            conn.exec_driver_sql(f"INSERT INTO tileset_cells ({', '.join(cols)}) "
+                                 f"VALUES ({', '.join('?' * len(cols))})",
+                                 list(zip(*(recs[c].tolist() for c in cols))))
         if prerendered is not None and len(rows):
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("ANALYZE tileset_cells")
@@ -205,20 +208,63 @@ def _render(conn, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
                f"FROM tileset_cells c WHERE {where}) q")
         data = conn.exec_driver_sql(sql, p).scalar()
         return bytes(data) if data else b""
-    import mapbox_vector_tile
-    import shapely
     sql = sa.text("SELECT c.x, c.y, c.points, c.band FROM tileset_cells c WHERE "
                   + where.replace("%(", ":").replace(")s", ""))
     rows = conn.execute(sql, p).all()
-    if not rows:
-        return b""
-    feats = [{"geometry": shapely.Point(cx, cy),
-              "properties": {"points": pts} if pts is not None else {"band": band}}
-             for cx, cy, pts, band in rows]
-    return mapbox_vector_tile.encode(
-        [{"name": layer_id, "features": feats}],
-        default_options={"quantize_bounds": (minx, miny, maxx, maxy), "extents": extent,
-                         "y_coord_down": False})
+    return _encode(layer_id, [(minx, miny, maxx, maxy)], [len(rows)], *_columns(rows), extent)[0]
+
+
+def _columns(rows: list) -> tuple:
+    """The cells of (x, y, points, band, ...) ``rows`` as :func:`_encode` takes them."""
+    cols = list(zip(*rows)) or [(), (), (), ()]
+    withheld = np.array([v is None for v in cols[2]], dtype=bool)
+    value, values = mvt.factorise([b if v is None else v for v, b in zip(cols[2], cols[3])])
+    return np.array(cols[0], dtype=float), np.array(cols[1], dtype=float), withheld, value, values
+
+
+def _encode(layer_id: str, boxes: list, counts: list[int], x, y, withheld, value, values,
+            extent: int) -> list[bytes]:
+    """The MVT of each tile of ``boxes`` (its bounds, Web Mercator) from its ``counts`` cells
+    (those of all the tiles in turn, in the order of the query; :func:`_columns`): a feature per
+    cell at its centre (``x``, ``y``) with ``points`` or, where ``withheld``, ``band`` (the
+    ``value`` codes of ``values``); ``b""`` for a tile without cells. The tile
+    ``mapbox_vector_tile.encode`` makes of them with ``quantize_bounds`` the tile's bounds, byte
+    for byte (``api.jobs.mvt``)."""
+    tile = np.repeat(np.arange(len(boxes)), counts)
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)[tile]
+    qx, qy = mvt.quantise(x, y, b[:, 0], b[:, 1], b[:, 2], b[:, 3], extent)
+    key = withheld.astype(np.int64)                    # 0: "points", 1: "band" (CELL_FIELDS)
+    return mvt.encode_point_tiles(layer_id, len(boxes), tile, qx, qy, key, list(CELL_FIELDS),
+                                  value, values, extent)
+
+
+def _render_zoom(conn, layer_id: str, view: str, z: int, keys: list, extent: int,
+                 buffer: int) -> list[bytes]:
+    """:func:`_render` of each tile ``keys`` of zoom ``z`` (SQLite), from one query of the
+    zoom's cells: each tile's are those of the query of :func:`_render`, in its order (the
+    index's: tile column, tile row, then as written)."""
+    cur = conn.connection.driver_connection.cursor()      # plain tuples: no Row per cell
+    rows = cur.execute(
+        "SELECT c.x, c.y, c.points, c.band, c.tx, c.ty FROM tileset_cells c WHERE c.layer = ? "
+        "AND c.view = ? AND c.z = ? ORDER BY c.tx, c.ty, c.rowid", (layer_id, view, z)).fetchall()
+    cur.close()
+    x, y, withheld, value, values = _columns(rows)
+    t = np.array([r[4:] for r in rows], dtype=np.int64).reshape(-1, 2)
+    new = np.flatnonzero(np.r_[True, (t[1:] != t[:-1]).any(axis=1)]) if len(t) else np.zeros(0, int)
+    spans = {(int(a), int(b)): (s, e) for (a, b), s, e in
+             zip(t[new], new, np.r_[new[1:], len(t)].astype(int))}
+    boxes, idx = [], []
+    for tx, ty in keys:
+        minx, miny, maxx, maxy, pad = _tile_box(z, tx, ty, extent, buffer)
+        near = [np.arange(*spans[(a, b)]) for a in (tx - 1, tx, tx + 1)
+                for b in (ty - 1, ty, ty + 1) if (a, b) in spans]
+        near = np.concatenate(near) if near else np.zeros(0, dtype=np.int64)
+        cx, cy = x[near], y[near]
+        boxes.append((minx, miny, maxx, maxy))
+        idx.append(near[(cx >= minx - pad) & (cx <= maxx + pad) & (cy >= miny - pad) & (cy <= maxy + pad)])
+    counts = [len(i) for i in idx]
+    idx = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+    return _encode(layer_id, boxes, counts, x[idx], y[idx], withheld[idx], value[idx], values, extent)
 
 
 def gzip_tile(data: bytes) -> bytes:
@@ -245,8 +291,9 @@ def prerender(conn, layer_id: str, view: str, extent: int, buffer: int, budget: 
     :func:`prerender_zooms` that hold a cell, and their neighbours (whose buffer may show those
     cells; stored even when empty, so that a map's requests around the data are all answered
     from the store), with :func:`_render` on ``conn`` (so each is the very tile :func:`tile`
-    makes on request) and its gzip. Any other tile is made on request from the cells (it has
-    none within its buffer). Returns the tiles stored."""
+    makes on request; on SQLite all the tiles of a zoom at once, :func:`_render_zoom`) and its
+    gzip. Any other tile is made on request from the cells (it has none within its buffer).
+    Returns the tiles stored."""
     t, tt = schema.tileset_cells, schema.tileset_tiles
     if budget <= 0:
         return 0
@@ -260,9 +307,13 @@ def prerender(conn, layer_id: str, view: str, extent: int, buffer: int, budget: 
         n_side = 1 << z
         keys = sorted({(tx + dx, ty + dy) for tx, ty in own for dx in (-1, 0, 1) for dy in (-1, 0, 1)
                        if 0 <= tx + dx < n_side and 0 <= ty + dy < n_side})
+        if conn.dialect.name == "postgresql":
+            datas = [_render(conn, layer_id, view, z, int(tx), int(ty), extent, buffer)
+                     for tx, ty in keys]
+        else:
+            datas = _render_zoom(conn, layer_id, view, z, keys, extent, buffer)
         rows = []
-        for tx, ty in keys:
-            data = _render(conn, layer_id, view, z, int(tx), int(ty), extent, buffer)
+        for (tx, ty), data in zip(keys, datas):
             rows.append({"layer": layer_id, "view": view, "z": z, "x": int(tx), "y": int(ty),
                          "extent": extent, "buffer": buffer, "mvt": data, "gz": gzip_tile(data)})
             if len(rows) >= 500:
