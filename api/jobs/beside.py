@@ -32,7 +32,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 #: steps that may run beside the main line, and the steps the main line may run meanwhile
-BESIDE = {"analyses": ("graph", "groups")}
+BESIDE = {"analyses": ("graph", "groups", "tiles")}
+#: steps that whichever process is free first takes (the second process after its own step):
+#: they read no result the steps around them write (the tiles' store stamp leaves the results
+#: out, api.jobs.tilesets.points_stamp). On a region store the analyses are the longer lane
+#: and the tiles run here; at national scale the graph is, and the second process takes them.
+EITHER = ("tiles",)
+#: who took a step of :data:`EITHER`
+_FREE, _PARENT, _CHILD = 0, 1, 2
 
 
 def can_fork() -> bool:
@@ -66,6 +73,14 @@ class SideStep:
     memory_puts: list = field(default_factory=list)
     #: the step's input signature when it started (api.jobs.incremental), kept at the join
     signature: str | None = None
+    #: per step of :data:`EITHER` that may run in either process: who took it
+    claims: dict = field(default_factory=dict)
+    #: what the process ran after its own step: ``(step, record, signature)``
+    also: list = field(default_factory=list)
+
+    def take(self, step: str) -> bool:
+        """This process takes ``step`` (of :data:`EITHER`) unless the other one already has."""
+        return _claim(self.claims, step, _PARENT)
 
     @property
     def pid(self) -> int:
@@ -75,7 +90,7 @@ class SideStep:
         """Wait for the step; its record (``status`` done or failed, as ``_run_step`` makes it).
         A process that died without a word (killed, out of memory) is a failed step."""
         try:
-            rec, puts = self.conn.recv()
+            rec, puts, self.also = self.conn.recv()
         except (EOFError, OSError):
             rec, puts = None, []
         self.process.join()
@@ -88,22 +103,37 @@ class SideStep:
         return rec
 
 
-def start(ctx, step: str, fn: Callable, execute: Callable) -> SideStep:
+def _claim(claims: dict, step: str, who: int) -> bool:
+    value = claims.get(step)
+    if value is None:
+        return False
+    with value.get_lock():
+        if value.value == _FREE:
+            value.value = who
+        return value.value == who
+
+
+def start(ctx, step: str, fn: Callable, execute: Callable, either: dict | None = None) -> SideStep:
     """Fork a process that runs ``execute(ctx, step, fn)`` (the pipeline's step runner, which
-    gives the step's record) and sends the record back."""
+    gives the step's record), then each step of ``either`` (``{step: (fn, signature)}``, steps
+    of :data:`EITHER` that this run will run) that this process has not taken yet, and sends
+    the records back."""
     mp = multiprocessing.get_context("fork")
     parent_conn, child_conn = mp.Pipe(duplex=False)
+    claims = {name: mp.Value("i", _FREE) for name in (either or {})}
     t0 = time.perf_counter()
-    proc = mp.Process(target=_child, args=(child_conn, ctx, step, fn, execute),
+    proc = mp.Process(target=_child, args=(child_conn, ctx, step, fn, execute, claims, either or {}),
                       name=f"wayfinder-{step}", daemon=False)
     proc.start()
     child_conn.close()
-    return SideStep(step, proc, parent_conn, t0)
+    return SideStep(step, proc, parent_conn, t0, claims=claims)
 
 
-def _child(conn, ctx, step: str, fn: Callable, execute: Callable) -> None:
+def _child(conn, ctx, step: str, fn: Callable, execute: Callable, claims: dict,
+           either: dict) -> None:
     from api.jobs.pipeline import Progress
     puts: list = []
+    also: list = []
     try:
         _die_with_parent()
         ctx.store.engine.dispose(close=False)      # the parent's connections stay the parent's
@@ -113,11 +143,17 @@ def _child(conn, ctx, step: str, fn: Callable, execute: Callable) -> None:
         if memory is not None:
             memory.defer(puts)
         rec = execute(ctx, step, fn)
+        for name, (fn2, sig) in either.items():
+            if rec["status"] != "done" or not _claim(claims, name, _CHILD):
+                continue
+            also.append((name, execute(ctx, name, fn2), sig))
+            if also[-1][1]["status"] != "done":
+                break
     except BaseException as exc:                   # noqa: BLE001 - reported to the parent
         rec = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                "traceback": traceback.format_exc(limit=6)}
     try:
-        conn.send((rec, puts))
+        conn.send((rec, puts, also))
     finally:
         conn.close()
         for stream in (sys.stdout, sys.stderr):

@@ -661,7 +661,8 @@ class LayerCache:
                     data[(layer.id, view)] = prep
                 log.info("layer %s: %d features in %.2fs", layer.id, len(full), time.perf_counter() - t0)
             # the pre-generalised tiles of these views (kept when the run already wrote them)
-            tilesets.ensure(self.store.engine, data, stamp, self.minimiser, self.settings)
+            tilesets.ensure(self.store.engine, data, tilesets.points_stamp(fp), self.minimiser,
+                            self.settings)
             self._data = data
             self._frames = {}
             with self._tile_lock:

@@ -448,10 +448,10 @@ def step_signature(ctx: Context, step: str) -> str | None:
         return hashlib.sha1(json.dumps(sigs, sort_keys=True).encode()).hexdigest()
     if step == "tiles":
         from api.jobs.layers import LayerCache
-        from api.jobs.tilesets import store_stamp
+        from api.jobs.tilesets import points_stamp
         st = opts.settings or Settings()
-        return store_stamp({"store": LayerCache(store, st, None).fingerprint(),
-                            "grid_m": st.grid_m, "small": st.small_count})
+        return points_stamp({**LayerCache(store, st, None).fingerprint(),
+                             "grid_m": st.grid_m, "small": st.small_count})
     return None
 
 
@@ -519,6 +519,7 @@ def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None =
                 side.process.terminate()
             _join(ctx, side, record, reports, raise_failed=False)
         raise
+    reports = {s: reports[s] for s in STEPS if s in reports}     # pipeline order
     return RunReport(fp, reports, time.perf_counter() - t_run,
                      max([peak_rss_mb()] + [r.get("peak_rss_mb_all", 0) for r in reports.values()]))
 
@@ -554,12 +555,15 @@ def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dic
         if opts.resume and done and not rerun and _files_present(opts.out, step):
             reports[step] = {**record["steps"][step], "skipped": True}
             return rerun
+    side = ctx.cache.get("beside")
+    if side is not None and step in side.claims and not side.take(step):
+        return True             # the second process has taken it: recorded at the join
     if _goes_beside(ctx, step):
         record["steps"][step] = {"status": "running", "started_at": str(utcnow()),
                                  "process": "beside"}
         put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
         ctx.progress.side_start(step)
-        side = beside.start(ctx, step, impl[step], _execute)
+        side = beside.start(ctx, step, impl[step], _execute, _either(ctx, step, impl))
         side.signature = sig
         ctx.cache["beside"] = side
         return side
@@ -573,6 +577,23 @@ def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dic
             sig = step_signature(ctx, step)
         memory.put("steps", step, sig, rec.get("summary"), **ctx.cache.pop("remember", {}))
     return True  # everything after a step that runs runs too
+
+
+def _either(ctx: Context, step: str, impl: dict) -> dict:
+    """The steps of ``beside.EITHER`` the second process may take after ``step``: those this
+    run will run (all of them, but in an incremental run those whose inputs are unchanged), with
+    their input signatures, which the steps between do not change (they write only results)."""
+    out = {}
+    for name in beside.EITHER:
+        if name not in beside.BESIDE[step]:
+            continue
+        sig = step_signature(ctx, name)
+        memory = ctx.cache["memory"]
+        if ctx.opts.incremental and sig is not None and memory.unchanged("steps", name, sig) \
+                and _files_present(ctx.opts.out, name):
+            continue
+        out[name] = (impl[name], sig)
+    return out
 
 
 def _join(ctx: Context, side: "beside.SideStep", record: dict, reports: dict,
@@ -591,9 +612,19 @@ def _join(ctx: Context, side: "beside.SideStep", record: dict, reports: dict,
             memory.put(kind, name, sig, summary, **extra)
         if side.signature is not None:
             memory.put("steps", side.step, side.signature, rec.get("summary"))
-    elif raise_failed:
-        raise PipelineError(f"step {side.step} failed: {rec['error']} "
-                            f"(resume with `wayfinder run` to restart from {side.step})")
+    failed = None if rec["status"] == "done" else (side.step, rec)
+    for name, rec2, sig2 in side.also:        # the steps it took after its own
+        rec2["process"] = "beside"
+        reports[name] = rec2
+        _keep(ctx.store, record, name, rec2, ctx.episodes)
+        if rec2["status"] == "done" and sig2 is not None:
+            memory.put("steps", name, sig2, rec2.get("summary"))
+        elif rec2["status"] != "done":
+            failed = failed or (name, rec2)
+    if failed and raise_failed:
+        step, rec = failed
+        raise PipelineError(f"step {step} failed: {rec['error']} "
+                            f"(resume with `wayfinder run` to restart from {step})")
 
 
 def run_steps(store: StoreLike, opts: RunOptions, names: tuple[str, ...],

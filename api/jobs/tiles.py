@@ -4,7 +4,7 @@ the service prepares them, so the service never makes such a tile from the point
 from __future__ import annotations
 
 from api.jobs.layers import LAYERS, LayerCache
-from api.jobs.tilesets import GENERALISED, Points, ensure, stamp_of, store_stamp, stored_stamp
+from api.jobs.tilesets import GENERALISED, Points, ensure, points_stamp, stamp_of, stored_stamp
 from api.keys import keys_for
 from api.minimise import VIEWS, Minimiser
 from api.settings import Settings
@@ -14,7 +14,7 @@ from geo.storage.protocol import StoreLike
 def build_from_store(store: StoreLike, settings: Settings, minimiser: Minimiser) -> dict:
     """The tilesets of every generalised layer and view from the store as it is now (the
     ``tiles`` step of ``wayfinder run``): the same points and views the service prepares."""
-    stamp = store_stamp(LayerCache(store, settings, minimiser).fingerprint())
+    stamp = points_stamp(LayerCache(store, settings, minimiser).fingerprint())
     summary = {}
     for layer_id in GENERALISED:
         if all(stored_stamp(store.engine, layer_id, view) == stamp_of(stamp, minimiser)

@@ -65,6 +65,14 @@ def store_stamp(fingerprint: dict) -> str:
     return hashlib.sha1(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def points_stamp(fingerprint: dict) -> str:
+    """The store stamp of the generalised point layers (:data:`GENERALISED`): the fingerprint
+    less the stored results, which those layers do not read (they are built from the place
+    events). So a result written after the tiles step (the analyses, the graph) leaves the
+    tiles current, and the step may run beside the steps that write results."""
+    return store_stamp({k: v for k, v in fingerprint.items() if k != "results"})
+
+
 def stamp_of(store_stamp_: str, minimiser) -> str:
     return f"{store_stamp_}:{SCHEME.key()}:grid{float(minimiser.grid_m):g}:small{minimiser.small}"
 

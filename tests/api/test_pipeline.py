@@ -166,8 +166,10 @@ def test_failed_step_resumes_from_its_stored_input(base_db, reference_run, tmp_p
     with pytest.raises(pl.PipelineError, match="step graph failed: RuntimeError: worker lost"):
         pl.run_pipeline(store, _opts(out), steps={"graph": broken_graph})
     rec = pl.latest_record(store)
-    assert {s: rec["steps"][s]["status"] for s in rec["steps"]} == {
-        "geocode": "done", "identity": "done", "analyses": "done", "graph": "failed"}
+    status = {s: rec["steps"][s]["status"] for s in rec["steps"]}
+    # the tiles read nothing of the graph's: the analyses' process may have made them meanwhile
+    assert status.pop("tiles", "done") == "done"
+    assert status == {"geocode": "done", "identity": "done", "analyses": "done", "graph": "failed"}
     assert "worker lost" in rec["steps"]["graph"]["error"]
 
     calls = []
@@ -222,9 +224,9 @@ def test_analyses_beside_the_graph_give_the_outputs_of_one_process(base_db, refe
 
 
 def test_a_failed_step_beside_the_graph_is_recorded_and_resumed(base_db, reference_run, tmp_path):
-    """The analyses fail in their second process while the graph and groups run here: the run
-    stops with the analyses' error before the tiles, the graph and groups are recorded done, and
-    a resumed run starts again at the analyses."""
+    """The analyses fail in their second process while the graph, groups and tiles run here:
+    the run stops with the analyses' error when it joins that process (before the results), the
+    steps it ran here are recorded done, and a resumed run starts again at the analyses."""
     import api.jobs.pipeline as pl
     from geo.storage.store import open_store
     store = open_store(_copy(base_db, tmp_path))
@@ -238,7 +240,8 @@ def test_a_failed_step_beside_the_graph_is_recorded_and_resumed(base_db, referen
     rec = pl.latest_record(store)
     assert {s: rec["steps"][s]["status"] for s in rec["steps"]} == {
         "geocode": "done", "identity": "done", "analyses": "failed", "graph": "done",
-        "groups": "done"}
+        "groups": "done", "tiles": "done"}
+    assert "process" not in rec["steps"]["tiles"]    # the failed process took no other step
     assert rec["steps"]["analyses"]["process"] == "beside"
 
     report = pl.run_pipeline(store, _opts(out))
@@ -395,6 +398,8 @@ def test_a_step_beside_others_reads_nothing_they_write_and_writes_nothing_they_r
     def reads(step):
         if step == "analyses":
             return {n for a in ANALYSES for n in a.inputs.results}
+        if step == "tiles":     # the place events (test below: a new result leaves them current)
+            return set()
         return set(STEP_INPUTS[step].results)
 
     for side, mains in BESIDE.items():
@@ -402,3 +407,19 @@ def test_a_step_beside_others_reads_nothing_they_write_and_writes_nothing_they_r
             assert not reads(side) & set(R.stored_names(main)), (side, main)
             assert not reads(main) & set(R.stored_names(side)), (side, main)
             assert not set(R.stored_names(side)) & set(R.stored_names(main)), (side, main)
+
+
+def test_tiles_stay_current_when_a_result_is_written_after_them(base_db, tmp_path):
+    """The tiles read the place events, not the stored results: a result written after the tiles
+    step (by the analyses or graph running at the same time, api.jobs.beside) leaves the stored
+    tiles of this store state, and the tiles step has nothing to do."""
+    import api.jobs.pipeline as pl
+    from api.jobs.tiles import build_for_install
+    from geo.storage.store import open_store
+    store = open_store(_copy(base_db, tmp_path))
+    opts = _opts(tmp_path / "out", settings=Settings())
+    first = pl.run_steps(store, opts, ("geocode", "identity", "tiles"))["tiles"]["found_at"]
+    assert all(not v["current"] and v["cells"] > 0 for v in first.values())
+    store.write_result("area_trends", pd.DataFrame({"ward_code": ["E05001"], "n": [1]}))
+    again = build_for_install(store, Settings())["found_at"]
+    assert all(v == {"current": True} for v in again.values())
