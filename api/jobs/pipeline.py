@@ -38,6 +38,16 @@ run (geocoding and the co-episode pairs on the delta). Each step's record says i
 ``full``, ``delta`` (with ``delta``, its size), ``partial`` (``analyses``: which ran) or
 ``skipped``.
 
+Two processes
+-------------
+After identity the analyses run in a second, forked process beside the graph and groups steps
+(``api.jobs.beside``; ``WAYFINDER_PIPELINE_WORKERS=1`` keeps one process): neither lane reads a
+result the other writes. The tiles step goes to whichever process is free first. This process
+joins the other before the results step and writes its records (run record, timings,
+incremental memory), so the record and outputs are those of a run in one process; a step that
+ran there says ``"process": "beside"``, and each step's ``peak_rss_mb_all`` is the RSS of both
+processes summed while it ran.
+
 Progress
 --------
 Every step shows a rich progress bar with elapsed time and ETA on stderr. Steps with natural
