@@ -307,32 +307,38 @@ class _PairWindows:
     they and the edges fit (the difference of two non-negative int32 values cannot overflow),
     int64 otherwise; every count is exact."""
 
-    CHUNK = 255 * 64
+    CHUNK = 255 * 32
     LANES = 8
 
     def __init__(self, i: np.ndarray, j: np.ndarray, seg: np.ndarray, n_seg: int, edges):
-        i, j, seg = np.asarray(i, np.intp), np.asarray(j, np.intp), np.asarray(seg, np.intp)
-        order = np.lexsort((j, i, seg))
-        i, j, seg = i[order], j[order], seg[order]
+        i, j, seg = np.asarray(i, np.int64), np.asarray(j, np.int64), np.asarray(seg, np.int64)
+        n = int(max(i.max(initial=0), j.max(initial=0))) + 1
+        key = np.sort((seg * n + i) * n + j)       # distinct pairs: one order, whatever the sort
+        seg, i = np.divmod(key // n, n)
+        self.j = (key % n).astype(np.intp)
         bounds = np.searchsorted(seg, np.arange(n_seg + 1))
-        self.j = j
         self.n_seg, self.edges = n_seg, [int(e) for e in edges]
+        self.live = [e for e, edge in enumerate(self.edges) if edge > 0]     # |dt| < 0 never holds
         self.chunks = []                        # (segment, lo, hi, run events, run lengths)
         for s in range(n_seg):
             for lo in range(bounds[s], bounds[s + 1], self.CHUNK):
                 hi = min(lo + self.CHUNK, bounds[s + 1])
                 ii = i[lo:hi]
                 first = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
-                self.chunks.append((s, lo, hi, ii[first], np.diff(np.r_[first, hi - lo])))
+                self.chunks.append((s, lo, hi, ii[first].astype(np.intp), np.diff(np.r_[first, hi - lo])))
 
     @staticmethod
     def _lane_sums(m: np.ndarray) -> np.ndarray:
-        """Column sums of a C-contiguous bool array ``m`` (rows, LANES): eight bools per uint64,
-        summed 255 rows at a time (no byte lane carries), then the bytes summed."""
-        rows = len(m) - len(m) % 255
-        words = m[:rows].view(np.uint64).reshape(-1, 255, m.shape[1] // 8).sum(axis=1)
-        return (words.view(np.uint8).reshape(-1, m.shape[1]).sum(axis=0, dtype=np.int64)
-                + m[rows:].sum(axis=0, dtype=np.int64))
+        """Sums over the rows of a bool array ``m`` (edges, rows, LANES), each row C-contiguous:
+        eight bools per uint64, summed 255 rows at a time (no byte lane carries), then the bytes
+        summed. Returns (edges, LANES) int64."""
+        E, rows, L = m.shape
+        full = rows - rows % 255
+        words = m[:, :full].view(np.uint64).reshape(E, full // 255, 255, L // 8).sum(axis=2)
+        out = words.view(np.uint8).reshape(E, -1, L).sum(axis=1, dtype=np.int64)
+        if full < rows:
+            out += m[:, full:].sum(axis=1, dtype=np.int64)
+        return out
 
     def counts(self, T: np.ndarray) -> np.ndarray:
         """``(k, n_seg, len(edges))`` int64 counts of pairs with ``|dt| < edge`` for the
@@ -344,22 +350,21 @@ class _PairWindows:
         dtype = np.int32 if small else np.int64
         out = np.zeros((k, self.n_seg, len(self.edges)), np.int64)
         size = min(self.CHUNK, max(len(self.j), 1))
-        b_buf, m_buf = np.empty((size, L), dtype), np.empty((size, L), bool)
+        b_buf, m_buf = np.empty((size, L), dtype), np.empty((len(self.live), size, L), bool)
         for g in range(0, k, L):
             lanes = min(L, k - g)
             TT = np.zeros((n, L), dtype)          # unused lanes stay 0 and are dropped
             TT[:, :lanes] = T[g:g + lanes].T
             acc = np.zeros((self.n_seg, len(self.edges), L), np.int64)
             for s, lo, hi, ui, runs in self.chunks:
-                b, m = b_buf[:hi - lo], m_buf[:hi - lo]
+                b, m = b_buf[:hi - lo], m_buf[:, :hi - lo]
                 np.take(TT, self.j[lo:hi], axis=0, out=b)
                 a = np.repeat(TT[ui], runs, axis=0)
                 np.subtract(a, b, out=a)
                 np.abs(a, out=a)
-                for e, edge in enumerate(self.edges):
-                    if edge > 0:                  # |dt| < 0 never holds
-                        np.less(a, edge, out=m)
-                        acc[s, e] += self._lane_sums(m)
+                for e, live in enumerate(self.live):
+                    np.less(a, self.edges[live], out=m[e])
+                acc[s, self.live] += self._lane_sums(m)
             out[g:g + lanes] = acc.transpose(2, 0, 1)[:lanes]
         return out
 
