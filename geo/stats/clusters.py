@@ -424,6 +424,12 @@ class _Background:
         a = coo_matrix((np.ones(2 * len(pr)), (np.r_[pr[:, 0], pr[:, 1]], np.r_[pr[:, 1], pr[:, 0]])), shape=(n, n))
         return (a + identity(n, format="coo")).tocsr()
 
+    def circle_expected(self, n: int) -> list[np.ndarray]:
+        """Expected cases of ``n`` in each location's circles (population at least 1), kept."""
+        if getattr(self, "_expected", (None,))[0] != n:
+            self._expected = (n, [n * np.maximum(cpop, 1.0) / self.total for _, cpop in self.circles])
+        return self._expected[1]
+
     def draw(self, rng: np.random.Generator, n: int, replace: bool) -> np.ndarray:
         """Counts of ``n`` cases per distinct location, drawn from the background points with
         replacement (multinomial) or without (multivariate hypergeometric): the counts directly,
@@ -445,8 +451,8 @@ class _Edges:
         self.rows = np.repeat(np.arange(n), np.diff(graph.indptr))
         self.cols = graph.indices.astype(np.intp)
         up = self.rows < self.cols
-        self.up_rows = self.rows[up].astype(np.int32)
-        self.up_cols = self.cols[up].astype(np.int32)
+        self.up_rows, self.up_cols = self.rows[up], self.cols[up]                  # intp: gathers
+        self.up_rows32, self.up_cols32 = self.up_rows.astype(np.int32), self.up_cols.astype(np.int32)
         self.up_ptr = np.r_[0, np.cumsum(np.bincount(self.rows[up], minlength=n))].astype(np.int32)
 
     def components(self, mask: np.ndarray) -> tuple[int, np.ndarray]:
@@ -458,7 +464,7 @@ class _Edges:
         from scipy.sparse.csgraph import connected_components
 
         keep = mask[self.up_rows] & mask[self.up_cols]
-        sub = csr_matrix((np.ones(len(keep)), np.where(keep, self.up_cols, self.up_rows), self.up_ptr),
+        sub = csr_matrix((np.ones(len(keep)), np.where(keep, self.up_cols32, self.up_rows32), self.up_ptr),
                          shape=self.graph.shape)
         return connected_components(sub, directed=False)
 
@@ -552,17 +558,16 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
     if not keep.any():
         return 0.0
     # window population: background within eps of any member of a kept cluster, via the graph
-    pop = np.maximum(_reach_population(bg.edges, np.where(lab >= 0, np.where(keep[lab], lab, -1), -1),
-                                       bg.w, len(size)), 1.0)
+    pop = np.maximum(_reach_population(bg.edges, np.where((lab >= 0) & keep[lab], lab, -1), bg.w, len(size)), 1.0)
     best = float(scan_llr(size[keep], n * pop[keep] / bg.total, n).max())
     # circles centred on the members of the clusters that would be reported
     centre = ok[keep[lab[ok]]]
-    for (g, cpop), kind in zip(bg.circles, bg.circle_kind):
+    for (g, _), kind, expected in zip(bg.circles, bg.circle_kind, bg.circle_expected(n)):
         # one sparse product: cheaper than slicing rows per replicate
         inside = (c if kind == "self" else near if kind == "graph" else g @ c)[centre]
         big = inside >= min_points
         if big.any():
-            best = max(best, float(scan_llr(inside[big], n * np.maximum(cpop[centre][big], 1.0) / bg.total, n).max()))
+            best = max(best, float(scan_llr(inside[big], expected[centre[big]], n).max()))
     return best
 
 
