@@ -331,3 +331,51 @@ def test_hdbscan_hierarchy_does_not_use_eps_m():
     a = cluster_points(xy[:1500], method="hdbscan", eps_m=10.0, min_samples=10, min_cluster_size=20, tile_m=None)
     b = cluster_points(xy[:1500], method="hdbscan", eps_m=1000.0, min_samples=10, min_cluster_size=20, tile_m=None)
     assert (a == b).all() and (a >= 0).any()
+
+
+def _dbscan_on_graph_by_slicing(graph, counts, min_samples):
+    """The plain form of the replicate DBSCAN (the core rows and columns sliced out of the sparse
+    graph, pandas for the border rule): the reference the edge-list form must equal."""
+    import pandas as pd
+    from scipy.sparse.csgraph import connected_components
+
+    drawn = counts > 0
+    core = drawn & (graph @ counts >= min_samples)
+    lab = np.full(len(counts), -1, dtype=np.int64)
+    ci = np.flatnonzero(core)
+    if not len(ci):
+        return lab
+    _, comp = connected_components(graph[ci][:, ci], directed=False)
+    lab[ci] = comp
+    border = np.flatnonzero(drawn & ~core)
+    if len(border):
+        sub = graph[border][:, ci].tocoo()
+        if sub.nnz:
+            best = pd.Series(comp[sub.col]).groupby(sub.row).min()
+            lab[border[best.index.to_numpy()]] = best.to_numpy()
+    return lab
+
+
+@pytest.mark.parametrize("cases, replace", [(300, True), (1500, True), (6000, True), (2000, False)])
+def test_replicate_dbscan_and_reach_equal_the_sliced_sparse_form(cases, replace):
+    """The replicate loop's edge-list DBSCAN gives the very labels of the sliced-matrix form, and
+    the reach population the very values of the sparse product (member x graph > 0) @ w."""
+    from scipy.sparse import coo_matrix
+
+    from geo.stats.clusters import _Background, _dbscan_on_graph, _reach_population
+
+    bg = _Background(_background(1), 150.0)
+    rng = np.random.default_rng(cases)
+    for _ in range(4):
+        c = bg.draw(rng, cases, replace)
+        lab = _dbscan_on_graph(bg.graph, c, 5, bg.edges)
+        np.testing.assert_array_equal(lab, _dbscan_on_graph_by_slicing(bg.graph, c, 5))
+        np.testing.assert_array_equal(lab, _dbscan_on_graph(bg.graph, c, 5))     # edges built here
+        if not (lab >= 0).any():
+            continue
+        k = int(lab.max()) + 1
+        kept = np.where((lab >= 0) & (lab % 3 != 1), lab, -1)                  # some clusters dropped
+        ok = np.flatnonzero(kept >= 0)
+        memb = coo_matrix((np.ones(len(ok)), (kept[ok], ok)), shape=(k, len(c))).tocsr()
+        want = ((memb @ bg.graph) > 0) @ bg.w
+        np.testing.assert_array_equal(_reach_population(bg.edges, kept, bg.w, k), want)
