@@ -392,10 +392,11 @@ def knox_test(
     times over the event locations (Mantel 1967, "The detection of disease clustering and a
     generalized regression approach", Cancer Research 27(2); Besag & Diggle 1977): the set
     of space-close pairs is fixed by the locations, so it is found once (a KD-tree,
-    ``cKDTree.query_pairs``) and kept as two int32 index arrays; each of ``permutations``
-    seeded permutations of the times then costs one pass over those pairs (gather both
-    times, compare the difference with the window), never a materialised all-pairs array
-    and never a re-sort. ``p = (1 + #{X_sim >= X}) / (1 + R)``; ``expected`` is the mean
+    ``cKDTree.query_pairs``) and kept as index arrays (:class:`_PairWindows`); the
+    ``permutations`` seeded permutations of the times, drawn in order from the one stream,
+    are then counted eight at a time in one pass over those pairs (gather both times,
+    compare the difference with the window), never a materialised all-pairs array and never
+    a re-sort. ``p = (1 + #{X_sim >= X}) / (1 + R)``; ``expected`` is the mean
     of the permutation distribution.
 
     Events: place events of ``kinds`` (found-at by default) in the period, with coordinates
