@@ -454,6 +454,8 @@ class _Edges:
         self.up_rows, self.up_cols = self.rows[up], self.cols[up]                  # intp: gathers
         self.up_rows32, self.up_cols32 = self.up_rows.astype(np.int32), self.up_cols.astype(np.int32)
         self.up_ptr = np.r_[0, np.cumsum(np.bincount(self.rows[up], minlength=n))].astype(np.int32)
+        self.binary = bool(np.all(graph.data == 1))
+        self.max_degree = int(np.diff(graph.indptr).max(initial=0))
 
     def components(self, mask: np.ndarray) -> tuple[int, np.ndarray]:
         """Connected components of the graph restricted to the edges between ``mask`` locations
@@ -520,18 +522,38 @@ def _reach_population(edges: _Edges, lab: np.ndarray, w: np.ndarray, n_lab: int)
 
     The graph is symmetric, so the labels reaching location ``c`` are those of its own row: a
     location reached by one label adds its weight to that label; the few reached by several
-    add it to each of them once."""
-    lc = lab[edges.cols]
-    starts = edges.graph.indptr[:-1]                    # every row holds its diagonal: none empty
-    hi = np.maximum.reduceat(lc, starts)
-    lo = np.minimum.reduceat(np.where(lc >= 0, lc, n_lab), starts)
-    one = (hi >= 0) & (lo == hi)
-    pop = np.bincount(hi[one], weights=w[one], minlength=n_lab)
-    many = (hi >= 0) & (lo < hi)
-    if many.any():
-        e = edges.row_entries(np.flatnonzero(many))
-        e = e[lc[e] >= 0]
-        key = np.unique(edges.rows[e] * np.int64(n_lab) + lc[e])      # each (location, label) once
+    add it to each of them once. One label or several: from one product of the 0/1 graph with
+    ``[labelled, v, v^2]`` (``v`` = label + 1, 0 unlabelled), per row ``A`` labelled
+    neighbours, ``S = sum v``, ``Q = sum v^2``, all labels equal exactly when ``S^2 = A Q``
+    (Cauchy-Schwarz); every sum is a whole number below 2^53, so exact in float64. Where the
+    bound does not hold (or the graph is not 0/1) the labels of each row are compared
+    directly (the minimum and maximum per row)."""
+    n = len(lab)
+    many = None
+    if edges.binary and (edges.max_degree * (n_lab + 1.0)) ** 2 < 2.0 ** 52:
+        v = (lab + 1).astype(float)
+        X = np.empty((n, 3))
+        X[:, 0] = lab >= 0
+        X[:, 1] = v
+        X[:, 2] = v * v
+        Y = edges.graph @ X
+        A, S, Q = Y[:, 0], Y[:, 1], Y[:, 2]
+        one = (A > 0) & (S * S == A * Q)
+        pop = np.bincount((S[one] / A[one]).astype(np.int64) - 1, weights=w[one], minlength=n_lab)
+        many = np.flatnonzero((A > 0) & ~one)
+    else:
+        lc = lab[edges.cols]
+        starts = edges.graph.indptr[:-1]                # every row holds its diagonal: none empty
+        hi = np.maximum.reduceat(lc, starts)
+        lo = np.minimum.reduceat(np.where(lc >= 0, lc, n_lab), starts)
+        one = (hi >= 0) & (lo == hi)
+        pop = np.bincount(hi[one], weights=w[one], minlength=n_lab)
+        many = np.flatnonzero((hi >= 0) & (lo < hi))
+    if len(many):
+        e = edges.row_entries(many)
+        lc = lab[edges.cols[e]]
+        e, lc = e[lc >= 0], lc[lc >= 0]
+        key = np.unique(edges.rows[e] * np.int64(n_lab) + lc)      # each (location, label) once
         pop += np.bincount(key % n_lab, weights=w[key // n_lab], minlength=n_lab)
     return pop
 

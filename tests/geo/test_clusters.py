@@ -379,3 +379,25 @@ def test_replicate_dbscan_and_reach_equal_the_sliced_sparse_form(cases, replace)
         memb = coo_matrix((np.ones(len(ok)), (kept[ok], ok)), shape=(k, len(c))).tocsr()
         want = ((memb @ bg.graph) > 0) @ bg.w
         np.testing.assert_array_equal(_reach_population(bg.edges, kept, bg.w, k), want)
+
+
+def test_reach_population_same_by_product_and_by_row_extremes(monkeypatch):
+    """Both ways of telling locations reached by one label from those reached by several (the
+    product with [labelled, v, v^2], and the per-row minimum and maximum used where sums could
+    pass 2^53) give the very same populations."""
+    from geo.stats.clusters import _Background, _dbscan_on_graph, _reach_population
+
+    bg = _Background(_background(2), 150.0)
+    rng = np.random.default_rng(8)
+    for cases in (400, 3000, 9000):
+        c = bg.draw(rng, cases, True)
+        lab = _dbscan_on_graph(bg.graph, c, 5, bg.edges)
+        k = int(lab.max()) + 1
+        if k == 0:
+            continue
+        kept = np.where((lab >= 0) & (lab % 4 != 2), lab, -1)
+        by_product = _reach_population(bg.edges, kept, bg.w, k)
+        monkeypatch.setattr(bg.edges, "binary", False)
+        by_rows = _reach_population(bg.edges, kept, bg.w, k)
+        monkeypatch.setattr(bg.edges, "binary", True)
+        np.testing.assert_array_equal(by_product, by_rows)
