@@ -581,7 +581,7 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
         return 0.0
     # window population: background within eps of any member of a kept cluster, via the graph
     pop = np.maximum(_reach_population(bg.edges, np.where((lab >= 0) & keep[lab], lab, -1), bg.w, len(size)), 1.0)
-    best = float(scan_llr(size[keep], n * pop[keep] / bg.total, n).max())
+    best = _max_llr(size[keep], n * pop[keep] / bg.total, n)
     # circles centred on the members of the clusters that would be reported
     centre = ok[keep[lab[ok]]]
     for (g, _), kind, expected in zip(bg.circles, bg.circle_kind, bg.circle_expected(n)):
@@ -589,8 +589,17 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
         inside = (c if kind == "self" else near if kind == "graph" else g @ c)[centre]
         big = inside >= min_points
         if big.any():
-            best = max(best, float(scan_llr(inside[big], expected[centre[big]], n).max()))
+            best = max(best, _max_llr(inside[big], expected[centre[big]], n))
     return best
+
+
+def _max_llr(observed: np.ndarray, expected: np.ndarray, total: float) -> float:
+    """``float(scan_llr(observed, expected, total).max())`` of a non-empty set of windows, the
+    logarithms taken only where ``observed > expected`` (the same values there; the others are
+    0 by definition)."""
+    up = observed > expected
+    best = float(scan_llr(observed[up], expected[up], total).max()) if up.any() else 0.0
+    return best if up.all() else max(best, 0.0)
 
 
 def _spread(xy: np.ndarray, w: np.ndarray, lab: np.ndarray, n_lab: int) -> np.ndarray:

@@ -401,3 +401,14 @@ def test_reach_population_same_by_product_and_by_row_extremes(monkeypatch):
         by_rows = _reach_population(bg.edges, kept, bg.w, k)
         monkeypatch.setattr(bg.edges, "binary", True)
         np.testing.assert_array_equal(by_product, by_rows)
+
+
+def test_max_llr_equals_the_maximum_of_every_window():
+    from geo.stats.clusters import _max_llr, scan_llr
+
+    rng = np.random.default_rng(4)
+    for size in (1, 2, 7, 300):
+        for _ in range(20):
+            o = rng.integers(0, 40, size).astype(float)
+            e = rng.uniform(0.5, 30, size)
+            assert _max_llr(o, e, 5000) == float(scan_llr(o, e, 5000).max())
