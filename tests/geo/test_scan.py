@@ -259,3 +259,16 @@ def test_no_located_events_gives_no_clusters():
     ev["precision"] = "area"                      # area centroids are left out of the scan
     clusters, infos = scan_clusters(ev, replications=9)
     assert len(clusters) == 0 and infos["retrospective"]["events"] == 0
+
+
+def test_nonzero2d_equals_numpy_nonzero():
+    from geo.stats.scan import _nonzero2d
+    rng = np.random.default_rng(1)
+    for shape, p in [((31, 3597), 0.001), ((5, 7), 0.5), ((1, 9), 1.0), ((4, 6), 0.0), ((0, 3), 0.5)]:
+        m = rng.random(shape) < p
+        want, got = np.nonzero(m), _nonzero2d(m)
+        for a, b in zip(want, got):
+            np.testing.assert_array_equal(a, b)
+        m_t = m.T                                            # not C-contiguous
+        for a, b in zip(np.nonzero(m_t), _nonzero2d(m_t)):
+            np.testing.assert_array_equal(a, b)
