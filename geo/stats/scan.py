@@ -187,10 +187,21 @@ class CircleCounts:
         rows = np.repeat(np.arange(n, dtype=np.int64), added)
         within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(added) - added, added)
         cols = data.nb[np.repeat(si, added), np.repeat(prev + 1, added) + within]
-        self.M = sparse.csr_matrix((np.ones(len(rows), self.dtype), (rows, cols)), shape=(n, data.L))
         depth = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else np.zeros(0, int)
-        self.levels = [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
-        self.back = None if np.array_equal(order, np.arange(n)) else np.argsort(order)
+        # matrix rows depth-major: the centres by number of circles (most first), all first
+        # circles, then all second circles, ...; the centres with a circle of depth d are then a
+        # prefix of those with one of depth d - 1, so each centre's circles are summed in order
+        # of size by one slice addition per depth (no fancy indexing)
+        centre = np.cumsum(first) - 1 if n else np.zeros(0, np.int64)
+        count = np.bincount(centre, minlength=int(first.sum()))
+        rank = np.empty(len(count), np.int64)
+        rank[np.argsort(-count, kind="stable")] = np.arange(len(count))
+        per_depth = np.bincount(depth, minlength=int(depth.max(initial=-1)) + 1)
+        self.offsets = np.r_[0, np.cumsum(per_depth)]
+        pos = self.offsets[depth] + rank[centre]                                # sorted row -> matrix row
+        self.M = sparse.csr_matrix((np.ones(len(rows), self.dtype), (pos[rows], cols)), shape=(n, data.L))
+        back = pos if np.array_equal(order, np.arange(n)) else pos[np.argsort(order)]   # circle -> matrix row
+        self.back = None if np.array_equal(back, np.arange(n)) else back
         self.mode = "pairs" if 2 * pairs <= (data.U + 1) * (len(rows) + n) and pairs <= 50_000_000 else "matrix"
         if self.mode == "pairs":
             rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
@@ -218,13 +229,13 @@ class CircleCounts:
         loc_cum[:, 1:] = np.bincount(self.loc * U + unit, minlength=self.L * U).reshape(self.L, U)
         np.cumsum(loc_cum, axis=1, out=loc_cum)
         Y = self.M @ loc_cum                                 # what each circle adds to the previous one
-        for rows in self.levels:                             # circles of each centre, smallest first
-            Y[rows] += Y[rows - 1]
-        if self.back is not None:
-            Y = Y[self.back]
+        off = self.offsets
+        for d in range(1, len(off) - 1):                     # circles of each centre, smallest first
+            k = off[d + 1] - off[d]
+            Y[off[d]:off[d + 1]] += Y[off[d - 1]:off[d - 1] + k]
         out = np.empty((U + 1, n), Y.dtype)                  # time-major, transposed in cache-sized blocks
         for a in range(0, n, 512):
-            out[:, a:a + 512] = Y[a:a + 512].T
+            out[:, a:a + 512] = (Y[a:a + 512] if self.back is None else Y[self.back[a:a + 512]]).T
         return out.T
 
 
