@@ -409,8 +409,11 @@ class _Background:
         self.total = float(len(self.inv))
         self.tree = cKDTree(self.uniq)
         self.graph = self._within(eps_m)
+        self.edges = _Edges(self.graph)
         # the circular windows of the scan (:data:`CIRCLE_RADII` x eps_m): graph and population
         self.circles = [(g, g @ self.w) for g in (self._within(f * eps_m) for f in CIRCLE_RADII)]
+        # circles of radius 0 (the location itself) and eps_m (the graph): no product needed
+        self.circle_kind = ["self" if f == 0 else "graph" if f == 1 else "product" for f in CIRCLE_RADII]
 
     def _within(self, r: float):
         """Sparse 0/1 matrix of the distinct locations within ``r`` metres of each other (diagonal included)."""
@@ -421,6 +424,12 @@ class _Background:
         a = coo_matrix((np.ones(2 * len(pr)), (np.r_[pr[:, 0], pr[:, 1]], np.r_[pr[:, 1], pr[:, 0]])), shape=(n, n))
         return (a + identity(n, format="coo")).tocsr()
 
+    def circle_expected(self, n: int) -> list[np.ndarray]:
+        """Expected cases of ``n`` in each location's circles (population at least 1), kept."""
+        if getattr(self, "_expected", (None,))[0] != n:
+            self._expected = (n, [n * np.maximum(cpop, 1.0) / self.total for _, cpop in self.circles])
+        return self._expected[1]
+
     def draw(self, rng: np.random.Generator, n: int, replace: bool) -> np.ndarray:
         """Counts of ``n`` cases per distinct location, drawn from the background points with
         replacement (multinomial) or without (multivariate hypergeometric): the counts directly,
@@ -430,31 +439,123 @@ class _Background:
         return rng.multivariate_hypergeometric(self.w.astype(np.int64), n).astype(float)
 
 
-def _dbscan_on_graph(graph, counts: np.ndarray, min_samples: int) -> np.ndarray:
+class _Edges:
+    """The stored entries of a symmetric CSR graph (diagonal stored on every row) as fixed
+    lists, so a replicate masks edges instead of slicing the sparse matrix: ``rows, cols`` of
+    every entry in CSR order, and the entries above the diagonal (``up_rows, up_cols`` with
+    their CSR ``up_ptr``), enough for connected components."""
+
+    def __init__(self, graph):
+        n = graph.shape[0]
+        self.graph = graph
+        self.rows = np.repeat(np.arange(n), np.diff(graph.indptr))
+        self.cols = graph.indices.astype(np.intp)
+        up = self.rows < self.cols
+        self.up_rows, self.up_cols = self.rows[up], self.cols[up]                  # intp: gathers
+        self.up_rows32, self.up_cols32 = self.up_rows.astype(np.int32), self.up_cols.astype(np.int32)
+        self.up_ptr = np.r_[0, np.cumsum(np.bincount(self.rows[up], minlength=n))].astype(np.int32)
+        self.binary = bool(np.all(graph.data == 1))
+        self.max_degree = int(np.diff(graph.indptr).max(initial=0))
+
+    def components(self, mask: np.ndarray) -> tuple[int, np.ndarray]:
+        """Connected components of the graph restricted to the edges between ``mask`` locations
+        (scipy's labels: numbered in the order of each component's lowest location). An edge
+        left out is pointed back at its own row (a self-loop, no connection), so the CSR
+        structure is reused as it is."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        keep = mask[self.up_rows] & mask[self.up_cols]
+        sub = csr_matrix((np.ones(len(keep)), np.where(keep, self.up_cols32, self.up_rows32), self.up_ptr),
+                         shape=self.graph.shape)
+        return connected_components(sub, directed=False)
+
+    def row_entries(self, sel: np.ndarray) -> np.ndarray:
+        """Positions (in CSR order) of the stored entries of rows ``sel`` (ascending)."""
+        lo, hi = self.graph.indptr[sel], self.graph.indptr[sel + 1]
+        lens = hi - lo
+        return np.arange(int(lens.sum())) + np.repeat(lo - np.r_[0, np.cumsum(lens)[:-1]], lens)
+
+
+def _dbscan_on_graph(graph, counts: np.ndarray, min_samples: int, edges: _Edges | None = None,
+                     near: np.ndarray | None = None) -> np.ndarray:
     """DBSCAN (Ester et al. 1996) of weighted points on a precomputed ``eps`` graph: the same
     clusters as scikit-learn's ``DBSCAN(eps, min_samples).fit(X, sample_weight=counts)`` on the
     graph's points (core: neighbourhood weight, self included, >= ``min_samples``; clusters: the
     connected core points; a border point joins the cluster of a core neighbour; where it has
     core neighbours in two clusters scikit-learn takes the first one its expansion reaches, here
     the lowest label: only such shared border points can differ). Labels per location (-1: noise
-    or not drawn)."""
-    from scipy.sparse.csgraph import connected_components
+    or not drawn), numbered in the order of each cluster's lowest location.
 
+    ``graph``: symmetric CSR with the diagonal stored; ``edges``: its :class:`_Edges` (built
+    when not given); ``near``: ``graph @ counts`` when the caller has it. The components are
+    taken over every location with the non-core edges left out (:meth:`_Edges.components`),
+    so the non-core locations are components of their own, dropped when the core components
+    are numbered densely in order."""
+    edges = _Edges(graph) if edges is None else edges
     drawn = counts > 0
-    core = drawn & (graph @ counts >= min_samples)
+    near = graph @ counts if near is None else near
+    core = drawn & (near >= min_samples)
     lab = np.full(len(counts), -1, dtype=np.int64)
-    ci = np.flatnonzero(core)
-    if not len(ci):
+    if not core.any():
         return lab
-    _, comp = connected_components(graph[ci][:, ci], directed=False)
-    lab[ci] = comp
+    ncomp, comp = edges.components(core)
+    used = np.zeros(ncomp, bool)
+    used[comp[core]] = True
+    lab[core] = (np.cumsum(used) - 1)[comp[core]]
+    # border: a drawn non-core location takes the lowest label of its core neighbours
     border = np.flatnonzero(drawn & ~core)
     if len(border):
-        sub = graph[border][:, ci].tocoo()
-        if sub.nnz:
-            best = pd.Series(comp[sub.col]).groupby(sub.row).min()
-            lab[border[best.index.to_numpy()]] = best.to_numpy()
+        e = edges.row_entries(border)
+        nb = edges.cols[e]
+        vals = np.where(core[nb], lab[nb], len(counts))
+        starts = np.r_[0, np.cumsum(np.diff(edges.graph.indptr)[border])[:-1]]   # every row holds its diagonal
+        best = np.minimum.reduceat(vals, starts)
+        hit = best < len(counts)
+        lab[border[hit]] = best[hit]
     return lab
+
+
+def _reach_population(edges: _Edges, lab: np.ndarray, w: np.ndarray, n_lab: int) -> np.ndarray:
+    """Per label, the summed weight ``w`` of the locations within the graph's reach of any
+    location with that label (the labelled locations included: the diagonal is stored).
+
+    The graph is symmetric, so the labels reaching location ``c`` are those of its own row: a
+    location reached by one label adds its weight to that label; the few reached by several
+    add it to each of them once. One label or several: from one product of the 0/1 graph with
+    ``[labelled, v, v^2]`` (``v`` = label + 1, 0 unlabelled), per row ``A`` labelled
+    neighbours, ``S = sum v``, ``Q = sum v^2``, all labels equal exactly when ``S^2 = A Q``
+    (Cauchy-Schwarz); every sum is a whole number below 2^53, so exact in float64. Where the
+    bound does not hold (or the graph is not 0/1) the labels of each row are compared
+    directly (the minimum and maximum per row)."""
+    n = len(lab)
+    many = None
+    if edges.binary and (edges.max_degree * (n_lab + 1.0)) ** 2 < 2.0 ** 52:
+        v = (lab + 1).astype(float)
+        X = np.empty((n, 3))
+        X[:, 0] = lab >= 0
+        X[:, 1] = v
+        X[:, 2] = v * v
+        Y = edges.graph @ X
+        A, S, Q = Y[:, 0], Y[:, 1], Y[:, 2]
+        one = (A > 0) & (S * S == A * Q)
+        pop = np.bincount((S[one] / A[one]).astype(np.int64) - 1, weights=w[one], minlength=n_lab)
+        many = np.flatnonzero((A > 0) & ~one)
+    else:
+        lc = lab[edges.cols]
+        starts = edges.graph.indptr[:-1]                # every row holds its diagonal: none empty
+        hi = np.maximum.reduceat(lc, starts)
+        lo = np.minimum.reduceat(np.where(lc >= 0, lc, n_lab), starts)
+        one = (hi >= 0) & (lo == hi)
+        pop = np.bincount(hi[one], weights=w[one], minlength=n_lab)
+        many = np.flatnonzero((hi >= 0) & (lo < hi))
+    if len(many):
+        e = edges.row_entries(many)
+        lc = lab[edges.cols[e]]
+        e, lc = e[lc >= 0], lc[lc >= 0]
+        key = np.unique(edges.rows[e] * np.int64(n_lab) + lc)      # each (location, label) once
+        pop += np.bincount(key % n_lab, weights=w[key // n_lab], minlength=n_lab)
+    return pop
 
 
 def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method: str, eps_m: float,
@@ -462,8 +563,9 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
     """One Monte Carlo replicate: ``n`` cases drawn from the background, clustered as the data
     were, the largest window LLR among the clusters that would be reported."""
     c = bg.draw(rng, n, replace)
+    near = bg.graph @ c                                   # cases within eps_m: core test and largest circle
     if method == "dbscan":
-        lab = _dbscan_on_graph(bg.graph, c, min_samples)
+        lab = _dbscan_on_graph(bg.graph, c, min_samples, bg.edges, near)
     else:
         lab = np.full(len(c), -1, dtype=np.int64)
         d = np.flatnonzero(c > 0)
@@ -477,20 +579,27 @@ def _replicate_max_llr(bg: _Background, n: int, rng: np.random.Generator, method
         keep &= _spread(bg.uniq[ok], c[ok], lab[ok], len(size)) <= eps_m
     if not keep.any():
         return 0.0
-    # window population: background within eps of any member, via the graph
-    from scipy.sparse import coo_matrix
-    memb = coo_matrix((np.ones(len(ok)), (lab[ok], ok)), shape=(len(size), len(c))).tocsr()
-    reach = (memb @ bg.graph) > 0
-    pop = np.maximum(reach @ bg.w, 1.0)
-    best = float(scan_llr(size[keep], n * pop[keep] / bg.total, n).max())
+    # window population: background within eps of any member of a kept cluster, via the graph
+    pop = np.maximum(_reach_population(bg.edges, np.where((lab >= 0) & keep[lab], lab, -1), bg.w, len(size)), 1.0)
+    best = _max_llr(size[keep], n * pop[keep] / bg.total, n)
     # circles centred on the members of the clusters that would be reported
     centre = ok[keep[lab[ok]]]
-    for g, cpop in bg.circles:
-        inside = (g @ c)[centre]  # one sparse product: cheaper than slicing rows per replicate
+    for (g, _), kind, expected in zip(bg.circles, bg.circle_kind, bg.circle_expected(n)):
+        # one sparse product: cheaper than slicing rows per replicate
+        inside = (c if kind == "self" else near if kind == "graph" else g @ c)[centre]
         big = inside >= min_points
         if big.any():
-            best = max(best, float(scan_llr(inside[big], n * np.maximum(cpop[centre][big], 1.0) / bg.total, n).max()))
+            best = max(best, _max_llr(inside[big], expected[centre[big]], n))
     return best
+
+
+def _max_llr(observed: np.ndarray, expected: np.ndarray, total: float) -> float:
+    """``float(scan_llr(observed, expected, total).max())`` of a non-empty set of windows, the
+    logarithms taken only where ``observed > expected`` (the same values there; the others are
+    0 by definition)."""
+    up = observed > expected
+    best = float(scan_llr(observed[up], expected[up], total).max()) if up.any() else 0.0
+    return best if up.all() else max(best, 0.0)
 
 
 def _spread(xy: np.ndarray, w: np.ndarray, lab: np.ndarray, n_lab: int) -> np.ndarray:

@@ -36,6 +36,7 @@ POOL_SECONDS = 3.0
 BATCH = 8
 
 _SCORE: Callable | None = None
+_SCORE_MANY: Callable | None = None
 
 
 def default_workers() -> int:
@@ -46,9 +47,9 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _init(score: Callable) -> None:
-    global _SCORE
-    _SCORE = score
+def _init(score: Callable, score_many: Callable | None = None) -> None:
+    global _SCORE, _SCORE_MANY
+    _SCORE, _SCORE_MANY = score, score_many
 
 
 def _forkable() -> bool:
@@ -57,27 +58,40 @@ def _forkable() -> bool:
 
 
 def _run(batch: np.ndarray, dtype) -> list:
+    if _SCORE_MANY is not None:
+        return list(_SCORE_MANY(batch.astype(dtype)))
     return [_SCORE(x.astype(dtype)) for x in batch]
 
 
 def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], object], count: int,
-               workers: int | None = None, send_as=None) -> Iterator:
+               workers: int | None = None, send_as=None, score_many: Callable | None = None) -> Iterator:
     """``score(draw())`` for replicates ``0 .. count-1``, yielded in replicate order.
 
     ``draw`` is called here, in order (the one seeded stream); ``score`` is inherited by the
     forked workers. ``workers``: processes to score in (``None``: :func:`default_workers`; 1:
     all here). ``send_as``: a smaller dtype that holds every draw exactly (the caller knows its
     range, e.g. int16 time units), to send less; the worker restores the draw's own dtype.
+    ``score_many``: the scores of a stack of draws ``(k, ...)``, equal to ``score`` of each row,
+    for a scorer cheaper per draw in batches; the draws are then scored :data:`BATCH` at a time
+    (here and in the workers), drawn in the same order from the same stream.
     Closing the iterator early (a sequential stop) stops the workers."""
     workers = default_workers() if workers is None else max(1, int(workers))
     done, t0 = 0, time.perf_counter()
+    step = BATCH if score_many is not None else 1         # draws scored together here
+
+    def here(k: int):                                     # the next k draws, in order, scored
+        if score_many is None:
+            return [score(draw()) for _ in range(k)]
+        return score_many(np.stack([draw() for _ in range(k)]))
+
     while done < min(count, BATCH):                       # the first batch here: how long do they take?
-        yield score(draw())
-        done += 1
+        k = min(step, count - done)
+        yield from here(k)
+        done += k
     left = (time.perf_counter() - t0) / max(done, 1) * (count - done)
     if workers > 1 and left > POOL_SECONDS and _forkable():
         ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_init, initargs=(score,))
+                                 initializer=_init, initargs=(score, score_many))
         pending: deque = deque()
         try:
             while done < count or pending:
@@ -95,12 +109,14 @@ def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], obj
                 except Exception:                         # a failed worker: this batch and the rest here
                     ex.shutdown(wait=False, cancel_futures=True)
                     for b, dtype in [sent] + [b for _, b in pending]:
-                        yield from (score(x.astype(dtype)) for x in b)
+                        yield from (score_many(b.astype(dtype)) if score_many is not None
+                                    else (score(x.astype(dtype)) for x in b))
                     pending.clear()
                     break
                 yield from out
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
     while done < count:
-        yield score(draw())
-        done += 1
+        k = min(step, count - done)
+        yield from here(k)
+        done += k

@@ -292,25 +292,81 @@ KNOX_MAX_PAIRS = 1_000_000
 KNOX_EXCLUDE_PRECISION = ("area", "none")
 
 
-def _count_close_in_time(t: np.ndarray, i: np.ndarray, j: np.ndarray, window: int,
-                         buf: tuple[np.ndarray, np.ndarray]) -> int:
-    """``#{k : |t[i_k] - t[j_k]| <= window}`` in cache-sized chunks of the pair arrays.
+class _PairWindows:
+    """Pairs of events close in time, for many labellings of the event times at once.
 
-    ``|a - b| <= w`` is evaluated as ``(a - b + w) <= 2w`` on the unsigned view (one pass
-    instead of abs + compare); ``t`` holds int64 seconds, so the difference cannot overflow.
-    """
-    a_buf, b_buf = buf
-    chunk = len(a_buf)
-    total = 0
-    for s in range(0, len(i), chunk):
-        ii, jj = i[s:s + chunk], j[s:s + chunk]
-        a, b = a_buf[:len(ii)], b_buf[:len(ii)]
-        np.take(t, ii, out=a)
-        np.take(t, jj, out=b)
-        np.subtract(a, b, out=a)
-        a += window
-        total += int(np.count_nonzero(a.view(np.uint64) <= np.uint64(2 * window)))
-    return total
+    The pairs ``(i, j)`` never change (a permutation only relabels the times), so they are
+    grouped once by segment (a distance band; Knox has one), sorted by ``i`` then ``j`` within
+    it, and cut into chunks of :data:`CHUNK` pairs. :meth:`counts` returns, for a stack of
+    labellings ``T`` (k, n), ``#{pairs of segment s with |T[r, i] - T[r, j]| < edges[e]}`` per
+    ``r, s, e``. The labellings are counted :data:`LANES` at a time, side by side in the rows of
+    an ``(n, LANES)`` table, so each pair's event indices are read once per ``LANES`` labellings:
+    the ``j`` ends are gathered as whole rows, the ``i`` ends (runs of one event, the pairs being
+    sorted by ``i``) repeated row by row, and the comparisons with each edge summed per lane in
+    byte lanes of uint64 words (255 rows at a time, so no lane overflows). Times in int32 where
+    they and the edges fit (the difference of two non-negative int32 values cannot overflow),
+    int64 otherwise; every count is exact."""
+
+    CHUNK = 255 * 32
+    LANES = 8
+
+    def __init__(self, i: np.ndarray, j: np.ndarray, seg: np.ndarray, n_seg: int, edges):
+        i, j, seg = np.asarray(i, np.int64), np.asarray(j, np.int64), np.asarray(seg, np.int64)
+        n = int(max(i.max(initial=0), j.max(initial=0))) + 1
+        key = np.sort((seg * n + i) * n + j)       # distinct pairs: one order, whatever the sort
+        seg, i = np.divmod(key // n, n)
+        self.j = (key % n).astype(np.intp)
+        bounds = np.searchsorted(seg, np.arange(n_seg + 1))
+        self.n_seg, self.edges = n_seg, [int(e) for e in edges]
+        self.live = [e for e, edge in enumerate(self.edges) if edge > 0]     # |dt| < 0 never holds
+        self.chunks = []                        # (segment, lo, hi, run events, run lengths)
+        for s in range(n_seg):
+            for lo in range(bounds[s], bounds[s + 1], self.CHUNK):
+                hi = min(lo + self.CHUNK, bounds[s + 1])
+                ii = i[lo:hi]
+                first = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
+                self.chunks.append((s, lo, hi, ii[first].astype(np.intp), np.diff(np.r_[first, hi - lo])))
+
+    @staticmethod
+    def _lane_sums(m: np.ndarray) -> np.ndarray:
+        """Sums over the rows of a bool array ``m`` (edges, rows, LANES), each row C-contiguous:
+        eight bools per uint64, summed 255 rows at a time (no byte lane carries), then the bytes
+        summed. Returns (edges, LANES) int64."""
+        E, rows, L = m.shape
+        full = rows - rows % 255
+        words = m[:, :full].view(np.uint64).reshape(E, full // 255, 255, L // 8).sum(axis=2)
+        out = words.view(np.uint8).reshape(E, -1, L).sum(axis=1, dtype=np.int64)
+        if full < rows:
+            out += m[:, full:].sum(axis=1, dtype=np.int64)
+        return out
+
+    def counts(self, T: np.ndarray) -> np.ndarray:
+        """``(k, n_seg, len(edges))`` int64 counts of pairs with ``|dt| < edge`` for the
+        labellings (rows) of ``T``."""
+        T = np.atleast_2d(T)
+        k, n = T.shape
+        L = self.LANES
+        small = T.size and T.min() >= 0 and max(int(T.max()), *self.edges) < np.iinfo(np.int32).max
+        dtype = np.int32 if small else np.int64
+        out = np.zeros((k, self.n_seg, len(self.edges)), np.int64)
+        size = min(self.CHUNK, max(len(self.j), 1))
+        b_buf, m_buf = np.empty((size, L), dtype), np.empty((len(self.live), size, L), bool)
+        for g in range(0, k, L):
+            lanes = min(L, k - g)
+            TT = np.zeros((n, L), dtype)          # unused lanes stay 0 and are dropped
+            TT[:, :lanes] = T[g:g + lanes].T
+            acc = np.zeros((self.n_seg, len(self.edges), L), np.int64)
+            for s, lo, hi, ui, runs in self.chunks:
+                b, m = b_buf[:hi - lo], m_buf[:, :hi - lo]
+                np.take(TT, self.j[lo:hi], axis=0, out=b)
+                a = np.repeat(TT[ui], runs, axis=0)
+                np.subtract(a, b, out=a)
+                np.abs(a, out=a)
+                for e, live in enumerate(self.live):
+                    np.less(a, self.edges[live], out=m[e])
+                acc[s, self.live] += self._lane_sums(m)
+            out[g:g + lanes] = acc.transpose(2, 0, 1)[:lanes]
+        return out
 
 
 def knox_test(
@@ -336,10 +392,11 @@ def knox_test(
     times over the event locations (Mantel 1967, "The detection of disease clustering and a
     generalized regression approach", Cancer Research 27(2); Besag & Diggle 1977): the set
     of space-close pairs is fixed by the locations, so it is found once (a KD-tree,
-    ``cKDTree.query_pairs``) and kept as two int32 index arrays; each of ``permutations``
-    seeded permutations of the times then costs one pass over those pairs (gather both
-    times, compare the difference with the window), never a materialised all-pairs array
-    and never a re-sort. ``p = (1 + #{X_sim >= X}) / (1 + R)``; ``expected`` is the mean
+    ``cKDTree.query_pairs``) and kept as index arrays (:class:`_PairWindows`); the
+    ``permutations`` seeded permutations of the times, drawn in order from the one stream,
+    are then counted eight at a time in one pass over those pairs (gather both times,
+    compare the difference with the window), never a materialised all-pairs array and never
+    a re-sort. ``p = (1 + #{X_sim >= X}) / (1 + R)``; ``expected`` is the mean
     of the permutation distribution.
 
     Events: place events of ``kinds`` (found-at by default) in the period, with coordinates
@@ -428,57 +485,38 @@ def knox_test(
     secs = (at - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds().to_numpy()[use]
     t = np.round(secs - secs.min()).astype(np.int64)
     window = int(round(float(time_days) * 86400))
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))  # row-major pair order: gathers of t[i] stream
-    i = pairs[order, 0].astype(np.int32)
-    j = pairs[order, 1].astype(np.int32)
-    del pairs, order
-    chunk = min(max(len(i), 1), 1 << 16)
-    buf = (np.empty(chunk, np.int64), np.empty(chunk, np.int64))
-    obs = _count_close_in_time(t, i, j, window, buf)
+    close = _PairWindows(pairs[:, 0], pairs[:, 1], np.zeros(len(pairs), np.intp), 1, [window + 1])  # |dt| <= window
+    n_close = len(pairs)
+    del pairs
+    obs = int(close.counts(t)[0, 0, 0])
     sims = np.empty(permutations, dtype=np.int64)
     shuffle = _timeline_shuffler(pid if permute == "child" else np.arange(n_used), t, rng)
-    for r in range(permutations):
-        sims[r] = _count_close_in_time(shuffle(), i, j, window, buf)
+    for r in range(0, permutations, close.LANES):   # drawn in order from the one stream, counted LANES at a time
+        T = np.stack([shuffle() for _ in range(min(close.LANES, permutations - r))])
+        sims[r:r + len(T)] = close.counts(T)[:, 0, 0]
     close_t = _close_in_time_pairs(t, window, pid if base["distinct_persons"] else None)
     exp = float(sims.mean()) if permutations else float("nan")
     return {**base, "statistic": int(obs), "expected": exp, "ratio": (obs / exp) if exp else None,
             "p_value": float((1 + (sims >= obs).sum()) / (1 + permutations)),
-            "close_in_space": int(len(i)), "close_in_time": close_t}
+            "close_in_space": int(n_close), "close_in_time": close_t}
 
 
 class _BandCounts:
-    """Pairs per (distance band, time band) for any labelling of the event times: the pairs and
-    their distance bands never change (the permutation only relabels times), so they are sorted
-    by distance band once, and a labelling's table is, per distance band and time edge ``e``,
-    ``#{pairs with |t_i - t_j| < e}`` (a band's count is the difference of its two edges' counts),
-    in cache-sized chunks of pairs, in int32 where the times fit."""
-
-    CHUNK = 1 << 16
+    """Pairs per (distance band, time band) for any labelling of the event times: per distance
+    band and time edge ``e``, ``#{pairs with |t_i - t_j| < e}`` (:class:`_PairWindows`, which
+    counts a stack of labellings at once); a band's count is the difference of its two edges'
+    counts."""
 
     def __init__(self, i: np.ndarray, j: np.ndarray, sband: np.ndarray, nS: int, edges_s: np.ndarray):
-        order = np.argsort(sband, kind="stable")
-        self.i, self.j = i[order], j[order]
-        self.bounds = np.searchsorted(sband[order], np.arange(nS + 1))        # pairs of band a: bounds[a]:bounds[a+1]
-        self.edges = [int(e) for e in edges_s]
-        self.nS = nS
+        self.pairs = _PairWindows(i, j, sband, nS, edges_s)
+
+    def many(self, T: np.ndarray) -> list[np.ndarray]:
+        """The table of each labelling (row) of ``T``."""
+        below = self.pairs.counts(T)                                          # pairs with |dt| < edge
+        return list(np.diff(below, axis=2).reshape(len(below), -1))          # band (a, b): [edge b, edge b+1)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
-        small = len(t) and t.min() >= 0 and max(int(t.max()), *self.edges) < np.iinfo(np.int32).max
-        t = t.astype(np.int32) if small else t
-        below = np.zeros((self.nS, len(self.edges)), np.int64)               # pairs with |dt| < edge
-        a_buf = np.empty(min(self.CHUNK, len(self.i)), t.dtype)
-        b_buf = np.empty_like(a_buf)
-        for band in range(self.nS):
-            for lo in range(self.bounds[band], self.bounds[band + 1], self.CHUNK):
-                hi = min(lo + self.CHUNK, self.bounds[band + 1])
-                a, b = a_buf[:hi - lo], b_buf[:hi - lo]
-                np.take(t, self.i[lo:hi], out=a)
-                np.take(t, self.j[lo:hi], out=b)
-                np.subtract(a, b, out=a)
-                np.abs(a, out=a)
-                for e, edge in enumerate(self.edges):
-                    below[band, e] += np.count_nonzero(a < edge)
-        return np.diff(below, axis=1).ravel()                                 # band (a, b): [edge b, edge b+1)
+        return self.many(np.asarray(t)[None])[0]
 
 
 #: near-repeat bands (Ratcliffe's calculator): distance edges in metres, time edges in days
@@ -559,7 +597,8 @@ def near_repeat(
     tot = np.zeros(nS * nT, float)
     # each permutation drawn here in order from the one stream; tables counted in `workers` processes
     small = len(t) and t.min() >= 0 and t.max() <= np.iinfo(np.int32).max      # permuted times keep their range
-    for sim in replicates(shuffle, table, permutations, workers, send_as=np.int32 if small else None):
+    for sim in replicates(shuffle, table, permutations, workers, send_as=np.int32 if small else None,
+                          score_many=table.many):
         ge += sim >= obs
         tot += sim
     exp = tot / permutations if permutations else np.full(nS * nT, np.nan)

@@ -331,3 +331,84 @@ def test_hdbscan_hierarchy_does_not_use_eps_m():
     a = cluster_points(xy[:1500], method="hdbscan", eps_m=10.0, min_samples=10, min_cluster_size=20, tile_m=None)
     b = cluster_points(xy[:1500], method="hdbscan", eps_m=1000.0, min_samples=10, min_cluster_size=20, tile_m=None)
     assert (a == b).all() and (a >= 0).any()
+
+
+def _dbscan_on_graph_by_slicing(graph, counts, min_samples):
+    """The plain form of the replicate DBSCAN (the core rows and columns sliced out of the sparse
+    graph, pandas for the border rule): the reference the edge-list form must equal."""
+    import pandas as pd
+    from scipy.sparse.csgraph import connected_components
+
+    drawn = counts > 0
+    core = drawn & (graph @ counts >= min_samples)
+    lab = np.full(len(counts), -1, dtype=np.int64)
+    ci = np.flatnonzero(core)
+    if not len(ci):
+        return lab
+    _, comp = connected_components(graph[ci][:, ci], directed=False)
+    lab[ci] = comp
+    border = np.flatnonzero(drawn & ~core)
+    if len(border):
+        sub = graph[border][:, ci].tocoo()
+        if sub.nnz:
+            best = pd.Series(comp[sub.col]).groupby(sub.row).min()
+            lab[border[best.index.to_numpy()]] = best.to_numpy()
+    return lab
+
+
+@pytest.mark.parametrize("cases, replace", [(300, True), (1500, True), (6000, True), (2000, False)])
+def test_replicate_dbscan_and_reach_equal_the_sliced_sparse_form(cases, replace):
+    """The replicate loop's edge-list DBSCAN gives the very labels of the sliced-matrix form, and
+    the reach population the very values of the sparse product (member x graph > 0) @ w."""
+    from scipy.sparse import coo_matrix
+
+    from geo.stats.clusters import _Background, _dbscan_on_graph, _reach_population
+
+    bg = _Background(_background(1), 150.0)
+    rng = np.random.default_rng(cases)
+    for _ in range(4):
+        c = bg.draw(rng, cases, replace)
+        lab = _dbscan_on_graph(bg.graph, c, 5, bg.edges)
+        np.testing.assert_array_equal(lab, _dbscan_on_graph_by_slicing(bg.graph, c, 5))
+        np.testing.assert_array_equal(lab, _dbscan_on_graph(bg.graph, c, 5))     # edges built here
+        if not (lab >= 0).any():
+            continue
+        k = int(lab.max()) + 1
+        kept = np.where((lab >= 0) & (lab % 3 != 1), lab, -1)                  # some clusters dropped
+        ok = np.flatnonzero(kept >= 0)
+        memb = coo_matrix((np.ones(len(ok)), (kept[ok], ok)), shape=(k, len(c))).tocsr()
+        want = ((memb @ bg.graph) > 0) @ bg.w
+        np.testing.assert_array_equal(_reach_population(bg.edges, kept, bg.w, k), want)
+
+
+def test_reach_population_same_by_product_and_by_row_extremes(monkeypatch):
+    """Both ways of telling locations reached by one label from those reached by several (the
+    product with [labelled, v, v^2], and the per-row minimum and maximum used where sums could
+    pass 2^53) give the very same populations."""
+    from geo.stats.clusters import _Background, _dbscan_on_graph, _reach_population
+
+    bg = _Background(_background(2), 150.0)
+    rng = np.random.default_rng(8)
+    for cases in (400, 3000, 9000):
+        c = bg.draw(rng, cases, True)
+        lab = _dbscan_on_graph(bg.graph, c, 5, bg.edges)
+        k = int(lab.max()) + 1
+        if k == 0:
+            continue
+        kept = np.where((lab >= 0) & (lab % 4 != 2), lab, -1)
+        by_product = _reach_population(bg.edges, kept, bg.w, k)
+        monkeypatch.setattr(bg.edges, "binary", False)
+        by_rows = _reach_population(bg.edges, kept, bg.w, k)
+        monkeypatch.setattr(bg.edges, "binary", True)
+        np.testing.assert_array_equal(by_product, by_rows)
+
+
+def test_max_llr_equals_the_maximum_of_every_window():
+    from geo.stats.clusters import _max_llr, scan_llr
+
+    rng = np.random.default_rng(4)
+    for size in (1, 2, 7, 300):
+        for _ in range(20):
+            o = rng.integers(0, 40, size).astype(float)
+            e = rng.uniform(0.5, 30, size)
+            assert _max_llr(o, e, 5000) == float(scan_llr(o, e, 5000).max())

@@ -42,6 +42,24 @@ def test_same_scores_in_order_for_any_number_of_workers(pool_always, workers, se
     assert (len({g[2] for g in got} - {os.getpid()}) > 0) == (workers > 1)
 
 
+class _SumMany(_Sum):
+    """The same scorer with a batch form (as the near-repeat table has)."""
+
+    def many(self, xs):
+        return [self(x) for x in xs]
+
+
+@pytest.mark.parametrize("workers, count", [(1, 60), (2, 60), (2, 61), (1, 5)])
+def test_batch_scorer_gives_the_same_scores_in_order(pool_always, workers, count):
+    """score_many scores the draws BATCH at a time: the same draws in the same order, the same
+    scores, whatever the number of workers and however the count divides into batches."""
+    score = _SumMany(np.random.default_rng(9).normal(size=500))
+    want = list(rep.replicates(_draws(4), score, count, workers=1))
+    got = list(rep.replicates(_draws(4), score, count, workers=workers, score_many=score.many))
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert (len({g[2] for g in got} - {os.getpid()}) > 0) == (workers > 1)
+
+
 def test_closing_early_stops_the_workers(pool_always):
     score = _Sum(np.ones(500))
     drawn = []

@@ -259,3 +259,37 @@ def test_no_located_events_gives_no_clusters():
     ev["precision"] = "area"                      # area centroids are left out of the scan
     clusters, infos = scan_clusters(ev, replications=9)
     assert len(clusters) == 0 and infos["retrospective"]["events"] == 0
+
+
+def test_nonzero2d_equals_numpy_nonzero():
+    from geo.stats.scan import _nonzero2d
+    rng = np.random.default_rng(1)
+    for shape, p in [((31, 3597), 0.001), ((5, 7), 0.5), ((1, 9), 1.0), ((4, 6), 0.0), ((0, 3), 0.5)]:
+        m = rng.random(shape) < p
+        want, got = np.nonzero(m), _nonzero2d(m)
+        for a, b in zip(want, got):
+            np.testing.assert_array_equal(a, b)
+        m_t = m.T                                            # not C-contiguous
+        for a, b in zip(np.nonzero(m_t), _nonzero2d(m_t)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_circle_counts_matrix_equals_a_direct_count_for_circles_in_any_order():
+    """The depth-major matrix rows (slice sums per depth, rows put back in the caller's circle
+    order) give, for circles in any order, the counts of summing each circle's locations."""
+    ev = _events(500, 15, planted=4, days=100, extent=4000.0, when=50.0)
+    data = prepare(ev, unit_days=7, cell_m=300.0, max_radius_m=900.0)
+    rng = np.random.default_rng(2)
+    allc = np.arange(len(data.valid_idx[0]))
+    for circles in (allc, rng.permutation(allc), np.sort(rng.choice(allc, len(allc) // 3, replace=False)),
+                    rng.permutation(allc)[:50]):
+        matrix = CircleCounts(data, circles)
+        matrix.mode = "matrix"
+        vi, vk = data.valid_idx[0][circles], data.valid_idx[1][circles]
+        for _ in range(3):
+            unit = data.unit[rng.permutation(data.C)]
+            per_loc = np.bincount(data.loc * data.U + unit, minlength=data.L * data.U).reshape(data.L, data.U)
+            want = np.zeros((len(circles), data.U + 1), np.int64)
+            for r, (i, k) in enumerate(zip(vi, vk)):
+                want[r, 1:] = np.cumsum(per_loc[data.nb[i, :k + 1]].sum(axis=0))
+            np.testing.assert_array_equal(matrix.cum(unit), want)

@@ -189,6 +189,48 @@ def test_near_repeat_band_counts_equal_a_direct_count(edges_days, t_max):
         np.testing.assert_array_equal(table(t), want)
 
 
+@pytest.mark.parametrize("k, t_max", [(1, 10**7), (8, 10**7), (11, 10**7), (19, 10**10)])
+def test_pair_windows_count_stacks_of_labellings_as_a_brute_force_table(k, t_max):
+    """Counting labellings side by side (lanes of 8, the last group padded; int32 or int64 times;
+    segments and chunks of any length, runs of one event split across chunks) gives, for every
+    labelling, segment and edge, the count of a direct comparison of every pair."""
+    from geo.stats import spacetime as st
+    rng = np.random.default_rng(k)
+    n, n_seg = 300, 3
+    i, j = np.triu_indices(n, 1)
+    pick = rng.random(len(i)) < 0.6
+    i, j = i[pick], j[pick]
+    seg = rng.integers(0, n_seg, len(i))
+    seg[seg == 2] = 1                                        # an empty segment
+    edges = [0, 3600, 86400 * 7, 86400 * 30, 10**9 + 7]
+    old = st._PairWindows.CHUNK
+    try:
+        st._PairWindows.CHUNK = 255 * 4                      # many chunks, remainders of any size
+        pw = st._PairWindows(j, i, seg, n_seg, edges)        # either end first: the same pairs
+    finally:
+        st._PairWindows.CHUNK = old
+    T = rng.integers(0, t_max, (k, n))
+    got = pw.counts(T)
+    assert got.shape == (k, n_seg, len(edges))
+    for r in range(k):
+        dt = np.abs(T[r, i] - T[r, j])
+        want = [[int(((seg == s) & (dt < e)).sum()) for e in edges] for s in range(n_seg)]
+        np.testing.assert_array_equal(got[r], want)
+        np.testing.assert_array_equal(pw.counts(T[r])[0], want)
+
+
+def test_near_repeat_table_many_equals_one_at_a_time():
+    from geo.stats.spacetime import _BandCounts
+    rng = np.random.default_rng(5)
+    n = 200
+    i, j = np.triu_indices(n, 1)
+    sband = rng.integers(0, 4, len(i))
+    table = _BandCounts(i, j, sband, 4, np.array([0, 7, 14, 28, 56]) * 86400)
+    T = rng.integers(0, 10**7, (13, n))
+    for row, many in zip(T, table.many(T)):
+        np.testing.assert_array_equal(many, table(row))
+
+
 def test_near_repeat_table_is_the_same_for_any_number_of_workers(monkeypatch):
     from geo.stats import replicates as rep
     from geo.stats.spacetime import near_repeat
