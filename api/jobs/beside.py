@@ -46,16 +46,8 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                      # not Linux
-        return os.cpu_count() or 1
-
-
-def proc_rss_mb(pid: int) -> float:
-    """Resident set size of another process (MB); 0 when it has gone."""
+def proc_rss_mb(pid: int | str) -> float:
+    """Resident set size of a process (MB; ``"self"``: this one); 0 when it has gone."""
     try:
         with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -159,7 +151,7 @@ def _child(conn, ctx, step: str, fn: Callable, execute: Callable, claims: dict,
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(0)      # no atexit handlers of the parent's, no second flush of its buffers      # no atexit handlers, no flushing of the parent's inherited buffers
+        os._exit(0)      # no atexit handlers of the parent's, no second flush of its buffers
 
 
 def _die_with_parent() -> None:

@@ -66,7 +66,6 @@ import contextlib
 
 import hashlib
 import json
-import os
 import threading
 import time
 import traceback
@@ -170,8 +169,7 @@ def rss_mb() -> float:
         import psutil
         return psutil.Process().memory_info().rss / 2**20
     except ImportError:  # Linux fallback
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        return beside.proc_rss_mb("self")
 
 
 def peak_rss_mb() -> float:
@@ -537,9 +535,10 @@ def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None =
 def _goes_beside(ctx: Context, step: str) -> bool:
     """Whether `step` runs in a second process (api.jobs.beside): it may, the install allows
     two pipeline processes, the machine has a second core, fork exists and no Dask client."""
+    from geo.stats.replicates import default_workers
     workers = (ctx.opts.settings or Settings()).pipeline_workers
     return (step in beside.BESIDE and workers > 1 and ctx.opts.client is None
-            and beside.can_fork() and beside.cores() > 1)
+            and beside.can_fork() and default_workers() > 1)
 
 
 def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dict, rerun: bool,
