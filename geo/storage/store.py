@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import sqlalchemy as sa
+from pandas.api.extensions import take
 
 from geo.storage import schema
 from geo.model import grading_code
@@ -156,15 +157,23 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn, params=params)
 
-    def table(self, name: str) -> pd.DataFrame:
-        """A whole table; read once per `frame()` call however many builders need it."""
+    def table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """A whole table, or only ``columns`` of it; read once per `frame()` call however many
+        builders need it (a builder wanting some columns takes them from the whole table when
+        another builder read it already)."""
         memo = getattr(self, "_memo", None)
-        if memo is not None and name in memo:
-            return memo[name].copy()
-        df = self.read_sql(sa.select(schema.metadata.tables[name]))
+        columns = tuple(columns) if columns is not None else None
+        key = name if columns is None else (name, columns)
         if memo is not None:
-            memo[name] = df
-            return df.copy()
+            if key in memo:
+                return memo[key].copy(deep=False)    # copy on write: a builder's change stays its own
+            if columns is not None and name in memo:
+                return memo[name][list(columns)]
+        t = schema.metadata.tables[name]
+        df = self.read_sql(sa.select(t) if columns is None else sa.select(*(t.c[c] for c in columns)))
+        if memo is not None:
+            memo[key] = df
+            return df.copy(deep=False)
         return df
 
     def frame(self, name: str) -> pd.DataFrame:
@@ -206,23 +215,43 @@ class Store:
             self._memo = None
         return out
 
+    def _memoised(self, key, build):
+        """``build()``, once per `frames()` call."""
+        memo = getattr(self, "_memo", None)
+        if memo is None:
+            return build()
+        if key not in memo:
+            memo[key] = build()
+        return memo[key]
+
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""
-        ids = self.table("identity_links")
+        ids = self._memoised(("person_ids",), lambda: self.table("identity_links")
+                             .set_index("record")["person_id"])
         if ids.empty:
             return record_keys.astype(object).copy()
-        found = record_keys.map(ids.set_index("record")["person_id"]).astype(object)
+        found = record_keys.map(ids).astype(object)
         return found.where(found.notna(), record_keys)
+
+    def _geocode_rows(self, texts: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
+        """The geocodes table and, per text, its row there (-1: not geocoded); the table and its
+        text index are made once per `frames()` call."""
+        geo, index = self._memoised(("geocode_index",), lambda: (
+            lambda g: (g, pd.Index(g["text"])))(self.table("geocodes")))
+        return geo, index.get_indexer(texts)
 
     def _geocoded(self, texts: pd.Series, prefix: str, cols=("e", "n", "precision", "ward")
                   ) -> pd.DataFrame:
-        """Geocode columns for a series of location texts, from the geocodes table."""
-        geo = self.table("geocodes").set_index("text")
+        """Geocode columns for a series of location texts, from the geocodes table (each column
+        as ``texts.map(geocodes[column])`` would give it, from one lookup of the texts)."""
+        geo, rows = self._geocode_rows(texts)
         names = {"e": "easting", "n": "northing", "precision": "precision",
                  "confidence": "confidence", "ward": "ward_code", "lsoa": "lsoa_code"}
         out = pd.DataFrame(index=texts.index)
         for c in cols:
-            out[f"{prefix}_{c}"] = texts.map(geo[names[c]]) if len(geo) else None
+            out[f"{prefix}_{c}"] = pd.Series(
+                take(geo[names[c]].array, rows, allow_fill=True), index=texts.index,
+                copy=False) if len(geo) else None
         for c in ("e", "n", "confidence"):
             if f"{prefix}_{c}" in out:
                 out[f"{prefix}_{c}"] = out[f"{prefix}_{c}"].astype(float)
@@ -249,13 +278,18 @@ class Store:
         df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
         return df.drop(columns=["id", "row_hash", "run_id"])
 
-    def _frame_episodes(self) -> pd.DataFrame:
-        df = self.table("episodes")
+    def _episodes(self, columns=None) -> pd.DataFrame:
+        """The episodes table (or ``columns`` of it) with episode_key, person_id, the times in
+        UTC and the texts renamed: what the episodes and place_events frames share."""
+        df = self.table("episodes", columns)
         df["episode_key"] = df["source"] + "/" + df["episode_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("reported_at", "returned_at"):
             df[c] = _utc(df[c])
-        df = df.rename(columns={"last_seen": "last_seen_text", "found_at": "found_text"})
+        return df.rename(columns={"last_seen": "last_seen_text", "found_at": "found_text"})
+
+    def _frame_episodes(self) -> pd.DataFrame:
+        df = self._episodes()
         df = df.join(self._geocoded(df["last_seen_text"], "last_seen",
                                     ("e", "n", "precision", "ward", "lsoa")))
         df = df.join(self._geocoded(df["found_text"], "found",
@@ -263,23 +297,37 @@ class Store:
         df["found_with"] = _split_list(df["found_with"])
         return df.drop(columns=["id", "row_hash", "run_id"])
 
-    def _frame_return_interviews(self) -> pd.DataFrame:
-        df = self.table("return_interviews")
+    def _return_interviews(self, columns=None, lists=("push_factors", "pull_factors", "issues",
+                                                      "places", "associates")) -> pd.DataFrame:
+        """The return interviews table (or ``columns`` of it) with rhi_key, person_id (the
+        child of the episode), the times in UTC and ``lists`` split."""
+        df = self.table("return_interviews", columns)
         df["rhi_key"] = df["source"] + "/" + df["rhi_id"]
-        ep = self.table("episodes")
-        child_of = (ep["source"] + "/" + ep["episode_id"]).pipe(
-            lambda k: pd.Series(ep["child_key"].values, index=k.values))
+        ep = self.table("episodes", ("source", "episode_id", "child_key"))
+        child_of = pd.Series(ep["child_key"].values,
+                             index=(ep["source"] + "/" + ep["episode_id"]).values)
         child = df["episode_key"].map(child_of)
         df["person_id"] = self._person_ids(child)
         for c in ("notified_at", "offered_at", "held_at"):
-            df[c] = _utc(df[c])
-        for c in ("push_factors", "pull_factors", "issues", "places", "associates"):
+            if c in df:
+                df[c] = _utc(df[c])
+        for c in lists:
             df[c] = _split_list(df[c])
+        return df
+
+    def _frame_return_interviews(self) -> pd.DataFrame:
+        df = self._return_interviews()
         df["seraf_score"] = df["seraf_score"].astype("Int64")
         return df.drop(columns=["id", "row_hash", "run_id"])
 
     def _frame_place_events(self) -> pd.DataFrame:
-        ep = self.frame("episodes")
+        # the episodes and return interviews frames when this call of `frames()` built them,
+        # else only the columns read here
+        memo = self._memo
+        ep = memo.get(("frame", "episodes"))
+        if ep is None:
+            ep = self._episodes(("source", "episode_id", "child_key", "reported_at",
+                                 "returned_at", "last_seen", "found_at"))
         parts = []
         for kind, prefix, text in (("found_at", "found", "found_text"),
                                    ("last_seen", "last_seen", "last_seen_text")):
@@ -288,8 +336,11 @@ class Store:
             parts.append(pd.DataFrame({
                 "event_key": ep["episode_key"] + "#" + kind, "person_id": ep["person_id"],
                 "episode_key": ep["episode_key"], "kind": kind, "at": at, "text": ep[text]}))
-        rhi = self.frame("return_interviews")[["rhi_key", "episode_key", "person_id", "held_at",
-                                               "places"]]
+        rhi = memo.get(("frame", "return_interviews"))
+        if rhi is None:
+            rhi = self._return_interviews(("source", "rhi_id", "episode_key", "held_at", "places"),
+                                          lists=("places",))
+        rhi = rhi[["rhi_key", "episode_key", "person_id", "held_at", "places"]]
         rhi = rhi.explode("places").dropna(subset=["places"])
         if len(rhi):
             when = rhi["episode_key"].map(ep.set_index("episode_key")["reported_at"])
