@@ -58,6 +58,12 @@ def _split_list(values: pd.Series) -> pd.Series:
     return pd.Series([c.split(";") if c else [] for c in cells], index=values.index, dtype=object)
 
 
+def _rows_frame(rows: list, keys: list[str]) -> pd.DataFrame:
+    """The frame ``pd.read_sql`` makes of these rows (its own builder: the same dtypes)."""
+    from pandas.io.sql import _convert_arrays_to_dataframe
+    return _convert_arrays_to_dataframe(rows, keys, coerce_float=True)
+
+
 def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce", format="ISO8601").dt.tz_localize("UTC")
 
@@ -157,6 +163,29 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn, params=params)
 
+    def _read_columns(self, columns: list[sa.Column]) -> pd.DataFrame:
+        """``pd.read_sql(sa.select(*columns))`` without SQLAlchemy's per-row work: the driver's
+        rows go to the function read_sql builds its frame with, and only the columns whose type
+        converts what the driver returns (DATETIME, DATE and BOOLEAN on SQLite, stored as text
+        and integers) go through that type's own conversion first, one column at a time."""
+        dialect = self.engine.dialect
+        with self.engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(str(sa.select(*columns).compile(dialect=dialect)))
+                rows = cur.fetchall()
+                types = [d[1] for d in cur.description]
+            finally:
+                cur.close()
+        keys = [c.name for c in columns]
+        df = _rows_frame(rows, keys)
+        for i, (col, coltype) in enumerate(zip(columns, types)):
+            convert = col.type._cached_result_processor(dialect, coltype)
+            if convert is not None and rows:
+                df.isetitem(i, _rows_frame([(convert(r[i]),) for r in rows], keys[i:i + 1])
+                            .iloc[:, 0])
+        return df
+
     def table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
         """A whole table, or only ``columns`` of it; read once per `frame()` call however many
         builders need it (a builder wanting some columns takes them from the whole table when
@@ -170,7 +199,7 @@ class Store:
             if columns is not None and name in memo:
                 return memo[name][list(columns)]
         t = schema.metadata.tables[name]
-        df = self.read_sql(sa.select(t) if columns is None else sa.select(*(t.c[c] for c in columns)))
+        df = self._read_columns([t.c[c] for c in columns] if columns is not None else list(t.c))
         if memo is not None:
             memo[key] = df
             return df.copy(deep=False)
