@@ -27,6 +27,9 @@ from geo.model import grading_code
 DEFAULT_URL = "sqlite:///wayfinder.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
 INSERT_CHUNK = 100_000
+#: the columns of the geocodes table the frames take (place_events, in this order)
+GEOCODE_COLUMNS = ("text", "easting", "northing", "precision", "confidence", "method",
+                   "match_id", "ward_code", "lsoa_code")
 
 
 class StoreError(RuntimeError):
@@ -191,19 +194,28 @@ class Store:
         builders need it (a builder wanting some columns takes them from the whole table when
         another builder read it already)."""
         memo = getattr(self, "_memo", None)
+        t = schema.metadata.tables[name]
         columns = tuple(columns) if columns is not None else None
-        key = name if columns is None else (name, columns)
+        key = ("table", name, columns)
         if memo is not None:
             if key in memo:
                 return memo[key].copy(deep=False)    # copy on write: a builder's change stays its own
-            if columns is not None and name in memo:
-                return memo[name][list(columns)]
-        t = schema.metadata.tables[name]
+            for k, df in memo.items():     # a read of more columns of the table
+                if k[0] == "table" and k[1] == name and (
+                        k[2] is None or columns is not None and set(columns) <= set(k[2])):
+                    return df.copy(deep=False) if columns is None else df[list(columns)]
         df = self._read_columns([t.c[c] for c in columns] if columns is not None else list(t.c))
         if memo is not None:
             memo[key] = df
             return df.copy(deep=False)
         return df
+
+    def _records(self, name: str, columns=None, skip=("id", "row_hash", "run_id")
+                 ) -> pd.DataFrame:
+        """A drop table (or ``columns`` of it) without the bookkeeping columns no frame keeps."""
+        if columns is None:
+            columns = [c.name for c in schema.metadata.tables[name].c if c.name not in skip]
+        return self.table(name, columns)
 
     def frame(self, name: str) -> pd.DataFrame:
         """One of the frames of docs/FRAMES.md."""
@@ -255,8 +267,8 @@ class Store:
 
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""
-        ids = self._memoised(("person_ids",), lambda: self.table("identity_links")
-                             .set_index("record")["person_id"])
+        ids = self._memoised(("person_ids",), lambda: self.table(
+            "identity_links", ("record", "person_id")).set_index("record")["person_id"])
         if ids.empty:
             return record_keys.astype(object).copy()
         found = record_keys.map(ids).astype(object)
@@ -266,7 +278,7 @@ class Store:
         """The geocodes table and, per text, its row there (-1: not geocoded); the table and its
         text index are made once per `frames()` call."""
         geo, index = self._memoised(("geocode_index",), lambda: (
-            lambda g: (g, pd.Index(g["text"])))(self.table("geocodes")))
+            lambda g: (g, pd.Index(g["text"])))(self.table("geocodes", GEOCODE_COLUMNS)))
         return geo, index.get_indexer(texts)
 
     def _geocoded(self, texts: pd.Series, prefix: str, cols=("e", "n", "precision", "ward")
@@ -290,27 +302,27 @@ class Store:
         return out
 
     def _frame_children(self) -> pd.DataFrame:
-        df = self.table("children")
+        df = self._records("children")
         df["child_key"] = df["source"] + "/" + df["child_id"]
         df = df.join(self._geocoded(df["placement_postcode"], "placement"))
         df = df.drop(columns=["placement_precision"])
         df["person_id"] = self._person_ids(df["child_key"])
         df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
         df["from_episode"] = df["from_episode"].astype(bool)
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_persons(self) -> pd.DataFrame:
-        df = self.table("persons").rename(columns={"person_id": "person_id_src"})
+        df = self._records("persons").rename(columns={"person_id": "person_id_src"})
         df["person_key"] = df["source"] + "/" + df["person_id_src"]
         df = df.join(self._geocoded(df["address"], "address"))
         df["person_id"] = self._person_ids(df["person_key"])
         df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _episodes(self, columns=None) -> pd.DataFrame:
         """The episodes table (or ``columns`` of it) with episode_key, person_id, the times in
         UTC and the texts renamed: what the episodes and place_events frames share."""
-        df = self.table("episodes", columns)
+        df = self._records("episodes", columns)
         df["episode_key"] = df["source"] + "/" + df["episode_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("reported_at", "returned_at"):
@@ -324,13 +336,13 @@ class Store:
         df = df.join(self._geocoded(df["found_text"], "found",
                                     ("e", "n", "precision", "confidence", "ward", "lsoa")))
         df["found_with"] = _split_list(df["found_with"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _return_interviews(self, columns=None, lists=("push_factors", "pull_factors", "issues",
                                                       "places", "associates")) -> pd.DataFrame:
         """The return interviews table (or ``columns`` of it) with rhi_key, person_id (the
         child of the episode), the times in UTC and ``lists`` split."""
-        df = self.table("return_interviews", columns)
+        df = self._records("return_interviews", columns)
         df["rhi_key"] = df["source"] + "/" + df["rhi_id"]
         ep = self.table("episodes", ("source", "episode_id", "child_key"))
         child_of = pd.Series(ep["child_key"].values,
@@ -347,7 +359,7 @@ class Store:
     def _frame_return_interviews(self) -> pd.DataFrame:
         df = self._return_interviews()
         df["seraf_score"] = df["seraf_score"].astype("Int64")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_place_events(self) -> pd.DataFrame:
         # the episodes and return interviews frames when this call of `frames()` built them,
@@ -367,9 +379,9 @@ class Store:
                 "episode_key": ep["episode_key"], "kind": kind, "at": at, "text": ep[text]}))
         rhi = memo.get(("frame", "return_interviews"))
         if rhi is None:
-            rhi = self._return_interviews(("source", "rhi_id", "episode_key", "held_at", "places"),
+            rhi = self._return_interviews(("source", "rhi_id", "episode_key", "places"),
                                           lists=("places",))
-        rhi = rhi[["rhi_key", "episode_key", "person_id", "held_at", "places"]]
+        rhi = rhi[["rhi_key", "episode_key", "person_id", "places"]]
         rhi = rhi.explode("places").dropna(subset=["places"])
         if len(rhi):
             when = rhi["episode_key"].map(ep.set_index("episode_key")["reported_at"])
@@ -378,25 +390,26 @@ class Store:
                 "person_id": rhi["person_id"], "episode_key": rhi["episode_key"],
                 "kind": "rhi_place", "at": when, "text": rhi["places"]}))
         ev = pd.concat(parts, ignore_index=True).dropna(subset=["text"])
-        geo = self.table("geocodes")[["text", "easting", "northing", "precision", "confidence",
-                                      "method", "match_id", "ward_code", "lsoa_code"]]
-        ev = ev.merge(geo, on="text", how="inner")
+        geo, rows = self._geocode_rows(ev["text"])      # inner join on the text
+        ev = ev[rows >= 0]
+        for c in GEOCODE_COLUMNS[1:]:
+            ev[c] = geo[c].array.take(rows[rows >= 0])
         ev = ev[ev["precision"] != "none"].dropna(subset=["easting", "northing"])
         return ev.sort_values("event_key").reset_index(drop=True)
 
     def _frame_premises(self) -> pd.DataFrame:
-        df = self.table("premises")
+        df = self._records("premises")
         df["premises_key"] = df["source"] + "/" + df["premises_id"]
         df = df.join(self.locate(df["easting"], df["northing"]))
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_places(self) -> pd.DataFrame:
-        df = self.table("places")
+        df = self._records("places")
         df["aliases"] = _split_list(df["aliases"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_intelligence(self) -> pd.DataFrame:
-        df = self.table("intelligence")
+        df = self._records("intelligence")
         df["intel_key"] = df["source"] + "/" + df["intel_id"]
         df["recorded_at"] = _utc(df["recorded_at"])
         df["grading"] = [grading_code(a, b, c) for a, b, c in
@@ -408,27 +421,27 @@ class Store:
             geo["loc_e"], geo["loc_n"], geo["loc_precision"])
         for c in ("subjects", "tags"):
             df[c] = _split_list(df[c])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_links(self) -> pd.DataFrame:
-        df = self.table("links")
+        df = self._records("links")
         df["link_key"] = df["source"] + "/" + df["link_id"]
         df["observed_at"] = _utc(df["observed_at"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_cse_assessments(self) -> pd.DataFrame:
-        df = self.table("cse_assessments")
+        df = self._records("cse_assessments")
         df["assessment_key"] = df["source"] + "/" + df["assessment_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("assessed_at", "closed_at"):
             df[c] = _utc(df[c])
         df["score"] = df["score"].astype("Int64")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_crimes(self) -> pd.DataFrame:
         """Crimes and non-crime incidents; ``victims`` and ``suspects`` stay as the references
         written (lists), resolved to persons by ``network.graph.resolve_ref`` where needed."""
-        df = self.table("crimes")
+        df = self._records("crimes")
         df["crime_key"] = df["source"] + "/" + df["crime_id"]
         df["recorded_at"] = _utc(df["recorded_at"])
         for c in ("victims", "suspects"):
@@ -437,20 +450,21 @@ class Store:
         geo = self._geocoded(df["location_text"], "loc", ("e", "n", "precision", "ward"))
         df["easting"], df["northing"], df["precision"], df["ward_code"] = (
             geo["loc_e"], geo["loc_n"], geo["loc_precision"], geo["loc_ward"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_education(self) -> pd.DataFrame:
-        df = self.table("education")
+        df = self._records("education")
         df["record_key"] = df["source"] + "/" + df["record_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("start_date", "end_date"):
             df[c] = pd.to_datetime(df[c], errors="coerce")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_populations(self) -> pd.DataFrame:
-        df = self.table("populations")
+        df = self._records("populations", skip=("id", "row_hash", "run_id", "extra",
+                                                "population_id"))
         df["year"] = df["year"].astype("Int64")
-        return df.drop(columns=["id", "row_hash", "run_id", "extra", "population_id"])
+        return df
 
     def _frame_areas(self) -> gpd.GeoDataFrame:
         df = self.table("areas")
