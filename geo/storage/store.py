@@ -407,11 +407,15 @@ class Store:
                 "person_id": rhi["person_id"], "episode_key": rhi["episode_key"],
                 "kind": "rhi_place", "at": when, "text": rhi["places"]}))
         ev = pd.concat(parts, ignore_index=True).dropna(subset=["text"])
-        geo, rows = self._geocode_rows(ev["text"])      # inner join on the text
-        ev = ev[rows >= 0]
+        # inner join on the text with the geocodes that have a point: one filter of the events
+        geo, rows = self._geocode_rows(ev["text"])
+        located = ((geo["precision"] != "none") & geo["easting"].notna()
+                   & geo["northing"].notna()).to_numpy()
+        keep = rows >= 0
+        keep[keep] = located[rows[keep]]
+        ev = ev[keep]
         for c in GEOCODE_COLUMNS[1:]:
-            ev[c] = geo[c].array.take(rows[rows >= 0])
-        ev = ev[ev["precision"] != "none"].dropna(subset=["easting", "northing"])
+            ev[c] = geo[c].array.take(rows[keep])
         return ev.sort_values("event_key").reset_index(drop=True)
 
     def _frame_premises(self) -> pd.DataFrame:
