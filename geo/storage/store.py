@@ -215,7 +215,7 @@ class Store:
         key = ("table", name, columns)
         if memo is not None:
             if key in memo:
-                return memo[key].copy(deep=False)    # copy on write: a builder's change stays its own
+                return memo[key].copy(deep=False)   # copy on write: changes stay the builder's
             for k, df in memo.items():     # a read of more columns of the table
                 if k[0] == "table" and k[1] == name and (
                         k[2] is None or columns is not None and set(columns) <= set(k[2])):
@@ -294,9 +294,12 @@ class Store:
     def _geocode_rows(self, texts: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
         """The geocodes table and, per text, its row there (-1: not geocoded); the table and its
         text index are made once per `frames()` call."""
-        geo, index = self._memoised(("geocode_index",), lambda: (
-            lambda g: (g, pd.Index(g["text"])))(self.table("geocodes", GEOCODE_COLUMNS)))
+        geo, index = self._memoised(("geocode_index",), self._geocode_index)
         return geo, index.get_indexer(texts)
+
+    def _geocode_index(self) -> tuple[pd.DataFrame, pd.Index]:
+        geo = self.table("geocodes", GEOCODE_COLUMNS)
+        return geo, pd.Index(geo["text"])
 
     def _geocoded(self, texts: pd.Series, prefix: str, cols=("e", "n", "precision", "ward")
                   ) -> pd.DataFrame:
@@ -381,7 +384,7 @@ class Store:
     def _frame_place_events(self) -> pd.DataFrame:
         # the episodes and return interviews frames when this call of `frames()` built them,
         # else only the columns read here
-        memo = self._memo
+        memo = getattr(self, "_memo", None) or {}
         ep = memo.get(("frame", "episodes"))
         if ep is None:
             ep = self._episodes(("source", "episode_id", "child_key", "reported_at",
