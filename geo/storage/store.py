@@ -19,6 +19,8 @@ from typing import Iterable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 import sqlalchemy as sa
 from pandas.api.extensions import take
@@ -67,6 +69,17 @@ def _rows_frame(rows: list, keys: list[str]) -> pd.DataFrame:
     """The frame ``pd.read_sql`` makes of these rows (its own builder: the same dtypes)."""
     from pandas.io.sql import _convert_arrays_to_dataframe
     return _convert_arrays_to_dataframe(rows, keys, coerce_float=True)
+
+
+def _rows_of(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """The row of each value among unique string ``keys`` (-1: absent, or missing), as
+    ``pd.Index(keys).get_indexer(values)`` gives it, by Arrow's hash lookup (no Python string
+    per value)."""
+    if not len(keys):
+        return np.full(len(values), -1, dtype=np.intp)
+    keys = pa.array(keys, type=pa.large_string(), from_pandas=True)
+    found = pc.index_in(pa.array(values, type=keys.type, from_pandas=True), value_set=keys)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 @contextmanager
@@ -273,33 +286,20 @@ class Store:
             self._memo = None
         return out
 
-    def _memoised(self, key, build):
-        """``build()``, once per `frames()` call."""
-        memo = getattr(self, "_memo", None)
-        if memo is None:
-            return build()
-        if key not in memo:
-            memo[key] = build()
-        return memo[key]
-
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""
-        ids = self._memoised(("person_ids",), lambda: self.table(
-            "identity_links", ("record", "person_id")).set_index("record")["person_id"])
+        ids = self.table("identity_links", ("record", "person_id"))
         if ids.empty:
             return record_keys.astype(object).copy()
-        found = record_keys.map(ids).astype(object)
+        rows = _rows_of(record_keys, ids["record"])      # record_keys.map(person_id by record)
+        found = pd.Series(take(ids["person_id"].array, rows, allow_fill=True),
+                          index=record_keys.index, copy=False).astype(object)
         return found.where(found.notna(), record_keys)
 
     def _geocode_rows(self, texts: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
-        """The geocodes table and, per text, its row there (-1: not geocoded); the table and its
-        text index are made once per `frames()` call."""
-        geo, index = self._memoised(("geocode_index",), self._geocode_index)
-        return geo, index.get_indexer(texts)
-
-    def _geocode_index(self) -> tuple[pd.DataFrame, pd.Index]:
+        """The geocodes table and, per text, its row there (-1: not geocoded)."""
         geo = self.table("geocodes", GEOCODE_COLUMNS)
-        return geo, pd.Index(geo["text"])
+        return geo, _rows_of(texts, geo["text"])
 
     def _geocoded(self, texts: pd.Series, prefix: str, cols=("e", "n", "precision", "ward")
                   ) -> pd.DataFrame:
