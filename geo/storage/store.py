@@ -7,9 +7,11 @@ with `write_result`.
 """
 from __future__ import annotations
 
+import gc
 import io
 import json
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -17,8 +19,11 @@ from typing import Iterable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 import sqlalchemy as sa
+from pandas.api.extensions import take
 
 from geo.storage import schema
 from geo.model import grading_code
@@ -26,6 +31,9 @@ from geo.model import grading_code
 DEFAULT_URL = "sqlite:///wayfinder.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
 INSERT_CHUNK = 100_000
+#: the columns of the geocodes table the frames take (place_events, in this order)
+GEOCODE_COLUMNS = ("text", "easting", "northing", "precision", "confidence", "method",
+                   "match_id", "ward_code", "lsoa_code")
 
 
 class StoreError(RuntimeError):
@@ -55,6 +63,37 @@ def _split_list(values: pd.Series) -> pd.Series:
     """`;`-separated cells to lists (ingest stored them stripped, without empty parts)."""
     cells = values.fillna("").astype(str).tolist()
     return pd.Series([c.split(";") if c else [] for c in cells], index=values.index, dtype=object)
+
+
+def _rows_frame(rows: list, keys: list[str]) -> pd.DataFrame:
+    """The frame ``pd.read_sql`` makes of these rows (its own builder: the same dtypes)."""
+    from pandas.io.sql import _convert_arrays_to_dataframe
+    return _convert_arrays_to_dataframe(rows, keys, coerce_float=True)
+
+
+def _rows_of(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """The row of each value among unique string ``keys`` (-1: absent, or missing), as
+    ``pd.Index(keys).get_indexer(values)`` gives it, by Arrow's hash lookup (no Python string
+    per value)."""
+    if not len(keys):
+        return np.full(len(values), -1, dtype=np.intp)
+    keys = pa.array(keys, type=pa.large_string(), from_pandas=True)
+    found = pc.index_in(pa.array(values, type=keys.type, from_pandas=True), value_set=keys)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+
+
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while a frame is built: building makes millions of rows,
+    lists and strings, none of them in cycles, and every collection on the way scanned them
+    all again (a sixth of the network step's frame loading)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -156,16 +195,56 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn, params=params)
 
-    def table(self, name: str) -> pd.DataFrame:
-        """A whole table; read once per `frame()` call however many builders need it."""
-        memo = getattr(self, "_memo", None)
-        if memo is not None and name in memo:
-            return memo[name].copy()
-        df = self.read_sql(sa.select(schema.metadata.tables[name]))
-        if memo is not None:
-            memo[name] = df
-            return df.copy()
+    def _read_columns(self, columns: list[sa.Column]) -> pd.DataFrame:
+        """``pd.read_sql(sa.select(*columns))`` without SQLAlchemy's per-row work: the driver's
+        rows go to the function read_sql builds its frame with, and only the columns whose type
+        converts what the driver returns (DATETIME, DATE and BOOLEAN on SQLite, stored as text
+        and integers) go through that type's own conversion first, one column at a time."""
+        dialect = self.engine.dialect
+        with self.engine.connect() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(str(sa.select(*columns).compile(dialect=dialect)))
+                rows = cur.fetchall()
+                types = [d[1] for d in cur.description]
+            finally:
+                cur.close()
+        keys = [c.name for c in columns]
+        df = _rows_frame(rows, keys)
+        for i, (col, coltype) in enumerate(zip(columns, types)):
+            convert = col.type._cached_result_processor(dialect, coltype)
+            if convert is not None and rows:
+                df.isetitem(i, _rows_frame([(convert(r[i]),) for r in rows], keys[i:i + 1])
+                            .iloc[:, 0])
         return df
+
+    def table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """A whole table, or only ``columns`` of it; read once per `frame()` call however many
+        builders need it (a builder wanting some columns takes them from the whole table when
+        another builder read it already)."""
+        memo = getattr(self, "_memo", None)
+        t = schema.metadata.tables[name]
+        columns = tuple(columns) if columns is not None else None
+        key = ("table", name, columns)
+        if memo is not None:
+            if key in memo:
+                return memo[key].copy(deep=False)   # copy on write: changes stay the builder's
+            for k, df in memo.items():     # a read of more columns of the table
+                if k[0] == "table" and k[1] == name and (
+                        k[2] is None or columns is not None and set(columns) <= set(k[2])):
+                    return df.copy(deep=False) if columns is None else df[list(columns)]
+        df = self._read_columns([t.c[c] for c in columns] if columns is not None else list(t.c))
+        if memo is not None:
+            memo[key] = df
+            return df.copy(deep=False)
+        return df
+
+    def _records(self, name: str, columns=None, skip=("id", "row_hash", "run_id")
+                 ) -> pd.DataFrame:
+        """A drop table (or ``columns`` of it) without the bookkeeping columns no frame keeps."""
+        if columns is None:
+            columns = [c.name for c in schema.metadata.tables[name].c if c.name not in skip]
+        return self.table(name, columns)
 
     def frame(self, name: str) -> pd.DataFrame:
         """One of the frames of docs/FRAMES.md."""
@@ -180,7 +259,8 @@ class Store:
             # return interviews) is built once per call of `frames()`
             key = ("frame", name)
             if key not in self._memo:
-                self._memo[key] = builder()
+                with _gc_paused():
+                    self._memo[key] = builder()
             return self._memo[key]
         finally:
             if outer:
@@ -208,21 +288,31 @@ class Store:
 
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""
-        ids = self.table("identity_links")
+        ids = self.table("identity_links", ("record", "person_id"))
         if ids.empty:
             return record_keys.astype(object).copy()
-        found = record_keys.map(ids.set_index("record")["person_id"]).astype(object)
+        rows = _rows_of(record_keys, ids["record"])      # record_keys.map(person_id by record)
+        found = pd.Series(take(ids["person_id"].array, rows, allow_fill=True),
+                          index=record_keys.index, copy=False).astype(object)
         return found.where(found.notna(), record_keys)
+
+    def _geocode_rows(self, texts: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
+        """The geocodes table and, per text, its row there (-1: not geocoded)."""
+        geo = self.table("geocodes", GEOCODE_COLUMNS)
+        return geo, _rows_of(texts, geo["text"])
 
     def _geocoded(self, texts: pd.Series, prefix: str, cols=("e", "n", "precision", "ward")
                   ) -> pd.DataFrame:
-        """Geocode columns for a series of location texts, from the geocodes table."""
-        geo = self.table("geocodes").set_index("text")
+        """Geocode columns for a series of location texts, from the geocodes table (each column
+        as ``texts.map(geocodes[column])`` would give it, from one lookup of the texts)."""
+        geo, rows = self._geocode_rows(texts)
         names = {"e": "easting", "n": "northing", "precision": "precision",
                  "confidence": "confidence", "ward": "ward_code", "lsoa": "lsoa_code"}
         out = pd.DataFrame(index=texts.index)
         for c in cols:
-            out[f"{prefix}_{c}"] = texts.map(geo[names[c]]) if len(geo) else None
+            out[f"{prefix}_{c}"] = pd.Series(
+                take(geo[names[c]].array, rows, allow_fill=True), index=texts.index,
+                copy=False) if len(geo) else None
         for c in ("e", "n", "confidence"):
             if f"{prefix}_{c}" in out:
                 out[f"{prefix}_{c}"] = out[f"{prefix}_{c}"].astype(float)
@@ -232,54 +322,73 @@ class Store:
         return out
 
     def _frame_children(self) -> pd.DataFrame:
-        df = self.table("children")
+        df = self._records("children")
         df["child_key"] = df["source"] + "/" + df["child_id"]
         df = df.join(self._geocoded(df["placement_postcode"], "placement"))
         df = df.drop(columns=["placement_precision"])
         df["person_id"] = self._person_ids(df["child_key"])
         df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
         df["from_episode"] = df["from_episode"].astype(bool)
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_persons(self) -> pd.DataFrame:
-        df = self.table("persons").rename(columns={"person_id": "person_id_src"})
+        df = self._records("persons").rename(columns={"person_id": "person_id_src"})
         df["person_key"] = df["source"] + "/" + df["person_id_src"]
         df = df.join(self._geocoded(df["address"], "address"))
         df["person_id"] = self._person_ids(df["person_key"])
         df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
-    def _frame_episodes(self) -> pd.DataFrame:
-        df = self.table("episodes")
+    def _episodes(self, columns=None) -> pd.DataFrame:
+        """The episodes table (or ``columns`` of it) with episode_key, person_id, the times in
+        UTC and the texts renamed: what the episodes and place_events frames share."""
+        df = self._records("episodes", columns)
         df["episode_key"] = df["source"] + "/" + df["episode_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("reported_at", "returned_at"):
             df[c] = _utc(df[c])
-        df = df.rename(columns={"last_seen": "last_seen_text", "found_at": "found_text"})
+        return df.rename(columns={"last_seen": "last_seen_text", "found_at": "found_text"})
+
+    def _frame_episodes(self) -> pd.DataFrame:
+        df = self._episodes()
         df = df.join(self._geocoded(df["last_seen_text"], "last_seen",
                                     ("e", "n", "precision", "ward", "lsoa")))
         df = df.join(self._geocoded(df["found_text"], "found",
                                     ("e", "n", "precision", "confidence", "ward", "lsoa")))
         df["found_with"] = _split_list(df["found_with"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
-    def _frame_return_interviews(self) -> pd.DataFrame:
-        df = self.table("return_interviews")
+    def _return_interviews(self, columns=None, lists=("push_factors", "pull_factors", "issues",
+                                                      "places", "associates")) -> pd.DataFrame:
+        """The return interviews table (or ``columns`` of it) with rhi_key, person_id (the
+        child of the episode), the times in UTC and ``lists`` split."""
+        df = self._records("return_interviews", columns)
         df["rhi_key"] = df["source"] + "/" + df["rhi_id"]
-        ep = self.table("episodes")
-        child_of = (ep["source"] + "/" + ep["episode_id"]).pipe(
-            lambda k: pd.Series(ep["child_key"].values, index=k.values))
+        ep = self.table("episodes", ("source", "episode_id", "child_key"))
+        child_of = pd.Series(ep["child_key"].values,
+                             index=(ep["source"] + "/" + ep["episode_id"]).values)
         child = df["episode_key"].map(child_of)
         df["person_id"] = self._person_ids(child)
         for c in ("notified_at", "offered_at", "held_at"):
-            df[c] = _utc(df[c])
-        for c in ("push_factors", "pull_factors", "issues", "places", "associates"):
+            if c in df:
+                df[c] = _utc(df[c])
+        for c in lists:
             df[c] = _split_list(df[c])
+        return df
+
+    def _frame_return_interviews(self) -> pd.DataFrame:
+        df = self._return_interviews()
         df["seraf_score"] = df["seraf_score"].astype("Int64")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_place_events(self) -> pd.DataFrame:
-        ep = self.frame("episodes")
+        # the episodes and return interviews frames when this call of `frames()` built them,
+        # else only the columns read here
+        memo = getattr(self, "_memo", None) or {}
+        ep = memo.get(("frame", "episodes"))
+        if ep is None:
+            ep = self._episodes(("source", "episode_id", "child_key", "reported_at",
+                                 "returned_at", "last_seen", "found_at"))
         parts = []
         for kind, prefix, text in (("found_at", "found", "found_text"),
                                    ("last_seen", "last_seen", "last_seen_text")):
@@ -288,8 +397,11 @@ class Store:
             parts.append(pd.DataFrame({
                 "event_key": ep["episode_key"] + "#" + kind, "person_id": ep["person_id"],
                 "episode_key": ep["episode_key"], "kind": kind, "at": at, "text": ep[text]}))
-        rhi = self.frame("return_interviews")[["rhi_key", "episode_key", "person_id", "held_at",
-                                               "places"]]
+        rhi = memo.get(("frame", "return_interviews"))
+        if rhi is None:
+            rhi = self._return_interviews(("source", "rhi_id", "episode_key", "places"),
+                                          lists=("places",))
+        rhi = rhi[["rhi_key", "episode_key", "person_id", "places"]]
         rhi = rhi.explode("places").dropna(subset=["places"])
         if len(rhi):
             when = rhi["episode_key"].map(ep.set_index("episode_key")["reported_at"])
@@ -298,25 +410,30 @@ class Store:
                 "person_id": rhi["person_id"], "episode_key": rhi["episode_key"],
                 "kind": "rhi_place", "at": when, "text": rhi["places"]}))
         ev = pd.concat(parts, ignore_index=True).dropna(subset=["text"])
-        geo = self.table("geocodes")[["text", "easting", "northing", "precision", "confidence",
-                                      "method", "match_id", "ward_code", "lsoa_code"]]
-        ev = ev.merge(geo, on="text", how="inner")
-        ev = ev[ev["precision"] != "none"].dropna(subset=["easting", "northing"])
+        # inner join on the text with the geocodes that have a point: one filter of the events
+        geo, rows = self._geocode_rows(ev["text"])
+        located = ((geo["precision"] != "none") & geo["easting"].notna()
+                   & geo["northing"].notna()).to_numpy()
+        keep = rows >= 0
+        keep[keep] = located[rows[keep]]
+        ev = ev[keep]
+        for c in GEOCODE_COLUMNS[1:]:
+            ev[c] = geo[c].array.take(rows[keep])
         return ev.sort_values("event_key").reset_index(drop=True)
 
     def _frame_premises(self) -> pd.DataFrame:
-        df = self.table("premises")
+        df = self._records("premises")
         df["premises_key"] = df["source"] + "/" + df["premises_id"]
         df = df.join(self.locate(df["easting"], df["northing"]))
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_places(self) -> pd.DataFrame:
-        df = self.table("places")
+        df = self._records("places")
         df["aliases"] = _split_list(df["aliases"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_intelligence(self) -> pd.DataFrame:
-        df = self.table("intelligence")
+        df = self._records("intelligence")
         df["intel_key"] = df["source"] + "/" + df["intel_id"]
         df["recorded_at"] = _utc(df["recorded_at"])
         df["grading"] = [grading_code(a, b, c) for a, b, c in
@@ -328,27 +445,27 @@ class Store:
             geo["loc_e"], geo["loc_n"], geo["loc_precision"])
         for c in ("subjects", "tags"):
             df[c] = _split_list(df[c])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_links(self) -> pd.DataFrame:
-        df = self.table("links")
+        df = self._records("links")
         df["link_key"] = df["source"] + "/" + df["link_id"]
         df["observed_at"] = _utc(df["observed_at"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_cse_assessments(self) -> pd.DataFrame:
-        df = self.table("cse_assessments")
+        df = self._records("cse_assessments")
         df["assessment_key"] = df["source"] + "/" + df["assessment_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("assessed_at", "closed_at"):
             df[c] = _utc(df[c])
         df["score"] = df["score"].astype("Int64")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_crimes(self) -> pd.DataFrame:
         """Crimes and non-crime incidents; ``victims`` and ``suspects`` stay as the references
         written (lists), resolved to persons by ``network.graph.resolve_ref`` where needed."""
-        df = self.table("crimes")
+        df = self._records("crimes")
         df["crime_key"] = df["source"] + "/" + df["crime_id"]
         df["recorded_at"] = _utc(df["recorded_at"])
         for c in ("victims", "suspects"):
@@ -357,20 +474,21 @@ class Store:
         geo = self._geocoded(df["location_text"], "loc", ("e", "n", "precision", "ward"))
         df["easting"], df["northing"], df["precision"], df["ward_code"] = (
             geo["loc_e"], geo["loc_n"], geo["loc_precision"], geo["loc_ward"])
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_education(self) -> pd.DataFrame:
-        df = self.table("education")
+        df = self._records("education")
         df["record_key"] = df["source"] + "/" + df["record_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("start_date", "end_date"):
             df[c] = pd.to_datetime(df[c], errors="coerce")
-        return df.drop(columns=["id", "row_hash", "run_id"])
+        return df
 
     def _frame_populations(self) -> pd.DataFrame:
-        df = self.table("populations")
+        df = self._records("populations", skip=("id", "row_hash", "run_id", "extra",
+                                                "population_id"))
         df["year"] = df["year"].astype("Int64")
-        return df.drop(columns=["id", "row_hash", "run_id", "extra", "population_id"])
+        return df
 
     def _frame_areas(self) -> gpd.GeoDataFrame:
         df = self.table("areas")

@@ -198,9 +198,9 @@ def test_frame_tables_cover_what_each_frame_reads(runs):
     read: list[str] = []
     table = store.table
 
-    def spy(name):
+    def spy(name, columns=None):
         read.append(name)
-        return table(name)
+        return table(name, columns)
 
     store.table = spy
     try:
