@@ -66,8 +66,14 @@ def _split_list(values: pd.Series) -> pd.Series:
 
 
 def _rows_frame(rows: list, keys: list[str]) -> pd.DataFrame:
-    """The frame ``pd.read_sql`` makes of these rows (its own builder: the same dtypes)."""
-    from pandas.io.sql import _convert_arrays_to_dataframe
+    """The frame ``pd.read_sql`` makes of these rows (its own builder: the same dtypes). That
+    builder is pandas' internal: should a pandas release move it, the public
+    ``DataFrame.from_records`` builds the frame (tests/geo/test_store_frames.py checks the
+    frames equal ``pd.read_sql``'s either way)."""
+    try:
+        from pandas.io.sql import _convert_arrays_to_dataframe
+    except ImportError:
+        return pd.DataFrame.from_records(rows, columns=keys, coerce_float=True)
     return _convert_arrays_to_dataframe(rows, keys, coerce_float=True)
 
 
@@ -212,7 +218,7 @@ class Store:
         keys = [c.name for c in columns]
         df = _rows_frame(rows, keys)
         for i, (col, coltype) in enumerate(zip(columns, types)):
-            convert = col.type._cached_result_processor(dialect, coltype)
+            convert = col.type.dialect_impl(dialect).result_processor(dialect, coltype)
             if convert is not None and rows:
                 df.isetitem(i, _rows_frame([(convert(r[i]),) for r in rows], keys[i:i + 1])
                             .iloc[:, 0])
