@@ -105,31 +105,32 @@ def _claim(claims: dict, step: str, who: int) -> bool:
         return value.value == who
 
 
-def start(ctx, step: str, fn: Callable, execute: Callable, either: dict | None = None) -> SideStep:
+def start(ctx, step: str, fn: Callable, execute: Callable, quiet, either: dict | None = None
+          ) -> SideStep:
     """Fork a process that runs ``execute(ctx, step, fn)`` (the pipeline's step runner, which
-    gives the step's record), then each step of ``either`` (``{step: (fn, signature)}``, steps
-    of :data:`EITHER` that this run will run) that this process has not taken yet, and sends
-    the records back."""
+    gives the step's record) with the progress display ``quiet`` (one that shows nothing), then
+    each step of ``either`` (``{step: (fn, signature)}``, steps of :data:`EITHER` that this run
+    will run) that this process has not taken yet, and sends the records back."""
     mp = multiprocessing.get_context("fork")
     parent_conn, child_conn = mp.Pipe(duplex=False)
     claims = {name: mp.Value("i", _FREE) for name in (either or {})}
     t0 = time.perf_counter()
-    proc = mp.Process(target=_child, args=(child_conn, ctx, step, fn, execute, claims, either or {}),
+    proc = mp.Process(target=_child, args=(child_conn, ctx, step, fn, execute, quiet, claims,
+                                           either or {}),
                       name=f"wayfinder-{step}", daemon=False)
     proc.start()
     child_conn.close()
     return SideStep(step, proc, parent_conn, t0, claims=claims)
 
 
-def _child(conn, ctx, step: str, fn: Callable, execute: Callable, claims: dict,
+def _child(conn, ctx, step: str, fn: Callable, execute: Callable, quiet, claims: dict,
            either: dict) -> None:
-    from api.jobs.pipeline import Progress
     puts: list = []
     also: list = []
     try:
         _die_with_parent()
         ctx.store.engine.dispose(close=False)      # the parent's connections stay the parent's
-        ctx.progress = Progress(enabled=False)
+        ctx.progress = quiet
         ctx.cache["record"] = None                 # the run record is the parent's to write
         memory = ctx.cache.get("memory")
         if memory is not None:

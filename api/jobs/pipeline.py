@@ -572,7 +572,8 @@ def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dic
                                  "process": "beside"}
         put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
         ctx.progress.side_start(step)
-        side = beside.start(ctx, step, impl[step], _execute, _either(ctx, step, impl))
+        side = beside.start(ctx, step, impl[step], _execute, Progress(enabled=False),
+                            _either(ctx, step, impl))
         side.signature = sig
         ctx.cache["beside"] = side
         return side
