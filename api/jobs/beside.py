@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 #: steps that may run beside the main line, and the steps the main line may run meanwhile
-BESIDE = {"analyses": ("graph", "groups", "tiles")}
+#: (identity reads the postcode texts, not their geocodes)
+BESIDE = {"geocode": ("identity",), "analyses": ("graph", "groups", "tiles")}
 #: steps that whichever process is free first takes (the second process after its own step):
 #: they read no result the steps around them write (the tiles' store stamp leaves the results
 #: out, api.jobs.tilesets.points_stamp). On a region store the analyses are the longer lane

@@ -620,8 +620,11 @@ def _join(ctx: Context, side: "beside.SideStep", record: dict, reports: dict,
     if rec["status"] == "done":
         for kind, name, sig, summary, extra in side.memory_puts:
             memory.put(kind, name, sig, summary, **extra)
-        if side.signature is not None:
-            memory.put("steps", side.step, side.signature, rec.get("summary"))
+        sig = side.signature
+        if sig is not None and side.step in WRITES_OWN_INPUT:   # its inputs as it left them
+            sig = step_signature(ctx, side.step)
+        if sig is not None:
+            memory.put("steps", side.step, sig, rec.get("summary"))
     failed = None if rec["status"] == "done" else (side.step, rec)
     for name, rec2, sig2 in side.also:        # the steps it took after its own
         rec2["process"] = "beside"
