@@ -772,7 +772,11 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
     """The edge records aggregated into edges, one per (u, v, key) (key = relation, or
     ``relation/intel`` for intelligence), sorted: count, first and last dates, restricted when
     any record is, and the provenance list columns; the nodes the edges name that no step
-    added (unresolved references) are added."""
+    added (unresolved references) are added.
+
+    The records are sorted once by (u, v, key, source); an edge is then a run of rows, so its
+    id, count, first/last and flags are numpy reductions over the runs, and each date is
+    parsed and written as ISO text once (:func:`_utc_seconds`, :func:`_iso_arrow`)."""
     import pyarrow as pa
     ed = buf.frame()
     buf.parts.clear()
@@ -790,44 +794,72 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
         empty = empty.astype({"intelligence": bool, "count": np.int64, "restricted": bool})
         lists = {name: pa.array([], pa.list_(pa.string())) for name in LIST_ATTRS}
         return PersonPlaceGraph(node_attrs, empty, lists)
-    ed["iso"] = _iso_series(ed["date"])
+    ed["ts"] = _utc_seconds(ed["date"])
     ed["intelligence"] = ed["intelligence"].astype(bool)
     ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
     ed["relation"] = ed["relation"].astype(str)
     ed["key"] = np.where(ed["intelligence"], ed["relation"] + "/intel", ed["relation"])
     ed["source"] = ed["source"].astype(str)
     ed = ed.sort_values(["u", "v", "key", "source"], kind="stable")
-    k3 = ["u", "v", "key"]
-    ed["ts"] = pd.to_datetime(ed["iso"], utc=True, format="ISO8601")
-    grp = ed.groupby(k3, sort=True)
-    agg = ed.drop_duplicates(k3)[k3 + ["relation", "intelligence"]].set_index(k3)
-    agg["restricted"] = grp["restricted"].any()
-    agg["count"] = grp.size()
-    agg["first"] = _iso_series(grp["ts"].min())
-    agg["last"] = _iso_series(grp["ts"].max())
-    agg = agg.sort_index()
-    # edge ids in the sorted order of ``agg``; the provenance lists are columns indexed by
-    # edge id, not Python lists on each edge
-    ed["eid"] = grp.ngroup().to_numpy()
-    m = len(agg)
+    n = len(ed)
+    # runs of equal (u, v, key) are the edges (eid in sorted order); runs of equal source
+    # within an edge are its distinct sources
+    codes = {c: pd.factorize(ed[c])[0] for c in ("u", "v", "key", "source")}
+    new = np.ones(n, dtype=bool)
+    new[1:] = ((codes["u"][1:] != codes["u"][:-1]) | (codes["v"][1:] != codes["v"][:-1])
+               | (codes["key"][1:] != codes["key"][:-1]))
+    new_source = new.copy()
+    new_source[1:] |= codes["source"][1:] != codes["source"][:-1]
+    del codes
+    starts = np.flatnonzero(new)
+    eid = np.cumsum(new) - 1
+    m = len(starts)
+    ts = ed["ts"].to_numpy()
+    del ed["ts"]
+    tsi = ts.view(np.int64)
+    nat = np.isnat(ts)
+    first = np.minimum.reduceat(np.where(nat, np.iinfo(np.int64).max, tsi), starts)
+    first = np.where(first == np.iinfo(np.int64).max, np.iinfo(np.int64).min, first)
+    last = np.maximum.reduceat(tsi, starts)  # NaT is the smallest int64
+    iso = _iso_arrow(ts)
+
+    def strings(col, rows):
+        return pa.array(ed[col].array[rows] if rows is not None else ed[col].array).cast(pa.string())
+
+    def usable(col):
+        return np.fromiter((isinstance(x, str) for x in ed[col].to_numpy(dtype=object)),
+                           dtype=bool, count=n)
+
+    def distinct(col, keep):
+        """Rows of ``keep`` whose (edge, col) value was not seen before in the edge."""
+        rows = np.flatnonzero(keep)
+        vc = pd.factorize(ed[col].to_numpy(dtype=object)[rows])[0]
+        dup = pd.Series(eid[rows] * (int(vc.max()) + 1 if len(vc) else 1) + vc).duplicated().to_numpy()
+        return rows[~dup]
+
+    src_rows = np.flatnonzero(new_source)
+    dated = np.flatnonzero(~nat)
+    dated = dated[np.lexsort((tsi[dated], eid[dated]))]
+    grading_ok = usable("grading")
+    grading_ok &= ed["grading"].to_numpy(dtype=object) != ""
+    g_rows = distinct("grading", grading_ok)
+    t_rows = distinct("text", usable("text"))
     lists = {
-        "sources": _list_column(ed.drop_duplicates(k3 + ["source"]), "source", m),
-        "dates": _list_column(ed[ed["iso"].notna()].sort_values(["eid", "iso"], kind="stable"),
-                              "iso", m),
-        "gradings": _list_column(
-            ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
-            .drop_duplicates(k3 + ["grading"]), "grading", m),
-        "texts": _list_column(ed[ed["text"].map(lambda x: isinstance(x, str))]
-                              .drop_duplicates(k3 + ["text"]), "text", m, limit=5)}
-    del ed, grp
-    ix = agg.index
+        "sources": _list_array(eid[src_rows], strings("source", src_rows), m),
+        "dates": _list_array(eid[dated], iso.take(pa.array(dated)), m),
+        "gradings": _list_array(eid[g_rows], pa.array(ed["grading"].to_numpy(dtype=object)[g_rows],
+                                                      pa.string()), m),
+        "texts": _list_array(eid[t_rows], pa.array(ed["text"].to_numpy(dtype=object)[t_rows],
+                                                   pa.string()), m, limit=5)}
     table = pd.DataFrame({
-        "u": pd.Categorical(ix.get_level_values(0)), "v": pd.Categorical(ix.get_level_values(1)),
-        "key": pd.Categorical(ix.get_level_values(2)),
-        "relation": pd.Categorical(agg["relation"].to_numpy(dtype=object)),
-        "intelligence": agg["intelligence"].to_numpy(bool), "count": agg["count"].to_numpy(np.int64),
-        "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object),
-        "restricted": agg["restricted"].to_numpy(bool)})
+        "u": pd.Categorical(ed["u"].array[starts]), "v": pd.Categorical(ed["v"].array[starts]),
+        "key": pd.Categorical(ed["key"].to_numpy(dtype=object)[starts]),
+        "relation": pd.Categorical(ed["relation"].to_numpy(dtype=object)[starts]),
+        "intelligence": ed["intelligence"].to_numpy(bool)[starts],
+        "count": np.diff(np.r_[starts, n]).astype(np.int64),
+        "first": _iso_arrow(first.view("datetime64[s]")).to_numpy(zero_copy_only=False),
+        "last": _iso_arrow(last.view("datetime64[s]")).to_numpy(zero_copy_only=False),
+        "restricted": np.logical_or.reduceat(ed["restricted"].to_numpy(bool), starts)})
     return PersonPlaceGraph(node_attrs, table, lists)
 
 
@@ -865,23 +897,70 @@ def node_attr(G, name: str) -> dict:
 LIST_ATTRS = ("sources", "dates", "gradings", "texts")
 
 
-def _list_column(frame: pd.DataFrame, col: str, m: int, limit: int | None = None):
-    """A pyarrow ListArray of ``m`` string lists: row ``i`` holds the values of ``col`` of the
-    rows of ``frame`` whose ``eid`` is ``i``, in frame order (at most ``limit`` each). One
-    offsets array and one string buffer instead of a Python list of Python strings per edge."""
+def _list_array(eid: np.ndarray, values, m: int, limit: int | None = None):
+    """A pyarrow ListArray of ``m`` string lists: row ``i`` holds the ``values`` (a pyarrow
+    string array) whose ``eid`` (non-decreasing) is ``i``, in order, at most ``limit`` each.
+    One offsets array and one string buffer instead of a Python list of Python strings per
+    edge."""
     import pyarrow as pa
-    eid = frame["eid"].to_numpy(np.int64)
-    order = np.argsort(eid, kind="stable")
-    eid = eid[order]
-    values = _objects(frame[col])[order]
+    eid = np.asarray(eid, dtype=np.int64)
     if limit is not None and len(eid):
         starts = np.searchsorted(eid, eid, side="left")
         keep = (np.arange(len(eid)) - starts) < limit
-        eid, values = eid[keep], values[keep]
+        eid, values = eid[keep], values.filter(pa.array(keep))
     offsets = np.zeros(m + 1, dtype=np.int32)
     np.cumsum(np.bincount(eid, minlength=m), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
-                                    pa.array(values.tolist(), pa.string()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values.cast(pa.string()))
+
+
+def _utc_seconds(values: pd.Series) -> np.ndarray:
+    """Date-times as numpy ``datetime64[s]`` UTC, floored to the second (NaT where missing):
+    the instant the ISO text of :func:`_iso_arrow` writes."""
+    t = pd.to_datetime(values, utc=True, errors="coerce", format="mixed") if values.dtype == object \
+        else pd.to_datetime(values, utc=True, errors="coerce")
+    return t.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+
+
+_ISO_LEN = 20  # YYYY-MM-DDTHH:MM:SSZ
+
+
+def _iso_arrow(seconds: np.ndarray):
+    """ISO 8601 UTC text (``YYYY-MM-DDTHH:MM:SSZ``, null where NaT) of ``datetime64[s]``
+    values as a pyarrow string array, written digit by digit in numpy (``strftime`` makes a
+    Python string per value)."""
+    import pyarrow as pa
+    s = np.asarray(seconds, dtype="datetime64[s]")
+    n = len(s)
+    valid = ~np.isnat(s)
+    s = s[valid]
+    days = s.astype("datetime64[D]")
+    months = s.astype("datetime64[M]")
+    year = s.astype("datetime64[Y]").astype(np.int64) + 1970
+    if len(s) and (year.min() < 1000 or year.max() > 9999):
+        out = pd.Series(s).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object)
+        full = np.full(n, None, dtype=object)
+        full[valid] = out
+        return pa.array(full, pa.string())
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    sod = (s - days.astype("datetime64[s]")).astype(np.int64)
+    buf = np.empty((len(s), _ISO_LEN), dtype=np.uint8)
+    for col, (value, width) in zip((0, 5, 8, 11, 14, 17),
+                                   ((year, 4), (month, 2), (day, 2), (sod // 3600, 2),
+                                    (sod // 60 % 60, 2), (sod % 60, 2))):
+        for k in range(width):
+            buf[:, col + k] = 48 + value // 10 ** (width - 1 - k) % 10
+    for col, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")):
+        buf[:, col] = ord(ch)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(valid, _ISO_LEN, 0), out=offsets[1:])
+    otype, atype = ((np.int32, pa.string()) if offsets[-1] < 2 ** 31
+                    else (np.int64, pa.large_string()))
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    arr = pa.Array.from_buffers(atype, n, [bitmap, pa.py_buffer(offsets.astype(otype)),
+                                           pa.py_buffer(buf.reshape(-1))],
+                                null_count=int(n - valid.sum()))
+    return arr.cast(pa.string())
 
 
 def edge_list(G: nx.MultiDiGraph, d: dict, name: str) -> list:
@@ -934,14 +1013,6 @@ def _agg_lists(frame: pd.DataFrame, keys, col: str, limit: int | None = None) ->
     kf = frame[keys].iloc[order[starts]]
     kv = list(kf.itertuples(index=False, name=None)) if len(keys) > 1 else kf.iloc[:, 0].tolist()
     return {k: vals[s:e] for k, s, e in zip(kv, starts.tolist(), ends.tolist())}
-
-
-def _iso_series(values: pd.Series) -> pd.Series:
-    """ISO 8601 UTC strings (``...Z``) of date-times (None where missing), vectorised."""
-    t = pd.to_datetime(values, utc=True, errors="coerce", format="mixed") if values.dtype == object \
-        else pd.to_datetime(values, utc=True, errors="coerce")
-    out = t.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
-    return out.where(t.notna(), None)
 
 
 def _date(x) -> str | None:
