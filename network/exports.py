@@ -251,8 +251,10 @@ def _lines_bytes(arr) -> memoryview:
     return memoryview(data)[int(o[0]):int(o[-1])]
 
 
-def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
-    """The i2 links frames of :func:`_i2_link_chunks` from the edge columns, a chunk at a time."""
+def _i2_link_arrays(G: nx.MultiDiGraph, edges: _EdgeColumns):
+    """The i2 links of the edge columns a chunk at a time: ``(start, {column: pyarrow string
+    array})`` in :data:`I2_LINK_COLUMNS` order (``Count`` as text), no Python object per
+    edge except for the gradings of intelligence edges."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -261,15 +263,13 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
     types = {}
     for side in ("u", "v"):
         cat = t[side].cat
-        types[side] = (pd.Series(cat.categories.astype(object)).map(etype).fillna("Person")
-                       .to_numpy(dtype=object)[cat.codes.to_numpy()])
+        names = pa.array(pd.Series(cat.categories.astype(object)).map(etype).fillna("Person")
+                         .to_numpy(dtype=object), pa.string())
+        types[side] = (names, cat.codes.to_numpy())
 
-    def objects(arr):
-        return arr.to_numpy(zero_copy_only=False)
+    def text(values):
+        return pa.array(values, pa.string())
 
-    if len(edges) == 0:
-        yield pd.DataFrame(columns=I2_LINK_COLUMNS)
-        return
     for cols in edges:
         start, n = cols["start"], len(cols["u"])
         intel = cols["intelligence"]
@@ -281,27 +281,84 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
         strength = np.where(~intel, "Confirmed",
                             np.where(np.isin(g[:, 0], ["1", "2"]) & np.isin(g[:, 1], ["A", "B"]),
                                      "Unconfirmed", "Tentative"))
-        rel = objects(cols["relation"])
+        rel = cols["relation"]
         first = pc.fill_null(cols["first"], "")
-        yield pd.DataFrame({
-            "Link ID": objects(pc.binary_join_element_wise(
-                "L", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), "")),
-            "Link Type": rel, "From Entity Type": types["u"][start:start + n],
-            "From Identity": objects(cols["u"]), "To Entity Type": types["v"][start:start + n],
-            "To Identity": objects(cols["v"]),
-            "Direction": np.where(cols["mutual"], "Without Arrows", "With Arrows").astype(object),
-            "Strength": strength.astype(object),
-            "Label": np.where(intel, rel + " (intelligence)", rel).astype(object),
-            "Date": objects(pc.utf8_slice_codeunits(first, 0, 10)),
-            "Time": objects(pc.utf8_slice_codeunits(first, 11, 19)),
-            "Date Last": objects(pc.utf8_slice_codeunits(pc.fill_null(cols["last"], ""), 0, 10)),
-            "Description": objects(cols["texts"]), "Source Reference": objects(cols["sources"]),
-            "Source Type": np.where(intel, "Intelligence", "Record").astype(object),
-            "Grade 1": g[:, 0], "Grade 2": g[:, 1], "Grade 3": g[:, 2],
-            "Intelligence": np.where(intel, "Yes", "No").astype(object),
-            "Count": t["count"].to_numpy(np.int64)[start:start + n],
-            "Restricted": np.where(cols["restricted"], "Yes", "No").astype(object)},
-            columns=I2_LINK_COLUMNS)
+        etypes = {side: names.take(pa.array(codes[start:start + n])) for side, (names, codes)
+                  in types.items()}
+        yield start, {
+            "Link ID": pc.binary_join_element_wise(
+                "L", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), ""),
+            "Link Type": rel, "From Entity Type": etypes["u"], "From Identity": cols["u"],
+            "To Entity Type": etypes["v"], "To Identity": cols["v"],
+            "Direction": text(np.where(cols["mutual"], "Without Arrows", "With Arrows")),
+            "Strength": text(strength),
+            "Label": _join(rel, _when(intel, pa.scalar(" (intelligence)"))),
+            "Date": pc.utf8_slice_codeunits(first, 0, 10),
+            "Time": pc.utf8_slice_codeunits(first, 11, 19),
+            "Date Last": pc.utf8_slice_codeunits(pc.fill_null(cols["last"], ""), 0, 10),
+            "Description": cols["texts"], "Source Reference": cols["sources"],
+            "Source Type": text(np.where(intel, "Intelligence", "Record")),
+            "Grade 1": text(g[:, 0]), "Grade 2": text(g[:, 1]), "Grade 3": text(g[:, 2]),
+            "Intelligence": text(np.where(intel, "Yes", "No")),
+            "Count": cols["count"],
+            "Restricted": text(np.where(cols["restricted"], "Yes", "No"))}
+
+
+def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
+    """The i2 links frames of :func:`_i2_link_chunks` from the edge columns, a chunk at a time."""
+    if len(edges) == 0:
+        yield pd.DataFrame(columns=I2_LINK_COLUMNS)
+        return
+    counts = edges.table["count"].to_numpy()
+    for start, cols in _i2_link_arrays(G, edges):
+        frame = {k: a.to_numpy(zero_copy_only=False) for k, a in cols.items()}
+        frame["Count"] = counts[start:start + len(frame["Count"])]
+        yield pd.DataFrame(frame, columns=I2_LINK_COLUMNS)
+
+
+def _csv_quotes_cr() -> bool:
+    """Whether the csv module (what ``DataFrame.to_csv`` writes with) quotes a field holding a
+    carriage return when the line terminator is ``\\n`` (it does from Python 3.12 on)."""
+    import csv
+    import io
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["a\rb", "c"])
+    return buf.getvalue().startswith('"')
+
+
+_CSV_QUOTED = '[,"\\n\\r]' if _csv_quotes_cr() else '[,"\\n]'
+
+
+def _csv_col(arr):
+    """CSV fields of a pyarrow string array as ``DataFrame.to_csv`` writes them (minimal
+    quoting: a field holding a comma, quote or newline is quoted, quotes doubled; null is
+    empty)."""
+    import pyarrow.compute as pc
+    arr = pc.fill_null(arr, "")
+    need = pc.match_substring_regex(arr, _CSV_QUOTED)
+    if not pc.any(need).as_py():
+        return arr
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+    return pc.if_else(need, quoted, arr)
+
+
+def _write_i2_links(G: nx.MultiDiGraph, path) -> None:
+    """``i2_links.csv`` as ``DataFrame.to_csv`` writes the frames of :func:`_i2_link_chunks`
+    (UTF-8 with a byte order mark), made column-wise by pyarrow when the graph keeps its
+    edges as columns."""
+    columns = _edge_columns(G)
+    if columns is None:
+        with open(path, "w", encoding="utf-8-sig", newline="") as f:
+            for i, links in enumerate(_i2_link_chunks(G)):
+                links.to_csv(f, index=False, header=i == 0)
+        return
+    with open(path, "wb", buffering=1 << 20) as f:
+        f.write(("\ufeff" + ",".join(I2_LINK_COLUMNS) + "\n").encode("utf-8"))
+        for _, cols in _i2_link_arrays(G, columns):
+            parts = []
+            for name in I2_LINK_COLUMNS:
+                parts += [",", _csv_col(cols[name])] if parts else [_csv_col(cols[name])]
+            f.write(_lines_bytes(_join(*parts)))
 
 
 # --------------------------------------------------------------------------- XML writers
@@ -747,9 +804,7 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
     # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
     _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8-sig")
-    with open(paths["i2_links"], "w", encoding="utf-8-sig", newline="") as f:
-        for i, links in enumerate(_i2_link_chunks(G)):
-            links.to_csv(f, index=False, header=i == 0)
+    _write_i2_links(G, paths["i2_links"])
     return paths
 
 
