@@ -223,7 +223,23 @@ def _edge_columns(G: nx.MultiDiGraph, chunk: int = 100_000) -> _EdgeColumns | No
 
 def _edge_values(cols: dict, escape) -> dict:
     """Each export edge attribute's value text (``escape`` applied to the strings, booleans as
-    ``true``/``false``), in the attribute order of the per-edge view (:class:`_EdgeRows`)."""
+    ``true``/``false``), in the attribute order of the per-edge view (:class:`_EdgeRows`).
+    Made once per chunk and escape (GraphML and GEXF share the XML text)."""
+    cache = cols.setdefault("cache", {})
+    if escape not in cache:
+        cache[escape] = _edge_values_of(cols, escape)
+    return cache[escape]
+
+
+def _escaped_col(cols: dict, name: str, escape):
+    """``escape(cols[name])``, made once per chunk."""
+    cache = cols.setdefault("cache", {})
+    if (name, escape) not in cache:
+        cache[name, escape] = escape(cols[name])
+    return cache[name, escape]
+
+
+def _edge_values_of(cols: dict, escape) -> dict:
     import numpy as np
     import pyarrow as pa
 
@@ -495,7 +511,8 @@ class _GraphML:
         import pyarrow as pa
         import pyarrow.compute as pc
         vals = _edge_values(cols, _xml_col)
-        return _join('    <edge source="', _xml_col(cols["u"]), '" target="', _xml_col(cols["v"]),
+        return _join('    <edge source="', _escaped_col(cols, "u", _xml_col), '" target="',
+                     _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '"', _when(cols["mutual"], pa.scalar(' directed="false"')),
                      ">\n",
                      *[pc.binary_join_element_wise(f'      <data key="{self.eid[k]}">', x,
@@ -567,7 +584,8 @@ class _GEXF:
         import pyarrow.compute as pc
         vals = _edge_values(cols, _xml_col)
         kind = pa.array(np.where(cols["mutual"], "undirected", "directed"), pa.string())
-        return _join('      <edge source="', _xml_col(cols["u"]), '" target="', _xml_col(cols["v"]),
+        return _join('      <edge source="', _escaped_col(cols, "u", _xml_col), '" target="',
+                     _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '" type="', kind, '" label="', vals["relation"],
                      '">\n        <attvalues>\n',
                      *[pc.binary_join_element_wise(f'          <attvalue for="{self.eid[k]}" value="', x,
