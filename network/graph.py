@@ -576,31 +576,41 @@ def person_place_tables(children: pd.DataFrame | None = None, persons: pd.DataFr
     return _aggregate_edges(nodes, buf, idx)
 
 
+def _columns(frame: pd.DataFrame, names) -> list:
+    """The columns ``names`` of ``frame`` as object arrays (None for a missing column), made
+    column-wise (``itertuples`` over Arrow strings builds each value in Python)."""
+    return [_objects(frame[c]) if c in frame.columns else np.full(len(frame), None, dtype=object)
+            for c in names]
+
+
+def _full_name(given, family) -> str:
+    return " ".join(x for x in (given, family) if isinstance(x, str) and x)
+
+
 def _add_people(nodes: _Nodes, children, persons) -> None:
     """Child and person nodes (records, label, the attributes the exports show)."""
     if not _empty(children):
         recs = _records_of(children, "child_key")
-        for r in children.drop_duplicates("person_id").itertuples(index=False):
-            nodes.add(str(r.person_id), records=recs.get(str(r.person_id)))
-            name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
-                            if isinstance(x, str) and x)
-            nodes.add(str(r.person_id), kind="child", label=name or str(r.person_id),
-                      care_status=getattr(r, "care_status", None),
-                      cse_risk=getattr(r, "cse_risk", None), sex=getattr(r, "sex", None))
+        ch = children.drop_duplicates("person_id")
+        pids = ch["person_id"].astype(str).tolist()
+        for pid, given, family, care, cse, sex in zip(pids, *_columns(
+                ch, ("given_name", "family_name", "care_status", "cse_risk", "sex"))):
+            nodes.add(pid, records=recs.get(pid))
+            nodes.add(pid, kind="child", label=_full_name(given, family) or pid,
+                      care_status=care, cse_risk=cse, sex=sex)
     if not _empty(persons):
         recs = _records_of(persons, "person_key")
         attrs = nodes.attrs
-        for r in persons.drop_duplicates("person_id").itertuples(index=False):
-            pid = str(r.person_id)
+        ps = persons.drop_duplicates("person_id")
+        pids = ps["person_id"].astype(str).tolist()
+        for pid, given, family, role, sex, dob in zip(pids, *_columns(
+                ps, ("given_name", "family_name", "role", "sex", "dob"))):
             if pid in attrs and "records" in attrs[pid]:
                 attrs[pid]["records"] = sorted(set(attrs[pid]["records"]) | set(recs.get(pid, [])))
             else:
                 nodes.add(pid, records=recs.get(pid))
-            name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
-                            if isinstance(x, str) and x)
-            nodes.add(pid, kind="person", label=name or pid,
-                      role=getattr(r, "role", None), sex=getattr(r, "sex", None),
-                      dob=_date(getattr(r, "dob", None)))
+            nodes.add(pid, kind="person", label=_full_name(given, family) or pid,
+                      role=role, sex=sex, dob=_date(dob))
 
 
 def _add_premises(nodes: _Nodes, premises) -> None:
