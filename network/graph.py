@@ -338,9 +338,14 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
         pn = premises["name"].astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
         pmap = pd.Series(premises["premises_id"].astype(str).to_numpy(), index=pn.to_numpy())
         pmap = pmap[~pmap.index.duplicated(keep=False)]
-        txt = (points["text"].astype("string").str.lower().str.replace(r"\s+", " ", regex=True)
-               .str.strip().str.replace(r"^(outside|near|at|the)\s+", "", regex=True))
-        hit = txt.map(pmap).to_numpy(dtype=object)
+        # only fine points the geocoder did not match can be named premises: normalise their
+        # texts only
+        cand = np.flatnonzero(np.isin(cls, ["fine"]) & ~matched)
+        txt = (points["text"].iloc[cand].astype("string").str.lower()
+               .str.replace(r"\s+", " ", regex=True).str.strip()
+               .str.replace(r"^(outside|near|at|the)\s+", "", regex=True))
+        hit = np.full(len(points), None, dtype=object)
+        hit[cand] = txt.map(pmap).to_numpy(dtype=object)
         by_name = pd.notna(hit) & np.isin(cls, ["fine"]) & ~matched
         values[by_name] = np.array(["premises:" + str(x) for x in hit[by_name]], dtype=object)
         named |= by_name
