@@ -232,6 +232,7 @@ def _brandes(A, sources, n_total: int | None = None) -> np.ndarray:
     dist = np.full(n, -1, dtype=np.int64)
     sigma = np.zeros(n)
     delta = np.zeros(n)
+    seen = np.zeros(n, dtype=bool)
     for s in sources:
         dist[:] = -1
         sigma[:] = 0.0
@@ -255,7 +256,12 @@ def _brandes(A, sources, n_total: int | None = None) -> np.ndarray:
             src, nb = src[keep], nb[keep]
             fresh = nb[dist[nb] == -1]
             if len(fresh):
-                fresh = np.unique(fresh)
+                if len(fresh) * 32 < n:
+                    fresh = np.unique(fresh)
+                else:  # sorted distinct by a scan of a mark array: no sort of a large level
+                    seen[fresh] = True
+                    fresh = np.flatnonzero(seen)
+                    seen[fresh] = False
                 dist[fresh] = d + 1
             on = dist[nb] == d + 1
             v, w = src[on], nb[on]
