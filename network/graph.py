@@ -809,7 +809,7 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
         empty = empty.astype({"intelligence": bool, "count": np.int64, "restricted": bool})
         lists = {name: pa.array([], pa.list_(pa.string())) for name in LIST_ATTRS}
         return PersonPlaceGraph(node_attrs, empty, lists)
-    ed["ts"] = _utc_seconds(ed["date"])
+    ed["ts"] = _utc_seconds(ed.pop("date"))
     ed["intelligence"] = ed["intelligence"].astype(bool)
     ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
     ed["relation"] = ed["relation"].astype(str)

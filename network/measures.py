@@ -37,7 +37,15 @@ from network.graph import PersonPlaceGraph, edge_list, edge_table, node_attr, no
 
 def _isin(values, allowed) -> np.ndarray:
     """Vectorised membership on object values (pandas' Arrow-string ``isin`` builds a Python
-    scalar per allowed value, which is slow for large sets)."""
+    scalar per allowed value, which is slow for large sets). Arrow strings are looked up by
+    pyarrow's hash kernel, without making a Python string per value."""
+    arr = getattr(values, "array", None)
+    if hasattr(arr, "__arrow_array__") and all(type(x) is str for x in allowed):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arr = pa.array(arr)
+        found = pc.is_in(arr, value_set=pa.array(list(allowed), arr.type))
+        return found.to_numpy(zero_copy_only=False).astype(bool)
     return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(pd.Index(list(allowed), dtype=object))
 
 __all__ = ["evidence_weight", "edge_frame", "centrality", "bridging_persons", "find_node",
