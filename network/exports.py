@@ -183,6 +183,15 @@ class _EdgeColumns:
         self.lists = G.graph["edge_lists"]
         self.chunk = chunk
 
+    def _names(self, col: str):
+        """``(categories as a pyarrow string array, codes)`` of a categorical column: a chunk's
+        strings are taken from the categories, not made as Python strings per edge."""
+        import numpy as np
+        import pyarrow as pa
+        cat = self.table[col].cat
+        return (pa.array(cat.categories.to_numpy(dtype=object), pa.string()),
+                cat.codes.to_numpy().astype(np.int64))
+
     def __len__(self) -> int:
         return len(self.table)
 
@@ -191,20 +200,23 @@ class _EdgeColumns:
         import pyarrow as pa
         import pyarrow.compute as pc
         t = self.table
+        names = {c: self._names(c) for c in ("u", "v", "relation")}
+        mutual = np.isin(names["relation"][0].to_numpy(zero_copy_only=False), list(MUTUAL))
         for start in range(0, len(t), self.chunk):
             part = t.iloc[start:start + self.chunk]
             n = len(part)
-            rel = part["relation"].astype(object).to_numpy()
+
+            def take(col):
+                cats, codes = names[col]
+                return cats.take(pa.array(codes[start:start + n]))
             cols = {
                 "start": start,
                 "id": pc.binary_join_element_wise(
                     "e", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), ""),
-                "u": pa.array(part["u"].astype(object).to_numpy(), pa.string()),
-                "v": pa.array(part["v"].astype(object).to_numpy(), pa.string()),
-                "relation": pa.array(rel, pa.string()),
+                "u": take("u"), "v": take("v"), "relation": take("relation"),
                 "intelligence": part["intelligence"].to_numpy(bool),
                 "restricted": part["restricted"].to_numpy(bool),
-                "mutual": np.isin(rel, list(MUTUAL)),
+                "mutual": mutual[names["relation"][1][start:start + n]],
                 "count": pc.cast(pa.array(part["count"].to_numpy(np.int64)), pa.string()),
                 "first": pa.array(part["first"].to_numpy(dtype=object), pa.string(), from_pandas=True),
                 "last": pa.array(part["last"].to_numpy(dtype=object), pa.string(), from_pandas=True)}
@@ -254,17 +266,35 @@ def _edge_values_of(cols: dict, escape) -> dict:
                                         pa.string()))}
 
 
-def _lines_bytes(arr) -> memoryview:
-    """The UTF-8 text of a pyarrow string array, each element followed by a newline."""
+def _lines_bytes(arr, ended: bool = False) -> memoryview:
+    """The UTF-8 text of a pyarrow string array, each element followed by a newline (already
+    there when ``ended``): a view of the array's data buffer, not a copy."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    arr = pc.binary_join_element_wise(arr, "\n", "").cast(pa.large_string())
+    if not ended:
+        arr = pc.binary_join_element_wise(arr, "\n", "")
     if len(arr) == 0:
         return memoryview(b"")
     _, off, data = arr.buffers()
-    o = np.frombuffer(off, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    o = np.frombuffer(off, dtype=width)[arr.offset:arr.offset + len(arr) + 1]
     return memoryview(data)[int(o[0]):int(o[-1])]
+
+
+def _wrapped(prefix: str, values: dict, suffix: str, name=lambda k: k) -> list:
+    """The parts of ``prefix NAME`` + value + ``suffix`` for each value (``_join`` arguments):
+    literals around a value without nulls; a value with nulls is joined first, so that the
+    whole element is left out where the value is null."""
+    import pyarrow.compute as pc
+    parts = []
+    for k, x in values.items():
+        head = prefix.format(name(k))
+        if x.null_count:
+            parts.append(pc.binary_join_element_wise(head, x, suffix, ""))
+        else:
+            parts += [head, x, suffix]
+    return parts
 
 
 def _i2_link_arrays(G: nx.MultiDiGraph, edges: _EdgeColumns):
@@ -507,7 +537,8 @@ class _GraphML:
                 + "    </edge>")
 
     def edge_chunk(self, cols: dict):
-        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array (each
+        line ending in a newline)."""
         import pyarrow as pa
         import pyarrow.compute as pc
         vals = _edge_values(cols, _xml_col)
@@ -515,9 +546,8 @@ class _GraphML:
                      _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '"', _when(cols["mutual"], pa.scalar(' directed="false"')),
                      ">\n",
-                     *[pc.binary_join_element_wise(f'      <data key="{self.eid[k]}">', x,
-                                                   "</data>\n", "") for k, x in vals.items()],
-                     "    </edge>")
+                     *_wrapped('      <data key="{}">', vals, "</data>\n", self.eid.get),
+                     "    </edge>\n")
 
     def tail(self):
         yield "  </graph>"
@@ -578,7 +608,8 @@ class _GEXF:
                 + "        </attvalues>\n      </edge>")
 
     def edge_chunk(self, cols: dict):
-        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array (each
+        line ending in a newline)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -588,10 +619,9 @@ class _GEXF:
                      _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '" type="', kind, '" label="', vals["relation"],
                      '">\n        <attvalues>\n',
-                     *[pc.binary_join_element_wise(f'          <attvalue for="{self.eid[k]}" value="', x,
-                                                   '" />\n', "") for k, x in vals.items()],
+                     *_wrapped('          <attvalue for="{}" value="', vals, '" />\n', self.eid.get),
                      f'          <attvalue for="{self.eid["networkx_key"]}" value="', cols["id"],
-                     '" />\n        </attvalues>\n      </edge>')
+                     '" />\n        </attvalues>\n      </edge>\n')
 
     def tail(self):
         yield "    </edges>"
@@ -640,7 +670,8 @@ class _Cytoscape:
         return (", " if i else " ") + self.enc(_cytoscape_edge(e, u, v, d))
 
     def edge_chunk(self, cols: dict):
-        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array (each
+        line ending in a newline)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -654,9 +685,8 @@ class _Cytoscape:
                         _when(cols["intelligence"], pa.scalar(" intelligence")))
         return _join(pa.array(lead, pa.string()), '{"data": {"id": ', _json_col(cols["id"]),
                      ', "source": ', _json_col(cols["u"]), ', "target": ', _json_col(cols["v"]),
-                     *[pc.binary_join_element_wise(f', {json.dumps(k)}: ', x, "", "")
-                       for k, x in vals.items()],
-                     '}, "classes": ', _json_col(classes), "}")
+                     *_wrapped(', {}: ', vals, "", json.dumps),
+                     '}, "classes": ', _json_col(classes), "}\n")
 
     def tail(self):
         yield "]},"
@@ -674,7 +704,7 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
         if pr.columns is not None:
             for cols in pr.columns:
                 for f, fmt in fmts:
-                    f.write(_lines_bytes(fmt.edge_chunk(cols)))
+                    f.write(_lines_bytes(fmt.edge_chunk(cols), ended=True))
         else:
             for i, row in enumerate(pr.edges()):
                 for f, fmt in fmts:
