@@ -762,22 +762,27 @@ def _grades(gradings) -> tuple[str, str, str]:
     return (code[:1], code[1:2], handling.strip())
 
 
+_I2_DESCRIBED = ("care_status", "cse_risk", "premises_type", "postcode", "precision", "status")
+
+
 def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
-    ents = []
-    for n, d in sorted(node_items(G)):
-        kind = d.get("kind", "person")
-        desc = []
-        for a in ("care_status", "cse_risk", "premises_type", "postcode", "precision", "status"):
-            if d.get(a):
-                desc.append(f"{a}={d[a]}")
-        ents.append({"Entity Type": I2_ENTITY_TYPES.get(kind, "Person"), "Identity": n,
-                     "Label": d.get("label", n), "Description": "; ".join(desc),
-                     "Role": d.get("role", "child" if kind == "child" else ""),
-                     "Records": "; ".join(d.get("records") or []),
-                     "Easting": _round(d.get("easting")), "Northing": _round(d.get("northing")),
-                     "Restricted": "Yes" if d.get("restricted") else "No",
-                     "Unresolved": "Yes" if d.get("unresolved") else "No"})
-    return pd.DataFrame(ents, columns=I2_ENTITY_COLUMNS)
+    """The i2 entities frame, one row per node sorted by id, made as column lists."""
+    items = sorted(node_items(G), key=lambda x: x[0])
+    attrs = [d for _, d in items]
+    kinds = [d.get("kind", "person") for d in attrs]
+    cols = {
+        "Entity Type": [I2_ENTITY_TYPES.get(k, "Person") for k in kinds],
+        "Identity": [n for n, _ in items],
+        "Label": [d.get("label", n) for n, d in items],
+        "Description": ["; ".join([f"{a}={d[a]}" for a in _I2_DESCRIBED if d.get(a)])
+                        for d in attrs],
+        "Role": [d.get("role", "child" if k == "child" else "") for d, k in zip(attrs, kinds)],
+        "Records": ["; ".join(d.get("records") or []) for d in attrs],
+        "Easting": [_round(d.get("easting")) for d in attrs],
+        "Northing": [_round(d.get("northing")) for d in attrs],
+        "Restricted": ["Yes" if d.get("restricted") else "No" for d in attrs],
+        "Unresolved": ["Yes" if d.get("unresolved") else "No" for d in attrs]}
+    return pd.DataFrame(cols, columns=I2_ENTITY_COLUMNS)
 
 
 def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
