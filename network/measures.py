@@ -480,7 +480,7 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
     resolved children only (:func:`_path_edges`)."""
     if len(a_x) == 0 or len(x_c) == 0:
         return None
-    places = sorted(set(a_x["v"]) & set(x_c["u"]))
+    places = np.intersect1d(_distinct(a_x["v"]), _distinct(x_c["u"])).tolist()
     pidx = pd.Index(places, dtype=object)
     ax = a_x[_isin(a_x["v"], places)].reset_index(drop=True)
     xc = x_c[_isin(x_c["u"], places)].reset_index(drop=True)
@@ -600,6 +600,12 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
                       n_adults, n_children)
 
 
+def _distinct(values: pd.Series) -> np.ndarray:
+    """The sorted distinct values of a string column as an object array (``sorted(set(...))``
+    without iterating Arrow strings one by one)."""
+    return np.unique(values.to_numpy(dtype=object)) if len(values) else np.zeros(0, dtype=object)
+
+
 def _rows_of(keys: np.ndarray, wanted) -> np.ndarray:
     """Row numbers of the sorted ``keys`` equal to any of the sorted ``wanted``."""
     lo = np.searchsorted(keys, wanted, "left")
@@ -662,7 +668,7 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
         return pd.DataFrame(columns=cols)
     pe = _path_edges(G, adults)
     label = node_attr(G, "label")
-    parts = [_bridging_block(pe, block, place_decay, label, evidence_items)
+    parts = [_bridging_block(pe, block, place_decay, label, evidence_items, min_children)
              for block in _adult_blocks(pe, adults, max_paths)]
     parts = [p for p in parts if p is not None]
     if not parts:
@@ -680,7 +686,7 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
 
 
 def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dict,
-                    evidence_items: int) -> pd.DataFrame | None:
+                    evidence_items: int, min_children: int = 1) -> pd.DataFrame | None:
     """The per-adult rows of :func:`bridging_persons` for one sorted block of adults (index
     ``adult``; every adult with a path), or None when none has one.
 
@@ -692,7 +698,7 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     block = np.asarray(adults, dtype=object)
     direct = pe.direct.iloc[_rows_of(pe.direct_adults, block)]
     a_x = pe.a_x.iloc[_rows_of(pe.a_x_adults, block)]
-    x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, np.asarray(sorted(set(a_x["v"])), dtype=object))]
+    x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, _distinct(a_x["v"]))]
     two = _two_step_best(a_x, x_c, place_decay, pe.n_adults, pe.n_children)
     if len(direct) == 0 and two is None:
         return None
@@ -741,22 +747,28 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     start = np.flatnonzero(np.r_[True, ea[1:] != ea[:-1]]) if len(ea) else np.zeros(0, np.int64)
     rank = np.arange(len(ea)) - np.repeat(start, np.diff(np.r_[start, len(ea)]))
     e = e[rank < evidence_items]
+    # written out only for the adults :func:`bridging_persons` keeps
+    kept = agg["children"].to_numpy() >= max(min_children, 1)
+    e = e[kept[A[e]]]
+    c_list, a_list = c_names.tolist(), a_names.tolist()
     d_rel = direct["relation"].astype(str).tolist()
     d_int = direct["intelligence"].to_numpy(bool)
-    if two:
-        t_rel = (two.ax["relation"].astype(str).to_numpy(dtype=object)[two.a] + "+"
-                 + two.xc["relation"].astype(str).to_numpy(dtype=object)[two.c])
-        t_int = two.ax["intelligence"].to_numpy(bool)[two.a] | two.xc["intelligence"].to_numpy(bool)[two.c]
+    if two:  # read for the written paths only (an adult at a busy place has thousands)
+        ax_rel = two.ax["relation"].astype(str).tolist()
+        xc_rel = two.xc["relation"].astype(str).tolist()
+        ax_int = two.ax["intelligence"].to_numpy(bool)
+        xc_int = two.xc["intelligence"].to_numpy(bool)
     texts: dict = {}
     for i in e.tolist():
         if i < nd:
-            txt = f"{c_names[C[i]]} {d_rel[i]}" + (" [intelligence]" if d_int[i] else "")
+            txt = f"{c_list[C[i]]} {d_rel[i]}" + (" [intelligence]" if d_int[i] else "")
         else:
             j = i - nd
+            a, c = two.a[j], two.c[j]
             via = two.places[tx[j]]
-            txt = (f"{c_names[C[i]]} {t_rel[j]} via {via} ({label.get(via, via)})"
-                   + (" [intelligence]" if t_int[j] else ""))
-        texts.setdefault(a_names[A[i]], []).append(txt)
+            txt = (f"{c_list[C[i]]} {ax_rel[a]}+{xc_rel[c]} via {via} ({label.get(via, via)})"
+                   + (" [intelligence]" if ax_int[a] or xc_int[c] else ""))
+        texts.setdefault(a_list[A[i]], []).append(txt)
     agg["evidence"] = pd.Series({k: "; ".join(v) for k, v in texts.items()}, dtype=object)
     return agg[agg["children"] > 0]
 
