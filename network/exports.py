@@ -428,6 +428,28 @@ def _xml(value) -> str:
     return _BAD_XML.sub("", s)
 
 
+def _bool_text(v) -> str:
+    return "true" if v else "false"
+
+
+def _double_text(v) -> str:
+    return repr(float(v)) if type(v) is int else str(v)
+
+
+_TEXT_OF = {"boolean": _bool_text, "string": _xml, "double": _double_text}
+
+
+def _converters(types: dict) -> dict:
+    """``{name: value -> escaped text}`` for attribute types (what :func:`_escaped` does per
+    value, decided once per name)."""
+    return {k: _TEXT_OF.get(t, str) for k, t in types.items()}
+
+
+def _escaped_with(attrs: dict, conv: dict) -> list:
+    """:func:`_escaped` with the converters of :func:`_converters`."""
+    return [(k, conv[k](v)) for k, v in attrs.items()]
+
+
 def _escaped(attrs: dict, types: dict) -> list:
     """``[(name, escaped value text)]`` of one element's attributes in attribute order."""
     row = []
@@ -487,7 +509,8 @@ class _Prepared:
         self.node_ids = [_xml(n) for n, _ in nodes]
         self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
         self.ntypes = _attr_types(a for _, a in nodes)
-        self.nvals = [_escaped(a, self.ntypes) for _, a in nodes]
+        conv = _converters(self.ntypes)
+        self.nvals = [_escaped_with(a, conv) for _, a in nodes]
         # an unchanged person-place graph has the known edge types; any other graph is read
         self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
                        else _attr_types(a for *_, a in self._edges))

@@ -588,6 +588,11 @@ def _columns(frame: pd.DataFrame, names) -> list:
             for c in names]
 
 
+def _missing(v) -> bool:
+    """What :meth:`_Nodes.add` does not write: None and float NaN."""
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
 def _full_name(given, family) -> str:
     return " ".join(x for x in (given, family) if isinstance(x, str) and x)
 
@@ -598,11 +603,22 @@ def _add_people(nodes: _Nodes, children, persons) -> None:
         recs = _records_of(children, "child_key")
         ch = children.drop_duplicates("person_id")
         pids = ch["person_id"].astype(str).tolist()
+        attrs = nodes.attrs
         for pid, given, family, care, cse, sex in zip(pids, *_columns(
                 ch, ("given_name", "family_name", "care_status", "cse_risk", "sex"))):
-            nodes.add(pid, records=recs.get(pid))
-            nodes.add(pid, kind="child", label=_full_name(given, family) or pid,
-                      care_status=care, cse_risk=cse, sex=sex)
+            if pid in attrs:
+                nodes.add(pid, records=recs.get(pid))
+                nodes.add(pid, kind="child", label=_full_name(given, family) or pid,
+                          care_status=care, cse_risk=cse, sex=sex)
+                continue
+            # a new node: its attributes in the order ``_Nodes.add`` would write them
+            d = {} if (rec := recs.get(pid)) is None else {"records": rec}
+            d["kind"] = "child"
+            d["label"] = _full_name(given, family) or pid
+            for k, v in (("care_status", care), ("cse_risk", cse), ("sex", sex)):
+                if not _missing(v):
+                    d[k] = v
+            attrs[pid] = d
     if not _empty(persons):
         recs = _records_of(persons, "person_key")
         attrs = nodes.attrs
