@@ -134,6 +134,13 @@ def _empty(frame) -> bool:
     return frame is None or len(frame) == 0
 
 
+def _is_arrow_str(dtype) -> bool:
+    """Whether ``dtype`` is pandas' default ``str`` dtype (Arrow-backed, NaN for missing): what
+    a frame infers from an object array of strings."""
+    return (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+            and dtype.na_value is np.nan)
+
+
 def _objects(values) -> np.ndarray:
     """Object ndarray of a Series (None for missing strings). Arrow-backed strings are
     converted by pyarrow in C; ``Series.to_numpy(dtype=object)`` would iterate them in Python."""
@@ -395,6 +402,11 @@ class _EdgeBuffer:
 
         def arr(x):
             if isinstance(x, pd.Series):
+                # Arrow strings and date-times are kept as they are (the frame would infer
+                # them back from Python objects: a Python string per record, gigabytes at
+                # national scale, only to be dropped again)
+                if _is_arrow_str(x.dtype) or x.dtype.kind == "M":
+                    return x.array
                 return _objects(x)
             if isinstance(x, (np.ndarray, list)):
                 return x
