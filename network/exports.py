@@ -716,6 +716,21 @@ class _Cytoscape:
         yield ' "style": ' + self.enc(CYTOSCAPE_STYLE) + "}"
 
 
+def _write_lines(f, lines, batch: int = 20_000) -> None:
+    """Write text lines, each followed by a newline, UTF-8 encoded ``batch`` lines at a time
+    (one encode and write per line is most of the cost for the nodes of a large graph)."""
+    buf: list = []
+    for line in lines:
+        buf.append(line)
+        if len(buf) >= batch:
+            buf.append("")
+            f.write("\n".join(buf).encode("utf-8"))
+            buf.clear()
+    if buf:
+        buf.append("")
+        f.write("\n".join(buf).encode("utf-8"))
+
+
 def _write_formats(pr: _Prepared, targets: dict) -> None:
     """Write each ``{path: format}`` in one pass over the edges (every format lists the nodes
     before the edges)."""
@@ -723,7 +738,7 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
     try:
         fmts = [(files[Path(p)], f) for p, f in targets.items()]
         for f, fmt in fmts:
-            f.writelines((line + "\n").encode("utf-8") for line in fmt.head(pr))
+            _write_lines(f, fmt.head(pr))
         if pr.columns is not None:
             for cols in pr.columns:
                 for f, fmt in fmts:
@@ -733,7 +748,7 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
                 for f, fmt in fmts:
                     f.write((fmt.edge(row, i) + "\n").encode("utf-8"))
         for f, fmt in fmts:
-            f.writelines((line + "\n").encode("utf-8") for line in fmt.tail())
+            _write_lines(f, fmt.tail())
     finally:
         for f in files.values():
             f.close()
