@@ -60,6 +60,7 @@ __all__ = [
     "merge_places",
     "person_place_graph",
     "person_place_tables",
+    "person_place_tables_of",
     "PersonPlaceGraph",
     "LIST_ATTRS",
     "edge_list",
@@ -607,6 +608,35 @@ def _missing(v) -> bool:
 
 def _full_name(given, family) -> str:
     return " ".join(x for x in (given, family) if isinstance(x, str) and x)
+
+
+def person_place_tables_of(frames: dict, *, include_homes: bool = True,
+                           premises_radius: float = 30.0) -> PersonPlaceGraph:
+    """:func:`person_place_tables` of a dict of the frames (the names of ``docs/FRAMES.md``,
+    as ``api.jobs.network.load_frames`` gives them), taking each frame out of the dict as soon
+    as the build has read it for the last time: the caller's frames (gigabytes at national
+    scale) are not all held while the edges are aggregated. The same tables."""
+    children, persons, premises = (frames.get(n) for n in ("children", "persons", "premises"))
+    idx = build_ref_index(children, persons, premises)
+    idx.names  # made now: the index then no longer needs the children and persons frames
+    idx._frames = ()
+    nodes = _Nodes()
+    _add_people(nodes, children, persons)
+    _add_premises(nodes, premises)
+    buf = _EdgeBuffer()
+    intel_places = _add_place_edges(nodes, buf, idx, frames.get("episodes"),
+                                    frames.pop("place_events", None),
+                                    children if include_homes else None, persons,
+                                    frames.get("intelligence"), premises, premises_radius)
+    del children, persons, premises
+    for name in ("children", "persons", "premises"):
+        frames.pop(name, None)
+    _add_found_with(nodes, buf, idx, frames.pop("episodes", None))
+    _add_associates(nodes, buf, idx, frames.pop("return_interviews", None))
+    _add_links(nodes, buf, idx, frames.pop("links", None))
+    _add_intelligence(nodes, buf, idx, frames.pop("intelligence", None), intel_places)
+    del intel_places
+    return _aggregate_edges(nodes, buf, idx)
 
 
 def _add_people(nodes: _Nodes, children, persons) -> None:
