@@ -718,6 +718,8 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
             nodes.add(nid, kind="place", label=label.get(nid, nid), easting=float(e),
                       northing=float(n), precision=str(pr), texts=texts.get(nid, []),
                       restricted=bool(rs))
+        del agg, tx, tc, label, texts
+    del pl, prem  # copies of the points: not held while the edge records are made
     # written place text -> place node (the last point of a text wins), vectorised
     tn = pd.DataFrame({"t": _objects(pts["text"]), "node": _objects(pts["node"])})
     tn = tn[tn["t"].map(type) == str].drop_duplicates(keep="last")
@@ -727,6 +729,7 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
                      index=key[ok_t].to_numpy(dtype=object))
     tmap = tmap[~tmap.index.duplicated(keep="last")]
     idx.place_texts = dict(zip(tmap.index.tolist(), tmap.tolist()))
+    del tn, key, ok_t, tmap
     ev = pts[pts["who"].notna()]
     buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
             intelligence=False, restricted=ev["restricted"], text=ev["text"])
