@@ -183,6 +183,15 @@ class _EdgeColumns:
         self.lists = G.graph["edge_lists"]
         self.chunk = chunk
 
+    def _names(self, col: str):
+        """``(categories as a pyarrow string array, codes)`` of a categorical column: a chunk's
+        strings are taken from the categories, not made as Python strings per edge."""
+        import numpy as np
+        import pyarrow as pa
+        cat = self.table[col].cat
+        return (pa.array(cat.categories.to_numpy(dtype=object), pa.string()),
+                cat.codes.to_numpy().astype(np.int64))
+
     def __len__(self) -> int:
         return len(self.table)
 
@@ -191,20 +200,23 @@ class _EdgeColumns:
         import pyarrow as pa
         import pyarrow.compute as pc
         t = self.table
+        names = {c: self._names(c) for c in ("u", "v", "relation")}
+        mutual = np.isin(names["relation"][0].to_numpy(zero_copy_only=False), list(MUTUAL))
         for start in range(0, len(t), self.chunk):
             part = t.iloc[start:start + self.chunk]
             n = len(part)
-            rel = part["relation"].astype(object).to_numpy()
+
+            def take(col):
+                cats, codes = names[col]
+                return cats.take(pa.array(codes[start:start + n]))
             cols = {
                 "start": start,
                 "id": pc.binary_join_element_wise(
                     "e", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), ""),
-                "u": pa.array(part["u"].astype(object).to_numpy(), pa.string()),
-                "v": pa.array(part["v"].astype(object).to_numpy(), pa.string()),
-                "relation": pa.array(rel, pa.string()),
+                "u": take("u"), "v": take("v"), "relation": take("relation"),
                 "intelligence": part["intelligence"].to_numpy(bool),
                 "restricted": part["restricted"].to_numpy(bool),
-                "mutual": np.isin(rel, list(MUTUAL)),
+                "mutual": mutual[names["relation"][1][start:start + n]],
                 "count": pc.cast(pa.array(part["count"].to_numpy(np.int64)), pa.string()),
                 "first": pa.array(part["first"].to_numpy(dtype=object), pa.string(), from_pandas=True),
                 "last": pa.array(part["last"].to_numpy(dtype=object), pa.string(), from_pandas=True)}
@@ -223,7 +235,23 @@ def _edge_columns(G: nx.MultiDiGraph, chunk: int = 100_000) -> _EdgeColumns | No
 
 def _edge_values(cols: dict, escape) -> dict:
     """Each export edge attribute's value text (``escape`` applied to the strings, booleans as
-    ``true``/``false``), in the attribute order of the per-edge view (:class:`_EdgeRows`)."""
+    ``true``/``false``), in the attribute order of the per-edge view (:class:`_EdgeRows`).
+    Made once per chunk and escape (GraphML and GEXF share the XML text)."""
+    cache = cols.setdefault("cache", {})
+    if escape not in cache:
+        cache[escape] = _edge_values_of(cols, escape)
+    return cache[escape]
+
+
+def _escaped_col(cols: dict, name: str, escape):
+    """``escape(cols[name])``, made once per chunk."""
+    cache = cols.setdefault("cache", {})
+    if (name, escape) not in cache:
+        cache[name, escape] = escape(cols[name])
+    return cache[name, escape]
+
+
+def _edge_values_of(cols: dict, escape) -> dict:
     import numpy as np
     import pyarrow as pa
 
@@ -238,21 +266,41 @@ def _edge_values(cols: dict, escape) -> dict:
                                         pa.string()))}
 
 
-def _lines_bytes(arr) -> memoryview:
-    """The UTF-8 text of a pyarrow string array, each element followed by a newline."""
+def _lines_bytes(arr, ended: bool = False) -> memoryview:
+    """The UTF-8 text of a pyarrow string array, each element followed by a newline (already
+    there when ``ended``): a view of the array's data buffer, not a copy."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    arr = pc.binary_join_element_wise(arr, "\n", "").cast(pa.large_string())
+    if not ended:
+        arr = pc.binary_join_element_wise(arr, "\n", "")
     if len(arr) == 0:
         return memoryview(b"")
     _, off, data = arr.buffers()
-    o = np.frombuffer(off, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    o = np.frombuffer(off, dtype=width)[arr.offset:arr.offset + len(arr) + 1]
     return memoryview(data)[int(o[0]):int(o[-1])]
 
 
-def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
-    """The i2 links frames of :func:`_i2_link_chunks` from the edge columns, a chunk at a time."""
+def _wrapped(prefix: str, values: dict, suffix: str, name=lambda k: k) -> list:
+    """The parts of ``prefix NAME`` + value + ``suffix`` for each value (``_join`` arguments):
+    literals around a value without nulls; a value with nulls is joined first, so that the
+    whole element is left out where the value is null."""
+    import pyarrow.compute as pc
+    parts = []
+    for k, x in values.items():
+        head = prefix.format(name(k))
+        if x.null_count:
+            parts.append(pc.binary_join_element_wise(head, x, suffix, ""))
+        else:
+            parts += [head, x, suffix]
+    return parts
+
+
+def _i2_link_arrays(G: nx.MultiDiGraph, edges: _EdgeColumns):
+    """The i2 links of the edge columns a chunk at a time: ``(start, {column: pyarrow string
+    array})`` in :data:`I2_LINK_COLUMNS` order (``Count`` as text), no Python object per
+    edge except for the gradings of intelligence edges."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -261,15 +309,13 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
     types = {}
     for side in ("u", "v"):
         cat = t[side].cat
-        types[side] = (pd.Series(cat.categories.astype(object)).map(etype).fillna("Person")
-                       .to_numpy(dtype=object)[cat.codes.to_numpy()])
+        names = pa.array(pd.Series(cat.categories.astype(object)).map(etype).fillna("Person")
+                         .to_numpy(dtype=object), pa.string())
+        types[side] = (names, cat.codes.to_numpy())
 
-    def objects(arr):
-        return arr.to_numpy(zero_copy_only=False)
+    def text(values):
+        return pa.array(values, pa.string())
 
-    if len(edges) == 0:
-        yield pd.DataFrame(columns=I2_LINK_COLUMNS)
-        return
     for cols in edges:
         start, n = cols["start"], len(cols["u"])
         intel = cols["intelligence"]
@@ -281,27 +327,84 @@ def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
         strength = np.where(~intel, "Confirmed",
                             np.where(np.isin(g[:, 0], ["1", "2"]) & np.isin(g[:, 1], ["A", "B"]),
                                      "Unconfirmed", "Tentative"))
-        rel = objects(cols["relation"])
+        rel = cols["relation"]
         first = pc.fill_null(cols["first"], "")
-        yield pd.DataFrame({
-            "Link ID": objects(pc.binary_join_element_wise(
-                "L", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), "")),
-            "Link Type": rel, "From Entity Type": types["u"][start:start + n],
-            "From Identity": objects(cols["u"]), "To Entity Type": types["v"][start:start + n],
-            "To Identity": objects(cols["v"]),
-            "Direction": np.where(cols["mutual"], "Without Arrows", "With Arrows").astype(object),
-            "Strength": strength.astype(object),
-            "Label": np.where(intel, rel + " (intelligence)", rel).astype(object),
-            "Date": objects(pc.utf8_slice_codeunits(first, 0, 10)),
-            "Time": objects(pc.utf8_slice_codeunits(first, 11, 19)),
-            "Date Last": objects(pc.utf8_slice_codeunits(pc.fill_null(cols["last"], ""), 0, 10)),
-            "Description": objects(cols["texts"]), "Source Reference": objects(cols["sources"]),
-            "Source Type": np.where(intel, "Intelligence", "Record").astype(object),
-            "Grade 1": g[:, 0], "Grade 2": g[:, 1], "Grade 3": g[:, 2],
-            "Intelligence": np.where(intel, "Yes", "No").astype(object),
-            "Count": t["count"].to_numpy(np.int64)[start:start + n],
-            "Restricted": np.where(cols["restricted"], "Yes", "No").astype(object)},
-            columns=I2_LINK_COLUMNS)
+        etypes = {side: names.take(pa.array(codes[start:start + n])) for side, (names, codes)
+                  in types.items()}
+        yield start, {
+            "Link ID": pc.binary_join_element_wise(
+                "L", pc.cast(pa.array(np.arange(start + 1, start + n + 1)), pa.string()), ""),
+            "Link Type": rel, "From Entity Type": etypes["u"], "From Identity": cols["u"],
+            "To Entity Type": etypes["v"], "To Identity": cols["v"],
+            "Direction": text(np.where(cols["mutual"], "Without Arrows", "With Arrows")),
+            "Strength": text(strength),
+            "Label": _join(rel, _when(intel, pa.scalar(" (intelligence)"))),
+            "Date": pc.utf8_slice_codeunits(first, 0, 10),
+            "Time": pc.utf8_slice_codeunits(first, 11, 19),
+            "Date Last": pc.utf8_slice_codeunits(pc.fill_null(cols["last"], ""), 0, 10),
+            "Description": cols["texts"], "Source Reference": cols["sources"],
+            "Source Type": text(np.where(intel, "Intelligence", "Record")),
+            "Grade 1": text(g[:, 0]), "Grade 2": text(g[:, 1]), "Grade 3": text(g[:, 2]),
+            "Intelligence": text(np.where(intel, "Yes", "No")),
+            "Count": cols["count"],
+            "Restricted": text(np.where(cols["restricted"], "Yes", "No"))}
+
+
+def _i2_link_columns(G: nx.MultiDiGraph, edges: _EdgeColumns):
+    """The i2 links frames of :func:`_i2_link_chunks` from the edge columns, a chunk at a time."""
+    if len(edges) == 0:
+        yield pd.DataFrame(columns=I2_LINK_COLUMNS)
+        return
+    counts = edges.table["count"].to_numpy()
+    for start, cols in _i2_link_arrays(G, edges):
+        frame = {k: a.to_numpy(zero_copy_only=False) for k, a in cols.items()}
+        frame["Count"] = counts[start:start + len(frame["Count"])]
+        yield pd.DataFrame(frame, columns=I2_LINK_COLUMNS)
+
+
+def _csv_quotes_cr() -> bool:
+    """Whether the csv module (what ``DataFrame.to_csv`` writes with) quotes a field holding a
+    carriage return when the line terminator is ``\\n`` (it does from Python 3.12 on)."""
+    import csv
+    import io
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["a\rb", "c"])
+    return buf.getvalue().startswith('"')
+
+
+_CSV_QUOTED = '[,"\\n\\r]' if _csv_quotes_cr() else '[,"\\n]'
+
+
+def _csv_col(arr):
+    """CSV fields of a pyarrow string array as ``DataFrame.to_csv`` writes them (minimal
+    quoting: a field holding a comma, quote or newline is quoted, quotes doubled; null is
+    empty)."""
+    import pyarrow.compute as pc
+    arr = pc.fill_null(arr, "")
+    need = pc.match_substring_regex(arr, _CSV_QUOTED)
+    if not pc.any(need).as_py():
+        return arr
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+    return pc.if_else(need, quoted, arr)
+
+
+def _write_i2_links(G: nx.MultiDiGraph, path) -> None:
+    """``i2_links.csv`` as ``DataFrame.to_csv`` writes the frames of :func:`_i2_link_chunks`
+    (UTF-8 with a byte order mark), made column-wise by pyarrow when the graph keeps its
+    edges as columns."""
+    columns = _edge_columns(G)
+    if columns is None:
+        with open(path, "w", encoding="utf-8-sig", newline="") as f:
+            for i, links in enumerate(_i2_link_chunks(G)):
+                links.to_csv(f, index=False, header=i == 0)
+        return
+    with open(path, "wb", buffering=1 << 20) as f:
+        f.write(("\ufeff" + ",".join(I2_LINK_COLUMNS) + "\n").encode("utf-8"))
+        for _, cols in _i2_link_arrays(G, columns):
+            parts = []
+            for name in I2_LINK_COLUMNS:
+                parts += [",", _csv_col(cols[name])] if parts else [_csv_col(cols[name])]
+            f.write(_lines_bytes(_join(*parts)))
 
 
 # --------------------------------------------------------------------------- XML writers
@@ -323,6 +426,28 @@ def _xml(value) -> str:
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     s = s.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
     return _BAD_XML.sub("", s)
+
+
+def _bool_text(v) -> str:
+    return "true" if v else "false"
+
+
+def _double_text(v) -> str:
+    return repr(float(v)) if type(v) is int else str(v)
+
+
+_TEXT_OF = {"boolean": _bool_text, "string": _xml, "double": _double_text}
+
+
+def _converters(types: dict) -> dict:
+    """``{name: value -> escaped text}`` for attribute types (what :func:`_escaped` does per
+    value, decided once per name)."""
+    return {k: _TEXT_OF.get(t, str) for k, t in types.items()}
+
+
+def _escaped_with(attrs: dict, conv: dict) -> list:
+    """:func:`_escaped` with the converters of :func:`_converters`."""
+    return [(k, conv[k](v)) for k, v in attrs.items()]
 
 
 def _escaped(attrs: dict, types: dict) -> list:
@@ -384,7 +509,8 @@ class _Prepared:
         self.node_ids = [_xml(n) for n, _ in nodes]
         self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
         self.ntypes = _attr_types(a for _, a in nodes)
-        self.nvals = [_escaped(a, self.ntypes) for _, a in nodes]
+        conv = _converters(self.ntypes)
+        self.nvals = [_escaped_with(a, conv) for _, a in nodes]
         # an unchanged person-place graph has the known edge types; any other graph is read
         self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
                        else _attr_types(a for *_, a in self._edges))
@@ -434,16 +560,17 @@ class _GraphML:
                 + "    </edge>")
 
     def edge_chunk(self, cols: dict):
-        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array (each
+        line ending in a newline)."""
         import pyarrow as pa
         import pyarrow.compute as pc
         vals = _edge_values(cols, _xml_col)
-        return _join('    <edge source="', _xml_col(cols["u"]), '" target="', _xml_col(cols["v"]),
+        return _join('    <edge source="', _escaped_col(cols, "u", _xml_col), '" target="',
+                     _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '"', _when(cols["mutual"], pa.scalar(' directed="false"')),
                      ">\n",
-                     *[pc.binary_join_element_wise(f'      <data key="{self.eid[k]}">', x,
-                                                   "</data>\n", "") for k, x in vals.items()],
-                     "    </edge>")
+                     *_wrapped('      <data key="{}">', vals, "</data>\n", self.eid.get),
+                     "    </edge>\n")
 
     def tail(self):
         yield "  </graph>"
@@ -504,19 +631,20 @@ class _GEXF:
                 + "        </attvalues>\n      </edge>")
 
     def edge_chunk(self, cols: dict):
-        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array (each
+        line ending in a newline)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
         vals = _edge_values(cols, _xml_col)
         kind = pa.array(np.where(cols["mutual"], "undirected", "directed"), pa.string())
-        return _join('      <edge source="', _xml_col(cols["u"]), '" target="', _xml_col(cols["v"]),
+        return _join('      <edge source="', _escaped_col(cols, "u", _xml_col), '" target="',
+                     _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '" type="', kind, '" label="', vals["relation"],
                      '">\n        <attvalues>\n',
-                     *[pc.binary_join_element_wise(f'          <attvalue for="{self.eid[k]}" value="', x,
-                                                   '" />\n', "") for k, x in vals.items()],
+                     *_wrapped('          <attvalue for="{}" value="', vals, '" />\n', self.eid.get),
                      f'          <attvalue for="{self.eid["networkx_key"]}" value="', cols["id"],
-                     '" />\n        </attvalues>\n      </edge>')
+                     '" />\n        </attvalues>\n      </edge>\n')
 
     def tail(self):
         yield "    </edges>"
@@ -565,7 +693,8 @@ class _Cytoscape:
         return (", " if i else " ") + self.enc(_cytoscape_edge(e, u, v, d))
 
     def edge_chunk(self, cols: dict):
-        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array."""
+        """:meth:`edge` over a chunk of :class:`_EdgeColumns`, as a pyarrow string array (each
+        line ending in a newline)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -579,13 +708,27 @@ class _Cytoscape:
                         _when(cols["intelligence"], pa.scalar(" intelligence")))
         return _join(pa.array(lead, pa.string()), '{"data": {"id": ', _json_col(cols["id"]),
                      ', "source": ', _json_col(cols["u"]), ', "target": ', _json_col(cols["v"]),
-                     *[pc.binary_join_element_wise(f', {json.dumps(k)}: ', x, "", "")
-                       for k, x in vals.items()],
-                     '}, "classes": ', _json_col(classes), "}")
+                     *_wrapped(', {}: ', vals, "", json.dumps),
+                     '}, "classes": ', _json_col(classes), "}\n")
 
     def tail(self):
         yield "]},"
         yield ' "style": ' + self.enc(CYTOSCAPE_STYLE) + "}"
+
+
+def _write_lines(f, lines, batch: int = 20_000) -> None:
+    """Write text lines, each followed by a newline, UTF-8 encoded ``batch`` lines at a time
+    (one encode and write per line is most of the cost for the nodes of a large graph)."""
+    buf: list = []
+    for line in lines:
+        buf.append(line)
+        if len(buf) >= batch:
+            buf.append("")
+            f.write("\n".join(buf).encode("utf-8"))
+            buf.clear()
+    if buf:
+        buf.append("")
+        f.write("\n".join(buf).encode("utf-8"))
 
 
 def _write_formats(pr: _Prepared, targets: dict) -> None:
@@ -595,17 +738,17 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
     try:
         fmts = [(files[Path(p)], f) for p, f in targets.items()]
         for f, fmt in fmts:
-            f.writelines((line + "\n").encode("utf-8") for line in fmt.head(pr))
+            _write_lines(f, fmt.head(pr))
         if pr.columns is not None:
             for cols in pr.columns:
                 for f, fmt in fmts:
-                    f.write(_lines_bytes(fmt.edge_chunk(cols)))
+                    f.write(_lines_bytes(fmt.edge_chunk(cols), ended=True))
         else:
             for i, row in enumerate(pr.edges()):
                 for f, fmt in fmts:
                     f.write((fmt.edge(row, i) + "\n").encode("utf-8"))
         for f, fmt in fmts:
-            f.writelines((line + "\n").encode("utf-8") for line in fmt.tail())
+            _write_lines(f, fmt.tail())
     finally:
         for f in files.values():
             f.close()
@@ -657,22 +800,27 @@ def _grades(gradings) -> tuple[str, str, str]:
     return (code[:1], code[1:2], handling.strip())
 
 
+_I2_DESCRIBED = ("care_status", "cse_risk", "premises_type", "postcode", "precision", "status")
+
+
 def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
-    ents = []
-    for n, d in sorted(node_items(G)):
-        kind = d.get("kind", "person")
-        desc = []
-        for a in ("care_status", "cse_risk", "premises_type", "postcode", "precision", "status"):
-            if d.get(a):
-                desc.append(f"{a}={d[a]}")
-        ents.append({"Entity Type": I2_ENTITY_TYPES.get(kind, "Person"), "Identity": n,
-                     "Label": d.get("label", n), "Description": "; ".join(desc),
-                     "Role": d.get("role", "child" if kind == "child" else ""),
-                     "Records": "; ".join(d.get("records") or []),
-                     "Easting": _round(d.get("easting")), "Northing": _round(d.get("northing")),
-                     "Restricted": "Yes" if d.get("restricted") else "No",
-                     "Unresolved": "Yes" if d.get("unresolved") else "No"})
-    return pd.DataFrame(ents, columns=I2_ENTITY_COLUMNS)
+    """The i2 entities frame, one row per node sorted by id, made as column lists."""
+    items = sorted(node_items(G), key=lambda x: x[0])
+    attrs = [d for _, d in items]
+    kinds = [d.get("kind", "person") for d in attrs]
+    cols = {
+        "Entity Type": [I2_ENTITY_TYPES.get(k, "Person") for k in kinds],
+        "Identity": [n for n, _ in items],
+        "Label": [d.get("label", n) for n, d in items],
+        "Description": ["; ".join([f"{a}={d[a]}" for a in _I2_DESCRIBED if d.get(a)])
+                        for d in attrs],
+        "Role": [d.get("role", "child" if k == "child" else "") for d, k in zip(attrs, kinds)],
+        "Records": ["; ".join(d.get("records") or []) for d in attrs],
+        "Easting": [_round(d.get("easting")) for d in attrs],
+        "Northing": [_round(d.get("northing")) for d in attrs],
+        "Restricted": ["Yes" if d.get("restricted") else "No" for d in attrs],
+        "Unresolved": ["Yes" if d.get("unresolved") else "No" for d in attrs]}
+    return pd.DataFrame(cols, columns=I2_ENTITY_COLUMNS)
 
 
 def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
@@ -747,9 +895,7 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
     # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
     _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8-sig")
-    with open(paths["i2_links"], "w", encoding="utf-8-sig", newline="") as f:
-        for i, links in enumerate(_i2_link_chunks(G)):
-            links.to_csv(f, index=False, header=i == 0)
+    _write_i2_links(G, paths["i2_links"])
     return paths
 
 

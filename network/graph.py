@@ -60,6 +60,7 @@ __all__ = [
     "merge_places",
     "person_place_graph",
     "person_place_tables",
+    "person_place_tables_of",
     "PersonPlaceGraph",
     "LIST_ATTRS",
     "edge_list",
@@ -132,6 +133,13 @@ def _col(frame: pd.DataFrame | None, name: str, default=None) -> pd.Series:
 
 def _empty(frame) -> bool:
     return frame is None or len(frame) == 0
+
+
+def _is_arrow_str(dtype) -> bool:
+    """Whether ``dtype`` is pandas' default ``str`` dtype (Arrow-backed, NaN for missing): what
+    a frame infers from an object array of strings."""
+    return (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+            and dtype.na_value is np.nan)
 
 
 def _objects(values) -> np.ndarray:
@@ -338,9 +346,14 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
         pn = premises["name"].astype(str).str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
         pmap = pd.Series(premises["premises_id"].astype(str).to_numpy(), index=pn.to_numpy())
         pmap = pmap[~pmap.index.duplicated(keep=False)]
-        txt = (points["text"].astype("string").str.lower().str.replace(r"\s+", " ", regex=True)
-               .str.strip().str.replace(r"^(outside|near|at|the)\s+", "", regex=True))
-        hit = txt.map(pmap).to_numpy(dtype=object)
+        # only fine points the geocoder did not match can be named premises: normalise their
+        # texts only
+        cand = np.flatnonzero(np.isin(cls, ["fine"]) & ~matched)
+        txt = (points["text"].iloc[cand].astype("string").str.lower()
+               .str.replace(r"\s+", " ", regex=True).str.strip()
+               .str.replace(r"^(outside|near|at|the)\s+", "", regex=True))
+        hit = np.full(len(points), None, dtype=object)
+        hit[cand] = txt.map(pmap).to_numpy(dtype=object)
         by_name = pd.notna(hit) & np.isin(cls, ["fine"]) & ~matched
         values[by_name] = np.array(["premises:" + str(x) for x in hit[by_name]], dtype=object)
         named |= by_name
@@ -390,6 +403,11 @@ class _EdgeBuffer:
 
         def arr(x):
             if isinstance(x, pd.Series):
+                # Arrow strings and date-times are kept as they are (the frame would infer
+                # them back from Python objects: a Python string per record, gigabytes at
+                # national scale, only to be dropped again)
+                if _is_arrow_str(x.dtype) or x.dtype.kind == "M":
+                    return x.array
                 return _objects(x)
             if isinstance(x, (np.ndarray, list)):
                 return x
@@ -576,31 +594,86 @@ def person_place_tables(children: pd.DataFrame | None = None, persons: pd.DataFr
     return _aggregate_edges(nodes, buf, idx)
 
 
+def _columns(frame: pd.DataFrame, names) -> list:
+    """The columns ``names`` of ``frame`` as object arrays (None for a missing column), made
+    column-wise (``itertuples`` over Arrow strings builds each value in Python)."""
+    return [_objects(frame[c]) if c in frame.columns else np.full(len(frame), None, dtype=object)
+            for c in names]
+
+
+def _missing(v) -> bool:
+    """What :meth:`_Nodes.add` does not write: None and float NaN."""
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _full_name(given, family) -> str:
+    return " ".join(x for x in (given, family) if isinstance(x, str) and x)
+
+
+def person_place_tables_of(frames: dict, *, include_homes: bool = True,
+                           premises_radius: float = 30.0) -> PersonPlaceGraph:
+    """:func:`person_place_tables` of a dict of the frames (the names of ``docs/FRAMES.md``,
+    as ``api.jobs.network.load_frames`` gives them), taking each frame out of the dict as soon
+    as the build has read it for the last time: the caller's frames (gigabytes at national
+    scale) are not all held while the edges are aggregated. The same tables."""
+    children, persons, premises = (frames.get(n) for n in ("children", "persons", "premises"))
+    idx = build_ref_index(children, persons, premises)
+    idx.names  # made now: the index then no longer needs the children and persons frames
+    idx._frames = ()
+    nodes = _Nodes()
+    _add_people(nodes, children, persons)
+    _add_premises(nodes, premises)
+    buf = _EdgeBuffer()
+    intel_places = _add_place_edges(nodes, buf, idx, frames.get("episodes"),
+                                    frames.pop("place_events", None),
+                                    children if include_homes else None, persons,
+                                    frames.get("intelligence"), premises, premises_radius)
+    del children, persons, premises
+    for name in ("children", "persons", "premises"):
+        frames.pop(name, None)
+    _add_found_with(nodes, buf, idx, frames.pop("episodes", None))
+    _add_associates(nodes, buf, idx, frames.pop("return_interviews", None))
+    _add_links(nodes, buf, idx, frames.pop("links", None))
+    _add_intelligence(nodes, buf, idx, frames.pop("intelligence", None), intel_places)
+    del intel_places
+    return _aggregate_edges(nodes, buf, idx)
+
+
 def _add_people(nodes: _Nodes, children, persons) -> None:
     """Child and person nodes (records, label, the attributes the exports show)."""
     if not _empty(children):
         recs = _records_of(children, "child_key")
-        for r in children.drop_duplicates("person_id").itertuples(index=False):
-            nodes.add(str(r.person_id), records=recs.get(str(r.person_id)))
-            name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
-                            if isinstance(x, str) and x)
-            nodes.add(str(r.person_id), kind="child", label=name or str(r.person_id),
-                      care_status=getattr(r, "care_status", None),
-                      cse_risk=getattr(r, "cse_risk", None), sex=getattr(r, "sex", None))
+        ch = children.drop_duplicates("person_id")
+        pids = ch["person_id"].astype(str).tolist()
+        attrs = nodes.attrs
+        for pid, given, family, care, cse, sex in zip(pids, *_columns(
+                ch, ("given_name", "family_name", "care_status", "cse_risk", "sex"))):
+            if pid in attrs:
+                nodes.add(pid, records=recs.get(pid))
+                nodes.add(pid, kind="child", label=_full_name(given, family) or pid,
+                          care_status=care, cse_risk=cse, sex=sex)
+                continue
+            # a new node: its attributes in the order ``_Nodes.add`` would write them
+            d = {} if (rec := recs.get(pid)) is None else {"records": rec}
+            d["kind"] = "child"
+            d["label"] = _full_name(given, family) or pid
+            for k, v in (("care_status", care), ("cse_risk", cse), ("sex", sex)):
+                if not _missing(v):
+                    d[k] = v
+            attrs[pid] = d
     if not _empty(persons):
         recs = _records_of(persons, "person_key")
         attrs = nodes.attrs
-        for r in persons.drop_duplicates("person_id").itertuples(index=False):
-            pid = str(r.person_id)
+        ps = persons.drop_duplicates("person_id")
+        pids = ps["person_id"].astype(str).tolist()
+        for pid, given, family, role, sex, dob in zip(pids, *_columns(
+                ps, ("given_name", "family_name", "role", "sex", "dob"))):
             if pid in attrs and "records" in attrs[pid]:
                 attrs[pid]["records"] = sorted(set(attrs[pid]["records"]) | set(recs.get(pid, [])))
             else:
                 nodes.add(pid, records=recs.get(pid))
-            name = " ".join(x for x in (getattr(r, "given_name", None), getattr(r, "family_name", None))
-                            if isinstance(x, str) and x)
-            nodes.add(pid, kind="person", label=name or pid,
-                      role=getattr(r, "role", None), sex=getattr(r, "sex", None),
-                      dob=_date(getattr(r, "dob", None)))
+            nodes.add(pid, kind="person", label=_full_name(given, family) or pid,
+                      role=role, sex=sex, dob=_date(dob))
 
 
 def _add_premises(nodes: _Nodes, premises) -> None:
@@ -645,6 +718,8 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
             nodes.add(nid, kind="place", label=label.get(nid, nid), easting=float(e),
                       northing=float(n), precision=str(pr), texts=texts.get(nid, []),
                       restricted=bool(rs))
+        del agg, tx, tc, label, texts
+    del pl, prem  # copies of the points: not held while the edge records are made
     # written place text -> place node (the last point of a text wins), vectorised
     tn = pd.DataFrame({"t": _objects(pts["text"]), "node": _objects(pts["node"])})
     tn = tn[tn["t"].map(type) == str].drop_duplicates(keep="last")
@@ -654,6 +729,7 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
                      index=key[ok_t].to_numpy(dtype=object))
     tmap = tmap[~tmap.index.duplicated(keep="last")]
     idx.place_texts = dict(zip(tmap.index.tolist(), tmap.tolist()))
+    del tn, key, ok_t, tmap
     ev = pts[pts["who"].notna()]
     buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
             intelligence=False, restricted=ev["restricted"], text=ev["text"])
@@ -772,7 +848,11 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
     """The edge records aggregated into edges, one per (u, v, key) (key = relation, or
     ``relation/intel`` for intelligence), sorted: count, first and last dates, restricted when
     any record is, and the provenance list columns; the nodes the edges name that no step
-    added (unresolved references) are added."""
+    added (unresolved references) are added.
+
+    The records are sorted once by (u, v, key, source); an edge is then a run of rows, so its
+    id, count, first/last and flags are numpy reductions over the runs, and each date is
+    parsed and written as ISO text once (:func:`_utc_seconds`, :func:`_iso_arrow`)."""
     import pyarrow as pa
     ed = buf.frame()
     buf.parts.clear()
@@ -790,44 +870,72 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
         empty = empty.astype({"intelligence": bool, "count": np.int64, "restricted": bool})
         lists = {name: pa.array([], pa.list_(pa.string())) for name in LIST_ATTRS}
         return PersonPlaceGraph(node_attrs, empty, lists)
-    ed["iso"] = _iso_series(ed["date"])
+    ed["ts"] = _utc_seconds(ed.pop("date"))
     ed["intelligence"] = ed["intelligence"].astype(bool)
     ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
     ed["relation"] = ed["relation"].astype(str)
     ed["key"] = np.where(ed["intelligence"], ed["relation"] + "/intel", ed["relation"])
     ed["source"] = ed["source"].astype(str)
     ed = ed.sort_values(["u", "v", "key", "source"], kind="stable")
-    k3 = ["u", "v", "key"]
-    ed["ts"] = pd.to_datetime(ed["iso"], utc=True, format="ISO8601")
-    grp = ed.groupby(k3, sort=True)
-    agg = ed.drop_duplicates(k3)[k3 + ["relation", "intelligence"]].set_index(k3)
-    agg["restricted"] = grp["restricted"].any()
-    agg["count"] = grp.size()
-    agg["first"] = _iso_series(grp["ts"].min())
-    agg["last"] = _iso_series(grp["ts"].max())
-    agg = agg.sort_index()
-    # edge ids in the sorted order of ``agg``; the provenance lists are columns indexed by
-    # edge id, not Python lists on each edge
-    ed["eid"] = grp.ngroup().to_numpy()
-    m = len(agg)
+    n = len(ed)
+    # runs of equal (u, v, key) are the edges (eid in sorted order); runs of equal source
+    # within an edge are its distinct sources
+    codes = {c: pd.factorize(ed[c])[0] for c in ("u", "v", "key", "source")}
+    new = np.ones(n, dtype=bool)
+    new[1:] = ((codes["u"][1:] != codes["u"][:-1]) | (codes["v"][1:] != codes["v"][:-1])
+               | (codes["key"][1:] != codes["key"][:-1]))
+    new_source = new.copy()
+    new_source[1:] |= codes["source"][1:] != codes["source"][:-1]
+    del codes
+    starts = np.flatnonzero(new)
+    eid = np.cumsum(new) - 1
+    m = len(starts)
+    ts = ed["ts"].to_numpy()
+    del ed["ts"]
+    tsi = ts.view(np.int64)
+    nat = np.isnat(ts)
+    first = np.minimum.reduceat(np.where(nat, np.iinfo(np.int64).max, tsi), starts)
+    first = np.where(first == np.iinfo(np.int64).max, np.iinfo(np.int64).min, first)
+    last = np.maximum.reduceat(tsi, starts)  # NaT is the smallest int64
+    iso = _iso_arrow(ts)
+
+    def strings(col, rows):
+        return pa.array(ed[col].array[rows] if rows is not None else ed[col].array).cast(pa.string())
+
+    def usable(col):
+        return np.fromiter((isinstance(x, str) for x in ed[col].to_numpy(dtype=object)),
+                           dtype=bool, count=n)
+
+    def distinct(col, keep):
+        """Rows of ``keep`` whose (edge, col) value was not seen before in the edge."""
+        rows = np.flatnonzero(keep)
+        vc = pd.factorize(ed[col].to_numpy(dtype=object)[rows])[0]
+        dup = pd.Series(eid[rows] * (int(vc.max()) + 1 if len(vc) else 1) + vc).duplicated().to_numpy()
+        return rows[~dup]
+
+    src_rows = np.flatnonzero(new_source)
+    dated = np.flatnonzero(~nat)
+    dated = dated[np.lexsort((tsi[dated], eid[dated]))]
+    grading_ok = usable("grading")
+    grading_ok &= ed["grading"].to_numpy(dtype=object) != ""
+    g_rows = distinct("grading", grading_ok)
+    t_rows = distinct("text", usable("text"))
     lists = {
-        "sources": _list_column(ed.drop_duplicates(k3 + ["source"]), "source", m),
-        "dates": _list_column(ed[ed["iso"].notna()].sort_values(["eid", "iso"], kind="stable"),
-                              "iso", m),
-        "gradings": _list_column(
-            ed[ed["grading"].map(lambda x: isinstance(x, str) and x != "")]
-            .drop_duplicates(k3 + ["grading"]), "grading", m),
-        "texts": _list_column(ed[ed["text"].map(lambda x: isinstance(x, str))]
-                              .drop_duplicates(k3 + ["text"]), "text", m, limit=5)}
-    del ed, grp
-    ix = agg.index
+        "sources": _list_array(eid[src_rows], strings("source", src_rows), m),
+        "dates": _list_array(eid[dated], iso.take(pa.array(dated)), m),
+        "gradings": _list_array(eid[g_rows], pa.array(ed["grading"].to_numpy(dtype=object)[g_rows],
+                                                      pa.string()), m),
+        "texts": _list_array(eid[t_rows], pa.array(ed["text"].to_numpy(dtype=object)[t_rows],
+                                                   pa.string()), m, limit=5)}
     table = pd.DataFrame({
-        "u": pd.Categorical(ix.get_level_values(0)), "v": pd.Categorical(ix.get_level_values(1)),
-        "key": pd.Categorical(ix.get_level_values(2)),
-        "relation": pd.Categorical(agg["relation"].to_numpy(dtype=object)),
-        "intelligence": agg["intelligence"].to_numpy(bool), "count": agg["count"].to_numpy(np.int64),
-        "first": agg["first"].to_numpy(dtype=object), "last": agg["last"].to_numpy(dtype=object),
-        "restricted": agg["restricted"].to_numpy(bool)})
+        "u": pd.Categorical(ed["u"].array[starts]), "v": pd.Categorical(ed["v"].array[starts]),
+        "key": pd.Categorical(ed["key"].to_numpy(dtype=object)[starts]),
+        "relation": pd.Categorical(ed["relation"].to_numpy(dtype=object)[starts]),
+        "intelligence": ed["intelligence"].to_numpy(bool)[starts],
+        "count": np.diff(np.r_[starts, n]).astype(np.int64),
+        "first": _iso_arrow(first.view("datetime64[s]")).to_numpy(zero_copy_only=False),
+        "last": _iso_arrow(last.view("datetime64[s]")).to_numpy(zero_copy_only=False),
+        "restricted": np.logical_or.reduceat(ed["restricted"].to_numpy(bool), starts)})
     return PersonPlaceGraph(node_attrs, table, lists)
 
 
@@ -865,23 +973,70 @@ def node_attr(G, name: str) -> dict:
 LIST_ATTRS = ("sources", "dates", "gradings", "texts")
 
 
-def _list_column(frame: pd.DataFrame, col: str, m: int, limit: int | None = None):
-    """A pyarrow ListArray of ``m`` string lists: row ``i`` holds the values of ``col`` of the
-    rows of ``frame`` whose ``eid`` is ``i``, in frame order (at most ``limit`` each). One
-    offsets array and one string buffer instead of a Python list of Python strings per edge."""
+def _list_array(eid: np.ndarray, values, m: int, limit: int | None = None):
+    """A pyarrow ListArray of ``m`` string lists: row ``i`` holds the ``values`` (a pyarrow
+    string array) whose ``eid`` (non-decreasing) is ``i``, in order, at most ``limit`` each.
+    One offsets array and one string buffer instead of a Python list of Python strings per
+    edge."""
     import pyarrow as pa
-    eid = frame["eid"].to_numpy(np.int64)
-    order = np.argsort(eid, kind="stable")
-    eid = eid[order]
-    values = _objects(frame[col])[order]
+    eid = np.asarray(eid, dtype=np.int64)
     if limit is not None and len(eid):
         starts = np.searchsorted(eid, eid, side="left")
         keep = (np.arange(len(eid)) - starts) < limit
-        eid, values = eid[keep], values[keep]
+        eid, values = eid[keep], values.filter(pa.array(keep))
     offsets = np.zeros(m + 1, dtype=np.int32)
     np.cumsum(np.bincount(eid, minlength=m), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
-                                    pa.array(values.tolist(), pa.string()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values.cast(pa.string()))
+
+
+def _utc_seconds(values: pd.Series) -> np.ndarray:
+    """Date-times as numpy ``datetime64[s]`` UTC, floored to the second (NaT where missing):
+    the instant the ISO text of :func:`_iso_arrow` writes."""
+    t = pd.to_datetime(values, utc=True, errors="coerce", format="mixed") if values.dtype == object \
+        else pd.to_datetime(values, utc=True, errors="coerce")
+    return t.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+
+
+_ISO_LEN = 20  # YYYY-MM-DDTHH:MM:SSZ
+
+
+def _iso_arrow(seconds: np.ndarray):
+    """ISO 8601 UTC text (``YYYY-MM-DDTHH:MM:SSZ``, null where NaT) of ``datetime64[s]``
+    values as a pyarrow string array, written digit by digit in numpy (``strftime`` makes a
+    Python string per value)."""
+    import pyarrow as pa
+    s = np.asarray(seconds, dtype="datetime64[s]")
+    n = len(s)
+    valid = ~np.isnat(s)
+    s = s[valid]
+    days = s.astype("datetime64[D]")
+    months = s.astype("datetime64[M]")
+    year = s.astype("datetime64[Y]").astype(np.int64) + 1970
+    if len(s) and (year.min() < 1000 or year.max() > 9999):
+        out = pd.Series(s).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(dtype=object)
+        full = np.full(n, None, dtype=object)
+        full[valid] = out
+        return pa.array(full, pa.string())
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    sod = (s - days.astype("datetime64[s]")).astype(np.int64)
+    buf = np.empty((len(s), _ISO_LEN), dtype=np.uint8)
+    for col, (value, width) in zip((0, 5, 8, 11, 14, 17),
+                                   ((year, 4), (month, 2), (day, 2), (sod // 3600, 2),
+                                    (sod // 60 % 60, 2), (sod % 60, 2))):
+        for k in range(width):
+            buf[:, col + k] = 48 + value // 10 ** (width - 1 - k) % 10
+    for col, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")):
+        buf[:, col] = ord(ch)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.where(valid, _ISO_LEN, 0), out=offsets[1:])
+    otype, atype = ((np.int32, pa.string()) if offsets[-1] < 2 ** 31
+                    else (np.int64, pa.large_string()))
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    arr = pa.Array.from_buffers(atype, n, [bitmap, pa.py_buffer(offsets.astype(otype)),
+                                           pa.py_buffer(buf.reshape(-1))],
+                                null_count=int(n - valid.sum()))
+    return arr.cast(pa.string())
 
 
 def edge_list(G: nx.MultiDiGraph, d: dict, name: str) -> list:
@@ -934,14 +1089,6 @@ def _agg_lists(frame: pd.DataFrame, keys, col: str, limit: int | None = None) ->
     kf = frame[keys].iloc[order[starts]]
     kv = list(kf.itertuples(index=False, name=None)) if len(keys) > 1 else kf.iloc[:, 0].tolist()
     return {k: vals[s:e] for k, s, e in zip(kv, starts.tolist(), ends.tolist())}
-
-
-def _iso_series(values: pd.Series) -> pd.Series:
-    """ISO 8601 UTC strings (``...Z``) of date-times (None where missing), vectorised."""
-    t = pd.to_datetime(values, utc=True, errors="coerce", format="mixed") if values.dtype == object \
-        else pd.to_datetime(values, utc=True, errors="coerce")
-    out = t.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
-    return out.where(t.notna(), None)
 
 
 def _date(x) -> str | None:

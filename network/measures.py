@@ -37,7 +37,15 @@ from network.graph import PersonPlaceGraph, edge_list, edge_table, node_attr, no
 
 def _isin(values, allowed) -> np.ndarray:
     """Vectorised membership on object values (pandas' Arrow-string ``isin`` builds a Python
-    scalar per allowed value, which is slow for large sets)."""
+    scalar per allowed value, which is slow for large sets). Arrow strings are looked up by
+    pyarrow's hash kernel, without making a Python string per value."""
+    arr = getattr(values, "array", None)
+    if hasattr(arr, "__arrow_array__") and all(type(x) is str for x in allowed):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arr = pa.array(arr)
+        found = pc.is_in(arr, value_set=pa.array(list(allowed), arr.type))
+        return found.to_numpy(zero_copy_only=False).astype(bool)
     return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(pd.Index(list(allowed), dtype=object))
 
 __all__ = ["evidence_weight", "edge_frame", "centrality", "bridging_persons", "find_node",
@@ -232,6 +240,7 @@ def _brandes(A, sources, n_total: int | None = None) -> np.ndarray:
     dist = np.full(n, -1, dtype=np.int64)
     sigma = np.zeros(n)
     delta = np.zeros(n)
+    seen = np.zeros(n, dtype=bool)
     for s in sources:
         dist[:] = -1
         sigma[:] = 0.0
@@ -255,7 +264,12 @@ def _brandes(A, sources, n_total: int | None = None) -> np.ndarray:
             src, nb = src[keep], nb[keep]
             fresh = nb[dist[nb] == -1]
             if len(fresh):
-                fresh = np.unique(fresh)
+                if len(fresh) * 32 < n:
+                    fresh = np.unique(fresh)
+                else:  # sorted distinct by a scan of a mark array: no sort of a large level
+                    seen[fresh] = True
+                    fresh = np.flatnonzero(seen)
+                    seen[fresh] = False
                 dist[fresh] = d + 1
             on = dist[nb] == d + 1
             v, w = src[on], nb[on]
@@ -466,7 +480,7 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
     resolved children only (:func:`_path_edges`)."""
     if len(a_x) == 0 or len(x_c) == 0:
         return None
-    places = sorted(set(a_x["v"]) & set(x_c["u"]))
+    places = np.intersect1d(_distinct(a_x["v"]), _distinct(x_c["u"])).tolist()
     pidx = pd.Index(places, dtype=object)
     ax = a_x[_isin(a_x["v"], places)].reset_index(drop=True)
     xc = x_c[_isin(x_c["u"], places)].reset_index(drop=True)
@@ -586,6 +600,12 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
                       n_adults, n_children)
 
 
+def _distinct(values: pd.Series) -> np.ndarray:
+    """The sorted distinct values of a string column as an object array (``sorted(set(...))``
+    without iterating Arrow strings one by one)."""
+    return np.unique(values.to_numpy(dtype=object)) if len(values) else np.zeros(0, dtype=object)
+
+
 def _rows_of(keys: np.ndarray, wanted) -> np.ndarray:
     """Row numbers of the sorted ``keys`` equal to any of the sorted ``wanted``."""
     lo = np.searchsorted(keys, wanted, "left")
@@ -648,7 +668,7 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
         return pd.DataFrame(columns=cols)
     pe = _path_edges(G, adults)
     label = node_attr(G, "label")
-    parts = [_bridging_block(pe, block, place_decay, label, evidence_items)
+    parts = [_bridging_block(pe, block, place_decay, label, evidence_items, min_children)
              for block in _adult_blocks(pe, adults, max_paths)]
     parts = [p for p in parts if p is not None]
     if not parts:
@@ -666,7 +686,7 @@ def bridging_persons(G: nx.MultiDiGraph, *, min_children: int = 2, place_decay: 
 
 
 def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dict,
-                    evidence_items: int) -> pd.DataFrame | None:
+                    evidence_items: int, min_children: int = 1) -> pd.DataFrame | None:
     """The per-adult rows of :func:`bridging_persons` for one sorted block of adults (index
     ``adult``; every adult with a path), or None when none has one.
 
@@ -678,7 +698,7 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     block = np.asarray(adults, dtype=object)
     direct = pe.direct.iloc[_rows_of(pe.direct_adults, block)]
     a_x = pe.a_x.iloc[_rows_of(pe.a_x_adults, block)]
-    x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, np.asarray(sorted(set(a_x["v"])), dtype=object))]
+    x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, _distinct(a_x["v"]))]
     two = _two_step_best(a_x, x_c, place_decay, pe.n_adults, pe.n_children)
     if len(direct) == 0 and two is None:
         return None
@@ -727,22 +747,28 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     start = np.flatnonzero(np.r_[True, ea[1:] != ea[:-1]]) if len(ea) else np.zeros(0, np.int64)
     rank = np.arange(len(ea)) - np.repeat(start, np.diff(np.r_[start, len(ea)]))
     e = e[rank < evidence_items]
+    # written out only for the adults :func:`bridging_persons` keeps
+    kept = agg["children"].to_numpy() >= max(min_children, 1)
+    e = e[kept[A[e]]]
+    c_list, a_list = c_names.tolist(), a_names.tolist()
     d_rel = direct["relation"].astype(str).tolist()
     d_int = direct["intelligence"].to_numpy(bool)
-    if two:
-        t_rel = (two.ax["relation"].astype(str).to_numpy(dtype=object)[two.a] + "+"
-                 + two.xc["relation"].astype(str).to_numpy(dtype=object)[two.c])
-        t_int = two.ax["intelligence"].to_numpy(bool)[two.a] | two.xc["intelligence"].to_numpy(bool)[two.c]
+    if two:  # read for the written paths only (an adult at a busy place has thousands)
+        ax_rel = two.ax["relation"].astype(str).tolist()
+        xc_rel = two.xc["relation"].astype(str).tolist()
+        ax_int = two.ax["intelligence"].to_numpy(bool)
+        xc_int = two.xc["intelligence"].to_numpy(bool)
     texts: dict = {}
     for i in e.tolist():
         if i < nd:
-            txt = f"{c_names[C[i]]} {d_rel[i]}" + (" [intelligence]" if d_int[i] else "")
+            txt = f"{c_list[C[i]]} {d_rel[i]}" + (" [intelligence]" if d_int[i] else "")
         else:
             j = i - nd
+            a, c = two.a[j], two.c[j]
             via = two.places[tx[j]]
-            txt = (f"{c_names[C[i]]} {t_rel[j]} via {via} ({label.get(via, via)})"
-                   + (" [intelligence]" if t_int[j] else ""))
-        texts.setdefault(a_names[A[i]], []).append(txt)
+            txt = (f"{c_list[C[i]]} {ax_rel[a]}+{xc_rel[c]} via {via} ({label.get(via, via)})"
+                   + (" [intelligence]" if ax_int[a] or xc_int[c] else ""))
+        texts.setdefault(a_list[A[i]], []).append(txt)
     agg["evidence"] = pd.Series({k: "; ".join(v) for k, v in texts.items()}, dtype=object)
     return agg[agg["children"] > 0]
 
@@ -766,8 +792,16 @@ def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.
     at = both[both["kind_u"].isin(PLACE_KINDS) & ~_isin(both["u"], vague)]
     kids = at[(at["kind_v"] == "child") & at["relation"].isin(CHILD_PLACE_RELATIONS)]
     adults = at[at["kind_v"] == "person"]
-    g = kids.groupby("u").agg(children=("v", "nunique"), child_ids=("v", lambda x: sorted(set(x))),
-                              records=("count", "sum"))
+    g = kids.groupby("u").agg(children=("v", "nunique"), records=("count", "sum"))
+    # the sorted distinct children of each place, as slices of one sorted frame (a Python call
+    # per place was most of this measure at scale)
+    pairs = kids[["u", "v"]].drop_duplicates().sort_values(["u", "v"])
+    pu = pairs["u"].to_numpy(dtype=object)
+    pv = pairs["v"].to_numpy(dtype=object).tolist()
+    starts = np.flatnonzero(np.r_[True, pu[1:] != pu[:-1]]) if len(pu) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(pu)].astype(int)
+    ids = {pu[s]: pv[s:e] for s, e in zip(starts.tolist(), ends.tolist())}
+    g.insert(1, "child_ids", pd.Series([ids[x] for x in g.index], index=g.index, dtype=object))
     g["adults"] = adults.groupby("u")["v"].nunique()
     g["intelligence"] = at[at["intelligence"]].groupby("u").size()
     g = g.fillna({"adults": 0, "intelligence": 0})

@@ -881,7 +881,7 @@ def step_graph(ctx: Context) -> dict:
     and the exports (GraphML, GEXF, Cytoscape, i2); results into the store (and the child-adult
     links the groups step reads)."""
     from network.exports import write_all
-    from network.graph import person_place_tables
+    from network.graph import person_place_tables_of
     from network.measures import bridging_persons, centrality, components, places_linking_children
     p, store, o = ctx.progress, ctx.store, ctx.opts
     p.start("graph", total=len(GRAPH_PHASES), label="graph (phases)")
@@ -896,10 +896,10 @@ def step_graph(ctx: Context) -> dict:
 
     frames = network_frames(store)
     phase_done("frames")
-    G = person_place_tables(frames["children"], frames["persons"], frames["episodes"],
-                            frames["return_interviews"], frames["place_events"],
-                            frames["premises"], frames["intelligence"], frames["links"])
-    del frames  # the measures and exports read the graph only: give back the frames' gigabytes
+    # each frame is given back as soon as the build has read it (the measures and exports
+    # read the graph only): the frames' gigabytes are not all held while the edges aggregate
+    G = person_place_tables_of(frames)
+    del frames
     phase_done("graph")
     bridging = bridging_persons(G)
     bridging[list(R.BRIDGING_PERSONS.columns)].to_csv(ctx.out / R.BRIDGING_PERSONS.file,

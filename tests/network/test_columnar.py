@@ -154,3 +154,29 @@ def test_empty_tables_export_and_measure(tmp_path):
     links = pd.read_csv(paths["i2_links"], encoding="utf-8-sig")
     assert list(links.columns) == exports.I2_LINK_COLUMNS and len(links) == 0
     assert len(components(T)) == 1 and len(child_adult_links(T)) == 0
+
+
+def test_iso_text_written_in_numpy_equals_strftime():
+    """The edges' ISO dates (``_iso_arrow`` of ``_utc_seconds``) are what ``strftime`` writes:
+    UTC, floored to the second (also before 1970), None where missing."""
+    from network.graph import _iso_arrow, _utc_seconds
+    rng = np.random.default_rng(0)
+    t = pd.Series(pd.to_datetime(rng.integers(-2 * 10**15, 4 * 10**15, 5000), unit="us", utc=True))
+    t[rng.random(5000) < 0.1] = pd.NaT
+    mixed = pd.Series(["2020-01-01T10:00:00.7+01:00", None, "1960-05-05 00:00:00.5",
+                       pd.Timestamp("1999-12-31 23:59:59.999", tz="UTC")], dtype=object)
+    for values in (t, mixed):
+        parsed = (pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+                  if values.dtype == object else values)
+        want = [None if pd.isna(x) else x.strftime("%Y-%m-%dT%H:%M:%SZ") for x in parsed]
+        assert _iso_arrow(_utc_seconds(values)).to_pylist() == want
+
+
+def test_i2_csv_fields_quoted_as_to_csv(tmp_path):
+    """``_csv_col`` quotes a field exactly where ``DataFrame.to_csv`` does."""
+    import pyarrow as pa
+    values = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "", " lead", "é; x", None]
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"a": values, "b": 1}).to_csv(path, index=False, header=False)
+    lines = exports._join(exports._csv_col(pa.array(values, pa.string())), ",1")
+    assert bytes(exports._lines_bytes(lines)) == path.read_bytes()
