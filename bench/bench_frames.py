@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,17 +25,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from revision import module_at  # noqa: E402
 
 
 def old_module(commit: str):
-    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:geo/storage/store.py"],
-                         check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="wf-frames-")) / "old_store.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("old_store", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return module_at(commit, "geo/storage/store.py", "old_store")
 
 
 def same(a: pd.DataFrame, b: pd.DataFrame, label: str) -> None:

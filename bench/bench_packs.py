@@ -13,11 +13,9 @@ mog_member. Prints a Markdown table; machine load (``uptime``) is printed with i
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,17 +23,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from revision import module_at  # noqa: E402
 
 
 def reference_module(rev: str):
-    src = subprocess.run(["git", "show", f"{rev}:geo/meetings/scorecards.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="wf-ref-")) / "scorecards_ref.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("scorecards_ref", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return module_at(rev, "geo/meetings/scorecards.py", "scorecards_ref")
 
 
 def run(mod, data, period, n=6):
