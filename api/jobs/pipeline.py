@@ -1053,9 +1053,11 @@ def step_results(ctx: Context) -> dict:
     if want - names:
         raise PipelineError(f"results not stored: {', '.join(sorted(want - names))}")
     record = ctx.cache.get("record", {})
+    reports = ctx.cache.get("reports", {})
     doc = {"fingerprint": record.get("fingerprint"), "params": record.get("params"),
-           "steps": {s: {k: v for k, v in r.items() if k != "traceback"}
-                     for s, r in ctx.cache.get("reports", {}).items()},
+           # in pipeline order (a step of the second process is reported when it is joined)
+           "steps": {s: {k: v for k, v in reports[s].items() if k != "traceback"}
+                     for s in STEPS if s in reports},
            # the outputs beside it (not itself: a first run and a rerun list the same files)
            "files": sorted(p.name for p in ctx.out.iterdir()
                            if p.is_file() and p.name != R.PIPELINE_RUN.file),

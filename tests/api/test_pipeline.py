@@ -123,6 +123,8 @@ def test_run_writes_contract_files_stores_results_and_records_steps(reference_ru
         assert rec["steps"][s]["seconds"] >= 0 and rec["steps"][s]["peak_rss_mb"] > 50
     doc = json.loads((out / "pipeline_run.json").read_text())
     assert doc["fingerprint"] == report.fingerprint and "identity.csv" in doc["files"]
+    # in pipeline order, the steps of the second process included (all but results itself)
+    assert list(doc["steps"]) == list(STEPS[1:-1])     # no --drop: no ingest
 
 
 def test_every_step_reports_progress_with_eta(reference_run):
