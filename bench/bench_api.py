@@ -144,6 +144,15 @@ def wait_up(port: int, path: str = "/healthz", tries: int = 240) -> None:
     raise RuntimeError(f"server on {port} did not come up")
 
 
+def start_tipg(python: str, url: str, port: int, workers: int | None = None):
+    """tipg (the peer) serving the found_at layer table Wayfinder wrote to PostGIS, on ``port``."""
+    env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""),
+           "TIPG_TABLE_CONFIG__public_api_layer_found_at_full__geomcol": "geom"}
+    cmd = [python, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning"] + (["--workers", str(workers)] if workers else [])
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
+
+
 def start_wayfinder(url: str, port: int, workers: int, extra_env: dict | None = None):
     env = {**os.environ, "WAYFINDER_DB": url, "WAYFINDER_RATE_PER_MINUTE": "0", **(extra_env or {})}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.service.app:create_app", "--host", "127.0.0.1",
@@ -264,11 +273,7 @@ def main() -> None:
         finally:
             stop(srv)
     if args.tipg:
-        env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""),
-               "TIPG_TABLE_CONFIG__public_api_layer_found_at_full__geomcol": "geom"}
-        srv = subprocess.Popen([args.tipg, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
-                                "--port", str(args.port + 1), "--log-level", "warning",
-                                "--workers", str(args.workers)], env=env, start_new_session=True)
+        srv = start_tipg(args.tipg, url, args.port + 1, args.workers)
         try:
             wait_up(args.port + 1, "/collections")
             tt = [p.replace("/collections/found_at/", "/collections/public.api_layer_found_at_full/")

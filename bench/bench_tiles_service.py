@@ -23,7 +23,6 @@ import argparse
 import http.client
 import os
 import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "api"))
 
-from bench_api import start_wayfinder, stop, tiles_over_birmingham, token_for, wait_up  # noqa: E402
+from bench_api import start_tipg, start_wayfinder, stop, tiles_over_birmingham, token_for, wait_up  # noqa: E402
 
 PURPOSE = "purpose=service+time+benchmark"
 ZOOMS = range(10, 16)
@@ -150,11 +149,7 @@ def main() -> None:
     finally:
         stop(srv)
     if args.tipg:
-        env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""),
-               "TIPG_TABLE_CONFIG__public_api_layer_found_at_full__geomcol": "geom"}
-        srv = subprocess.Popen([args.tipg, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
-                                "--port", str(args.port + 1), "--log-level", "warning"],
-                               env=env, start_new_session=True)
+        srv = start_tipg(args.tipg, url, args.port + 1)
         try:
             wait_up(args.port + 1, "/collections")
             tt = [(z, p.replace("/collections/found_at/", "/collections/public.api_layer_found_at_full/")
