@@ -9,9 +9,9 @@ rows that no longer matter (a bucket full again, a lockout over, a revoked token
 deleted, and each kind is cut to its ``max_keys`` most recently updated rows, so a flood of new
 names or addresses cannot grow the table.
 
-Two writers updating the same row at the same instant may each count from the same old value
-(one failure lost in a race between workers; PostgreSQL: ``SELECT ... FOR UPDATE`` narrows it to a
-row not yet inserted). The limits stay within one failure per worker of their setting.
+Two writers updating the same row at once do not lose a count: each write is a compare-and-set
+on the row it read (an insert only where no row was), tried again when another writer got in
+first (on PostgreSQL ``SELECT ... FOR UPDATE`` makes the retry rare: only two first inserts race).
 """
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from geo.storage.schema import security_state
 
 #: prune and cap the table after this many writes by one process
 PRUNE_EVERY = 16
+#: compare-and-set attempts before giving up (each lost attempt means another writer succeeded)
+_RETRIES = 50
 
 
 class Entry(NamedTuple):
@@ -62,28 +64,38 @@ class SecurityState:
         return None if row is None else Entry(float(row.n), float(row.at), float(row.until))
 
     def update(self, kind: str, key: str, change: Callable[[Entry | None, float], Entry | None]) -> Entry | None:
-        """Replace the row with ``change(old_or_None, now)`` (None deletes it), in one transaction."""
+        """Replace the row with ``change(old_or_None, now)`` (None deletes it), as a compare-and-set:
+        the write names the row it read (or inserts only where there was none), and when another
+        writer got in between, the change is read and applied again, so no update is lost."""
         key = key[:200]
         t = security_state
         where = (t.c.kind == kind) & (t.c.key == key)
-        with self.engine.begin() as conn:
-            q = sa.select(t.c.n, t.c.at, t.c.until).where(where)
-            if conn.dialect.name == "postgresql":
-                q = q.with_for_update()
-            row = conn.execute(q).first()
-            now = time.time()
-            new = change(None if row is None else Entry(float(row.n), float(row.at), float(row.until)), now)
-            if new is None:
-                if row is not None:
-                    conn.execute(sa.delete(t).where(where))
-            else:
-                ins = _insert(conn.dialect.name)(t).values(kind=kind, key=key, n=new.n, at=new.at,
-                                                           until=new.until)
-                conn.execute(ins.on_conflict_do_update(index_elements=["kind", "key"],
-                                                       set_={"n": new.n, "at": new.at, "until": new.until}))
-        if new is not None:
-            self._wrote()
-        return new
+        for _ in range(_RETRIES):
+            with self.engine.begin() as conn:
+                q = sa.select(t.c.n, t.c.at, t.c.until).where(where)
+                if conn.dialect.name == "postgresql":
+                    q = q.with_for_update()
+                row = conn.execute(q).first()
+                old = None if row is None else Entry(float(row.n), float(row.at), float(row.until))
+                new = change(old, time.time())
+                if new is None:
+                    if old is not None:
+                        conn.execute(sa.delete(t).where(where))
+                    return None
+                if old is None:
+                    ins = _insert(conn.dialect.name)(t).values(kind=kind, key=key, n=new.n, at=new.at,
+                                                               until=new.until)
+                    done = conn.execute(ins.on_conflict_do_nothing(index_elements=["kind", "key"])
+                                        .returning(t.c.key)).first()
+                else:
+                    done = conn.execute(sa.update(t).where(where, t.c.n == old.n, t.c.at == old.at,
+                                                           t.c.until == old.until)
+                                        .values(n=new.n, at=new.at, until=new.until)
+                                        .returning(t.c.key)).first()
+            if done is not None:                # (rowcount is -1 here on psycopg 3: RETURNING tells)
+                self._wrote()
+                return new
+        raise RuntimeError(f"security state {kind!r} row kept changing under {_RETRIES} tries")
 
     def put(self, kind: str, key: str, n: float, until: float) -> None:
         self.update(kind, key, lambda old, now: Entry(n, now, until))

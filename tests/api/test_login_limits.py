@@ -112,3 +112,25 @@ def test_guard_bounded(served):
     for i in range(600):
         g.failed(f"name{i}", f"10.{i // 256 % 256}.{i % 256}.1")
     assert g.size() <= 2 * (50 + PRUNE_EVERY)
+
+
+def test_concurrent_failures_all_counted(served):
+    """No failure is lost when several requests count on the same row at once (compare-and-set),
+    including the first ones, which race to insert the row."""
+    from api.service.security_state import Entry, SecurityState
+    app, _, _ = served
+    state = SecurityState(app.state.wf.store.engine)
+    for key in ("fresh-row", "fresh-row"):                  # first from nothing, then on a row
+        start = state.get("account", key)
+        barrier = threading.Barrier(8)
+
+        def bump():
+            barrier.wait()
+            for _ in range(10):
+                state.update("account", key, lambda old, now: Entry((old.n if old else 0) + 1, now, 0.0))
+        threads = [threading.Thread(target=bump) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert state.get("account", key).n == (start.n if start else 0) + 80
