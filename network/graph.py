@@ -413,9 +413,16 @@ class _EdgeBuffer:
                 return x
             return [x] * n
 
+        # dates as UTC seconds now, part by part (what the aggregation reads): the parts then
+        # concatenate as one datetime64 column, not as an object column of Timestamps and None
+        # (anything not already date-times is parsed value by value, as the concatenated
+        # object column was)
+        dates = date if isinstance(date, pd.Series) else pd.Series(
+            date if isinstance(date, (np.ndarray, list)) else [date] * n, dtype=object)
+        dates = _utc_seconds(dates if dates.dtype.kind == "M" else dates.astype(object))
         self.parts.append(pd.DataFrame({
             "u": arr(u), "v": arr(v), "relation": arr(relation), "source": arr(source),
-            "date": arr(date), "grading": arr(grading), "intelligence": arr(intelligence),
+            "date": dates, "grading": arr(grading), "intelligence": arr(intelligence),
             "restricted": arr(restricted), "text": arr(text)}))
 
     def frame(self) -> pd.DataFrame:
@@ -694,6 +701,7 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
     them, and the written place texts they resolve (``idx.place_texts``). Returns the places of
     intelligence items (``intel_key, node``) or None."""
     pts = _place_points(episodes, place_events, children, persons, intelligence)
+    del place_events    # the caller's only reference (gigabytes at national scale): read now
     if len(pts) == 0:
         return None
     pts["node"] = merge_places(pts, premises, premises_radius).to_numpy()
@@ -702,7 +710,7 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
     prem = pts["node"].str.startswith("premises:")
     for nid in pd.unique(pts.loc[prem, "node"]):
         nodes.add(nid, kind="premises", label=nid.split(":", 1)[1])
-    pl = pts[~prem]
+    pl = pts.loc[~prem, ["node", "easting", "northing", "precision", "restricted", "text"]]
     if len(pl):
         agg = pl.groupby("node", sort=True).agg(easting=("easting", "mean"),
                                                 northing=("northing", "mean"),
@@ -730,13 +738,15 @@ def _add_place_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes,
     tmap = tmap[~tmap.index.duplicated(keep="last")]
     idx.place_texts = dict(zip(tmap.index.tolist(), tmap.tolist()))
     del tn, key, ok_t, tmap
-    ev = pts[pts["who"].notna()]
-    buf.add(ev["who"], ev["node"], ev["relation"], ev["source"], ev["at"],
-            intelligence=False, restricted=ev["restricted"], text=ev["text"])
     # the places of intelligence items
-    if "intel_key" not in pts.columns:
-        return None
-    return pts.loc[pts["who"].isna() & pts["intel_key"].notna(), ["intel_key", "node"]]
+    who = pts["who"].notna()
+    intel = None if "intel_key" not in pts.columns else \
+        pts.loc[~who & pts["intel_key"].notna(), ["intel_key", "node"]]
+    # the people's points only, with the columns the edges read (the points are let go first)
+    pts = pts.loc[who, ["who", "node", "relation", "source", "at", "restricted", "text"]]
+    buf.add(pts["who"], pts["node"], pts["relation"], pts["source"], pts["at"],
+            intelligence=False, restricted=pts["restricted"], text=pts["text"])
+    return intel
 
 
 def _add_found_with(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes) -> None:
@@ -1116,6 +1126,12 @@ def _kind_from_id(nid: str, idx: RefIndex) -> str:
     return "person"
 
 
+def _no_dates(frame: pd.DataFrame) -> pd.Series:
+    """Missing dates as date-times (NaT), so that points without a date concatenate with the
+    dated ones as one date-time column, not as an object column of a Timestamp per point."""
+    return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+
+
 def _place_points(episodes, place_events, children, persons, intelligence) -> pd.DataFrame:
     """Long frame of every geocoded point: who, relation, source, at, text, e, n, precision."""
     cols = ["who", "relation", "source", "at", "text", "easting", "northing", "precision",
@@ -1145,13 +1161,13 @@ def _place_points(episodes, place_events, children, persons, intelligence) -> pd
         c = children.drop_duplicates(["person_id", "placement_postcode"])
         parts.append(pd.DataFrame({
             "who": c["person_id"].astype(str), "relation": "resides_at", "source": c["child_key"],
-            "at": None, "text": _col(c, "placement_postcode"), "easting": c["placement_e"],
+            "at": _no_dates(c), "text": _col(c, "placement_postcode"), "easting": c["placement_e"],
             "northing": c["placement_n"], "precision": "postcode", "restricted": True}))
     if persons is not None and len(persons) and "address_e" in persons.columns:
         p = persons
         parts.append(pd.DataFrame({
             "who": p["person_id"].astype(str), "relation": "resides_at", "source": p["person_key"],
-            "at": None, "text": _col(p, "address"), "easting": p["address_e"],
+            "at": _no_dates(p), "text": _col(p, "address"), "easting": p["address_e"],
             # the store keeps the geocoder's address_precision; without the column an address
             # point is taken as a postcode centroid (what the gazetteer resolves to unless an
             # address file is loaded), never as an exact premises location

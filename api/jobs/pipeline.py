@@ -45,8 +45,9 @@ After identity the analyses run in a second, forked process beside the graph and
 result the other writes. The tiles step goes to whichever process is free first. This process
 joins the other before the results step and writes its records (run record, timings,
 incremental memory), so the record and outputs are those of a run in one process; a step that
-ran there says ``"process": "beside"``, and each step's ``peak_rss_mb_all`` is the RSS of both
-processes summed while it ran.
+ran there says ``"process": "beside"``, and each step's ``peak_rss_mb_all`` is the memory both
+processes held at once while it ran: this one's RSS plus the other's private pages, so the pages
+they share after the fork are counted once (``beside.proc_private_mb``).
 
 Progress
 --------
@@ -183,12 +184,14 @@ class _Sampler:
     `tick` so time-estimated progress bars move."""
 
     def __init__(self, interval: float = 0.2, tick: Callable[[], None] | None = None,
-                 others: Callable[[], float] | None = None):
+                 others: Callable[[], tuple[float, float]] | None = None):
         self.interval, self.tick, self.others = interval, tick, others
         self.peak = rss_mb()
-        #: peak of this process and the processes ``others`` measures (a step running beside
-        #: this one, api.jobs.beside), summed at each sample
+        #: peak of this process's RSS plus what ``others`` measures (the private memory of a
+        #: step running beside this one, api.jobs.beside), summed at each sample
         self.peak_all = self.peak
+        #: the same with the others' RSS (pages shared with this process counted twice)
+        self.peak_rss_sum = self.peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -196,7 +199,9 @@ class _Sampler:
         while not self._stop.wait(self.interval):
             now = rss_mb()
             self.peak = max(self.peak, now)
-            self.peak_all = max(self.peak_all, now + (self.others() if self.others else 0.0))
+            private, rss = self.others() if self.others else (0.0, 0.0)
+            self.peak_all = max(self.peak_all, now + private)
+            self.peak_rss_sum = max(self.peak_rss_sum, now + rss)
             if self.tick:
                 with contextlib.suppress(Exception):   # a display problem never fails a step
                     self.tick()
@@ -210,6 +215,7 @@ class _Sampler:
         self._thread.join()
         self.peak = max(self.peak, rss_mb())
         self.peak_all = max(self.peak_all, self.peak)
+        self.peak_rss_sum = max(self.peak_rss_sum, self.peak)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -699,7 +705,8 @@ def _execute(ctx: Context, step: str, fn: Callable[[Context], dict]) -> dict:
     c0 = time.process_time()
     rec: dict = {}
     side = ctx.cache.get("beside")
-    others = (lambda: beside.proc_rss_mb(side.pid)) if side is not None else None
+    others = (lambda: (beside.proc_private_mb(side.pid), beside.proc_rss_mb(side.pid))) \
+        if side is not None else None
     with _Sampler(tick=progress.tick, others=others) as sampler:
         try:
             ctx.cache.pop("mode", None)
@@ -725,8 +732,9 @@ def _timed(rec: dict, t0: float, sampler: "_Sampler", c0: float) -> dict:
     # work on a shared machine; Dask worker processes are not included
     rec["cpu_seconds"] = round(time.process_time() - c0, 3)
     rec["peak_rss_mb"] = round(sampler.peak, 1)
-    if sampler.others is not None:   # with the step that ran beside it, summed per sample
+    if sampler.others is not None:   # with the step that ran beside it (its private pages), per sample
         rec["peak_rss_mb_all"] = round(sampler.peak_all, 1)
+        rec["peak_rss_mb_sum"] = round(sampler.peak_rss_sum, 1)   # shared pages twice: a bound
     rec["finished_at"] = str(utcnow())
     return rec
 
@@ -895,6 +903,7 @@ def step_graph(ctx: Context) -> dict:
         p.advance()
 
     frames = network_frames(store)
+    beside.trim_heap()          # what reading the frames freed goes back before the build
     phase_done("frames")
     # each frame is given back as soon as the build has read it (the measures and exports
     # read the graph only): the frames' gigabytes are not all held while the edges aggregate

@@ -419,7 +419,9 @@ def test_pairs_equal_brute_force(rows):
         "episode_key": [f"s/E{i:03d}" for i in range(len(rows))], "source": "s",
         "person_id": [people[r[0]] for r in rows],
         "reported_at": [T0 + pd.Timedelta(minutes=r[1]) for r in rows],
-        "returned_at": [pd.NaT if r[2] < 0 else T0 + pd.Timedelta(minutes=r[1] + r[2]) for r in rows],
+        # typed: a draw where every episode is still open is all NaT, not naive date-times
+        "returned_at": pd.Series([pd.NaT if r[2] < 0 else T0 + pd.Timedelta(minutes=r[1] + r[2])
+                                  for r in rows], dtype="datetime64[ns, UTC]"),
         "found_e": [400000.0 + 100 * r[3] for r in rows],
         "found_n": [300000.0 + 100 * r[4] + 50 * r[5] for r in rows],
         "found_precision": "postcode"})
