@@ -458,6 +458,11 @@ class _TwoStep:
     w: np.ndarray
     x: np.ndarray
     per_adult: pd.DataFrame
+    #: the adults of ``ax`` and children of ``xc``: codes per row into the sorted names
+    a_codes: np.ndarray = None
+    a_names: np.ndarray = None
+    c_codes: np.ndarray = None
+    c_names: np.ndarray = None
 
 
 def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
@@ -538,7 +543,9 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
         keep = o[np.r_[True, key[o][1:] != key[o][:-1]]]
         best_key, best_w, best_x, best_a, best_c = key[keep], w[keep], xx[keep], ra[keep], rc[keep]
         lo = hi
-    return _TwoStep(ax, xc, places, best_a, best_c, best_w, best_x, per_adult)
+    return _TwoStep(ax, xc, places, best_a, best_c, best_w, best_x, per_adult,
+                    a_codes, np.asarray(a_names, dtype=object), c_codes,
+                    np.asarray(c_names, dtype=object))
 
 
 @dataclass
@@ -603,7 +610,11 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
 def _distinct(values: pd.Series) -> np.ndarray:
     """The sorted distinct values of a string column as an object array (``sorted(set(...))``
     without iterating Arrow strings one by one)."""
-    return np.unique(values.to_numpy(dtype=object)) if len(values) else np.zeros(0, dtype=object)
+    if not len(values):
+        return np.zeros(0, dtype=object)
+    out = pd.unique(values.to_numpy(dtype=object))      # hashed: only the distinct are sorted
+    out.sort()
+    return out
 
 
 def _rows_of(keys: np.ndarray, wanted) -> np.ndarray:
@@ -702,16 +713,19 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     two = _two_step_best(a_x, x_c, place_decay, pe.n_adults, pe.n_children)
     if len(direct) == 0 and two is None:
         return None
+    # the block's adults and children numbered in id order; the 2-step paths' own numbering
+    # (sorted distinct names, _two_step_best) is mapped through its distinct names only
     a_names = pd.Index(adults, dtype=object)
-    d_child = direct["child"].to_numpy(dtype=object)
-    t_child = two.xc["v"].to_numpy(dtype=object) if two else np.zeros(0, dtype=object)
-    c_names = pd.Index(np.unique(np.concatenate([d_child, t_child])), dtype=object)
+    d_codes, d_names = pd.factorize(direct["child"].to_numpy(dtype=object), sort=True)
+    t_names = two.c_names if two else np.zeros(0, dtype=object)
+    c_names = pd.Index(np.union1d(np.asarray(d_names, dtype=object), t_names), dtype=object)
     nc = len(c_names)
     da = a_names.get_indexer(direct["adult"].to_numpy(dtype=object))
-    dc = c_names.get_indexer(d_child)
+    dc = c_names.get_indexer(np.asarray(d_names, dtype=object))[d_codes] if len(d_codes) \
+        else np.zeros(0, np.int64)
     if two:
-        ta = a_names.get_indexer(two.ax["u"].to_numpy(dtype=object))[two.a]
-        tc = c_names.get_indexer(t_child)[two.c]
+        ta = a_names.get_indexer(two.a_names)[two.a_codes[two.a]]
+        tc = c_names.get_indexer(t_names)[two.c_codes[two.c]]
         tw, tx = two.w, two.x
     else:
         ta = tc = tx = np.zeros(0, np.int64)
