@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from geo.storage import schema
 from geo.model import CONTRACT, REF_KINDS, VOCAB, Column, Contract, FileSpec, normalise_vocab
-from geo.storage.store import Store, utcnow
+from geo.storage.store import Store, _rows_of, utcnow
 
 MAX_FIELD = 1_000_000          # characters in one free-text cell
 MAX_ID = 128                   # characters in an id
@@ -669,7 +669,9 @@ class _Context:
         own = frame["source"].astype(str) + "/" + frame["child_id"].fillna("").astype(str)
         key[same.to_numpy()] = own[same.to_numpy()]
         any_src = known.drop_duplicates("child_id").set_index("child_id")["source"]
-        other = key.isna() & frame["child_id"].notna() & frame["child_id"].isin(any_src.index)
+        # Arrow's hash lookup: Series.isin on a str column makes a Python scalar of every key
+        listed = pd.Series(_rows_of(frame["child_id"], any_src.index) >= 0, index=frame.index)
+        other = key.isna() & frame["child_id"].notna() & listed
         if other.any():
             key[other] = frame.loc[other, "child_id"].map(any_src) + "/" + frame.loc[other, "child_id"]
         unknown = key.isna() & frame["child_id"].notna() & ~problems.held

@@ -565,7 +565,9 @@ def _column(values: pd.Series) -> list:
             values = values.dt.tz_convert("UTC").dt.tz_localize(None)
         out = list(values.dt.to_pydatetime())
     else:
-        out = values.astype(object).tolist()
+        out = values.astype(object).to_numpy(dtype=object, copy=True)
+        out[mask] = None            # in one step: a sparse column has tens of thousands
+        return out.tolist()
     for i in np.flatnonzero(mask):
         out[i] = None
     return out
