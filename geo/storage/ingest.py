@@ -477,7 +477,9 @@ def _vocab_values(distinct: list[str], vocab: str) -> list:
 def row_hash(frame: pd.DataFrame) -> pd.Series:
     """A content hash of each row (hex), for telling changed rows from unchanged ones."""
     h = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    return pd.Series([f"{v:016x}" for v in h.tolist()], index=frame.index, dtype=object)
+    # 16 lower-case hex digits per row ("{:016x}"), from one hex string of the big-endian bytes
+    hexed = np.frombuffer(h.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16")
+    return pd.Series(hexed.astype("U16").astype(object), index=frame.index, dtype=object)
 
 
 def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
