@@ -357,7 +357,10 @@ class _Problems:
             value: pd.Series | None = None, value_first: bool = False) -> None:
         """Record `reason` for rows in `mask` that have no problem yet. With `value`, the
         offending value (shortened) is quoted after the reason (before it with value_first)."""
-        mask = mask.fillna(False).astype(bool) & (self.field == "")
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():         # most checks find nothing: no need to look at field
+            return
+        mask = mask & (self.field == "")
         if not mask.any():
             return
         self.field[mask] = field_name
@@ -659,9 +662,8 @@ class _Context:
         """Resolve child_id to a child record key: this drop's children (same source first), then
         the store's, else a minimal child created from the record (with a warning)."""
         kids = self.accepted.get("children", pd.DataFrame(columns=["source", "child_id"]))
-        stored = self.store.read_sql(sa.select(schema.children.c.source,
-                                               schema.children.c.child_id,
-                                               schema.children.c.from_episode))
+        stored = self.store._read_columns([schema.children.c.source, schema.children.c.child_id,
+                                            schema.children.c.from_episode])
         stored_full = stored[~stored["from_episode"].astype(bool)]
         known = pd.concat([kids[["source", "child_id"]], stored_full[["source", "child_id"]]])
         known = known.drop_duplicates()
@@ -739,8 +741,7 @@ def _populations(ctx: _Context, frame, problems: _Problems, warnings):
 @CONTRACT.rule("return_interviews")
 def _return_interviews(ctx: _Context, frame, problems: _Problems, warnings):
     eps = ctx.accepted.get("episodes", pd.DataFrame(columns=["source", "episode_id"]))
-    stored = ctx.store.read_sql(sa.select(schema.episodes.c.source,
-                                          schema.episodes.c.episode_id))
+    stored = ctx.store._read_columns([schema.episodes.c.source, schema.episodes.c.episode_id])
     known = pd.concat([eps[["source", "episode_id"]], stored]).drop_duplicates("episode_id")
     key = frame["episode_id"].map(known.set_index("episode_id")["source"])
     problems.add(frame["episode_id"].notna() & key.isna(), "episode_id",
