@@ -165,7 +165,8 @@ def _header_names(header: list[str]) -> list[str]:
 
 def _fast_csv(name: str, text: str) -> RawTable | None:
     try:
-        df = pd.read_csv(io.StringIO(text), header=None, dtype=str, na_filter=False,
+        # bytes: the C parser reads UTF-8 itself (a text stream went through Python's codec)
+        df = pd.read_csv(io.BytesIO(text.encode("utf-8")), header=None, dtype=str, na_filter=False,
                          skip_blank_lines=False, engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error):
         return None
@@ -174,7 +175,9 @@ def _fast_csv(name: str, text: str) -> RawTable | None:
         return None
     df = df.fillna("")
     lines = np.arange(1, len(df) + 1, dtype=np.int64)
-    nonblank = (df.apply(lambda c: c.str.strip()) != "").any(axis=1).to_numpy()
+    nonblank = np.zeros(len(df), dtype=bool)
+    for c in df.columns:             # a row with any cell not only whitespace
+        nonblank |= (df[c].str.strip() != "").to_numpy()
     if not nonblank.any():
         raise DropError(f"{name}: empty file (no header row)")
     first = int(np.flatnonzero(nonblank)[0])
