@@ -421,12 +421,12 @@ def validate(spec: FileSpec, raw: pd.DataFrame, drop_name: str
 def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Problems):
     """One column's values converted to its kind; bad non-empty values recorded as problems."""
     if col.kind == "datetime":
-        parsed = parse_datetimes(values)
+        parsed = _distinct_then_take(values, parse_datetimes)
         problems.add(~empty & parsed.isna(), col.name,
                      "not a date-time (ISO 8601 or dd/mm/yyyy hh:mm):", values)
         return parsed
     if col.kind == "date":
-        parsed = parse_dates(values)
+        parsed = _distinct_then_take(values, parse_dates)
         problems.add(~empty & parsed.isna(), col.name,
                      "not a date (ISO 8601 or dd/mm/yyyy):", values)
         return parsed.dt.date.where(parsed.notna(), None)
@@ -467,6 +467,18 @@ def _per_distinct(values: pd.Series, convert) -> pd.Series:
     converted = np.empty(len(distinct), dtype=object)
     converted[:] = convert(list(distinct))
     return pd.Series(converted[codes], index=values.index, dtype=object)
+
+
+def _distinct_then_take(values: pd.Series, parse) -> pd.Series:
+    """`parse` (a value-by-value parser of a column: parse_datetimes, parse_dates) run on the
+    distinct values only, its result taken back to every row: dates of birth and empty cells
+    repeat, and the parsers' regexes, formats and time-zone work then run once per form."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    if len(distinct) == len(values):
+        return parse(values)
+    parsed = parse(pd.Series(distinct, dtype=values.dtype, name=values.name))
+    return pd.Series(parsed.to_numpy()[codes], index=values.index, dtype=parsed.dtype,
+                     name=parsed.name)
 
 
 def _vocab_values(distinct: list[str], vocab: str) -> list:
