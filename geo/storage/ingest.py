@@ -176,8 +176,8 @@ def _fast_csv(name: str, text: str) -> RawTable | None:
     df = df.fillna("")
     lines = np.arange(1, len(df) + 1, dtype=np.int64)
     nonblank = np.zeros(len(df), dtype=bool)
-    for c in df.columns:             # a row with any cell not only whitespace
-        nonblank |= (df[c].str.strip() != "").to_numpy()
+    for _, cells in df.items():      # a row with any cell not only whitespace
+        nonblank |= (cells.str.strip() != "").to_numpy()
     if not nonblank.any():
         raise DropError(f"{name}: empty file (no header row)")
     first = int(np.flatnonzero(nonblank)[0])
@@ -576,7 +576,10 @@ def _page_cache(conn):
     try:
         yield
     finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+        try:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+        except sa.exc.DBAPIError:      # a broken connection: the error that broke it counts
+            pass
 
 
 class _Context:
