@@ -667,6 +667,9 @@ class _Context:
         if accepted.empty:
             return 0, 0
         existing = self._existing(conn, table, key_cols, accepted["source"].unique())
+        if existing.empty:           # a first ingest of these sources: every row is new
+            self.store.insert_frame(conn, table, accepted)
+            return len(accepted), 0
         merged = accepted[key_cols].astype(str).merge(
             existing.astype({c: str for c in key_cols}), on=key_cols, how="left")
         is_new = merged["row_hash"].isna().to_numpy()
