@@ -15,6 +15,7 @@ import io
 import json
 import re
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 
 from geo.storage import schema
 from geo.model import CONTRACT, REF_KINDS, VOCAB, Column, Contract, FileSpec, normalise_vocab
-from geo.storage.store import Store, utcnow
+from geo.storage.store import Store, _rows_of, utcnow
 
 MAX_FIELD = 1_000_000          # characters in one free-text cell
 MAX_ID = 128                   # characters in an id
@@ -164,7 +165,8 @@ def _header_names(header: list[str]) -> list[str]:
 
 def _fast_csv(name: str, text: str) -> RawTable | None:
     try:
-        df = pd.read_csv(io.StringIO(text), header=None, dtype=str, na_filter=False,
+        # bytes: the C parser reads UTF-8 itself (a text stream went through Python's codec)
+        df = pd.read_csv(io.BytesIO(text.encode("utf-8")), header=None, dtype=str, na_filter=False,
                          skip_blank_lines=False, engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error):
         return None
@@ -173,7 +175,9 @@ def _fast_csv(name: str, text: str) -> RawTable | None:
         return None
     df = df.fillna("")
     lines = np.arange(1, len(df) + 1, dtype=np.int64)
-    nonblank = (df.apply(lambda c: c.str.strip()) != "").any(axis=1).to_numpy()
+    nonblank = np.zeros(len(df), dtype=bool)
+    for _, cells in df.items():      # a row with any cell not only whitespace
+        nonblank |= (cells.str.strip() != "").to_numpy()
     if not nonblank.any():
         raise DropError(f"{name}: empty file (no header row)")
     first = int(np.flatnonzero(nonblank)[0])
@@ -356,7 +360,10 @@ class _Problems:
             value: pd.Series | None = None, value_first: bool = False) -> None:
         """Record `reason` for rows in `mask` that have no problem yet. With `value`, the
         offending value (shortened) is quoted after the reason (before it with value_first)."""
-        mask = mask.fillna(False).astype(bool) & (self.field == "")
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():         # most checks find nothing: no need to look at field
+            return
+        mask = mask & (self.field == "")
         if not mask.any():
             return
         self.field[mask] = field_name
@@ -414,23 +421,20 @@ def validate(spec: FileSpec, raw: pd.DataFrame, drop_name: str
 def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Problems):
     """One column's values converted to its kind; bad non-empty values recorded as problems."""
     if col.kind == "datetime":
-        parsed = parse_datetimes(values)
+        parsed = _distinct_then_take(values, parse_datetimes)
         problems.add(~empty & parsed.isna(), col.name,
                      "not a date-time (ISO 8601 or dd/mm/yyyy hh:mm):", values)
         return parsed
     if col.kind == "date":
-        parsed = parse_dates(values)
+        parsed = _distinct_then_take(values, parse_dates)
         problems.add(~empty & parsed.isna(), col.name,
                      "not a date (ISO 8601 or dd/mm/yyyy):", values)
         return parsed.dt.date.where(parsed.notna(), None)
     if col.kind == "vocab":
-        norm = normalise_vocab(values, col.vocab)
+        norm = _per_distinct(values, lambda u: _vocab_values(u, col.vocab))
         allowed = ", ".join(VOCAB[col.vocab])
         problems.add(~empty & norm.isna(), col.name,
                      f"is not one of: {allowed}", values, value_first=True)
-        norm = norm.astype(object).where(norm.notna(), None)
-        if col.vocab in ("intel_eval", "handling"):
-            norm = norm.map(lambda v: v.upper() if isinstance(v, str) else v)
         return norm
     if col.kind in ("int", "float"):
         num = pd.to_numeric(values.where(~empty), errors="coerce")
@@ -446,17 +450,54 @@ def _convert(col: Column, values: pd.Series, empty: pd.Series, problems: _Proble
                      "not a typed reference (child:ID, person:ID, premises:ID, place:TEXT, "
                      "vehicle:REG):", values)
     if col.kind in ("list", "refs"):
-        cleaned = values.str.split(";").map(lambda parts: ";".join(p.strip() for p in parts
-                                                                    if p.strip()))
+        cleaned = _per_distinct(values, lambda u: [";".join(p.strip() for p in v.split(";")
+                                                            if p.strip()) for v in u])
+        # the column type Series.map gives (str: its values are all strings)
+        cleaned = cleaned.infer_objects() if len(cleaned) else cleaned
         return cleaned.where(~empty, None)
     return values.where(~empty, None)
+
+
+def _per_distinct(values: pd.Series, convert) -> pd.Series:
+    """`convert` (a list of distinct strings to a list of values) applied to each value of a
+    column of strings, once per distinct value: vocabulary and list cells repeat a few hundred
+    forms over a whole file, so the per-value Python work runs on those forms only. Returns an
+    object column on `values`' index."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    converted = np.empty(len(distinct), dtype=object)
+    converted[:] = convert(list(distinct))
+    return pd.Series(converted[codes], index=values.index, dtype=object)
+
+
+def _distinct_then_take(values: pd.Series, parse) -> pd.Series:
+    """`parse` (a value-by-value parser of a column: parse_datetimes, parse_dates) run on the
+    distinct values only, its result taken back to every row: dates of birth and empty cells
+    repeat, and the parsers' regexes, formats and time-zone work then run once per form."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    if len(distinct) == len(values):
+        return parse(values)
+    parsed = parse(pd.Series(distinct, dtype=values.dtype, name=values.name))
+    return pd.Series(parsed.to_numpy()[codes], index=values.index, dtype=parsed.dtype,
+                     name=parsed.name)
+
+
+def _vocab_values(distinct: list[str], vocab: str) -> list:
+    """The controlled value (None: not one) of each distinct free-typed value, as
+    normalise_vocab gives it; grading letters upper-cased."""
+    norm = normalise_vocab(pd.Series(distinct, dtype=object), vocab)
+    out = norm.astype(object).where(norm.notna(), None).tolist()
+    if vocab in ("intel_eval", "handling"):
+        out = [v.upper() if isinstance(v, str) else v for v in out]
+    return out
 
 
 # ---- the job -----------------------------------------------------------------------------------
 def row_hash(frame: pd.DataFrame) -> pd.Series:
     """A content hash of each row (hex), for telling changed rows from unchanged ones."""
     h = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    return pd.Series([f"{v:016x}" for v in h.tolist()], index=frame.index, dtype=object)
+    # 16 lower-case hex digits per row ("{:016x}"), from one hex string of the big-endian bytes
+    hexed = np.frombuffer(h.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16")
+    return pd.Series(hexed.astype("U16").astype(object), index=frame.index, dtype=object)
 
 
 def ingest_drop(store: Store, drop: str | Path, geocode: bool = True,
@@ -516,6 +557,31 @@ def _has_location_texts(jobs: list[tuple[str, FileSpec, RawTable]]) -> bool:
     return False
 
 
+#: SQLite page cache while one file is stored (KiB): the inserts land in unique-key and index
+#: b-trees in key order, not insertion order, and with SQLite's default 2 MB cache every insert
+#: past the first few thousand re-read its index pages from the OS (a fifth of the insert CPU)
+INGEST_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def _page_cache(conn):
+    """A larger SQLite page cache on `conn` for the duration (restored after: the connection goes
+    back to the pool); nothing on other backends. Only where pages are kept changes, not what is
+    written."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{INGEST_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        try:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+        except sa.exc.DBAPIError:      # a broken connection: the error that broke it counts
+            pass
+
+
 class _Context:
     """State shared by the files of one drop (ids accepted earlier in the same drop)."""
 
@@ -567,7 +633,7 @@ class _Context:
                 "raw": [json.dumps(m[2], ensure_ascii=False) for m in raw.malformed]})],
                 ignore_index=True)
         table = self.tables[spec.table]
-        with self.store.engine.begin() as conn:
+        with self.store.engine.begin() as conn, _page_cache(conn):
             rep.new, rep.updated = self._upsert(conn, table, key_cols, accepted)
             extra_children = getattr(self, "_minimal_children", None)
             if extra_children is not None and len(extra_children):
@@ -601,6 +667,9 @@ class _Context:
         if accepted.empty:
             return 0, 0
         existing = self._existing(conn, table, key_cols, accepted["source"].unique())
+        if existing.empty:           # a first ingest of these sources: every row is new
+            self.store.insert_frame(conn, table, accepted)
+            return len(accepted), 0
         merged = accepted[key_cols].astype(str).merge(
             existing.astype({c: str for c in key_cols}), on=key_cols, how="left")
         is_new = merged["row_hash"].isna().to_numpy()
@@ -614,9 +683,8 @@ class _Context:
         """Resolve child_id to a child record key: this drop's children (same source first), then
         the store's, else a minimal child created from the record (with a warning)."""
         kids = self.accepted.get("children", pd.DataFrame(columns=["source", "child_id"]))
-        stored = self.store.read_sql(sa.select(schema.children.c.source,
-                                               schema.children.c.child_id,
-                                               schema.children.c.from_episode))
+        stored = self.store._read_columns([schema.children.c.source, schema.children.c.child_id,
+                                            schema.children.c.from_episode])
         stored_full = stored[~stored["from_episode"].astype(bool)]
         known = pd.concat([kids[["source", "child_id"]], stored_full[["source", "child_id"]]])
         known = known.drop_duplicates()
@@ -626,7 +694,9 @@ class _Context:
         own = frame["source"].astype(str) + "/" + frame["child_id"].fillna("").astype(str)
         key[same.to_numpy()] = own[same.to_numpy()]
         any_src = known.drop_duplicates("child_id").set_index("child_id")["source"]
-        other = key.isna() & frame["child_id"].notna() & frame["child_id"].isin(any_src.index)
+        # Arrow's hash lookup: Series.isin on a str column makes a Python scalar of every key
+        listed = pd.Series(_rows_of(frame["child_id"], any_src.index) >= 0, index=frame.index)
+        other = key.isna() & frame["child_id"].notna() & listed
         if other.any():
             key[other] = frame.loc[other, "child_id"].map(any_src) + "/" + frame.loc[other, "child_id"]
         unknown = key.isna() & frame["child_id"].notna() & ~problems.held
@@ -692,8 +762,7 @@ def _populations(ctx: _Context, frame, problems: _Problems, warnings):
 @CONTRACT.rule("return_interviews")
 def _return_interviews(ctx: _Context, frame, problems: _Problems, warnings):
     eps = ctx.accepted.get("episodes", pd.DataFrame(columns=["source", "episode_id"]))
-    stored = ctx.store.read_sql(sa.select(schema.episodes.c.source,
-                                          schema.episodes.c.episode_id))
+    stored = ctx.store._read_columns([schema.episodes.c.source, schema.episodes.c.episode_id])
     known = pd.concat([eps[["source", "episode_id"]], stored]).drop_duplicates("episode_id")
     key = frame["episode_id"].map(known.set_index("episode_id")["source"])
     problems.add(frame["episode_id"].notna() & key.isna(), "episode_id",

@@ -162,14 +162,16 @@ class Store:
             return 0
         cols = [c for c in frame.columns if c in table.c]
         for start in range(0, len(frame), INSERT_CHUNK):   # bounded memory for big files
-            rows = _rows(frame[cols].iloc[start:start + INSERT_CHUNK])
+            part = frame[cols].iloc[start:start + INSERT_CHUNK]
             if self.is_postgis:
+                rows = _rows(part)
                 raw = conn.connection.driver_connection
                 with raw.cursor() as cur:
                     with cur.copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
                         for row in rows:
                             copy.write_row(row)
             else:
+                rows = _sqlite_rows(part)
                 marks = ", ".join("?" for _ in cols)
                 conn.exec_driver_sql(
                     f'INSERT INTO {table.name} ({", ".join(cols)}) VALUES ({marks})', rows)
@@ -563,10 +565,49 @@ def _column(values: pd.Series) -> list:
             values = values.dt.tz_convert("UTC").dt.tz_localize(None)
         out = list(values.dt.to_pydatetime())
     else:
-        out = values.astype(object).tolist()
+        out = values.astype(object).to_numpy(dtype=object, copy=True)
+        out[mask] = None            # in one step: a sparse column has tens of thousands
+        return out.tolist()
     for i in np.flatnonzero(mask):
         out[i] = None
     return out
+
+
+def _sqlite_datetimes(values: pd.Series) -> list | None:
+    """A date-time column as the text sqlite3's default adapter stores for each value
+    (``datetime.isoformat(" ")``: seconds, and microseconds only when not zero; None for
+    missing), formatted by NumPy in one pass instead of a Python datetime and an adapter call
+    per value. None when a value carries nanoseconds (``_column`` then drops them, as
+    ``to_pydatetime`` does)."""
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if not len(values):
+        return []
+    ns = values.to_numpy(dtype="datetime64[ns]")
+    mask = np.isnat(ns)
+    ticks = ns.view(np.int64)
+    if (ticks[~mask] % 1000).any():
+        return None
+    text = np.datetime_as_string(ns, unit="s")
+    micro = ~mask & (ticks % 1_000_000_000 != 0)
+    if micro.any():
+        text = text.astype(object)
+        text[micro] = np.datetime_as_string(ns[micro], unit="us")
+    out = np.strings.replace(text.astype(str), "T", " ", 1).astype(object)
+    out[mask] = None
+    return out.tolist()
+
+
+def _sqlite_rows(frame: pd.DataFrame) -> list[tuple]:
+    """``_rows`` for SQLite's executemany: the same stored values, with date-time columns
+    handed over as the text the sqlite3 adapter would have made of them."""
+    cols = []
+    for c in frame.columns:
+        values = frame[c]
+        text = _sqlite_datetimes(values) if pd.api.types.is_datetime64_any_dtype(values) \
+            else None
+        cols.append(text if text is not None else _column(values))
+    return list(zip(*cols))
 
 
 def _rows(frame: pd.DataFrame) -> list[tuple]:
