@@ -583,7 +583,10 @@ def _sqlite_datetimes(values: pd.Series) -> list | None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     if not len(values):
         return []
-    ns = values.to_numpy(dtype="datetime64[ns]")
+    try:
+        ns = values.to_numpy(dtype="datetime64[ns]")
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        return None                 # beyond nanoseconds' range (before 1677, after 2262)
     mask = np.isnat(ns)
     ticks = ns.view(np.int64)
     if (ticks[~mask] % 1000).any():
