@@ -236,6 +236,7 @@ class Progress:
         self._estimate = None
         self._t0 = 0.0
         self._lock = threading.Lock()
+        self._side: dict = {}          # step -> bar task of a step in a second process
         if enabled:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
@@ -292,14 +293,13 @@ class Progress:
         with self._lock:
             self.events.append((step, "start", 0, 1))
             if self._bar is not None:
-                self._side = getattr(self, "_side", {})
                 self._side[step] = self._bar.add_task(f"{step} (second process)", total=1)
 
     def side_finish(self, step: str, status: str = "done") -> None:
         with self._lock:
             self.events.append((step, "advance", 1, None))
             self.events.append((step, status, None, None))
-            task = getattr(self, "_side", {}).pop(step, None)
+            task = self._side.pop(step, None)
             if self._bar is not None and task is not None:
                 if status == "done":
                     self._bar.update(task, completed=1)
@@ -586,13 +586,24 @@ def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dic
     rec = _run_step(ctx, step, impl[step], record)
     reports[step] = rec
     if rec["status"] != "done":
-        raise PipelineError(f"step {step} failed: {rec['error']} "
-                            f"(resume with `wayfinder run` to restart from {step})")
-    if sig is not None:
-        if step in WRITES_OWN_INPUT:        # its inputs are as it left them
-            sig = step_signature(ctx, step)
-        memory.put("steps", step, sig, rec.get("summary"), **ctx.cache.pop("remember", {}))
+        raise _failed(step, rec)
+    _remember(ctx, step, sig, rec, **ctx.cache.pop("remember", {}))
     return True  # everything after a step that runs runs too
+
+
+def _failed(step: str, rec: dict) -> "PipelineError":
+    return PipelineError(f"step {step} failed: {rec['error']} "
+                         f"(resume with `wayfinder run` to restart from {step})")
+
+
+def _remember(ctx: Context, step: str, sig: str | None, rec: dict, **extra) -> None:
+    """Keep the input signature of a step that ran (incremental memory), taken again after a
+    step that writes its own input (its inputs as it left them)."""
+    if sig is None:
+        return
+    if step in WRITES_OWN_INPUT:
+        sig = step_signature(ctx, step)
+    ctx.cache["memory"].put("steps", step, sig, rec.get("summary"), **extra)
 
 
 def _either(ctx: Context, step: str, impl: dict) -> dict:
@@ -622,28 +633,22 @@ def _join(ctx: Context, side: "beside.SideStep", record: dict, reports: dict,
     reports[side.step] = rec
     ctx.progress.side_finish(side.step, rec["status"])
     _keep(ctx.store, record, side.step, rec, ctx.episodes)
-    memory = ctx.cache["memory"]
     if rec["status"] == "done":
+        memory = ctx.cache["memory"]
         for kind, name, sig, summary, extra in side.memory_puts:
             memory.put(kind, name, sig, summary, **extra)
-        sig = side.signature
-        if sig is not None and side.step in WRITES_OWN_INPUT:   # its inputs as it left them
-            sig = step_signature(ctx, side.step)
-        if sig is not None:
-            memory.put("steps", side.step, sig, rec.get("summary"))
+        _remember(ctx, side.step, side.signature, rec)
     failed = None if rec["status"] == "done" else (side.step, rec)
     for name, rec2, sig2 in side.also:        # the steps it took after its own
         rec2["process"] = "beside"
         reports[name] = rec2
         _keep(ctx.store, record, name, rec2, ctx.episodes)
-        if rec2["status"] == "done" and sig2 is not None:
-            memory.put("steps", name, sig2, rec2.get("summary"))
-        elif rec2["status"] != "done":
+        if rec2["status"] == "done":
+            _remember(ctx, name, sig2, rec2)
+        else:
             failed = failed or (name, rec2)
     if failed and raise_failed:
-        step, rec = failed
-        raise PipelineError(f"step {step} failed: {rec['error']} "
-                            f"(resume with `wayfinder run` to restart from {step})")
+        raise _failed(*failed)
 
 
 def run_steps(store: StoreLike, opts: RunOptions, names: tuple[str, ...],
