@@ -569,7 +569,7 @@ class _GraphML:
                      _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '"', _when(cols["mutual"], pa.scalar(' directed="false"')),
                      ">\n",
-                     *_wrapped('      <data key="{}">', vals, "</data>\n", self.eid.get),
+                     *_wrapped('      <data key="{}">', vals, "</data>\n", self.eid.__getitem__),
                      "    </edge>\n")
 
     def tail(self):
@@ -642,7 +642,7 @@ class _GEXF:
                      _escaped_col(cols, "v", _xml_col),
                      '" id="', cols["id"], '" type="', kind, '" label="', vals["relation"],
                      '">\n        <attvalues>\n',
-                     *_wrapped('          <attvalue for="{}" value="', vals, '" />\n', self.eid.get),
+                     *_wrapped('          <attvalue for="{}" value="', vals, '" />\n', self.eid.__getitem__),
                      f'          <attvalue for="{self.eid["networkx_key"]}" value="', cols["id"],
                      '" />\n        </attvalues>\n      </edge>\n')
 

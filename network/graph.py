@@ -193,6 +193,11 @@ class RefIndex:
             self._names = {k: v for k, v in names.items() if v is not None and k}
         return self._names
 
+    def let_go_of_frames(self) -> None:
+        """Build :attr:`names` now and drop the children and persons frames it is made from."""
+        self.names  # noqa: B018 - built on first use
+        self._frames = ()
+
 
 def _unique_map(keys: list, values: list) -> dict:
     """Map key -> value, dropping keys that map to more than one value (and empty keys)."""
@@ -403,10 +408,10 @@ class _EdgeBuffer:
 
         def arr(x):
             if isinstance(x, pd.Series):
-                # Arrow strings and date-times are kept as they are (the frame would infer
+                # Arrow strings are kept as they are (the frame would infer
                 # them back from Python objects: a Python string per record, gigabytes at
                 # national scale, only to be dropped again)
-                if _is_arrow_str(x.dtype) or x.dtype.kind == "M":
+                if _is_arrow_str(x.dtype):
                     return x.array
                 return _objects(x)
             if isinstance(x, (np.ndarray, list)):
@@ -583,22 +588,14 @@ def person_place_tables(children: pd.DataFrame | None = None, persons: pd.DataFr
                         *, include_homes: bool = True, premises_radius: float = 30.0
                         ) -> PersonPlaceGraph:
     """The person-place graph as tables (:class:`PersonPlaceGraph`); the arguments of
-    :func:`person_place_graph`. The steps: people and premises nodes, geocoded points merged
-    into places (their edges), found-with, RHI associates, links, intelligence, then the edge
-    records aggregated into edges."""
-    idx = build_ref_index(children, persons, premises)
-    nodes = _Nodes()
-    _add_people(nodes, children, persons)
-    _add_premises(nodes, premises)
-    buf = _EdgeBuffer()
-    intel_places = _add_place_edges(nodes, buf, idx, episodes, place_events,
-                                    children if include_homes else None, persons, intelligence,
-                                    premises, premises_radius)
-    _add_found_with(nodes, buf, idx, episodes)
-    _add_associates(nodes, buf, idx, return_interviews)
-    _add_links(nodes, buf, idx, links)
-    _add_intelligence(nodes, buf, idx, intelligence, intel_places)
-    return _aggregate_edges(nodes, buf, idx)
+    :func:`person_place_graph`. The steps (:func:`person_place_tables_of`): people and premises
+    nodes, geocoded points merged into places (their edges), found-with, RHI associates, links,
+    intelligence, then the edge records aggregated into edges."""
+    return person_place_tables_of(
+        {"children": children, "persons": persons, "episodes": episodes,
+         "return_interviews": return_interviews, "place_events": place_events,
+         "premises": premises, "intelligence": intelligence, "links": links},
+        include_homes=include_homes, premises_radius=premises_radius)
 
 
 def _columns(frame: pd.DataFrame, names) -> list:
@@ -625,8 +622,7 @@ def person_place_tables_of(frames: dict, *, include_homes: bool = True,
     scale) are not all held while the edges are aggregated. The same tables."""
     children, persons, premises = (frames.get(n) for n in ("children", "persons", "premises"))
     idx = build_ref_index(children, persons, premises)
-    idx.names  # made now: the index then no longer needs the children and persons frames
-    idx._frames = ()
+    idx.let_go_of_frames()
     nodes = _Nodes()
     _add_people(nodes, children, persons)
     _add_premises(nodes, premises)
@@ -880,7 +876,7 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
         empty = empty.astype({"intelligence": bool, "count": np.int64, "restricted": bool})
         lists = {name: pa.array([], pa.list_(pa.string())) for name in LIST_ATTRS}
         return PersonPlaceGraph(node_attrs, empty, lists)
-    ed["ts"] = _utc_seconds(ed.pop("date"))
+    ed["ts"] = ed.pop("date").to_numpy()      # UTC seconds already (_EdgeBuffer.add)
     ed["intelligence"] = ed["intelligence"].astype(bool)
     ed["restricted"] = ed["restricted"].fillna(False).astype(bool)
     ed["relation"] = ed["relation"].astype(str)
@@ -909,34 +905,29 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
     last = np.maximum.reduceat(tsi, starts)  # NaT is the smallest int64
     iso = _iso_arrow(ts)
 
-    def strings(col, rows):
-        return pa.array(ed[col].array[rows] if rows is not None else ed[col].array).cast(pa.string())
+    def usable(values):
+        return np.fromiter((isinstance(x, str) for x in values), dtype=bool, count=n)
 
-    def usable(col):
-        return np.fromiter((isinstance(x, str) for x in ed[col].to_numpy(dtype=object)),
-                           dtype=bool, count=n)
-
-    def distinct(col, keep):
-        """Rows of ``keep`` whose (edge, col) value was not seen before in the edge."""
+    def distinct(values, keep):
+        """Rows of ``keep`` whose (edge, value) was not seen before in the edge."""
         rows = np.flatnonzero(keep)
-        vc = pd.factorize(ed[col].to_numpy(dtype=object)[rows])[0]
+        vc = pd.factorize(values[rows])[0]
         dup = pd.Series(eid[rows] * (int(vc.max()) + 1 if len(vc) else 1) + vc).duplicated().to_numpy()
         return rows[~dup]
 
     src_rows = np.flatnonzero(new_source)
     dated = np.flatnonzero(~nat)
     dated = dated[np.lexsort((tsi[dated], eid[dated]))]
-    grading_ok = usable("grading")
-    grading_ok &= ed["grading"].to_numpy(dtype=object) != ""
-    g_rows = distinct("grading", grading_ok)
-    t_rows = distinct("text", usable("text"))
+    grading = ed["grading"].to_numpy(dtype=object)      # each made into objects once
+    text = ed["text"].to_numpy(dtype=object)
+    g_rows = distinct(grading, usable(grading) & (grading != ""))
+    t_rows = distinct(text, usable(text))
     lists = {
-        "sources": _list_array(eid[src_rows], strings("source", src_rows), m),
+        "sources": _list_array(eid[src_rows], pa.array(ed["source"].array[src_rows]).cast(pa.string()), m),
         "dates": _list_array(eid[dated], iso.take(pa.array(dated)), m),
-        "gradings": _list_array(eid[g_rows], pa.array(ed["grading"].to_numpy(dtype=object)[g_rows],
-                                                      pa.string()), m),
-        "texts": _list_array(eid[t_rows], pa.array(ed["text"].to_numpy(dtype=object)[t_rows],
-                                                   pa.string()), m, limit=5)}
+        "gradings": _list_array(eid[g_rows], pa.array(grading[g_rows], pa.string()), m),
+        "texts": _list_array(eid[t_rows], pa.array(text[t_rows], pa.string()), m, limit=5)}
+    del grading, text
     table = pd.DataFrame({
         "u": pd.Categorical(ed["u"].array[starts]), "v": pd.Categorical(ed["v"].array[starts]),
         "key": pd.Categorical(ed["key"].to_numpy(dtype=object)[starts]),

@@ -459,10 +459,10 @@ class _TwoStep:
     x: np.ndarray
     per_adult: pd.DataFrame
     #: the adults of ``ax`` and children of ``xc``: codes per row into the sorted names
-    a_codes: np.ndarray = None
-    a_names: np.ndarray = None
-    c_codes: np.ndarray = None
-    c_names: np.ndarray = None
+    a_codes: np.ndarray
+    a_names: np.ndarray
+    c_codes: np.ndarray
+    c_names: np.ndarray
 
 
 def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
@@ -612,7 +612,7 @@ def _distinct(values: pd.Series) -> np.ndarray:
     without iterating Arrow strings one by one)."""
     if not len(values):
         return np.zeros(0, dtype=object)
-    out = pd.unique(values.to_numpy(dtype=object))      # hashed: only the distinct are sorted
+    out = np.asarray(values.unique(), dtype=object)     # hashed: only the distinct are sorted
     out.sort()
     return out
 
@@ -721,8 +721,7 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     c_names = pd.Index(np.union1d(np.asarray(d_names, dtype=object), t_names), dtype=object)
     nc = len(c_names)
     da = a_names.get_indexer(direct["adult"].to_numpy(dtype=object))
-    dc = c_names.get_indexer(np.asarray(d_names, dtype=object))[d_codes] if len(d_codes) \
-        else np.zeros(0, np.int64)
+    dc = c_names.get_indexer(np.asarray(d_names, dtype=object))[d_codes]
     if two:
         ta = a_names.get_indexer(two.a_names)[two.a_codes[two.a]]
         tc = c_names.get_indexer(t_names)[two.c_codes[two.c]]

@@ -411,7 +411,8 @@ class _Background:
         self.graph = self._within(eps_m)
         self.edges = _Edges(self.graph)
         # the circular windows of the scan (:data:`CIRCLE_RADII` x eps_m): graph and population
-        self.circles = [(g, g @ self.w) for g in (self._within(f * eps_m) for f in CIRCLE_RADII)]
+        self.circles = [(g, g @ self.w) for g in (self.graph if f == 1 else self._within(f * eps_m)
+                                                  for f in CIRCLE_RADII)]
         # circles of radius 0 (the location itself) and eps_m (the graph): no product needed
         self.circle_kind = ["self" if f == 0 else "graph" if f == 1 else "product" for f in CIRCLE_RADII]
 
@@ -529,7 +530,6 @@ def _reach_population(edges: _Edges, lab: np.ndarray, w: np.ndarray, n_lab: int)
     bound does not hold (or the graph is not 0/1) the labels of each row are compared
     directly (the minimum and maximum per row)."""
     n = len(lab)
-    many = None
     if edges.binary and (edges.max_degree * (n_lab + 1.0)) ** 2 < 2.0 ** 52:
         v = (lab + 1).astype(float)
         X = np.empty((n, 3))

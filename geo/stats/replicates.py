@@ -57,10 +57,15 @@ def _forkable() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def _scored(batch: np.ndarray, score: Callable, score_many: Callable | None) -> list:
+    """The scores of a stack of draws: ``score_many`` of the stack, else ``score`` of each."""
+    if score_many is not None:
+        return list(score_many(batch))
+    return [score(x) for x in batch]
+
+
 def _run(batch: np.ndarray, dtype) -> list:
-    if _SCORE_MANY is not None:
-        return list(_SCORE_MANY(batch.astype(dtype)))
-    return [_SCORE(x.astype(dtype)) for x in batch]
+    return _scored(batch.astype(dtype), _SCORE, _SCORE_MANY)
 
 
 def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], object], count: int,
@@ -80,9 +85,7 @@ def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], obj
     step = BATCH if score_many is not None else 1         # draws scored together here
 
     def here(k: int):                                     # the next k draws, in order, scored
-        if score_many is None:
-            return [score(draw()) for _ in range(k)]
-        return score_many(np.stack([draw() for _ in range(k)]))
+        return _scored(np.stack([draw() for _ in range(k)]), score, score_many)
 
     while done < min(count, BATCH):                       # the first batch here: how long do they take?
         k = min(step, count - done)
@@ -109,8 +112,7 @@ def replicates(draw: Callable[[], np.ndarray], score: Callable[[np.ndarray], obj
                 except Exception:                         # a failed worker: this batch and the rest here
                     ex.shutdown(wait=False, cancel_futures=True)
                     for b, dtype in [sent] + [b for _, b in pending]:
-                        yield from (score_many(b.astype(dtype)) if score_many is not None
-                                    else (score(x.astype(dtype)) for x in b))
+                        yield from _scored(b.astype(dtype), score, score_many)
                     pending.clear()
                     break
                 yield from out

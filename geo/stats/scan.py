@@ -200,7 +200,8 @@ class CircleCounts:
         self.offsets = np.r_[0, np.cumsum(per_depth)]
         pos = self.offsets[depth] + rank[centre]                                # sorted row -> matrix row
         self.M = sparse.csr_matrix((np.ones(len(rows), self.dtype), (pos[rows], cols)), shape=(n, data.L))
-        back = pos if np.array_equal(order, np.arange(n)) else pos[np.argsort(order)]   # circle -> matrix row
+        back = np.empty_like(pos)                                                # circle -> matrix row
+        back[order] = pos
         self.back = None if np.array_equal(back, np.arange(n)) else back
         self.mode = "pairs" if 2 * pairs <= (data.U + 1) * (len(rows) + n) and pairs <= 50_000_000 else "matrix"
         if self.mode == "pairs":
