@@ -42,7 +42,7 @@ import sqlalchemy as sa
 
 from api.jobs import mvt
 from geo.storage import schema
-from geo.storage.store import utcnow
+from geo.storage.store import _rows, utcnow
 from geo.tilesets import HALF, SCHEME, generalise, opening_zoom, shown_counts
 
 log = logging.getLogger("wayfinder.tilesets")
@@ -119,10 +119,9 @@ def write(engine, layer_id: str, view: str, cells: pd.DataFrame, stamp: str,
                 while chunk := buf.read(1 << 20):
                     copy.write(chunk)
         elif len(rows):
-            recs = rows.astype(object).where(rows.notna(), None)     # NaN -> NULL, numpy -> Python
             conn.exec_driver_sql(f"INSERT INTO tileset_cells ({', '.join(cols)}) "
                                  f"VALUES ({', '.join('?' * len(cols))})",
-                                 list(zip(*(recs[c].tolist() for c in cols))))
+                                 _rows(rows[cols]))                 # NaN -> NULL, numpy -> Python
         if prerendered is not None and len(rows):
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("ANALYZE tileset_cells")
@@ -216,8 +215,9 @@ def _render(conn, layer_id: str, view: str, z: int, x: int, y: int, extent: int,
                f"FROM tileset_cells c WHERE {where}) q")
         data = conn.exec_driver_sql(sql, p).scalar()
         return bytes(data) if data else b""
+    # in the order the prerendered tiles read them (_render_zoom): the same bytes either way
     sql = sa.text("SELECT c.x, c.y, c.points, c.band FROM tileset_cells c WHERE "
-                  + where.replace("%(", ":").replace(")s", ""))
+                  + where.replace("%(", ":").replace(")s", "") + " ORDER BY c.tx, c.ty, c.rowid")
     rows = conn.execute(sql, p).all()
     return _encode(layer_id, [(minx, miny, maxx, maxy)], [len(rows)], *_columns(rows), extent)[0]
 

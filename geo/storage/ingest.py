@@ -463,10 +463,11 @@ def _per_distinct(values: pd.Series, convert) -> pd.Series:
     column of strings, once per distinct value: vocabulary and list cells repeat a few hundred
     forms over a whole file, so the per-value Python work runs on those forms only. Returns an
     object column on `values`' index."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    converted = np.empty(len(distinct), dtype=object)
-    converted[:] = convert(list(distinct))
-    return pd.Series(converted[codes], index=values.index, dtype=object)
+    def column(distinct: pd.Series) -> pd.Series:
+        converted = np.empty(len(distinct), dtype=object)
+        converted[:] = convert(distinct.tolist())
+        return pd.Series(converted, index=distinct.index, dtype=object)
+    return _distinct_then_take(values, column)
 
 
 def _distinct_then_take(values: pd.Series, parse) -> pd.Series:
@@ -683,8 +684,7 @@ class _Context:
         """Resolve child_id to a child record key: this drop's children (same source first), then
         the store's, else a minimal child created from the record (with a warning)."""
         kids = self.accepted.get("children", pd.DataFrame(columns=["source", "child_id"]))
-        stored = self.store._read_columns([schema.children.c.source, schema.children.c.child_id,
-                                            schema.children.c.from_episode])
+        stored = self.store.table("children", ("source", "child_id", "from_episode"))
         stored_full = stored[~stored["from_episode"].astype(bool)]
         known = pd.concat([kids[["source", "child_id"]], stored_full[["source", "child_id"]]])
         known = known.drop_duplicates()
@@ -762,7 +762,7 @@ def _populations(ctx: _Context, frame, problems: _Problems, warnings):
 @CONTRACT.rule("return_interviews")
 def _return_interviews(ctx: _Context, frame, problems: _Problems, warnings):
     eps = ctx.accepted.get("episodes", pd.DataFrame(columns=["source", "episode_id"]))
-    stored = ctx.store._read_columns([schema.episodes.c.source, schema.episodes.c.episode_id])
+    stored = ctx.store.table("episodes", ("source", "episode_id"))
     known = pd.concat([eps[["source", "episode_id"]], stored]).drop_duplicates("episode_id")
     key = frame["episode_id"].map(known.set_index("episode_id")["source"])
     problems.add(frame["episode_id"].notna() & key.isna(), "episode_id",

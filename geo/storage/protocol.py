@@ -23,8 +23,8 @@ class StoreLike(Protocol):
     def read_sql(self, query, params: dict | None = None) -> "pd.DataFrame":
         """Rows of a query."""
 
-    def table(self, name: str) -> "pd.DataFrame":
-        """A whole table."""
+    def table(self, name: str, columns=None) -> "pd.DataFrame":
+        """A whole table, or only ``columns`` of it."""
 
     def frame(self, name: str) -> "pd.DataFrame":
         """One of the frames of docs/FRAMES.md (StoreError when there is no such frame)."""

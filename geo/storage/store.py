@@ -583,19 +583,17 @@ def _sqlite_datetimes(values: pd.Series) -> list | None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     if not len(values):
         return []
-    try:
-        ns = values.to_numpy(dtype="datetime64[ns]")
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-        return None                 # beyond nanoseconds' range (before 1677, after 2262)
-    mask = np.isnat(ns)
-    ticks = ns.view(np.int64)
-    if (ticks[~mask] % 1000).any():
+    arr = values.to_numpy()            # in its own unit: no cast to nanoseconds that could wrap
+    if arr.dtype == np.dtype("datetime64[ns]") and (arr.view(np.int64)[~np.isnat(arr)] % 1000).any():
         return None
-    text = np.datetime_as_string(ns, unit="s")
-    micro = ~mask & (ticks % 1_000_000_000 != 0)
+    us = arr.astype("datetime64[us]")  # exact for any unit of a second or coarser, and for ns here
+    mask = np.isnat(us)
+    ticks = us.view(np.int64)
+    text = np.datetime_as_string(us, unit="s")
+    micro = ~mask & (ticks % 1_000_000 != 0)
     if micro.any():
         text = text.astype(object)
-        text[micro] = np.datetime_as_string(ns[micro], unit="us")
+        text[micro] = np.datetime_as_string(us[micro], unit="us")
     out = np.strings.replace(text.astype(str), "T", " ", 1).astype(object)
     out[mask] = None
     return out.tolist()
