@@ -86,4 +86,10 @@ class Settings(BaseSettings):
     #: and groups steps, which neither read nor write what the analyses do (api.jobs.beside);
     #: 1 runs every step in one process. Two processes need the memory of both at once
     pipeline_workers: PositiveInt = 2
+    #: from this many episodes the analyses' process waits for the graph's build (the run's
+    #: memory peak) before it loads its frames (api.jobs.beside.WAITS): at national scale the two
+    #: together held 6.7 GB, and the analyses' lane, shorter than the graph and groups lane there,
+    #: still ends first. Below it they start at once: at region scale the analyses are the longer
+    #: lane and waiting would lengthen the run (bench/RESULTS_pipeline.md)
+    pipeline_hold_episodes: NonNegativeInt = 300_000
 

@@ -18,6 +18,13 @@ run in one process:
 * SQLite allows one writer at a time: both processes wait for each other's short write
   transactions (``busy_timeout``), which the WAL journal makes rare (readers never wait).
 
+A step of :data:`WAITS` may be started held (``start(..., held=True)``): the process is forked
+at once but runs nothing until this one calls :meth:`SideStep.release`, after the step named
+there has passed its memory peak (the graph's build). At national scale the analyses' frames and
+the graph's build held together passed the run's memory budget; held, the analyses' lane still
+ends before the graph and groups lane (bench/RESULTS_pipeline.md). :meth:`SideStep.join`
+releases a held step first, so a step is never waited for while it waits.
+
 Where ``fork`` does not exist, or with a Dask client, the step runs in this process as before.
 """
 from __future__ import annotations
@@ -39,6 +46,8 @@ BESIDE = {"geocode": ("identity",), "analyses": ("graph", "groups", "tiles")}
 #: out, api.jobs.tilesets.points_stamp). On a region store the analyses are the longer lane
 #: and the tiles run here; at national scale the graph is, and the second process takes them.
 EITHER = ("tiles",)
+#: steps that may be held until the main line's step named here has passed its memory peak
+WAITS = {"analyses": "graph"}
 #: who took a step of :data:`EITHER`
 _FREE, _PARENT, _CHILD = 0, 1, 2
 
@@ -95,6 +104,13 @@ class SideStep:
     claims: dict = field(default_factory=dict)
     #: what the process ran after its own step: ``(step, record, signature)``
     also: list = field(default_factory=list)
+    #: set when a held process may start its step (None: it was not held)
+    gate: object = None
+
+    def release(self) -> None:
+        """Let a held process start its step (nothing when it was not held or runs already)."""
+        if self.gate is not None:
+            self.gate.set()
 
     def take(self, step: str) -> bool:
         """This process takes ``step`` (of :data:`EITHER`) unless the other one already has."""
@@ -107,6 +123,7 @@ class SideStep:
     def join(self) -> dict:
         """Wait for the step; its record (``status`` done or failed, as ``_run_step`` makes it).
         A process that died without a word (killed, out of memory) is a failed step."""
+        self.release()
         try:
             rec, puts, self.also = self.conn.recv()
         except (EOFError, OSError):
@@ -131,31 +148,39 @@ def _claim(claims: dict, step: str, who: int) -> bool:
         return value.value == who
 
 
-def start(ctx, step: str, fn: Callable, execute: Callable, quiet, either: dict | None = None
-          ) -> SideStep:
+def start(ctx, step: str, fn: Callable, execute: Callable, quiet, either: dict | None = None,
+          held: bool = False) -> SideStep:
     """Fork a process that runs ``execute(ctx, step, fn)`` (the pipeline's step runner, which
     gives the step's record) with the progress display ``quiet`` (one that shows nothing), then
     each step of ``either`` (``{step: (fn, signature)}``, steps of :data:`EITHER` that this run
-    will run) that this process has not taken yet, and sends the records back."""
+    will run) that this process has not taken yet, and sends the records back. ``held``: the
+    process waits for :meth:`SideStep.release` before it starts (its record's
+    ``held_seconds``)."""
     mp = multiprocessing.get_context("fork")
     trim_heap()
     parent_conn, child_conn = mp.Pipe(duplex=False)
     claims = {name: mp.Value("i", _FREE) for name in (either or {})}
+    gate = mp.Event() if held else None
     t0 = time.perf_counter()
     proc = mp.Process(target=_child, args=(child_conn, ctx, step, fn, execute, quiet, claims,
-                                           either or {}),
+                                           either or {}, gate),
                       name=f"wayfinder-{step}", daemon=False)
     proc.start()
     child_conn.close()
-    return SideStep(step, proc, parent_conn, t0, claims=claims)
+    return SideStep(step, proc, parent_conn, t0, claims=claims, gate=gate)
 
 
 def _child(conn, ctx, step: str, fn: Callable, execute: Callable, quiet, claims: dict,
-           either: dict) -> None:
+           either: dict, gate=None) -> None:
     puts: list = []
     also: list = []
     try:
         _die_with_parent()
+        held = 0.0
+        if gate is not None:
+            t = time.perf_counter()
+            gate.wait()
+            held = round(time.perf_counter() - t, 3)
         ctx.store.engine.dispose(close=False)      # the parent's connections stay the parent's
         ctx.progress = quiet
         ctx.cache["record"] = None                 # the run record is the parent's to write
@@ -163,6 +188,8 @@ def _child(conn, ctx, step: str, fn: Callable, execute: Callable, quiet, claims:
         if memory is not None:
             memory.defer(puts)
         rec = execute(ctx, step, fn)
+        if gate is not None:
+            rec["held_seconds"] = held
         for name, (fn2, sig) in either.items():
             if rec["status"] != "done" or not _claim(claims, name, _CHILD):
                 continue

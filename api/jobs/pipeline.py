@@ -527,6 +527,8 @@ def run_pipeline(store: StoreLike, opts: RunOptions, progress: Progress | None =
             rerun = _run_or_skip(ctx, step, impl, record, reports, rerun, fp)
             if isinstance(rerun, beside.SideStep):
                 side, rerun = rerun, True
+            elif side is not None and step == beside.WAITS.get(side.step):
+                side.release()      # run or skipped: its memory peak is behind it
     except BaseException as exc:
         if side is not None:
             if not isinstance(exc, PipelineError):      # interrupted: the side step too
@@ -545,6 +547,20 @@ def _goes_beside(ctx: Context, step: str) -> bool:
     workers = (ctx.opts.settings or Settings()).pipeline_workers
     return (step in beside.BESIDE and workers > 1 and ctx.opts.client is None
             and beside.can_fork() and default_workers() > 1)
+
+
+def _held(ctx: Context, step: str) -> bool:
+    """Whether `step`, started in a second process, waits for the main line's step of
+    ``beside.WAITS`` to pass its memory peak (from ``pipeline_hold_episodes`` episodes)."""
+    hold = (ctx.opts.settings or Settings()).pipeline_hold_episodes
+    return step in beside.WAITS and ctx.episodes >= hold
+
+
+def memory_peak_passed(ctx: Context) -> None:
+    """A step of ``beside.WAITS`` has passed its memory peak: a step held for it starts."""
+    side = ctx.cache.get("beside")
+    if side is not None:
+        side.release()
 
 
 def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dict, rerun: bool,
@@ -579,7 +595,7 @@ def _run_or_skip(ctx: Context, step: str, impl: dict, record: dict, reports: dic
         put_setting(store, RUN_KEY + fp, json.dumps(record, default=str))
         ctx.progress.side_start(step)
         side = beside.start(ctx, step, impl[step], _execute, Progress(enabled=False),
-                            _either(ctx, step, impl))
+                            _either(ctx, step, impl), held=_held(ctx, step))
         side.signature = sig
         ctx.cache["beside"] = side
         return side
@@ -915,6 +931,7 @@ def step_graph(ctx: Context) -> dict:
     G = person_place_tables_of(frames)
     del frames
     phase_done("graph")
+    memory_peak_passed(ctx)     # the analyses, when held for the build (api.jobs.beside), start
     bridging = bridging_persons(G)
     bridging[list(R.BRIDGING_PERSONS.columns)].to_csv(ctx.out / R.BRIDGING_PERSONS.file,
                                                       index=False)

@@ -225,6 +225,51 @@ def test_analyses_beside_the_graph_give_the_outputs_of_one_process(base_db, refe
     assert ref["steps"]["analyses"]["summary"] == report.steps["analyses"]["summary"]
 
 
+def test_analyses_held_for_the_graph_build_start_after_it_with_the_same_outputs(
+        base_db, reference_run, tmp_path):
+    """From ``pipeline_hold_episodes`` episodes the analyses' process waits for the graph's build
+    (api.jobs.beside.WAITS): it starts its step only after the build phase ended, reports how
+    long it was held, and the outputs are those of a run that did not hold it."""
+    from datetime import datetime, timedelta
+
+    import api.jobs.pipeline as pl
+    from api.jobs.incremental import output_differences
+    from geo.storage.store import open_store
+    assert "held_seconds" not in reference_run["report"].steps["analyses"]   # small: not held
+    store = open_store(_copy(base_db, tmp_path))
+    out = tmp_path / "out"
+    report = pl.run_pipeline(store, _opts(out, settings=Settings(pipeline_hold_episodes=0)))
+    an, gr = report.steps["analyses"], report.steps["graph"]
+    assert an["process"] == "beside" and an["held_seconds"] > 0
+    started = datetime.fromisoformat(an["finished_at"]) - timedelta(seconds=an["seconds"])
+    gstart = datetime.fromisoformat(gr["finished_at"]) - timedelta(seconds=gr["seconds"])
+    build_end = gstart + timedelta(seconds=gr["summary"]["phase_seconds"]["frames"]
+                                   + gr["summary"]["phase_seconds"]["graph"])
+    assert started >= build_end - timedelta(seconds=0.5)
+    assert output_differences(out, reference_run["out"], store, reference_run["store"]) == []
+
+
+def test_a_held_step_is_released_when_the_step_it_waits_for_fails(base_db, tmp_path):
+    """The graph fails before its build ends: the held analyses are released (never waited
+    for while they wait), run, and are recorded; the run stops with the graph's error."""
+    import api.jobs.pipeline as pl
+    from geo.storage.store import open_store
+    store = open_store(_copy(base_db, tmp_path))
+
+    def broken_graph(ctx):
+        raise RuntimeError("no edges")
+
+    t0 = time.perf_counter()
+    with pytest.raises(pl.PipelineError, match="step graph failed: RuntimeError: no edges"):
+        pl.run_pipeline(store, _opts(tmp_path / "out", settings=Settings(pipeline_hold_episodes=0)),
+                        steps={"graph": broken_graph})
+    rec = pl.latest_record(store)
+    assert rec["steps"]["graph"]["status"] == "failed"
+    assert rec["steps"]["analyses"]["status"] == "done"
+    assert rec["steps"]["analyses"]["process"] == "beside"
+    assert time.perf_counter() - t0 < 600
+
+
 def test_a_failed_step_beside_the_graph_is_recorded_and_resumed(base_db, reference_run, tmp_path):
     """The analyses fail in their second process while the graph, groups and tiles run here:
     the run stops with the analyses' error when it joins that process (before the results), the
