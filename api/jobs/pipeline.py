@@ -958,6 +958,16 @@ def step_graph(ctx: Context) -> dict:
 
 #: the frames the co-missing groups read (not the place events, intelligence or links)
 GROUP_FRAMES = ("episodes", "children", "return_interviews", "persons")
+#: the columns of those frames the pairs and groups read (network.groups, api.jobs.pairs,
+#: api.jobs.partition): their tables' other columns are not read (national: 25 s -> 12 s)
+GROUP_COLUMNS = {
+    "episodes": ("episode_key", "person_id", "source", "reported_at", "returned_at", "found_e",
+                 "found_n", "found_precision", "found_text", "found_with"),
+    "children": ("person_id", "source", "child_id", "given_name", "family_name",
+                 "placement_postcode", "responsible_authority"),
+    "return_interviews": ("episode_key", "associates"),
+    "persons": ("person_id", "source", "person_id_src", "given_name", "family_name"),
+}
 
 
 def pairs_state(store: StoreLike, opts: RunOptions) -> dict:
@@ -1024,7 +1034,8 @@ def step_groups(ctx: Context) -> dict:
     per partition (``api.jobs.partition``)."""
     from network.groups import co_missing_groups, groups_to_records
     store, o, p = ctx.store, ctx.opts, ctx.progress
-    frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"))
+    frames = store.frames(GROUP_FRAMES, missing_ok=("return_interviews", "persons"),
+                          columns=GROUP_COLUMNS)
     adult_links = store.read_result(R.NETWORK_ADULT_LINKS.name)
     state = pairs_state(store, o)
     delta = previous = None

@@ -26,11 +26,14 @@ class StoreLike(Protocol):
     def table(self, name: str, columns=None) -> "pd.DataFrame":
         """A whole table, or only ``columns`` of it."""
 
-    def frame(self, name: str) -> "pd.DataFrame":
-        """One of the frames of docs/FRAMES.md (StoreError when there is no such frame)."""
+    def frame(self, name: str, columns: Iterable[str] | None = None) -> "pd.DataFrame":
+        """One of the frames of docs/FRAMES.md (StoreError when there is no such frame);
+        ``columns``: those the caller reads (the frame holds at least those)."""
 
-    def frames(self, names: Iterable[str], missing_ok: Iterable[str] = ()) -> dict:
-        """Several frames read together; those in ``missing_ok`` may be None."""
+    def frames(self, names: Iterable[str], missing_ok: Iterable[str] = (),
+               columns: dict | None = None) -> dict:
+        """Several frames read together; those in ``missing_ok`` may be None; ``columns``:
+        ``{frame: the columns read}``."""
 
     def insert_frame(self, conn: "sa.Connection", table: "sa.Table", frame: "pd.DataFrame") -> int:
         """Insert a frame's rows into a table inside a transaction."""

@@ -106,6 +106,29 @@ def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce", format="ISO8601").dt.tz_localize("UTC")
 
 
+#: geocoded columns a frame makes from one of its table's texts
+_LAST_SEEN = frozenset(f"last_seen_{c}" for c in ("e", "n", "precision", "ward", "lsoa"))
+_FOUND = frozenset(f"found_{c}" for c in ("e", "n", "precision", "confidence", "ward", "lsoa"))
+_PLACEMENT = frozenset(f"placement_{c}" for c in ("e", "n", "ward"))
+_ADDRESS = frozenset(f"address_{c}" for c in ("e", "n", "precision", "ward"))
+#: the frames that read only the table columns a caller's ``columns`` need (Store.frame)
+_NARROWS = ("episodes", "children", "persons", "return_interviews")
+
+
+def _read_for(table: str, want: frozenset | None, keys: tuple, made_from: dict | None = None
+              ) -> list | None:
+    """The columns of ``table`` a frame restricted to the columns ``want`` reads (None: all):
+    ``keys`` (what its own keys and person ids are made from), the wanted columns the table
+    holds, and each column of ``made_from`` (``{table column: frame columns made from it}``)
+    that a wanted column is made from."""
+    if want is None:
+        return None
+    have = [c.name for c in schema.metadata.tables[table].c]
+    need = set(keys) | (want & set(have))
+    need |= {c for c, made in (made_from or {}).items() if want & made}
+    return [c for c in have if c in need]
+
+
 class Store:
     """A migrated database and the frames analyses read from it."""
 
@@ -254,37 +277,41 @@ class Store:
             columns = [c.name for c in schema.metadata.tables[name].c if c.name not in skip]
         return self.table(name, columns)
 
-    def frame(self, name: str) -> pd.DataFrame:
-        """One of the frames of docs/FRAMES.md."""
+    def frame(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """One of the frames of docs/FRAMES.md. ``columns``: the frame's columns the caller
+        reads; the frame holds at least those (the episodes, children, persons and return
+        interviews read only the table columns they are made from, the others are whole)."""
         builder = getattr(self, f"_frame_{name}", None)
         if builder is None:
             raise StoreError(f"no frame called {name!r}")
+        narrow = columns is not None and name in _NARROWS
         outer = getattr(self, "_memo", None) is None
         if outer:
             self._memo = {}
         try:
             # a frame another frame is made from (the place events read the episodes and
             # return interviews) is built once per call of `frames()`
-            key = ("frame", name)
+            key = ("frame", name, tuple(sorted(columns))) if narrow else ("frame", name)
             if key not in self._memo:
                 with _gc_paused():
-                    self._memo[key] = builder()
+                    self._memo[key] = builder(frozenset(columns)) if narrow else builder()
             return self._memo[key]
         finally:
             if outer:
                 self._memo = None
 
-    def frames(self, names, missing_ok=()) -> dict:
+    def frames(self, names, missing_ok=(), columns: dict | None = None) -> dict:
         """Several frames, each table read once for all of them (the frames of the network
         step share the episodes, geocodes and identity tables: read per frame they were half
         the load time at national scale). A frame in ``missing_ok`` that the store cannot
-        build is None (a warning on stderr) instead of an error."""
+        build is None (a warning on stderr) instead of an error. ``columns``: ``{frame: the
+        columns read}`` (:meth:`frame`)."""
         self._memo = {}
         out = {}
         try:
             for name in names:
                 try:
-                    out[name] = self.frame(name)
+                    out[name] = self.frame(name, (columns or {}).get(name))
                 except Exception as exc:
                     if name not in missing_ok:
                         raise
@@ -329,22 +356,30 @@ class Store:
             out[f"{prefix}_precision"] = p.where(p.notna(), "none")
         return out
 
-    def _frame_children(self) -> pd.DataFrame:
-        df = self._records("children")
+    def _frame_children(self, want: frozenset | None = None) -> pd.DataFrame:
+        df = self._records("children", _read_for("children", want, ("source", "child_id"),
+                                                 {"placement_postcode": _PLACEMENT}))
         df["child_key"] = df["source"] + "/" + df["child_id"]
-        df = df.join(self._geocoded(df["placement_postcode"], "placement"))
-        df = df.drop(columns=["placement_precision"])
+        if want is None or want & _PLACEMENT:
+            df = df.join(self._geocoded(df["placement_postcode"], "placement"))
+            df = df.drop(columns=["placement_precision"])
         df["person_id"] = self._person_ids(df["child_key"])
-        df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
-        df["from_episode"] = df["from_episode"].astype(bool)
+        if "dob" in df:
+            df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
+        if "from_episode" in df:
+            df["from_episode"] = df["from_episode"].astype(bool)
         return df
 
-    def _frame_persons(self) -> pd.DataFrame:
-        df = self._records("persons").rename(columns={"person_id": "person_id_src"})
+    def _frame_persons(self, want: frozenset | None = None) -> pd.DataFrame:
+        df = self._records("persons", _read_for("persons", want, ("source", "person_id"),
+                                                {"address": _ADDRESS}))
+        df = df.rename(columns={"person_id": "person_id_src"})
         df["person_key"] = df["source"] + "/" + df["person_id_src"]
-        df = df.join(self._geocoded(df["address"], "address"))
+        if want is None or want & _ADDRESS:
+            df = df.join(self._geocoded(df["address"], "address"))
         df["person_id"] = self._person_ids(df["person_key"])
-        df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
+        if "dob" in df:
+            df["dob"] = pd.to_datetime(df["dob"], errors="coerce")
         return df
 
     def _episodes(self, columns=None) -> pd.DataFrame:
@@ -354,16 +389,22 @@ class Store:
         df["episode_key"] = df["source"] + "/" + df["episode_id"]
         df["person_id"] = self._person_ids(df["child_key"])
         for c in ("reported_at", "returned_at"):
-            df[c] = _utc(df[c])
+            if c in df:
+                df[c] = _utc(df[c])
         return df.rename(columns={"last_seen": "last_seen_text", "found_at": "found_text"})
 
-    def _frame_episodes(self) -> pd.DataFrame:
-        df = self._episodes()
-        df = df.join(self._geocoded(df["last_seen_text"], "last_seen",
-                                    ("e", "n", "precision", "ward", "lsoa")))
-        df = df.join(self._geocoded(df["found_text"], "found",
-                                    ("e", "n", "precision", "confidence", "ward", "lsoa")))
-        df["found_with"] = _split_list(df["found_with"])
+    def _frame_episodes(self, want: frozenset | None = None) -> pd.DataFrame:
+        df = self._episodes(_read_for("episodes", want, ("source", "episode_id", "child_key"),
+                                      {"last_seen": _LAST_SEEN | {"last_seen_text"},
+                                       "found_at": _FOUND | {"found_text"}}))
+        if want is None or want & _LAST_SEEN:
+            df = df.join(self._geocoded(df["last_seen_text"], "last_seen",
+                                        ("e", "n", "precision", "ward", "lsoa")))
+        if want is None or want & _FOUND:
+            df = df.join(self._geocoded(df["found_text"], "found",
+                                        ("e", "n", "precision", "confidence", "ward", "lsoa")))
+        if "found_with" in df:
+            df["found_with"] = _split_list(df["found_with"])
         return df
 
     def _return_interviews(self, columns=None, lists=("push_factors", "pull_factors", "issues",
@@ -381,12 +422,15 @@ class Store:
             if c in df:
                 df[c] = _utc(df[c])
         for c in lists:
-            df[c] = _split_list(df[c])
+            if c in df:
+                df[c] = _split_list(df[c])
         return df
 
-    def _frame_return_interviews(self) -> pd.DataFrame:
-        df = self._return_interviews()
-        df["seraf_score"] = df["seraf_score"].astype("Int64")
+    def _frame_return_interviews(self, want: frozenset | None = None) -> pd.DataFrame:
+        df = self._return_interviews(_read_for("return_interviews", want,
+                                               ("source", "rhi_id", "episode_key")))
+        if "seraf_score" in df:
+            df["seraf_score"] = df["seraf_score"].astype("Int64")
         return df
 
     def _frame_place_events(self) -> pd.DataFrame:

@@ -27,6 +27,7 @@ def test_frames_equal_their_plain_reads(reference_store, sample_drop):
     _tables_read_as_read_sql_reads_them(reference_store)
     _geocode_lookup_is_one_map_per_column(reference_store)
     _frames_built_together_equal_frames_built_alone(reference_store)
+    _narrow_frames_equal_the_whole_frames_on_their_columns(reference_store)
 
 
 def _tables_read_as_read_sql_reads_them(loaded):
@@ -62,3 +63,25 @@ def _frames_built_together_equal_frames_built_alone(loaded):
     together = loaded.frames(["episodes", "place_events"])
     together["episodes"].loc[together["episodes"].index[0], "person_id"] = "changed"
     _same(loaded.frames(["episodes"])["episodes"], alone["episodes"])
+
+
+def _narrow_frames_equal_the_whole_frames_on_their_columns(loaded):
+    """A frame asked for with ``columns`` reads fewer table columns and equals the whole
+    frame on every column it was asked for (and the keys): the groups' columns, each geocoded
+    group of columns alone, and a frame asked for both ways in one call of ``frames``."""
+    from api.jobs.pipeline import GROUP_COLUMNS
+    names = list(GROUP_COLUMNS)
+    whole = loaded.frames(names)
+    asks = [GROUP_COLUMNS, {"episodes": ("last_seen_ward",), "children": ("placement_e",),
+                            "persons": ("address_precision", "dob"),
+                            "return_interviews": ("held_at", "places", "seraf_score")}]
+    for ask in asks:
+        narrow = loaded.frames(names, columns=ask)
+        for n in names:
+            cols = [c for c in whole[n].columns if c in set(ask[n]) | {"person_id"}]
+            assert set(ask[n]) <= set(narrow[n].columns), n
+            assert len(narrow[n].columns) < len(whole[n].columns), n
+            _same(narrow[n][cols], whole[n][cols])
+    both = loaded.frames(["episodes", "place_events"], columns={"episodes": ("found_e",)})
+    _same(both["place_events"], loaded.frame("place_events"))
+    assert "category" not in both["episodes"].columns
