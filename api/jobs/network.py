@@ -24,14 +24,30 @@ from geo.storage.protocol import StoreLike
 
 FRAMES = ("children", "persons", "episodes", "return_interviews", "place_events", "premises",
           "intelligence", "links")
+#: the columns of the larger frames the person-place graph reads (network.graph; the place
+#: events' from the episodes and return interviews): their tables' other columns (categories,
+#: risk grades, factors, school and other identifiers) are not read for the graph
+GRAPH_COLUMNS = {
+    "episodes": ("source", "episode_id", "child_id", "child_key", "reported_at", "returned_at",
+                 "last_seen_text", "found_text", "found_with",
+                 *(f"last_seen_{c}" for c in ("e", "n", "precision", "ward", "lsoa")),
+                 *(f"found_{c}" for c in ("e", "n", "precision", "confidence", "ward", "lsoa"))),
+    "return_interviews": ("source", "episode_key", "notified_at", "held_at", "associates",
+                          "places"),
+    "children": ("source", "child_id", "given_name", "family_name", "dob", "sex", "care_status",
+                 "cse_risk", "placement_postcode", "placement_e", "placement_n",
+                 "placement_ward"),
+}
 
 
 def load_frames(store: StoreLike, resolve: bool = True) -> tuple[dict, pd.DataFrame | None]:
     """The frames the network analyses need, with ``person_id`` set from a fresh identity
-    resolution when ``resolve`` (returned as the second value), else as the store holds it."""
+    resolution when ``resolve`` (returned as the second value), else as the store holds it
+    (then only the columns the graph reads, :data:`GRAPH_COLUMNS`; identity reads more)."""
     # a frame the store cannot build (empty table, no geocodes) is None, but for the two the
     # network cannot do without
-    frames = store.frames(FRAMES, missing_ok=[n for n in FRAMES if n not in ("children", "episodes")])
+    frames = store.frames(FRAMES, missing_ok=[n for n in FRAMES if n not in ("children", "episodes")],
+                          columns=None if resolve else GRAPH_COLUMNS)
     identities = None
     if resolve:
         from network.identity import person_id_map, records_from_frames, resolve_identities

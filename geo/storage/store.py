@@ -321,6 +321,13 @@ class Store:
             self._memo = None
         return out
 
+    def _built(self, name: str, columns: tuple) -> pd.DataFrame | None:
+        """A frame this call of `frames()` built already, whole or with ``columns`` at least."""
+        for key, df in (getattr(self, "_memo", None) or {}).items():
+            if key[:2] == ("frame", name) and (len(key) == 2 or set(columns) <= set(df.columns)):
+                return df
+        return None
+
     def _person_ids(self, record_keys: pd.Series) -> pd.Series:
         """The resolved person_id of each record key (the key itself until identity has run)."""
         ids = self.table("identity_links", ("record", "person_id"))
@@ -436,8 +443,8 @@ class Store:
     def _frame_place_events(self) -> pd.DataFrame:
         # the episodes and return interviews frames when this call of `frames()` built them,
         # else only the columns read here
-        memo = getattr(self, "_memo", None) or {}
-        ep = memo.get(("frame", "episodes"))
+        ep = self._built("episodes", ("episode_key", "person_id", "reported_at", "returned_at",
+                                      "found_text", "last_seen_text"))
         if ep is None:
             ep = self._episodes(("source", "episode_id", "child_key", "reported_at",
                                  "returned_at", "last_seen", "found_at"))
@@ -449,7 +456,7 @@ class Store:
             parts.append(pd.DataFrame({
                 "event_key": ep["episode_key"] + "#" + kind, "person_id": ep["person_id"],
                 "episode_key": ep["episode_key"], "kind": kind, "at": at, "text": ep[text]}))
-        rhi = memo.get(("frame", "return_interviews"))
+        rhi = self._built("return_interviews", ("rhi_key", "episode_key", "person_id", "places"))
         if rhi is None:
             rhi = self._return_interviews(("source", "rhi_id", "episode_key", "places"),
                                           lists=("places",))

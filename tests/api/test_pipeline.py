@@ -399,8 +399,8 @@ def test_partitioned_pairs_equal_single_pass_on_dense_cross_boundary_data(refere
     edges) and between named children: the partitions and their cross-boundary pass find
     exactly the pairs of one pass."""
     from api.jobs.partition import BLOCK_M, co_episode_pairs_partitioned, pair_partitions
-    from api.jobs.pipeline import co_episode_pairs_single, network_frames
-    frames = network_frames(reference_run["store"])
+    from api.jobs.pipeline import GROUP_COLUMNS, GROUP_FRAMES, co_episode_pairs_single
+    frames = reference_run["store"].frames(GROUP_FRAMES, columns=GROUP_COLUMNS)
     rng = np.random.default_rng(11)
     ep = frames["episodes"].copy()
     ch = frames["children"].copy()

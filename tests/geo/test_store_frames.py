@@ -69,19 +69,24 @@ def _narrow_frames_equal_the_whole_frames_on_their_columns(loaded):
     """A frame asked for with ``columns`` reads fewer table columns and equals the whole
     frame on every column it was asked for (and the keys): the groups' columns, each geocoded
     group of columns alone, and a frame asked for both ways in one call of ``frames``."""
+    from api.jobs.network import GRAPH_COLUMNS
     from api.jobs.pipeline import GROUP_COLUMNS
     names = list(GROUP_COLUMNS)
     whole = loaded.frames(names)
-    asks = [GROUP_COLUMNS, {"episodes": ("last_seen_ward",), "children": ("placement_e",),
-                            "persons": ("address_precision", "dob"),
-                            "return_interviews": ("held_at", "places", "seraf_score")}]
+    asks = [GROUP_COLUMNS, GRAPH_COLUMNS,
+            {"episodes": ("last_seen_ward",), "children": ("placement_e",),
+             "persons": ("address_precision", "dob"),
+             "return_interviews": ("held_at", "places", "seraf_score")}]
     for ask in asks:
         narrow = loaded.frames(names, columns=ask)
-        for n in names:
+        for n in ask:
             cols = [c for c in whole[n].columns if c in set(ask[n]) | {"person_id"}]
             assert set(ask[n]) <= set(narrow[n].columns), n
             assert len(narrow[n].columns) < len(whole[n].columns), n
             _same(narrow[n][cols], whole[n][cols])
     both = loaded.frames(["episodes", "place_events"], columns={"episodes": ("found_e",)})
     _same(both["place_events"], loaded.frame("place_events"))
+    # the place events made from the graph's narrow episodes and return interviews
+    graph = loaded.frames(["episodes", "return_interviews", "place_events"], columns=GRAPH_COLUMNS)
+    _same(graph["place_events"], loaded.frame("place_events"))
     assert "category" not in both["episodes"].columns
