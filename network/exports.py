@@ -407,6 +407,154 @@ def _write_i2_links(G: nx.MultiDiGraph, path) -> None:
             f.write(_lines_bytes(_join(*parts)))
 
 
+# --------------------------------------------------------------------------- columnar nodes
+# The nodes' export text is made a group of nodes at a time: nodes whose attributes have the
+# same names in the same order (a few dozen groups at national scale) are one group, each
+# attribute a column of it, escaped by pyarrow string kernels as the edge columns are; the
+# groups' texts are put back in node id order by one take. The text is the same, byte for
+# byte, as the per-node writers make (:func:`_escaped`, :meth:`_Cytoscape.enc`).
+_FAST_TYPES = frozenset({str, bool, int, float, list})
+
+
+def _type_name(ts: set) -> str:
+    """The xml type of an attribute whose values have the python types ``ts`` (:func:`_attr_types`)."""
+    if ts == {bool}:
+        return "boolean"
+    if ts <= {int}:
+        return "long"
+    if ts <= {int, float}:
+        return "double"
+    return "string"
+
+
+class _NodeGroup:
+    """Nodes with the same export attribute names: ``keys``, ``pos`` (their places in id order,
+    numpy), ``cols`` (``{name: [export value]}``, :func:`_scalars` values) and ``types``
+    (``{name: set of python types}``)."""
+    __slots__ = ("keys", "pos", "cols", "types")
+
+    def __init__(self, keys: tuple, pos, cols: dict):
+        import numpy as np
+        self.keys, self.pos, self.cols = keys, np.asarray(pos, dtype=np.int64), cols
+        self.types = {k: set(map(type, c)) for k, c in cols.items()}
+
+
+def _node_groups(dicts: list) -> list:
+    """:class:`_NodeGroup` of the nodes' attribute dicts (in id order), in the order of each
+    group's first node. A group whose values are all str, bool, int, float (not NaN) or lists
+    is made a column at a time (a list joined with ``; ``); any other group's nodes go through
+    :func:`_scalars` one by one (a missing value drops its name) and are grouped again."""
+    import operator
+    by_keys: dict = {}
+    for i, kt in enumerate(map(tuple, dicts)):
+        p = by_keys.get(kt)
+        if p is None:
+            by_keys[kt] = [i]
+        else:
+            p.append(i)
+    if not all(type(k) is str for kt in by_keys for k in kt):
+        return None
+    groups = []
+    for keys, pos in by_keys.items():
+        ds = [dicts[i] for i in pos]
+        cols, fast = {}, True
+        for k in keys:
+            col = list(map(operator.itemgetter(k), ds))
+            ts = set(map(type, col))
+            if not ts <= _FAST_TYPES or (float in ts and any(
+                    v != v for v in col if type(v) is float)):
+                fast = False
+                break
+            if list in ts:
+                col = ["; ".join(map(str, v)) if type(v) is list else v for v in col]
+            cols[k] = col
+        if fast:
+            groups.append(_NodeGroup(keys, pos, cols))
+            continue
+        again: dict = {}
+        for i, d in zip(pos, ds):
+            s = _scalars(d)
+            again.setdefault(tuple(s), []).append((i, s))
+        for kt, rows in again.items():
+            groups.append(_NodeGroup(kt, [i for i, _ in rows],
+                                     {k: [s[k] for _, s in rows] for k in kt}))
+    groups.sort(key=lambda g: int(g.pos[0]))
+    return groups
+
+
+class _NodeColumns:
+    """The export view of the nodes, sorted by id, as :func:`_node_groups`: their attribute
+    types (:func:`_attr_types` over the nodes, in first-seen order) and the text of each
+    format's node elements (:meth:`lines`, a pyarrow string array in id order)."""
+
+    def __init__(self, ids: list, groups: list):
+        import pyarrow as pa
+        self.n = len(ids)
+        self.ids = pa.array(ids, pa.string())
+        self.groups = groups
+        seen: dict = {}
+        for g in self.groups:
+            for k in g.keys:
+                seen.setdefault(k, set()).update(g.types[k])
+        self.types = {k: _type_name(ts) for k, ts in seen.items()}
+        self._cache: dict = {}
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def ids_of(self, gi: int, escape):
+        """``escape`` of the ids of group ``gi``'s nodes."""
+        return self._cached(("ids", gi, escape), lambda: escape(
+            self.ids.take(self._pos(gi))))
+
+    def _pos(self, gi: int):
+        import pyarrow as pa
+        return pa.array(self.groups[gi].pos)
+
+    def xml_value(self, gi: int, k: str, t: str | None = None):
+        """The escaped XML text of attribute ``k`` of group ``gi`` (:func:`_escaped`; as
+        type ``t`` instead of the attribute's type when given)."""
+        t = t or self.types[k]
+        return self._cached(("xml", gi, k, t), lambda: self._xml_value(self.groups[gi], k, t))
+
+    def _xml_value(self, g: _NodeGroup, k: str, t: str):
+        import numpy as np
+        import pyarrow as pa
+        col, ts = g.cols[k], g.types[k]
+        if t == "boolean":
+            return pa.array(np.where(np.array(col, dtype=bool), "true", "false"), pa.string())
+        if t == "string":
+            return _xml_col(pa.array(col if ts == {str} else [str(v) for v in col], pa.string()))
+        if t == "double":
+            return pa.array([repr(float(v)) if type(v) is int else str(v) for v in col], pa.string())
+        return pa.array([str(v) for v in col], pa.string())
+
+    def json_value(self, gi: int, k: str):
+        """The JSON text of attribute ``k`` of group ``gi`` (the JSON encoder's, per value)."""
+        def make():
+            import pyarrow as pa
+            col, ts = self.groups[gi].cols[k], self.groups[gi].types[k]
+            if ts == {str}:
+                return _json_col(pa.array(col, pa.string()))
+            enc = _Cytoscape.enc
+            return pa.array([enc(v) for v in col], pa.string())
+        return self._cached(("json", gi, k), make)
+
+    def lines(self, element):
+        """``element(group index, group)`` (a pyarrow string array per group) put in node id
+        order."""
+        import numpy as np
+        import pyarrow as pa
+        if not self.groups:
+            return pa.array([], pa.string())
+        parts = [element(gi, g).cast(pa.large_string())
+                 for gi, g in enumerate(self.groups)]
+        order = np.concatenate([g.pos for g in self.groups])
+        return pa.concat_arrays(parts).take(pa.array(np.argsort(order, kind="stable")))
+
+
 # --------------------------------------------------------------------------- XML writers
 # Both writers stream one element at a time (no element tree of the whole graph in memory)
 # and produce the documents networkx writes, validated in tests by reading them back with
@@ -478,17 +626,7 @@ def _attr_types(items) -> dict:
                 seen[k] = {t}
             elif t not in cur:
                 cur.add(t)
-    out = {}
-    for k, ts in seen.items():
-        if ts == {bool}:
-            out[k] = "boolean"
-        elif ts <= {int}:
-            out[k] = "long"
-        elif ts <= {int, float}:
-            out[k] = "double"
-        else:
-            out[k] = "string"
-    return out
+    return {k: _type_name(ts) for k, ts in seen.items()}
 
 
 #: the export attribute types of edges built by ``network.graph.person_place_graph``
@@ -500,17 +638,30 @@ GRAPH_EDGE_TYPES = {"relation": "string", "sources": "string", "dates": "string"
 
 
 class _Prepared:
-    """The export rows with their attribute types, shared by the writers: escaped node values
-    are kept; edges are escaped as they are written (:meth:`edges`)."""
+    """The export rows with their attribute types, shared by the writers: the nodes as
+    :class:`_NodeColumns` (``nodecols``) when their ids and attribute names are strings, else
+    with escaped node values kept per node; edges are escaped as they are written
+    (:meth:`edges`). ``rows`` is ``(nodes, edges)`` of :func:`_rows`, nodes None to read
+    them from ``G``."""
 
     def __init__(self, G: nx.MultiDiGraph, rows: tuple):
         nodes, self._edges = rows
-        self.nodes = nodes
-        self.node_ids = [_xml(n) for n, _ in nodes]
-        self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
-        self.ntypes = _attr_types(a for _, a in nodes)
-        conv = _converters(self.ntypes)
-        self.nvals = [_escaped_with(a, conv) for _, a in nodes]
+        items = sorted(node_items(G), key=lambda x: x[0]) if nodes is None else nodes
+        ids = [n for n, _ in items]
+        groups = (_node_groups([d for _, d in items]) if all(type(n) is str for n in ids)
+                  else None)
+        self.nodecols = None if groups is None else _NodeColumns(ids, groups)
+        if self.nodecols is not None:
+            self.ntypes = self.nodecols.types
+        else:
+            nodes = nodes if nodes is not None else [(n, _scalars(d)) for n, d in items]
+            self.nodes = nodes
+            self.node_ids = [_xml(n) for n, _ in nodes]
+            self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
+            self.ntypes = _attr_types(a for _, a in nodes)
+            conv = _converters(self.ntypes)
+            self.nvals = [_escaped_with(a, conv) for _, a in nodes]
+        del items, ids
         # an unchanged person-place graph has the known edge types; any other graph is read
         self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
                        else _attr_types(a for *_, a in self._edges))
@@ -543,6 +694,18 @@ class _GraphML:
                 yield (f'  <key id="{ids[k]}" for="{scope}" attr.name="{_xml(k)}" '
                        f'attr.type="{t}" />')
         yield '  <graph edgedefault="directed">'
+        nc = pr.nodecols
+        if nc is not None:
+            def element(gi, g):
+                ids = nc.ids_of(gi, _xml_col)
+                if not g.keys:
+                    return _join('    <node id="', ids, '" />')
+                parts = []
+                for k in g.keys:
+                    parts += [f'      <data key="{nid[k]}">', nc.xml_value(gi, k), "</data>\n"]
+                return _join('    <node id="', ids, '">\n', *parts, "    </node>")
+            yield nc.lines(element)
+            return
         for n, vals in zip(pr.node_ids, pr.nvals):
             if not vals:
                 yield f'    <node id="{n}" />'
@@ -608,7 +771,24 @@ class _GEXF:
                 yield f'      <attribute id="{ids[k]}" title="{_xml(k)}" type="{t}" />'
             yield "    </attributes>"
         yield "    <nodes>"
-        for n, label, vals in zip(pr.node_ids, pr.node_labels, pr.nvals):
+        nc = pr.nodecols
+        if nc is not None:
+            def element(gi, g):
+                ids = nc.ids_of(gi, _xml_col)
+                label = nc.xml_value(gi, "label", "string") if "label" in g.keys else ids
+                keys = [k for k in g.keys if k != "label"]
+                if not keys:
+                    return _join('      <node id="', ids, '" label="', label, '" />')
+                parts = []
+                for k in keys:
+                    parts += [f'          <attvalue for="{nid[k]}" value="', nc.xml_value(gi, k),
+                              '" />\n']
+                return _join('      <node id="', ids, '" label="', label,
+                             '">\n        <attvalues>\n', *parts,
+                             "        </attvalues>\n      </node>")
+            yield nc.lines(element)
+        for n, label, vals in (() if nc is not None else
+                               zip(pr.node_ids, pr.node_labels, pr.nvals)):
             vals = [(k, x) for k, x in vals if k != "label"]
             if not vals:
                 yield f'      <node id="{n}" label="{label}" />'
@@ -684,7 +864,23 @@ class _Cytoscape:
 
     def head(self, pr: _Prepared):
         yield '{"format_version": "1.0", "generated_by": "wayfinder", "elements": {"nodes": ['
-        for i, (n, d) in enumerate(pr.nodes):
+        nc = pr.nodecols
+        if nc is not None:
+            import numpy as np
+            import pyarrow as pa
+
+            def element(gi, g):
+                lead = pa.array(np.where(g.pos == 0, " ", ", "), pa.string())
+                ids = nc.json_value(gi, "id") if "id" in g.keys else nc.ids_of(gi, _json_col)
+                parts = []
+                for k in g.keys:
+                    if k != "id":
+                        parts += [", " + self.enc(k) + ": ", nc.json_value(gi, k)]
+                classes = (_json_col(pa.array([str(v) for v in g.cols["kind"]], pa.string()))
+                           if "kind" in g.keys else '""')
+                return _join(lead, '{"data": {"id": ', ids, *parts, '}, "classes": ', classes, "}")
+            yield nc.lines(element)
+        for i, (n, d) in enumerate(pr.nodes if nc is None else ()):
             yield (", " if i else " ") + self.enc(_cytoscape_node(n, d))
         yield '], "edges": ['
 
@@ -721,6 +917,14 @@ def _write_lines(f, lines, batch: int = 20_000) -> None:
     (one encode and write per line is most of the cost for the nodes of a large graph)."""
     buf: list = []
     for line in lines:
+        if type(line) is not str:      # a pyarrow string array of lines (_NodeColumns.lines)
+            if buf:
+                buf.append("")
+                f.write("\n".join(buf).encode("utf-8"))
+                buf.clear()
+            for start in range(0, len(line), 100_000):
+                f.write(_lines_bytes(line.slice(start, 100_000).cast("string")))
+            continue
         buf.append(line)
         if len(buf) >= batch:
             buf.append("")
@@ -739,6 +943,7 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
         fmts = [(files[Path(p)], f) for p, f in targets.items()]
         for f, fmt in fmts:
             _write_lines(f, fmt.head(pr))
+        pr.nodecols = None      # the node texts (hundreds of megabytes) are written
         if pr.columns is not None:
             for cols in pr.columns:
                 for f, fmt in fmts:
@@ -762,7 +967,7 @@ def write_graphml(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Pat
     ``write_graphml(named_key_ids=True)`` writes, with key ids made unique where a node and an
     edge attribute share a name (``edge_NAME``; ``attr.name`` is unchanged) and booleans as
     ``true``/``false``. ``rows`` is ``_rows(G)`` when the caller already has it."""
-    _write_formats(_Prepared(G, rows or _rows(G)), {path: _GraphML()})
+    _write_formats(_Prepared(G, rows or (None, _EdgeRows(G))), {path: _GraphML()})
     return Path(path)
 
 
@@ -770,7 +975,7 @@ def write_gexf(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
     """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation), streamed as
     networkx's ``write_gexf(version="1.2draft")`` lays it out (edge id = the export's unique
     edge id, ``networkx_key`` attribute for networkx round trips)."""
-    _write_formats(_Prepared(G, rows or _rows(G)), {path: _GEXF()})
+    _write_formats(_Prepared(G, rows or (None, _EdgeRows(G))), {path: _GEXF()})
     return Path(path)
 
 
@@ -888,7 +1093,7 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"graphml": out / R.GRAPHML.file, "gexf": out / R.GEXF.file,
              "cytoscape": out / R.CYTOSCAPE.file}
-    _write_formats(_Prepared(G, _rows(G)), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
+    _write_formats(_Prepared(G, (None, _EdgeRows(G))), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
                                              paths["cytoscape"]: _Cytoscape()})
     paths["i2_entities"] = out / R.I2_ENTITIES.file
     paths["i2_links"] = out / R.I2_LINKS.file
