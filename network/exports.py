@@ -439,12 +439,8 @@ class _NodeGroup:
         self.types = {k: set(map(type, c)) for k, c in cols.items()}
 
 
-def _node_groups(dicts: list) -> list:
-    """:class:`_NodeGroup` of the nodes' attribute dicts (in id order), in the order of each
-    group's first node. A group whose values are all str, bool, int, float (not NaN) or lists
-    is made a column at a time (a list joined with ``; ``); any other group's nodes go through
-    :func:`_scalars` one by one (a missing value drops its name) and are grouped again."""
-    import operator
+def _key_groups(dicts: list) -> dict:
+    """``{attribute names in order: [places of the dicts with them]}``."""
     by_keys: dict = {}
     for i, kt in enumerate(map(tuple, dicts)):
         p = by_keys.get(kt)
@@ -452,6 +448,16 @@ def _node_groups(dicts: list) -> list:
             by_keys[kt] = [i]
         else:
             p.append(i)
+    return by_keys
+
+
+def _node_groups(dicts: list) -> list | None:
+    """:class:`_NodeGroup` of the nodes' attribute dicts (in id order), in the order of each
+    group's first node. A group whose values are all str, bool, int, float (not NaN) or lists
+    is made a column at a time (a list joined with ``; ``); any other group's nodes go through
+    :func:`_scalars` one by one (a missing value drops its name) and are grouped again."""
+    import operator
+    by_keys = _key_groups(dicts)
     if not all(type(k) is str for kt in by_keys for k in kt):
         return None
     groups = []
@@ -1028,6 +1034,82 @@ def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
     return pd.DataFrame(cols, columns=I2_ENTITY_COLUMNS)
 
 
+def _i2_entity_arrays(G: nx.MultiDiGraph) -> dict | None:
+    """The columns of :func:`_i2_entities` as pyarrow string arrays (the text ``to_csv``
+    writes), made a group of nodes with the same attribute names at a time; None when a node
+    id, label or role is not a string or there are no nodes (:func:`_i2_entities` then)."""
+    import operator
+
+    import numpy as np
+    import pyarrow as pa
+    items = sorted(node_items(G), key=lambda x: x[0])
+    if not items:
+        return None
+    ids = [n for n, _ in items]
+    dicts = [d for _, d in items]
+    del items
+    if not all(type(n) is str for n in ids):
+        return None
+    parts: dict = {c: [] for c in I2_ENTITY_COLUMNS}
+    order = []
+    for keys, pos in _key_groups(dicts).items():
+        ds = [dicts[i] for i in pos]
+        m = len(ds)
+
+        def col(name):
+            return list(map(operator.itemgetter(name), ds)) if name in keys else None
+        kinds = col("kind") or ["person"] * m
+        gid = [ids[i] for i in pos]
+        label, role = col("label") or gid, col("role")
+        if role is None:
+            role = ["child" if k == "child" else "" for k in kinds]
+        if not all(type(x) is str for x in label) or not all(type(x) is str for x in role):
+            return None
+        described = [[f"{a}={v}" if v else "" for v in c]
+                     for a in _I2_DESCRIBED if (c := col(a)) is not None]
+        flags = {}
+        for name in ("restricted", "unresolved"):
+            c = col(name)
+            flags[name] = ["No"] * m if c is None else ["Yes" if v else "No" for v in c]
+        place = {}
+        for name in ("easting", "northing"):
+            c = col(name)
+            place[name] = [""] * m if c is None else [str(_round(v)) for v in c]
+        records = col("records")
+        group = {
+            "Entity Type": [I2_ENTITY_TYPES.get(k, "Person") for k in kinds],
+            "Identity": gid, "Label": label,
+            "Description": (["; ".join(filter(None, t)) for t in zip(*described)] if described
+                            else [""] * m),
+            "Role": role,
+            "Records": [""] * m if records is None else ["; ".join(v or []) for v in records],
+            "Easting": place["easting"], "Northing": place["northing"],
+            "Restricted": flags["restricted"], "Unresolved": flags["unresolved"]}
+        for c in I2_ENTITY_COLUMNS:
+            parts[c].append(pa.array(group[c], pa.large_string()))
+        order.append(np.asarray(pos, dtype=np.int64))
+    back = pa.array(np.argsort(np.concatenate(order), kind="stable"))
+    return {c: pa.concat_arrays(a).take(back) for c, a in parts.items()}
+
+
+def _write_i2_entities(G: nx.MultiDiGraph, path) -> None:
+    """``i2_entities.csv`` as ``DataFrame.to_csv`` writes :func:`_i2_entities` (UTF-8 with a
+    byte order mark), made column-wise by pyarrow."""
+    cols = _i2_entity_arrays(G)
+    if cols is None:
+        _i2_entities(G).to_csv(path, index=False, encoding="utf-8-sig")
+        return
+    with open(path, "wb", buffering=1 << 20) as f:
+        f.write(("\ufeff" + ",".join(I2_ENTITY_COLUMNS) + "\n").encode("utf-8"))
+        n = len(cols["Identity"])
+        for start in range(0, n, 100_000):
+            parts = []
+            for name in I2_ENTITY_COLUMNS:
+                x = _csv_col(cols[name].slice(start, 100_000).cast("string"))
+                parts += [",", x] if parts else [x]
+            f.write(_lines_bytes(_join(*parts)))
+
+
 def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
     """The i2 links frame a chunk of edges at a time (sorted by u, v, key)."""
     columns = _edge_columns(G, chunk)
@@ -1099,7 +1181,7 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     paths["i2_links"] = out / R.I2_LINKS.file
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
     # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
-    _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8-sig")
+    _write_i2_entities(G, paths["i2_entities"])
     _write_i2_links(G, paths["i2_links"])
     return paths
 
