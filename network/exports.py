@@ -495,7 +495,6 @@ class _NodeColumns:
 
     def __init__(self, ids: list, groups: list):
         import pyarrow as pa
-        self.n = len(ids)
         self.ids = pa.array(ids, pa.string())
         self.groups = groups
         seen: dict = {}
