@@ -28,7 +28,9 @@ import networkx as nx
 import pandas as pd
 
 from geo import results as R
-from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists, node_attr, node_items
+from geo.storage.store import _gc_paused
+from network.graph import (LIST_ATTRS, PersonPlaceGraph, edge_list, edge_table, joined_edge_lists,
+                           node_attr, node_items)
 
 __all__ = ["write_graphml", "write_gexf", "cytoscape_json",
            "i2_frames", "write_all", "read_graph", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS",
@@ -439,6 +441,38 @@ class _NodeGroup:
         self.types = {k: set(map(type, c)) for k, c in cols.items()}
 
 
+class _NodeView:
+    """The nodes in id order: ``ids``, attribute dicts ``dicts``, ``arrow_ids`` (the ids as a
+    pyarrow string array, None unless every id is a string) and :func:`_key_groups` of the
+    dicts (``by_keys``). String ids are put in order by pyarrow (UTF-8 byte order is code
+    point order, Python's); a person-place graph's node dict is read without a tuple per node
+    (each of those tuples was a pass of the cyclic collector over the whole heap to come)."""
+
+    def __init__(self, ids: list, dicts: list):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arrow = pa.array(ids, pa.string()) if all(type(n) is str for n in ids) else None
+        if arrow is None:
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+        elif len(ids) > 1 and not pc.all(pc.less(arrow[:-1], arrow[1:])).as_py():
+            order = pc.sort_indices(arrow).to_numpy()
+            arrow = arrow.take(pa.array(order))
+        else:
+            order = None
+        if order is not None:
+            ids, dicts = [ids[i] for i in order], [dicts[i] for i in order]
+        self.ids, self.dicts, self.arrow_ids = ids, dicts, arrow
+
+    @classmethod
+    def of(cls, G) -> "_NodeView":
+        nodes = G.nodes if isinstance(G, PersonPlaceGraph) else dict(node_items(G))
+        return cls(list(nodes), list(nodes.values()))
+
+    @functools.cached_property
+    def by_keys(self) -> dict:
+        return _key_groups(self.dicts)
+
+
 def _key_groups(dicts: list) -> dict:
     """``{attribute names in order: [places of the dicts with them]}``."""
     by_keys: dict = {}
@@ -451,13 +485,12 @@ def _key_groups(dicts: list) -> dict:
     return by_keys
 
 
-def _node_groups(dicts: list) -> list | None:
+def _node_groups(dicts: list, by_keys: dict) -> list | None:
     """:class:`_NodeGroup` of the nodes' attribute dicts (in id order), in the order of each
     group's first node. A group whose values are all str, bool, int, float (not NaN) or lists
     is made a column at a time (a list joined with ``; ``); any other group's nodes go through
     :func:`_scalars` one by one (a missing value drops its name) and are grouped again."""
     import operator
-    by_keys = _key_groups(dicts)
     if not all(type(k) is str for kt in by_keys for k in kt):
         return None
     groups = []
@@ -491,11 +524,11 @@ def _node_groups(dicts: list) -> list | None:
 class _NodeColumns:
     """The export view of the nodes, sorted by id, as :func:`_node_groups`: their attribute
     types (:func:`_attr_types` over the nodes, in first-seen order) and the text of each
-    format's node elements (:meth:`lines`, a pyarrow string array in id order)."""
+    format's node elements (:meth:`lines`, a pyarrow string array in id order); ``ids`` is
+    the ids as a pyarrow string array."""
 
-    def __init__(self, ids: list, groups: list):
-        import pyarrow as pa
-        self.ids = pa.array(ids, pa.string())
+    def __init__(self, ids, groups: list):
+        self.ids = ids
         self.groups = groups
         seen: dict = {}
         for g in self.groups:
@@ -647,26 +680,28 @@ class _Prepared:
     :class:`_NodeColumns` (``nodecols``) when their ids and attribute names are strings, else
     with escaped node values kept per node; edges are escaped as they are written
     (:meth:`edges`). ``rows`` is ``(nodes, edges)`` of :func:`_rows`, nodes None to read
-    them from ``G``."""
+    them from ``G`` (or ``view``, its :class:`_NodeView`)."""
 
-    def __init__(self, G: nx.MultiDiGraph, rows: tuple):
+    def __init__(self, G: nx.MultiDiGraph, rows: tuple, view: _NodeView | None = None):
         nodes, self._edges = rows
-        items = sorted(node_items(G), key=lambda x: x[0]) if nodes is None else nodes
-        ids = [n for n, _ in items]
-        groups = (_node_groups([d for _, d in items]) if all(type(n) is str for n in ids)
-                  else None)
-        self.nodecols = None if groups is None else _NodeColumns(ids, groups)
+        with _gc_paused():
+            if view is None:
+                view = (_NodeView.of(G) if nodes is None
+                        else _NodeView([n for n, _ in nodes], [d for _, d in nodes]))
+            groups = (None if view.arrow_ids is None
+                      else _node_groups(view.dicts, view.by_keys))
+        self.nodecols = None if groups is None else _NodeColumns(view.arrow_ids, groups)
         if self.nodecols is not None:
             self.ntypes = self.nodecols.types
         else:
-            nodes = nodes if nodes is not None else [(n, _scalars(d)) for n, d in items]
+            nodes = nodes if nodes is not None else [(n, _scalars(d))
+                                                     for n, d in zip(view.ids, view.dicts)]
             self.nodes = nodes
             self.node_ids = [_xml(n) for n, _ in nodes]
             self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
             self.ntypes = _attr_types(a for _, a in nodes)
             conv = _converters(self.ntypes)
             self.nvals = [_escaped_with(a, conv) for _, a in nodes]
-        del items, ids
         # an unchanged person-place graph has the known edge types; any other graph is read
         self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
                        else _attr_types(a for *_, a in self._edges))
@@ -1033,7 +1068,7 @@ def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
     return pd.DataFrame(cols, columns=I2_ENTITY_COLUMNS)
 
 
-def _i2_entity_arrays(G: nx.MultiDiGraph) -> dict | None:
+def _i2_entity_arrays(G: nx.MultiDiGraph, view: _NodeView | None = None) -> dict | None:
     """The columns of :func:`_i2_entities` as pyarrow string arrays (the text ``to_csv``
     writes), made a group of nodes with the same attribute names at a time; None when a node
     id, label or role is not a string or there are no nodes (:func:`_i2_entities` then)."""
@@ -1041,17 +1076,13 @@ def _i2_entity_arrays(G: nx.MultiDiGraph) -> dict | None:
 
     import numpy as np
     import pyarrow as pa
-    items = sorted(node_items(G), key=lambda x: x[0])
-    if not items:
-        return None
-    ids = [n for n, _ in items]
-    dicts = [d for _, d in items]
-    del items
-    if not all(type(n) is str for n in ids):
+    view = view or _NodeView.of(G)
+    ids, dicts = view.ids, view.dicts
+    if not ids or view.arrow_ids is None:
         return None
     parts: dict = {c: [] for c in I2_ENTITY_COLUMNS}
     order = []
-    for keys, pos in _key_groups(dicts).items():
+    for keys, pos in view.by_keys.items():
         ds = [dicts[i] for i in pos]
         m = len(ds)
 
@@ -1091,10 +1122,11 @@ def _i2_entity_arrays(G: nx.MultiDiGraph) -> dict | None:
     return {c: pa.concat_arrays(a).take(back) for c, a in parts.items()}
 
 
-def _write_i2_entities(G: nx.MultiDiGraph, path) -> None:
+def _write_i2_entities(G: nx.MultiDiGraph, path, view: _NodeView | None = None) -> None:
     """``i2_entities.csv`` as ``DataFrame.to_csv`` writes :func:`_i2_entities` (UTF-8 with a
     byte order mark), made column-wise by pyarrow."""
-    cols = _i2_entity_arrays(G)
+    with _gc_paused():
+        cols = _i2_entity_arrays(G, view)
     if cols is None:
         _i2_entities(G).to_csv(path, index=False, encoding="utf-8-sig")
         return
@@ -1174,13 +1206,16 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"graphml": out / R.GRAPHML.file, "gexf": out / R.GEXF.file,
              "cytoscape": out / R.CYTOSCAPE.file}
-    _write_formats(_Prepared(G, (None, _EdgeRows(G))), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
+    with _gc_paused():
+        view = _NodeView.of(G)
+    _write_formats(_Prepared(G, (None, _EdgeRows(G)), view), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
                                              paths["cytoscape"]: _Cytoscape()})
     paths["i2_entities"] = out / R.I2_ENTITIES.file
     paths["i2_links"] = out / R.I2_LINKS.file
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
     # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
-    _write_i2_entities(G, paths["i2_entities"])
+    _write_i2_entities(G, paths["i2_entities"], view)
+    del view
     _write_i2_links(G, paths["i2_links"])
     return paths
 
