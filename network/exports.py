@@ -543,9 +543,11 @@ class _NodeColumns:
         return self._cache[key]
 
     def ids_of(self, gi: int, escape):
-        """``escape`` of the ids of group ``gi``'s nodes."""
-        return self._cached(("ids", gi, escape), lambda: escape(
-            self.ids.take(self._pos(gi))))
+        """``escape`` of the ids of group ``gi``'s nodes (kept for XML, which two formats
+        read)."""
+        if escape is not _xml_col:
+            return escape(self.ids.take(self._pos(gi)))
+        return self._cached(("ids", gi), lambda: escape(self.ids.take(self._pos(gi))))
 
     def _pos(self, gi: int):
         import pyarrow as pa
@@ -570,27 +572,38 @@ class _NodeColumns:
         return pa.array([str(v) for v in col], pa.string())
 
     def json_value(self, gi: int, k: str):
-        """The JSON text of attribute ``k`` of group ``gi`` (the JSON encoder's, per value)."""
-        def make():
-            import pyarrow as pa
-            col, ts = self.groups[gi].cols[k], self.groups[gi].types[k]
-            if ts == {str}:
-                return _json_col(pa.array(col, pa.string()))
-            enc = _Cytoscape.enc
-            return pa.array([enc(v) for v in col], pa.string())
-        return self._cached(("json", gi, k), make)
+        """The JSON text of attribute ``k`` of group ``gi`` (the JSON encoder's, per value;
+        not kept: one format reads it)."""
+        import pyarrow as pa
+        col, ts = self.groups[gi].cols[k], self.groups[gi].types[k]
+        if ts == {str}:
+            return _json_col(pa.array(col, pa.string()))
+        enc = _Cytoscape.enc
+        return pa.array([enc(v) for v in col], pa.string())
 
-    def lines(self, element):
-        """``element(group index, group)`` (a pyarrow string array per group) put in node id
+    def lines(self, element) -> "_NodeLines":
+        """``element(group index, group)`` (a pyarrow string array per group) in node id
         order."""
         import numpy as np
         import pyarrow as pa
-        if not self.groups:
-            return pa.array([], pa.string())
-        parts = [element(gi, g).cast(pa.large_string())
-                 for gi, g in enumerate(self.groups)]
-        order = np.concatenate([g.pos for g in self.groups])
-        return pa.concat_arrays(parts).take(pa.array(np.argsort(order, kind="stable")))
+        parts = [element(gi, g) for gi, g in enumerate(self.groups)]
+        order = np.concatenate([g.pos for g in self.groups]) if parts else np.zeros(0, np.int64)
+        return _NodeLines(pa.chunked_array(parts, pa.string()), np.argsort(order, kind="stable"))
+
+
+class _NodeLines:
+    """Node element texts, group after group (``texts``, a pyarrow chunked array), and where
+    each node in id order is among them (``back``): written a slice at a time
+    (:func:`_write_lines`), so the texts are never copied whole into id order."""
+
+    def __init__(self, texts, back):
+        self.texts, self.back = texts, back
+
+    def slices(self, size: int = 100_000):
+        """The texts in id order, ``size`` at a time (pyarrow string arrays)."""
+        import pyarrow as pa
+        for start in range(0, len(self.back), size):
+            yield self.texts.take(pa.array(self.back[start:start + size])).combine_chunks()
 
 
 # --------------------------------------------------------------------------- XML writers
@@ -957,13 +970,13 @@ def _write_lines(f, lines, batch: int = 20_000) -> None:
     (one encode and write per line is most of the cost for the nodes of a large graph)."""
     buf: list = []
     for line in lines:
-        if type(line) is not str:      # a pyarrow string array of lines (_NodeColumns.lines)
+        if type(line) is not str:      # node elements (_NodeLines)
             if buf:
                 buf.append("")
                 f.write("\n".join(buf).encode("utf-8"))
                 buf.clear()
-            for start in range(0, len(line), 100_000):
-                f.write(_lines_bytes(line.slice(start, 100_000).cast("string")))
+            for part in line.slices():
+                f.write(_lines_bytes(part))
             continue
         buf.append(line)
         if len(buf) >= batch:
