@@ -411,9 +411,9 @@ def _write_i2_links(G: nx.MultiDiGraph, path) -> None:
 
 # --------------------------------------------------------------------------- columnar nodes
 # The nodes' export text is made a group of nodes at a time: nodes whose attributes have the
-# same names in the same order (a few dozen groups at national scale) are one group, each
-# attribute a column of it, escaped by pyarrow string kernels as the edge columns are; the
-# groups' texts are put back in node id order by one take. The text is the same, byte for
+# same names in the same order (9 groups at national scale) are one group, each attribute a
+# column of it, escaped by pyarrow string kernels as the edge columns are; the groups' texts
+# are written in node id order a slice at a time (:class:`_NodeLines`). The text is the same, byte for
 # byte, as the per-node writers make (:func:`_escaped`, :meth:`_Cytoscape.enc`).
 _FAST_TYPES = frozenset({str, bool, int, float, list})
 
@@ -446,7 +446,7 @@ class _NodeView:
     pyarrow string array, None unless every id is a string) and :func:`_key_groups` of the
     dicts (``by_keys``). String ids are put in order by pyarrow (UTF-8 byte order is code
     point order, Python's); a person-place graph's node dict is read without a tuple per node
-    (each of those tuples was a pass of the cyclic collector over the whole heap to come)."""
+    (making them set off passes of the cyclic collector over the whole graph's heap)."""
 
     def __init__(self, ids: list, dicts: list):
         import pyarrow as pa
