@@ -586,15 +586,17 @@ class _NodeColumns:
         order."""
         import numpy as np
         import pyarrow as pa
-        parts = [element(gi, g) for gi, g in enumerate(self.groups)]
+        parts = [element(gi, g).cast(pa.large_string()) for gi, g in enumerate(self.groups)]
         order = np.concatenate([g.pos for g in self.groups]) if parts else np.zeros(0, np.int64)
-        return _NodeLines(pa.chunked_array(parts, pa.string()), np.argsort(order, kind="stable"))
+        texts = pa.concat_arrays(parts) if parts else pa.array([], pa.large_string())
+        del parts
+        return _NodeLines(texts, np.argsort(order, kind="stable"))
 
 
 class _NodeLines:
-    """Node element texts, group after group (``texts``, a pyarrow chunked array), and where
-    each node in id order is among them (``back``): written a slice at a time
-    (:func:`_write_lines`), so the texts are never copied whole into id order."""
+    """Node element texts, group after group (``texts``, a pyarrow large string array), and
+    where each node in id order is among them (``back``): written a slice at a time
+    (:func:`_write_lines`), so the texts are not copied whole once more into id order."""
 
     def __init__(self, texts, back):
         self.texts, self.back = texts, back
@@ -603,7 +605,7 @@ class _NodeLines:
         """The texts in id order, ``size`` at a time (pyarrow string arrays)."""
         import pyarrow as pa
         for start in range(0, len(self.back), size):
-            yield self.texts.take(pa.array(self.back[start:start + size])).combine_chunks()
+            yield self.texts.take(pa.array(self.back[start:start + size])).cast(pa.string())
 
 
 # --------------------------------------------------------------------------- XML writers
