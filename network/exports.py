@@ -19,7 +19,9 @@ such mixed graphs; :func:`read_graph` reads them with each undirected edge as a 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import json
 import re
 from pathlib import Path
@@ -28,7 +30,6 @@ import networkx as nx
 import pandas as pd
 
 from geo import results as R
-from geo.storage.store import _gc_paused
 from network.graph import (LIST_ATTRS, PersonPlaceGraph, edge_list, edge_table, joined_edge_lists,
                            node_attr, node_items)
 
@@ -439,6 +440,20 @@ class _NodeGroup:
         import numpy as np
         self.keys, self.pos, self.cols = keys, np.asarray(pos, dtype=np.int64), cols
         self.types = {k: set(map(type, c)) for k, c in cols.items()}
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while the nodes' texts are made (as while the store builds a
+    frame, ``geo.storage.store``): they make lists and tuples per node, none in cycles, and each
+    collection on the way scanned the whole graph again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _NodeView:
