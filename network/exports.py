@@ -19,7 +19,9 @@ such mixed graphs; :func:`read_graph` reads them with each undirected edge as a 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import json
 import re
 from pathlib import Path
@@ -28,7 +30,8 @@ import networkx as nx
 import pandas as pd
 
 from geo import results as R
-from network.graph import LIST_ATTRS, edge_list, edge_table, joined_edge_lists, node_attr, node_items
+from network.graph import (LIST_ATTRS, PersonPlaceGraph, edge_list, edge_table, joined_edge_lists,
+                           node_attr, node_items)
 
 __all__ = ["write_graphml", "write_gexf", "cytoscape_json",
            "i2_frames", "write_all", "read_graph", "I2_ENTITY_TYPES", "I2_ENTITY_COLUMNS",
@@ -407,6 +410,219 @@ def _write_i2_links(G: nx.MultiDiGraph, path) -> None:
             f.write(_lines_bytes(_join(*parts)))
 
 
+# --------------------------------------------------------------------------- columnar nodes
+# The nodes' export text is made a group of nodes at a time: nodes whose attributes have the
+# same names in the same order (9 groups at national scale) are one group, each attribute a
+# column of it, escaped by pyarrow string kernels as the edge columns are; the groups' texts
+# are written in node id order a slice at a time (:class:`_NodeLines`). The text is the same, byte for
+# byte, as the per-node writers make (:func:`_escaped`, :meth:`_Cytoscape.enc`).
+_FAST_TYPES = frozenset({str, bool, int, float, list})
+
+
+def _type_name(ts: set) -> str:
+    """The xml type of an attribute whose values have the python types ``ts`` (:func:`_attr_types`)."""
+    if ts == {bool}:
+        return "boolean"
+    if ts <= {int}:
+        return "long"
+    if ts <= {int, float}:
+        return "double"
+    return "string"
+
+
+class _NodeGroup:
+    """Nodes with the same export attribute names: ``keys``, ``pos`` (their places in id order,
+    numpy), ``cols`` (``{name: [export value]}``, :func:`_scalars` values) and ``types``
+    (``{name: set of python types}``)."""
+    __slots__ = ("keys", "pos", "cols", "types")
+
+    def __init__(self, keys: tuple, pos, cols: dict):
+        import numpy as np
+        self.keys, self.pos, self.cols = keys, np.asarray(pos, dtype=np.int64), cols
+        self.types = {k: set(map(type, c)) for k, c in cols.items()}
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while the nodes' texts are made (as while the store builds a
+    frame, ``geo.storage.store``): they make lists and tuples per node, none in cycles, and each
+    collection on the way scanned the whole graph again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _NodeView:
+    """The nodes in id order: ``ids``, attribute dicts ``dicts``, ``arrow_ids`` (the ids as a
+    pyarrow string array, None unless every id is a string) and :func:`_key_groups` of the
+    dicts (``by_keys``). String ids are put in order by pyarrow (UTF-8 byte order is code
+    point order, Python's); a person-place graph's node dict is read without a tuple per node
+    (making them set off passes of the cyclic collector over the whole graph's heap)."""
+
+    def __init__(self, ids: list, dicts: list):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        arrow = pa.array(ids, pa.string()) if all(type(n) is str for n in ids) else None
+        if arrow is None:
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+        elif len(ids) > 1 and not pc.all(pc.less(arrow[:-1], arrow[1:])).as_py():
+            order = pc.sort_indices(arrow).to_numpy()
+            arrow = arrow.take(pa.array(order))
+        else:
+            order = None
+        if order is not None:
+            ids, dicts = [ids[i] for i in order], [dicts[i] for i in order]
+        self.ids, self.dicts, self.arrow_ids = ids, dicts, arrow
+
+    @classmethod
+    def of(cls, G) -> "_NodeView":
+        nodes = G.nodes if isinstance(G, PersonPlaceGraph) else dict(node_items(G))
+        return cls(list(nodes), list(nodes.values()))
+
+    @functools.cached_property
+    def by_keys(self) -> dict:
+        return _key_groups(self.dicts)
+
+
+def _key_groups(dicts: list) -> dict:
+    """``{attribute names in order: [places of the dicts with them]}``."""
+    by_keys: dict = {}
+    for i, kt in enumerate(map(tuple, dicts)):
+        p = by_keys.get(kt)
+        if p is None:
+            by_keys[kt] = [i]
+        else:
+            p.append(i)
+    return by_keys
+
+
+def _node_groups(dicts: list, by_keys: dict) -> list | None:
+    """:class:`_NodeGroup` of the nodes' attribute dicts (in id order), in the order of each
+    group's first node. A group whose values are all str, bool, int, float (not NaN) or lists
+    is made a column at a time (a list joined with ``; ``); any other group's nodes go through
+    :func:`_scalars` one by one (a missing value drops its name) and are grouped again."""
+    import operator
+    if not all(type(k) is str for kt in by_keys for k in kt):
+        return None
+    groups = []
+    for keys, pos in by_keys.items():
+        ds = [dicts[i] for i in pos]
+        cols, fast = {}, True
+        for k in keys:
+            col = list(map(operator.itemgetter(k), ds))
+            ts = set(map(type, col))
+            if not ts <= _FAST_TYPES or (float in ts and any(
+                    v != v for v in col if type(v) is float)):
+                fast = False
+                break
+            if list in ts:
+                col = ["; ".join(map(str, v)) if type(v) is list else v for v in col]
+            cols[k] = col
+        if fast:
+            groups.append(_NodeGroup(keys, pos, cols))
+            continue
+        again: dict = {}
+        for i, d in zip(pos, ds):
+            s = _scalars(d)
+            again.setdefault(tuple(s), []).append((i, s))
+        for kt, rows in again.items():
+            groups.append(_NodeGroup(kt, [i for i, _ in rows],
+                                     {k: [s[k] for _, s in rows] for k in kt}))
+    groups.sort(key=lambda g: int(g.pos[0]))
+    return groups
+
+
+class _NodeColumns:
+    """The export view of the nodes, sorted by id, as :func:`_node_groups`: their attribute
+    types (:func:`_attr_types` over the nodes, in first-seen order) and the text of each
+    format's node elements (:meth:`lines`, a pyarrow string array in id order); ``ids`` is
+    the ids as a pyarrow string array."""
+
+    def __init__(self, ids, groups: list):
+        self.ids = ids
+        self.groups = groups
+        seen: dict = {}
+        for g in self.groups:
+            for k in g.keys:
+                seen.setdefault(k, set()).update(g.types[k])
+        self.types = {k: _type_name(ts) for k, ts in seen.items()}
+        self._cache: dict = {}
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def ids_of(self, gi: int, escape):
+        """``escape`` of the ids of group ``gi``'s nodes (kept for XML, which two formats
+        read)."""
+        if escape is not _xml_col:
+            return escape(self.ids.take(self._pos(gi)))
+        return self._cached(("ids", gi), lambda: escape(self.ids.take(self._pos(gi))))
+
+    def _pos(self, gi: int):
+        import pyarrow as pa
+        return pa.array(self.groups[gi].pos)
+
+    def xml_value(self, gi: int, k: str, t: str | None = None):
+        """The escaped XML text of attribute ``k`` of group ``gi`` (:func:`_escaped`; as
+        type ``t`` instead of the attribute's type when given)."""
+        t = t or self.types[k]
+        return self._cached(("xml", gi, k, t), lambda: self._xml_value(self.groups[gi], k, t))
+
+    def _xml_value(self, g: _NodeGroup, k: str, t: str):
+        import numpy as np
+        import pyarrow as pa
+        col, ts = g.cols[k], g.types[k]
+        if t == "boolean":
+            return pa.array(np.where(np.array(col, dtype=bool), "true", "false"), pa.string())
+        if t == "string":
+            return _xml_col(pa.array(col if ts == {str} else [str(v) for v in col], pa.string()))
+        if t == "double":
+            return pa.array([repr(float(v)) if type(v) is int else str(v) for v in col], pa.string())
+        return pa.array([str(v) for v in col], pa.string())
+
+    def json_value(self, gi: int, k: str):
+        """The JSON text of attribute ``k`` of group ``gi`` (the JSON encoder's, per value;
+        not kept: one format reads it)."""
+        import pyarrow as pa
+        col, ts = self.groups[gi].cols[k], self.groups[gi].types[k]
+        if ts == {str}:
+            return _json_col(pa.array(col, pa.string()))
+        enc = _Cytoscape.enc
+        return pa.array([enc(v) for v in col], pa.string())
+
+    def lines(self, element) -> "_NodeLines":
+        """``element(group index, group)`` (a pyarrow string array per group) in node id
+        order."""
+        import numpy as np
+        import pyarrow as pa
+        parts = [element(gi, g).cast(pa.large_string()) for gi, g in enumerate(self.groups)]
+        order = np.concatenate([g.pos for g in self.groups]) if parts else np.zeros(0, np.int64)
+        texts = pa.concat_arrays(parts) if parts else pa.array([], pa.large_string())
+        del parts
+        return _NodeLines(texts, np.argsort(order, kind="stable"))
+
+
+class _NodeLines:
+    """Node element texts, group after group (``texts``, a pyarrow large string array), and
+    where each node in id order is among them (``back``): written a slice at a time
+    (:func:`_write_lines`), so the texts are not copied whole once more into id order."""
+
+    def __init__(self, texts, back):
+        self.texts, self.back = texts, back
+
+    def slices(self, size: int = 100_000):
+        """The texts in id order, ``size`` at a time (pyarrow string arrays)."""
+        import pyarrow as pa
+        for start in range(0, len(self.back), size):
+            yield self.texts.take(pa.array(self.back[start:start + size])).cast(pa.string())
+
+
 # --------------------------------------------------------------------------- XML writers
 # Both writers stream one element at a time (no element tree of the whole graph in memory)
 # and produce the documents networkx writes, validated in tests by reading them back with
@@ -478,17 +694,7 @@ def _attr_types(items) -> dict:
                 seen[k] = {t}
             elif t not in cur:
                 cur.add(t)
-    out = {}
-    for k, ts in seen.items():
-        if ts == {bool}:
-            out[k] = "boolean"
-        elif ts <= {int}:
-            out[k] = "long"
-        elif ts <= {int, float}:
-            out[k] = "double"
-        else:
-            out[k] = "string"
-    return out
+    return {k: _type_name(ts) for k, ts in seen.items()}
 
 
 #: the export attribute types of edges built by ``network.graph.person_place_graph``
@@ -500,17 +706,32 @@ GRAPH_EDGE_TYPES = {"relation": "string", "sources": "string", "dates": "string"
 
 
 class _Prepared:
-    """The export rows with their attribute types, shared by the writers: escaped node values
-    are kept; edges are escaped as they are written (:meth:`edges`)."""
+    """The export rows with their attribute types, shared by the writers: the nodes as
+    :class:`_NodeColumns` (``nodecols``) when their ids and attribute names are strings, else
+    with escaped node values kept per node; edges are escaped as they are written
+    (:meth:`edges`). ``rows`` is ``(nodes, edges)`` of :func:`_rows`, nodes None to read
+    them from ``G`` (or ``view``, its :class:`_NodeView`)."""
 
-    def __init__(self, G: nx.MultiDiGraph, rows: tuple):
+    def __init__(self, G: nx.MultiDiGraph, rows: tuple, view: _NodeView | None = None):
         nodes, self._edges = rows
-        self.nodes = nodes
-        self.node_ids = [_xml(n) for n, _ in nodes]
-        self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
-        self.ntypes = _attr_types(a for _, a in nodes)
-        conv = _converters(self.ntypes)
-        self.nvals = [_escaped_with(a, conv) for _, a in nodes]
+        with _gc_paused():
+            if view is None:
+                view = (_NodeView.of(G) if nodes is None
+                        else _NodeView([n for n, _ in nodes], [d for _, d in nodes]))
+            groups = (None if view.arrow_ids is None
+                      else _node_groups(view.dicts, view.by_keys))
+        self.nodecols = None if groups is None else _NodeColumns(view.arrow_ids, groups)
+        if self.nodecols is not None:
+            self.ntypes = self.nodecols.types
+        else:
+            nodes = nodes if nodes is not None else [(n, _scalars(d))
+                                                     for n, d in zip(view.ids, view.dicts)]
+            self.nodes = nodes
+            self.node_ids = [_xml(n) for n, _ in nodes]
+            self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
+            self.ntypes = _attr_types(a for _, a in nodes)
+            conv = _converters(self.ntypes)
+            self.nvals = [_escaped_with(a, conv) for _, a in nodes]
         # an unchanged person-place graph has the known edge types; any other graph is read
         self.etypes = (dict(GRAPH_EDGE_TYPES) if edge_table(G) is not None
                        else _attr_types(a for *_, a in self._edges))
@@ -543,6 +764,18 @@ class _GraphML:
                 yield (f'  <key id="{ids[k]}" for="{scope}" attr.name="{_xml(k)}" '
                        f'attr.type="{t}" />')
         yield '  <graph edgedefault="directed">'
+        nc = pr.nodecols
+        if nc is not None:
+            def element(gi, g):
+                ids = nc.ids_of(gi, _xml_col)
+                if not g.keys:
+                    return _join('    <node id="', ids, '" />')
+                parts = []
+                for k in g.keys:
+                    parts += [f'      <data key="{nid[k]}">', nc.xml_value(gi, k), "</data>\n"]
+                return _join('    <node id="', ids, '">\n', *parts, "    </node>")
+            yield nc.lines(element)
+            return
         for n, vals in zip(pr.node_ids, pr.nvals):
             if not vals:
                 yield f'    <node id="{n}" />'
@@ -608,7 +841,24 @@ class _GEXF:
                 yield f'      <attribute id="{ids[k]}" title="{_xml(k)}" type="{t}" />'
             yield "    </attributes>"
         yield "    <nodes>"
-        for n, label, vals in zip(pr.node_ids, pr.node_labels, pr.nvals):
+        nc = pr.nodecols
+        if nc is not None:
+            def element(gi, g):
+                ids = nc.ids_of(gi, _xml_col)
+                label = nc.xml_value(gi, "label", "string") if "label" in g.keys else ids
+                keys = [k for k in g.keys if k != "label"]
+                if not keys:
+                    return _join('      <node id="', ids, '" label="', label, '" />')
+                parts = []
+                for k in keys:
+                    parts += [f'          <attvalue for="{nid[k]}" value="', nc.xml_value(gi, k),
+                              '" />\n']
+                return _join('      <node id="', ids, '" label="', label,
+                             '">\n        <attvalues>\n', *parts,
+                             "        </attvalues>\n      </node>")
+            yield nc.lines(element)
+        for n, label, vals in (() if nc is not None else
+                               zip(pr.node_ids, pr.node_labels, pr.nvals)):
             vals = [(k, x) for k, x in vals if k != "label"]
             if not vals:
                 yield f'      <node id="{n}" label="{label}" />'
@@ -684,7 +934,23 @@ class _Cytoscape:
 
     def head(self, pr: _Prepared):
         yield '{"format_version": "1.0", "generated_by": "wayfinder", "elements": {"nodes": ['
-        for i, (n, d) in enumerate(pr.nodes):
+        nc = pr.nodecols
+        if nc is not None:
+            import numpy as np
+            import pyarrow as pa
+
+            def element(gi, g):
+                lead = pa.array(np.where(g.pos == 0, " ", ", "), pa.string())
+                ids = nc.json_value(gi, "id") if "id" in g.keys else nc.ids_of(gi, _json_col)
+                parts = []
+                for k in g.keys:
+                    if k != "id":
+                        parts += [", " + self.enc(k) + ": ", nc.json_value(gi, k)]
+                classes = (_json_col(pa.array([str(v) for v in g.cols["kind"]], pa.string()))
+                           if "kind" in g.keys else '""')
+                return _join(lead, '{"data": {"id": ', ids, *parts, '}, "classes": ', classes, "}")
+            yield nc.lines(element)
+        for i, (n, d) in enumerate(pr.nodes if nc is None else ()):
             yield (", " if i else " ") + self.enc(_cytoscape_node(n, d))
         yield '], "edges": ['
 
@@ -721,6 +987,14 @@ def _write_lines(f, lines, batch: int = 20_000) -> None:
     (one encode and write per line is most of the cost for the nodes of a large graph)."""
     buf: list = []
     for line in lines:
+        if type(line) is not str:      # node elements (_NodeLines)
+            if buf:
+                buf.append("")
+                f.write("\n".join(buf).encode("utf-8"))
+                buf.clear()
+            for part in line.slices():
+                f.write(_lines_bytes(part))
+            continue
         buf.append(line)
         if len(buf) >= batch:
             buf.append("")
@@ -739,6 +1013,7 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
         fmts = [(files[Path(p)], f) for p, f in targets.items()]
         for f, fmt in fmts:
             _write_lines(f, fmt.head(pr))
+        pr.nodecols = None      # the node texts (hundreds of megabytes) are written
         if pr.columns is not None:
             for cols in pr.columns:
                 for f, fmt in fmts:
@@ -762,7 +1037,7 @@ def write_graphml(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Pat
     ``write_graphml(named_key_ids=True)`` writes, with key ids made unique where a node and an
     edge attribute share a name (``edge_NAME``; ``attr.name`` is unchanged) and booleans as
     ``true``/``false``. ``rows`` is ``_rows(G)`` when the caller already has it."""
-    _write_formats(_Prepared(G, rows or _rows(G)), {path: _GraphML()})
+    _write_formats(_Prepared(G, rows or (None, _EdgeRows(G))), {path: _GraphML()})
     return Path(path)
 
 
@@ -770,7 +1045,7 @@ def write_gexf(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
     """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation), streamed as
     networkx's ``write_gexf(version="1.2draft")`` lays it out (edge id = the export's unique
     edge id, ``networkx_key`` attribute for networkx round trips)."""
-    _write_formats(_Prepared(G, rows or _rows(G)), {path: _GEXF()})
+    _write_formats(_Prepared(G, rows or (None, _EdgeRows(G))), {path: _GEXF()})
     return Path(path)
 
 
@@ -821,6 +1096,79 @@ def _i2_entities(G: nx.MultiDiGraph) -> pd.DataFrame:
         "Restricted": ["Yes" if d.get("restricted") else "No" for d in attrs],
         "Unresolved": ["Yes" if d.get("unresolved") else "No" for d in attrs]}
     return pd.DataFrame(cols, columns=I2_ENTITY_COLUMNS)
+
+
+def _i2_entity_arrays(G: nx.MultiDiGraph, view: _NodeView | None = None) -> dict | None:
+    """The columns of :func:`_i2_entities` as pyarrow string arrays (the text ``to_csv``
+    writes), made a group of nodes with the same attribute names at a time; None when a node
+    id, label or role is not a string or there are no nodes (:func:`_i2_entities` then)."""
+    import operator
+
+    import numpy as np
+    import pyarrow as pa
+    view = view or _NodeView.of(G)
+    ids, dicts = view.ids, view.dicts
+    if not ids or view.arrow_ids is None:
+        return None
+    parts: dict = {c: [] for c in I2_ENTITY_COLUMNS}
+    order = []
+    for keys, pos in view.by_keys.items():
+        ds = [dicts[i] for i in pos]
+        m = len(ds)
+
+        def col(name):
+            return list(map(operator.itemgetter(name), ds)) if name in keys else None
+        kinds = col("kind") or ["person"] * m
+        gid = [ids[i] for i in pos]
+        label, role = col("label") or gid, col("role")
+        if role is None:
+            role = ["child" if k == "child" else "" for k in kinds]
+        if not all(type(x) is str for x in label) or not all(type(x) is str for x in role):
+            return None
+        described = [[f"{a}={v}" if v else "" for v in c]
+                     for a in _I2_DESCRIBED if (c := col(a)) is not None]
+        flags = {}
+        for name in ("restricted", "unresolved"):
+            c = col(name)
+            flags[name] = ["No"] * m if c is None else ["Yes" if v else "No" for v in c]
+        place = {}
+        for name in ("easting", "northing"):
+            c = col(name)
+            place[name] = [""] * m if c is None else [str(_round(v)) for v in c]
+        records = col("records")
+        group = {
+            "Entity Type": [I2_ENTITY_TYPES.get(k, "Person") for k in kinds],
+            "Identity": gid, "Label": label,
+            "Description": (["; ".join(filter(None, t)) for t in zip(*described)] if described
+                            else [""] * m),
+            "Role": role,
+            "Records": [""] * m if records is None else ["; ".join(v or []) for v in records],
+            "Easting": place["easting"], "Northing": place["northing"],
+            "Restricted": flags["restricted"], "Unresolved": flags["unresolved"]}
+        for c in I2_ENTITY_COLUMNS:
+            parts[c].append(pa.array(group[c], pa.large_string()))
+        order.append(np.asarray(pos, dtype=np.int64))
+    back = pa.array(np.argsort(np.concatenate(order), kind="stable"))
+    return {c: pa.concat_arrays(a).take(back) for c, a in parts.items()}
+
+
+def _write_i2_entities(G: nx.MultiDiGraph, path, view: _NodeView | None = None) -> None:
+    """``i2_entities.csv`` as ``DataFrame.to_csv`` writes :func:`_i2_entities` (UTF-8 with a
+    byte order mark), made column-wise by pyarrow."""
+    with _gc_paused():
+        cols = _i2_entity_arrays(G, view)
+    if cols is None:
+        _i2_entities(G).to_csv(path, index=False, encoding="utf-8-sig")
+        return
+    with open(path, "wb", buffering=1 << 20) as f:
+        f.write(("\ufeff" + ",".join(I2_ENTITY_COLUMNS) + "\n").encode("utf-8"))
+        n = len(cols["Identity"])
+        for start in range(0, n, 100_000):
+            parts = []
+            for name in I2_ENTITY_COLUMNS:
+                x = _csv_col(cols[name].slice(start, 100_000).cast("string"))
+                parts += [",", x] if parts else [x]
+            f.write(_lines_bytes(_join(*parts)))
 
 
 def _i2_link_chunks(G: nx.MultiDiGraph, chunk: int = 100_000):
@@ -888,13 +1236,16 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"graphml": out / R.GRAPHML.file, "gexf": out / R.GEXF.file,
              "cytoscape": out / R.CYTOSCAPE.file}
-    _write_formats(_Prepared(G, _rows(G)), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
+    with _gc_paused():
+        view = _NodeView.of(G)
+    _write_formats(_Prepared(G, (None, _EdgeRows(G)), view), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
                                              paths["cytoscape"]: _Cytoscape()})
     paths["i2_entities"] = out / R.I2_ENTITIES.file
     paths["i2_links"] = out / R.I2_LINKS.file
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
     # "Zoë" or "Łukasz" as written instead of guessing a Windows code page
-    _i2_entities(G).to_csv(paths["i2_entities"], index=False, encoding="utf-8-sig")
+    _write_i2_entities(G, paths["i2_entities"], view)
+    del view
     _write_i2_links(G, paths["i2_links"])
     return paths
 
