@@ -19,9 +19,7 @@ such mixed graphs; :func:`read_graph` reads them with each undirected edge as a 
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import json
 import re
 from pathlib import Path
@@ -30,6 +28,7 @@ import networkx as nx
 import pandas as pd
 
 from geo import results as R
+from geo.collector import gc_paused
 from network.graph import (LIST_ATTRS, PersonPlaceGraph, edge_list, edge_table, joined_edge_lists,
                            node_attr, node_items)
 
@@ -442,20 +441,6 @@ class _NodeGroup:
         self.types = {k: set(map(type, c)) for k, c in cols.items()}
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """No cyclic garbage collection while the nodes' texts are made (as while the store builds a
-    frame, ``geo.storage.store``): they make lists and tuples per node, none in cycles, and each
-    collection on the way scanned the whole graph again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class _NodeView:
     """The nodes in id order: ``ids``, attribute dicts ``dicts``, ``arrow_ids`` (the ids as a
     pyarrow string array, None unless every id is a string) and :func:`_key_groups` of the
@@ -714,7 +699,7 @@ class _Prepared:
 
     def __init__(self, G: nx.MultiDiGraph, rows: tuple, view: _NodeView | None = None):
         nodes, self._edges = rows
-        with _gc_paused():
+        with gc_paused():
             if view is None:
                 view = (_NodeView.of(G) if nodes is None
                         else _NodeView([n for n, _ in nodes], [d for _, d in nodes]))
@@ -1155,7 +1140,7 @@ def _i2_entity_arrays(G: nx.MultiDiGraph, view: _NodeView | None = None) -> dict
 def _write_i2_entities(G: nx.MultiDiGraph, path, view: _NodeView | None = None) -> None:
     """``i2_entities.csv`` as ``DataFrame.to_csv`` writes :func:`_i2_entities` (UTF-8 with a
     byte order mark), made column-wise by pyarrow."""
-    with _gc_paused():
+    with gc_paused():
         cols = _i2_entity_arrays(G, view)
     if cols is None:
         _i2_entities(G).to_csv(path, index=False, encoding="utf-8-sig")
@@ -1236,7 +1221,7 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"graphml": out / R.GRAPHML.file, "gexf": out / R.GEXF.file,
              "cytoscape": out / R.CYTOSCAPE.file}
-    with _gc_paused():
+    with gc_paused():
         view = _NodeView.of(G)
     _write_formats(_Prepared(G, (None, _EdgeRows(G)), view), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
                                              paths["cytoscape"]: _Cytoscape()})

@@ -7,11 +7,9 @@ with `write_result`.
 """
 from __future__ import annotations
 
-import gc
 import io
 import json
 import sys
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -25,6 +23,7 @@ import shapely
 import sqlalchemy as sa
 from pandas.api.extensions import take
 
+from geo.collector import gc_paused
 from geo.storage import schema
 from geo.model import grading_code
 
@@ -86,20 +85,6 @@ def _rows_of(values: pd.Series, keys: pd.Series) -> np.ndarray:
     keys = pa.array(keys, type=pa.large_string(), from_pandas=True)
     found = pc.index_in(pa.array(values, type=keys.type, from_pandas=True), value_set=keys)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
-
-
-@contextmanager
-def _gc_paused():
-    """No cyclic garbage collection while a frame is built: building makes millions of rows,
-    lists and strings, none of them in cycles, and every collection on the way scanned them
-    all again (a sixth of the network step's frame loading)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -293,7 +278,7 @@ class Store:
             # return interviews) is built once per call of `frames()`
             key = ("frame", name, tuple(sorted(columns))) if narrow else ("frame", name)
             if key not in self._memo:
-                with _gc_paused():
+                with gc_paused():
                     self._memo[key] = builder(frozenset(columns)) if narrow else builder()
             return self._memo[key]
         finally:
