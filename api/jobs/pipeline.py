@@ -47,7 +47,9 @@ joins the other before the results step and writes its records (run record, timi
 incremental memory), so the record and outputs are those of a run in one process; a step that
 ran there says ``"process": "beside"``, and each step's ``peak_rss_mb_all`` is the memory both
 processes held at once while it ran: this one's RSS plus the other's private pages, so the pages
-they share after the fork are counted once (``beside.proc_private_mb``).
+they share after the fork are counted once (``beside.proc_private_mb``). From
+``pipeline_hold_episodes`` episodes the analyses' process waits for the graph's build, the run's
+memory peak, before it starts (``beside.WAITS``; its record's ``held_seconds``).
 
 Progress
 --------
