@@ -693,24 +693,20 @@ GRAPH_EDGE_TYPES = {"relation": "string", "sources": "string", "dates": "string"
 class _Prepared:
     """The export rows with their attribute types, shared by the writers: the nodes as
     :class:`_NodeColumns` (``nodecols``) when their ids and attribute names are strings, else
-    with escaped node values kept per node; edges are escaped as they are written
-    (:meth:`edges`). ``rows`` is ``(nodes, edges)`` of :func:`_rows`, nodes None to read
-    them from ``G`` (or ``view``, its :class:`_NodeView`)."""
+    with escaped node values kept per node; edges (:class:`_EdgeRows`) are escaped as they are
+    written (:meth:`edges`). ``view``: the nodes' :class:`_NodeView` when the caller has it."""
 
-    def __init__(self, G: nx.MultiDiGraph, rows: tuple, view: _NodeView | None = None):
-        nodes, self._edges = rows
+    def __init__(self, G: nx.MultiDiGraph, view: _NodeView | None = None):
+        self._edges = _EdgeRows(G)
         with gc_paused():
-            if view is None:
-                view = (_NodeView.of(G) if nodes is None
-                        else _NodeView([n for n, _ in nodes], [d for _, d in nodes]))
+            view = view or _NodeView.of(G)
             groups = (None if view.arrow_ids is None
                       else _node_groups(view.dicts, view.by_keys))
         self.nodecols = None if groups is None else _NodeColumns(view.arrow_ids, groups)
         if self.nodecols is not None:
             self.ntypes = self.nodecols.types
         else:
-            nodes = nodes if nodes is not None else [(n, _scalars(d))
-                                                     for n, d in zip(view.ids, view.dicts)]
+            nodes = [(n, _scalars(d)) for n, d in zip(view.ids, view.dicts)]
             self.nodes = nodes
             self.node_ids = [_xml(n) for n, _ in nodes]
             self.node_labels = [_xml(a.get("label", n)) for n, a in nodes]
@@ -1014,30 +1010,30 @@ def _write_formats(pr: _Prepared, targets: dict) -> None:
             f.close()
 
 
-def write_graphml(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
+def write_graphml(G: nx.MultiDiGraph, path) -> Path:
     """GraphML, directed, one ``<edge>`` per (pair, relation, fact/intelligence).
 
     Streamed by Wayfinder's own writer (networkx builds an element tree of the whole graph
     first: minutes and gigabytes at national scale); the same document networkx's
     ``write_graphml(named_key_ids=True)`` writes, with key ids made unique where a node and an
     edge attribute share a name (``edge_NAME``; ``attr.name`` is unchanged) and booleans as
-    ``true``/``false``. ``rows`` is ``_rows(G)`` when the caller already has it."""
-    _write_formats(_Prepared(G, rows or (None, _EdgeRows(G))), {path: _GraphML()})
+    ``true``/``false``."""
+    _write_formats(_Prepared(G), {path: _GraphML()})
     return Path(path)
 
 
-def write_gexf(G: nx.MultiDiGraph, path, *, rows: tuple | None = None) -> Path:
+def write_gexf(G: nx.MultiDiGraph, path) -> Path:
     """GEXF 1.2draft for Gephi (node ``label``; edge ``label`` = relation), streamed as
     networkx's ``write_gexf(version="1.2draft")`` lays it out (edge id = the export's unique
     edge id, ``networkx_key`` attribute for networkx round trips)."""
-    _write_formats(_Prepared(G, rows or (None, _EdgeRows(G))), {path: _GEXF()})
+    _write_formats(_Prepared(G), {path: _GEXF()})
     return Path(path)
 
 
-def cytoscape_json(G: nx.MultiDiGraph, *, rows: tuple | None = None) -> dict:
+def cytoscape_json(G: nx.MultiDiGraph) -> dict:
     """Cytoscape.js elements JSON with classes ``KIND`` on nodes and ``RELATION`` plus
     ``intelligence`` on intelligence edges, and a default style that dashes them."""
-    nodes, edges = rows or _rows(G)
+    nodes, edges = _rows(G)
     return {"format_version": "1.0", "generated_by": "wayfinder",
             "elements": {"nodes": [_cytoscape_node(n, d) for n, d in nodes],
                          "edges": [_cytoscape_edge(*r) for r in edges]},
@@ -1223,8 +1219,8 @@ def write_all(G: nx.MultiDiGraph, out_dir) -> dict[str, Path]:
              "cytoscape": out / R.CYTOSCAPE.file}
     with gc_paused():
         view = _NodeView.of(G)
-    _write_formats(_Prepared(G, (None, _EdgeRows(G)), view), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
-                                             paths["cytoscape"]: _Cytoscape()})
+    _write_formats(_Prepared(G, view), {paths["graphml"]: _GraphML(), paths["gexf"]: _GEXF(),
+                                        paths["cytoscape"]: _Cytoscape()})
     paths["i2_entities"] = out / R.I2_ENTITIES.file
     paths["i2_links"] = out / R.I2_LINKS.file
     # UTF-8 with a byte order mark: the i2 Importer (and Excel) then read names such as
