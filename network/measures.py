@@ -763,27 +763,47 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     # written out only for the adults :func:`bridging_persons` keeps
     kept = agg["children"].to_numpy() >= max(min_children, 1)
     e = e[kept[A[e]]]
-    c_list, a_list = c_names.tolist(), a_names.tolist()
-    d_rel = direct["relation"].astype(str).tolist()
-    d_int = direct["intelligence"].to_numpy(bool)
-    if two:  # read for the written paths only (an adult at a busy place has thousands)
-        ax_rel = two.ax["relation"].astype(str).tolist()
-        xc_rel = two.xc["relation"].astype(str).tolist()
-        ax_int = two.ax["intelligence"].to_numpy(bool)
-        xc_int = two.xc["intelligence"].to_numpy(bool)
-    texts: dict = {}
-    for i in e.tolist():
-        if i < nd:
-            txt = f"{c_list[C[i]]} {d_rel[i]}" + (" [intelligence]" if d_int[i] else "")
-        else:
-            j = i - nd
-            a, c = two.a[j], two.c[j]
-            via = two.places[tx[j]]
-            txt = (f"{c_list[C[i]]} {ax_rel[a]}+{xc_rel[c]} via {via} ({label.get(via, via)})"
-                   + (" [intelligence]" if ax_int[a] or xc_int[c] else ""))
-        texts.setdefault(a_list[A[i]], []).append(txt)
-    agg["evidence"] = pd.Series({k: "; ".join(v) for k, v in texts.items()}, dtype=object)
+    agg["evidence"] = pd.Series(_evidence_texts(e, nd, A, C, a_names, c_names, direct, two, tx,
+                                                label), dtype=object)
     return agg[agg["children"] > 0]
+
+
+def _evidence_texts(e: np.ndarray, nd: int, A: np.ndarray, C: np.ndarray, a_names: pd.Index,
+                    c_names: pd.Index, direct: pd.DataFrame, two: "_TwoStep | None",
+                    tx: np.ndarray, label: dict) -> dict:
+    """``{adult: evidence}`` for the paths ``e`` (rows of :func:`_bridging_block`'s path arrays,
+    sorted by adult, strongest first): ``child relation`` for a direct edge (``nd`` rows first),
+    ``child relation+relation via place (label)`` for a 2-step path, each marked
+    ``[intelligence]`` when it rests on intelligence, ``; ``-joined per adult. Each column is
+    gathered once for all the paths (an adult at a busy place has thousands of paths, and the
+    national graph some 300,000 written ones)."""
+    if not len(e):
+        return {}
+    is_d = e < nd
+    child = c_names.to_numpy(dtype=object)[C[e]]
+    what = np.empty(len(e), dtype=object)
+    intel = np.zeros(len(e), dtype=bool)
+    d = e[is_d]
+    what[is_d] = direct["relation"].astype(str).to_numpy(dtype=object)[d]
+    intel[is_d] = direct["intelligence"].to_numpy(bool)[d]
+    if two is not None and (~is_d).any():
+        j = e[~is_d] - nd
+        a, c = two.a[j], two.c[j]
+        ax_rel = two.ax["relation"].astype(str).to_numpy(dtype=object)[a]
+        xc_rel = two.xc["relation"].astype(str).to_numpy(dtype=object)[c]
+        via = np.asarray(two.places, dtype=object)[tx[j]]
+        what[~is_d] = [f"{r}+{q} via {v} ({label.get(v, v)})"
+                       for r, q, v in zip(ax_rel.tolist(), xc_rel.tolist(), via.tolist())]
+        intel[~is_d] = (two.ax["intelligence"].to_numpy(bool)[a]
+                        | two.xc["intelligence"].to_numpy(bool)[c])
+    texts = [f"{ch} {w} [intelligence]" if i else f"{ch} {w}"
+             for ch, w, i in zip(child.tolist(), what.tolist(), intel.tolist())]
+    ea = A[e]
+    cuts = np.flatnonzero(ea[1:] != ea[:-1]) + 1
+    starts = np.r_[0, cuts].tolist()
+    ends = np.r_[cuts, len(e)].tolist()
+    names = a_names.to_numpy(dtype=object)[ea[starts]].tolist()
+    return {n: "; ".join(texts[s:t]) for n, s, t in zip(names, starts, ends)}
 
 
 def places_linking_children(G: nx.MultiDiGraph, *, min_children: int = 2) -> pd.DataFrame:

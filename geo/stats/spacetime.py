@@ -263,10 +263,13 @@ def _timeline_shuffler(pid: np.ndarray, t: np.ndarray, rng: np.random.Generator)
         if len(rows) > 1:
             strata.append(order[rows[:, None] + np.arange(k)[None, :]])   # (children, k)
 
+    # each stratum's time-lines gathered once: a draw permutes their rows (t[m[p]] == t[m][p])
+    lines = [t[m] for m in strata]
+
     def shuffle() -> np.ndarray:
         out = t.copy()
-        for m in strata:
-            out[m] = t[m[rng.permutation(len(m))]]
+        for m, tm in zip(strata, lines):
+            out[m] = tm[rng.permutation(len(m))]
         return out
     return shuffle
 
