@@ -24,12 +24,13 @@ def resolve_in_memory(store: StoreLike, frames: dict) -> bool:
     """When the stored identity links do not cover every child and person record of ``frames``
     (identity resolution not run since the last ingest), resolve identities in memory (with the
     analysts' overrides) and set ``person_id`` on every frame; True when it did."""
-    links = store.table("identity_links")
+    from geo.storage.store import _rows_of
+    records = store.table("identity_links", ("record",))["record"]
     ch, pe = frames.get("children"), frames.get("persons")
-    keys = set(ch["child_key"]) if ch is not None else set()
-    if pe is not None:
-        keys |= set(pe["person_key"])
-    if not keys or keys <= set(links["record"]):
+    keys = [f[k] for f, k in ((ch, "child_key"), (pe, "person_key")) if f is not None]
+    keys = pd.concat(keys, ignore_index=True) if keys else pd.Series(dtype=object)
+    # Arrow's hash lookup of half a million record keys, not a Python set of each side
+    if not len(keys) or (_rows_of(keys, records) >= 0).all():
         return False
     from api.jobs.network import apply_identities
     from network.identity import person_id_map, records_from_frames, resolve_identities

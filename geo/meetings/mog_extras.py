@@ -60,15 +60,7 @@ def placements(ep: pd.DataFrame, view: pd.DataFrame, host: str) -> dict:
     ra, pa, care = _norm(ra_raw), _norm(pa_raw), col("care_status")
     ins = ra.index[(ra.notna() & (ra != "") & (ra != h)).fillna(False).to_numpy()]
     e_in = ep[ep["person_id"].isin(ins)]
-    per = []
-    for pid, g in e_in.groupby("person_id"):
-        per.append({"person_id": pid, "responsible_authority": str(ra_raw[pid]),
-                    "missing_episodes": int((g["category"] == MISSING).sum()),
-                    "absent_episodes": int((g["category"] == ABSENT).sum()),
-                    "away_episodes": int((g["category"] == AWAY).sum()),
-                    "first_reported": g["reported_at"].min().isoformat(),
-                    "last_reported": g["reported_at"].max().isoformat(),
-                    "settings": ";".join(sorted(set(g.get("missing_from", pd.Series(dtype=object)).dropna())))})
+    per = _placed_in_list(e_in, ra_raw)
     per.sort(key=lambda r: (-r["missing_episodes"], -r["absent_episodes"] - r["away_episodes"], r["person_id"]))
     by_ra = {}
     if len(e_in):
@@ -97,6 +89,29 @@ def placements(ep: pd.DataFrame, view: pd.DataFrame, host: str) -> dict:
         "placed_out_children_missing": int(e_out.loc[e_out["category"] == MISSING, "person_id"].nunique()),
         "placed_out_by_host": by_host,
     }
+
+
+def _placed_in_list(e_in: pd.DataFrame, ra_raw: pd.Series) -> list[dict]:
+    """Per child placed in: responsible authority, episodes by category, first and last
+    reported and the settings missing from (sorted, ``;``-joined)."""
+    if e_in.empty:
+        return []
+    cat = e_in["category"]
+    g = pd.DataFrame({"person_id": e_in["person_id"], "m": cat == MISSING, "a": cat == ABSENT,
+                      "w": cat == AWAY, "at": e_in["reported_at"]}).groupby("person_id")
+    t = g.agg(m=("m", "sum"), a=("a", "sum"), w=("w", "sum"), first=("at", "min"),
+              last=("at", "max"))
+    settings = pd.Series("", index=t.index, dtype=object)
+    if "missing_from" in e_in:
+        mf = e_in[["person_id", "missing_from"]].dropna().drop_duplicates()
+        mf = mf.sort_values(["person_id", "missing_from"])
+        settings.update(mf.groupby("person_id")["missing_from"].agg(";".join))
+    ra = ra_raw.reindex(t.index)
+    return [{"person_id": pid, "responsible_authority": str(r), "missing_episodes": int(m),
+             "absent_episodes": int(a), "away_episodes": int(w), "first_reported": f.isoformat(),
+             "last_reported": last.isoformat(), "settings": st}
+            for pid, r, m, a, w, f, last, st in zip(t.index, ra, t["m"], t["a"], t["w"],
+                                                     t["first"], t["last"], settings)]
 
 
 def rhi_themes(mis: pd.DataFrame, rhi: pd.DataFrame, t, top: int = 10) -> dict:
@@ -149,6 +164,9 @@ def multi_setting(ep: pd.DataFrame) -> list[dict]:
         return []
     e = ep.assign(setting=_norm(ep["missing_from"])).dropna(subset=["setting"])
     e = e[e["setting"].isin(SETTINGS)]
+    # only the children with two settings or more are looked at one by one
+    several = e.groupby("person_id")["setting"].nunique()
+    e = e[e["person_id"].isin(several.index[several > 1])]
     out = []
     for pid, g in e.groupby("person_id"):
         s = sorted(set(g["setting"]))

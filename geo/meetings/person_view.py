@@ -98,50 +98,76 @@ def person_view(children: pd.DataFrame, fields=None) -> pd.DataFrame:
     created from an episode of an unknown child)."""
     if children is None or len(children) == 0:
         return pd.DataFrame(index=pd.Index([], name="person_id"))
+    # computed on integer codes (persons, record keys, sources and values numbered in sorted
+    # order): a national children frame has half a million records and as many persons
     ch = children.reset_index(drop=True)
     key = ch["child_key"] if "child_key" in ch else pd.Series(ch.index.astype(str), index=ch.index)
     src = ch["source"] if "source" in ch else key.astype(str).str.split("/", n=1).str[0]
-    kind = src.map(source_kind)
-    pid = ch["person_id"].astype(str)
-    out = pd.DataFrame(index=pd.Index(sorted(pid.unique()), name="person_id"))
-    g = pd.DataFrame({"pid": pid, "key": key.astype(str), "src": src.astype(str)})
-    out["records"] = g.groupby("pid").size()
-    out["sources"] = g.groupby("pid")["src"].agg(lambda s: ";".join(sorted(set(s))))
+    s_codes, s_names = pd.factorize(src.astype(str), sort=True)
+    kind = np.asarray([source_kind(n) for n in s_names], dtype=object)[s_codes]
+    p_codes, persons = pd.factorize(ch["person_id"].astype(str), sort=True)
+    n = len(persons)
+    key = key.astype(str)
+    k_codes, k_names = pd.factorize(key, sort=True)
+    out = pd.DataFrame(index=pd.Index(persons.tolist(), name="person_id"))
+    out["records"] = np.bincount(p_codes, minlength=n)
+    out["sources"] = _joined(p_codes, s_codes, np.asarray(s_names, dtype=object), n)
     if "from_episode" in ch:
-        out["from_episode"] = ch["from_episode"].fillna(False).astype(bool).groupby(pid).all()
+        not_ep = ~ch["from_episode"].fillna(False).astype(bool).to_numpy()
+        out["from_episode"] = np.bincount(p_codes, weights=not_ep, minlength=n) == 0
     fields = [f for f in (fields or list(RULES) + list(_FOLLOWS)) if f in ch.columns]
     for f in fields:
         if f in _FOLLOWS and _FOLLOWS[f] in ch.columns:
             continue                  # chosen with its leader below
         val = _values(ch[f])
-        has = val.notna()
+        has = val.notna().to_numpy()
         if RULES.get(f, "authority") == "highest":
             order = {v: i for i, v in enumerate(HIGHEST[f])}
-            rank = -val.map(order).fillna(-1)
+            rank = -val.map(order).fillna(-1).to_numpy(float)
         else:
             order = {k: i for i, k in enumerate(AUTHORITY.get(f, _CARE))}
-            rank = kind.map(order).fillna(len(order))
-        d = pd.DataFrame({"pid": pid, "key": g["key"], "rank": rank, "val": val,
-                          "raw": ch[f]})[has.to_numpy()]
-        d = d.sort_values(["pid", "rank", "key"], kind="stable")
-        first = d.drop_duplicates("pid").set_index("pid")
-        out[f] = first["raw"].reindex(out.index)
-        out[f"{f}_source"] = first["key"].reindex(out.index)
-        nvals = d.groupby("pid")["val"].nunique().reindex(out.index).fillna(0)
-        out[f"{f}_conflict"] = (nvals > 1).to_numpy()
+            rank = np.asarray([order.get(k, len(order)) for k in kind.tolist()], dtype=float)
+        rows = np.flatnonzero(has)
+        # the records with a value, by person, then authority (or level), then record key
+        rows = rows[np.lexsort((k_codes[rows], rank[rows], p_codes[rows]))]
+        rp = p_codes[rows]
+        lead = np.r_[True, rp[1:] != rp[:-1]] if len(rp) else np.zeros(0, dtype=bool)
+        chosen = np.full(n, -1, dtype=np.int64)          # the chosen record of each person
+        chosen[rp[lead]] = rows[lead]
+        out[f] = _at(ch[f], chosen, out.index)
+        out[f"{f}_source"] = _at(key, chosen, out.index)
+        v_codes = pd.factorize(val.to_numpy()[rows])[0].astype(np.int64)
+        distinct = np.unique(rp * (v_codes.max(initial=0) + 1) + v_codes)   # (person, value)
+        conflict = np.bincount(distinct // (v_codes.max(initial=0) + 1), minlength=n) > 1
+        out[f"{f}_conflict"] = conflict
         if f in CHECKED:
-            conflicted = d[d["pid"].isin(out.index[out[f"{f}_conflict"]])]
-            vals = conflicted.groupby("pid").apply(
-                lambda x: dict(zip(x["key"], x["val"])), include_groups=False) \
-                if len(conflicted) else pd.Series(dtype=object)
-            out[f"{f}_values"] = pd.Series(vals, dtype=object).reindex(out.index)
+            values = np.full(n, np.nan, dtype=object)
+            mine = conflict[rp]
+            keys, texts = k_names[k_codes[rows[mine]]], val.to_numpy()[rows[mine]]
+            for p, k, v in zip(rp[mine].tolist(), keys.tolist(), texts.tolist()):
+                if not isinstance(values[p], dict):
+                    values[p] = {}
+                values[p][k] = v
+            out[f"{f}_values"] = values
         for follower, leader in _FOLLOWS.items():
             if leader == f and follower in ch.columns:
-                row_of = pd.Series(ch.index, index=g["key"].to_numpy())
-                rows = out[f"{f}_source"].map(row_of)
-                picked = ch[follower].reindex(rows.fillna(-1).astype(int).to_numpy())
-                out[follower] = np.where(rows.notna().to_numpy(), picked.to_numpy(), np.nan)
+                picked = ch[follower].reindex(chosen)
+                out[follower] = np.where(chosen >= 0, picked.to_numpy(), np.nan)
     return out
+
+
+def _joined(p_codes: np.ndarray, s_codes: np.ndarray, s_names: np.ndarray, n: int) -> np.ndarray:
+    """Per person (code), the ``;``-joined sorted distinct names of its records' sources."""
+    pairs = np.unique(p_codes.astype(np.int64) * len(s_names) + s_codes)
+    pp, names = pairs // len(s_names), s_names[pairs % len(s_names)].tolist()
+    cuts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]]).tolist() + [len(pp)]
+    return np.asarray([";".join(names[a:b]) for a, b in zip(cuts[:-1], cuts[1:])], dtype=object)
+
+
+def _at(column: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """The cells of ``column`` at ``rows`` (-1: missing, as ``Series.reindex`` fills them),
+    indexed by ``index``."""
+    return column.reindex(rows).set_axis(index)
 
 
 def conflicts(view: pd.DataFrame, fields=CHECKED) -> pd.DataFrame:
