@@ -189,8 +189,9 @@ def load_pack_data(store: StoreLike, frames: Iterable[str] = FRAMES, results: It
     data: dict = {}
     from geo.storage.store import StoreError
 
-    for name in frames:
-        data[name] = store.frame(name)
+    # one call: the frames share the episodes, return interviews, geocodes and identity tables,
+    # each read once (the place events are made from the episodes and interviews already read)
+    data.update(store.frames(list(frames)))
     data["mase_areas"] = store.table("mase_areas")      # every migrated store has the table
     for name in results:
         try:

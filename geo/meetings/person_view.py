@@ -104,7 +104,7 @@ def person_view(children: pd.DataFrame, fields=None) -> pd.DataFrame:
     key = ch["child_key"] if "child_key" in ch else pd.Series(ch.index.astype(str), index=ch.index)
     src = ch["source"] if "source" in ch else key.astype(str).str.split("/", n=1).str[0]
     s_codes, s_names = pd.factorize(src.astype(str), sort=True)
-    kind = np.asarray([source_kind(n) for n in s_names], dtype=object)[s_codes]
+    s_kinds = [source_kind(n) for n in s_names]           # the kind of each distinct source
     p_codes, persons = pd.factorize(ch["person_id"].astype(str), sort=True)
     n = len(persons)
     key = key.astype(str)
@@ -126,7 +126,7 @@ def person_view(children: pd.DataFrame, fields=None) -> pd.DataFrame:
             rank = -val.map(order).fillna(-1).to_numpy(float)
         else:
             order = {k: i for i, k in enumerate(AUTHORITY.get(f, _CARE))}
-            rank = np.asarray([order.get(k, len(order)) for k in kind.tolist()], dtype=float)
+            rank = np.asarray([order.get(k, len(order)) for k in s_kinds], dtype=float)[s_codes]
         rows = np.flatnonzero(has)
         # the records with a value, by person, then authority (or level), then record key
         rows = rows[np.lexsort((k_codes[rows], rank[rows], p_codes[rows]))]
