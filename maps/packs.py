@@ -586,16 +586,30 @@ _NODE_COLOURS = {"child": "#d6604d", "person": "#4393c3", "place": "#999999", "p
 
 
 def network_graph(data: dict, period: Period | None = None):
-    """The person-place graph (network.graph.person_place_graph) of the frames in ``data``."""
-    from network.graph import person_place_graph
+    """The person-place graph of the frames in ``data`` as tables
+    (``network.graph.person_place_tables``, built once per data dict: several packs, one graph)."""
+    from network.graph import person_place_tables
 
-    if data.get("_graph") is not None:  # built once per data dict (several packs, one graph)
+    if data.get("_graph") is not None:
         return data["_graph"]
-    data["_graph"] = person_place_graph(
+    data["_graph"] = person_place_tables(
         children=data.get("children"), persons=data.get("persons"), episodes=data.get("episodes"),
         return_interviews=data.get("return_interviews"), place_events=data.get("place_events"),
         premises=data.get("premises"), intelligence=data.get("intelligence"), links=data.get("links"))
     return data["_graph"]
+
+
+def ego_graphs(data: dict, centres: list, depth: int = 2):
+    """The 2-step ego networks of ``centres`` (node ids of the graph), composed: each is
+    ``network.measures.ego_network`` of the graph, computed on the networkx graph of only the
+    nodes within ``depth`` steps of the centres (the same ego networks; a national graph in
+    networkx is gigabytes)."""
+    import networkx as nx
+    from network.measures import ego_network
+
+    T = network_graph(data)
+    G = T.to_networkx(T.within(centres, depth))
+    return nx.compose_all([ego_network(G, c, depth=depth) for c in centres])
 
 
 def cytoscape_elements(G, view: View, max_nodes: int = 200, centre: str | None = None) -> dict:
@@ -1116,19 +1130,15 @@ def cog_network(data: dict, view: View, top: int = 5, max_nodes: int = 150) -> s
         G = network_graph(data)
     except Exception as e:  # noqa: BLE001 - the pack still prints without the network
         return f"<p class='note warn'>Network not available: {esc(e)}</p>"
-    from network.measures import ego_network
-
     bp = _frame(data, R.BRIDGING_PERSONS.name)
-    centres = [p for p in bp.get("person_id", [])[:top] if p in G] if len(bp) else []
+    centres = [p for p in bp.get("person_id", [])[:top] if p in G.nodes] if len(bp) else []
     if not centres and "persons" in data and len(data["persons"]):
         p = data["persons"]
-        centres = [x for x in p.loc[p.get("role") == "adult_of_concern", "person_id"] if x in G][:top]
+        centres = [x for x in p.loc[p.get("role") == "adult_of_concern", "person_id"]
+                   if x in G.nodes][:top]
     if not centres:
         return "<p class='note'>No adults of concern in the network.</p>"
-    import networkx as nx
-
-    sub = nx.compose_all([ego_network(G, c, depth=2) for c in centres])
-    el = cytoscape_elements(sub, view, max_nodes=max_nodes)
+    el = cytoscape_elements(ego_graphs(data, centres), view, max_nodes=max_nodes)
     return network_div(el, "cog_network", f"Ego networks (2 steps) of the top {len(centres)} adults of concern.")
 
 
@@ -1213,10 +1223,9 @@ def mase_pack(data: dict, period: Period, child: str, view: View | None = None,
     note = "" if view.full else f"<p class='note'>Points snapped to {int(view.grid_m)} m cells for this role.</p>"
     parts.append(_section("Places", map_frame(m, "Places the child was reported at") + note, "places"))
     try:
-        from network.measures import ego_network
-
-        G = network_graph(data)
-        el = cytoscape_elements(ego_network(G, pid, depth=2), view, centre=pid)
+        if pid not in network_graph(data).nodes:
+            raise KeyError(f"no child {pid!r} in the graph")
+        el = cytoscape_elements(ego_graphs(data, [pid]), view, centre=pid)
         net = network_div(el, "mase_network", "Ego network, 2 steps.")
     except Exception as e:  # noqa: BLE001
         net = f"<p class='note warn'>Network not available: {esc(e)}</p>"

@@ -510,20 +510,50 @@ class PersonPlaceGraph:
     def number_of_edges(self) -> int:
         return len(self.edges)
 
-    def to_networkx(self) -> nx.MultiDiGraph:
+    def within(self, centres, depth: int) -> set:
+        """The nodes at most ``depth`` steps from any of ``centres`` (node ids), ignoring
+        direction: every node an ego network of that depth can reach."""
+        eu = self.edges["u"].astype(object).to_numpy()
+        ev = self.edges["v"].astype(object).to_numpy()
+        # the nodes, and any edge end that is not one (networkx would add it bare)
+        ids = pd.Index(list(self.nodes), dtype=object).union(pd.Index(np.r_[eu, ev]).unique(),
+                                                             sort=False)
+        reached = np.zeros(len(ids), dtype=bool)
+        at = ids.get_indexer(list(centres))
+        reached[at[at >= 0]] = True
+        if len(self.edges):
+            u, v = ids.get_indexer(eu), ids.get_indexer(ev)
+            frontier = reached.copy()
+            for _ in range(depth):
+                step = frontier[u] | frontier[v]
+                new = np.zeros(len(ids), dtype=bool)
+                new[u[step]] = True
+                new[v[step]] = True
+                frontier = new & ~reached
+                reached |= frontier
+        return set(ids[reached])
+
+    def to_networkx(self, nodes: set | None = None) -> nx.MultiDiGraph:
         """The same graph as a ``networkx.MultiDiGraph``: node attributes, one edge per row of
         the edge table (key = relation, ``relation/intel`` for intelligence) with ``relation,
         intelligence, restricted, count, first, last, eid``; nodes and edges added in sorted
-        order; the tables kept in ``G.graph``."""
+        order; the tables kept in ``G.graph``. With ``nodes`` (e.g. :meth:`within`), only those
+        nodes and the edges between them, each with its ``eid`` in the whole table: the ego
+        networks of a national graph without the national graph in networkx."""
         G = nx.MultiDiGraph()
-        G.add_nodes_from(self.nodes.items())
+        G.add_nodes_from(self.nodes.items() if nodes is None else
+                         ((n, d) for n, d in self.nodes.items() if n in nodes))
         if len(self.edges) == 0:
             return G
         t = self.edges
+        eids = range(len(t))
+        if nodes is not None:
+            keep = (t["u"].astype(object).isin(nodes) & t["v"].astype(object).isin(nodes)).to_numpy()
+            t, eids = t[keep], np.flatnonzero(keep).tolist()
         relations = {r: sys.intern(r) for r in t["relation"].cat.categories.tolist()}
 
         def rows():
-            for eid, (u, v, key, rel, intel, restr, cnt, first, last) in enumerate(zip(
+            for eid, (u, v, key, rel, intel, restr, cnt, first, last) in zip(eids, zip(
                     t["u"], t["v"], t["key"], t["relation"], t["intelligence"].tolist(),
                     t["restricted"].tolist(), t["count"].tolist(), t["first"], t["last"])):
                 yield (u, v, key, {

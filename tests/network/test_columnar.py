@@ -180,3 +180,29 @@ def test_i2_csv_fields_quoted_as_to_csv(tmp_path):
     pd.DataFrame({"a": values, "b": 1}).to_csv(path, index=False, header=False)
     lines = exports._join(exports._csv_col(pa.array(values, pa.string())), ",1")
     assert bytes(exports._lines_bytes(lines)) == path.read_bytes()
+
+
+def _as_lists(G):
+    return (list(G.nodes(data=True)), list(G.edges(keys=True, data=True)), dict(G.graph))
+
+
+def test_ego_networks_from_the_nodes_within_reach_equal_those_of_the_whole_graph(frames):
+    """The packs' ego networks (maps.packs.ego_graphs) are computed on the networkx graph of
+    only the nodes within two steps of the centres (PersonPlaceGraph.within): the same nodes,
+    attributes, edges (keys, eids, provenance) and order as on the whole graph."""
+    import networkx as nx
+
+    from maps.packs import ego_graphs
+    from network.measures import ego_network
+    T = person_place_tables(**frames)
+    whole = T.to_networkx()
+    people = [n for n, d in T.nodes.items() if d.get("kind") in ("child", "person")]
+    picks = [people[:1], people[:3], people[-2:]]
+    for centres in picks:
+        want = nx.compose_all([ego_network(whole, c, depth=2) for c in centres])
+        got = ego_graphs({"_graph": T}, centres)
+        assert _as_lists(got) == _as_lists(want)
+        assert len(T.within(centres, 2)) < len(T.nodes) or len(T.nodes) < 30
+    one = people[0]
+    assert T.within([one], 0) == {one}
+    assert T.within([one], 1) == {one} | set(nx.Graph(whole.to_undirected()).neighbors(one))
