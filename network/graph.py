@@ -510,27 +510,32 @@ class PersonPlaceGraph:
     def number_of_edges(self) -> int:
         return len(self.edges)
 
+    def _ends(self) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """The node ids (with any edge end that is not a node: networkx would add it bare) and
+        each edge's two ends as positions among them; made once per graph."""
+        if "ends" not in self.derived:
+            eu = self.edges["u"].astype(object).to_numpy()
+            ev = self.edges["v"].astype(object).to_numpy()
+            ids = pd.Index(list(self.nodes), dtype=object).union(
+                pd.Index(np.r_[eu, ev]).unique(), sort=False)
+            self.derived["ends"] = (ids, ids.get_indexer(eu), ids.get_indexer(ev))
+        return self.derived["ends"]
+
     def within(self, centres, depth: int) -> set:
         """The nodes at most ``depth`` steps from any of ``centres`` (node ids), ignoring
         direction: every node an ego network of that depth can reach."""
-        eu = self.edges["u"].astype(object).to_numpy()
-        ev = self.edges["v"].astype(object).to_numpy()
-        # the nodes, and any edge end that is not one (networkx would add it bare)
-        ids = pd.Index(list(self.nodes), dtype=object).union(pd.Index(np.r_[eu, ev]).unique(),
-                                                             sort=False)
+        ids, u, v = self._ends()
         reached = np.zeros(len(ids), dtype=bool)
         at = ids.get_indexer(list(centres))
         reached[at[at >= 0]] = True
-        if len(self.edges):
-            u, v = ids.get_indexer(eu), ids.get_indexer(ev)
-            frontier = reached.copy()
-            for _ in range(depth):
-                step = frontier[u] | frontier[v]
-                new = np.zeros(len(ids), dtype=bool)
-                new[u[step]] = True
-                new[v[step]] = True
-                frontier = new & ~reached
-                reached |= frontier
+        frontier = reached.copy()
+        for _ in range(depth if len(u) else 0):
+            step = frontier[u] | frontier[v]
+            new = np.zeros(len(ids), dtype=bool)
+            new[u[step]] = True
+            new[v[step]] = True
+            frontier = new & ~reached
+            reached |= frontier
         return set(ids[reached])
 
     def to_networkx(self, nodes: set | None = None) -> nx.MultiDiGraph:
@@ -548,7 +553,9 @@ class PersonPlaceGraph:
         t = self.edges
         eids = range(len(t))
         if nodes is not None:
-            keep = (t["u"].astype(object).isin(nodes) & t["v"].astype(object).isin(nodes)).to_numpy()
+            ids, u, v = self._ends()
+            inside = ids.isin(list(nodes))
+            keep = inside[u] & inside[v]
             t, eids = t[keep], np.flatnonzero(keep).tolist()
         relations = {r: sys.intern(r) for r in t["relation"].cat.categories.tolist()}
 
