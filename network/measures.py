@@ -76,6 +76,26 @@ def evidence_weight(intelligence: bool, gradings: list | None = None) -> float:
     return 0.5 if best is None else best
 
 
+def _intelligence_weights(gradings, rows: np.ndarray) -> np.ndarray:
+    """:func:`evidence_weight` of the intelligence edges ``rows`` from the graph's gradings list
+    column (pyarrow), every grading of every edge at once: the best of an edge's valid
+    gradings, 0.5 when it has none."""
+    import pyarrow as pa
+    lists = gradings.take(pa.array(rows, pa.int64()))
+    g = pd.Series(lists.flatten().to_numpy(zero_copy_only=False), dtype=object).astype(str) \
+        .str.strip().str.upper()
+    out = np.full(len(rows), 0.5)
+    if not len(g):
+        return out
+    w = (g.str[0].map(SOURCE_WEIGHT).astype(float) * g.str[1].map(INTEL_WEIGHT).astype(float)) \
+        .where(g.str.len() >= 2)
+    best = pd.Series(w.to_numpy(float)).groupby(
+        np.asarray(lists.value_parent_indices(), dtype=np.int64)).max()
+    best = best.dropna()
+    out[best.index.to_numpy()] = best.to_numpy()
+    return out
+
+
 def _objects_of(cat: pd.Series) -> np.ndarray:
     """Object array of a categorical column (the category objects, shared, not copied)."""
     return np.asarray(cat.cat.categories, dtype=object)[cat.cat.codes.to_numpy()]
@@ -113,13 +133,19 @@ def _edge_frame(G) -> pd.DataFrame:
                                    "first", "last"])
         data = [d for *_, d in edges]
     weight = np.ones(len(df))
-    for i in np.flatnonzero(df["intelligence"].to_numpy(bool)):
-        d = {"eid": int(i)} if data is None else data[i]
-        weight[i] = evidence_weight(True, edge_list(G, d, "gradings"))
+    intel = np.flatnonzero(df["intelligence"].to_numpy(bool))
+    if data is None:
+        weight[intel] = _intelligence_weights(G.graph["edge_lists"]["gradings"], intel)
+    else:
+        for i in intel:
+            weight[i] = evidence_weight(True, edge_list(G, data[i], "gradings"))
     df.insert(4, "weight", weight)
     kind = pd.Series(node_attr(G, "kind"), dtype=object)
     for side in ("u", "v"):
-        codes, uniq = pd.factorize(df[side])
+        if t is not None:       # the categories are the distinct ends: each looked up once
+            codes, uniq = t[side].cat.codes.to_numpy(), t[side].cat.categories
+        else:
+            codes, uniq = pd.factorize(df[side])
         df[f"kind_{side}"] = kind.reindex(uniq).to_numpy(dtype=object)[codes] if len(df) else []
     return df
 
@@ -447,80 +473,64 @@ def _adults(G: nx.MultiDiGraph, include_unresolved: bool, exclude_roles) -> set:
 
 @dataclass
 class _TwoStep:
-    """The best 2-step path of each (adult, child) pair: row ``a`` of ``ax`` (the strongest
-    adult-place edge) and row ``c`` of ``xc`` (the strongest place-child edge), its weight
-    ``w`` and its place ``x`` (index into the sorted ``places``)."""
+    """The best 2-step path of each (adult, child) pair of a block of adults: row ``a`` of
+    ``ax`` (the strongest adult-place edge) and row ``c`` of ``_PathEdges.xc_best`` (the
+    strongest place-child edge), its weight ``w`` and its place ``x`` (code into
+    ``_PathEdges.places``)."""
     ax: pd.DataFrame
-    xc: pd.DataFrame
-    places: list
     a: np.ndarray
     c: np.ndarray
     w: np.ndarray
     x: np.ndarray
     per_adult: pd.DataFrame
-    #: the adults of ``ax`` and children of ``xc``: codes per row into the sorted names
+    #: the adults of ``ax``: codes per row into their sorted names
     a_codes: np.ndarray
     a_names: np.ndarray
+    #: the children of ``_PathEdges.xc_best``: codes per row into ``_PathEdges.children``
     c_codes: np.ndarray
-    c_names: np.ndarray
 
 
-def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
-                   n_adults: pd.Series, n_children: pd.Series,
+def _two_step_best(pe: "_PathEdges", a_x: pd.DataFrame, place_decay: float,
                    chunk: int = 4_000_000) -> "_TwoStep | None":
-    """The best adult - place - child path of every (adult, child) pair, without enumerating
-    every pair of edges through a busy place.
+    """The best adult - place - child path of every (adult, child) pair of the adult-place
+    edges ``a_x`` (a block of adults' rows of ``pe.a_x``), without enumerating every pair of
+    edges through a busy place.
 
-    ``a_x`` (adult-place edges ``u, v, ...``) and ``x_c`` (place-child edges) are first reduced
-    to the strongest edge per (adult, place) and per (place, child) (the first such edge on
-    ties, the edge ``pandas.merge`` would have paired first); the (adult, place, child) triples
-    are then expanded in integer arrays, ``chunk`` at a time, and reduced to the best place per
-    (adult, child) (highest weight, then smallest place id) as they go: memory is bounded by the
-    distinct (adult, child) pairs, not by the paths. Returns a :class:`_TwoStep` (None when
-    there is no 2-step path): the best pair paths as integer arrays, and ``per_adult``
-    ``intelligence_all, first, last`` over *all* 2-step paths of each adult (computed per
-    place, linear in the edges).
-    ``n_adults`` / ``n_children`` are the adults / children per place over the whole graph (the
-    specificity of a place; a block of adults sees only some of them), and ``x_c`` leads to
-    resolved children only (:func:`_path_edges`)."""
-    if len(a_x) == 0 or len(x_c) == 0:
-        return None
-    places = np.intersect1d(_distinct(a_x["v"]), _distinct(x_c["u"])).tolist()
-    pidx = pd.Index(places, dtype=object)
-    ax = a_x[_isin(a_x["v"], places)].reset_index(drop=True)
-    xc = x_c[_isin(x_c["u"], places)].reset_index(drop=True)
-    if len(ax) == 0 or len(xc) == 0:
+    The adult-place edges are first reduced to the strongest edge per (adult, place) (the first
+    such edge on ties, the edge ``pandas.merge`` would have paired first; the place-child edges
+    were so reduced once for the whole graph, ``pe.xc_best``); the (adult, place, child)
+    triples are then expanded in integer arrays, ``chunk`` at a time, and reduced to the best
+    place per (adult, child) (highest weight, then smallest place id) as they go: memory is
+    bounded by the distinct (adult, child) pairs, not by the paths. Returns a
+    :class:`_TwoStep` (None when there is no 2-step path): the best pair paths as integer
+    arrays, and ``per_adult`` ``intelligence_all, first, last`` over *all* 2-step paths of each
+    adult (from the per-place summaries of ``pe``, linear in the edges). The specificity of a
+    place counts the adults and children at it over the whole graph, and the place-child edges
+    lead to resolved children only (:func:`_path_edges`)."""
+    ax_x = a_x["x"].to_numpy(np.int64)
+    on = ax_x >= 0
+    ax, ax_x = a_x[on].reset_index(drop=True), ax_x[on]
+    if len(ax) == 0:
         return None
     # per adult over all its 2-step paths: every path's intelligence (a path is intelligence
     # when either edge is), earliest first / latest last of the child edges of its places
-    ax_x = pidx.get_indexer(ax["v"])
-    xc_x = pidx.get_indexer(xc["u"])
-    P = len(places)
-    c_fact = np.zeros(P, dtype=bool)
-    c_fact[xc_x[~xc["intelligence"].to_numpy(bool)]] = True
-    pf = xc.assign(x=xc_x).groupby("x").agg(first=("first", "min"), last=("last", "max"))
     ap = pd.DataFrame({"adult": ax["u"].to_numpy(dtype=object), "x": ax_x,
-                       "fact": ~ax["intelligence"].to_numpy(bool) & c_fact[ax_x]})
-    ap = ap.join(pf, on="x")
+                       "fact": ~ax["intelligence"].to_numpy(bool) & pe.place_fact[ax_x]})
+    ap = ap.join(pe.place_dates, on="x")
     per_adult = ap.groupby("adult").agg(fact=("fact", "any"), first=("first", "min"),
                                         last=("last", "max"))
     per_adult["intelligence_all"] = ~per_adult.pop("fact")
-    # strongest edge per (adult, place) and per (place, child); first on ties
+    # strongest edge per (adult, place); first on ties
     ax = ax.assign(x=ax_x).iloc[np.argsort(-ax["weight"].to_numpy(float), kind="stable")]
     ax = ax.drop_duplicates(["u", "x"]).sort_values(["x", "u"], kind="stable").reset_index(drop=True)
-    xc = xc.assign(x=xc_x).iloc[np.argsort(-xc["weight"].to_numpy(float), kind="stable")]
-    xc = xc.drop_duplicates(["x", "v"]).sort_values(["x", "v"], kind="stable").reset_index(drop=True)
-    spec = 1.0 / np.sqrt(pd.Series(places).map(n_adults).to_numpy(float)
-                         * pd.Series(places).map(n_children).to_numpy(float))
     a_codes, a_names = pd.factorize(ax["u"], sort=True)
-    c_codes, c_names = pd.factorize(xc["v"], sort=True)
-    nc = len(c_names)
+    nc = len(pe.children)
     axx = ax["x"].to_numpy(np.int64)
-    xcx = xc["x"].to_numpy(np.int64)
+    xcx = pe.xc_x
     wa = ax["weight"].to_numpy(float)
-    wc = xc["weight"].to_numpy(float)
-    start = np.searchsorted(xcx, np.arange(P), "left")
-    cnt = np.searchsorted(xcx, np.arange(P), "right") - start
+    wc = pe.xc_weight
+    start, cnt = pe.xc_start, pe.xc_count
+    spec = pe.spec
     per_row = cnt[axx]
     best_key = np.zeros(0, np.int64); best_w = np.zeros(0); best_x = np.zeros(0, np.int64)
     best_a = np.zeros(0, np.int64); best_c = np.zeros(0, np.int64)
@@ -535,7 +545,7 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
         ra = np.repeat(rows, k)
         rc = np.arange(tot, dtype=np.int64) - np.repeat(np.cumsum(k) - k, k) + np.repeat(start[axx[rows]], k)
         w = place_decay * wa[ra] * wc[rc] * spec[axx[ra]]
-        key = a_codes[ra].astype(np.int64) * nc + c_codes[rc]
+        key = a_codes[ra].astype(np.int64) * nc + pe.xc_c[rc]
         key = np.concatenate([best_key, key]); w = np.concatenate([best_w, w])
         xx = np.concatenate([best_x, axx[ra]])
         ra = np.concatenate([best_a, ra]); rc = np.concatenate([best_c, rc])
@@ -543,9 +553,10 @@ def _two_step_best(a_x: pd.DataFrame, x_c: pd.DataFrame, place_decay: float,
         keep = o[np.r_[True, key[o][1:] != key[o][:-1]]]
         best_key, best_w, best_x, best_a, best_c = key[keep], w[keep], xx[keep], ra[keep], rc[keep]
         lo = hi
-    return _TwoStep(ax, xc, places, best_a, best_c, best_w, best_x, per_adult,
-                    a_codes, np.asarray(a_names, dtype=object), c_codes,
-                    np.asarray(c_names, dtype=object))
+    if not len(best_key):
+        return None
+    return _TwoStep(ax, best_a, best_c, best_w, best_x, per_adult,
+                    a_codes, np.asarray(a_names, dtype=object), pe.xc_c)
 
 
 @dataclass
@@ -553,8 +564,8 @@ class _PathEdges:
     """The edges bridging paths are made of, each undirected edge in the orientation used:
     ``direct`` adult-child paths (``adult, child, via, relation, weight, intelligence, first,
     last``), ``a_x`` adult-place and ``x_c`` place-child edges (``u, v, relation, weight,
-    intelligence, first, last``; resolved children only), sorted by adult / place, and the
-    adults and children per place."""
+    intelligence, first, last``; resolved children only), ``direct`` and ``a_x`` sorted by
+    adult, ``x_c`` in the graph's order, and the adults and children per place."""
     direct: pd.DataFrame
     a_x: pd.DataFrame
     x_c: pd.DataFrame
@@ -562,9 +573,42 @@ class _PathEdges:
     n_children: pd.Series
 
     def __post_init__(self):
+        """What every block of adults reads, made once: the places with a child edge and the
+        children (of direct and place edges), sorted, with codes into them (a code order is the
+        id order); the place of each adult-place edge (``a_x["x"]``, -1 when no child is at
+        it); per place whether any child edge is a fact and the dates of its child edges; and
+        the strongest edge per (place, child) (the first on ties), sorted by place and child,
+        as arrays."""
         self.direct_adults = self.direct["adult"].to_numpy(dtype=object)
         self.a_x_adults = self.a_x["u"].to_numpy(dtype=object)
-        self.x_c_places = self.x_c["u"].to_numpy(dtype=object)
+        x_c = self.x_c
+        self.places = _distinct(x_c["u"])
+        self.children = pd.Index(_distinct(pd.concat([self.direct["child"], x_c["v"]],
+                                                     ignore_index=True)), dtype=object)
+        pidx = pd.Index(self.places, dtype=object)
+        self.a_x["x"] = pidx.get_indexer(self.a_x["v"]) if len(self.a_x) else np.zeros(0, np.int64)
+        self.direct_c = _codes_in(self.children, self.direct["child"])
+        xu = _codes_in(pidx, x_c["u"])
+        xv = _codes_in(self.children, x_c["v"])
+        P = len(self.places)
+        self.place_fact = np.zeros(P, dtype=bool)
+        self.place_fact[xu[~x_c["intelligence"].to_numpy(bool)]] = True
+        self.place_dates = x_c[["first", "last"]].assign(x=xu).groupby("x").agg(
+            first=("first", "min"), last=("last", "max"))
+        w = x_c["weight"].to_numpy(float)
+        key = xu * len(self.children) + xv
+        o = np.argsort(-w, kind="stable")
+        keep = o[~pd.Series(key[o]).duplicated().to_numpy()]
+        keep = keep[np.argsort(key[keep], kind="stable")]
+        self.xc_best = x_c.iloc[keep].reset_index(drop=True)
+        self.xc_x, self.xc_c, self.xc_weight = xu[keep], xv[keep], w[keep]
+        self.xc_relation = self.xc_best["relation"].astype(str).to_numpy(dtype=object)
+        self.xc_intelligence = self.xc_best["intelligence"].to_numpy(bool)
+        self.xc_start = np.searchsorted(self.xc_x, np.arange(P), "left")
+        self.xc_count = np.searchsorted(self.xc_x, np.arange(P), "right") - self.xc_start
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.spec = 1.0 / np.sqrt(pd.Series(self.places).map(self.n_adults).to_numpy(float)
+                                      * pd.Series(self.places).map(self.n_children).to_numpy(float))
 
 
 def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
@@ -599,11 +643,11 @@ def _path_edges(G: nx.MultiDiGraph, adults: set) -> _PathEdges:
     n_adults = a_x.groupby("v")["u"].nunique()
     n_children = x_c.groupby("u")["v"].nunique()  # every child node at the place
     x_c = x_c[~_isin(x_c["v"], unresolved)]
-    # sorted by adult / place (stable: ties keep the graph's order) so that a block of adults
-    # and its places are slices
+    # direct and a_x sorted by adult (stable: ties keep the graph's order) so that a block of
+    # adults is a slice
     return _PathEdges(direct.sort_values("adult", kind="stable").reset_index(drop=True),
                       a_x.sort_values("u", kind="stable").reset_index(drop=True),
-                      x_c.sort_values("u", kind="stable").reset_index(drop=True),
+                      x_c.reset_index(drop=True),
                       n_adults, n_children)
 
 
@@ -614,6 +658,17 @@ def _distinct(values: pd.Series) -> np.ndarray:
         return np.zeros(0, dtype=object)
     out = np.asarray(values.unique(), dtype=object)     # hashed: only the distinct are sorted
     out.sort()
+    return out
+
+
+def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """The position in ``index`` of each of ``values`` (-1 where absent), looking up each
+    distinct value once."""
+    codes, uniq = pd.factorize(values)
+    if not len(uniq):
+        return np.zeros(len(values), np.int64)
+    out = index.get_indexer(np.asarray(uniq, dtype=object)).astype(np.int64)[codes]
+    out[codes < 0] = -1
     return out
 
 
@@ -707,24 +762,20 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     numbered in id order): an adult at a busy place has thousands of paths, and only its
     strongest ``evidence_items`` are written out."""
     block = np.asarray(adults, dtype=object)
-    direct = pe.direct.iloc[_rows_of(pe.direct_adults, block)]
-    a_x = pe.a_x.iloc[_rows_of(pe.a_x_adults, block)]
-    x_c = pe.x_c.iloc[_rows_of(pe.x_c_places, _distinct(a_x["v"]))]
-    two = _two_step_best(a_x, x_c, place_decay, pe.n_adults, pe.n_children)
+    d_rows = _rows_of(pe.direct_adults, block)
+    direct = pe.direct.iloc[d_rows]
+    two = _two_step_best(pe, pe.a_x.iloc[_rows_of(pe.a_x_adults, block)], place_decay)
     if len(direct) == 0 and two is None:
         return None
-    # the block's adults and children numbered in id order; the 2-step paths' own numbering
-    # (sorted distinct names, _two_step_best) is mapped through its distinct names only
+    # the block's adults numbered in id order, the children by their code in ``pe.children``
     a_names = pd.Index(adults, dtype=object)
-    d_codes, d_names = pd.factorize(direct["child"].to_numpy(dtype=object), sort=True)
-    t_names = two.c_names if two else np.zeros(0, dtype=object)
-    c_names = pd.Index(np.union1d(np.asarray(d_names, dtype=object), t_names), dtype=object)
+    c_names = pe.children
     nc = len(c_names)
     da = a_names.get_indexer(direct["adult"].to_numpy(dtype=object))
-    dc = c_names.get_indexer(np.asarray(d_names, dtype=object))[d_codes]
-    if two:
+    dc = pe.direct_c[d_rows]
+    if two is not None:
         ta = a_names.get_indexer(two.a_names)[two.a_codes[two.a]]
-        tc = c_names.get_indexer(t_names)[two.c_codes[two.c]]
+        tc = two.c_codes[two.c]
         tw, tx = two.w, two.x
     else:
         ta = tc = tx = np.zeros(0, np.int64)
@@ -755,22 +806,23 @@ def _bridging_block(pe: _PathEdges, adults: list, place_decay: float, label: dic
     agg["first"] = sg["first"].min()
     agg["last"] = sg["last"].max()
     # the strongest ``evidence_items`` paths of each adult (weight, then child id), written out
-    e = best[np.lexsort((C[best], -W[best], A[best]))]
+    # only for the adults :func:`bridging_persons` keeps; ``best`` is in (adult, child) order
+    # and the sort is stable, so equal weights stay in child order
+    kept = agg["children"].to_numpy() >= max(min_children, 1)
+    e = best[kept[A[best]]]
+    e = e[np.lexsort((-W[e], A[e]))]
     ea = A[e]
     start = np.flatnonzero(np.r_[True, ea[1:] != ea[:-1]]) if len(ea) else np.zeros(0, np.int64)
     rank = np.arange(len(ea)) - np.repeat(start, np.diff(np.r_[start, len(ea)]))
     e = e[rank < evidence_items]
-    # written out only for the adults :func:`bridging_persons` keeps
-    kept = agg["children"].to_numpy() >= max(min_children, 1)
-    e = e[kept[A[e]]]
     agg["evidence"] = pd.Series(_evidence_texts(e, nd, A, C, a_names, c_names, direct, two, tx,
-                                                label), dtype=object)
+                                                label, pe), dtype=object)
     return agg[agg["children"] > 0]
 
 
 def _evidence_texts(e: np.ndarray, nd: int, A: np.ndarray, C: np.ndarray, a_names: pd.Index,
                     c_names: pd.Index, direct: pd.DataFrame, two: "_TwoStep | None",
-                    tx: np.ndarray, label: dict) -> dict:
+                    tx: np.ndarray, label: dict, pe: "_PathEdges") -> dict:
     """``{adult: evidence}`` for the paths ``e`` (rows of :func:`_bridging_block`'s path arrays,
     sorted by adult, strongest first): ``child relation`` for a direct edge (``nd`` rows first),
     ``child relation+relation via place (label)`` for a 2-step path, each marked
@@ -790,12 +842,12 @@ def _evidence_texts(e: np.ndarray, nd: int, A: np.ndarray, C: np.ndarray, a_name
         j = e[~is_d] - nd
         a, c = two.a[j], two.c[j]
         ax_rel = two.ax["relation"].astype(str).to_numpy(dtype=object)[a]
-        xc_rel = two.xc["relation"].astype(str).to_numpy(dtype=object)[c]
-        via = np.asarray(two.places, dtype=object)[tx[j]]
+        xc_rel = pe.xc_relation[c]
+        via = pe.places[tx[j]]
         what[~is_d] = [f"{r}+{q} via {v} ({label.get(v, v)})"
                        for r, q, v in zip(ax_rel.tolist(), xc_rel.tolist(), via.tolist())]
         intel[~is_d] = (two.ax["intelligence"].to_numpy(bool)[a]
-                        | two.xc["intelligence"].to_numpy(bool)[c])
+                        | pe.xc_intelligence[c])
     texts = [f"{ch} {w} [intelligence]" if i else f"{ch} {w}"
              for ch, w, i in zip(child.tolist(), what.tolist(), intel.tolist())]
     ea = A[e]

@@ -206,3 +206,20 @@ def test_ego_networks_from_the_nodes_within_reach_equal_those_of_the_whole_graph
     one = people[0]
     assert T.within([one], 0) == {one}
     assert T.within([one], 1) == {one} | set(nx.Graph(whole.to_undirected()).neighbors(one))
+
+
+def test_intelligence_weights_of_the_gradings_column_equal_evidence_weight():
+    """The edge frame's weights, read for every intelligence edge at once from the gradings
+    list column, equal :func:`evidence_weight` edge by edge: the best valid grading, case and
+    spaces ignored, 0.5 for an edge with no valid grading (none, junk, a one-letter code)."""
+    import pyarrow as pa
+
+    from network.measures import _intelligence_weights, evidence_weight
+    lists = [["2B P"], [" 1a ", "3C"], [], ["E", "zz", ""], ["3E"], ["2D", "1B P", "x9"], None,
+             ["4A"], ["1E", "2E"]]
+    col = pa.array(lists, pa.list_(pa.string()))
+    rows = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    want = [evidence_weight(True, g) for g in lists]
+    assert _intelligence_weights(col, rows).tolist() == want
+    assert _intelligence_weights(col, np.array([5, 0])).tolist() == [want[5], want[0]]
+    assert _intelligence_weights(col, np.array([2, 6], np.int64)).tolist() == [0.5, 0.5]
