@@ -316,3 +316,30 @@ def test_i2_csvs_have_a_utf8_bom(G, tmp_path):
     ents = pd.read_csv(paths["i2_entities"], encoding="utf-8-sig")
     assert list(ents.columns) == I2_ENTITY_COLUMNS and "Zoë Łukasz" in set(ents["Label"])
     assert list(pd.read_csv(paths["i2_links"], encoding="utf-8-sig").columns) == I2_LINK_COLUMNS
+
+
+def test_write_behind_keeps_the_order_and_raises_the_writers_error(tmp_path):
+    """The exports' files are written by a thread of their own: the bytes land in the order
+    given, and an error of the writing thread reaches the caller (not a silently short file)."""
+    from network.exports import _WriteBehind
+    chunks = [bytes([65 + i % 26]) * (1000 + i) for i in range(200)]
+    with _WriteBehind(tmp_path / "a.bin") as f:
+        for c in chunks:
+            f.write(memoryview(c))
+    assert (tmp_path / "a.bin").read_bytes() == b"".join(chunks)
+
+    class Full(OSError):
+        pass
+
+    w = _WriteBehind(tmp_path / "b.bin")
+
+    def refuse(data):
+        raise Full("No space left on device")
+    w._f.write = refuse
+    with pytest.raises(Full):
+        try:
+            for c in chunks:
+                w.write(c)
+        finally:
+            w.close()
+    assert not w._thread.is_alive()
