@@ -368,8 +368,7 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
             continue
         xy = np.c_[e[sel], n[sel]]
         # identical points first (cheap), then pairs within the radius between distinct points
-        uxy, inv = np.unique(np.round(xy, 1), axis=0, return_inverse=True)
-        inv = inv.ravel()
+        uxy, inv = _unique_rows(np.round(xy, 1))
         tree = cKDTree(uxy)
         pairs = tree.query_pairs(radius, output_type="ndarray")
         m = len(uxy)
@@ -391,6 +390,17 @@ def merge_places(points: pd.DataFrame, premises: pd.DataFrame | None = None,
         values[sel] = point_names
     out[:] = values
     return out
+
+
+def _unique_rows(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(r, axis=0, return_inverse=True)`` of points rounded to 0.1 m: the same
+    distinct rows in the same (x, then y) order, found by a sort of one integer key per point
+    instead of a sort of rows."""
+    k = np.rint(r * 10).astype(np.int64)
+    k -= k.min(axis=0)
+    key = k[:, 0] * (int(k[:, 1].max()) + 1) + k[:, 1]
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return r[first], inv.ravel()
 
 
 # --------------------------------------------------------------------------- graph
@@ -786,7 +796,8 @@ def _add_found_with(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, episodes) 
     """``found_with`` edges of episodes (a bare reference is tried as a child first)."""
     if _empty(episodes) or "found_with" not in episodes.columns:
         return
-    fw = episodes[["episode_key", "person_id", "source", "reported_at", "found_with"]].copy()
+    fw = episodes[["episode_key", "person_id", "source", "reported_at", "found_with"]]
+    fw = fw[fw["found_with"].notna()].copy()     # most episodes name no one: [] is no edge
     fw["ref"] = fw["found_with"].map(_as_list)
     fw = fw.explode("ref")
     fw = fw[fw["ref"].notna()]
@@ -803,6 +814,7 @@ def _add_associates(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex, return_int
     ri = return_interviews[["rhi_key", "person_id", "source", "associates"]].copy()
     ri["at"] = _col(return_interviews, "held_at")
     ri["at"] = ri["at"].where(ri["at"].notna(), _col(return_interviews, "notified_at"))
+    ri = ri[ri["associates"].notna()]       # an interview naming no one: [] is no edge
     ri["ref"] = ri["associates"].map(_as_list)
     ri = ri.explode("ref")
     ri = ri[ri["ref"].notna()]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -201,3 +202,16 @@ def test_found_at_links_go_to_the_matched_premises():
     G = person_place_graph(**f)
     assert G.has_edge("P1", "premises:L1", key="found_at")
     assert G.nodes["premises:L1"]["label"] == "Ibis New Street"
+
+
+def test_unique_rows_equal_numpy_unique_of_rows():
+    """Places merge over the distinct rounded points: the integer-key way gives numpy's
+    distinct rows, order and inverse (the centroids and so the place ids depend on them)."""
+    from network.graph import _unique_rows
+    rng = np.random.default_rng(5)
+    xy = np.c_[rng.integers(400000, 400050, 3000) + rng.integers(0, 3, 3000) / 10,
+               rng.integers(280000, 280040, 3000) + rng.integers(0, 3, 3000) / 10]
+    xy = np.round(np.r_[xy, xy[:500], [[0.0, 0.0], [699999.9, 1299999.9]]], 1)
+    want_u, want_inv = np.unique(xy, axis=0, return_inverse=True)
+    got_u, got_inv = _unique_rows(xy)
+    assert np.array_equal(got_u, want_u) and np.array_equal(got_inv, want_inv.ravel())
