@@ -794,12 +794,9 @@ def _drop_rows(drop: Path) -> int:
 
 
 def pending_texts(store: StoreLike) -> pd.Series:
-    """Stored location texts not yet geocoded, in a stable order."""
-    from geo.places.geocoding import stored_texts
-    texts = stored_texts(store)
-    done = store.table("geocodes")["text"]
-    texts = texts[~texts.isin(done)]
-    return texts.sort_values(kind="stable").reset_index(drop=True)
+    """Stored location texts not yet geocoded, sorted (``geo.places.geocoding.ungeocoded_texts``)."""
+    from geo.places.geocoding import ungeocoded_texts
+    return ungeocoded_texts(store)
 
 
 def step_geocode(ctx: Context) -> dict:
@@ -820,9 +817,14 @@ def step_geocode(ctx: Context) -> dict:
     chunks = [texts.iloc[i:i + GEOCODE_CHUNK] for i in range(0, len(texts), GEOCODE_CHUNK)]
     ctx.progress.start("geocode", total=len(chunks) + 1, label="geocode (gazetteer+chunks)")
     gaz = gazetteer_from_store(store)
-    done = store.table("geocodes")
-    overrides = done[done["override"].astype(bool)]
-    overrides = overrides if len(overrides) else None
+    g = schema.geocodes
+    with store.engine.connect() as conn:     # the analysts' overrides, read when there are any
+        geocoded_before, n_overrides = conn.execute(sa.select(
+            sa.func.count(), sa.func.count().filter(g.c.override.is_(True)))).one()
+    overrides = None
+    if n_overrides:
+        done = store.table("geocodes")
+        overrides = done[done["override"].astype(bool)]
     ctx.progress.advance(1)
     if ctx.opts.client is not None:
         from api.jobs.partition import geocode_partitioned
@@ -836,7 +838,7 @@ def step_geocode(ctx: Context) -> dict:
     result = result.assign(override=False, updated_at=utcnow())
     with store.engine.begin() as conn:
         store.insert_frame(conn, schema.geocodes, result)
-    if len(done):       # texts geocoded before are kept: this run geocoded the delta
+    if geocoded_before:     # texts geocoded before are kept: this run geocoded the delta
         ctx.cache["mode"] = {"mode": "delta", "delta": {"texts": int(len(result))}}
     return {"texts": int(len(result)),
             "resolved": int((result["precision"] != "none").sum())}

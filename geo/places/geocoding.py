@@ -35,6 +35,35 @@ def stored_texts(store: Store) -> pd.Series:
     return pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
 
 
+def ungeocoded_texts(store: Store) -> pd.Series:
+    """The distinct location texts of the drop tables not yet in ``geocodes``, sorted: what
+    ``stored_texts`` less the geocoded texts gives. A text column is filtered in the database
+    (``NOT IN`` the geocodes' unique text index), so on a geocoded store only the new texts
+    are read; the cells of a ``;`` list column are split here and filtered against the
+    geocoded texts."""
+    g = schema.geocodes.c.text
+    parts, listed = [], False
+    with store.engine.connect() as conn:
+        for table, column, is_list in LOCATION_FIELDS:
+            col = schema.metadata.tables[table].c[column]
+            q = sa.select(col).distinct().where(col.is_not(None))
+            if not is_list:
+                q = q.where(col.not_in(sa.select(g).scalar_subquery()))
+            values = pd.Series(conn.execute(q).scalars().all(), dtype=object)
+            if is_list:
+                values = values.str.split(";").explode().str.strip()
+                listed = True
+            parts.append(values)
+        texts = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=object)
+        texts = pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
+        if listed and len(texts):
+            done = set(conn.execute(sa.select(g)).scalars().all()) if len(texts) > 50_000 else {
+                t for i in range(0, len(texts), 500) for t in conn.execute(
+                    sa.select(g).where(g.in_(texts.iloc[i:i + 500].tolist()))).scalars()}
+            texts = texts[~texts.isin(done)]
+    return texts.sort_values(kind="stable").reset_index(drop=True)
+
+
 def geocode_stored_texts(store: Store, refresh: bool = False) -> int:
     """Geocode every stored location text not yet geocoded (all of them with `refresh`, keeping
     analysts' overrides). Returns the number of texts written."""

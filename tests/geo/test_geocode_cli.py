@@ -74,3 +74,27 @@ def test_review_correction_is_remembered_and_survives_regeocode(tmp_path):
     row = store.table("geocodes").set_index("text").loc["the big tree behind the chippy"]
     assert bool(row["override"]) and row["reviewed_by"] == "analyst_a"
     store.engine.dispose()
+
+
+def test_ungeocoded_texts_are_the_stored_texts_less_the_geocoded(reference_store, sample_drop):
+    """The geocode step's delta: the texts filtered in the database (and the split list
+    cells here) are exactly the stored texts not in ``geocodes``, sorted, before any geocoding
+    and after part of them (texts of every location column) were geocoded."""
+    from geo.places.geocoding import stored_texts, ungeocoded_texts
+    from geo.storage import schema
+    store = reference_store
+    ingest_drop(store, sample_drop, geocode=False)
+
+    def old_way():
+        texts = stored_texts(store)
+        done = store.table("geocodes")["text"]
+        return texts[~texts.isin(done)].sort_values(kind="stable").reset_index(drop=True).tolist()
+
+    everything = old_way()
+    assert len(everything) > 50 and ungeocoded_texts(store).tolist() == everything
+    some = everything[::3]
+    with store.engine.begin() as conn:
+        store.insert_frame(conn, schema.geocodes, pd.DataFrame(
+            {"text": some, "precision": "none", "override": False}))
+    left = ungeocoded_texts(store).tolist()
+    assert left == old_way() and left == [t for t in everything if t not in set(some)]
