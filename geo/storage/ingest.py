@@ -653,13 +653,28 @@ class _Context:
         assert rep.read == rep.accepted + rep.held
         return rep
 
-    def _existing(self, conn, table: sa.Table, key_cols: list[str], sources) -> pd.DataFrame:
+    #: up to this many rows, the stored rows are looked up by key (the ``source, key`` unique
+    #: index), not read for the whole of their sources: a day's delta against a national store
+    KEYED_LOOKUP_ROWS = 20_000
+
+    def _existing(self, conn, table: sa.Table, key_cols: list[str], accepted) -> pd.DataFrame:
+        """``key_cols, row_hash`` of the stored rows of ``accepted``'s sources: every such row,
+        or, for a small ``accepted`` with one key besides the source, only the rows whose keys
+        it holds (all :meth:`_upsert` reads of them)."""
         cols = [table.c[c] for c in key_cols] + [table.c.row_hash]
         parts = []
-        sources = sorted(set(sources))
-        for i in range(0, len(sources), 500):
-            q = sa.select(*cols).where(table.c.source.in_(sources[i:i + 500]))
-            parts.append(pd.read_sql(q, conn))
+        if len(key_cols) == 2 and len(accepted) <= self.KEYED_LOOKUP_ROWS:
+            key = table.c[key_cols[1]]
+            for src, keys in accepted.groupby("source", sort=True)[key_cols[1]]:
+                keys = sorted(set(keys.astype(str)))
+                for i in range(0, len(keys), 500):
+                    q = sa.select(*cols).where(table.c.source == src, key.in_(keys[i:i + 500]))
+                    parts.append(pd.read_sql(q, conn))
+        else:
+            sources = sorted(set(accepted["source"].unique()))
+            for i in range(0, len(sources), 500):
+                q = sa.select(*cols).where(table.c.source.in_(sources[i:i + 500]))
+                parts.append(pd.read_sql(q, conn))
         return pd.concat(parts, ignore_index=True) if parts else \
             pd.DataFrame(columns=key_cols + ["row_hash"])
 
@@ -667,7 +682,7 @@ class _Context:
         """Insert rows whose key is new, update rows whose content changed; returns (new, updated)."""
         if accepted.empty:
             return 0, 0
-        existing = self._existing(conn, table, key_cols, accepted["source"].unique())
+        existing = self._existing(conn, table, key_cols, accepted)
         if existing.empty:           # a first ingest of these sources: every row is new
             self.store.insert_frame(conn, table, accepted)
             return len(accepted), 0

@@ -231,3 +231,23 @@ def test_fuzzed_rows_never_crash_and_never_lose_good_rows(tmp_path_factory, junk
     store.engine.dispose()
     assert "P1" in ids
     assert "P2" in ids or "P2" in held_raw           # accepted, or held with its raw text
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_delta_is_matched_by_key_as_by_whole_source(store, drop, tmp_path, monkeypatch, keyed):
+    """A small drop's stored rows are looked up by key, a large one's read for their whole
+    sources: either way a drop of one changed, one unchanged and one new episode stores the
+    same and reports one new and one updated row."""
+    from geo.storage.ingest import _Context
+    monkeypatch.setattr(_Context, "KEYED_LOOKUP_ROWS", 20_000 if keyed else 0)
+    ingest_drop(store, drop, geocode=False)
+    day = EPISODES.splitlines()
+    day = "\n".join([day[0], day[1].replace("high,care", "low,care"), day[3],
+                     "E6,C1,2017-03-08T09:00:00,,missing,low,care,,,,police"]) + "\n"
+    report = ingest_drop(store, write_drop(tmp_path / "day", {"episodes.csv": day}),
+                         geocode=False)
+    r = report.files["episodes.csv"]
+    assert (r.new, r.updated, r.accepted) == (1, 1, 3)
+    ep = store.frame("episodes").set_index("episode_id")
+    assert ep.loc["E1", "police_risk"] == "low" and "E6" in ep.index
+    assert _count(store, "episodes") == 3     # E1, E3 and the new E6
