@@ -366,8 +366,10 @@ def co_missing_groups(episodes: pd.DataFrame, children: pd.DataFrame | None = No
     from scipy.sparse.csgraph import connected_components
 
     # events: connected components of the episode-pair graph
-    ek, inv = np.unique(np.r_[pairs["episode_a"].to_numpy(str), pairs["episode_b"].to_numpy(str)],
-                        return_inverse=True)
+    # episodes numbered in sorted key order (as np.unique would, without its sort of
+    # fixed-width strings)
+    inv, ek = pd.factorize(np.concatenate([pairs[c].astype(str).to_numpy(object)
+                                           for c in ("episode_a", "episode_b")]), sort=True)
     m = len(pairs)
     ia, ib = inv[:m], inv[m:]
     _, ev = connected_components(coo_matrix((np.ones(m), (ia, ib)), shape=(len(ek), len(ek))),
