@@ -96,8 +96,8 @@ def main() -> None:
                         "--scale", a.scale], check=True, cwd=ROOT, capture_output=True, env=ENV)
     for d in ("base", "new", "out_a", "out_b"):
         shutil.rmtree(w / d, ignore_errors=True)
-    for f in w.glob("*.sqlite*"):
-        f.unlink()
+    for f in w.glob("*.sqlite*"):       # the stores, their journals and .keys folders
+        shutil.rmtree(f) if f.is_dir() else f.unlink()
     res["held_back"] = hold_back_newest(w / "drop", w / "base", w / "new", a.share)
     db_a, db_b = w / "a.sqlite", w / "b.sqlite"
     from geo.places.reference import load_bundled
