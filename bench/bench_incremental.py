@@ -42,12 +42,13 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def timed(cmd: list[str]) -> dict:
-    """Run `cmd` as a child; wall seconds, its CPU seconds and peak RSS (MB), stdout."""
+def timed(cmd: list[str], tree: Path = ROOT) -> dict:
+    """Run `cmd` as a child (the code of ``tree``); wall seconds, its CPU seconds and peak RSS
+    (MB), stdout."""
     t0 = time.perf_counter()
     with open(os.devnull, "w") as null:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=null, cwd=ROOT, text=True,
-                             env=ENV)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=null, cwd=tree, text=True,
+                             env={**ENV, "PYTHONPATH": str(tree)})
         out = p.stdout.read()
         _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
@@ -80,6 +81,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--permutations", type=int, default=999)
     ap.add_argument("--work", type=Path, default=Path("/tmp/wf_bench_incremental"))
+    ap.add_argument("--earlier-code", type=Path, default=None,
+                    help="a checkout of an earlier commit: its incremental run on a third copy "
+                         "of the store, right after this code's, to compare the two on one "
+                         "machine state (outputs compared too)")
     ap.add_argument("--intelligence-day", action="store_true",
                     help="only the second comparison, on the stores of an earlier run: a day "
                          "of new intelligence alone (the held-back intelligence again, new ids)")
@@ -94,7 +99,7 @@ def main() -> None:
     if not (w / "drop" / "truth.json").exists():
         subprocess.run([*WF, "synth", "--out", str(w / "drop"), "--seed", str(a.seed),
                         "--scale", a.scale], check=True, cwd=ROOT, capture_output=True, env=ENV)
-    for d in ("base", "new", "out_a", "out_b"):
+    for d in ("base", "new", "out_a", "out_b", "out_c"):
         shutil.rmtree(w / d, ignore_errors=True)
     for f in w.glob("*.sqlite*"):       # the stores, their journals and .keys folders
         shutil.rmtree(f) if f.is_dir() else f.unlink()
@@ -107,25 +112,43 @@ def main() -> None:
     store.engine.dispose()
     print("base full run ...", flush=True)
     res["base_full"] = timed(run_cmd(db_a, w / "out_a", w / "base", a.permutations, a.seed))
-    with sqlite3.connect(db_a) as src, sqlite3.connect(db_b) as dst:
-        src.backup(dst)
+    db_c = w / "c.sqlite"
+    for db in (db_b, db_c) if a.earlier_code else (db_b,):
+        with sqlite3.connect(db_a) as src, sqlite3.connect(db) as dst:
+            src.backup(dst)
+        shutil.copytree(Path(f"{db_a}.keys"), Path(f"{db}.keys"))
+    if a.earlier_code:      # the earlier code's run starts from the base run's files too
+        shutil.copytree(w / "out_a", w / "out_c")
     print("incremental run ...", flush=True)
     res["incremental"] = timed(run_cmd(db_a, w / "out_a", w / "new", a.permutations, a.seed,
                                        "--incremental"))
+    if a.earlier_code:
+        print("incremental run, earlier code ...", flush=True)
+        res["incremental_earlier"] = timed(
+            run_cmd(db_c, w / "out_c", w / "new", a.permutations, a.seed, "--incremental"),
+            tree=a.earlier_code.resolve())
     print("full run on base + new ...", flush=True)
     res["full"] = timed(run_cmd(db_b, w / "out_b", w / "new", a.permutations, a.seed))
     from api.jobs.incremental import output_differences
     res["differences"] = output_differences(w / "out_a", w / "out_b",
                                             open_store(f"sqlite:///{db_a}"),
                                             open_store(f"sqlite:///{db_b}"))
+    if a.earlier_code:
+        res["differences_earlier"] = output_differences(
+            w / "out_a", w / "out_c", open_store(f"sqlite:///{db_a}"),
+            open_store(f"sqlite:///{db_c}"))
     res["uptime_after"] = uptime()
-    for k in ("base_full", "incremental", "full"):
-        res[k]["steps"] = steps_of(res[k].pop("report"))
+    for k in ("base_full", "incremental", "incremental_earlier", "full"):
+        if k in res:
+            res[k]["steps"] = steps_of(res[k].pop("report"))
     (w / "bench.json").write_text(json.dumps(res, indent=1, default=str))
     inc, full = res["incremental"], res["full"]
     print(json.dumps({"held_back": res["held_back"], "incremental_s": inc["seconds"],
                       "full_s": full["seconds"], "ratio": round(full["seconds"] / inc["seconds"], 2),
-                      "differences": res["differences"]}, indent=1))
+                      "differences": res["differences"],
+                      **({"incremental_earlier_s": res["incremental_earlier"]["seconds"],
+                          "differences_earlier": res["differences_earlier"]}
+                         if a.earlier_code else {})}, indent=1))
 
 
 def intelligence_day(a) -> None:
