@@ -931,16 +931,11 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
     ed["relation"] = ed["relation"].astype(str)
     ed["key"] = np.where(ed["intelligence"], ed["relation"] + "/intel", ed["relation"])
     ed["source"] = ed["source"].astype(str)
-    # sorted by (u, v, key, source), stable: each column factorized once in sorted order and
-    # the integer codes sorted (what sort_values does inside), the codes kept for the runs
-    codes = {c: pd.factorize(ed[c], sort=True)[0] for c in ("u", "v", "key", "source")}
-    order = np.lexsort((codes["source"], codes["key"], codes["v"], codes["u"]))
-    ed = ed.iloc[order]
-    codes = {c: x[order] for c, x in codes.items()}
-    del order
+    ed = ed.sort_values(["u", "v", "key", "source"], kind="stable")
     n = len(ed)
     # runs of equal (u, v, key) are the edges (eid in sorted order); runs of equal source
     # within an edge are its distinct sources
+    codes = {c: pd.factorize(ed[c])[0] for c in ("u", "v", "key", "source")}
     new = np.ones(n, dtype=bool)
     new[1:] = ((codes["u"][1:] != codes["u"][:-1]) | (codes["v"][1:] != codes["v"][:-1])
                | (codes["key"][1:] != codes["key"][:-1]))
@@ -960,10 +955,6 @@ def _aggregate_edges(nodes: _Nodes, buf: "_EdgeBuffer", idx: RefIndex) -> Person
     iso = _iso_arrow(ts)
 
     def usable(values):
-        """The rows holding a string (not None, NaN or another object)."""
-        given = ~pd.isna(values)
-        if pd.api.types.infer_dtype(values[given], skipna=False) == "string":
-            return given
         return np.fromiter((isinstance(x, str) for x in values), dtype=bool, count=n)
 
     def distinct(values, keep):
