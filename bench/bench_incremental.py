@@ -99,7 +99,7 @@ def main() -> None:
     if not (w / "drop" / "truth.json").exists():
         subprocess.run([*WF, "synth", "--out", str(w / "drop"), "--seed", str(a.seed),
                         "--scale", a.scale], check=True, cwd=ROOT, capture_output=True, env=ENV)
-    for d in ("base", "new", "out_a", "out_b", "out_c"):
+    for d in ("base", "new", "out_a", "out_b", "out_c", "out_base", "out_new"):
         shutil.rmtree(w / d, ignore_errors=True)
     for f in w.glob("*.sqlite*"):       # the stores, their journals and .keys folders
         shutil.rmtree(f) if f.is_dir() else f.unlink()
@@ -118,15 +118,21 @@ def main() -> None:
             src.backup(dst)
         shutil.copytree(Path(f"{db_a}.keys"), Path(f"{db}.keys"))
     if a.earlier_code:      # the earlier code's run starts from the base run's files too
-        shutil.copytree(w / "out_a", w / "out_c")
+        shutil.copytree(w / "out_a", w / "out_base")
     print("incremental run ...", flush=True)
     res["incremental"] = timed(run_cmd(db_a, w / "out_a", w / "new", a.permutations, a.seed,
                                        "--incremental"))
     if a.earlier_code:
+        # in the base run's output folder (the folder is part of every step's input signature:
+        # another folder would rerun every step), this code's outputs moved aside meanwhile
         print("incremental run, earlier code ...", flush=True)
+        (w / "out_a").rename(w / "out_new")
+        (w / "out_base").rename(w / "out_a")
         res["incremental_earlier"] = timed(
-            run_cmd(db_c, w / "out_c", w / "new", a.permutations, a.seed, "--incremental"),
+            run_cmd(db_c, w / "out_a", w / "new", a.permutations, a.seed, "--incremental"),
             tree=a.earlier_code.resolve())
+        (w / "out_a").rename(w / "out_c")
+        (w / "out_new").rename(w / "out_a")
     print("full run on base + new ...", flush=True)
     res["full"] = timed(run_cmd(db_b, w / "out_b", w / "new", a.permutations, a.seed))
     from api.jobs.incremental import output_differences
