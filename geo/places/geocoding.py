@@ -22,46 +22,40 @@ LOCATION_FIELDS = tuple((spec.table, loc, spec.column(loc).kind == "list")
 
 def stored_texts(store: Store) -> pd.Series:
     """Every distinct location text in the drop tables."""
-    parts = []
     with store.engine.connect() as conn:
-        for table, column, is_list in LOCATION_FIELDS:
-            col = schema.metadata.tables[table].c[column]
-            values = pd.Series(conn.execute(sa.select(col).distinct().where(col.is_not(None)))
-                               .scalars().all(), dtype=object)
-            if is_list:
-                values = values.str.split(";").explode().str.strip()
-            parts.append(values)
-    texts = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=object)
-    return pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
+        return _location_texts(conn, ungeocoded=False)
 
 
 def ungeocoded_texts(store: Store) -> pd.Series:
     """The distinct location texts of the drop tables not yet in ``geocodes``, sorted: what
-    ``stored_texts`` less the geocoded texts gives. A text column is filtered in the database
-    (``NOT IN`` the geocodes' unique text index), so on a geocoded store only the new texts
-    are read; the cells of a ``;`` list column are split here and filtered against the
-    geocoded texts."""
-    g = schema.geocodes.c.text
-    parts, listed = [], False
+    ``stored_texts`` less the geocoded texts gives, with a text column filtered in the
+    database (``NOT IN`` the geocodes' unique text index), so that on a geocoded store only
+    the new texts are read."""
     with store.engine.connect() as conn:
-        for table, column, is_list in LOCATION_FIELDS:
-            col = schema.metadata.tables[table].c[column]
-            q = sa.select(col).distinct().where(col.is_not(None))
-            if not is_list:
-                q = q.where(col.not_in(sa.select(g).scalar_subquery()))
-            values = pd.Series(conn.execute(q).scalars().all(), dtype=object)
-            if is_list:
-                values = values.str.split(";").explode().str.strip()
-                listed = True
-            parts.append(values)
-        texts = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=object)
-        texts = pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
-        if listed and len(texts):
-            done = set(conn.execute(sa.select(g)).scalars().all()) if len(texts) > 50_000 else {
-                t for i in range(0, len(texts), 500) for t in conn.execute(
-                    sa.select(g).where(g.in_(texts.iloc[i:i + 500].tolist()))).scalars()}
-            texts = texts[~texts.isin(done)]
+        texts = _location_texts(conn, ungeocoded=True)
     return texts.sort_values(kind="stable").reset_index(drop=True)
+
+
+def _location_texts(conn, ungeocoded: bool) -> pd.Series:
+    """The distinct location texts of :data:`LOCATION_FIELDS` (the cells of a ``;`` list
+    column split), in field order; ``ungeocoded``: only those not in ``geocodes`` (a list
+    column's parts are checked against the geocoded texts here, a text column in the query)."""
+    g = schema.geocodes.c.text
+    parts, done = [], None
+    for table, column, is_list in LOCATION_FIELDS:
+        col = schema.metadata.tables[table].c[column]
+        q = sa.select(col).distinct().where(col.is_not(None))
+        if ungeocoded and not is_list:
+            q = q.where(col.not_in(sa.select(g).scalar_subquery()))
+        values = pd.Series(conn.execute(q).scalars().all(), dtype=object)
+        if is_list:
+            values = values.str.split(";").explode().str.strip()
+            if ungeocoded:
+                done = set(conn.execute(sa.select(g)).scalars()) if done is None else done
+                values = values[~values.isin(done)]
+        parts.append(values)
+    texts = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=object)
+    return pd.Series(texts[texts.astype(bool)].unique(), dtype=object)
 
 
 def geocode_stored_texts(store: Store, refresh: bool = False) -> int:

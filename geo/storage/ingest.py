@@ -662,19 +662,16 @@ class _Context:
         or, for a small ``accepted`` with one key besides the source, only the rows whose keys
         it holds (all :meth:`_upsert` reads of them)."""
         cols = [table.c[c] for c in key_cols] + [table.c.row_hash]
-        parts = []
         if len(key_cols) == 2 and len(accepted) <= self.KEYED_LOOKUP_ROWS:
-            key = table.c[key_cols[1]]
-            for src, keys in accepted.groupby("source", sort=True)[key_cols[1]]:
-                keys = sorted(set(keys.astype(str)))
-                for i in range(0, len(keys), 500):
-                    q = sa.select(*cols).where(table.c.source == src, key.in_(keys[i:i + 500]))
-                    parts.append(pd.read_sql(q, conn))
+            key, conds = table.c[key_cols[1]], []
+            for src, part in accepted.groupby("source", sort=True)[key_cols[1]]:
+                keys = sorted(set(part.astype(str)))
+                conds += [(table.c.source == src) & key.in_(keys[i:i + 500])
+                          for i in range(0, len(keys), 500)]
         else:
             sources = sorted(set(accepted["source"].unique()))
-            for i in range(0, len(sources), 500):
-                q = sa.select(*cols).where(table.c.source.in_(sources[i:i + 500]))
-                parts.append(pd.read_sql(q, conn))
+            conds = [table.c.source.in_(sources[i:i + 500]) for i in range(0, len(sources), 500)]
+        parts = [pd.read_sql(sa.select(*cols).where(c), conn) for c in conds]
         return pd.concat(parts, ignore_index=True) if parts else \
             pd.DataFrame(columns=key_cols + ["row_hash"])
 
